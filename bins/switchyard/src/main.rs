@@ -1,0 +1,165 @@
+//! The `switchyard` binary: parses the command line, loads the configuration, and runs the
+//! gateway from `switchyard-server` until SIGTERM or Ctrl-C. All logic lives in the library.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchyard_server::config::{self, LoadedConfig};
+use switchyard_server::{AppState, serve};
+use tracing_subscriber::EnvFilter;
+
+/// Switchyard: one OpenAI-compatible API in front of every LLM provider.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (LiteLLM `config.yaml` layout). Without one, the embedded default
+        /// with mock models is served.
+        #[arg(short, long, env = "SWITCHYARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Port to listen on (0 picks a free one and prints it).
+        #[arg(short, long, env = "SWITCHYARD_PORT", default_value_t = 4000)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, env = "SWITCHYARD_HOST", default_value = "0.0.0.0")]
+        host: IpAddr,
+    },
+    /// Validate a configuration file and print what would be ignored.
+    Check {
+        /// Configuration file to check.
+        #[arg(short, long, env = "SWITCHYARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the configuration file.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve { config, port, host } => run_server(config, SocketAddr::new(host, port)),
+        Command::Check { config } => check(&config),
+        Command::Schema => print_schema(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
+    let loaded = match path {
+        Some(path) => config::load_file(path)?,
+        None => config::parse(config::DEFAULT_CONFIG)?,
+    };
+    Ok(loaded)
+}
+
+fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
+    // One TLS crypto provider for the whole process, chosen before any client is built.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let loaded = load(path.as_ref())?;
+    for warning in &loaded.warnings {
+        tracing::warn!("config {warning}");
+    }
+    match &path {
+        Some(path) => tracing::info!("configuration: {}", path.display()),
+        None => {
+            tracing::info!("no configuration given: serving the embedded default (mock models)")
+        }
+    }
+    if loaded.settings.master_key.is_none() {
+        tracing::warn!(
+            "no general_settings.master_key: the gateway is open, anyone who can reach it may call it"
+        );
+    }
+    let state = AppState::new(loaded.settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        let models: Vec<&str> = state.groups().iter().map(|g| g.name()).collect();
+        tracing::info!("models: {}", models.join(", "));
+        // Tests and scripts read this line to learn the port when started with `-p 0`.
+        println!("switchyard listening on http://{local}");
+        serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("shut down");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing open requests");
+}
+
+fn check(path: &Path) -> anyhow::Result<()> {
+    let loaded = config::load_file(path)?;
+    for warning in &loaded.warnings {
+        println!("warning: {warning}");
+    }
+    let groups = loaded
+        .settings
+        .deployments
+        .iter()
+        .map(|d| d.model_name.as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    println!(
+        "{}: valid ({} deployments in {} model groups, {} warnings)",
+        path.display(),
+        loaded.settings.deployments.len(),
+        groups.len(),
+        loaded.warnings.len()
+    );
+    Ok(())
+}
+
+fn print_schema() -> anyhow::Result<()> {
+    let schema = serde_json::to_string_pretty(&config::json_schema())?;
+    println!("{schema}");
+    Ok(())
+}

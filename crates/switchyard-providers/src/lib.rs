@@ -1,0 +1,74 @@
+//! Provider adapters: each one turns the gateway's OpenAI-shaped calls into one provider's wire
+//! format and back, streams included, and classifies the provider's failures.
+//!
+//! A [`Provider`] is built per deployment (it knows its upstream model, base URL and key), so the
+//! router only has to pick one and call it. Today's families:
+//!
+//! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
+//! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
+
+pub mod error;
+pub mod http;
+pub mod mock;
+pub mod openai;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+use futures_util::future::BoxFuture;
+use switchyard_wire::{
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse,
+};
+
+pub use error::{ErrorClass, ProviderError};
+
+/// A stream of chat chunks from a provider; ends after the last chunk (usage included).
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
+
+/// One configured upstream model that can answer chat and embeddings calls.
+///
+/// Requests arrive with the client's model name; the provider replaces it with its own upstream
+/// model before sending. Futures are `'static` so callers can spawn or race them.
+pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
+    /// The provider family, as the `provider/` prefix of LiteLLM's model names says it
+    /// (`openai`, `mock`, ...).
+    fn family(&self) -> &'static str;
+
+    /// The model name the upstream knows.
+    fn upstream_model(&self) -> &str;
+
+    /// A complete chat completion.
+    fn chat(&self, request: ChatRequest)
+    -> BoxFuture<'static, Result<ChatResponse, ProviderError>>;
+
+    /// A streamed chat completion. The stream always ends with a chunk carrying usage when the
+    /// upstream reports it, whatever the client asked for; the caller decides what to forward.
+    fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>>;
+
+    /// Embeddings of the request's input.
+    fn embeddings(
+        &self,
+        request: EmbeddingsRequest,
+    ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>>;
+}
+
+/// Seconds since the Unix epoch, as the `created` field of OpenAI objects counts time.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_is_object_safe() {
+        fn _obj_safe(_: Box<dyn Provider>) {}
+    }
+}

@@ -1,0 +1,316 @@
+//! The OpenAI-compatible adapter: OpenAI itself and every server that speaks its chat
+//! completions and embeddings API at some base URL (vLLM, Ollama, Groq, Mistral, Together,
+//! OpenRouter, ...).
+//!
+//! Requests go out as the client sent them, unknown fields included, with the model replaced by
+//! the deployment's upstream model. Streams are parsed event by event and handed on as they
+//! arrive, never buffered whole.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http::HeaderValue;
+use serde::de::DeserializeOwned;
+use sse_stream::SseByteStream;
+use switchyard_wire::{
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+};
+
+use crate::http::{error_from_response, transport_error};
+use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
+
+/// OpenAI's own API, used when a deployment names no `api_base`.
+pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
+
+/// How to reach one OpenAI-compatible deployment.
+#[derive(Clone)]
+pub struct OpenAiSettings {
+    /// The provider family named in the config (`openai`, `hosted_vllm`, ...).
+    pub family: &'static str,
+    /// The model name the upstream knows.
+    pub model: String,
+    /// Base URL up to and including the API version, such as `https://api.openai.com/v1`.
+    pub api_base: String,
+    /// Bearer key, if the upstream wants one.
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("family", &self.family)
+            .field("model", &self.model)
+            .field("api_base", &self.api_base)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A deployment on an OpenAI-compatible upstream.
+#[derive(Debug, Clone)]
+pub struct OpenAiCompatible {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    family: &'static str,
+    model: String,
+    chat_url: String,
+    embeddings_url: String,
+    authorization: Option<HeaderValue>,
+}
+
+impl OpenAiCompatible {
+    /// An adapter for one deployment, sending through the shared `client`.
+    pub fn new(client: reqwest::Client, settings: OpenAiSettings) -> Result<Self, ProviderError> {
+        let base = settings.api_base.trim_end_matches('/');
+        let authorization = settings
+            .api_key
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
+                    ProviderError::new(
+                        ErrorClass::Authentication,
+                        "the API key holds characters not allowed in an HTTP header",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Ok::<_, ProviderError>(value)
+            })
+            .transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                family: settings.family,
+                model: settings.model,
+                chat_url: format!("{base}/chat/completions"),
+                embeddings_url: format!("{base}/embeddings"),
+                authorization,
+            }),
+        })
+    }
+}
+
+impl Inner {
+    async fn post<T: serde::Serialize>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut request = self.client.post(url).json(body);
+        if let Some(auth) = &self.authorization {
+            request = request.header(http::header::AUTHORIZATION, auth.clone());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+
+    async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<R, ProviderError> {
+        let response = self.post(url, body).await?;
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::InvalidResponse,
+                format!("upstream answered with a body that is not a valid response: {e}"),
+            )
+        })
+    }
+}
+
+impl Provider for OpenAiCompatible {
+    fn family(&self) -> &'static str {
+        self.inner.family
+    }
+
+    fn upstream_model(&self) -> &str {
+        &self.inner.model
+    }
+
+    fn chat(
+        &self,
+        mut request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        request.stream = None;
+        request.stream_options = None;
+        Box::pin(async move { inner.post_json(&inner.chat_url, &request).await })
+    }
+
+    fn chat_stream(
+        &self,
+        mut request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        request.stream = Some(true);
+        // Usage is always asked for, so that cost can be counted; the server strips it for
+        // clients that did not ask.
+        request
+            .stream_options
+            .get_or_insert_with(StreamOptions::default)
+            .include_usage = Some(true);
+        Box::pin(async move {
+            let response = inner.post(&inner.chat_url, &request).await?;
+            Ok(chunk_stream(SseByteStream::new(response.bytes_stream())))
+        })
+    }
+
+    fn embeddings(
+        &self,
+        mut request: EmbeddingsRequest,
+    ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        Box::pin(async move { inner.post_json(&inner.embeddings_url, &request).await })
+    }
+}
+
+/// Turns the upstream's SSE events into chunks. Ends at `data: [DONE]`; an upstream that closes
+/// before it, or sends something that is not a chunk, ends the stream with an error.
+pub fn chunk_stream<S>(events: SseByteStream<S>) -> ChunkStream
+where
+    S: futures_util::TryStream + Send + 'static,
+    S::Ok: bytes::Buf + Send,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let events = Box::pin(events);
+    Box::pin(futures_util::stream::unfold(
+        Some(events),
+        |events| async move {
+            let mut events = events?;
+            loop {
+                let event = match events.next().await {
+                    None => {
+                        let err = ProviderError::new(
+                            ErrorClass::InvalidResponse,
+                            "upstream closed the stream before sending [DONE]",
+                        );
+                        return Some((Err(err), None));
+                    }
+                    Some(Err(err)) => return Some((Err(stream_error(err)), None)),
+                    Some(Ok(event)) => event,
+                };
+                let Some(data) = event.data else { continue };
+                if data.trim() == "[DONE]" {
+                    return None;
+                }
+                return match serde_json::from_str::<ChatChunk>(&data) {
+                    Ok(chunk) => Some((Ok(chunk), Some(events))),
+                    Err(err) => Some((Err(event_error(&data, err)), None)),
+                };
+            }
+        },
+    ))
+}
+
+fn stream_error(err: sse_stream::Error) -> ProviderError {
+    match err {
+        sse_stream::Error::Body(inner) => match inner.downcast::<reqwest::Error>() {
+            Ok(err) => transport_error(*err),
+            Err(other) => ProviderError::new(
+                ErrorClass::Unreachable,
+                format!("upstream stream broke: {other}"),
+            ),
+        },
+        other => ProviderError::new(
+            ErrorClass::InvalidResponse,
+            format!("upstream sent an unreadable event: {other}"),
+        ),
+    }
+}
+
+/// An event that is not a chunk: an error the upstream reports mid-stream, or garbage.
+fn event_error(data: &str, err: serde_json::Error) -> ProviderError {
+    let message = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| {
+            let error = v.get("error")?;
+            error
+                .get("message")
+                .and_then(|m| m.as_str())
+                .or_else(|| error.as_str())
+                .map(str::to_owned)
+        });
+    match message {
+        Some(message) => ProviderError::new(
+            ErrorClass::UpstreamServer,
+            format!("upstream reported an error mid-stream: {message}"),
+        ),
+        None => ProviderError::new(
+            ErrorClass::InvalidResponse,
+            format!("upstream sent an event that is not a chat chunk: {err}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn events(raw: &'static str) -> ChunkStream {
+        let bytes = stream::iter(
+            raw.as_bytes()
+                .chunks(7)
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from_static(c))),
+        );
+        chunk_stream(SseByteStream::new(bytes))
+    }
+
+    const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
+
+    #[tokio::test]
+    async fn chunks_split_across_reads_arrive_whole_and_done_ends_the_stream() {
+        let raw: &'static str = Box::leak(
+            format!(": keep-alive\n\ndata: {CHUNK}\n\ndata: {CHUNK}\n\ndata: [DONE]\n\n")
+                .into_boxed_str(),
+        );
+        let items: Vec<_> = events(raw).collect().await;
+        assert_eq!(items.len(), 2);
+        for item in items {
+            let chunk = item.expect("a chunk");
+            assert_eq!(chunk.choices[0].delta.content.as_deref(), Some("hi"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_before_done_ends_in_an_error() {
+        let raw: &'static str = Box::leak(format!("data: {CHUNK}\n\n").into_boxed_str());
+        let items: Vec<_> = events(raw).collect().await;
+        assert_eq!(items.len(), 2);
+        let err = items[1].as_ref().expect_err("truncation is an error");
+        assert_eq!(err.class, ErrorClass::InvalidResponse);
+    }
+
+    #[tokio::test]
+    async fn an_error_event_mid_stream_is_reported_with_its_message() {
+        let items: Vec<_> = events("data: {\"error\":{\"message\":\"model crashed\"}}\n\n")
+            .collect()
+            .await;
+        let err = items[0].as_ref().expect_err("error event");
+        assert_eq!(err.class, ErrorClass::UpstreamServer);
+        assert!(err.message.contains("model crashed"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn garbage_is_an_invalid_response() {
+        let items: Vec<_> = events("data: <html>\n\n").collect().await;
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            items[0].as_ref().expect_err("garbage").class,
+            ErrorClass::InvalidResponse
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! The configuration file as users write it: LiteLLM's `config.yaml` layout
+//! (`model_list[].litellm_params`, `general_settings`, `litellm_settings`), plain data with a
+//! JSON Schema for editors. [`super::settings`] turns it into validated runtime settings.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A Switchyard (LiteLLM-compatible) configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "Switchyard configuration")]
+pub struct ConfigFile {
+    /// The deployments; entries sharing a `model_name` form one model group.
+    #[serde(default)]
+    pub model_list: Vec<ModelEntry>,
+    /// Gateway-wide settings.
+    #[serde(default)]
+    pub general_settings: GeneralSettings,
+    /// Settings of the call path, as LiteLLM names them.
+    #[serde(default)]
+    pub litellm_settings: LitellmSettings,
+}
+
+/// One deployment: a model name clients use and the upstream model behind it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ModelEntry {
+    /// The name clients send as `model`.
+    pub model_name: String,
+    /// Where and how to reach the upstream.
+    pub litellm_params: LitellmParams,
+    /// Metadata about the deployment.
+    #[serde(default)]
+    pub model_info: ModelInfo,
+}
+
+/// Where and how to reach one upstream model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct LitellmParams {
+    /// `provider/model`, such as `openai/gpt-4o-mini` or `mock/echo`. A name without a provider
+    /// is sent to an OpenAI-compatible upstream.
+    pub model: String,
+    /// Base URL of the upstream API, such as `http://localhost:8000/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base: Option<String>,
+    /// The upstream key, or `os.environ/NAME` to read it from the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Seconds allowed for a complete answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// Seconds allowed until a stream has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout: Option<f64>,
+    /// Mock provider: the text of every answer (without it, the mock echoes the last user
+    /// message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_response: Option<String>,
+    /// Mock provider: milliseconds before answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_latency_ms: Option<u64>,
+    /// Mock provider: share of calls (0.0 to 1.0) that fail as an upstream error would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_failure_rate: Option<f64>,
+}
+
+/// Metadata about a deployment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ModelInfo {
+    /// A stable id for the deployment, shown in response headers and logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Gateway-wide settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct GeneralSettings {
+    /// The key clients send as `Authorization: Bearer ...`, or `os.environ/NAME`. Without it the
+    /// gateway is open to anyone who can reach it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<String>,
+    /// Largest request body accepted, in megabytes (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_size_mb: Option<f64>,
+}
+
+/// Settings of the call path.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct LitellmSettings {
+    /// Default seconds allowed for an upstream call (600 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<f64>,
+}

@@ -1,0 +1,217 @@
+//! The one place where failures become HTTP answers: status, OpenAI error body
+//! (`{"error": {"message", "type", "param", "code"}}`) and `Retry-After`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use switchyard_providers::{ErrorClass, ProviderError};
+use switchyard_wire::ErrorBody;
+
+/// A failed request, ready to be answered.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status of the answer.
+    pub status: StatusCode,
+    /// OpenAI error `type`.
+    pub kind: &'static str,
+    /// OpenAI error `code`.
+    pub code: Option<&'static str>,
+    /// A sentence for a person; never holds secrets.
+    pub message: String,
+    /// How long the client should wait before trying again.
+    pub retry_after: Option<Duration>,
+}
+
+const INVALID_REQUEST: &str = "invalid_request_error";
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The body is not JSON.
+    pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("invalid_json"),
+            format!("request body is not valid JSON: {detail}"),
+        )
+    }
+
+    /// The body is JSON but not a valid request.
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("invalid_request"),
+            detail,
+        )
+    }
+
+    /// No key, or not the right one.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("invalid_api_key"),
+            message,
+        )
+    }
+
+    /// The requested model is not configured.
+    pub fn model_not_found(model: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            INVALID_REQUEST,
+            Some("model_not_found"),
+            format!(
+                "the model `{model}` does not exist on this gateway; GET /v1/models lists the models you can use"
+            ),
+        )
+    }
+
+    /// The body is larger than the configured limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            Some("request_too_large"),
+            format!(
+                "request body is larger than this gateway accepts ({limit} bytes; general_settings.max_request_size_mb)"
+            ),
+        )
+    }
+
+    /// No route matches the path.
+    pub fn route_not_found(method: &http::Method, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            INVALID_REQUEST,
+            Some("not_found"),
+            format!("no route for {method} {path}"),
+        )
+    }
+
+    /// The route exists but not for this method.
+    pub fn method_not_allowed(method: &http::Method, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            INVALID_REQUEST,
+            Some("method_not_allowed"),
+            format!("{path} does not accept {method}"),
+        )
+    }
+
+    /// The upstream did not answer within the deployment's timeout.
+    pub fn upstream_timeout(deployment: &str, after: Duration) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "api_error",
+            Some(ErrorClass::Timeout.as_str()),
+            format!(
+                "deployment `{deployment}` did not answer within {:.3}s",
+                after.as_secs_f64()
+            ),
+        )
+    }
+
+    /// A failure inside the gateway itself.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            Some("internal_error"),
+            message,
+        )
+    }
+
+    /// Maps a classified upstream failure: 429 stays 429 (with its Retry-After), a timeout is
+    /// 504, the client's own mistakes are 400, everything else the upstream got wrong is 502.
+    pub fn from_provider(deployment: &str, err: &ProviderError) -> Self {
+        let (status, kind) = match err.class {
+            ErrorClass::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
+            ErrorClass::Timeout => (StatusCode::GATEWAY_TIMEOUT, "api_error"),
+            ErrorClass::BadRequest
+            | ErrorClass::ContextWindowExceeded
+            | ErrorClass::ContentPolicy => (StatusCode::BAD_REQUEST, INVALID_REQUEST),
+            _ => (StatusCode::BAD_GATEWAY, "api_error"),
+        };
+        let status_note = err
+            .status
+            .map(|s| format!(" (HTTP {s})"))
+            .unwrap_or_default();
+        let mut api = Self::new(
+            status,
+            kind,
+            Some(err.class.as_str()),
+            format!("deployment `{deployment}`{status_note}: {}", err.message),
+        );
+        api.retry_after = err.retry_after;
+        api
+    }
+
+    /// The OpenAI error body of this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.message.clone(), self.kind, self.code)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_classes_map_to_statuses() {
+        let cases = [
+            (ErrorClass::RateLimited, 429),
+            (ErrorClass::Timeout, 504),
+            (ErrorClass::UpstreamServer, 502),
+            (ErrorClass::Overloaded, 502),
+            (ErrorClass::Unreachable, 502),
+            (ErrorClass::InvalidResponse, 502),
+            (ErrorClass::Authentication, 502),
+            (ErrorClass::ContextWindowExceeded, 400),
+            (ErrorClass::BadRequest, 400),
+        ];
+        for (class, status) in cases {
+            let err = ApiError::from_provider("d", &ProviderError::new(class, "x"));
+            assert_eq!(err.status.as_u16(), status, "{class:?}");
+            assert_eq!(err.code, Some(class.as_str()));
+        }
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let mut err = ProviderError::new(ErrorClass::RateLimited, "slow down");
+        err.retry_after = Some(Duration::from_millis(1200));
+        let response = ApiError::from_provider("d", &err).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+}

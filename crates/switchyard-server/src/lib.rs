@@ -1,0 +1,22 @@
+//! The Switchyard gateway as a library: configuration, authentication and the OpenAI-compatible
+//! HTTP API, assembled into an axum application that tests and the binary build the same way.
+//!
+//! - [`config`]: LiteLLM-style `config.yaml` -> validated [`config::Settings`].
+//! - [`AppState`]: model groups and provider adapters built from the settings.
+//! - [`router`] / [`serve`]: the HTTP API and the server loop.
+//! - [`ApiError`]: the one place failures become OpenAI error answers.
+
+mod auth;
+mod body;
+mod routes;
+mod state;
+mod stream;
+
+pub mod app;
+pub mod config;
+pub mod error;
+
+pub use app::{router, serve};
+pub use error::ApiError;
+pub use routes::DEPLOYMENT_HEADER;
+pub use state::{AppState, BuildError};

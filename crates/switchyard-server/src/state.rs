@@ -1,0 +1,98 @@
+//! The state every request shares: model groups with their provider adapters, the master key
+//! and limits. Built once from validated settings; cheap to clone (one `Arc`).
+
+use std::sync::Arc;
+
+use switchyard_providers::http::{ClientSettings, build_client};
+use switchyard_providers::mock::Mock;
+use switchyard_providers::openai::OpenAiCompatible;
+use switchyard_providers::{Provider, ProviderError, unix_now};
+use switchyard_router::{Deployment, ModelGroups};
+
+use crate::config::{ProviderSettings, Settings};
+
+/// Why the gateway could not be assembled from valid settings.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A deployment's adapter could not be built.
+    #[error("deployment `{id}`: {source}")]
+    Provider {
+        /// The deployment's id.
+        id: String,
+        /// What went wrong.
+        source: ProviderError,
+    },
+    /// The shared HTTP client could not be built.
+    #[error("upstream HTTP client: {0}")]
+    Client(ProviderError),
+}
+
+/// Shared, read-only state of the gateway.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    groups: ModelGroups,
+    master_key: Option<String>,
+    max_request_bytes: usize,
+    started_at: u64,
+}
+
+impl AppState {
+    /// Builds the adapters of every deployment, sharing one pooled HTTP client.
+    pub fn new(settings: Settings) -> Result<Self, BuildError> {
+        let client = build_client(&ClientSettings::default()).map_err(BuildError::Client)?;
+        let mut deployments = Vec::with_capacity(settings.deployments.len());
+        for d in settings.deployments {
+            let provider: Box<dyn Provider> = match d.provider {
+                ProviderSettings::Mock(mock) => Box::new(Mock::new(mock)),
+                ProviderSettings::OpenAi(openai) => Box::new(
+                    OpenAiCompatible::new(client.clone(), openai).map_err(|source| {
+                        BuildError::Provider {
+                            id: d.id.clone(),
+                            source,
+                        }
+                    })?,
+                ),
+            };
+            deployments.push(Deployment {
+                id: d.id,
+                model_name: d.model_name,
+                provider,
+                timeout: d.timeout,
+                stream_timeout: d.stream_timeout,
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                groups: ModelGroups::new(deployments),
+                master_key: settings.master_key,
+                max_request_bytes: settings.max_request_bytes,
+                started_at: unix_now(),
+            }),
+        })
+    }
+
+    /// The configured model groups.
+    pub fn groups(&self) -> &ModelGroups {
+        &self.inner.groups
+    }
+
+    /// The key clients must send, if any.
+    pub fn master_key(&self) -> Option<&str> {
+        self.inner.master_key.as_deref()
+    }
+
+    /// Largest request body accepted.
+    pub fn max_request_bytes(&self) -> usize {
+        self.inner.max_request_bytes
+    }
+
+    /// Unix time the gateway started.
+    pub fn started_at(&self) -> u64 {
+        self.inner.started_at
+    }
+}

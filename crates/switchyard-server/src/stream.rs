@@ -1,0 +1,98 @@
+//! Answering a chat stream as server-sent events, chunk by chunk as the provider yields them.
+//!
+//! Usage chunks are forwarded only to clients that asked (`stream_options.include_usage`); an
+//! upstream failure mid-stream becomes one `data: {"error": ...}` event, and the stream ends.
+//! Dropping the body (the client went away) drops the provider stream, which cancels the
+//! upstream request.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderValue, header};
+use serde::Serialize;
+use switchyard_providers::ChunkStream;
+
+use crate::error::ApiError;
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// A `text/event-stream` response carrying `chunks`.
+pub fn sse_response(deployment: Arc<str>, chunks: ChunkStream, include_usage: bool) -> Response {
+    let body = SseBody {
+        chunks,
+        include_usage,
+        finished: false,
+        deployment,
+    };
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+struct SseBody {
+    chunks: ChunkStream,
+    include_usage: bool,
+    finished: bool,
+    deployment: Arc<str>,
+}
+
+impl Stream for SseBody {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        loop {
+            match ready!(self.chunks.poll_next_unpin(cx)) {
+                None => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Ok(Bytes::from_static(DONE))));
+                }
+                Some(Ok(mut chunk)) => {
+                    if !self.include_usage {
+                        if chunk.choices.is_empty() && chunk.usage.is_some() {
+                            continue;
+                        }
+                        chunk.usage = None;
+                    }
+                    return Poll::Ready(Some(Ok(event(&chunk))));
+                }
+                Some(Err(err)) => {
+                    self.finished = true;
+                    tracing::warn!(
+                        deployment = &*self.deployment,
+                        class = err.class.as_str(),
+                        "upstream stream failed: {err}"
+                    );
+                    let body = ApiError::from_provider(&self.deployment, &err).body();
+                    return Poll::Ready(Some(Ok(event(&body))));
+                }
+            }
+        }
+    }
+}
+
+/// `data: <json>\n\n`.
+fn event<T: Serialize>(value: &T) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"data: ");
+    // Serializing our own wire types to a Vec cannot fail.
+    if serde_json::to_writer(&mut out, value).is_err() {
+        out.truncate(6);
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}

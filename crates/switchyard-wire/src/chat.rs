@@ -1,0 +1,473 @@
+//! Chat completions: `POST /v1/chat/completions` request, response and stream chunk.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Extra;
+
+/// A chat completion request as OpenAI defines it.
+///
+/// Fields the gateway reads are typed; every other field is kept in [`ChatRequest::extra`] and
+/// sent on to OpenAI-compatible upstreams as it came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatRequest {
+    /// The model name the client asked for (a model group name in the gateway).
+    pub model: String,
+    /// The conversation so far.
+    pub messages: Vec<ChatMessage>,
+    /// Whether to answer as a server-sent event stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Stream options; `include_usage` asks for a final usage chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    /// Legacy upper bound on generated tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Upper bound on generated tokens, reasoning included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Number of choices to generate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    /// `none`, `auto`, `required` or a named function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    /// Requested output format (`text`, `json_object`, `json_schema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    /// The end user, for abuse monitoring and per-user accounting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Every other field, passed through unchanged.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ChatRequest {
+    /// Whether the client asked for a stream.
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Whether the client asked for a final usage chunk on its stream.
+    pub fn wants_stream_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+}
+
+/// Options of a streamed answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StreamOptions {
+    /// Send one more chunk, with empty `choices`, carrying the usage of the whole call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_usage: Option<bool>,
+    /// Other stream options, passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One or several stop sequences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Stop {
+    /// A single stop sequence.
+    One(String),
+    /// Several stop sequences.
+    Many(Vec<String>),
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions from the application.
+    System,
+    /// Instructions from the application (the newer name for `system`).
+    Developer,
+    /// The end user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool's result.
+    Tool,
+    /// A legacy function result.
+    Function,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// Text or a list of typed parts; absent on assistant messages that only call tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<MessageContent>,
+    /// An optional participant name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tool calls made by the assistant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// The call a `tool` message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Other message fields (`refusal`, `audio`, provider extensions), passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ChatMessage {
+    /// A message holding plain text.
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: Some(MessageContent::Text(text.into())),
+            name: None,
+            tool_calls: None,
+            tool_call_id: None,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// The content of a message: a string or a list of parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MessageContent {
+    /// Plain text.
+    Text(String),
+    /// Typed parts (text, images, audio, files).
+    Parts(Vec<ContentPart>),
+}
+
+impl MessageContent {
+    /// The text of the content: the string, or the text parts joined.
+    pub fn joined_text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Parts(parts) => {
+                let mut out = String::new();
+                for text in parts.iter().filter_map(|p| p.text.as_deref()) {
+                    out.push_str(text);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// One part of a multi-part message (`text`, `image_url`, `input_audio`, `file`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContentPart {
+    /// The part's type, such as `text` or `image_url`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a `text` part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The payload of other part types (`image_url`, `input_audio`, ...), passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    /// Always `function` today.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The function's signature.
+    pub function: FunctionDefinition,
+}
+
+/// A callable function's name, description and JSON Schema parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FunctionDefinition {
+    /// The function's name.
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// Whether the model must follow the schema exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// A call of a tool by the assistant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolCall {
+    /// The call's id, echoed by the tool message that answers it.
+    pub id: String,
+    /// Always `function` today.
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    /// Which function, with which arguments.
+    pub function: FunctionCall,
+}
+
+fn function_kind() -> String {
+    "function".to_owned()
+}
+
+/// A function name and its arguments as a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FunctionCall {
+    /// The function's name.
+    pub name: String,
+    /// The arguments, JSON-encoded.
+    pub arguments: String,
+}
+
+/// A complete chat completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatResponse {
+    /// Unique id of the completion.
+    pub id: String,
+    /// Always `chat.completion`.
+    pub object: String,
+    /// Unix time of creation, in seconds.
+    pub created: u64,
+    /// The model that answered.
+    pub model: String,
+    /// The generated choices.
+    pub choices: Vec<Choice>,
+    /// Token counts of the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Backend configuration fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+    /// Other response fields, passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One generated choice of a complete answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Choice {
+    /// Position among the choices.
+    pub index: u32,
+    /// The generated message.
+    pub message: ChatMessage,
+    /// Why generation stopped: `stop`, `length`, `tool_calls`, `content_filter`.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// Log probabilities, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+/// Token counts of one call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// Their sum.
+    pub total_tokens: u64,
+    /// Breakdown of the prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Breakdown of the completion tokens (reasoning, audio, ...), passed through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<Value>,
+}
+
+impl Usage {
+    /// Usage from prompt and completion counts.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: None,
+            completion_tokens_details: None,
+        }
+    }
+}
+
+/// Breakdown of prompt tokens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens read from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Other details, passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One event of a streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatChunk {
+    /// Id of the completion; the same on every chunk.
+    pub id: String,
+    /// Always `chat.completion.chunk`.
+    pub object: String,
+    /// Unix time of creation, in seconds.
+    pub created: u64,
+    /// The model that answers.
+    pub model: String,
+    /// Deltas of the choices; empty on the final usage chunk.
+    pub choices: Vec<ChunkChoice>,
+    /// Usage of the whole call, on the final chunk when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Backend configuration fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+    /// Other chunk fields, passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The delta of one choice in a stream chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChunkChoice {
+    /// Position among the choices.
+    pub index: u32,
+    /// What this chunk adds.
+    pub delta: Delta,
+    /// Set on the last chunk of the choice.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// Log probabilities, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+/// What a stream chunk adds to a choice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Delta {
+    /// Set on the first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// More text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Pieces of tool calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
+    /// Other delta fields (`refusal`, `reasoning_content`, ...), passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A piece of a tool call in a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolCallDelta {
+    /// Which tool call of the message this piece belongs to.
+    pub index: u32,
+    /// The call's id, on its first piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `function`, on its first piece.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Name (first piece) and a slice of the arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCallDelta>,
+}
+
+/// A slice of a streamed function call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FunctionCallDelta {
+    /// The function's name, on the first piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// More of the JSON-encoded arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_request_fields_survive_a_round_trip() {
+        let body = json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi", "cache_control": {"type": "ephemeral"}}],
+            "reasoning_effort": "low",
+            "seed": 7
+        });
+        let req: ChatRequest = serde_json::from_value(body.clone()).expect("valid request");
+        assert_eq!(req.extra.get("reasoning_effort"), Some(&json!("low")));
+        assert_eq!(serde_json::to_value(&req).expect("serializes"), body);
+    }
+
+    #[test]
+    fn content_parts_keep_their_payload() {
+        let body = json!({"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}}
+        ]});
+        let msg: ChatMessage = serde_json::from_value(body.clone()).expect("valid message");
+        let Some(MessageContent::Parts(parts)) = &msg.content else {
+            panic!("parts expected, got {:?}", msg.content)
+        };
+        assert_eq!(parts[1].kind, "image_url");
+        assert_eq!(
+            msg.content.as_ref().map(|c| c.joined_text()).as_deref(),
+            Some("what is this?")
+        );
+        assert_eq!(serde_json::to_value(&msg).expect("serializes"), body);
+    }
+
+    #[test]
+    fn missing_messages_is_an_error_naming_the_field() {
+        let err =
+            serde_json::from_value::<ChatRequest>(json!({"model": "m"})).expect_err("invalid");
+        assert!(
+            err.to_string().contains("missing field `messages`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn usage_chunk_parses_with_empty_choices() {
+        let chunk: ChatChunk = serde_json::from_value(json!({
+            "id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7,
+              "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": 0}}
+        }))
+        .expect("valid chunk");
+        let usage = chunk.usage.expect("usage present");
+        assert_eq!(usage.total_tokens, 7);
+        assert_eq!(
+            usage.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn stream_flags_default_to_off() {
+        let req: ChatRequest =
+            serde_json::from_value(json!({"model": "m", "messages": []})).expect("valid");
+        assert!(!req.is_stream());
+        assert!(!req.wants_stream_usage());
+    }
+}

@@ -1,0 +1,26 @@
+//! OpenAI-compatible wire types for Switchyard.
+//!
+//! These are the shapes clients send and receive: chat completions (request, response and stream
+//! chunk), embeddings, the model list and the error body. They carry no I/O. Request types keep
+//! every field they do not know in an `extra` map, so parameters a provider adds before we do still
+//! reach OpenAI-compatible upstreams unchanged.
+
+pub mod chat;
+pub mod embeddings;
+pub mod error;
+pub mod models;
+
+pub use chat::{
+    ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, ContentPart, Delta,
+    FunctionCall, FunctionCallDelta, FunctionDefinition, MessageContent, PromptTokensDetails, Role,
+    Stop, StreamOptions, Tool, ToolCall, ToolCallDelta, Usage,
+};
+pub use embeddings::{
+    Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
+    EmbeddingsResponse,
+};
+pub use error::{ErrorBody, ErrorDetail};
+pub use models::{Model, ModelList};
+
+/// Unknown fields of a request or response, kept in the order they arrived.
+pub type Extra = serde_json::Map<String, serde_json::Value>;

@@ -1,0 +1,345 @@
+"""A fake OpenAI-compatible upstream for the client tests of the Switchyard gateway.
+
+This module owns the upstream side of the client tests: a stdlib
+``http.server.ThreadingHTTPServer`` bound to ``127.0.0.1:0`` and served from a
+daemon thread, answering in the shapes OpenAI documents for
+
+* ``POST /v1/chat/completions``: a ``chat.completion`` object whose content is
+  ``"upstream says: <last user text>"`` with usage 10/5/15, or, with
+  ``"stream": true``, a ``text/event-stream`` of ``chat.completion.chunk``
+  events (a role chunk, content chunks, a ``finish_reason: "stop"`` chunk, a
+  usage chunk with ``"choices": []`` when ``stream_options.include_usage`` is
+  true) closed by ``data: [DONE]``;
+* ``POST /v1/embeddings``: an embeddings ``list`` (floats, or base64 of
+  little-endian float32 when ``encoding_format`` is ``"base64"``).
+
+The upstream model name the gateway sends switches the behaviour:
+
+==================  ==========================================================
+``rate-limited``    429, ``retry-after: 7``, OpenAI error body
+``broken``          500, OpenAI error body
+``garbage``         200, ``text/html`` body ``<html>not json</html>``
+``slow``            waits (bounded) until the server is stopped, then answers;
+                    used with a short deployment timeout
+anything else       the normal answer
+==================  ==========================================================
+
+Every request is recorded (method, path, lower-cased headers, parsed JSON) so
+tests can assert on what the gateway actually sent upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+
+CONTENT_PREFIX = "upstream says: "
+USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+EMBEDDING_VECTOR = [0.25, -0.5, 1.0, 0.125]
+RETRY_AFTER = "7"
+GARBAGE_BODY = b"<html>not json</html>"
+# Upper bound on how long a ``slow`` request is held (released early at stop()).
+SLOW_HOLD_SECONDS = 30.0
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake upstream received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    raw_body: bytes = field(repr=False, default=b"")
+
+
+def last_user_text(messages: Any) -> str:
+    """The text of the last ``user`` message (string or content-part list)."""
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return "".join(
+                part.get("text", "")
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "text"
+            )
+        return ""
+    return ""
+
+
+def stream_pieces(text: str) -> list[str]:
+    """How a streamed answer is split into content deltas; joined, they give the full answer."""
+    return re.findall(r"\S+\s*|\s+", CONTENT_PREFIX + text)
+
+
+def openai_error(message: str, type_: str, code: Optional[str]) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    # Quiet: the default handler logs every request to stderr.
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _send_json(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> None:
+        body = json.dumps(payload).encode()
+        self._send_bytes(status, body, "application/json", headers)
+
+    def _send_bytes(
+        self, status: int, body: bytes, content_type: str, headers: Optional[dict[str, str]] = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-request-id", f"req_fake_{uuid.uuid4().hex[:12]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _record(self) -> RecordedRequest:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        rec = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            json=parsed,
+            raw_body=raw,
+        )
+        self.server.owner._append(rec)
+        return rec
+
+    # -- routes -------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._record()
+        if self.path == "/v1/models":
+            self._send_json(200, {"object": "list", "data": []})
+            return
+        self._send_json(404, openai_error(f"no route GET {self.path}", "invalid_request_error", None))
+
+    def do_POST(self) -> None:  # noqa: N802
+        rec = self._record()
+        body = rec.json
+        if not isinstance(body, dict):
+            self._send_json(400, openai_error("body is not a JSON object", "invalid_request_error", None))
+            return
+        model = body.get("model")
+        if self.path not in ("/v1/chat/completions", "/v1/embeddings"):
+            self._send_json(404, openai_error(f"no route POST {self.path}", "invalid_request_error", None))
+            return
+
+        if model == "rate-limited":
+            self._send_json(
+                429,
+                openai_error("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+                {"retry-after": RETRY_AFTER},
+            )
+            return
+        if model == "broken":
+            self._send_json(
+                500,
+                openai_error("The server had an error while processing your request.", "server_error", None),
+            )
+            return
+        if model == "garbage":
+            self._send_bytes(200, GARBAGE_BODY, "text/html")
+            return
+        if model == "slow":
+            # Hold the request like a hung upstream; bounded, and released when the server stops.
+            self.server.owner._release.wait(SLOW_HOLD_SECONDS)
+
+        if self.path == "/v1/embeddings":
+            self._embeddings(body)
+        elif body.get("stream") is True:
+            self._chat_stream(body)
+        else:
+            self._chat(body)
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        text = CONTENT_PREFIX + last_user_text(body.get("messages"))
+        self._send_json(
+            200,
+            {
+                "id": f"chatcmpl-fake{uuid.uuid4().hex[:16]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": dict(USAGE),
+            },
+        )
+
+    def _chat_stream(self, body: dict[str, Any]) -> None:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        cid = f"chatcmpl-fake{uuid.uuid4().hex[:16]}"
+        created = int(time.time())
+        model = body.get("model")
+
+        def chunk(choices: list[Any], usage: Any = None) -> dict[str, Any]:
+            obj: dict[str, Any] = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": choices,
+            }
+            if include_usage:
+                # As OpenAI does: every chunk carries "usage": null except the final one.
+                obj["usage"] = usage
+            return obj
+
+        def delta(d: dict[str, Any], finish: Optional[str] = None) -> list[Any]:
+            return [{"index": 0, "delta": d, "logprobs": None, "finish_reason": finish}]
+
+        events: list[dict[str, Any]] = [chunk(delta({"role": "assistant", "content": ""}))]
+        for piece in stream_pieces(last_user_text(body.get("messages"))):
+            events.append(chunk(delta({"content": piece})))
+        events.append(chunk(delta({}, "stop")))
+        if include_usage:
+            events.append(chunk([], dict(USAGE)))
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def write_chunk(data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        for event in events:
+            write_chunk(f"data: {json.dumps(event)}\n\n".encode())
+        write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
+            inputs = [inputs]
+        if not isinstance(inputs, list):
+            inputs = []
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for i, _ in enumerate(inputs):
+            vector: Any = [v + i for v in EMBEDDING_VECTOR]
+            if as_base64:
+                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)},
+            },
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "FakeUpstream"
+
+
+class FakeUpstream:
+    """The fake upstream: ``start()`` it, point deployments at ``base_url``, ``stop()`` it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._release = threading.Event()
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> "FakeUpstream":
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.owner = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fake-upstream", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "fake upstream not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """What a deployment's ``api_base`` should be."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- recorded requests ---------------------------------------------------------------
+
+    def _append(self, rec: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(rec)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def find(self, predicate: Callable[[RecordedRequest], bool]) -> list[RecordedRequest]:
+        return [r for r in self.requests if predicate(r)]
+
+    def find_by_text(self, marker: str) -> list[RecordedRequest]:
+        """Requests whose raw body contains ``marker`` (tests put a unique marker in each prompt)."""
+        needle = marker.encode()
+        return self.find(lambda r: needle in r.raw_body)
+
+
+if __name__ == "__main__":  # manual poking: python fake_upstream.py
+    up = FakeUpstream().start()
+    print(f"fake upstream on {up.base_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        up.stop()

@@ -1,0 +1,376 @@
+//! Fixtures for the end-to-end tests: an in-process gateway on a real loopback socket, and a
+//! fake OpenAI-compatible upstream whose behaviour is chosen by the model name it receives.
+//!
+//! The fake upstream follows OpenAI's documented shapes (chat completion, chunk, embeddings,
+//! error body); it is a test fixture, never a substitute for an adapter.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// A gateway serving a configuration on 127.0.0.1, stopped when dropped.
+pub struct Gateway {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// A client for calling it.
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Gateway {
+    /// Starts a gateway on `config` (YAML); `os.environ/NAME` resolves from `env`.
+    pub async fn start(config: &str, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let loaded = switchyard_server::config::parse_with_env(config, &lookup)
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
+        let state = switchyard_server::AppState::new(loaded.settings).expect("gateway builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(switchyard_server::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        }
+    }
+
+    /// `POST {base}{path}` with a raw body and optional bearer key.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("gateway answers")
+    }
+
+    /// `POST {base}{path}` with a JSON body and optional bearer key.
+    pub async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> reqwest::Response {
+        self.post_raw(path, body.to_string(), key).await
+    }
+
+    /// `GET {base}{path}` with optional bearer key.
+    pub async fn get(&self, path: &str, key: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("gateway answers")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads an error answer and checks it has the OpenAI error shape; returns `(status, code)`.
+pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("error body is JSON");
+    let error = &body["error"];
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message: {body}"
+    );
+    assert!(error["type"].as_str().is_some(), "type: {body}");
+    assert!(error.get("param").is_some(), "param: {body}");
+    let code = error["code"].as_str().unwrap_or_default().to_owned();
+    (status, code, body)
+}
+
+/// Splits an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One request the fake upstream received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The request path.
+    pub path: String,
+    /// The `authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// A fake OpenAI-compatible upstream. Its behaviour follows the model name it receives:
+///
+/// - `rate-limited`: 429 with `retry-after: 3` and an OpenAI error body;
+/// - `broken`: 500 with an error body; `garbage`: 200 with an HTML body;
+/// - `hang`: never answers; `slow-stream`: one chunk, then nothing until the client goes away;
+/// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
+/// - anything else: a normal answer, `upstream says: <last user text>`.
+pub struct FakeUpstream {
+    /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
+    pub api_base: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    dropped_streams: tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>,
+}
+
+#[derive(Clone)]
+struct UpstreamState {
+    received: Arc<Mutex<Vec<Received>>>,
+    dropped: mpsc::UnboundedSender<()>,
+}
+
+impl FakeUpstream {
+    /// Starts the upstream on a free loopback port.
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (dropped, dropped_streams) = mpsc::unbounded_channel();
+        let state = UpstreamState {
+            received: Arc::clone(&received),
+            dropped,
+        };
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(state);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            api_base: format!("http://{addr}/v1"),
+            received,
+            dropped_streams: tokio::sync::Mutex::new(dropped_streams),
+        }
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits until a `slow-stream` answer has been dropped because its client went away.
+    pub async fn stream_dropped(&self, within: Duration) -> bool {
+        let mut rx = self.dropped_streams.lock().await;
+        matches!(tokio::time::timeout(within, rx.recv()).await, Ok(Some(())))
+    }
+}
+
+fn record(state: &UpstreamState, path: &str, headers: &HeaderMap, body: &Value) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    state.received.lock().expect("lock").push(Received {
+        path: path.to_owned(),
+        authorization,
+        body: body.clone(),
+    });
+}
+
+fn error(status: StatusCode, message: &str, kind: &str) -> Response {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
+    (status, axum::Json(body)).into_response()
+}
+
+fn chunk(model: &str, delta: Value, finish: Option<&str>) -> Value {
+    json!({"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": model,
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+}
+
+fn event(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+/// Sends a signal when the response body carrying it is dropped.
+struct DropSignal(mpsc::UnboundedSender<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "not JSON", "invalid_request_error");
+    };
+    record(&state, "/v1/chat/completions", &headers, &body);
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    let last_user = body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    match model.as_str() {
+        "rate-limited" => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit reached",
+                "requests",
+            );
+            response
+                .headers_mut()
+                .insert("retry-after", "3".parse().expect("header"));
+            return response;
+        }
+        "broken" => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server had an error",
+                "server_error",
+            );
+        }
+        "garbage" => return (StatusCode::OK, "<html>not json</html>").into_response(),
+        "hang" => std::future::pending::<()>().await,
+        _ => {}
+    }
+    let text = format!("upstream says: {last_user}");
+    if body["stream"] != json!(true) {
+        let answer = json!({"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            "system_fingerprint": "fp_fake", "service_tier": "default"});
+        return axum::Json(answer).into_response();
+    }
+    let first = event(&chunk(
+        &model,
+        json!({"role": "assistant", "content": ""}),
+        None,
+    ));
+    let events: Vec<Result<Bytes, std::io::Error>> = match model.as_str() {
+        "slow-stream" => {
+            let signal = DropSignal(state.dropped.clone());
+            let tail = futures_util::stream::once(async move {
+                let _signal = signal;
+                std::future::pending::<Result<Bytes, std::io::Error>>().await
+            });
+            let head = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]);
+            use futures_util::StreamExt;
+            return sse(Body::from_stream(head.chain(tail)));
+        }
+        "cut-stream" => vec![Ok(first)],
+        _ => {
+            let mut events = vec![Ok(first)];
+            for word in text.split_inclusive(' ') {
+                events.push(Ok(event(&chunk(&model, json!({"content": word}), None))));
+            }
+            events.push(Ok(event(&chunk(&model, json!({}), Some("stop")))));
+            if body["stream_options"]["include_usage"] == json!(true) {
+                events.push(Ok(event(
+                    &json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
+                    "created": 1, "model": model, "choices": [],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+                )));
+            }
+            events.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+            events
+        }
+    };
+    sse(Body::from_stream(futures_util::stream::iter(events)))
+}
+
+fn sse(body: Body) -> Response {
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "text/event-stream".parse().expect("header"),
+    );
+    response
+}
+
+async fn embeddings(
+    State(state): State<UpstreamState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(&state, "/v1/embeddings", &headers, &body);
+    let count = body["input"].as_array().map_or(1, Vec::len);
+    let data: Vec<Value> = (0..count)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}))
+        .collect();
+    axum::Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": 4, "total_tokens": 4}}),
+    )
+    .into_response()
+}
+
+/// The master key of [`standard_config`].
+pub const MASTER_KEY: &str = "sk-master-e2e";
+/// The upstream key of [`standard_config`], read from the environment as `UPSTREAM_KEY`.
+pub const UPSTREAM_KEY: &str = "sk-upstream-e2e";
+
+/// A LiteLLM-style config with one model group per fake-upstream behaviour, a mock model, an
+/// unreachable deployment and a 1 KiB body limit.
+pub fn standard_config(api_base: &str, closed_port: u16) -> String {
+    let mut out = String::from("model_list:\n");
+    for (name, upstream) in [
+        ("gpt-4o-mini", "upstream-model"),
+        ("rate-limited", "rate-limited"),
+        ("broken", "broken"),
+        ("garbage", "garbage"),
+        ("slow-stream", "slow-stream"),
+        ("cut-stream", "cut-stream"),
+        ("text-embedding-3-small", "upstream-embed"),
+    ] {
+        out.push_str(&format!(
+            "  - model_name: {name}\n    litellm_params:\n      model: openai/{upstream}\n      api_base: {api_base}\n      api_key: os.environ/UPSTREAM_KEY\n    model_info:\n      id: {name}-deployment\n"
+        ));
+    }
+    out.push_str(&format!(
+        "  - model_name: hang\n    litellm_params:\n      model: openai/hang\n      api_base: {api_base}\n      timeout: 0.3\n"
+    ));
+    out.push_str(&format!(
+        "  - model_name: unreachable\n    litellm_params:\n      model: openai/x\n      api_base: http://127.0.0.1:{closed_port}/v1\n"
+    ));
+    out.push_str("  - model_name: mock-echo\n    litellm_params:\n      model: mock/echo\n");
+    out.push_str(&format!(
+        "general_settings:\n  master_key: {MASTER_KEY}\n  max_request_size_mb: 0.001\n"
+    ));
+    out
+}
+
+/// A loopback port with nothing listening on it.
+pub async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A fake upstream and a gateway on [`standard_config`] in front of it.
+pub async fn standard_setup() -> (FakeUpstream, Gateway) {
+    let upstream = FakeUpstream::start().await;
+    let config = standard_config(&upstream.api_base, closed_port().await);
+    let gateway = Gateway::start(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    (upstream, gateway)
+}

@@ -1,0 +1,115 @@
+//! End to end: plain chat completions, embeddings and the model list through a real gateway
+//! socket to a fake OpenAI-compatible upstream.
+
+use serde_json::{Value, json};
+use switchyard_e2e::{MASTER_KEY, UPSTREAM_KEY, standard_setup};
+
+#[tokio::test]
+async fn chat_reaches_the_upstream_with_its_model_key_and_unknown_fields() {
+    let (upstream, gateway) = standard_setup().await;
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}],
+                    "temperature": 0.2, "custom_param": {"nested": [1, 2]}}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-deployment"],
+        "gpt-4o-mini-deployment"
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "upstream says: hello"
+    );
+    assert_eq!(body["usage"]["total_tokens"], 15);
+    assert_eq!(
+        body["service_tier"], "default",
+        "unknown response fields pass through"
+    );
+
+    let sent = upstream.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body["model"], "upstream-model");
+    assert_eq!(sent[0].body["custom_param"], json!({"nested": [1, 2]}));
+    assert_eq!(sent[0].body["temperature"], 0.2);
+    assert!(sent[0].body.get("stream").is_none());
+    assert_eq!(
+        sent[0].authorization.as_deref(),
+        Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_unversioned_alias_serves_chat_too() {
+    let (_upstream, gateway) = standard_setup().await;
+    let response = gateway
+        .post(
+            "/chat/completions",
+            &json!({"model": "mock-echo", "messages": [{"role": "user", "content": "ping"}]}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["choices"][0]["message"]["content"], "ping");
+}
+
+#[tokio::test]
+async fn embeddings_pass_through_to_the_upstream() {
+    let (upstream, gateway) = standard_setup().await;
+    let response = gateway
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "text-embedding-3-small", "input": ["a", "b"]}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2));
+    let sent = upstream.received();
+    assert_eq!(sent[0].path, "/v1/embeddings");
+    assert_eq!(sent[0].body["model"], "upstream-embed");
+}
+
+#[tokio::test]
+async fn models_lists_every_group_and_needs_the_key() {
+    let (_upstream, gateway) = standard_setup().await;
+    assert_eq!(gateway.get("/v1/models", None).await.status(), 401);
+    let body: Value = gateway
+        .get("/v1/models", Some(MASTER_KEY))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"gpt-4o-mini") && ids.contains(&"mock-echo"),
+        "{ids:?}"
+    );
+    assert_eq!(body["object"], "list");
+}
+
+#[tokio::test]
+async fn health_checks_need_no_key() {
+    let (_upstream, gateway) = standard_setup().await;
+    let live = gateway.get("/health/liveness", None).await;
+    assert_eq!(live.status(), 200);
+    let ready: Value = gateway
+        .get("/health/readiness", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["models"], 10);
+}

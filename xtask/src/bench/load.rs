@@ -1,0 +1,250 @@
+//! The load generator: simulated clients, each one persistent keep-alive HTTP/1.1 connection
+//! (hyper's low-level client over a `TcpStream` with `TCP_NODELAY`), that POST the benchmark's
+//! chat completion request, check for 200 and read every response body in full.
+//!
+//! Two measurements: [`sequential_latencies`] (one connection, one request at a time, every
+//! latency recorded) and [`throughput`] (many connections in parallel for a fixed time).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+use super::upstream::CHAT_COMPLETIONS_PATH;
+
+/// The body of every benchmark request.
+const CHAT_REQUEST: &str =
+    r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}]}"#;
+
+/// What a run of sequential requests measured.
+#[derive(Debug, Default)]
+pub struct LatencyRun {
+    /// The latency of every successful request (status 200, body read), in the order sent.
+    pub samples: Vec<Duration>,
+    /// Requests that failed: transport errors or a status other than 200.
+    pub errors: u64,
+    /// The first failure, to tell what broke.
+    pub first_error: Option<String>,
+}
+
+/// What a fixed-time run over many connections measured.
+#[derive(Debug, Default)]
+pub struct ThroughputRun {
+    /// Requests that succeeded (status 200, body read).
+    pub completed: u64,
+    /// Requests that failed: transport errors or a status other than 200.
+    pub errors: u64,
+    /// From the start until the last client finished its last request.
+    pub elapsed: Duration,
+    /// The first failure, to tell what broke.
+    pub first_error: Option<String>,
+}
+
+impl ThroughputRun {
+    /// Successful requests per second.
+    pub fn requests_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.completed as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn add(&mut self, client: ThroughputRun) {
+        self.completed += client.completed;
+        self.errors += client.errors;
+        if self.first_error.is_none() {
+            self.first_error = client.first_error;
+        }
+    }
+}
+
+/// Sends `warmup` unrecorded requests, then `count` recorded ones, one at a time over one
+/// connection to `addr`. A broken connection is reopened; failing to reopen it is an error.
+pub async fn sequential_latencies(
+    addr: SocketAddr,
+    warmup: usize,
+    count: usize,
+) -> anyhow::Result<LatencyRun> {
+    let mut client = Client::connect(addr).await?;
+    let mut run = LatencyRun {
+        samples: Vec::with_capacity(count),
+        ..LatencyRun::default()
+    };
+    for index in 0..warmup + count {
+        let started = Instant::now();
+        let outcome = client.chat_completion().await;
+        let latency = started.elapsed();
+        match outcome {
+            Ok(()) if index >= warmup => run.samples.push(latency),
+            Ok(()) => {}
+            Err(error) => {
+                run.errors += 1;
+                run.first_error.get_or_insert_with(|| format!("{error:#}"));
+                client.reconnect_if_closed().await?;
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Runs `connections` clients in parallel against `addr`, each sending requests back to back
+/// until `duration` has passed. A client whose connection breaks reopens it; if it cannot, it
+/// stops (with one more error counted).
+pub async fn throughput(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<ThroughputRun> {
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        clients.push(Client::connect(addr).await?);
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut running = JoinSet::new();
+    for client in clients {
+        running.spawn(drive_until(client, deadline));
+    }
+    let mut total = ThroughputRun::default();
+    while let Some(client) = running.join_next().await {
+        total.add(client.context("a load generator client panicked")?);
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+async fn drive_until(mut client: Client, deadline: Instant) -> ThroughputRun {
+    let mut tally = ThroughputRun::default();
+    while Instant::now() < deadline {
+        if let Err(error) = client.chat_completion().await {
+            tally.errors += 1;
+            tally
+                .first_error
+                .get_or_insert_with(|| format!("{error:#}"));
+            if let Err(error) = client.reconnect_if_closed().await {
+                tally.errors += 1;
+                tally
+                    .first_error
+                    .get_or_insert_with(|| format!("{error:#}"));
+                break;
+            }
+        }
+    }
+    tally
+}
+
+/// Sends `GET path` to `addr` on a fresh connection and returns the status (body drained).
+pub async fn get_status(addr: SocketAddr, path: &str) -> anyhow::Result<StatusCode> {
+    let (mut sender, authority) = handshake::<Empty<Bytes>>(addr).await?;
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(HOST, authority)
+        .body(Empty::new())
+        .context("building a GET request")?;
+    let response = sender
+        .send_request(request)
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    let status = response.status();
+    response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("reading GET {path}"))?;
+    Ok(status)
+}
+
+/// One simulated client: one keep-alive connection.
+struct Client {
+    addr: SocketAddr,
+    authority: HeaderValue,
+    sender: SendRequest<Full<Bytes>>,
+    body: Bytes,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        let (sender, authority) = handshake(addr).await?;
+        Ok(Self {
+            addr,
+            authority,
+            sender,
+            body: Bytes::from_static(CHAT_REQUEST.as_bytes()),
+        })
+    }
+
+    /// One chat completion request; `Ok` only for a 200 whose body was read in full.
+    async fn chat_completion(&mut self) -> anyhow::Result<()> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(CHAT_COMPLETIONS_PATH)
+            .header(HOST, self.authority.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(Full::new(self.body.clone()))
+            .context("building the chat completion request")?;
+        self.sender
+            .ready()
+            .await
+            .context("waiting for the connection")?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .context("sending the request")?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .context("reading the response body")?;
+        if status != StatusCode::OK {
+            let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+            anyhow::bail!("status {status}: {text}");
+        }
+        Ok(())
+    }
+
+    /// Opens a new connection if the server closed this one.
+    async fn reconnect_if_closed(&mut self) -> anyhow::Result<()> {
+        if self.sender.is_closed() {
+            let (sender, _) = handshake(self.addr).await?;
+            self.sender = sender;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to `addr` with `TCP_NODELAY`, starts the HTTP/1.1 connection task, and returns the
+/// request sender and the `Host` header value.
+async fn handshake<B>(addr: SocketAddr) -> anyhow::Result<(SendRequest<B>, HeaderValue)>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .with_context(|| format!("HTTP/1.1 handshake with {addr}"))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            eprintln!("bench client: connection to {addr} failed: {error}");
+        }
+    });
+    let authority = HeaderValue::from_str(&addr.to_string()).context("building the Host header")?;
+    Ok((sender, authority))
+}

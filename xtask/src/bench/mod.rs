@@ -1,0 +1,284 @@
+//! `cargo xtask bench`: the gateway's added latency, throughput and peak memory, measured on
+//! loopback against a fast fake upstream that lives in this process.
+//!
+//! 1. Build the release gateway.
+//! 2. Start the fake upstream ([`upstream`]) and write a config pointing the gateway at it.
+//! 3. Start the gateway ([`gateway`]) on a free port and wait until it is ready.
+//! 4. Drive both with the load generator ([`load`]): latency at one connection, then
+//!    throughput at many, each straight to the upstream ("direct") and through the gateway.
+//! 5. Print the report and write it as JSON to `target/bench/report.json` ([`report`]).
+//!
+//! It fails only when something broke (a failed request, a gateway that did not start), never
+//! because a target was missed.
+//!
+//! Usage: `cargo xtask bench [--requests N] [--connections C] [--duration SECS]`.
+
+mod gateway;
+mod load;
+mod report;
+mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hyper::StatusCode;
+use tokio::runtime::Runtime;
+
+use crate::{cargo, exec, root};
+use gateway::Gateway;
+use report::{LatencySummary, Report, ThroughputSummary};
+
+/// Unrecorded requests sent before each latency run, to warm connections and caches.
+const WARMUP_REQUESTS: usize = 2_000;
+/// How many times to ask the gateway's readiness probe, 100 ms apart, before giving up.
+const READINESS_ATTEMPTS: u32 = 100;
+
+/// The command line of `cargo xtask bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Options {
+    /// Recorded sequential requests per target in the latency run.
+    requests: usize,
+    /// Parallel connections in the throughput runs.
+    connections: usize,
+    /// Length of each throughput run.
+    duration: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            requests: 20_000,
+            connections: 50,
+            duration: Duration::from_secs(10),
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--requests N] [--connections C] [--duration SECS]";
+
+/// Runs the benchmark; `args` are the options after `bench`.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse_options(args)?;
+    exec(cargo().args(["build", "--release", "-p", "switchyard"]))?;
+    let root = root();
+    let binary = root.join("target/release/switchyard");
+    let bench_dir = root.join("target/bench");
+    let work_dir = fresh_dir(&bench_dir.join("run"))?;
+
+    // The machine has 2 cores, shared by all three parties: the fake upstream (1 worker thread
+    // here), the load generator (1 worker thread here) and the gateway (its own runtime, one
+    // worker per core). Separate runtimes keep the upstream's work off the load generator's
+    // thread; the figures are still those of a crowded machine, not of a dedicated one.
+    let upstream_runtime = runtime("bench-upstream")?;
+    let load_runtime = runtime("bench-load")?;
+    let upstream_addr = upstream_runtime.block_on(upstream::start())?;
+    eprintln!("xtask: bench upstream listening on http://{upstream_addr}");
+
+    let config = gateway::write_config(&work_dir, upstream_addr.port())?;
+    let mut gateway = Gateway::spawn(&binary, &config, &work_dir.join("gateway.log"))?;
+    eprintln!(
+        "xtask: gateway (pid {}) listening on http://{}",
+        gateway.pid(),
+        gateway.addr
+    );
+    on_worker(&load_runtime, wait_until_ready(gateway.addr))??;
+
+    let report = measure(&load_runtime, options, upstream_addr, &mut gateway)?;
+    drop(gateway);
+    upstream_runtime.shutdown_background();
+    load_runtime.shutdown_background();
+
+    print!("{}", report.text());
+    let json_path = bench_dir.join("report.json");
+    let json = serde_json::to_string_pretty(&report.json()).context("serialising the report")?;
+    std::fs::write(&json_path, json + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    eprintln!("xtask: wrote {}", json_path.display());
+    if report.errors() > 0 {
+        bail!(
+            "{} requests failed (see the messages above)",
+            report.errors()
+        );
+    }
+    Ok(())
+}
+
+/// Runs every measurement and gathers the figures.
+fn measure(
+    load_runtime: &Runtime,
+    options: Options,
+    upstream_addr: SocketAddr,
+    gateway: &mut Gateway,
+) -> anyhow::Result<Report> {
+    let direct_latency = latency(load_runtime, "direct", upstream_addr, options.requests)?;
+    let gateway_latency = latency(load_runtime, "gateway", gateway.addr, options.requests)?;
+    gateway.check_alive()?;
+    let direct_throughput = throughput(load_runtime, "direct", upstream_addr, options)?;
+    let gateway_throughput = throughput(load_runtime, "gateway", gateway.addr, options)?;
+    gateway.check_alive()?;
+    Ok(Report {
+        requests: options.requests,
+        connections: options.connections,
+        duration_secs: options.duration.as_secs(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        direct_latency,
+        gateway_latency,
+        direct_throughput,
+        gateway_throughput,
+        gateway_peak_rss_kib: gateway.peak_rss_kib()?,
+    })
+}
+
+/// Warm-up, then `requests` sequential requests over one connection to `addr`.
+fn latency(
+    load_runtime: &Runtime,
+    name: &str,
+    addr: SocketAddr,
+    requests: usize,
+) -> anyhow::Result<LatencySummary> {
+    eprintln!("xtask: latency {name}: {WARMUP_REQUESTS} warm-up + {requests} requests");
+    let run = on_worker(
+        load_runtime,
+        load::sequential_latencies(addr, WARMUP_REQUESTS, requests),
+    )?
+    .with_context(|| format!("latency run {name}"))?;
+    report_first_error(name, run.first_error.as_deref());
+    LatencySummary::of(&run).with_context(|| format!("latency run {name}: no request succeeded"))
+}
+
+/// `options.connections` parallel clients against `addr` for `options.duration`.
+fn throughput(
+    load_runtime: &Runtime,
+    name: &str,
+    addr: SocketAddr,
+    options: Options,
+) -> anyhow::Result<ThroughputSummary> {
+    eprintln!(
+        "xtask: throughput {name}: {} connections for {} s",
+        options.connections,
+        options.duration.as_secs()
+    );
+    let run = on_worker(
+        load_runtime,
+        load::throughput(addr, options.connections, options.duration),
+    )?
+    .with_context(|| format!("throughput run {name}"))?;
+    report_first_error(name, run.first_error.as_deref());
+    Ok(ThroughputSummary::of(&run))
+}
+
+fn report_first_error(run: &str, first_error: Option<&str>) {
+    if let Some(error) = first_error {
+        eprintln!("xtask: {run}: first failed request: {error}");
+    }
+}
+
+/// Asks `GET /health/readiness` until it answers 200, at most [`READINESS_ATTEMPTS`] times.
+async fn wait_until_ready(addr: SocketAddr) -> anyhow::Result<()> {
+    let mut last = String::new();
+    for _ in 0..READINESS_ATTEMPTS {
+        match load::get_status(addr, "/health/readiness").await {
+            Ok(StatusCode::OK) => return Ok(()),
+            Ok(status) => last = format!("status {status}"),
+            Err(error) => last = format!("{error:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the gateway at {addr} never became ready (last answer: {last})")
+}
+
+/// A tokio runtime with one worker thread named `name`.
+fn runtime(name: &str) -> anyhow::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .with_context(|| format!("starting the {name} runtime"))
+}
+
+/// Runs `future` on `runtime`'s worker thread (not on the calling thread, so that the worker
+/// both polls it and drives its sockets) and waits for its output.
+fn on_worker<F>(runtime: &Runtime, future: F) -> anyhow::Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime
+        .block_on(runtime.spawn(future))
+        .context("a benchmark task panicked")
+}
+
+/// Empties (or creates) `dir` and returns it.
+fn fresh_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.to_path_buf())
+}
+
+/// Reads `--requests N`, `--connections C` and `--duration SECS` (also as `--flag=value`).
+fn parse_options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        if matches!(flag, "-h" | "--help") {
+            eprintln!("{USAGE}");
+            bail!("help requested");
+        }
+        if !matches!(flag, "--requests" | "--connections" | "--duration") {
+            bail!("unknown option `{flag}`\n{USAGE}");
+        }
+        let value = match inline_value {
+            Some(value) => value,
+            None => args
+                .next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))?
+                .clone(),
+        };
+        let number = positive_number(flag, &value)?;
+        match flag {
+            "--requests" => options.requests = number,
+            "--connections" => options.connections = number,
+            _ => options.duration = Duration::from_secs(number as u64),
+        }
+    }
+    Ok(options)
+}
+
+fn positive_number(flag: &str, value: &str) -> anyhow::Result<usize> {
+    match value.parse::<usize>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => bail!("{flag} takes a whole number above zero, not `{value}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_default_and_override() -> anyhow::Result<()> {
+        assert_eq!(parse_options(&[])?, Options::default());
+        let options = parse_options(&args(&["--duration", "5", "--requests=5000"]))?;
+        assert_eq!(options.duration, Duration::from_secs(5));
+        assert_eq!(options.requests, 5000);
+        assert_eq!(options.connections, 50);
+        assert!(parse_options(&args(&["--requests", "0"])).is_err());
+        assert!(parse_options(&args(&["--bogus", "1"])).is_err());
+        assert!(parse_options(&args(&["--duration"])).is_err());
+        Ok(())
+    }
+}
