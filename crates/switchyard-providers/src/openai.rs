@@ -32,8 +32,23 @@ pub struct OpenAiSettings {
     pub model: String,
     /// Base URL up to and including the API version, such as `https://api.openai.com/v1`.
     pub api_base: String,
-    /// Bearer key, if the upstream wants one.
+    /// The upstream key, if it wants one.
     pub api_key: Option<String>,
+    /// How URLs and the key header are laid out.
+    pub dialect: Dialect,
+}
+
+/// The layout of an OpenAI-compatible API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{api_base}/chat/completions` with `Authorization: Bearer KEY`.
+    OpenAi,
+    /// Azure OpenAI: `{api_base}/openai/deployments/{model}/chat/completions?api-version=V` with
+    /// an `api-key: KEY` header; the model is the Azure deployment name.
+    Azure {
+        /// The `api-version` query parameter, such as `2024-10-21`.
+        api_version: String,
+    },
 }
 
 impl std::fmt::Debug for OpenAiSettings {
@@ -43,6 +58,7 @@ impl std::fmt::Debug for OpenAiSettings {
             .field("model", &self.model)
             .field("api_base", &self.api_base)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
@@ -60,25 +76,43 @@ struct Inner {
     model: String,
     chat_url: String,
     embeddings_url: String,
-    authorization: Option<HeaderValue>,
+    /// The header carrying the key: `authorization` or Azure's `api-key`.
+    key_header: Option<(http::HeaderName, HeaderValue)>,
 }
 
 impl OpenAiCompatible {
     /// An adapter for one deployment, sending through the shared `client`.
     pub fn new(client: reqwest::Client, settings: OpenAiSettings) -> Result<Self, ProviderError> {
         let base = settings.api_base.trim_end_matches('/');
-        let authorization = settings
+        let (chat_url, embeddings_url) = match &settings.dialect {
+            Dialect::OpenAi => (
+                format!("{base}/chat/completions"),
+                format!("{base}/embeddings"),
+            ),
+            Dialect::Azure { api_version } => {
+                let deployment = format!("{base}/openai/deployments/{}", settings.model);
+                (
+                    format!("{deployment}/chat/completions?api-version={api_version}"),
+                    format!("{deployment}/embeddings?api-version={api_version}"),
+                )
+            }
+        };
+        let key_header = settings
             .api_key
             .filter(|key| !key.is_empty())
             .map(|key| {
-                let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
+                let (name, text) = match settings.dialect {
+                    Dialect::OpenAi => (http::header::AUTHORIZATION, format!("Bearer {key}")),
+                    Dialect::Azure { .. } => (http::HeaderName::from_static("api-key"), key),
+                };
+                let mut value = HeaderValue::try_from(text).map_err(|_| {
                     ProviderError::new(
                         ErrorClass::Authentication,
                         "the API key holds characters not allowed in an HTTP header",
                     )
                 })?;
                 value.set_sensitive(true);
-                Ok::<_, ProviderError>(value)
+                Ok::<_, ProviderError>((name, value))
             })
             .transpose()?;
         Ok(Self {
@@ -86,9 +120,9 @@ impl OpenAiCompatible {
                 client,
                 family: settings.family,
                 model: settings.model,
-                chat_url: format!("{base}/chat/completions"),
-                embeddings_url: format!("{base}/embeddings"),
-                authorization,
+                chat_url,
+                embeddings_url,
+                key_header,
             }),
         })
     }
@@ -101,8 +135,8 @@ impl Inner {
         body: &T,
     ) -> Result<reqwest::Response, ProviderError> {
         let mut request = self.client.post(url).json(body);
-        if let Some(auth) = &self.authorization {
-            request = request.header(http::header::AUTHORIZATION, auth.clone());
+        if let Some((name, value)) = &self.key_header {
+            request = request.header(name.clone(), value.clone());
         }
         let response = request.send().await.map_err(transport_error)?;
         if response.status().is_success() {
@@ -302,6 +336,53 @@ mod tests {
         let err = items[0].as_ref().expect_err("error event");
         assert_eq!(err.class, ErrorClass::UpstreamServer);
         assert!(err.message.contains("model crashed"), "{}", err.message);
+    }
+
+    fn adapter(dialect: Dialect) -> OpenAiCompatible {
+        let settings = OpenAiSettings {
+            family: "test",
+            model: "dep-1".to_owned(),
+            api_base: "https://host.example/base/".to_owned(),
+            api_key: Some("k-123".to_owned()),
+            dialect,
+        };
+        OpenAiCompatible::new(reqwest::Client::new(), settings).expect("valid settings")
+    }
+
+    #[test]
+    fn openai_dialect_uses_bearer_keys_under_the_base() {
+        let a = adapter(Dialect::OpenAi);
+        assert_eq!(
+            a.inner.chat_url,
+            "https://host.example/base/chat/completions"
+        );
+        let (name, value) = a.inner.key_header.as_ref().expect("key header");
+        assert_eq!(
+            (name.as_str(), value.to_str().ok()),
+            ("authorization", Some("Bearer k-123"))
+        );
+        assert!(value.is_sensitive());
+    }
+
+    #[test]
+    fn azure_dialect_puts_the_deployment_in_the_path_and_the_key_in_api_key() {
+        let a = adapter(Dialect::Azure {
+            api_version: "2024-10-21".to_owned(),
+        });
+        assert_eq!(
+            a.inner.chat_url,
+            "https://host.example/base/openai/deployments/dep-1/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            a.inner.embeddings_url,
+            "https://host.example/base/openai/deployments/dep-1/embeddings?api-version=2024-10-21"
+        );
+        let (name, _) = a.inner.key_header.as_ref().expect("key header");
+        assert_eq!(name.as_str(), "api-key");
+        assert!(
+            !format!("{a:?}").contains("k-123"),
+            "keys stay out of Debug output"
+        );
     }
 
     #[tokio::test]

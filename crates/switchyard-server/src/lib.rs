@@ -8,6 +8,7 @@
 
 mod auth;
 mod body;
+mod dispatch;
 mod routes;
 mod state;
 mod stream;

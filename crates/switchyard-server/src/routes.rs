@@ -11,6 +11,7 @@ use switchyard_router::Deployment;
 use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
 
 use crate::body::JsonBody;
+use crate::dispatch::{self, ChatOutcome, Dispatched};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stream::sse_response;
@@ -23,30 +24,16 @@ pub async fn chat_completions(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    if request.messages.is_empty() {
-        return Err(ApiError::invalid_request(
-            "`messages` must hold at least one message",
-        ));
-    }
-    let group = state
-        .groups()
-        .get(&request.model)
-        .ok_or_else(|| ApiError::model_not_found(&request.model))?;
-    let deployment = Arc::clone(group.pick());
-    let mut response = if request.is_stream() {
-        let include_usage = request.wants_stream_usage();
-        let started = deployment.provider.chat_stream(request);
-        let chunks = tokio::time::timeout(deployment.stream_timeout, started)
-            .await
-            .map_err(|_| ApiError::upstream_timeout(&deployment.id, deployment.stream_timeout))?
-            .map_err(|err| upstream_failure(&deployment, &err))?;
-        sse_response(Arc::from(deployment.id.as_str()), chunks, include_usage)
-    } else {
-        let answer = tokio::time::timeout(deployment.timeout, deployment.provider.chat(request))
-            .await
-            .map_err(|_| ApiError::upstream_timeout(&deployment.id, deployment.timeout))?
-            .map_err(|err| upstream_failure(&deployment, &err))?;
-        Json(answer).into_response()
+    let include_usage = request.wants_stream_usage();
+    let Dispatched {
+        deployment,
+        outcome,
+    } = dispatch::chat(&state, request).await?;
+    let mut response = match outcome {
+        ChatOutcome::Complete(answer) => Json(answer).into_response(),
+        ChatOutcome::Stream(chunks) => {
+            sse_response(Arc::from(deployment.id.as_str()), chunks, include_usage)
+        }
     };
     tag_deployment(&mut response, &deployment);
     Ok(response)
@@ -57,37 +44,17 @@ pub async fn embeddings(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    if request.input.is_empty() {
-        return Err(ApiError::invalid_request("`input` must not be empty"));
-    }
-    let group = state
-        .groups()
-        .get(&request.model)
-        .ok_or_else(|| ApiError::model_not_found(&request.model))?;
-    let deployment = Arc::clone(group.pick());
-    let answer = tokio::time::timeout(deployment.timeout, deployment.provider.embeddings(request))
-        .await
-        .map_err(|_| ApiError::upstream_timeout(&deployment.id, deployment.timeout))?
-        .map_err(|err| upstream_failure(&deployment, &err))?;
-    let mut response = Json(answer).into_response();
+    let Dispatched {
+        deployment,
+        outcome,
+    } = dispatch::embeddings(&state, request).await?;
+    let mut response = Json(outcome).into_response();
     tag_deployment(&mut response, &deployment);
     Ok(response)
 }
 
-fn upstream_failure(
-    deployment: &Deployment,
-    err: &switchyard_providers::ProviderError,
-) -> ApiError {
-    tracing::warn!(
-        deployment = %deployment.id,
-        class = err.class.as_str(),
-        status = err.status,
-        "upstream call failed: {err}"
-    );
-    ApiError::from_provider(&deployment.id, err)
-}
-
-fn tag_deployment(response: &mut Response, deployment: &Deployment) {
+/// Names the deployment that answered in [`DEPLOYMENT_HEADER`].
+pub(crate) fn tag_deployment(response: &mut Response, deployment: &Deployment) {
     if let Ok(value) = HeaderValue::from_str(&deployment.id) {
         response.headers_mut().insert(DEPLOYMENT_HEADER, value);
     }

@@ -35,8 +35,9 @@ pub struct ModelEntry {
 /// Where and how to reach one upstream model.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LitellmParams {
-    /// `provider/model`, such as `openai/gpt-4o-mini` or `mock/echo`. A name without a provider
-    /// is sent to an OpenAI-compatible upstream.
+    /// `provider/model`, such as `openai/gpt-4o-mini`, `groq/llama-3.1-8b-instant`,
+    /// `azure/<deployment>` or `mock/echo`. A name without a provider is sent to an
+    /// OpenAI-compatible upstream.
     pub model: String,
     /// Base URL of the upstream API, such as `http://localhost:8000/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +45,9 @@ pub struct LitellmParams {
     /// The upstream key, or `os.environ/NAME` to read it from the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// Azure OpenAI's `api-version` (default `AZURE_API_VERSION`, else 2024-10-21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     /// Seconds allowed for a complete answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,

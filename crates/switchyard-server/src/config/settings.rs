@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use switchyard_providers::mock::MockSettings;
-use switchyard_providers::openai::{OPENAI_API_BASE, OpenAiSettings};
+use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::{ConfigError, ConfigWarning};
@@ -207,32 +207,226 @@ fn provider(
                 failure_rate,
             }))
         }
-        "openai" => {
-            let api_base = match &params.api_base {
-                Some(value) => {
-                    let base_path = format!("{path}.api_base");
-                    let base = resolve(&base_path, value, env)?;
-                    check_url(&base_path, &base)?;
-                    base
-                }
-                None => OPENAI_API_BASE.to_owned(),
-            };
-            let api_key = match &params.api_key {
-                Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
-                None => env("OPENAI_API_KEY"),
-            };
-            Ok(ProviderSettings::OpenAi(OpenAiSettings {
-                family: "openai",
-                model: model.to_owned(),
-                api_base,
-                api_key,
-            }))
-        }
-        other => Err(ConfigError::invalid(
-            model_path,
-            format!("provider `{other}` is not supported (supported: openai, mock)"),
-        )),
+        "azure" => azure(path, model, &params, env),
+        family => match PRESETS.iter().find(|p| p.family == family) {
+            Some(preset) => openai_compatible(path, preset, model, &params, env),
+            None => Err(ConfigError::invalid(
+                model_path,
+                format!(
+                    "provider `{family}` is not supported (supported: {}, azure, mock)",
+                    PRESETS
+                        .iter()
+                        .map(|p| p.family)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        },
     }
+}
+
+/// A provider prefix that LiteLLM maps to an OpenAI-compatible API: where it lives by default and
+/// which environment variables hold its key and base URL when the config names none.
+struct Preset {
+    family: &'static str,
+    api_base: Option<&'static str>,
+    key_vars: &'static [&'static str],
+    base_vars: &'static [&'static str],
+    /// Ollama users write the server's root URL; its OpenAI-compatible API lives under `/v1`.
+    append_v1: bool,
+}
+
+const fn preset(
+    family: &'static str,
+    api_base: Option<&'static str>,
+    key_vars: &'static [&'static str],
+    base_vars: &'static [&'static str],
+) -> Preset {
+    Preset {
+        family,
+        api_base,
+        key_vars,
+        base_vars,
+        append_v1: false,
+    }
+}
+
+/// LiteLLM's OpenAI-compatible prefixes, with the defaults its documentation gives.
+const PRESETS: &[Preset] = &[
+    preset(
+        "openai",
+        Some(OPENAI_API_BASE),
+        &["OPENAI_API_KEY"],
+        &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
+    ),
+    preset(
+        "mistral",
+        Some("https://api.mistral.ai/v1"),
+        &["MISTRAL_API_KEY"],
+        &["MISTRAL_API_BASE"],
+    ),
+    preset(
+        "groq",
+        Some("https://api.groq.com/openai/v1"),
+        &["GROQ_API_KEY"],
+        &["GROQ_API_BASE"],
+    ),
+    preset(
+        "together_ai",
+        Some("https://api.together.xyz/v1"),
+        &[
+            "TOGETHERAI_API_KEY",
+            "TOGETHER_API_KEY",
+            "TOGETHER_AI_API_KEY",
+        ],
+        &["TOGETHERAI_API_BASE"],
+    ),
+    preset(
+        "deepseek",
+        Some("https://api.deepseek.com/v1"),
+        &["DEEPSEEK_API_KEY"],
+        &["DEEPSEEK_API_BASE"],
+    ),
+    preset(
+        "xai",
+        Some("https://api.x.ai/v1"),
+        &["XAI_API_KEY"],
+        &["XAI_API_BASE"],
+    ),
+    preset(
+        "fireworks_ai",
+        Some("https://api.fireworks.ai/inference/v1"),
+        &[
+            "FIREWORKS_AI_API_KEY",
+            "FIREWORKS_API_KEY",
+            "FIREWORKSAI_API_KEY",
+        ],
+        &["FIREWORKS_API_BASE"],
+    ),
+    preset(
+        "openrouter",
+        Some("https://openrouter.ai/api/v1"),
+        &["OPENROUTER_API_KEY", "OR_API_KEY"],
+        &["OPENROUTER_API_BASE"],
+    ),
+    preset(
+        "perplexity",
+        Some("https://api.perplexity.ai"),
+        &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
+        &["PERPLEXITY_API_BASE"],
+    ),
+    preset(
+        "cerebras",
+        Some("https://api.cerebras.ai/v1"),
+        &["CEREBRAS_API_KEY"],
+        &["CEREBRAS_API_BASE"],
+    ),
+    Preset {
+        append_v1: true,
+        ..preset(
+            "ollama",
+            Some("http://localhost:11434"),
+            &["OLLAMA_API_KEY"],
+            &["OLLAMA_API_BASE"],
+        )
+    },
+    Preset {
+        append_v1: true,
+        ..preset(
+            "ollama_chat",
+            Some("http://localhost:11434"),
+            &["OLLAMA_API_KEY"],
+            &["OLLAMA_API_BASE"],
+        )
+    },
+    preset(
+        "hosted_vllm",
+        None,
+        &["HOSTED_VLLM_API_KEY"],
+        &["HOSTED_VLLM_API_BASE"],
+    ),
+    preset("custom_openai", None, &["OPENAI_API_KEY"], &[]),
+];
+
+fn openai_compatible(
+    path: &str,
+    preset: &Preset,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => preset
+            .base_vars
+            .iter()
+            .find_map(|var| env(var))
+            .or(preset.api_base.map(str::to_owned))
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    &base_path,
+                    format!(
+                        "provider `{}` needs an api_base (the server's URL)",
+                        preset.family
+                    ),
+                )
+            })?,
+    };
+    check_url(&base_path, &api_base)?;
+    let api_base = if preset.append_v1 && !api_base.trim_end_matches('/').ends_with("/v1") {
+        format!("{}/v1", api_base.trim_end_matches('/'))
+    } else {
+        api_base
+    };
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => preset.key_vars.iter().find_map(|var| env(var)),
+    };
+    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+        family: preset.family,
+        model: model.to_owned(),
+        api_base,
+        api_key,
+        dialect: Dialect::OpenAi,
+    }))
+}
+
+/// Azure OpenAI's default `api-version` when neither the config nor `AZURE_API_VERSION` names one.
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+fn azure(
+    path: &str,
+    deployment: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("AZURE_API_BASE").ok_or_else(|| {
+            ConfigError::invalid(
+                &base_path,
+                "Azure needs an api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE",
+            )
+        })?,
+    };
+    check_url(&base_path, &api_base)?;
+    let api_version = match &params.api_version {
+        Some(value) => resolve(&format!("{path}.api_version"), value, env)?,
+        None => env("AZURE_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_owned()),
+    };
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => env("AZURE_API_KEY"),
+    };
+    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+        family: "azure",
+        model: deployment.to_owned(),
+        api_base,
+        api_key,
+        dialect: Dialect::Azure { api_version },
+    }))
 }
 
 /// Resolves `os.environ/NAME` to the variable's value; other values are taken as written.
@@ -342,6 +536,51 @@ mod tests {
         assert!(
             matches!(d.provider, ProviderSettings::OpenAi(ref s) if s.model == "gpt-4o" && s.api_base == OPENAI_API_BASE)
         );
+    }
+
+    #[test]
+    fn presets_resolve_their_default_base_and_key_variable() {
+        let groq = |name: &str| (name == "GROQ_API_KEY").then(|| "gsk-1".to_owned());
+        let text = "model_list:\n  - model_name: m\n    litellm_params: {model: groq/llama-3.1-8b-instant}\n";
+        let loaded = parse_with_env(text, &groq).expect("valid");
+        let ProviderSettings::OpenAi(s) = &loaded.settings.deployments[0].provider else {
+            panic!("openai-compatible expected")
+        };
+        assert_eq!(
+            (s.family, s.api_base.as_str()),
+            ("groq", "https://api.groq.com/openai/v1")
+        );
+        assert_eq!(s.api_key.as_deref(), Some("gsk-1"));
+        assert_eq!(s.model, "llama-3.1-8b-instant");
+    }
+
+    #[test]
+    fn ollama_gets_its_v1_path_and_vllm_needs_a_base() {
+        let d = one("{model: ollama/llama3, api_base: 'http://10.0.0.5:11434'}").expect("valid");
+        let ProviderSettings::OpenAi(s) = &d.provider else {
+            panic!("openai-compatible")
+        };
+        assert_eq!(s.api_base, "http://10.0.0.5:11434/v1");
+        let err = one("{model: hosted_vllm/qwen}").expect_err("needs api_base");
+        assert!(err.to_string().contains("litellm_params.api_base"), "{err}");
+    }
+
+    #[test]
+    fn azure_deployments_carry_their_api_version() {
+        let d = one("{model: azure/my-gpt4o, api_base: 'https://res.openai.azure.com', api_key: k, api_version: '2025-01-01-preview'}")
+            .expect("valid");
+        let ProviderSettings::OpenAi(s) = &d.provider else {
+            panic!("openai-compatible")
+        };
+        assert_eq!(s.model, "my-gpt4o");
+        assert_eq!(
+            s.dialect,
+            Dialect::Azure {
+                api_version: "2025-01-01-preview".to_owned()
+            }
+        );
+        let err = one("{model: azure/x}").expect_err("needs a base");
+        assert!(err.to_string().contains("api_base"), "{err}");
     }
 
     #[test]
