@@ -35,6 +35,13 @@ pub struct LatencyRun {
     pub first_error: Option<String>,
 }
 
+impl LatencyRun {
+    fn record_failure(&mut self, error: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| format!("{error:#}"));
+    }
+}
+
 /// What a fixed-time run over many connections measured.
 #[derive(Debug, Default)]
 pub struct ThroughputRun {
@@ -57,6 +64,11 @@ impl ThroughputRun {
         } else {
             0.0
         }
+    }
+
+    fn record_failure(&mut self, error: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| format!("{error:#}"));
     }
 
     fn add(&mut self, client: ThroughputRun) {
@@ -88,8 +100,7 @@ pub async fn sequential_latencies(
             Ok(()) if index >= warmup => run.samples.push(latency),
             Ok(()) => {}
             Err(error) => {
-                run.errors += 1;
-                run.first_error.get_or_insert_with(|| format!("{error:#}"));
+                run.record_failure(&error);
                 client.reconnect_if_closed().await?;
             }
         }
@@ -126,18 +137,14 @@ pub async fn throughput(
 async fn drive_until(mut client: Client, deadline: Instant) -> ThroughputRun {
     let mut tally = ThroughputRun::default();
     while Instant::now() < deadline {
-        if let Err(error) = client.chat_completion().await {
-            tally.errors += 1;
-            tally
-                .first_error
-                .get_or_insert_with(|| format!("{error:#}"));
-            if let Err(error) = client.reconnect_if_closed().await {
-                tally.errors += 1;
-                tally
-                    .first_error
-                    .get_or_insert_with(|| format!("{error:#}"));
-                break;
-            }
+        let Err(error) = client.chat_completion().await else {
+            tally.completed += 1;
+            continue;
+        };
+        tally.record_failure(&error);
+        if let Err(error) = client.reconnect_if_closed().await {
+            tally.record_failure(&error);
+            break;
         }
     }
     tally
