@@ -4,6 +4,9 @@
 //! The fake upstream follows OpenAI's documented shapes (chat completion, chunk, embeddings,
 //! error body); it is a test fixture, never a substitute for an adapter.
 
+pub mod fake_anthropic;
+pub mod fake_gemini;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,7 +133,8 @@ pub struct Received {
 /// A fake OpenAI-compatible upstream. Its behaviour follows the model name it receives:
 ///
 /// - `rate-limited`: 429 with `retry-after: 3` and an OpenAI error body;
-/// - `broken`: 500 with an error body; `garbage`: 200 with an HTML body;
+/// - `broken`: 500 with an error body; `overloaded`: 503; `garbage`: 200 with an HTML body;
+/// - `too-long`: 400 `context_length_exceeded`;
 /// - `hang`: never answers; `slow-stream`: one chunk, then nothing until the client goes away;
 /// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
 /// - anything else: a normal answer, `upstream says: <last user text>`.
@@ -249,6 +253,18 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
                 "The server had an error",
                 "server_error",
             );
+        }
+        "overloaded" => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Engine overloaded",
+                "server_error",
+            );
+        }
+        "too-long" => {
+            let body = json!({"error": {"message": "This model's maximum context length is 8192 tokens.",
+                "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}});
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
         }
         "garbage" => return (StatusCode::OK, "<html>not json</html>").into_response(),
         "hang" => std::future::pending::<()>().await,

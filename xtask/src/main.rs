@@ -5,8 +5,10 @@
 //! - `cargo xtask bench`: added latency and throughput of the gateway against a fast local
 //!   upstream, and its peak memory.
 //! - `cargo xtask schema`: regenerate `deploy/config.schema.json` from the config types.
+//! - `cargo xtask prices`: regenerate the embedded price catalog from LiteLLM's price list.
 
 mod bench;
+mod prices;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -22,11 +24,13 @@ fn main() -> anyhow::Result<()> {
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
         "schema" => schema(),
+        "prices" => prices::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <test|bench|schema>");
+            eprintln!("usage: cargo xtask <test|bench|schema|prices>");
             eprintln!("  test    run every test: the Rust workspace, then the SDK client tests");
             eprintln!("  bench   measure the gateway's added latency, throughput and memory");
             eprintln!("  schema  write deploy/config.schema.json from the config types");
+            eprintln!("  prices  write the embedded price catalog from LiteLLM's price list");
             bail!("unknown task `{task}`")
         }
     }

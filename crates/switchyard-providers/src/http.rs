@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::{ErrorClass, ProviderError};
 
 /// Largest error body read from an upstream; the rest is ignored.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Settings of the shared upstream client.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ pub async fn error_from_response(response: reqwest::Response) -> ProviderError {
     ProviderError::from_status(status, code.as_deref(), message, retry_after)
 }
 
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
+pub(crate) async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = cap.saturating_sub(body.len());
@@ -124,7 +124,7 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     (code, message)
 }
 
-fn truncate(text: &str, max: usize) -> &str {
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((at, _)) => &text[..at],
         None => text,

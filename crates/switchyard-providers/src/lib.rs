@@ -5,9 +5,13 @@
 //! router only has to pick one and call it. Today's families:
 //!
 //! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
+//! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
+//! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 
+pub mod anthropic;
 pub mod error;
+pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod openai;

@@ -249,7 +249,8 @@ where
     ))
 }
 
-fn stream_error(err: sse_stream::Error) -> ProviderError {
+/// Classifies a failure of the upstream's event stream: a broken body or an unreadable event.
+pub(crate) fn stream_error(err: sse_stream::Error) -> ProviderError {
     match err {
         sse_stream::Error::Body(inner) => match inner.downcast::<reqwest::Error>() {
             Ok(err) => transport_error(*err),

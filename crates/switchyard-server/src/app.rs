@@ -4,7 +4,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -13,6 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::require_key;
 use crate::error::ApiError;
+use crate::messages;
 use crate::routes;
 use crate::state::AppState;
 
@@ -25,7 +26,10 @@ pub fn router(state: AppState) -> Router {
         .route("/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
-        .route_layer(from_fn_with_state(state.clone(), require_key));
+        .route(messages::MESSAGES_PATH, post(messages::create_message))
+        .route_layer(from_fn_with_state(state.clone(), require_key))
+        // Outside authentication, so that its refusals on /v1/messages take Anthropic's shape.
+        .route_layer(from_fn(messages::answer_errors_in_anthropic_shape));
     Router::new()
         .merge(api)
         .route("/health/liveness", get(routes::liveness))

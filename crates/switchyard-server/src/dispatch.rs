@@ -1,12 +1,20 @@
-//! Sending one call to a deployment of its model group, within the deployment's timeout.
-//! Every ingress (OpenAI chat completions, embeddings, and later the Anthropic Messages API)
-//! goes through here, so they share routing, timeouts and error mapping.
+//! Sending one call through the router: to a deployment of its model group, with retries,
+//! fallbacks and each deployment's timeout. Every ingress (OpenAI chat completions, embeddings,
+//! the Anthropic Messages API) goes through here, so they share routing and error mapping.
 
+use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use switchyard_providers::{ChunkStream, ProviderError};
-use switchyard_router::Deployment;
-use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
+use futures_util::Stream;
+use serde_json::Value;
+use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
+use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
+use switchyard_wire::{
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -15,38 +23,81 @@ use crate::state::AppState;
 pub enum ChatOutcome {
     /// A complete answer.
     Complete(Box<ChatResponse>),
-    /// A stream that has started; chunks follow as the upstream sends them.
+    /// A stream that has started; chunks follow as the upstream sends them. It holds the
+    /// deployment's in-flight slot until it ends or is dropped.
     Stream(ChunkStream),
 }
 
-/// A call's result with the deployment that produced it.
+/// A call's result with the route that produced it.
 pub struct Dispatched<T> {
-    /// The deployment that answered.
-    pub deployment: Arc<Deployment>,
+    /// The deployment that answered and how the call got there.
+    pub deployment: Route,
     /// What it answered.
     pub outcome: T,
+}
+
+/// The deployment that answered a call, the attempts made, and the group it fell back from.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The deployment that answered.
+    pub deployment: Arc<Deployment>,
+    /// Attempts made, the successful one included.
+    pub attempts: u32,
+    /// The requested group, when a fallback group answered.
+    pub fallback_from: Option<String>,
+}
+
+impl Deref for Route {
+    type Target = Deployment;
+
+    fn deref(&self) -> &Deployment {
+        &self.deployment
+    }
 }
 
 /// Validates and sends a chat call; streams when the request asks for one.
 pub async fn chat(
     state: &AppState,
-    request: ChatRequest,
+    mut request: ChatRequest,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
     if request.messages.is_empty() {
         return Err(ApiError::invalid_request(
             "`messages` must hold at least one message",
         ));
     }
-    let deployment = pick(state, &request.model)?;
-    let outcome = if request.is_stream() {
-        let started = deployment.provider.chat_stream(request);
-        let chunks = within(&deployment, deployment.stream_timeout, started).await?;
-        ChatOutcome::Stream(chunks)
-    } else {
-        let answer = deployment.provider.chat(request);
-        ChatOutcome::Complete(Box::new(
-            within(&deployment, deployment.timeout, answer).await?,
-        ))
+    let options = routing_options(&mut request.extra)?;
+    let model = request.model.clone();
+    let stream = request.is_stream();
+    let routed = state
+        .router()
+        .call(&model, request, &options, move |deployment, request| {
+            Box::pin(async move {
+                if stream {
+                    let started = deployment.provider.chat_stream(request);
+                    within(&deployment, deployment.stream_timeout, started)
+                        .await
+                        .map(Attempt::Stream)
+                } else {
+                    let answer = deployment.provider.chat(request);
+                    within(&deployment, deployment.timeout, answer)
+                        .await
+                        .map(|a| Attempt::Complete(Box::new(a)))
+                }
+            })
+        })
+        .await
+        .map_err(route_error)?;
+    let deployment = Route {
+        deployment: Arc::clone(routed.deployment()),
+        attempts: routed.attempts,
+        fallback_from: routed.fallback_from,
+    };
+    let outcome = match routed.value {
+        Attempt::Complete(answer) => ChatOutcome::Complete(answer),
+        Attempt::Stream(chunks) => ChatOutcome::Stream(Box::pin(Guarded {
+            chunks,
+            _guard: routed.guard,
+        })),
     };
     Ok(Dispatched {
         deployment,
@@ -57,44 +108,162 @@ pub async fn chat(
 /// Validates and sends an embeddings call.
 pub async fn embeddings(
     state: &AppState,
-    request: EmbeddingsRequest,
+    mut request: EmbeddingsRequest,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
     if request.input.is_empty() {
         return Err(ApiError::invalid_request("`input` must not be empty"));
     }
-    let deployment = pick(state, &request.model)?;
-    let answer = deployment.provider.embeddings(request);
-    let outcome = within(&deployment, deployment.timeout, answer).await?;
+    let options = routing_options(&mut request.extra)?;
+    let model = request.model.clone();
+    let routed = state
+        .router()
+        .call(&model, request, &options, |deployment, request| {
+            Box::pin(async move {
+                let answer = deployment.provider.embeddings(request);
+                within(&deployment, deployment.timeout, answer).await
+            })
+        })
+        .await
+        .map_err(route_error)?;
     Ok(Dispatched {
-        deployment,
-        outcome,
+        deployment: Route {
+            deployment: Arc::clone(routed.deployment()),
+            attempts: routed.attempts,
+            fallback_from: routed.fallback_from,
+        },
+        outcome: routed.value,
     })
 }
 
-fn pick(state: &AppState, model: &str) -> Result<Arc<Deployment>, ApiError> {
-    let group = state
-        .groups()
-        .get(model)
-        .ok_or_else(|| ApiError::model_not_found(model))?;
-    Ok(Arc::clone(group.pick()))
+/// What one attempt produced, before the in-flight guard is attached to streams.
+enum Attempt {
+    Complete(Box<ChatResponse>),
+    Stream(ChunkStream),
 }
 
+/// Takes the gateway's own routing fields out of the body, so they never reach an upstream:
+/// `models` (OpenRouter's fallback list), `fallbacks` (LiteLLM's per-request list of group
+/// names) and `num_retries`.
+fn routing_options(extra: &mut Extra) -> Result<CallOptions, ApiError> {
+    let mut options = CallOptions::default();
+    for key in ["models", "fallbacks"] {
+        match extra.remove(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(names)) => {
+                for name in names {
+                    match name {
+                        Value::String(name) => options.models.push(name),
+                        other => {
+                            return Err(ApiError::invalid_request(format!(
+                                "`{key}` must be a list of model names, found {other}"
+                            )));
+                        }
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(ApiError::invalid_request(format!(
+                    "`{key}` must be a list of model names, found {other}"
+                )));
+            }
+        }
+    }
+    match extra.remove("num_retries") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            let retries = value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= 10)
+                .ok_or_else(|| {
+                    ApiError::invalid_request("`num_retries` must be a whole number from 0 to 10")
+                })?;
+            options.num_retries = Some(retries);
+        }
+    }
+    Ok(options)
+}
+
+fn route_error(err: RouteError) -> ApiError {
+    match err {
+        RouteError::UnknownModel(model) => ApiError::model_not_found(&model),
+        RouteError::NoneAvailable { group } => ApiError::no_deployment_available(&group),
+        RouteError::Upstream {
+            deployment, error, ..
+        } => ApiError::from_provider(&deployment, &error),
+    }
+}
+
+/// Runs one upstream call within `limit`; running out of time is a `Timeout` failure, which the
+/// router may retry elsewhere.
 async fn within<T>(
     deployment: &Deployment,
-    limit: std::time::Duration,
+    limit: Duration,
     call: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ApiError> {
+) -> Result<T, ProviderError> {
     match tokio::time::timeout(limit, call).await {
-        Err(_) => Err(ApiError::upstream_timeout(&deployment.id, limit)),
-        Ok(Err(err)) => {
-            tracing::warn!(
-                deployment = %deployment.id,
-                class = err.class.as_str(),
-                status = err.status,
-                "upstream call failed: {err}"
-            );
-            Err(ApiError::from_provider(&deployment.id, &err))
+        Ok(result) => result,
+        Err(_) => Err(ProviderError::new(
+            ErrorClass::Timeout,
+            format!(
+                "deployment `{}` did not answer within {:.3}s",
+                deployment.id,
+                limit.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped.
+struct Guarded {
+    chunks: ChunkStream,
+    _guard: CallGuard,
+}
+
+impl Stream for Guarded {
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn extra(value: Value) -> Extra {
+        match value {
+            Value::Object(map) => map,
+            _ => Extra::new(),
         }
-        Ok(Ok(value)) => Ok(value),
+    }
+
+    #[test]
+    fn routing_fields_are_taken_out_of_the_body() {
+        let mut body =
+            extra(json!({"models": ["b", "c"], "fallbacks": ["d"], "num_retries": 1, "seed": 3}));
+        let options = routing_options(&mut body).expect("valid");
+        assert_eq!(options.models, ["b", "c", "d"]);
+        assert_eq!(options.num_retries, Some(1));
+        assert_eq!(
+            body,
+            extra(json!({"seed": 3})),
+            "only upstream fields remain"
+        );
+    }
+
+    #[test]
+    fn malformed_routing_fields_are_bad_requests() {
+        for bad in [
+            json!({"models": "b"}),
+            json!({"models": [1]}),
+            json!({"num_retries": -1}),
+            json!({"num_retries": 99}),
+        ] {
+            let err = routing_options(&mut extra(bad.clone())).expect_err("invalid");
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
+        }
     }
 }

@@ -129,6 +129,18 @@ impl ApiError {
         )
     }
 
+    /// Every deployment of a group is cooling down or at its limits.
+    pub fn no_deployment_available(group: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            Some("no_deployment_available"),
+            format!(
+                "every deployment of model group `{group}` is cooling down after failures or at its limits; try again shortly"
+            ),
+        )
+    }
+
     /// A failure inside the gateway itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
@@ -179,6 +191,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        // Kept so that an ingress speaking another API (Anthropic's `/v1/messages`) can answer
+        // the same failure in its own error shape.
+        response.extensions_mut().insert(self);
         response
     }
 }

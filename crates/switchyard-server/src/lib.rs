@@ -3,12 +3,14 @@
 //!
 //! - [`config`]: LiteLLM-style `config.yaml` -> validated [`config::Settings`].
 //! - [`AppState`]: model groups and provider adapters built from the settings.
-//! - [`router`] / [`serve`]: the HTTP API and the server loop.
+//! - [`router`] / [`serve`]: the HTTP API (OpenAI's, and Anthropic's `/v1/messages`) and the
+//!   server loop.
 //! - [`ApiError`]: the one place failures become OpenAI error answers.
 
 mod auth;
 mod body;
 mod dispatch;
+mod messages;
 mod routes;
 mod state;
 mod stream;
@@ -19,5 +21,5 @@ pub mod error;
 
 pub use app::{router, serve};
 pub use error::ApiError;
-pub use routes::DEPLOYMENT_HEADER;
+pub use routes::{ATTEMPTS_HEADER, DEPLOYMENT_HEADER, FALLBACK_FROM_HEADER};
 pub use state::{AppState, BuildError};

@@ -7,17 +7,20 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use serde_json::json;
-use switchyard_router::Deployment;
 use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
 
 use crate::body::JsonBody;
-use crate::dispatch::{self, ChatOutcome, Dispatched};
+use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stream::sse_response;
 
 /// Response header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
+/// Response header counting the upstream attempts a call took.
+pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+/// Response header naming the requested model group when a fallback group answered.
+pub const FALLBACK_FROM_HEADER: &str = "x-switchyard-fallback-from";
 
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
 pub async fn chat_completions(
@@ -53,10 +56,20 @@ pub async fn embeddings(
     Ok(response)
 }
 
-/// Names the deployment that answered in [`DEPLOYMENT_HEADER`].
-pub(crate) fn tag_deployment(response: &mut Response, deployment: &Deployment) {
-    if let Ok(value) = HeaderValue::from_str(&deployment.id) {
-        response.headers_mut().insert(DEPLOYMENT_HEADER, value);
+/// Names the deployment that answered in [`DEPLOYMENT_HEADER`], the attempts made in
+/// [`ATTEMPTS_HEADER`] and, after a fallback, the requested group in [`FALLBACK_FROM_HEADER`].
+pub(crate) fn tag_deployment(response: &mut Response, route: &Route) {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&route.deployment.id) {
+        headers.insert(DEPLOYMENT_HEADER, value);
+    }
+    headers.insert(ATTEMPTS_HEADER, HeaderValue::from(route.attempts));
+    if let Some(value) = route
+        .fallback_from
+        .as_deref()
+        .and_then(|group| HeaderValue::from_str(group).ok())
+    {
+        headers.insert(FALLBACK_FROM_HEADER, value);
     }
 }
 

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use switchyard_providers::anthropic::Anthropic;
+use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, build_client};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
-use switchyard_router::{Deployment, ModelGroups};
+use switchyard_router::{Deployment, ModelGroups, Router};
 
 use crate::config::{ProviderSettings, Settings};
 
@@ -35,7 +37,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    groups: ModelGroups,
+    router: Router,
     master_key: Option<String>,
     max_request_bytes: usize,
     started_at: u64,
@@ -49,6 +51,22 @@ impl AppState {
         for d in settings.deployments {
             let provider: Box<dyn Provider> = match d.provider {
                 ProviderSettings::Mock(mock) => Box::new(Mock::new(mock)),
+                ProviderSettings::Anthropic(anthropic) => {
+                    Box::new(Anthropic::new(client.clone(), anthropic).map_err(|source| {
+                        BuildError::Provider {
+                            id: d.id.clone(),
+                            source,
+                        }
+                    })?)
+                }
+                ProviderSettings::Gemini(gemini) => {
+                    Box::new(Gemini::new(client.clone(), gemini).map_err(|source| {
+                        BuildError::Provider {
+                            id: d.id.clone(),
+                            source,
+                        }
+                    })?)
+                }
                 ProviderSettings::OpenAi(openai) => Box::new(
                     OpenAiCompatible::new(client.clone(), openai).map_err(|source| {
                         BuildError::Provider {
@@ -58,17 +76,14 @@ impl AppState {
                     })?,
                 ),
             };
-            deployments.push(Deployment {
-                id: d.id,
-                model_name: d.model_name,
-                provider,
-                timeout: d.timeout,
-                stream_timeout: d.stream_timeout,
-            });
+            let mut deployment = Deployment::new(d.id, d.model_name, provider, d.timeout);
+            deployment.stream_timeout = d.stream_timeout;
+            deployment.limits = d.limits;
+            deployments.push(deployment);
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                groups: ModelGroups::new(deployments),
+                router: Router::new(ModelGroups::new(deployments), settings.routing),
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
                 started_at: unix_now(),
@@ -78,7 +93,12 @@ impl AppState {
 
     /// The configured model groups.
     pub fn groups(&self) -> &ModelGroups {
-        &self.inner.groups
+        self.inner.router.groups()
+    }
+
+    /// The router over the model groups.
+    pub fn router(&self) -> &Router {
+        &self.inner.router
     }
 
     /// The key clients must send, if any.

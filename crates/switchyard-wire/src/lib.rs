@@ -4,7 +4,11 @@
 //! chunk), embeddings, the model list and the error body. They carry no I/O. Request types keep
 //! every field they do not know in an `extra` map, so parameters a provider adds before we do still
 //! reach OpenAI-compatible upstreams unchanged.
+//!
+//! [`anthropic`] holds Anthropic's Messages API shapes, used by the Anthropic adapter and by the
+//! gateway's own `/v1/messages` ingress.
 
+pub mod anthropic;
 pub mod chat;
 pub mod embeddings;
 pub mod error;

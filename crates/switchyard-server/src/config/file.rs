@@ -2,6 +2,8 @@
 //! (`model_list[].litellm_params`, `general_settings`, `litellm_settings`), plain data with a
 //! JSON Schema for editors. [`super::settings`] turns it into validated runtime settings.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,9 @@ pub struct ConfigFile {
     /// Settings of the call path, as LiteLLM names them.
     #[serde(default)]
     pub litellm_settings: LitellmSettings,
+    /// Load balancing, retries, fallbacks and cooldowns.
+    #[serde(default)]
+    pub router_settings: RouterSettings,
 }
 
 /// One deployment: a model name clients use and the upstream model behind it.
@@ -54,6 +59,21 @@ pub struct LitellmParams {
     /// Seconds allowed until a stream has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout: Option<f64>,
+    /// Relative share of the group's traffic for the `simple-shuffle` strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// Priority tier: deployments with a lower order are used first (1 is the highest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u32>,
+    /// Requests per minute this deployment may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Tokens per minute this deployment may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// Calls this deployment may have in flight at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_requests: Option<u32>,
     /// Mock provider: the text of every answer (without it, the mock echoes the last user
     /// message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,10 +106,73 @@ pub struct GeneralSettings {
     pub max_request_size_mb: Option<f64>,
 }
 
-/// Settings of the call path.
+/// Settings of the call path. LiteLLM accepts the retry and fallback keys here as well as
+/// under `router_settings`; `router_settings` wins when both name one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LitellmSettings {
     /// Default seconds allowed for an upstream call (600 when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<f64>,
+    /// The retry and fallback keys, as under `router_settings`.
+    #[serde(flatten)]
+    pub retries: RetrySettings,
+    /// Keys we do not know (warned about, then ignored).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// Load balancing, retries, fallbacks and cooldowns (`router_settings`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RouterSettings {
+    /// `simple-shuffle` (default), `least-busy`, `latency-based-routing`, `cost-based-routing` or
+    /// `usage-based-routing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy: Option<String>,
+    /// Options of the strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy_args: Option<RoutingStrategyArgs>,
+    /// Default seconds allowed for an upstream call, below `litellm_params.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// The retry and fallback keys.
+    #[serde(flatten)]
+    pub retries: RetrySettings,
+    /// Keys we do not know (warned about, then ignored).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// Options of the routing strategy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RoutingStrategyArgs {
+    /// `latency-based-routing`: deployments within this fraction of the fastest (0.1 = 10%)
+    /// share the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowest_latency_buffer: Option<f64>,
+}
+
+/// Retries, fallbacks and cooldowns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RetrySettings {
+    /// Further attempts within a group after a failure (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_retries: Option<u32>,
+    /// Failures a deployment may have in a minute before it cools down (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_fails: Option<u32>,
+    /// Seconds a failing deployment is left out (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_time: Option<f64>,
+    /// `[{"group": ["fallback", ...]}, ...]`: groups to try when a group fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Groups to try when the prompt does not fit a group's context window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Groups to try when a group refuses the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Groups to try when a failing group has no fallbacks of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_fallbacks: Option<Vec<String>>,
 }

@@ -5,6 +5,7 @@
 //! shape; [`settings::Settings`] is what the gateway runs on, validated once at start.
 
 pub mod file;
+pub mod routing;
 pub mod settings;
 
 use std::fmt;

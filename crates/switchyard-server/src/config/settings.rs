@@ -4,8 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
+use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
+use switchyard_router::{DeploymentLimits, RoutingPolicy};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::{ConfigError, ConfigWarning};
@@ -23,6 +26,8 @@ pub struct Settings {
     pub master_key: Option<String>,
     /// Largest request body accepted.
     pub max_request_bytes: usize,
+    /// Strategy, retries, fallbacks and cooldowns.
+    pub routing: RoutingPolicy,
 }
 
 impl fmt::Debug for Settings {
@@ -34,6 +39,7 @@ impl fmt::Debug for Settings {
                 &self.master_key.as_ref().map(|_| "[redacted]"),
             )
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("routing", &self.routing)
             .finish()
     }
 }
@@ -51,6 +57,8 @@ pub struct DeploymentSettings {
     pub timeout: Duration,
     /// Time allowed until a stream has started.
     pub stream_timeout: Duration,
+    /// Selection hints and limits (`weight`, `order`, `rpm`, `tpm`, `max_parallel_requests`).
+    pub limits: DeploymentLimits,
 }
 
 /// The provider family of a deployment and its settings.
@@ -58,6 +66,10 @@ pub struct DeploymentSettings {
 pub enum ProviderSettings {
     /// An OpenAI-compatible upstream.
     OpenAi(OpenAiSettings),
+    /// Anthropic's Messages API.
+    Anthropic(AnthropicSettings),
+    /// Google's Gemini API.
+    Gemini(GeminiSettings),
     /// The built-in mock.
     Mock(MockSettings),
 }
@@ -69,9 +81,13 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<ConfigWarning>,
     ) -> Result<Self, ConfigError> {
-        let default_timeout = match file.litellm_settings.request_timeout {
-            Some(secs) => seconds("litellm_settings.request_timeout", secs)?,
-            None => DEFAULT_TIMEOUT,
+        let default_timeout = match (
+            file.router_settings.timeout,
+            file.litellm_settings.request_timeout,
+        ) {
+            (Some(secs), _) => seconds("router_settings.timeout", secs)?,
+            (None, Some(secs)) => seconds("litellm_settings.request_timeout", secs)?,
+            (None, None) => DEFAULT_TIMEOUT,
         };
         let mut deployments = Vec::with_capacity(file.model_list.len());
         for (index, entry) in file.model_list.into_iter().enumerate() {
@@ -111,10 +127,17 @@ impl Settings {
             }
             None => DEFAULT_MAX_REQUEST_BYTES,
         };
+        let routing = super::routing::policy(
+            &file.router_settings,
+            &file.litellm_settings,
+            &deployments,
+            warnings,
+        )?;
         Ok(Self {
             deployments,
             master_key,
             max_request_bytes,
+            routing,
         })
     }
 }
@@ -147,6 +170,7 @@ fn deployment(
         Some(secs) => seconds(&format!("{params_path}.stream_timeout"), secs)?,
         None => timeout,
     };
+    let limits = limits(&params_path, &params)?;
     let provider = provider(&params_path, params, env, warnings)?;
     let id = model_info
         .id
@@ -157,6 +181,40 @@ fn deployment(
         provider,
         timeout,
         stream_timeout,
+        limits,
+    })
+}
+
+fn limits(path: &str, params: &LitellmParams) -> Result<DeploymentLimits, ConfigError> {
+    if let Some(weight) = params.weight
+        && !(weight.is_finite() && weight >= 0.0)
+    {
+        return Err(ConfigError::invalid(
+            format!("{path}.weight"),
+            format!("must be a number >= 0, not {weight}"),
+        ));
+    }
+    for (key, value) in [("rpm", params.rpm), ("tpm", params.tpm)] {
+        if value == Some(0) {
+            return Err(ConfigError::invalid(
+                format!("{path}.{key}"),
+                "must be at least 1 (remove it for no limit)",
+            ));
+        }
+    }
+    if params.max_parallel_requests == Some(0) {
+        return Err(ConfigError::invalid(
+            format!("{path}.max_parallel_requests"),
+            "must be at least 1 (remove it for no limit)",
+        ));
+    }
+    Ok(DeploymentLimits {
+        weight: params.weight,
+        order: params.order,
+        rpm: params.rpm,
+        tpm: params.tpm,
+        max_parallel_requests: params.max_parallel_requests,
+        cost_per_token: None,
     })
 }
 
@@ -208,12 +266,14 @@ fn provider(
             }))
         }
         "azure" => azure(path, model, &params, env),
+        "anthropic" => anthropic(path, model, &params, env),
+        "gemini" => gemini(path, model, &params, env),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, mock)",
+                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -429,6 +489,65 @@ fn azure(
     }))
 }
 
+/// An Anthropic deployment: the key from `api_key` or `ANTHROPIC_API_KEY`, the base URL from
+/// `api_base`, `ANTHROPIC_API_BASE` or Anthropic's own.
+fn anthropic(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("ANTHROPIC_API_BASE").unwrap_or_else(|| ANTHROPIC_API_BASE.to_owned()),
+    };
+    check_url(&base_path, &api_base)?;
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => env("ANTHROPIC_API_KEY"),
+    };
+    Ok(ProviderSettings::Anthropic(AnthropicSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}
+
+/// A Gemini deployment: the key from `api_key`, `GEMINI_API_KEY` or `GOOGLE_API_KEY`, the base
+/// URL from `api_base`, `GEMINI_API_BASE` or Google's own. Google's API refuses every call
+/// without a key, so one is required there; a custom base (a proxy) may do without.
+fn gemini(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("GEMINI_API_BASE").unwrap_or_else(|| GEMINI_API_BASE.to_owned()),
+    };
+    check_url(&base_path, &api_base)?;
+    let key_path = format!("{path}.api_key");
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&key_path, value, env)?),
+        None => env("GEMINI_API_KEY").or_else(|| env("GOOGLE_API_KEY")),
+    };
+    let root = api_base.trim_end_matches('/');
+    if api_key.is_none() && root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE {
+        return Err(ConfigError::invalid(
+            key_path,
+            "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
+        ));
+    }
+    Ok(ProviderSettings::Gemini(GeminiSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}
+
 /// Resolves `os.environ/NAME` to the variable's value; other values are taken as written.
 fn resolve(
     path: &str,
@@ -581,6 +700,93 @@ mod tests {
         );
         let err = one("{model: azure/x}").expect_err("needs a base");
         assert!(err.to_string().contains("api_base"), "{err}");
+    }
+
+    #[test]
+    fn anthropic_deployments_read_their_key_and_base_from_config_or_environment() {
+        let vars = |name: &str| match name {
+            "ANTHROPIC_API_KEY" => Some("sk-ant-env".to_owned()),
+            "ANTHROPIC_API_BASE" => Some("http://127.0.0.1:9".to_owned()),
+            _ => None,
+        };
+        let text = "model_list:\n  - model_name: m\n    litellm_params: {model: anthropic/claude-sonnet-4-5}\n";
+        let loaded = parse_with_env(text, &vars).expect("valid");
+        let ProviderSettings::Anthropic(s) = &loaded.settings.deployments[0].provider else {
+            panic!("anthropic expected")
+        };
+        assert_eq!(s.model, "claude-sonnet-4-5");
+        assert_eq!(s.api_base, "http://127.0.0.1:9");
+        assert_eq!(s.api_key.as_deref(), Some("sk-ant-env"));
+        let d = one("{model: anthropic/claude-haiku-4-5, api_key: os.environ/UPSTREAM_KEY}")
+            .expect("valid");
+        let ProviderSettings::Anthropic(s) = &d.provider else {
+            panic!("anthropic expected")
+        };
+        assert_eq!(s.api_base, ANTHROPIC_API_BASE);
+        assert_eq!(s.api_key.as_deref(), Some("sk-from-env"));
+        let err = one("{model: anthropic/c, api_base: 'ftp://x'}").expect_err("bad base");
+        assert!(err.to_string().contains("litellm_params.api_base"), "{err}");
+        let err = one("{model: nope/c}").expect_err("unknown provider");
+        assert!(err.to_string().contains("anthropic"), "{err}");
+    }
+
+    #[test]
+    fn gemini_deployments_read_their_key_and_base_from_config_or_environment() {
+        let vars = |name: &str| match name {
+            "GOOGLE_API_KEY" => Some("AIza-google".to_owned()),
+            "GEMINI_API_BASE" => Some("http://127.0.0.1:9".to_owned()),
+            _ => None,
+        };
+        let text = "model_list:\n  - model_name: m\n    litellm_params: {model: gemini/gemini-2.5-flash}\n";
+        let loaded = parse_with_env(text, &vars).expect("valid");
+        let ProviderSettings::Gemini(s) = &loaded.settings.deployments[0].provider else {
+            panic!("gemini expected")
+        };
+        assert_eq!(s.model, "gemini-2.5-flash");
+        assert_eq!(s.api_base, "http://127.0.0.1:9");
+        assert_eq!(s.api_key.as_deref(), Some("AIza-google"));
+        let both = |name: &str| match name {
+            "GEMINI_API_KEY" => Some("AIza-gemini".to_owned()),
+            "GOOGLE_API_KEY" => Some("AIza-google".to_owned()),
+            _ => None,
+        };
+        let loaded = parse_with_env(text, &both).expect("valid");
+        let ProviderSettings::Gemini(s) = &loaded.settings.deployments[0].provider else {
+            panic!("gemini expected")
+        };
+        assert_eq!(
+            s.api_key.as_deref(),
+            Some("AIza-gemini"),
+            "GEMINI_API_KEY comes first"
+        );
+        assert_eq!(s.api_base, GEMINI_API_BASE);
+        let d =
+            one("{model: gemini/gemini-2.5-pro, api_key: os.environ/UPSTREAM_KEY}").expect("valid");
+        let ProviderSettings::Gemini(s) = &d.provider else {
+            panic!("gemini expected")
+        };
+        assert_eq!(s.api_key.as_deref(), Some("sk-from-env"));
+        assert!(
+            !format!("{d:?}").contains("sk-from-env"),
+            "keys stay out of Debug output"
+        );
+    }
+
+    #[test]
+    fn gemini_on_google_s_api_needs_a_key() {
+        let err = one("{model: gemini/gemini-2.5-flash}").expect_err("no key");
+        assert!(err.to_string().contains("litellm_params.api_key"), "{err}");
+        assert!(err.to_string().contains("GEMINI_API_KEY"), "{err}");
+        let err = one(
+            "{model: gemini/gemini-2.5-flash, api_base: 'https://generativelanguage.googleapis.com/v1beta/'}",
+        )
+        .expect_err("no key for Google's API, however its URL is written");
+        assert!(err.to_string().contains("api_key"), "{err}");
+        let d = one("{model: gemini/gemini-2.5-flash, api_base: 'http://127.0.0.1:9'}")
+            .expect("a proxy may add the key itself");
+        assert!(matches!(d.provider, ProviderSettings::Gemini(ref s) if s.api_key.is_none()));
+        let err = one("{model: nope/c}").expect_err("unknown provider");
+        assert!(err.to_string().contains("gemini"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,37 @@
+//! What a call costs: a catalog of public list prices per model, optional per-deployment overrides,
+//! and the arithmetic from token usage to US dollars.
+//!
+//! ```
+//! use switchyard_layers::cost::{PriceCatalog, cost_of};
+//! use switchyard_wire::Usage;
+//!
+//! let catalog = PriceCatalog::embedded();
+//! // Deployments name models `provider/model`; the catalog falls back to the bare name.
+//! let entry = catalog.get("openai/gpt-4o-mini").expect("gpt-4o-mini is in the catalog");
+//! assert_eq!(entry.name, "gpt-4o-mini");
+//!
+//! let cost = cost_of(&entry.price, &Usage::new(1_000, 200));
+//! // LiteLLM lists gpt-4o-mini at $0.15 per million input tokens and $0.60 per million output tokens.
+//! assert_eq!(cost.usd, 1_000.0 * 1.5e-7 + 200.0 * 6e-7);
+//! assert!(!cost.estimated);
+//! ```
+//!
+//! Prices are `f64` US dollars per token, the representation of the source file itself (LiteLLM
+//! writes them as JSON numbers such as `1.5e-07`). An `f64` holds them to about 16 significant
+//! digits, so a cost is exact to far below a millionth of a cent; that is ample for spend reports and
+//! budgets, which is what these numbers are for. Invoicing would want a decimal type.
+//!
+//! Where a deployment states its own price (LiteLLM's `input_cost_per_token` and friends in
+//! `model_info` or `litellm_params`), [`Pricing::resolve`] puts it over the catalog's, and says when
+//! a model has no price at all, so the caller can report the cost as unknown rather than zero.
+
+mod catalog;
+mod error;
+pub mod litellm;
+mod price;
+mod pricing;
+
+pub use catalog::{CatalogEntry, Mode, PriceCatalog};
+pub use error::{CatalogError, InvalidPrice};
+pub use price::{Cost, ModelPrice, Tokens, cost_of, cost_of_tokens};
+pub use pricing::{PriceOverride, Pricing};

@@ -1,0 +1,188 @@
+//! The price of one model per token, the tokens one call used, and the arithmetic between them.
+
+use switchyard_wire::Usage;
+
+/// What one model charges, in US dollars per token.
+///
+/// A price the source does not give is 0 for input and output (LiteLLM lists a few embedding
+/// models without an output price, and a few video models without an input price), and `None` for
+/// the cache prices, which then fall back to the input price.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ModelPrice {
+    /// Price of a prompt token that is neither read from nor written to a prompt cache.
+    pub input_per_token: f64,
+    /// Price of a generated token.
+    pub output_per_token: f64,
+    /// Price of a prompt token read from the provider's prompt cache, when the provider discounts
+    /// them.
+    pub cache_read_per_token: Option<f64>,
+    /// Price of a prompt token written to the provider's prompt cache (Anthropic charges a premium).
+    pub cache_write_per_token: Option<f64>,
+}
+
+/// The tokens of one call, as far as pricing cares.
+///
+/// `cache_read` and `cache_write` are parts of `prompt`, the way OpenAI counts cached tokens inside
+/// `prompt_tokens` and the way the Anthropic adapter adds Anthropic's separate counts into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tokens {
+    /// All prompt tokens, cached ones included.
+    pub prompt: u64,
+    /// Generated tokens.
+    pub completion: u64,
+    /// Of `prompt`, the tokens read from the provider's prompt cache.
+    pub cache_read: u64,
+    /// Of `prompt`, the tokens written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`).
+    pub cache_write: u64,
+}
+
+impl Tokens {
+    /// The same counts, with `cache_write` of the prompt tokens written to the prompt cache.
+    ///
+    /// The OpenAI-shaped [`Usage`] has no field for them, so an adapter that knows them (Anthropic)
+    /// passes them here.
+    pub fn with_cache_write(self, cache_write: u64) -> Self {
+        Self {
+            cache_write,
+            ..self
+        }
+    }
+}
+
+impl From<&Usage> for Tokens {
+    fn from(usage: &Usage) -> Self {
+        Self {
+            prompt: usage.prompt_tokens,
+            completion: usage.completion_tokens,
+            cache_read: usage
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|details| details.cached_tokens)
+                .unwrap_or(0),
+            cache_write: 0,
+        }
+    }
+}
+
+/// What one call cost.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Cost {
+    /// US dollars.
+    pub usd: f64,
+    /// Whether the token counts behind it were estimated (the upstream reported no usage) rather
+    /// than reported. [`cost_of`] leaves it `false`; the caller that estimated the usage sets it.
+    pub estimated: bool,
+}
+
+/// What a call with `usage` costs at `price`.
+///
+/// Cached prompt tokens (`prompt_tokens_details.cached_tokens`) are charged at the cache-read price
+/// when the model has one, and the rest of the prompt at the input price. To charge tokens written
+/// to the cache at the cache-write price, build [`Tokens`] and call [`cost_of_tokens`].
+pub fn cost_of(price: &ModelPrice, usage: &Usage) -> Cost {
+    cost_of_tokens(price, Tokens::from(usage))
+}
+
+/// What a call that used `tokens` costs at `price`.
+///
+/// Counts that do not add up (more cached tokens than prompt tokens, from a confused upstream) are
+/// charged as reported for the cache and never below zero for the rest.
+pub fn cost_of_tokens(price: &ModelPrice, tokens: Tokens) -> Cost {
+    let full_price = tokens
+        .prompt
+        .saturating_sub(tokens.cache_read)
+        .saturating_sub(tokens.cache_write);
+    let cache_read_price = price.cache_read_per_token.unwrap_or(price.input_per_token);
+    let cache_write_price = price.cache_write_per_token.unwrap_or(price.input_per_token);
+    // Token counts stay far below 2^53, so the conversions to f64 are exact.
+    let usd = full_price as f64 * price.input_per_token
+        + tokens.cache_read as f64 * cache_read_price
+        + tokens.cache_write as f64 * cache_write_price
+        + tokens.completion as f64 * price.output_per_token;
+    Cost {
+        usd,
+        estimated: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_wire::PromptTokensDetails;
+
+    use super::*;
+
+    /// Claude Sonnet 4.5 as LiteLLM 1.106.12 lists it (`claude-sonnet-4-5`).
+    const SONNET: ModelPrice = ModelPrice {
+        input_per_token: 3e-6,
+        output_per_token: 1.5e-5,
+        cache_read_per_token: Some(3e-7),
+        cache_write_per_token: Some(3.75e-6),
+    };
+
+    fn usage_with_cached(prompt: u64, completion: u64, cached: u64) -> Usage {
+        Usage {
+            prompt_tokens_details: Some(PromptTokensDetails {
+                cached_tokens: Some(cached),
+                ..PromptTokensDetails::default()
+            }),
+            ..Usage::new(prompt, completion)
+        }
+    }
+
+    #[test]
+    fn charges_prompt_and_completion_at_their_prices() {
+        let cost = cost_of(&SONNET, &Usage::new(1_000, 250));
+        assert_eq!(cost.usd, 1_000.0 * 3e-6 + 250.0 * 1.5e-5);
+        assert!(!cost.estimated);
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_charged_at_the_cache_read_price() {
+        let cost = cost_of(&SONNET, &usage_with_cached(10_000, 100, 8_000));
+        assert_eq!(cost.usd, 2_000.0 * 3e-6 + 8_000.0 * 3e-7 + 100.0 * 1.5e-5);
+        assert!(cost.usd < cost_of(&SONNET, &Usage::new(10_000, 100)).usd);
+    }
+
+    #[test]
+    fn cached_tokens_cost_the_input_price_without_a_cache_read_price() {
+        let price = ModelPrice {
+            cache_read_per_token: None,
+            ..SONNET
+        };
+        let cost = cost_of(&price, &usage_with_cached(10_000, 100, 8_000));
+        assert_eq!(cost.usd, 2_000.0 * 3e-6 + 8_000.0 * 3e-6 + 100.0 * 1.5e-5);
+    }
+
+    #[test]
+    fn cache_writes_are_charged_at_the_cache_write_price() {
+        // Anthropic: 500 fresh input tokens, 4,000 read from the cache, 2,000 written to it.
+        let usage = usage_with_cached(6_500, 300, 4_000);
+        let tokens = Tokens::from(&usage).with_cache_write(2_000);
+        let cost = cost_of_tokens(&SONNET, tokens);
+        assert_eq!(
+            cost.usd,
+            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3.75e-6 + 300.0 * 1.5e-5
+        );
+
+        let no_write_price = ModelPrice {
+            cache_write_per_token: None,
+            ..SONNET
+        };
+        assert_eq!(
+            cost_of_tokens(&no_write_price, tokens).usd,
+            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3e-6 + 300.0 * 1.5e-5
+        );
+    }
+
+    #[test]
+    fn inconsistent_counts_never_go_negative() {
+        let cost = cost_of(&SONNET, &usage_with_cached(100, 0, 150));
+        assert_eq!(cost.usd, 150.0 * 3e-7);
+    }
+
+    #[test]
+    fn no_tokens_cost_nothing() {
+        assert_eq!(cost_of(&SONNET, &Usage::default()), Cost::default());
+    }
+}

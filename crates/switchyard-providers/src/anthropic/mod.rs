@@ -1,0 +1,252 @@
+//! The Anthropic adapter: `anthropic/claude-...` deployments, reached through the Messages API
+//! (`POST {api_base}/v1/messages`, <https://docs.anthropic.com/en/api/messages>).
+//!
+//! OpenAI-shaped calls are translated on the way out ([`request`]) and answers on the way back
+//! ([`response`], and [`stream`] event by event as they arrive); Anthropic's error bodies are
+//! classified in [`error`]. Anthropic has no embeddings API, so embeddings calls fail with a
+//! bad request.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+mod error;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use http::{HeaderName, HeaderValue};
+use sse_stream::SseByteStream;
+use switchyard_wire::anthropic::MessagesResponse;
+use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
+
+use crate::http::transport_error;
+use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
+
+/// Anthropic's API, used when a deployment names no `api_base`.
+pub const ANTHROPIC_API_BASE: &str = "https://api.anthropic.com";
+/// The `anthropic-version` header every call carries.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// How to reach one Anthropic deployment.
+#[derive(Clone)]
+pub struct AnthropicSettings {
+    /// The model name Anthropic knows, such as `claude-sonnet-4-5`.
+    pub model: String,
+    /// Base URL without the `/v1` path, such as `https://api.anthropic.com`.
+    pub api_base: String,
+    /// The key sent as `x-api-key`.
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for AnthropicSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnthropicSettings")
+            .field("model", &self.model)
+            .field("api_base", &self.api_base)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A deployment of a Claude model on Anthropic's API.
+#[derive(Debug, Clone)]
+pub struct Anthropic {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    model: String,
+    messages_url: String,
+    api_key: Option<HeaderValue>,
+}
+
+impl Anthropic {
+    /// An adapter for one deployment, sending through the shared `client`.
+    pub fn new(
+        client: reqwest::Client,
+        settings: AnthropicSettings,
+    ) -> Result<Self, ProviderError> {
+        let messages_url = format!("{}/v1/messages", settings.api_base.trim_end_matches('/'));
+        let api_key = settings
+            .api_key
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                let mut value = HeaderValue::try_from(key).map_err(|_| {
+                    ProviderError::new(
+                        ErrorClass::Authentication,
+                        "the API key holds characters not allowed in an HTTP header",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Ok::<_, ProviderError>(value)
+            })
+            .transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                model: settings.model,
+                messages_url,
+                api_key,
+            }),
+        })
+    }
+}
+
+impl Inner {
+    /// Sends a Messages request; answers with a status >= 400 become classified errors.
+    async fn post<T: serde::Serialize>(
+        &self,
+        body: &T,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut request = self
+            .client
+            .post(&self.messages_url)
+            .header(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            )
+            .json(body);
+        if let Some(key) = &self.api_key {
+            request = request.header(HeaderName::from_static("x-api-key"), key.clone());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error::error_from_response(response).await)
+        }
+    }
+}
+
+impl Provider for Anthropic {
+    fn family(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn upstream_model(&self) -> &str {
+        &self.inner.model
+    }
+
+    fn chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        let translated = request::to_messages_request(request, &inner.model);
+        Box::pin(async move {
+            let body = translated?;
+            let response = inner.post(&body).await?;
+            let bytes = response.bytes().await.map_err(transport_error)?;
+            let answer: MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                ProviderError::new(
+                    ErrorClass::InvalidResponse,
+                    format!("upstream answered with a body that is not a Messages response: {e}"),
+                )
+            })?;
+            Ok(response::to_chat_response(answer))
+        })
+    }
+
+    fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        let translated = request::to_messages_request(request, &inner.model);
+        Box::pin(async move {
+            let mut body = translated?;
+            body.stream = Some(true);
+            let response = inner.post(&body).await?;
+            Ok(stream::chunk_stream(SseByteStream::new(
+                response.bytes_stream(),
+            )))
+        })
+    }
+
+    fn embeddings(
+        &self,
+        _request: EmbeddingsRequest,
+    ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
+        Box::pin(async {
+            Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                "Anthropic has no embeddings API; route embeddings to a deployment of an embeddings model",
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(api_base: &str) -> Anthropic {
+        let settings = AnthropicSettings {
+            model: "claude-sonnet-4-5".to_owned(),
+            api_base: api_base.to_owned(),
+            api_key: Some("sk-ant-secret".to_owned()),
+        };
+        Anthropic::new(reqwest::Client::new(), settings).expect("valid settings")
+    }
+
+    #[test]
+    fn messages_live_under_v1_of_the_base_and_the_key_is_sensitive() {
+        let a = adapter("https://api.anthropic.com/");
+        assert_eq!(
+            a.inner.messages_url,
+            "https://api.anthropic.com/v1/messages"
+        );
+        assert!(a.inner.api_key.as_ref().expect("key").is_sensitive());
+        assert_eq!(a.family(), "anthropic");
+        assert_eq!(a.upstream_model(), "claude-sonnet-4-5");
+        assert!(!format!("{a:?}").contains("sk-ant-secret"));
+        let settings = AnthropicSettings {
+            model: "m".to_owned(),
+            api_base: "x".to_owned(),
+            api_key: Some("sk-ant-secret".to_owned()),
+        };
+        assert!(!format!("{settings:?}").contains("sk-ant-secret"));
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_a_header_is_refused_without_echoing_it() {
+        let settings = AnthropicSettings {
+            model: "m".to_owned(),
+            api_base: ANTHROPIC_API_BASE.to_owned(),
+            api_key: Some("bad\nkey".to_owned()),
+        };
+        let err = Anthropic::new(reqwest::Client::new(), settings).expect_err("refused");
+        assert_eq!(err.class, ErrorClass::Authentication);
+        assert!(!err.message.contains("bad\nkey"));
+    }
+
+    #[tokio::test]
+    async fn embeddings_are_a_bad_request_naming_the_reason() {
+        let request: EmbeddingsRequest =
+            serde_json::from_value(serde_json::json!({"model": "m", "input": "hi"}))
+                .expect("valid");
+        let err = adapter(ANTHROPIC_API_BASE)
+            .embeddings(request)
+            .await
+            .expect_err("no embeddings");
+        assert_eq!(err.class, ErrorClass::BadRequest);
+        assert!(err.message.contains("no embeddings API"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn an_untranslatable_request_fails_before_anything_is_sent() {
+        let request: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "m", "n": 3, "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .expect("valid");
+        // The base points at a closed port: a send would fail as unreachable, not bad request.
+        let err = adapter("http://127.0.0.1:9")
+            .chat(request)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.class, ErrorClass::BadRequest);
+    }
+}

@@ -1,0 +1,405 @@
+//! OpenAI chat request -> Anthropic Messages request, as
+//! <https://docs.anthropic.com/en/api/messages> defines it: system and developer messages
+//! become `system`, tool calls and tool results become `tool_use` and `tool_result` blocks,
+//! images become `image` blocks, and consecutive turns of one role are merged, since the API
+//! wants user and assistant turns to alternate.
+
+use serde_json::{Value, json};
+use switchyard_wire::anthropic::{
+    Content, ContentBlock, ImageSource, InputMessage, MessageRole, MessagesRequest, Metadata,
+    SystemPrompt, ToolChoice, ToolDefinition,
+};
+use switchyard_wire::{ChatMessage, ChatRequest, ContentPart, Extra, MessageContent, Role, Stop};
+
+use crate::{ErrorClass, ProviderError};
+
+/// `max_tokens` when the client names no limit; the Messages API requires one.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Translates a chat request for `model`. Fails with [`ErrorClass::BadRequest`] on what the
+/// Messages API cannot express (several choices, audio or file parts, malformed tool calls).
+pub fn to_messages_request(
+    request: ChatRequest,
+    model: &str,
+) -> Result<MessagesRequest, ProviderError> {
+    if request.n.is_some_and(|n| n > 1) {
+        return Err(bad_request(
+            "Anthropic answers with one choice; `n` greater than 1 is not supported",
+        ));
+    }
+    let mut system = Vec::new();
+    let mut turns: Vec<InputMessage> = Vec::new();
+    for message in request.messages {
+        match message.role {
+            Role::System | Role::Developer => {
+                if let Some(content) = &message.content {
+                    system.push(content.joined_text());
+                }
+            }
+            Role::User => push_turn(&mut turns, MessageRole::User, user_blocks(message)?),
+            Role::Assistant => push_turn(
+                &mut turns,
+                MessageRole::Assistant,
+                assistant_blocks(message)?,
+            ),
+            Role::Tool => push_turn(&mut turns, MessageRole::User, vec![tool_result(message)?]),
+            Role::Function => {
+                return Err(bad_request(
+                    "legacy `function` messages are not supported by Anthropic; send `tool` messages",
+                ));
+            }
+        }
+    }
+    let parallel_tool_calls = request
+        .extra
+        .get("parallel_tool_calls")
+        .and_then(Value::as_bool);
+    let tool_choice = match &request.tool_choice {
+        Some(choice) => Some(tool_choice(choice, parallel_tool_calls)?),
+        None if parallel_tool_calls == Some(false) && request.tools.is_some() => {
+            Some(ToolChoice::Auto {
+                disable_parallel_tool_use: Some(true),
+            })
+        }
+        None => None,
+    };
+    let top_k = request
+        .extra
+        .get("top_k")
+        .and_then(Value::as_u64)
+        .and_then(|k| u32::try_from(k).ok());
+    Ok(MessagesRequest {
+        model: model.to_owned(),
+        messages: turns.into_iter().map(compact).collect(),
+        max_tokens: request
+            .max_completion_tokens
+            .or(request.max_tokens)
+            .unwrap_or(DEFAULT_MAX_TOKENS),
+        system: match system.len() {
+            0 => None,
+            1 => system.pop().map(SystemPrompt::Text),
+            _ => Some(SystemPrompt::Blocks(
+                system.into_iter().map(ContentBlock::text).collect(),
+            )),
+        },
+        stop_sequences: request.stop.map(|stop| match stop {
+            Stop::One(one) => vec![one],
+            Stop::Many(many) => many,
+        }),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        top_k,
+        stream: None,
+        tools: request.tools.map(|tools| {
+            tools
+                .into_iter()
+                .map(|tool| ToolDefinition {
+                    name: tool.function.name,
+                    description: tool.function.description,
+                    input_schema: Some(
+                        tool.function
+                            .parameters
+                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    ),
+                    extra: Extra::new(),
+                })
+                .collect()
+        }),
+        tool_choice,
+        metadata: request.user.map(|user_id| Metadata {
+            user_id: Some(user_id),
+            extra: Extra::new(),
+        }),
+        extra: Extra::new(),
+    })
+}
+
+fn bad_request(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorClass::BadRequest, message)
+}
+
+/// Appends blocks as a turn, merged into the previous turn when it has the same role.
+fn push_turn(turns: &mut Vec<InputMessage>, role: MessageRole, blocks: Vec<ContentBlock>) {
+    if blocks.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut().filter(|last| last.role == role) {
+        let previous = std::mem::replace(&mut last.content, Content::Blocks(Vec::new()));
+        let mut merged = previous.into_blocks();
+        merged.extend(blocks);
+        last.content = Content::Blocks(merged);
+        return;
+    }
+    turns.push(InputMessage {
+        role,
+        content: Content::Blocks(blocks),
+    });
+}
+
+/// A turn holding one plain text block is sent as a string, the API's short form.
+fn compact(mut turn: InputMessage) -> InputMessage {
+    if let Content::Blocks(blocks) = &mut turn.content
+        && let [ContentBlock::Text { text, extra }] = blocks.as_mut_slice()
+        && extra.is_empty()
+    {
+        turn.content = Content::Text(std::mem::take(text));
+    }
+    turn
+}
+
+fn user_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderError> {
+    match message.content {
+        None => Ok(Vec::new()),
+        Some(MessageContent::Text(text)) => Ok(vec![ContentBlock::text(text)]),
+        Some(MessageContent::Parts(parts)) => parts.into_iter().map(part_block).collect(),
+    }
+}
+
+fn part_block(part: ContentPart) -> Result<ContentBlock, ProviderError> {
+    match part.kind.as_str() {
+        "text" => Ok(ContentBlock::text(part.text.unwrap_or_default())),
+        "image_url" => {
+            let url = match part.extra.get("image_url") {
+                Some(Value::String(url)) => url.as_str(),
+                Some(object) => object.get("url").and_then(Value::as_str).unwrap_or(""),
+                None => "",
+            };
+            Ok(ContentBlock::Image {
+                source: image_source(url)?,
+                extra: Extra::new(),
+            })
+        }
+        other => Err(bad_request(format!(
+            "content parts of type `{other}` are not supported by the Anthropic adapter"
+        ))),
+    }
+}
+
+/// `data:<media type>;base64,<data>` becomes a base64 source; an http(s) URL a URL source.
+fn image_source(url: &str) -> Result<ImageSource, ProviderError> {
+    if let Some(rest) = url.strip_prefix("data:") {
+        let Some((media_type, data)) = rest.split_once(";base64,") else {
+            return Err(bad_request(
+                "image data URLs must be base64-encoded (`data:image/png;base64,...`)",
+            ));
+        };
+        return Ok(ImageSource::Base64 {
+            media_type: media_type.to_owned(),
+            data: data.to_owned(),
+        });
+    }
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Ok(ImageSource::Url {
+            url: url.to_owned(),
+        });
+    }
+    Err(bad_request(
+        "an `image_url` part needs an http(s) URL or a base64 data URL",
+    ))
+}
+
+fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderError> {
+    let mut blocks = Vec::new();
+    if let Some(content) = message.content {
+        let text = content.joined_text();
+        if !text.is_empty() {
+            blocks.push(ContentBlock::text(text));
+        }
+    }
+    for call in message.tool_calls.into_iter().flatten() {
+        let arguments = call.function.arguments.trim();
+        let input = if arguments.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str::<Value>(arguments).map_err(|e| {
+                bad_request(format!(
+                    "the arguments of tool call `{}` are not JSON: {e}",
+                    call.id
+                ))
+            })?
+        };
+        blocks.push(ContentBlock::ToolUse {
+            id: call.id,
+            name: call.function.name,
+            input,
+            extra: Extra::new(),
+        });
+    }
+    Ok(blocks)
+}
+
+fn tool_result(message: ChatMessage) -> Result<ContentBlock, ProviderError> {
+    let tool_use_id = message
+        .tool_call_id
+        .ok_or_else(|| bad_request("a `tool` message needs a `tool_call_id`"))?;
+    Ok(ContentBlock::ToolResult {
+        tool_use_id,
+        content: message
+            .content
+            .map(|content| Content::Text(content.joined_text())),
+        is_error: None,
+        extra: Extra::new(),
+    })
+}
+
+/// `auto`/`required`/`none` or `{"type": "function", "function": {"name"}}`, with
+/// `parallel_tool_calls: false` carried as `disable_parallel_tool_use`.
+fn tool_choice(choice: &Value, parallel: Option<bool>) -> Result<ToolChoice, ProviderError> {
+    let disable_parallel_tool_use = (parallel == Some(false)).then_some(true);
+    match choice {
+        Value::String(mode) => match mode.as_str() {
+            "auto" => Ok(ToolChoice::Auto {
+                disable_parallel_tool_use,
+            }),
+            "required" => Ok(ToolChoice::Any {
+                disable_parallel_tool_use,
+            }),
+            "none" => Ok(ToolChoice::None),
+            other => Err(bad_request(format!("unknown `tool_choice` `{other}`"))),
+        },
+        named => match named.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) => Ok(ToolChoice::Tool {
+                name: name.to_owned(),
+                disable_parallel_tool_use,
+            }),
+            None => Err(bad_request(
+                "`tool_choice` must be `auto`, `required`, `none` or name a function",
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translate(body: Value) -> Result<Value, ProviderError> {
+        let request: ChatRequest = serde_json::from_value(body).expect("valid chat request");
+        let translated = to_messages_request(request, "claude-sonnet-4-5")?;
+        Ok(serde_json::to_value(translated).expect("serializes"))
+    }
+
+    // Target shapes from https://docs.anthropic.com/en/api/messages and
+    // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview.
+    #[test]
+    fn a_tool_conversation_becomes_alternating_turns_with_blocks() {
+        let sent = translate(json!({
+            "model": "claude",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "developer", "content": [{"type": "text", "text": "use metric"}]},
+                {"role": "user", "content": "weather in Paris and Rome?"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "see"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBOR"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+                ]},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                    {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+                ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "15C"},
+                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "20C"}]},
+                {"role": "assistant", "content": "Paris 15C, Rome 20C."},
+                {"role": "user", "content": "thanks"}
+            ],
+            "max_completion_tokens": 300, "max_tokens": 100,
+            "stop": "END", "temperature": 0.2, "top_p": 0.9, "top_k": 5, "user": "u-42",
+            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+                {"type": "function", "function": {"name": "no_args"}}],
+            "tool_choice": "required", "parallel_tool_calls": false,
+            "seed": 7
+        }))
+        .expect("translates");
+        assert_eq!(
+            sent,
+            json!({
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 300,
+                "system": [{"type": "text", "text": "be brief"}, {"type": "text", "text": "use metric"}],
+                "messages": [
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "weather in Paris and Rome?"},
+                        {"type": "text", "text": "see"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+                    ]},
+                    {"role": "assistant", "content": [
+                        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+                        {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {}}
+                    ]},
+                    {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": "call_1", "content": "15C"},
+                        {"type": "tool_result", "tool_use_id": "call_2", "content": "20C"}
+                    ]},
+                    {"role": "assistant", "content": "Paris 15C, Rome 20C."},
+                    {"role": "user", "content": "thanks"}
+                ],
+                "stop_sequences": ["END"],
+                "temperature": 0.2, "top_p": 0.9, "top_k": 5,
+                "tools": [
+                    {"name": "get_weather", "description": "Weather",
+                     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                    {"name": "no_args", "input_schema": {"type": "object", "properties": {}}}
+                ],
+                "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+                "metadata": {"user_id": "u-42"}
+            })
+        );
+    }
+
+    #[test]
+    fn max_tokens_falls_back_to_the_legacy_field_then_the_default() {
+        let user = json!([{"role": "user", "content": "hi"}]);
+        let sent =
+            translate(json!({"model": "m", "messages": user, "max_tokens": 50})).expect("ok");
+        assert_eq!(sent["max_tokens"], 50);
+        let sent = translate(json!({"model": "m", "messages": user})).expect("ok");
+        assert_eq!(sent["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert!(sent.get("system").is_none() && sent.get("tools").is_none());
+        assert_eq!(sent["messages"], json!([{"role": "user", "content": "hi"}]));
+    }
+
+    #[test]
+    fn tool_choice_modes_and_named_functions_map() {
+        let cases = [
+            (json!("auto"), json!({"type": "auto"})),
+            (json!("none"), json!({"type": "none"})),
+            (json!("required"), json!({"type": "any"})),
+            (
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+                json!({"type": "tool", "name": "get_weather"}),
+            ),
+        ];
+        for (choice, expected) in cases {
+            let sent = translate(
+                json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                "tool_choice": choice}),
+            )
+            .expect("ok");
+            assert_eq!(sent["tool_choice"], expected);
+        }
+    }
+
+    #[test]
+    fn what_anthropic_cannot_express_is_a_bad_request() {
+        let user = json!({"role": "user", "content": "hi"});
+        let cases = [
+            json!({"model": "m", "messages": [user], "n": 2}),
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png,raw"}}]}]}),
+            json!({"model": "m", "messages": [user, {"role": "assistant", "tool_calls": [
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}]}),
+            json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
+            json!({"model": "m", "messages": [user], "tool_choice": "sometimes"}),
+        ];
+        for body in cases {
+            let err = translate(body.clone()).expect_err("refused");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{body}");
+            assert!(!err.message.is_empty());
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Anthropic Messages response -> OpenAI chat completion: text blocks joined into the message,
+//! `tool_use` blocks as tool calls, thinking as `reasoning_content`, the stop reason as a
+//! finish reason, and usage with cached prompt tokens counted in.
+
+use serde_json::Value;
+use switchyard_wire::anthropic::{ContentBlock, MessagesResponse};
+use switchyard_wire::{
+    ChatMessage, ChatResponse, Choice, Extra, FunctionCall, MessageContent, PromptTokensDetails,
+    Role, ToolCall, Usage,
+};
+
+use crate::unix_now;
+
+/// Translates a complete answer.
+pub fn to_chat_response(response: MessagesResponse) -> ChatResponse {
+    let mut text = String::new();
+    let mut thinking = String::new();
+    let mut tool_calls = Vec::new();
+    for block in response.content {
+        match block {
+            ContentBlock::Text { text: more, .. } => text.push_str(&more),
+            ContentBlock::Thinking { thinking: more, .. } => thinking.push_str(&more),
+            ContentBlock::ToolUse {
+                id, name, input, ..
+            } => tool_calls.push(ToolCall {
+                id,
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name,
+                    arguments: input.to_string(),
+                },
+            }),
+            _ => {}
+        }
+    }
+    let mut extra = Extra::new();
+    if !thinking.is_empty() {
+        extra.insert("reasoning_content".to_owned(), Value::String(thinking));
+    }
+    let content = if text.is_empty() && !tool_calls.is_empty() {
+        None
+    } else {
+        Some(MessageContent::Text(text))
+    };
+    let usage = usage(
+        response.usage.input_tokens,
+        response.usage.cache_read_input_tokens,
+        response.usage.cache_creation_input_tokens,
+        response.usage.output_tokens,
+    );
+    ChatResponse {
+        id: response.id,
+        object: "chat.completion".to_owned(),
+        created: unix_now(),
+        model: response.model,
+        choices: vec![Choice {
+            index: 0,
+            message: ChatMessage {
+                role: Role::Assistant,
+                content,
+                name: None,
+                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                tool_call_id: None,
+                extra,
+            },
+            finish_reason: response
+                .stop_reason
+                .as_deref()
+                .map(|reason| finish_reason(reason).to_owned()),
+            logprobs: None,
+        }],
+        usage: Some(usage),
+        system_fingerprint: None,
+        extra: Extra::new(),
+    }
+}
+
+/// OpenAI's finish reason for an Anthropic stop reason.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        // end_turn, stop_sequence, pause_turn and reasons added later.
+        _ => "stop",
+    }
+}
+
+/// OpenAI usage from Anthropic's counts: the prompt is the uncached input plus both cache
+/// counts, and cache reads are reported as `cached_tokens`.
+pub fn usage(
+    input_tokens: u64,
+    cache_read: Option<u64>,
+    cache_creation: Option<u64>,
+    output_tokens: u64,
+) -> Usage {
+    let prompt = input_tokens + cache_read.unwrap_or(0) + cache_creation.unwrap_or(0);
+    let mut usage = Usage::new(prompt, output_tokens);
+    usage.prompt_tokens_details = cache_read.map(|cached| PromptTokensDetails {
+        cached_tokens: Some(cached),
+        extra: Extra::new(),
+    });
+    usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture(text: &str) -> ChatResponse {
+        to_chat_response(serde_json::from_str(text).expect("fixture is a Messages response"))
+    }
+
+    // Fixture: the reference example of https://docs.anthropic.com/en/api/messages.
+    #[test]
+    fn a_text_answer_translates_field_by_field() {
+        let answer = fixture(include_str!(
+            "../../tests/fixtures/anthropic/text_response.json"
+        ));
+        assert_eq!(answer.id, "msg_013Zva2CMHLNnXjNJJKqJ2EF");
+        assert_eq!(answer.object, "chat.completion");
+        assert_eq!(answer.model, "claude-sonnet-4-5-20250929");
+        assert!(answer.created > 0);
+        assert_eq!(answer.choices.len(), 1);
+        let choice = &answer.choices[0];
+        assert_eq!(choice.index, 0);
+        assert_eq!(choice.message.role, Role::Assistant);
+        assert_eq!(
+            choice.message.content,
+            Some(MessageContent::Text("Hi! My name is Claude.".to_owned()))
+        );
+        assert_eq!(choice.message.tool_calls, None);
+        assert_eq!(choice.finish_reason.as_deref(), Some("stop"));
+        let usage = answer.usage.expect("usage");
+        assert_eq!(usage.prompt_tokens, 2095 + 1000 + 100);
+        assert_eq!(usage.completion_tokens, 503);
+        assert_eq!(usage.total_tokens, 2095 + 1000 + 100 + 503);
+        assert_eq!(
+            usage.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            Some(1000)
+        );
+    }
+
+    // Fixture: the tool use example of
+    // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview.
+    #[test]
+    fn a_tool_use_answer_becomes_tool_calls_with_json_string_arguments() {
+        let answer = fixture(include_str!(
+            "../../tests/fixtures/anthropic/tool_use_response.json"
+        ));
+        let choice = &answer.choices[0];
+        assert_eq!(choice.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(
+            choice
+                .message
+                .content
+                .as_ref()
+                .map(MessageContent::joined_text),
+            Some("I'll check the current weather in San Francisco for you.".to_owned())
+        );
+        let calls = choice.message.tool_calls.as_ref().expect("tool calls");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].id, "toolu_01A09q90qw90lq917835lq9");
+        assert_eq!(calls[0].kind, "function");
+        assert_eq!(calls[0].function.name, "get_weather");
+        let arguments: Value =
+            serde_json::from_str(&calls[0].function.arguments).expect("arguments are JSON");
+        assert_eq!(
+            arguments,
+            json!({"location": "San Francisco, CA", "unit": "celsius"})
+        );
+        let usage = answer.usage.expect("usage");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (384, 92));
+        assert_eq!(usage.prompt_tokens_details, None);
+    }
+
+    #[test]
+    fn only_tool_calls_leave_content_null_and_thinking_is_kept_as_reasoning() {
+        let answer = to_chat_response(
+            serde_json::from_value(
+                json!({"id": "msg_1", "type": "message", "role": "assistant",
+                "model": "claude", "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 1, "output_tokens": 2},
+                "content": [
+                    {"type": "thinking", "thinking": "Need weather.", "signature": "sig"},
+                    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+                ]}),
+            )
+            .expect("valid"),
+        );
+        let message = &answer.choices[0].message;
+        assert_eq!(message.content, None);
+        assert_eq!(message.extra["reasoning_content"], "Need weather.");
+        assert_eq!(
+            message.tool_calls.as_ref().expect("calls")[0]
+                .function
+                .arguments,
+            "{}"
+        );
+    }
+
+    #[test]
+    fn stop_reasons_map_to_finish_reasons() {
+        for (stop, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("tool_use", "tool_calls"),
+            ("refusal", "content_filter"),
+            ("pause_turn", "stop"),
+        ] {
+            assert_eq!(finish_reason(stop), finish, "{stop}");
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! OpenAI embeddings requests as Gemini `embedContent` (one text) and `batchEmbedContents`
+//! (several) calls, and their answers as OpenAI embeddings responses
+//! (<https://ai.google.dev/api/embeddings>).
+
+use base64::Engine;
+use switchyard_wire::{
+    Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
+    EmbeddingsResponse,
+};
+
+use super::wire::{
+    BatchEmbedContentsRequest, Content, ContentEmbedding, EmbedContentRequest, Part, UsageMetadata,
+};
+use crate::mock::estimate_tokens;
+use crate::{ErrorClass, ProviderError};
+
+/// What to send for an embeddings request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmbedCall {
+    /// One text: `:embedContent`.
+    Single(EmbedContentRequest),
+    /// Several texts: `:batchEmbedContents`.
+    Batch(BatchEmbedContentsRequest),
+}
+
+/// How the client wants its vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorEncoding {
+    /// A list of floats (OpenAI's default).
+    Float,
+    /// Base64 of the little-endian `f32`s.
+    Base64,
+}
+
+/// A translated embeddings request: the call, the texts (for usage estimates) and the encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingsPlan {
+    /// The call to make.
+    pub call: EmbedCall,
+    /// The texts, in input order.
+    pub texts: Vec<String>,
+    /// How to encode the vectors.
+    pub encoding: VectorEncoding,
+}
+
+/// Translates an OpenAI embeddings request for the Gemini model `resource` (`models/...`).
+/// Gemini embeds text only: pre-tokenized inputs are refused.
+pub fn plan(request: &EmbeddingsRequest, resource: &str) -> Result<EmbeddingsPlan, ProviderError> {
+    let texts = match &request.input {
+        EmbeddingInput::Text(text) => vec![text.clone()],
+        EmbeddingInput::Texts(texts) => texts.clone(),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                "Gemini embeds text only; token-array inputs are not supported",
+            ));
+        }
+    };
+    let encoding = match request.encoding_format.as_deref() {
+        None | Some("float") => VectorEncoding::Float,
+        Some("base64") => VectorEncoding::Base64,
+        Some(other) => {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("`encoding_format` must be `float` or `base64`, not `{other}`"),
+            ));
+        }
+    };
+    let one = |text: &String| EmbedContentRequest {
+        model: resource.to_owned(),
+        content: Content {
+            role: None,
+            parts: vec![Part {
+                text: Some(text.clone()),
+                ..Part::default()
+            }],
+        },
+        output_dimensionality: request.dimensions,
+    };
+    let call = match texts.as_slice() {
+        [text] => EmbedCall::Single(one(text)),
+        several => EmbedCall::Batch(BatchEmbedContentsRequest {
+            requests: several.iter().map(one).collect(),
+        }),
+    };
+    Ok(EmbeddingsPlan {
+        call,
+        texts,
+        encoding,
+    })
+}
+
+/// Builds the OpenAI answer from Gemini's vectors (one per text, in order).
+pub fn embeddings_response(
+    plan: &EmbeddingsPlan,
+    vectors: Vec<ContentEmbedding>,
+    usage: Option<&UsageMetadata>,
+    model: &str,
+) -> Result<EmbeddingsResponse, ProviderError> {
+    if vectors.len() != plan.texts.len() {
+        return Err(ProviderError::new(
+            ErrorClass::InvalidResponse,
+            format!(
+                "Gemini answered {} embeddings for {} inputs",
+                vectors.len(),
+                plan.texts.len()
+            ),
+        ));
+    }
+    let tokens = usage
+        .and_then(|u| u.prompt_token_count)
+        .unwrap_or_else(|| plan.texts.iter().map(|t| estimate_tokens(t)).sum());
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, vector)| Embedding {
+            object: "embedding".to_owned(),
+            index: index as u32,
+            embedding: match plan.encoding {
+                VectorEncoding::Float => EmbeddingVector::Float(vector.values),
+                VectorEncoding::Base64 => EmbeddingVector::Base64(base64_f32_le(&vector.values)),
+            },
+        })
+        .collect();
+    Ok(EmbeddingsResponse {
+        object: "list".to_owned(),
+        data,
+        model: model.to_owned(),
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    })
+}
+
+/// OpenAI's base64 vector encoding: the little-endian bytes of each `f32`, base64-encoded.
+fn base64_f32_le(values: &[f32]) -> String {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    use super::super::wire::{BatchEmbedContentsResponse, EmbedContentResponse};
+
+    fn request(body: Value) -> EmbeddingsRequest {
+        serde_json::from_value(body).expect("valid embeddings request")
+    }
+
+    // Request shapes: https://ai.google.dev/api/embeddings#method:-models.embedcontent and
+    // https://ai.google.dev/api/embeddings#method:-models.batchembedcontents
+    #[test]
+    fn one_text_is_an_embed_content_call_and_several_a_batch() {
+        let single = plan(
+            &request(json!({"model": "m", "input": "hello", "dimensions": 768})),
+            "models/gemini-embedding-001",
+        )
+        .expect("plans");
+        let EmbedCall::Single(body) = &single.call else {
+            panic!("single call expected: {single:?}")
+        };
+        assert_eq!(
+            serde_json::to_value(body).expect("serializes"),
+            json!({"model": "models/gemini-embedding-001",
+                   "content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 768})
+        );
+        let batch = plan(
+            &request(json!({"model": "m", "input": ["a", "b"]})),
+            "models/gemini-embedding-001",
+        )
+        .expect("plans");
+        let EmbedCall::Batch(body) = &batch.call else {
+            panic!("batch call expected: {batch:?}")
+        };
+        assert_eq!(
+            serde_json::to_value(body).expect("serializes"),
+            json!({"requests": [
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}},
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}}
+            ]})
+        );
+    }
+
+    #[test]
+    fn token_inputs_and_unknown_encodings_are_refused() {
+        for body in [
+            json!({"model": "m", "input": [1, 2, 3]}),
+            json!({"model": "m", "input": [[1], [2]]}),
+            json!({"model": "m", "input": "x", "encoding_format": "int8"}),
+        ] {
+            let err = plan(&request(body.clone()), "models/e").expect_err("refused");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{body}");
+        }
+    }
+
+    // Response shapes: https://ai.google.dev/api/embeddings#EmbedContentResponse and
+    // https://ai.google.dev/api/embeddings#BatchEmbedContentsResponse
+    #[test]
+    fn documented_answers_translate_with_estimated_usage() {
+        let single: EmbedContentResponse = serde_json::from_str(include_str!(
+            "../../tests/fixtures/gemini/embed_single.json"
+        ))
+        .expect("fixture");
+        let plan_one = plan(
+            &request(json!({"model": "m", "input": "hello world"})),
+            "models/e",
+        )
+        .expect("plans");
+        let answer =
+            embeddings_response(&plan_one, vec![single.embedding], None, "e").expect("translates");
+        assert_eq!(answer.object, "list");
+        assert_eq!(answer.model, "e");
+        assert_eq!(answer.data.len(), 1);
+        assert_eq!(answer.data[0].object, "embedding");
+        assert_eq!(answer.data[0].index, 0);
+        assert_eq!(
+            answer.data[0].embedding,
+            EmbeddingVector::Float(vec![0.013168523, -0.008711934, -0.046782676, 0.000699695])
+        );
+        assert_eq!(answer.usage.prompt_tokens, estimate_tokens("hello world"));
+        assert_eq!(answer.usage.total_tokens, answer.usage.prompt_tokens);
+
+        let batch: BatchEmbedContentsResponse =
+            serde_json::from_str(include_str!("../../tests/fixtures/gemini/embed_batch.json"))
+                .expect("fixture");
+        let plan_two = plan(
+            &request(json!({"model": "m", "input": ["a", "b"]})),
+            "models/e",
+        )
+        .expect("plans");
+        let reported = UsageMetadata {
+            prompt_token_count: Some(6),
+            ..UsageMetadata::default()
+        };
+        let answer = embeddings_response(&plan_two, batch.embeddings.clone(), Some(&reported), "e")
+            .expect("translates");
+        assert_eq!(
+            answer.data.iter().map(|d| d.index).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(
+            answer.data[1].embedding,
+            EmbeddingVector::Float(vec![-0.021200396, 0.004377459, 0.030151263, -0.012084735])
+        );
+        assert_eq!(answer.usage.prompt_tokens, 6);
+        let err = embeddings_response(&plan_one, batch.embeddings, None, "e")
+            .expect_err("count mismatch");
+        assert_eq!(err.class, ErrorClass::InvalidResponse);
+    }
+
+    #[test]
+    fn base64_vectors_are_little_endian_f32() {
+        let base64_plan = plan(
+            &request(json!({"model": "m", "input": "x", "encoding_format": "base64"})),
+            "models/e",
+        )
+        .expect("plans");
+        let answer = embeddings_response(
+            &base64_plan,
+            vec![ContentEmbedding {
+                values: vec![1.0, -2.0],
+            }],
+            None,
+            "e",
+        )
+        .expect("translates");
+        // 1.0f32 = 00 00 80 3f, -2.0f32 = 00 00 00 c0.
+        assert_eq!(
+            answer.data[0].embedding,
+            EmbeddingVector::Base64("AACAPwAAAMA=".to_owned())
+        );
+    }
+}

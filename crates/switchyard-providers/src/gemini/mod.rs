@@ -1,0 +1,313 @@
+//! The Google Gemini adapter: `gemini/...` deployments on the Generative Language API
+//! (<https://ai.google.dev/api>), reached with an API key.
+//!
+//! Chat goes to `POST {api_base}/v1beta/models/{model}:generateContent`, streams to
+//! `:streamGenerateContent?alt=sse`, embeddings to `:embedContent` and `:batchEmbedContents`.
+//! The key travels in the `x-goog-api-key` header, never in the URL, so it cannot leak through
+//! logged or reported URLs. The modules translate each direction:
+//!
+//! - `request`: OpenAI chat requests into `GenerateContentRequest`s;
+//! - `response`: `GenerateContentResponse`s into chat completions;
+//! - `stream`: SSE events into chat chunks, as they arrive;
+//! - `embeddings`: embeddings both ways;
+//! - `error`: Google's error answers into classified errors;
+//! - `tool_call_id`: tool call ids that carry Gemini's thought signatures;
+//! - `wire`: Gemini's wire format.
+
+mod embeddings;
+mod error;
+mod request;
+mod response;
+mod stream;
+mod tool_call_id;
+mod wire;
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http::HeaderValue;
+use serde::de::DeserializeOwned;
+use sse_stream::SseByteStream;
+use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
+
+use self::embeddings::EmbedCall;
+use self::error::error_from_response;
+use self::wire::{BatchEmbedContentsResponse, EmbedContentResponse, GenerateContentResponse};
+use crate::http::transport_error;
+use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
+
+/// The Generative Language API, used when a deployment names no `api_base`.
+pub const GEMINI_API_BASE: &str = "https://generativelanguage.googleapis.com";
+
+/// The header that carries the API key.
+const API_KEY_HEADER: &str = "x-goog-api-key";
+
+/// How to reach one Gemini deployment.
+#[derive(Clone)]
+pub struct GeminiSettings {
+    /// The model, such as `gemini-2.5-flash` (or a resource name such as `tunedModels/x`).
+    pub model: String,
+    /// The API's root, such as [`GEMINI_API_BASE`]; a trailing `/v1beta` is accepted.
+    pub api_base: String,
+    /// The API key, sent as `x-goog-api-key`.
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for GeminiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeminiSettings")
+            .field("model", &self.model)
+            .field("api_base", &self.api_base)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A deployment on the Gemini API.
+#[derive(Debug, Clone)]
+pub struct Gemini {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    model: String,
+    /// `models/{model}`, as Gemini names the model in paths and embedding requests.
+    resource: String,
+    generate_url: String,
+    stream_url: String,
+    embed_url: String,
+    batch_embed_url: String,
+    api_key: Option<HeaderValue>,
+}
+
+impl Gemini {
+    /// An adapter for one deployment, sending through the shared `client`.
+    pub fn new(client: reqwest::Client, settings: GeminiSettings) -> Result<Self, ProviderError> {
+        let model = settings.model.trim().to_owned();
+        if model.is_empty()
+            || !model
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("`{model}` is not a Gemini model name (letters, digits, `-_./` only)"),
+            ));
+        }
+        let resource = if model.contains('/') {
+            model.clone()
+        } else {
+            format!("models/{model}")
+        };
+        let root = settings.api_base.trim_end_matches('/');
+        let root = root.strip_suffix("/v1beta").unwrap_or(root);
+        let method = |name: &str| format!("{root}/v1beta/{resource}:{name}");
+        let api_key = settings
+            .api_key
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                let mut value = HeaderValue::try_from(key).map_err(|_| {
+                    ProviderError::new(
+                        ErrorClass::Authentication,
+                        "the API key holds characters not allowed in an HTTP header",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Ok::<_, ProviderError>(value)
+            })
+            .transpose()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                generate_url: method("generateContent"),
+                stream_url: method("streamGenerateContent?alt=sse"),
+                embed_url: method("embedContent"),
+                batch_embed_url: method("batchEmbedContents"),
+                model,
+                resource,
+                api_key,
+            }),
+        })
+    }
+}
+
+impl Inner {
+    async fn post<T: serde::Serialize>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut request = self.client.post(url).json(body);
+        if let Some(key) = &self.api_key {
+            request = request.header(API_KEY_HEADER, key.clone());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+
+    async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<R, ProviderError> {
+        let response = self.post(url, body).await?;
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::InvalidResponse,
+                format!("Gemini answered with a body that is not a valid response: {e}"),
+            )
+        })
+    }
+}
+
+impl Provider for Gemini {
+    fn family(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn upstream_model(&self) -> &str {
+        &self.inner.model
+    }
+
+    fn chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = request::generate_content_request(&request)?;
+            let answer: GenerateContentResponse =
+                inner.post_json(&inner.generate_url, &body).await?;
+            response::chat_response(answer, &inner.model)
+        })
+    }
+
+    /// Returns once the first event has arrived, so that a prompt Gemini blocks, or an error it
+    /// reports first thing, is an error answer rather than a stream that fails at once.
+    fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = request::generate_content_request(&request)?;
+            let response = inner.post(&inner.stream_url, &body).await?;
+            let mut chunks = stream::chunk_stream(
+                SseByteStream::new(response.bytes_stream()),
+                inner.model.clone(),
+            );
+            match chunks.next().await {
+                Some(Err(err)) => Err(err),
+                Some(Ok(first)) => {
+                    let stream: ChunkStream = Box::pin(
+                        futures_util::stream::once(async move { Ok(first) }).chain(chunks),
+                    );
+                    Ok(stream)
+                }
+                None => Ok(chunks),
+            }
+        })
+    }
+
+    fn embeddings(
+        &self,
+        request: EmbeddingsRequest,
+    ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let plan = embeddings::plan(&request, &inner.resource)?;
+            let (vectors, usage) = match &plan.call {
+                EmbedCall::Single(body) => {
+                    let answer: EmbedContentResponse =
+                        inner.post_json(&inner.embed_url, body).await?;
+                    (vec![answer.embedding], answer.usage_metadata)
+                }
+                EmbedCall::Batch(body) => {
+                    let answer: BatchEmbedContentsResponse =
+                        inner.post_json(&inner.batch_embed_url, body).await?;
+                    (answer.embeddings, answer.usage_metadata)
+                }
+            };
+            embeddings::embeddings_response(&plan, vectors, usage.as_ref(), &inner.model)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(model: &str, api_base: &str) -> Result<Gemini, ProviderError> {
+        Gemini::new(
+            reqwest::Client::new(),
+            GeminiSettings {
+                model: model.to_owned(),
+                api_base: api_base.to_owned(),
+                api_key: Some("AIza-test-key".to_owned()),
+            },
+        )
+    }
+
+    // Endpoints: https://ai.google.dev/api/generate-content (generateContent,
+    // streamGenerateContent with alt=sse) and https://ai.google.dev/api/embeddings.
+    #[test]
+    fn urls_follow_the_documented_endpoints_and_hold_no_key() {
+        let gemini = adapter("gemini-2.5-flash", GEMINI_API_BASE).expect("valid");
+        let inner = &gemini.inner;
+        assert_eq!(
+            inner.generate_url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            inner.stream_url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            inner.embed_url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:embedContent"
+        );
+        assert_eq!(
+            inner.batch_embed_url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:batchEmbedContents"
+        );
+        for url in [&inner.generate_url, &inner.stream_url, &inner.embed_url] {
+            assert!(!url.contains("AIza") && !url.contains("key="), "{url}");
+        }
+        let key = inner.api_key.as_ref().expect("key");
+        assert!(key.is_sensitive());
+        assert!(!format!("{gemini:?}").contains("AIza-test-key"));
+        assert_eq!(gemini.upstream_model(), "gemini-2.5-flash");
+        assert_eq!(gemini.family(), "gemini");
+    }
+
+    #[test]
+    fn a_versioned_base_and_resource_names_are_accepted() {
+        let gemini = adapter("tunedModels/my-model", "http://127.0.0.1:9/v1beta/").expect("valid");
+        assert_eq!(
+            gemini.inner.generate_url,
+            "http://127.0.0.1:9/v1beta/tunedModels/my-model:generateContent"
+        );
+        assert_eq!(gemini.inner.resource, "tunedModels/my-model");
+    }
+
+    #[test]
+    fn model_names_that_would_bend_the_url_are_refused() {
+        for model in ["", "gemini?alt=json", "gemini 2", "a#b"] {
+            assert!(adapter(model, GEMINI_API_BASE).is_err(), "{model:?}");
+        }
+        let settings = GeminiSettings {
+            model: "m".to_owned(),
+            api_base: GEMINI_API_BASE.to_owned(),
+            api_key: Some("AIza-secret".to_owned()),
+        };
+        assert!(!format!("{settings:?}").contains("AIza-secret"));
+    }
+}

@@ -1,0 +1,251 @@
+//! A deployment (one upstream model that can serve a model group) and the live statistics the
+//! strategies and cooldowns read: calls in flight, recent latencies, failures, usage this minute.
+//! Everything here is lock-free atomics, so picking never contends on a lock.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use switchyard_providers::Provider;
+
+/// How many recent latencies the latency strategy averages.
+pub const LATENCY_WINDOW: usize = 16;
+
+/// One upstream model that can serve a model group.
+#[derive(Debug)]
+pub struct Deployment {
+    /// Stable id (`model_info.id` in the configuration, or the group name and position).
+    pub id: String,
+    /// The group this deployment serves.
+    pub model_name: String,
+    /// The adapter that calls the upstream.
+    pub provider: Box<dyn Provider>,
+    /// Time allowed for a complete answer.
+    pub timeout: Duration,
+    /// Time allowed until a stream has started.
+    pub stream_timeout: Duration,
+    /// Selection hints and limits from the configuration.
+    pub limits: DeploymentLimits,
+    /// Live statistics.
+    pub stats: DeploymentStats,
+}
+
+/// Selection hints and limits of a deployment (`litellm_params` `weight`, `order`, `rpm`, `tpm`,
+/// `max_parallel_requests`), plus its price when known.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentLimits {
+    /// Relative share for the weighted shuffle.
+    pub weight: Option<f64>,
+    /// Priority tier: lower orders are used first; the next tier only when none is available.
+    pub order: Option<u32>,
+    /// Requests per minute the deployment may take.
+    pub rpm: Option<u64>,
+    /// Tokens per minute the deployment may take.
+    pub tpm: Option<u64>,
+    /// Calls it may have in flight at once.
+    pub max_parallel_requests: Option<u32>,
+    /// Price of one input plus one output token in USD, for cost-based routing.
+    pub cost_per_token: Option<f64>,
+}
+
+impl Deployment {
+    /// A deployment with no limits and fresh statistics.
+    pub fn new(
+        id: impl Into<String>,
+        model_name: impl Into<String>,
+        provider: Box<dyn Provider>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            model_name: model_name.into(),
+            provider,
+            timeout,
+            stream_timeout: timeout,
+            limits: DeploymentLimits::default(),
+            stats: DeploymentStats::default(),
+        }
+    }
+
+    /// Whether the deployment may take a call at `now_ms` (router clock): not cooling down, under
+    /// its parallel-request limit and under its requests-per-minute limit.
+    pub fn is_available(&self, now_ms: u64) -> bool {
+        if self.stats.cooling_down(now_ms) {
+            return false;
+        }
+        if let Some(max) = self.limits.max_parallel_requests
+            && self.stats.in_flight() >= max
+        {
+            return false;
+        }
+        if let Some(rpm) = self.limits.rpm
+            && self.stats.requests_this_minute(now_ms) >= rpm
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// Live statistics of one deployment.
+#[derive(Debug, Default)]
+pub struct DeploymentStats {
+    in_flight: AtomicU32,
+    cooldown_until_ms: AtomicU64,
+    failure_minute: AtomicU64,
+    failures: AtomicU32,
+    usage_minute: AtomicU64,
+    requests: AtomicU64,
+    tokens: AtomicU64,
+    latencies_us: [AtomicU64; LATENCY_WINDOW],
+    latency_next: AtomicUsize,
+}
+
+fn minute_of(now_ms: u64) -> u64 {
+    now_ms / 60_000 + 1
+}
+
+impl DeploymentStats {
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn start_call(&self, now_ms: u64) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.roll_usage_minute(now_ms);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end_call(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether the deployment is cooling down at `now_ms`.
+    pub fn cooling_down(&self, now_ms: u64) -> bool {
+        self.cooldown_until_ms.load(Ordering::Relaxed) > now_ms
+    }
+
+    /// Takes the deployment out of every pick until `until_ms`.
+    pub fn cool_down_until(&self, until_ms: u64) {
+        self.cooldown_until_ms
+            .fetch_max(until_ms, Ordering::Relaxed);
+    }
+
+    /// Counts a failure in the current minute; returns the count so far this minute.
+    pub fn record_failure(&self, now_ms: u64) -> u32 {
+        let minute = minute_of(now_ms);
+        if self.failure_minute.swap(minute, Ordering::Relaxed) != minute {
+            self.failures.store(0, Ordering::Relaxed);
+        }
+        self.failures.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records how long a call took (time to first token for streams).
+    pub fn record_latency(&self, latency: Duration) {
+        let slot = self.latency_next.fetch_add(1, Ordering::Relaxed) % LATENCY_WINDOW;
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.latencies_us[slot].store(micros, Ordering::Relaxed);
+    }
+
+    /// Mean of the recent latencies, or `None` before the first call.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        let (sum, count) = self
+            .latencies_us
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .filter(|micros| *micros > 0)
+            .fold((0u64, 0u64), |(sum, n), micros| {
+                (sum.saturating_add(micros), n + 1)
+            });
+        (count > 0).then(|| Duration::from_micros(sum / count))
+    }
+
+    /// Counts tokens used in the current minute.
+    pub fn record_tokens(&self, now_ms: u64, tokens: u64) {
+        self.roll_usage_minute(now_ms);
+        self.tokens.fetch_add(tokens, Ordering::Relaxed);
+    }
+
+    /// Requests started in the current minute.
+    pub fn requests_this_minute(&self, now_ms: u64) -> u64 {
+        if self.usage_minute.load(Ordering::Relaxed) == minute_of(now_ms) {
+            self.requests.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Tokens used in the current minute.
+    pub fn tokens_this_minute(&self, now_ms: u64) -> u64 {
+        if self.usage_minute.load(Ordering::Relaxed) == minute_of(now_ms) {
+            self.tokens.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    fn roll_usage_minute(&self, now_ms: u64) {
+        let minute = minute_of(now_ms);
+        if self.usage_minute.swap(minute, Ordering::Relaxed) != minute {
+            self.requests.store(0, Ordering::Relaxed);
+            self.tokens.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_count_per_minute() {
+        let stats = DeploymentStats::default();
+        assert_eq!(stats.record_failure(1_000), 1);
+        assert_eq!(stats.record_failure(59_000), 2);
+        assert_eq!(
+            stats.record_failure(61_000),
+            1,
+            "a new minute starts afresh"
+        );
+    }
+
+    #[test]
+    fn cooldown_ends_at_its_deadline() {
+        let stats = DeploymentStats::default();
+        stats.cool_down_until(5_000);
+        assert!(stats.cooling_down(4_999));
+        assert!(!stats.cooling_down(5_000));
+        stats.cool_down_until(1_000);
+        assert!(
+            stats.cooling_down(4_999),
+            "a shorter cooldown never cuts a longer one"
+        );
+    }
+
+    #[test]
+    fn mean_latency_covers_the_recent_window_only() {
+        let stats = DeploymentStats::default();
+        assert_eq!(stats.mean_latency(), None);
+        for _ in 0..LATENCY_WINDOW {
+            stats.record_latency(Duration::from_millis(100));
+        }
+        for _ in 0..LATENCY_WINDOW {
+            stats.record_latency(Duration::from_millis(10));
+        }
+        assert_eq!(stats.mean_latency(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn usage_resets_each_minute() {
+        let stats = DeploymentStats::default();
+        stats.start_call(1_000);
+        stats.record_tokens(2_000, 50);
+        assert_eq!(stats.requests_this_minute(3_000), 1);
+        assert_eq!(stats.tokens_this_minute(3_000), 50);
+        assert_eq!(stats.requests_this_minute(61_000), 0);
+        stats.end_call();
+        assert_eq!(stats.in_flight(), 0);
+    }
+}

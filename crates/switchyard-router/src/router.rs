@@ -1,0 +1,292 @@
+//! The router: sends a call to a deployment of its model group, retries on other deployments,
+//! follows fallback chains, and cools failing deployments down. It decides on error classes
+//! only, never on provider-specific strings.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use switchyard_providers::{ErrorClass, ProviderError};
+use tokio::time::Instant;
+
+use crate::deployment::Deployment;
+use crate::group::ModelGroups;
+use crate::policy::{FallbackReason, MAX_RETRY_AFTER_COOLDOWN, RoutingPolicy};
+
+/// Why a call could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// No group has the requested name.
+    #[error("no model group is named `{0}`")]
+    UnknownModel(String),
+    /// Every deployment of the group was cooling down or at its limits; nothing was sent.
+    #[error("every deployment of model group `{group}` is cooling down or at its limits")]
+    NoneAvailable {
+        /// The group that had nothing to offer.
+        group: String,
+    },
+    /// The last attempt failed upstream, after every retry and fallback.
+    #[error("deployment `{deployment}` failed: {error}")]
+    Upstream {
+        /// The deployment of the last attempt.
+        deployment: String,
+        /// Its classified failure.
+        error: ProviderError,
+        /// Attempts made in all.
+        attempts: u32,
+    },
+}
+
+/// Per-call routing options sent by the client.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// Further model groups to try, in order, after the requested one (OpenRouter's `models`).
+    pub models: Vec<String>,
+    /// Overrides the policy's `num_retries` for this call.
+    pub num_retries: Option<u32>,
+}
+
+/// A served call: the value, the deployment that produced it and how it got there.
+#[derive(Debug)]
+pub struct Routed<T> {
+    /// What the deployment answered.
+    pub value: T,
+    /// Holds the deployment's in-flight slot until dropped (keep it alive with a stream).
+    pub guard: CallGuard,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    /// The requested group, when a fallback group answered instead.
+    pub fallback_from: Option<String>,
+}
+
+impl<T> Routed<T> {
+    /// The deployment that answered.
+    pub fn deployment(&self) -> &Arc<Deployment> {
+        &self.guard.deployment
+    }
+}
+
+/// Counts a call in flight on a deployment until dropped.
+#[derive(Debug)]
+pub struct CallGuard {
+    deployment: Arc<Deployment>,
+}
+
+impl CallGuard {
+    fn new(deployment: Arc<Deployment>, now_ms: u64) -> Self {
+        deployment.stats.start_call(now_ms);
+        Self { deployment }
+    }
+
+    /// The deployment this call runs on.
+    pub fn deployment(&self) -> &Arc<Deployment> {
+        &self.deployment
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.deployment.stats.end_call();
+    }
+}
+
+/// Model groups plus the policy that routes calls across them.
+#[derive(Debug)]
+pub struct Router {
+    groups: ModelGroups,
+    policy: RoutingPolicy,
+    epoch: Instant,
+}
+
+impl Router {
+    /// A router over `groups` following `policy`.
+    pub fn new(groups: ModelGroups, policy: RoutingPolicy) -> Self {
+        Self {
+            groups,
+            policy,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The model groups.
+    pub fn groups(&self) -> &ModelGroups {
+        &self.groups
+    }
+
+    /// The routing policy.
+    pub fn policy(&self) -> &RoutingPolicy {
+        &self.policy
+    }
+
+    /// Milliseconds on the router's clock (tokio's, so tests can pause and advance it).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Serves `request` from `model`'s group, calling `send` for each attempt.
+    ///
+    /// A retryable failure moves to another deployment of the group (up to `num_retries` more
+    /// attempts), then to the group's fallbacks; a context-window or content-policy refusal goes
+    /// straight to its own fallback chain; a bad request is final at once. The request is cloned
+    /// only when another attempt could follow.
+    pub async fn call<R, T, F>(
+        &self,
+        model: &str,
+        request: R,
+        options: &CallOptions,
+        send: F,
+    ) -> Result<Routed<T>, RouteError>
+    where
+        R: Clone,
+        F: Fn(Arc<Deployment>, R) -> BoxFuture<'static, Result<T, ProviderError>>,
+    {
+        if self.groups.get(model).is_none() {
+            return Err(RouteError::UnknownModel(model.to_owned()));
+        }
+        let retries = options.num_retries.unwrap_or(self.policy.num_retries);
+        let mut queue: VecDeque<String> = VecDeque::from([model.to_owned()]);
+        queue.extend(options.models.iter().cloned());
+        let mut visited: Vec<String> = Vec::new();
+        let mut request = Some(request);
+        let mut attempts = 0u32;
+        let mut last: Option<RouteError> = None;
+
+        while let Some(name) = queue.pop_front() {
+            if visited.contains(&name) {
+                continue;
+            }
+            visited.push(name.clone());
+            let Some(group) = self.groups.get(&name) else {
+                tracing::warn!(group = %name, "fallback names no configured model group");
+                continue;
+            };
+            let mut tried: Vec<Arc<Deployment>> = Vec::new();
+            let mut reason = FallbackReason::Failure;
+            for attempt in 0..=retries {
+                let now = self.now_ms();
+                let Some(deployment) = group.pick(&self.policy.strategy, now, &tried) else {
+                    last.get_or_insert(RouteError::NoneAvailable {
+                        group: name.clone(),
+                    });
+                    break;
+                };
+                let deployment = Arc::clone(deployment);
+                tried.push(Arc::clone(&deployment));
+                attempts += 1;
+                let more_possible =
+                    attempt < retries || !queue.is_empty() || self.policy.has_fallbacks(&name);
+                let Some(this_request) = (if more_possible {
+                    request.clone()
+                } else {
+                    request.take()
+                }) else {
+                    break;
+                };
+                let guard = CallGuard::new(Arc::clone(&deployment), now);
+                let started = Instant::now();
+                match send(Arc::clone(&deployment), this_request).await {
+                    Ok(value) => {
+                        deployment.stats.record_latency(started.elapsed());
+                        return Ok(Routed {
+                            value,
+                            guard,
+                            attempts,
+                            fallback_from: (name != model).then(|| model.to_owned()),
+                        });
+                    }
+                    Err(error) => {
+                        drop(guard);
+                        self.note_failure(&deployment, &error);
+                        let class = error.class;
+                        tracing::warn!(
+                            deployment = %deployment.id,
+                            class = class.as_str(),
+                            attempt = attempts,
+                            "attempt failed: {error}"
+                        );
+                        last = Some(RouteError::Upstream {
+                            deployment: deployment.id.clone(),
+                            error,
+                            attempts,
+                        });
+                        match class {
+                            ErrorClass::BadRequest => return Err(finish(last, attempts, model)),
+                            ErrorClass::ContextWindowExceeded => {
+                                reason = FallbackReason::ContextWindow;
+                                break;
+                            }
+                            ErrorClass::ContentPolicy => {
+                                reason = FallbackReason::ContentPolicy;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            match self.policy.fallbacks_for(&name, reason) {
+                Some(chain) => {
+                    for fallback in chain.iter().rev() {
+                        queue.push_front(fallback.clone());
+                    }
+                }
+                None if reason != FallbackReason::Failure => break,
+                None => {}
+            }
+        }
+        Err(finish(last, attempts, model))
+    }
+
+    /// Cooldown bookkeeping: a rate limit cools the deployment for its Retry-After (else the
+    /// policy's cooldown); a broken deployment (bad credentials, unknown model) cools at once;
+    /// other retryable failures cool it after `allowed_fails` in a minute.
+    fn note_failure(&self, deployment: &Deployment, error: &ProviderError) {
+        let now = self.now_ms();
+        let cool = |for_how_long: Duration| {
+            let ms = u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX);
+            deployment.stats.cool_down_until(now.saturating_add(ms));
+            tracing::info!(
+                deployment = %deployment.id,
+                seconds = for_how_long.as_secs_f64(),
+                "deployment cooling down"
+            );
+        };
+        match error.class {
+            ErrorClass::RateLimited => cool(
+                error
+                    .retry_after
+                    .unwrap_or(self.policy.cooldown)
+                    .min(MAX_RETRY_AFTER_COOLDOWN),
+            ),
+            ErrorClass::Authentication | ErrorClass::PermissionDenied | ErrorClass::NotFound => {
+                cool(self.policy.cooldown)
+            }
+            class
+                if class.is_retryable()
+                    && deployment.stats.record_failure(now) > self.policy.allowed_fails =>
+            {
+                cool(self.policy.cooldown)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The error a failed call ends in: the last upstream failure with the total attempts, or
+/// "none available" when nothing could be sent at all.
+fn finish(last: Option<RouteError>, total: u32, model: &str) -> RouteError {
+    match last {
+        Some(RouteError::Upstream {
+            deployment, error, ..
+        }) => RouteError::Upstream {
+            deployment,
+            error,
+            attempts: total,
+        },
+        Some(other) => other,
+        None => RouteError::NoneAvailable {
+            group: model.to_owned(),
+        },
+    }
+}

@@ -1,0 +1,131 @@
+//! The Anthropic Messages API ingress, `POST /v1/messages`: Anthropic-shaped requests are
+//! translated into chat calls ([`request`]), sent through the same dispatch as
+//! `/v1/chat/completions` (routing, timeouts, error classes), and answered in Anthropic's shapes:
+//! a Messages response ([`response`]) or its event stream ([`stream`]).
+//!
+//! Failures answer with Anthropic's error body and the status [`ApiError`] gives them;
+//! [`anthropic_error`] is the one mapping, used for answers and for `error` events mid-stream.
+
+mod request;
+mod response;
+mod stream;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use switchyard_wire::anthropic::{ErrorBody, MessagesRequest};
+
+use crate::body::JsonBody;
+use crate::dispatch::{self, ChatOutcome, Dispatched};
+use crate::error::ApiError;
+use crate::routes::tag_deployment;
+use crate::state::AppState;
+
+/// The route of the ingress.
+pub const MESSAGES_PATH: &str = "/v1/messages";
+
+/// `POST /v1/messages`: a Messages response, or its event stream when `stream` is true.
+pub async fn create_message(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<MessagesRequest>,
+) -> Result<Response, ApiError> {
+    let requested_model = request.model.clone();
+    let chat = request::to_chat_request(request)?;
+    let Dispatched {
+        deployment,
+        outcome,
+    } = dispatch::chat(&state, chat).await?;
+    let mut response = match outcome {
+        ChatOutcome::Complete(answer) => {
+            Json(response::to_messages_response(*answer, &deployment.id)?).into_response()
+        }
+        ChatOutcome::Stream(chunks) => {
+            stream::sse_response(Arc::from(deployment.id.as_str()), chunks, requested_model)
+        }
+    };
+    tag_deployment(&mut response, &deployment);
+    Ok(response)
+}
+
+/// Middleware, layered outside authentication: on `/v1/messages`, every failure, the gateway's
+/// own refusals included, answers with Anthropic's error body instead of OpenAI's. Status and
+/// headers (`Retry-After`) stay as [`ApiError`] set them.
+pub async fn answer_errors_in_anthropic_shape(request: Request, next: Next) -> Response {
+    // A route layer runs only on matched routes, so the path is exactly the route's.
+    let on_messages = request.uri().path() == MESSAGES_PATH;
+    let mut response = next.run(request).await;
+    if !on_messages {
+        return response;
+    }
+    let Some(err) = response.extensions_mut().remove::<ApiError>() else {
+        return response;
+    };
+    let (mut parts, _openai_body) = response.into_parts();
+    let body = serde_json::to_vec(&anthropic_error(&err)).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Anthropic's error body for a gateway error: the type follows the HTTP status the error
+/// answers with, as <https://docs.anthropic.com/en/api/errors> pairs them.
+pub fn anthropic_error(err: &ApiError) -> ErrorBody {
+    let kind = match err.status {
+        StatusCode::UNAUTHORIZED => "authentication_error",
+        StatusCode::FORBIDDEN => "permission_error",
+        StatusCode::NOT_FOUND => "not_found_error",
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+        _ if err.code == Some(switchyard_providers::ErrorClass::Overloaded.as_str()) => {
+            "overloaded_error"
+        }
+        status if status.is_server_error() => "api_error",
+        _ => "invalid_request_error",
+    };
+    ErrorBody::new(kind, err.message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_providers::{ErrorClass, ProviderError};
+
+    // Types and statuses from https://docs.anthropic.com/en/api/errors.
+    #[test]
+    fn gateway_errors_take_the_anthropic_type_of_their_status() {
+        let upstream = |class| ApiError::from_provider("d", &ProviderError::new(class, "x"));
+        let cases = [
+            (ApiError::invalid_request("bad"), "invalid_request_error"),
+            (ApiError::invalid_json("eof"), "invalid_request_error"),
+            (ApiError::unauthorized("no key"), "authentication_error"),
+            (ApiError::model_not_found("m"), "not_found_error"),
+            (ApiError::payload_too_large(10), "request_too_large"),
+            (upstream(ErrorClass::RateLimited), "rate_limit_error"),
+            (upstream(ErrorClass::Overloaded), "overloaded_error"),
+            (upstream(ErrorClass::UpstreamServer), "api_error"),
+            (
+                upstream(ErrorClass::ContextWindowExceeded),
+                "invalid_request_error",
+            ),
+            (
+                ApiError::upstream_timeout("d", std::time::Duration::from_secs(1)),
+                "api_error",
+            ),
+            (ApiError::internal("boom"), "api_error"),
+        ];
+        for (err, kind) in cases {
+            let body = anthropic_error(&err);
+            assert_eq!(body.kind, "error");
+            assert_eq!(body.error.kind, kind, "{err:?}");
+            assert_eq!(body.error.message, err.message);
+        }
+    }
+}

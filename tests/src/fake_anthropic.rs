@@ -1,0 +1,233 @@
+//! A fake Anthropic Messages API on a loopback port, replaying the documented fixtures of
+//! `crates/switchyard-providers/tests/fixtures/anthropic/` (see the README there for where each
+//! comes from), and a gateway configuration that puts it beside the fake OpenAI-compatible
+//! upstream and the mock.
+//!
+//! The upstream model a request names chooses the answer:
+//!
+//! - `claude-text`: `text_response.json`, or `stream_text.sse` when streaming;
+//! - `claude-tool`: `tool_use_response.json`, or `stream_tool_use.sse`;
+//! - `claude-rate-limited`: 429 with `retry-after: 7` and `error_rate_limit.json`;
+//! - `claude-overloaded`: 529 with `error_overloaded.json`;
+//! - `claude-bad-request`: 400 with `error_invalid_request.json`;
+//! - `claude-too-long`: 400 with `error_prompt_too_long.json`;
+//! - `claude-truncated`: `stream_text.sse` cut before `message_delta`, then the body ends;
+//! - `claude-stream-error`: `stream_overloaded.sse`, which ends in an `error` event;
+//! - anything else: 404 with a `not_found_error` body.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::{FakeUpstream, Gateway, closed_port};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/switchyard-providers/tests/fixtures/anthropic/",
+            $name
+        ))
+    };
+}
+
+/// The documented text answer (https://docs.anthropic.com/en/api/messages).
+pub const TEXT_RESPONSE: &str = fixture!("text_response.json");
+/// The documented tool use answer
+/// (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview).
+pub const TOOL_USE_RESPONSE: &str = fixture!("tool_use_response.json");
+/// The documented basic stream (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+pub const STREAM_TEXT: &str = fixture!("stream_text.sse");
+/// The documented tool use stream
+/// (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+pub const STREAM_TOOL_USE: &str = fixture!("stream_tool_use.sse");
+/// A stream ending in the documented `error` event
+/// (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+pub const STREAM_OVERLOADED: &str = fixture!("stream_overloaded.sse");
+/// Documented error bodies (https://docs.anthropic.com/en/api/errors).
+pub const ERROR_RATE_LIMIT: &str = fixture!("error_rate_limit.json");
+/// See [`ERROR_RATE_LIMIT`].
+pub const ERROR_OVERLOADED: &str = fixture!("error_overloaded.json");
+/// See [`ERROR_RATE_LIMIT`].
+pub const ERROR_INVALID_REQUEST: &str = fixture!("error_invalid_request.json");
+/// See [`ERROR_RATE_LIMIT`].
+pub const ERROR_PROMPT_TOO_LONG: &str = fixture!("error_prompt_too_long.json");
+
+/// The `retry-after` the rate-limited model answers with, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 7;
+/// The key the gateway is configured to send upstream, from `ANTHROPIC_KEY`.
+pub const ANTHROPIC_KEY: &str = "sk-ant-e2e";
+
+/// One request the fake Anthropic API received.
+#[derive(Debug, Clone)]
+pub struct AnthropicReceived {
+    /// The request path.
+    pub path: String,
+    /// The `x-api-key` header.
+    pub api_key: Option<String>,
+    /// The `anthropic-version` header.
+    pub version: Option<String>,
+    /// The `content-type` header.
+    pub content_type: Option<String>,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// The fake Anthropic API.
+pub struct FakeAnthropic {
+    /// `http://127.0.0.1:PORT`, ready for `api_base`.
+    pub api_base: String,
+    received: Arc<Mutex<Vec<AnthropicReceived>>>,
+}
+
+impl FakeAnthropic {
+    /// Starts it on a free loopback port.
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/v1/messages", post(messages))
+            .with_state(Arc::clone(&received));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            api_base: format!("http://{addr}"),
+            received,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<AnthropicReceived> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn json_answer(status: StatusCode, body: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Replays an SSE fixture one event per body chunk, as the API sends them.
+fn replay(raw: &'static str) -> Response {
+    let events: Vec<Result<Bytes, std::io::Error>> = raw
+        .split_inclusive("\n\n")
+        .map(|event| Ok(Bytes::from_static(event.as_bytes())))
+        .collect();
+    let mut response = Response::new(Body::from_stream(futures_util::stream::iter(events)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "text/event-stream".parse().expect("header"),
+    );
+    response
+}
+
+async fn messages(
+    State(received): State<Arc<Mutex<Vec<AnthropicReceived>>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    received.lock().expect("lock").push(AnthropicReceived {
+        path: "/v1/messages".to_owned(),
+        api_key: header_text(&headers, "x-api-key"),
+        version: header_text(&headers, "anthropic-version"),
+        content_type: header_text(&headers, "content-type"),
+        body: body.clone(),
+    });
+    let stream = body["stream"] == json!(true);
+    match (body["model"].as_str().unwrap_or_default(), stream) {
+        ("claude-text", false) => json_answer(StatusCode::OK, TEXT_RESPONSE),
+        ("claude-text", true) => replay(STREAM_TEXT),
+        ("claude-tool", false) => json_answer(StatusCode::OK, TOOL_USE_RESPONSE),
+        ("claude-tool", true) => replay(STREAM_TOOL_USE),
+        ("claude-stream-error", true) => replay(STREAM_OVERLOADED),
+        ("claude-truncated", true) => {
+            let cut = STREAM_TEXT
+                .find("event: message_delta")
+                .expect("the fixture has a message_delta");
+            replay(&STREAM_TEXT[..cut])
+        }
+        ("claude-rate-limited", _) => {
+            let mut response = json_answer(StatusCode::TOO_MANY_REQUESTS, ERROR_RATE_LIMIT);
+            response
+                .headers_mut()
+                .insert("retry-after", RETRY_AFTER_SECS.into());
+            response
+        }
+        ("claude-overloaded", _) => {
+            let status = StatusCode::from_u16(529).expect("529 is a status");
+            json_answer(status, ERROR_OVERLOADED)
+        }
+        ("claude-bad-request", _) => json_answer(StatusCode::BAD_REQUEST, ERROR_INVALID_REQUEST),
+        ("claude-too-long", _) => json_answer(StatusCode::BAD_REQUEST, ERROR_PROMPT_TOO_LONG),
+        (model, _) => {
+            let body = json!({"type": "error", "error": {"type": "not_found_error",
+                "message": format!("model: {model}")}});
+            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// The master key of [`anthropic_config`].
+pub const MASTER_KEY: &str = "sk-master-anthropic-e2e";
+
+/// A config with one `anthropic/` model group per fake Anthropic behaviour (named as the upstream
+/// model), `gpt-4o-mini` and `cut-stream` on the fake OpenAI-compatible upstream, the mock, and
+/// an Anthropic deployment nothing listens behind (`claude-unreachable`).
+pub fn anthropic_config(anthropic_base: &str, openai_base: &str, closed_port: u16) -> String {
+    let mut out = String::from("model_list:\n");
+    for name in [
+        "claude-text",
+        "claude-tool",
+        "claude-rate-limited",
+        "claude-overloaded",
+        "claude-bad-request",
+        "claude-too-long",
+        "claude-truncated",
+        "claude-stream-error",
+    ] {
+        out.push_str(&format!(
+            "  - model_name: {name}\n    litellm_params:\n      model: anthropic/{name}\n      api_base: {anthropic_base}\n      api_key: os.environ/ANTHROPIC_KEY\n    model_info:\n      id: {name}-deployment\n"
+        ));
+    }
+    out.push_str(&format!(
+        "  - model_name: claude-unreachable\n    litellm_params:\n      model: anthropic/claude-text\n      api_base: http://127.0.0.1:{closed_port}\n"
+    ));
+    for (name, upstream) in [
+        ("gpt-4o-mini", "upstream-model"),
+        ("cut-stream", "cut-stream"),
+    ] {
+        out.push_str(&format!(
+            "  - model_name: {name}\n    litellm_params:\n      model: openai/{upstream}\n      api_base: {openai_base}\n    model_info:\n      id: {name}-deployment\n"
+        ));
+    }
+    out.push_str("  - model_name: mock-echo\n    litellm_params:\n      model: mock/echo\n");
+    out.push_str(&format!("general_settings:\n  master_key: {MASTER_KEY}\n"));
+    out
+}
+
+/// Both fake upstreams and a gateway on [`anthropic_config`] in front of them.
+pub async fn anthropic_setup() -> (FakeAnthropic, FakeUpstream, Gateway) {
+    let anthropic = FakeAnthropic::start().await;
+    let openai = FakeUpstream::start().await;
+    let config = anthropic_config(&anthropic.api_base, &openai.api_base, closed_port().await);
+    let gateway = Gateway::start(&config, &[("ANTHROPIC_KEY", ANTHROPIC_KEY)]).await;
+    (anthropic, openai, gateway)
+}

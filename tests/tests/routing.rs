@@ -1,0 +1,175 @@
+//! End to end: retries across deployments, fallbacks by failure kind, cooldowns and the 503
+//! when nothing is left, through a real gateway socket to a fake upstream that fails on command.
+
+use serde_json::{Value, json};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, error_of};
+
+fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "route me"}]})
+}
+
+/// One deployment per `(group, upstream model, order)`, all on the fake upstream.
+fn config(api_base: &str, deployments: &[(&str, &str, u32)], router_settings: &str) -> String {
+    let mut out = String::from("model_list:\n");
+    for (group, upstream, order) in deployments {
+        out.push_str(&format!(
+            "  - model_name: {group}\n    litellm_params: {{model: openai/{upstream}, api_base: '{api_base}', order: {order}}}\n    model_info: {{id: {group}-{upstream}}}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "general_settings:\n  master_key: {MASTER_KEY}\nrouter_settings:\n{router_settings}"
+    ));
+    out
+}
+
+async fn gateway(
+    upstream: &FakeUpstream,
+    deployments: &[(&str, &str, u32)],
+    router: &str,
+) -> Gateway {
+    Gateway::start(&config(&upstream.api_base, deployments, router), &[]).await
+}
+
+fn upstream_models(upstream: &FakeUpstream) -> Vec<String> {
+    upstream
+        .received()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_503_from_the_primary_falls_back_to_the_secondary_in_one_client_request() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("m", "overloaded", 1), ("m", "healthy", 2)],
+        "  num_retries: 1\n",
+    )
+    .await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-deployment"], "m-healthy");
+    assert_eq!(response.headers()["x-switchyard-attempts"], "2");
+    assert_eq!(upstream_models(&upstream), ["overloaded", "healthy"]);
+}
+
+#[tokio::test]
+async fn a_429_moves_to_another_deployment_and_cools_the_first_for_its_retry_after() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("m", "rate-limited", 1), ("m", "healthy", 2)],
+        "  num_retries: 1\n",
+    )
+    .await;
+    let first = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-switchyard-deployment"], "m-healthy");
+    let second = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(
+        second.headers()["x-switchyard-attempts"],
+        "1",
+        "the limited primary is skipped while it cools"
+    );
+    assert_eq!(
+        upstream_models(&upstream),
+        ["rate-limited", "healthy", "healthy"]
+    );
+}
+
+#[tokio::test]
+async fn a_context_window_error_uses_context_window_fallbacks() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[
+            ("small", "too-long", 1),
+            ("large", "big-context", 1),
+            ("other", "healthy", 1),
+        ],
+        "  context_window_fallbacks: [{small: [large]}]\n  fallbacks: [{small: [other]}]\n",
+    )
+    .await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("small"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-fallback-from"], "small");
+    assert_eq!(
+        response.headers()["x-switchyard-deployment"],
+        "large-big-context"
+    );
+    assert_eq!(upstream_models(&upstream), ["too-long", "big-context"]);
+}
+
+#[tokio::test]
+async fn a_per_request_models_list_is_tried_in_order_and_not_sent_upstream() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("a", "broken", 1), ("b", "healthy", 1)],
+        "  num_retries: 0\n",
+    )
+    .await;
+    let mut body = chat("a");
+    body["models"] = json!(["b"]);
+    let response = gateway
+        .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-deployment"], "b-healthy");
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.body.get("models").is_none())
+    );
+}
+
+#[tokio::test]
+async fn with_every_deployment_cooling_down_the_caller_gets_one_clear_503() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("m", "broken", 1), ("m", "overloaded", 1)],
+        "  num_retries: 1\n  allowed_fails: 0\n  cooldown_time: 60\n",
+    )
+    .await;
+    let (status, code, _) = error_of(
+        gateway
+            .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status, 502,
+        "the last upstream failure is reported first ({code})"
+    );
+    let sent = upstream.received().len();
+    let (status, code, body) = error_of(
+        gateway
+            .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (503, "no_deployment_available"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("`m`"),
+        "{body}"
+    );
+    assert_eq!(
+        upstream.received().len(),
+        sent,
+        "nothing is sent while all cool down"
+    );
+}
