@@ -21,6 +21,9 @@ The upstream model name the gateway sends switches the behaviour:
 ``garbage``         200, ``text/html`` body ``<html>not json</html>``
 ``slow``            waits (bounded) until the server is stopped, then answers;
                     used with a short deployment timeout
+``tool-call``       calls the request's first tool with ``{"query": <last user
+                    text>}`` (``finish_reason: "tool_calls"``); once the last
+                    message is a ``tool`` result, answers ``"tool said: <it>"``
 anything else       the normal answer
 ==================  ==========================================================
 
@@ -174,6 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
             # Hold the request like a hung upstream; bounded, and released when the server stops.
             self.server.owner._release.wait(SLOW_HOLD_SECONDS)
 
+        if model == "tool-call" and self.path == "/v1/chat/completions":
+            self._tool_call(body)
+            return
         if self.path == "/v1/embeddings":
             self._embeddings(body)
         elif body.get("stream") is True:
@@ -248,6 +254,49 @@ class _Handler(BaseHTTPRequestHandler):
         write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _tool_call(self, body: dict[str, Any]) -> None:
+        """The ``tool-call`` model: a call of the first tool, or text quoting a tool result."""
+        messages = body.get("messages") or [{}]
+        last = messages[-1] if isinstance(messages[-1], dict) else {}
+        tools = body.get("tools") or [{}]
+        call = None
+        if last.get("role") == "tool":
+            text, finish = f"tool said: {last.get('content')}", "stop"
+        else:
+            text, finish = None, "tool_calls"
+            call = {
+                "id": f"call_fake{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {
+                    "name": tools[0].get("function", {}).get("name", "unknown"),
+                    "arguments": json.dumps({"query": last_user_text(messages)}),
+                },
+            }
+        cid = f"chatcmpl-fake{uuid.uuid4().hex[:16]}"
+        base = {"id": cid, "created": int(time.time()), "model": body.get("model")}
+        if body.get("stream") is not True:
+            message = {"role": "assistant", "content": text, "tool_calls": [call] if call else None}
+            self._send_json(200, {**base, "object": "chat.completion", "usage": dict(USAGE),
+                                  "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
+            return
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": text or ""}]
+        if call:
+            # As OpenAI streams calls: id and name first, then the arguments in pieces.
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            first = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
+            deltas += [{"tool_calls": [{"index": 0, **first}]}]
+            deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                       for piece in (arguments[:half], arguments[half:])]
+        events = [{**base, "object": "chat.completion.chunk",
+                   "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+        events.append({**base, "object": "chat.completion.chunk",
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**base, "object": "chat.completion.chunk", "choices": [], "usage": dict(USAGE)})
+        payload = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+        self._send_bytes(200, payload, "text/event-stream")
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         inputs = body.get("input")

@@ -67,7 +67,7 @@ impl Deployment {
     }
 
     /// Whether the deployment may take a call at `now_ms` (router clock): not cooling down, under
-    /// its parallel-request limit and under its requests-per-minute limit.
+    /// its parallel-request limit and under its requests- and tokens-per-minute limits.
     pub fn is_available(&self, now_ms: u64) -> bool {
         if self.stats.cooling_down(now_ms) {
             return false;
@@ -79,6 +79,11 @@ impl Deployment {
         }
         if let Some(rpm) = self.limits.rpm
             && self.stats.requests_this_minute(now_ms) >= rpm
+        {
+            return false;
+        }
+        if let Some(tpm) = self.limits.tpm
+            && self.stats.tokens_this_minute(now_ms) >= tpm
         {
             return false;
         }
@@ -235,6 +240,30 @@ mod tests {
             stats.record_latency(Duration::from_millis(10));
         }
         assert_eq!(stats.mean_latency(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn a_deployment_at_its_minute_limits_is_unavailable_until_the_next_minute() {
+        let mut d = Deployment::new(
+            "d",
+            "g",
+            Box::new(switchyard_providers::mock::Mock::new(Default::default())),
+            Duration::from_secs(1),
+        );
+        d.limits.rpm = Some(2);
+        d.limits.tpm = Some(100);
+        d.stats.start_call(0);
+        assert!(d.is_available(0));
+        d.stats.record_tokens(0, 100);
+        assert!(!d.is_available(0), "tpm spent");
+        assert!(d.is_available(60_000), "a new minute");
+        d.stats.start_call(60_000);
+        d.stats.start_call(60_000);
+        assert!(!d.is_available(60_001), "rpm spent");
+        d.limits.max_parallel_requests = Some(3);
+        assert_eq!(d.stats.in_flight(), 3);
+        d.limits.rpm = None;
+        assert!(!d.is_available(60_001), "three calls in flight");
     }
 
     #[test]

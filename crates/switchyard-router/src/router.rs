@@ -124,6 +124,11 @@ impl Router {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Counts `tokens` against `deployment`'s minute budget (usage-based routing, `tpm`).
+    pub fn record_usage(&self, deployment: &Deployment, tokens: u64) {
+        deployment.stats.record_tokens(self.now_ms(), tokens);
+    }
+
     /// Serves `request` from `model`'s group, calling `send` for each attempt.
     ///
     /// A retryable failure moves to another deployment of the group (up to `num_retries` more

@@ -93,10 +93,18 @@ pub async fn chat(
         fallback_from: routed.fallback_from,
     };
     let outcome = match routed.value {
-        Attempt::Complete(answer) => ChatOutcome::Complete(answer),
+        Attempt::Complete(answer) => {
+            if let Some(usage) = &answer.usage {
+                state
+                    .router()
+                    .record_usage(&deployment.deployment, usage.total_tokens);
+            }
+            ChatOutcome::Complete(answer)
+        }
         Attempt::Stream(chunks) => ChatOutcome::Stream(Box::pin(Guarded {
             chunks,
-            _guard: routed.guard,
+            guard: routed.guard,
+            state: state.clone(),
         })),
     };
     Ok(Dispatched {
@@ -214,17 +222,27 @@ async fn within<T>(
     }
 }
 
-/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped.
+/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped, and
+/// counts the usage it reports against the deployment's minute budget.
 struct Guarded {
     chunks: ChunkStream,
-    _guard: CallGuard,
+    guard: CallGuard,
+    state: AppState,
 }
 
 impl Stream for Guarded {
     type Item = Result<ChatChunk, ProviderError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.chunks.as_mut().poll_next(cx)
+        let item = self.chunks.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &item
+            && let Some(usage) = &chunk.usage
+        {
+            self.state
+                .router()
+                .record_usage(self.guard.deployment(), usage.total_tokens);
+        }
+        item
     }
 }
 

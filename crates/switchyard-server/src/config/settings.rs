@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use switchyard_layers::cost::PriceCatalog;
 use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
@@ -214,7 +215,9 @@ fn limits(path: &str, params: &LitellmParams) -> Result<DeploymentLimits, Config
         rpm: params.rpm,
         tpm: params.tpm,
         max_parallel_requests: params.max_parallel_requests,
-        cost_per_token: None,
+        cost_per_token: PriceCatalog::embedded()
+            .get(&params.model)
+            .map(|entry| entry.price.input_per_token + entry.price.output_per_token),
     })
 }
 
@@ -625,6 +628,19 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("NOT_SET_ANYWHERE"), "{message}");
+    }
+
+    #[test]
+    fn catalog_prices_reach_the_router_for_cost_based_routing() {
+        let d = one("{model: openai/gpt-4o-mini}").expect("valid");
+        let expected = 0.15e-6 + 0.6e-6;
+        let got = d
+            .limits
+            .cost_per_token
+            .expect("gpt-4o-mini is in the catalog");
+        assert!((got - expected).abs() < 1e-12, "{got}");
+        let d = one("{model: mock/anything}").expect("valid");
+        assert_eq!(d.limits.cost_per_token, None);
     }
 
     #[test]
