@@ -113,6 +113,7 @@ def user(text: str) -> list[dict[str, Any]]:
 # -- (a) the anthropic SDK on /v1/messages, OpenAI-compatible deployment -----------------------
 
 
+# Message object: https://docs.anthropic.com/en/api/messages
 def test_messages_create_returns_an_anthropic_message(claude: anthropic.Anthropic, fake_upstream) -> None:
     mark = marker()
     message = claude.messages.create(
@@ -139,6 +140,7 @@ def test_messages_create_returns_an_anthropic_message(claude: anthropic.Anthropi
     assert all(MASTER_KEY not in value for value in sent.headers.values())
 
 
+# Streaming with the SDK helpers: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 def test_messages_stream_helper_accumulates_the_final_message(claude: anthropic.Anthropic) -> None:
     mark = marker()
     with claude.messages.stream(model=OPENAI_BACKED, max_tokens=64, messages=user(f"stream {mark}")) as stream:
@@ -153,6 +155,7 @@ def test_messages_stream_helper_accumulates_the_final_message(claude: anthropic.
     assert final.usage.output_tokens == USAGE["completion_tokens"]
 
 
+# Event flow: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 def test_messages_stream_true_yields_the_documented_event_flow(claude: anthropic.Anthropic) -> None:
     mark = marker()
     events = list(claude.messages.create(model=OPENAI_BACKED, max_tokens=64, messages=user(mark), stream=True))
@@ -169,6 +172,7 @@ def test_messages_stream_true_yields_the_documented_event_flow(claude: anthropic
     assert events[-2].usage.output_tokens == USAGE["completion_tokens"]
 
 
+# tool_use and tool_result blocks: https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview
 def test_tool_use_round_trip(claude: anthropic.Anthropic, fake_upstream) -> None:
     mark = marker()
     question = user(f"weather in Paris {mark}")
@@ -203,6 +207,7 @@ def test_tool_use_round_trip(claude: anthropic.Anthropic, fake_upstream) -> None
     assert followup["messages"][-2]["tool_calls"][0]["id"] == call.id
 
 
+# input_json_delta: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 def test_tool_use_streamed(claude: anthropic.Anthropic) -> None:
     mark = marker()
     with claude.messages.stream(
@@ -219,6 +224,7 @@ def test_tool_use_streamed(claude: anthropic.Anthropic) -> None:
     assert len(deltas) >= 2, "arguments arrive in pieces"
 
 
+# not_found_error (404): https://docs.anthropic.com/en/api/errors
 def test_unknown_model_is_not_found_error(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         claude.messages.create(model="no-such-model", max_tokens=8, messages=user("hi"))
@@ -230,6 +236,7 @@ def test_unknown_model_is_not_found_error(claude: anthropic.Anthropic) -> None:
     assert "no-such-model" in body["error"]["message"]
 
 
+# authentication_error (401): https://docs.anthropic.com/en/api/errors
 def test_wrong_key_is_authentication_error(messages_gateway: Gateway, fake_upstream) -> None:
     mark = marker()
     client = anthropic.Anthropic(base_url=messages_gateway.base_url, api_key="sk-wrong", max_retries=0, timeout=30)
@@ -242,6 +249,7 @@ def test_wrong_key_is_authentication_error(messages_gateway: Gateway, fake_upstr
     assert fake_upstream.find_by_text(mark) == [], "a rejected request reached the upstream"
 
 
+# rate_limit_error (429) with retry-after: https://docs.anthropic.com/en/api/errors
 def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.RateLimitError) as caught:
         claude.messages.create(model=CLAUDE_RATE_LIMITED, max_tokens=8, messages=user("hi"))
@@ -254,6 +262,7 @@ def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(claude: anthro
 # -- (b) the openai SDK on Anthropic-backed deployments ----------------------------------------
 
 
+# Request headers and body the adapter sends: https://docs.anthropic.com/en/api/messages
 def test_openai_sdk_gets_a_translated_anthropic_answer(gpt: openai.OpenAI, anthropic_upstream) -> None:
     mark = marker()
     completion = gpt.chat.completions.create(
@@ -278,6 +287,7 @@ def test_openai_sdk_gets_a_translated_anthropic_answer(gpt: openai.OpenAI, anthr
     assert sent.json["messages"] == user(mark)
 
 
+# Upstream stream: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 def test_openai_sdk_streams_from_an_anthropic_deployment(gpt: openai.OpenAI) -> None:
     chunks = list(
         gpt.chat.completions.create(
@@ -297,6 +307,7 @@ def test_openai_sdk_streams_from_an_anthropic_deployment(gpt: openai.OpenAI) -> 
     assert (last.usage.prompt_tokens, last.usage.completion_tokens, last.usage.total_tokens) == (25, 15, 40)
 
 
+# Upstream stream with tool use: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 def test_openai_sdk_streams_tool_calls_from_an_anthropic_deployment(gpt: openai.OpenAI) -> None:
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]}}
     chunks = list(gpt.chat.completions.create(model=CLAUDE_TOOL, messages=user("weather?"), tools=[tool], stream=True))
@@ -314,6 +325,7 @@ def test_openai_sdk_streams_tool_calls_from_an_anthropic_deployment(gpt: openai.
     assert finishes == ["tool_calls"]
 
 
+# Upstream tool use answer: https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview
 def test_openai_sdk_gets_tool_calls_from_an_anthropic_deployment(gpt: openai.OpenAI) -> None:
     completion = gpt.chat.completions.create(model=CLAUDE_TOOL, messages=user("weather?"))
 

@@ -247,6 +247,8 @@ async fn anthropic_errors_answer_with_the_gateway_statuses() {
     }
 }
 
+// Upstream stream (cut): "Basic streaming request" of
+// https://docs.anthropic.com/en/docs/build-with-claude/streaming.
 #[tokio::test]
 async fn a_truncated_stream_ends_in_an_error_event_not_a_hang() {
     let (_anthropic, _openai, gateway) = anthropic_setup().await;
@@ -273,6 +275,8 @@ async fn a_truncated_stream_ends_in_an_error_event_not_a_hang() {
     );
 }
 
+// Upstream stream: the `overloaded_error` event of
+// https://docs.anthropic.com/en/docs/build-with-claude/streaming.
 #[tokio::test]
 async fn an_error_event_mid_stream_becomes_an_error_event_of_its_class() {
     let (_anthropic, _openai, gateway) = anthropic_setup().await;
@@ -293,6 +297,8 @@ async fn an_error_event_mid_stream_becomes_an_error_event_of_its_class() {
     );
 }
 
+// Anthropic has no embeddings endpoint; its one generation call is
+// https://docs.anthropic.com/en/api/messages.
 #[tokio::test]
 async fn embeddings_on_an_anthropic_deployment_are_a_bad_request() {
     let (anthropic, _openai, gateway) = anthropic_setup().await;
@@ -436,6 +442,7 @@ async fn a_messages_stream_from_an_openai_compatible_deployment_follows_the_even
     assert_eq!(sent["stream_options"]["include_usage"], true);
 }
 
+// Response shape: https://docs.anthropic.com/en/api/messages.
 #[tokio::test]
 async fn messages_are_answered_by_the_mock() {
     let (_anthropic, _openai, gateway) = anthropic_setup().await;
@@ -495,6 +502,8 @@ async fn a_tool_use_history_reaches_an_openai_upstream_as_tool_calls_and_tool_me
     assert_eq!(sent["tool_choice"], "auto");
 }
 
+// Tool use answer and stream: https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview
+// and https://docs.anthropic.com/en/docs/build-with-claude/streaming.
 #[tokio::test]
 async fn messages_through_an_anthropic_deployment_keep_tool_use_both_ways() {
     let (anthropic, _openai, gateway) = anthropic_setup().await;
@@ -629,6 +638,7 @@ async fn messages_errors_use_anthropic_error_bodies_with_gateway_statuses() {
     assert_eq!((status, code.as_str()), (404, "model_not_found"));
 }
 
+// Error events mid-stream: https://docs.anthropic.com/en/docs/build-with-claude/streaming.
 #[tokio::test]
 async fn a_messages_stream_that_fails_mid_way_ends_in_an_error_event() {
     let (_anthropic, _openai, gateway) = anthropic_setup().await;

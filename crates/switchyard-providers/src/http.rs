@@ -1,16 +1,32 @@
-//! The pooled HTTP client every adapter shares, and helpers to read upstream answers safely.
+//! The pooled HTTP client every adapter sends through, and helpers to read upstream answers
+//! safely: hyper-util's connection pool over rustls (HTTP/1.1, and HTTP/2 where the upstream
+//! offers it by ALPN), with URIs parsed once per deployment rather than once per call.
+//!
+//! It does no redirects and no retries of its own: the router is the only retry loop.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde::Serialize;
+
 use crate::{ErrorClass, ProviderError};
 
+/// Largest complete (non-streamed) answer read from an upstream.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest error body read from an upstream; the rest is ignored.
 pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Settings of the shared upstream client.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
-    /// Time allowed to open a connection.
+    /// Time allowed to open a connection (TCP and TLS).
     pub connect_timeout: Duration,
     /// Idle connections kept per upstream host.
     pub max_idle_per_host: usize,
@@ -28,38 +44,174 @@ impl Default for ClientSettings {
     }
 }
 
-/// Builds the pooled client (HTTP/1.1 and HTTP/2 over rustls) that adapters share.
-pub fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, ProviderError> {
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .pool_max_idle_per_host(settings.max_idle_per_host)
-        .pool_idle_timeout(settings.idle_timeout)
-        .tcp_nodelay(true)
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ProviderError::new(ErrorClass::Unreachable, format!("HTTP client: {e}")))
+/// The shared, pooled upstream client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
-/// Turns a transport error into a classified error whose message holds no URL (URLs can carry
-/// keys, as Gemini's do).
-pub fn transport_error(err: reqwest::Error) -> ProviderError {
+impl HttpClient {
+    /// A client with its own connection pool, verifying certificates with the platform's roots.
+    pub fn new(settings: &ClientSettings) -> Result<Self, ProviderError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .try_with_platform_verifier()
+            .map_err(|e| {
+                ProviderError::new(ErrorClass::Unreachable, format!("TLS set-up failed: {e}"))
+            })?
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(settings.max_idle_per_host)
+            .pool_idle_timeout(settings.idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        Ok(Self { client })
+    }
+
+    /// POSTs `body` as JSON to `uri` with `headers`; answers whatever status the upstream gave.
+    pub async fn post_json<T: Serialize + ?Sized>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &T,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("request not serializable: {e}"),
+            )
+        })?;
+        let mut request = Request::post(uri.clone())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ProviderError::new(ErrorClass::BadRequest, format!("bad request: {e}")))?;
+        let request_headers = request.headers_mut();
+        request_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        request_headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in headers {
+            request_headers.insert(name, value.clone());
+        }
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(transport_error)?;
+        let (parts, body) = response.into_parts();
+        Ok(UpstreamResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// Parses an upstream URL once, at configuration time.
+pub fn parse_uri(url: &str) -> Result<Uri, ProviderError> {
+    let uri: Uri = url.parse().map_err(|e| {
+        ProviderError::new(ErrorClass::BadRequest, format!("`{url}` is not a URL: {e}"))
+    })?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(ProviderError::new(
+            ErrorClass::BadRequest,
+            format!("`{url}` is not an http:// or https:// URL"),
+        )),
+    }
+}
+
+/// An upstream's answer: status and headers read, body still on the wire.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Incoming,
+}
+
+/// The body of an upstream answer as a stream of byte chunks, as they arrive.
+pub type BodyStream = BodyDataStream<Incoming>;
+
+impl UpstreamResponse {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Reads the whole body, up to `limit` bytes.
+    pub async fn bytes(self, limit: usize) -> Result<Bytes, ProviderError> {
+        match Limited::new(self.body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) => Err(match err.downcast::<hyper::Error>() {
+                Ok(err) => body_error(&err),
+                Err(_) => ProviderError::new(
+                    ErrorClass::InvalidResponse,
+                    format!("upstream answer is larger than {limit} bytes"),
+                ),
+            }),
+        }
+    }
+
+    /// Reads at most `limit` bytes of the body, ignoring the rest and any read error (for error
+    /// bodies, where what matters is the status).
+    pub async fn bytes_capped(mut self, limit: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = limit - out.len();
+                        out.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+        out
+    }
+
+    /// The body as a stream of chunks, for server-sent events.
+    pub fn into_stream(self) -> BodyStream {
+        BodyDataStream::new(self.body)
+    }
+}
+
+/// A transport failure (connect, TLS, reset, ...) as a classified error. hyper's messages hold
+/// no URL, so no key in a query string can leak through them.
+pub fn transport_error(err: hyper_util::client::legacy::Error) -> ProviderError {
+    let class = ErrorClass::Unreachable;
+    let what = if err.is_connect() {
+        "could not connect to upstream"
+    } else {
+        "upstream request failed"
+    };
+    ProviderError::new(class, format!("{what}: {}", source_chain(&err)))
+}
+
+/// A failure while reading an upstream body.
+pub fn body_error(err: &hyper::Error) -> ProviderError {
     let class = if err.is_timeout() {
         ErrorClass::Timeout
-    } else if err.is_connect() {
-        ErrorClass::Unreachable
-    } else if err.is_decode() || err.is_body() {
-        ErrorClass::InvalidResponse
     } else {
-        ErrorClass::Unreachable
+        ErrorClass::InvalidResponse
     };
-    let what = match class {
-        ErrorClass::Timeout => "upstream timed out",
-        ErrorClass::InvalidResponse => "upstream sent an unreadable body",
-        _ if err.is_connect() => "could not connect to upstream",
-        _ => "upstream request failed",
-    };
-    let detail = source_chain(&err.without_url());
-    ProviderError::new(class, format!("{what}: {detail}"))
+    ProviderError::new(
+        class,
+        format!("upstream body broke off: {}", source_chain(err)),
+    )
 }
 
 fn source_chain(err: &dyn std::error::Error) -> String {
@@ -75,7 +227,7 @@ fn source_chain(err: &dyn std::error::Error) -> String {
 
 /// Reads an upstream error answer (status >= 400) into a classified error, taking the message
 /// and code from an OpenAI-shaped error body when there is one.
-pub async fn error_from_response(response: reqwest::Response) -> ProviderError {
+pub async fn error_from_response(response: UpstreamResponse) -> ProviderError {
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let body = read_capped(response, MAX_ERROR_BODY).await;
@@ -92,16 +244,9 @@ pub async fn error_from_response(response: reqwest::Response) -> ProviderError {
     ProviderError::from_status(status, code.as_deref(), message, retry_after)
 }
 
-pub(crate) async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = cap.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= cap {
-            break;
-        }
-    }
-    body
+/// Reads at most `cap` bytes of an (error) body, ignoring the rest.
+pub(crate) async fn read_capped(response: UpstreamResponse, cap: usize) -> Vec<u8> {
+    response.bytes_capped(cap).await
 }
 
 /// Extracts `(code, message)` from `{"error": {"message", "code"|"type"}}` or `{"message"}`.
@@ -145,6 +290,105 @@ pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
+
+    async fn serve(app: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn posts_json_with_headers_and_reads_the_answer() {
+        let app = axum::Router::new().route(
+            "/echo",
+            axum::routing::post(|headers: HeaderMap, body: Bytes| async move {
+                let key = headers
+                    .get("x-key")
+                    .map(|v| v.to_str().unwrap_or_default().to_owned());
+                let kind = headers
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or_default().to_owned());
+                format!("{key:?} {kind:?} {}", String::from_utf8_lossy(&body))
+            }),
+        );
+        let base = serve(app).await;
+        let client = HttpClient::new(&ClientSettings::default()).expect("client");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-key", HeaderValue::from_static("k1"));
+        let uri = parse_uri(&format!("{base}/echo")).expect("uri");
+        let response = client
+            .post_json(&uri, &headers, &serde_json::json!({"a": 1}))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.bytes(1024).await.expect("body");
+        assert_eq!(
+            body,
+            Bytes::from_static(br#"Some("k1") Some("application/json") {"a":1}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused_and_streams_arrive_in_pieces() {
+        let app =
+            axum::Router::new().route("/big", axum::routing::post(|| async { "x".repeat(10_000) }));
+        let base = serve(app).await;
+        let client = HttpClient::new(&ClientSettings::default()).expect("client");
+        let uri = parse_uri(&format!("{base}/big")).expect("uri");
+        let too_big = client
+            .post_json(&uri, &HeaderMap::new(), &())
+            .await
+            .expect("answer")
+            .bytes(100)
+            .await
+            .expect_err("over the limit");
+        assert_eq!(too_big.class, ErrorClass::InvalidResponse);
+        let capped = client
+            .post_json(&uri, &HeaderMap::new(), &())
+            .await
+            .expect("answer")
+            .bytes_capped(100)
+            .await;
+        assert_eq!(capped.len(), 100);
+        let mut stream = client
+            .post_json(&uri, &HeaderMap::new(), &())
+            .await
+            .expect("answer")
+            .into_stream();
+        let mut total = 0;
+        while let Some(chunk) = stream.next().await {
+            total += chunk.expect("chunk").len();
+        }
+        assert_eq!(total, 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let client = HttpClient::new(&ClientSettings::default()).expect("client");
+        let uri = parse_uri(&format!("http://127.0.0.1:{port}/x")).expect("uri");
+        let err = client
+            .post_json(&uri, &HeaderMap::new(), &())
+            .await
+            .expect_err("refused");
+        assert_eq!(err.class, ErrorClass::Unreachable);
+        assert!(err.message.contains("connect"), "{}", err.message);
+    }
+
+    #[test]
+    fn only_http_urls_parse() {
+        assert!(parse_uri("https://api.openai.com/v1/chat/completions").is_ok());
+        assert!(parse_uri("ftp://host/x").is_err());
+        assert!(parse_uri("not a url").is_err());
+    }
 
     #[test]
     fn error_bodies_of_several_shapes_parse() {

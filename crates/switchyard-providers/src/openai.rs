@@ -10,14 +10,16 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue, Uri};
 use serde::de::DeserializeOwned;
 use sse_stream::SseByteStream;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
 
-use crate::http::{error_from_response, transport_error};
+use crate::http::{
+    HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, error_from_response, parse_uri,
+};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// OpenAI's own API, used when a deployment names no `api_base`.
@@ -71,18 +73,18 @@ pub struct OpenAiCompatible {
 
 #[derive(Debug)]
 struct Inner {
-    client: reqwest::Client,
+    client: HttpClient,
     family: &'static str,
     model: String,
-    chat_url: String,
-    embeddings_url: String,
-    /// The header carrying the key: `authorization` or Azure's `api-key`.
-    key_header: Option<(http::HeaderName, HeaderValue)>,
+    chat_uri: Uri,
+    embeddings_uri: Uri,
+    /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
+    headers: HeaderMap,
 }
 
 impl OpenAiCompatible {
     /// An adapter for one deployment, sending through the shared `client`.
-    pub fn new(client: reqwest::Client, settings: OpenAiSettings) -> Result<Self, ProviderError> {
+    pub fn new(client: HttpClient, settings: OpenAiSettings) -> Result<Self, ProviderError> {
         let base = settings.api_base.trim_end_matches('/');
         let (chat_url, embeddings_url) = match &settings.dialect {
             Dialect::OpenAi => (
@@ -97,6 +99,7 @@ impl OpenAiCompatible {
                 )
             }
         };
+        let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
             .filter(|key| !key.is_empty())
@@ -115,14 +118,17 @@ impl OpenAiCompatible {
                 Ok::<_, ProviderError>((name, value))
             })
             .transpose()?;
+        if let Some((name, value)) = key_header {
+            headers.insert(name, value);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 family: settings.family,
                 model: settings.model,
-                chat_url,
-                embeddings_url,
-                key_header,
+                chat_uri: parse_uri(&chat_url)?,
+                embeddings_uri: parse_uri(&embeddings_url)?,
+                headers,
             }),
         })
     }
@@ -131,14 +137,10 @@ impl OpenAiCompatible {
 impl Inner {
     async fn post<T: serde::Serialize>(
         &self,
-        url: &str,
+        uri: &Uri,
         body: &T,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut request = self.client.post(url).json(body);
-        if let Some((name, value)) = &self.key_header {
-            request = request.header(name.clone(), value.clone());
-        }
-        let response = request.send().await.map_err(transport_error)?;
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let response = self.client.post_json(uri, &self.headers, body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -148,11 +150,11 @@ impl Inner {
 
     async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
         &self,
-        url: &str,
+        uri: &Uri,
         body: &T,
     ) -> Result<R, ProviderError> {
-        let response = self.post(url, body).await?;
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let response = self.post(uri, body).await?;
+        let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::InvalidResponse,
@@ -179,7 +181,7 @@ impl Provider for OpenAiCompatible {
         request.model.clone_from(&inner.model);
         request.stream = None;
         request.stream_options = None;
-        Box::pin(async move { inner.post_json(&inner.chat_url, &request).await })
+        Box::pin(async move { inner.post_json(&inner.chat_uri, &request).await })
     }
 
     fn chat_stream(
@@ -196,8 +198,8 @@ impl Provider for OpenAiCompatible {
             .get_or_insert_with(StreamOptions::default)
             .include_usage = Some(true);
         Box::pin(async move {
-            let response = inner.post(&inner.chat_url, &request).await?;
-            Ok(chunk_stream(SseByteStream::new(response.bytes_stream())))
+            let response = inner.post(&inner.chat_uri, &request).await?;
+            Ok(chunk_stream(SseByteStream::new(response.into_stream())))
         })
     }
 
@@ -207,7 +209,7 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
         request.model.clone_from(&inner.model);
-        Box::pin(async move { inner.post_json(&inner.embeddings_url, &request).await })
+        Box::pin(async move { inner.post_json(&inner.embeddings_uri, &request).await })
     }
 }
 
@@ -252,8 +254,8 @@ where
 /// Classifies a failure of the upstream's event stream: a broken body or an unreadable event.
 pub(crate) fn stream_error(err: sse_stream::Error) -> ProviderError {
     match err {
-        sse_stream::Error::Body(inner) => match inner.downcast::<reqwest::Error>() {
-            Ok(err) => transport_error(*err),
+        sse_stream::Error::Body(inner) => match inner.downcast::<hyper::Error>() {
+            Ok(err) => body_error(&err),
             Err(other) => ProviderError::new(
                 ErrorClass::Unreachable,
                 format!("upstream stream broke: {other}"),
@@ -339,6 +341,10 @@ mod tests {
         assert!(err.message.contains("model crashed"), "{}", err.message);
     }
 
+    fn test_client() -> HttpClient {
+        HttpClient::new(&crate::http::ClientSettings::default()).expect("client")
+    }
+
     fn adapter(dialect: Dialect) -> OpenAiCompatible {
         let settings = OpenAiSettings {
             family: "test",
@@ -347,21 +353,18 @@ mod tests {
             api_key: Some("k-123".to_owned()),
             dialect,
         };
-        OpenAiCompatible::new(reqwest::Client::new(), settings).expect("valid settings")
+        OpenAiCompatible::new(test_client(), settings).expect("valid settings")
     }
 
     #[test]
     fn openai_dialect_uses_bearer_keys_under_the_base() {
         let a = adapter(Dialect::OpenAi);
         assert_eq!(
-            a.inner.chat_url,
+            a.inner.chat_uri.to_string(),
             "https://host.example/base/chat/completions"
         );
-        let (name, value) = a.inner.key_header.as_ref().expect("key header");
-        assert_eq!(
-            (name.as_str(), value.to_str().ok()),
-            ("authorization", Some("Bearer k-123"))
-        );
+        let value = a.inner.headers.get("authorization").expect("key header");
+        assert_eq!(value.to_str().ok(), Some("Bearer k-123"));
         assert!(value.is_sensitive());
     }
 
@@ -371,15 +374,15 @@ mod tests {
             api_version: "2024-10-21".to_owned(),
         });
         assert_eq!(
-            a.inner.chat_url,
+            a.inner.chat_uri.to_string(),
             "https://host.example/base/openai/deployments/dep-1/chat/completions?api-version=2024-10-21"
         );
         assert_eq!(
-            a.inner.embeddings_url,
+            a.inner.embeddings_uri.to_string(),
             "https://host.example/base/openai/deployments/dep-1/embeddings?api-version=2024-10-21"
         );
-        let (name, _) = a.inner.key_header.as_ref().expect("key header");
-        assert_eq!(name.as_str(), "api-key");
+        assert!(a.inner.headers.contains_key("api-key"));
+        assert!(!a.inner.headers.contains_key("authorization"));
         assert!(
             !format!("{a:?}").contains("k-123"),
             "keys stay out of Debug output"

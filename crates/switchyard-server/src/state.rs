@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::gemini::Gemini;
-use switchyard_providers::http::{ClientSettings, build_client};
+use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
@@ -46,7 +46,7 @@ struct Inner {
 impl AppState {
     /// Builds the adapters of every deployment, sharing one pooled HTTP client.
     pub fn new(settings: Settings) -> Result<Self, BuildError> {
-        let client = build_client(&ClientSettings::default()).map_err(BuildError::Client)?;
+        let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         for d in settings.deployments {
             let provider: Box<dyn Provider> = match d.provider {

@@ -581,6 +581,7 @@ mod tests {
         );
     }
 
+    // `max_tokens` is required: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn a_request_without_max_tokens_is_refused_naming_the_field() {
         let err = serde_json::from_value::<MessagesRequest>(
@@ -614,6 +615,7 @@ mod tests {
         }
     }
 
+    // Error shape: https://docs.anthropic.com/en/api/errors.
     #[test]
     fn error_bodies_have_the_documented_shape() {
         let body = ErrorBody::new("not_found_error", "no such model");

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use switchyard_wire::anthropic::{ErrorBody, ErrorDetail};
 
-use crate::http::{MAX_ERROR_BODY, read_capped, retry_after, truncate};
+use crate::http::{MAX_ERROR_BODY, UpstreamResponse, read_capped, retry_after, truncate};
 use crate::{ErrorClass, ProviderError};
 
 /// Reads an Anthropic error answer (status >= 400) into a classified error.
-pub(crate) async fn error_from_response(response: reqwest::Response) -> ProviderError {
+pub(crate) async fn error_from_response(response: UpstreamResponse) -> ProviderError {
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let body = read_capped(response, MAX_ERROR_BODY).await;
@@ -119,6 +119,8 @@ mod tests {
         }
     }
 
+    // Error types: https://docs.anthropic.com/en/api/errors; mid-stream errors carry no status
+    // (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
     #[test]
     fn every_documented_type_has_a_class_even_without_a_status() {
         let cases = [
@@ -141,6 +143,7 @@ mod tests {
         }
     }
 
+    // Statuses and `retry-after`: https://docs.anthropic.com/en/api/errors.
     #[test]
     fn undocumented_types_fall_back_on_the_status_and_keep_retry_after() {
         let wait = Some(Duration::from_secs(3));

@@ -15,12 +15,12 @@ mod error;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use sse_stream::SseByteStream;
 use switchyard_wire::anthropic::MessagesResponse;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::transport_error;
+use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, parse_uri};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// Anthropic's API, used when a deployment names no `api_base`.
@@ -57,39 +57,41 @@ pub struct Anthropic {
 
 #[derive(Debug)]
 struct Inner {
-    client: reqwest::Client,
+    client: HttpClient,
     model: String,
-    messages_url: String,
-    api_key: Option<HeaderValue>,
+    messages_uri: Uri,
+    /// `anthropic-version`, and `x-api-key` when the deployment has a key.
+    headers: HeaderMap,
 }
 
 impl Anthropic {
     /// An adapter for one deployment, sending through the shared `client`.
-    pub fn new(
-        client: reqwest::Client,
-        settings: AnthropicSettings,
-    ) -> Result<Self, ProviderError> {
-        let messages_url = format!("{}/v1/messages", settings.api_base.trim_end_matches('/'));
-        let api_key = settings
-            .api_key
-            .filter(|key| !key.is_empty())
-            .map(|key| {
-                let mut value = HeaderValue::try_from(key).map_err(|_| {
-                    ProviderError::new(
-                        ErrorClass::Authentication,
-                        "the API key holds characters not allowed in an HTTP header",
-                    )
-                })?;
-                value.set_sensitive(true);
-                Ok::<_, ProviderError>(value)
-            })
-            .transpose()?;
+    pub fn new(client: HttpClient, settings: AnthropicSettings) -> Result<Self, ProviderError> {
+        let messages_uri = parse_uri(&format!(
+            "{}/v1/messages",
+            settings.api_base.trim_end_matches('/')
+        ))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
+        if let Some(key) = settings.api_key.filter(|key| !key.is_empty()) {
+            let mut value = HeaderValue::try_from(key).map_err(|_| {
+                ProviderError::new(
+                    ErrorClass::Authentication,
+                    "the API key holds characters not allowed in an HTTP header",
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(HeaderName::from_static("x-api-key"), value);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 model: settings.model,
-                messages_url,
-                api_key,
+                messages_uri,
+                headers,
             }),
         })
     }
@@ -97,22 +99,11 @@ impl Anthropic {
 
 impl Inner {
     /// Sends a Messages request; answers with a status >= 400 become classified errors.
-    async fn post<T: serde::Serialize>(
-        &self,
-        body: &T,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut request = self
+    async fn post<T: serde::Serialize>(&self, body: &T) -> Result<UpstreamResponse, ProviderError> {
+        let response = self
             .client
-            .post(&self.messages_url)
-            .header(
-                HeaderName::from_static("anthropic-version"),
-                HeaderValue::from_static(ANTHROPIC_VERSION),
-            )
-            .json(body);
-        if let Some(key) = &self.api_key {
-            request = request.header(HeaderName::from_static("x-api-key"), key.clone());
-        }
-        let response = request.send().await.map_err(transport_error)?;
+            .post_json(&self.messages_uri, &self.headers, body)
+            .await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -139,7 +130,7 @@ impl Provider for Anthropic {
         Box::pin(async move {
             let body = translated?;
             let response = inner.post(&body).await?;
-            let bytes = response.bytes().await.map_err(transport_error)?;
+            let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
             let answer: MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 ProviderError::new(
                     ErrorClass::InvalidResponse,
@@ -161,7 +152,7 @@ impl Provider for Anthropic {
             body.stream = Some(true);
             let response = inner.post(&body).await?;
             Ok(stream::chunk_stream(SseByteStream::new(
-                response.bytes_stream(),
+                response.into_stream(),
             )))
         })
     }
@@ -183,23 +174,29 @@ impl Provider for Anthropic {
 mod tests {
     use super::*;
 
+    fn client() -> HttpClient {
+        HttpClient::new(&crate::http::ClientSettings::default()).expect("client")
+    }
+
     fn adapter(api_base: &str) -> Anthropic {
         let settings = AnthropicSettings {
             model: "claude-sonnet-4-5".to_owned(),
             api_base: api_base.to_owned(),
             api_key: Some("sk-ant-secret".to_owned()),
         };
-        Anthropic::new(reqwest::Client::new(), settings).expect("valid settings")
+        Anthropic::new(client(), settings).expect("valid settings")
     }
 
+    // Endpoint and `x-api-key` header: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn messages_live_under_v1_of_the_base_and_the_key_is_sensitive() {
         let a = adapter("https://api.anthropic.com/");
         assert_eq!(
-            a.inner.messages_url,
+            a.inner.messages_uri.to_string(),
             "https://api.anthropic.com/v1/messages"
         );
-        assert!(a.inner.api_key.as_ref().expect("key").is_sensitive());
+        assert!(a.inner.headers["x-api-key"].is_sensitive());
+        assert_eq!(a.inner.headers["anthropic-version"], ANTHROPIC_VERSION);
         assert_eq!(a.family(), "anthropic");
         assert_eq!(a.upstream_model(), "claude-sonnet-4-5");
         assert!(!format!("{a:?}").contains("sk-ant-secret"));
@@ -211,6 +208,7 @@ mod tests {
         assert!(!format!("{settings:?}").contains("sk-ant-secret"));
     }
 
+    // The key travels as the `x-api-key` header: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn a_key_that_cannot_be_a_header_is_refused_without_echoing_it() {
         let settings = AnthropicSettings {
@@ -218,11 +216,13 @@ mod tests {
             api_base: ANTHROPIC_API_BASE.to_owned(),
             api_key: Some("bad\nkey".to_owned()),
         };
-        let err = Anthropic::new(reqwest::Client::new(), settings).expect_err("refused");
+        let err = Anthropic::new(client(), settings).expect_err("refused");
         assert_eq!(err.class, ErrorClass::Authentication);
         assert!(!err.message.contains("bad\nkey"));
     }
 
+    // The API has no embeddings endpoint: https://docs.anthropic.com/en/api/messages is the only
+    // generation call.
     #[tokio::test]
     async fn embeddings_are_a_bad_request_naming_the_reason() {
         let request: EmbeddingsRequest =
@@ -236,6 +236,7 @@ mod tests {
         assert!(err.message.contains("no embeddings API"), "{}", err.message);
     }
 
+    // Request body parameters: https://docs.anthropic.com/en/api/messages.
     #[tokio::test]
     async fn an_untranslatable_request_fails_before_anything_is_sent() {
         let request: ChatRequest = serde_json::from_value(serde_json::json!({

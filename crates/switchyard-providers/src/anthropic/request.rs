@@ -349,6 +349,7 @@ mod tests {
         );
     }
 
+    // `max_tokens` is required: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn max_tokens_falls_back_to_the_legacy_field_then_the_default() {
         let user = json!([{"role": "user", "content": "hi"}]);
@@ -361,6 +362,7 @@ mod tests {
         assert_eq!(sent["messages"], json!([{"role": "user", "content": "hi"}]));
     }
 
+    // `tool_choice` types auto/any/tool/none: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn tool_choice_modes_and_named_functions_map() {
         let cases = [
@@ -382,6 +384,7 @@ mod tests {
         }
     }
 
+    // Content block and image source types: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn what_anthropic_cannot_express_is_a_bad_request() {
         let user = json!({"role": "user", "content": "hi"});

@@ -175,6 +175,7 @@ mod tests {
         assert_eq!(usage.prompt_tokens_details, None);
     }
 
+    // `thinking` and `tool_use` content blocks: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn only_tool_calls_leave_content_null_and_thinking_is_kept_as_reasoning() {
         let answer = to_chat_response(
@@ -200,6 +201,7 @@ mod tests {
         );
     }
 
+    // Stop reasons: https://docs.anthropic.com/en/api/messages (`stop_reason`).
     #[test]
     fn stop_reasons_map_to_finish_reasons() {
         for (stop, finish) in [

@@ -368,6 +368,8 @@ mod tests {
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (472, 89));
     }
 
+    // Block indexes and cumulative `message_delta` usage:
+    // https://docs.anthropic.com/en/docs/build-with-claude/streaming.
     #[tokio::test]
     async fn a_second_tool_use_block_gets_the_next_tool_call_index() {
         let mut translator = Translator::default();
@@ -427,6 +429,8 @@ mod tests {
         assert_eq!(err.message, "Overloaded");
     }
 
+    // Every stream ends with `message_stop`:
+    // https://docs.anthropic.com/en/docs/build-with-claude/streaming.
     #[tokio::test]
     async fn a_stream_cut_before_message_stop_ends_in_an_invalid_response() {
         let full = include_str!("../../tests/fixtures/anthropic/stream_text.sse");
@@ -440,6 +444,8 @@ mod tests {
         assert!(err.message.contains("message_stop"), "{}", err.message);
     }
 
+    // "Your code should handle unknown event types gracefully":
+    // https://docs.anthropic.com/en/docs/build-with-claude/streaming.
     #[tokio::test]
     async fn unknown_event_types_are_skipped_and_malformed_known_ones_are_errors() {
         let raw = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n\

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{MAX_ERROR_BODY, read_capped, retry_after, truncate};
+use crate::http::{MAX_ERROR_BODY, UpstreamResponse, read_capped, retry_after, truncate};
 use crate::{ErrorClass, ProviderError};
 
 /// Longest message kept from an error body, in characters.
@@ -33,7 +33,7 @@ struct GoogleError {
 }
 
 /// Reads an error answer (HTTP status >= 400) into a classified error.
-pub async fn error_from_response(response: reqwest::Response) -> ProviderError {
+pub async fn error_from_response(response: UpstreamResponse) -> ProviderError {
     let status = response.status().as_u16();
     let header_wait = retry_after(response.headers());
     let body = read_capped(response, MAX_ERROR_BODY).await;

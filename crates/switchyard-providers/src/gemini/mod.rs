@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue, Uri};
 use serde::de::DeserializeOwned;
 use sse_stream::SseByteStream;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
@@ -34,7 +34,7 @@ use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsRe
 use self::embeddings::EmbedCall;
 use self::error::error_from_response;
 use self::wire::{BatchEmbedContentsResponse, EmbedContentResponse, GenerateContentResponse};
-use crate::http::transport_error;
+use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, parse_uri};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// The Generative Language API, used when a deployment names no `api_base`.
@@ -72,20 +72,21 @@ pub struct Gemini {
 
 #[derive(Debug)]
 struct Inner {
-    client: reqwest::Client,
+    client: HttpClient,
     model: String,
     /// `models/{model}`, as Gemini names the model in paths and embedding requests.
     resource: String,
-    generate_url: String,
-    stream_url: String,
-    embed_url: String,
-    batch_embed_url: String,
-    api_key: Option<HeaderValue>,
+    generate_url: Uri,
+    stream_url: Uri,
+    embed_url: Uri,
+    batch_embed_url: Uri,
+    /// `x-goog-api-key`, when there is a key: never in the URL.
+    headers: HeaderMap,
 }
 
 impl Gemini {
     /// An adapter for one deployment, sending through the shared `client`.
-    pub fn new(client: reqwest::Client, settings: GeminiSettings) -> Result<Self, ProviderError> {
+    pub fn new(client: HttpClient, settings: GeminiSettings) -> Result<Self, ProviderError> {
         let model = settings.model.trim().to_owned();
         if model.is_empty()
             || !model
@@ -104,7 +105,7 @@ impl Gemini {
         };
         let root = settings.api_base.trim_end_matches('/');
         let root = root.strip_suffix("/v1beta").unwrap_or(root);
-        let method = |name: &str| format!("{root}/v1beta/{resource}:{name}");
+        let method = |name: &str| parse_uri(&format!("{root}/v1beta/{resource}:{name}"));
         let api_key = settings
             .api_key
             .filter(|key| !key.is_empty())
@@ -119,16 +120,20 @@ impl Gemini {
                 Ok::<_, ProviderError>(value)
             })
             .transpose()?;
+        let mut headers = HeaderMap::new();
+        if let Some(key) = api_key {
+            headers.insert(API_KEY_HEADER, key);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                generate_url: method("generateContent"),
-                stream_url: method("streamGenerateContent?alt=sse"),
-                embed_url: method("embedContent"),
-                batch_embed_url: method("batchEmbedContents"),
+                generate_url: method("generateContent")?,
+                stream_url: method("streamGenerateContent?alt=sse")?,
+                embed_url: method("embedContent")?,
+                batch_embed_url: method("batchEmbedContents")?,
                 model,
                 resource,
-                api_key,
+                headers,
             }),
         })
     }
@@ -137,14 +142,10 @@ impl Gemini {
 impl Inner {
     async fn post<T: serde::Serialize>(
         &self,
-        url: &str,
+        url: &Uri,
         body: &T,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut request = self.client.post(url).json(body);
-        if let Some(key) = &self.api_key {
-            request = request.header(API_KEY_HEADER, key.clone());
-        }
-        let response = request.send().await.map_err(transport_error)?;
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let response = self.client.post_json(url, &self.headers, body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -154,11 +155,11 @@ impl Inner {
 
     async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
         &self,
-        url: &str,
+        url: &Uri,
         body: &T,
     ) -> Result<R, ProviderError> {
         let response = self.post(url, body).await?;
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::InvalidResponse,
@@ -201,7 +202,7 @@ impl Provider for Gemini {
             let body = request::generate_content_request(&request)?;
             let response = inner.post(&inner.stream_url, &body).await?;
             let mut chunks = stream::chunk_stream(
-                SseByteStream::new(response.bytes_stream()),
+                SseByteStream::new(response.into_stream()),
                 inner.model.clone(),
             );
             match chunks.next().await {
@@ -247,7 +248,7 @@ mod tests {
 
     fn adapter(model: &str, api_base: &str) -> Result<Gemini, ProviderError> {
         Gemini::new(
-            reqwest::Client::new(),
+            HttpClient::new(&crate::http::ClientSettings::default()).expect("client"),
             GeminiSettings {
                 model: model.to_owned(),
                 api_base: api_base.to_owned(),
@@ -263,25 +264,26 @@ mod tests {
         let gemini = adapter("gemini-2.5-flash", GEMINI_API_BASE).expect("valid");
         let inner = &gemini.inner;
         assert_eq!(
-            inner.generate_url,
+            inner.generate_url.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
         );
         assert_eq!(
-            inner.stream_url,
+            inner.stream_url.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
         assert_eq!(
-            inner.embed_url,
+            inner.embed_url.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:embedContent"
         );
         assert_eq!(
-            inner.batch_embed_url,
+            inner.batch_embed_url.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:batchEmbedContents"
         );
         for url in [&inner.generate_url, &inner.stream_url, &inner.embed_url] {
+            let url = url.to_string();
             assert!(!url.contains("AIza") && !url.contains("key="), "{url}");
         }
-        let key = inner.api_key.as_ref().expect("key");
+        let key = inner.headers.get(API_KEY_HEADER).expect("key");
         assert!(key.is_sensitive());
         assert!(!format!("{gemini:?}").contains("AIza-test-key"));
         assert_eq!(gemini.upstream_model(), "gemini-2.5-flash");
@@ -292,7 +294,7 @@ mod tests {
     fn a_versioned_base_and_resource_names_are_accepted() {
         let gemini = adapter("tunedModels/my-model", "http://127.0.0.1:9/v1beta/").expect("valid");
         assert_eq!(
-            gemini.inner.generate_url,
+            gemini.inner.generate_url.to_string(),
             "http://127.0.0.1:9/v1beta/tunedModels/my-model:generateContent"
         );
         assert_eq!(gemini.inner.resource, "tunedModels/my-model");

@@ -292,6 +292,8 @@ mod tests {
         );
     }
 
+    // `tool_choice` types: https://docs.anthropic.com/en/api/messages; `tool_use` blocks:
+    // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview.
     #[test]
     fn tool_choice_modes_map_and_only_tool_calls_leave_content_null() {
         for (choice, expected) in [
@@ -313,6 +315,7 @@ mod tests {
         assert!(chat["messages"][1].get("content").is_none(), "{chat}");
     }
 
+    // Server tools and block types: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn server_tools_and_unknown_blocks_are_invalid_requests() {
         let user = json!({"role": "user", "content": "hi"});

@@ -133,6 +133,7 @@ mod tests {
         );
     }
 
+    // Stop reasons and `tool_use.input` as an object: https://docs.anthropic.com/en/api/messages.
     #[test]
     fn finish_reasons_map_and_bad_tool_arguments_are_an_upstream_error() {
         for (finish, stop) in [

@@ -405,6 +405,8 @@ mod tests {
         );
     }
 
+    // Every stream starts with `message_start` and ends with `message_stop`:
+    // https://docs.anthropic.com/en/docs/build-with-claude/streaming.
     #[test]
     fn an_empty_chat_stream_still_starts_and_stops_the_message() {
         let mut writer = EventWriter::new("claude-alias".to_owned());
@@ -417,6 +419,7 @@ mod tests {
         assert_eq!(events[1].1["delta"]["stop_reason"], "end_turn");
     }
 
+    // Error events mid-stream: https://docs.anthropic.com/en/docs/build-with-claude/streaming.
     #[tokio::test]
     async fn a_failure_mid_stream_is_one_error_event_and_no_message_stop() {
         use switchyard_providers::{ErrorClass, ProviderError};
