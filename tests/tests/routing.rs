@@ -173,3 +173,77 @@ async fn with_every_deployment_cooling_down_the_caller_gets_one_clear_503() {
         "nothing is sent while all cool down"
     );
 }
+
+const EXPERIMENT_CONFIG: &str = "
+model_list:
+  - {model_name: control-group, litellm_params: {model: mock/a, mock_response: from-control}}
+  - {model_name: candidate-group, litellm_params: {model: mock/b, mock_response: from-candidate}}
+experiments:
+  - name: summary-test
+    model: summarizer
+    sticky_by: 'header:x-team-user'
+    variants:
+      - {name: control, model: control-group, weight: 1}
+      - {name: candidate, model: candidate-group, weight: 1}
+";
+
+async fn variant_of(gateway: &Gateway, user: &str) -> (String, String) {
+    let response = gateway
+        .client
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .header("x-team-user", user)
+        .json(&chat("summarizer"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-experiment"],
+        "summary-test"
+    );
+    let variant = response.headers()["x-switchyard-variant"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    let text = body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (variant, text)
+}
+
+#[tokio::test]
+async fn an_experiment_keeps_each_caller_on_one_variant_across_replicas() {
+    let first = Gateway::start(EXPERIMENT_CONFIG, &[]).await;
+    let second = Gateway::start(EXPERIMENT_CONFIG, &[]).await;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..24 {
+        let user = format!("user-{i}");
+        let (variant, text) = variant_of(&first, &user).await;
+        assert_eq!(
+            text,
+            format!("from-{variant}"),
+            "the variant's group answered"
+        );
+        assert_eq!(
+            variant_of(&first, &user).await.0,
+            variant,
+            "sticky on one replica"
+        );
+        assert_eq!(
+            variant_of(&second, &user).await.0,
+            variant,
+            "sticky across replicas"
+        );
+        seen.insert(variant);
+    }
+    assert_eq!(seen.len(), 2, "both variants get callers");
+    let models: Value = first
+        .get("/v1/models", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(models.to_string().contains("\"summarizer\""), "{models}");
+}

@@ -8,12 +8,14 @@
 //! [`ErrorClass`](switchyard_providers::ErrorClass)es only.
 
 mod deployment;
+mod experiment;
 mod group;
 mod policy;
 mod router;
 mod strategy;
 
 pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
+pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, RoutingPolicy};
 pub use router::{CallGuard, CallOptions, RouteError, Routed, Router};

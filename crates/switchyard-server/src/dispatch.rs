@@ -9,9 +9,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
+use http::HeaderMap;
 use serde_json::Value;
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
-use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
+use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError, StickyBy};
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
 };
@@ -45,6 +46,8 @@ pub struct Route {
     pub attempts: u32,
     /// The requested group, when a fallback group answered.
     pub fallback_from: Option<String>,
+    /// The experiment and variant the caller was assigned to, if any.
+    pub experiment: Option<(String, String)>,
 }
 
 impl Deref for Route {
@@ -58,7 +61,16 @@ impl Deref for Route {
 /// Validates and sends a chat call; streams when the request asks for one.
 pub async fn chat(
     state: &AppState,
+    request: ChatRequest,
+) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    chat_with_headers(state, request, &HeaderMap::new()).await
+}
+
+/// [`chat`], with the request's headers for experiments that key callers by a header.
+pub async fn chat_with_headers(
+    state: &AppState,
     mut request: ChatRequest,
+    headers: &HeaderMap,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
     if request.messages.is_empty() {
         return Err(ApiError::invalid_request(
@@ -66,6 +78,7 @@ pub async fn chat(
         ));
     }
     let options = routing_options(&mut request.extra)?;
+    let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
     let model = request.model.clone();
     let stream = request.is_stream();
     let routed = state
@@ -91,6 +104,7 @@ pub async fn chat(
         deployment: Arc::clone(routed.deployment()),
         attempts: routed.attempts,
         fallback_from: routed.fallback_from,
+        experiment,
     };
     let outcome = match routed.value {
         Attempt::Complete(answer) => {
@@ -122,6 +136,12 @@ pub async fn embeddings(
         return Err(ApiError::invalid_request("`input` must not be empty"));
     }
     let options = routing_options(&mut request.extra)?;
+    let experiment = assign_variant(
+        state,
+        &mut request.model,
+        request.user.as_deref(),
+        &HeaderMap::new(),
+    );
     let model = request.model.clone();
     let routed = state
         .router()
@@ -138,9 +158,28 @@ pub async fn embeddings(
             deployment: Arc::clone(routed.deployment()),
             attempts: routed.attempts,
             fallback_from: routed.fallback_from,
+            experiment,
         },
         outcome: routed.value,
     })
+}
+
+/// When `model` names an experiment, assigns the caller a variant (by `user` or the configured
+/// header) and points `model` at the variant's group; answers `(experiment, variant)`.
+fn assign_variant(
+    state: &AppState,
+    model: &mut String,
+    user: Option<&str>,
+    headers: &HeaderMap,
+) -> Option<(String, String)> {
+    let experiment = state.experiment(model)?;
+    let key = match &experiment.sticky_by {
+        StickyBy::User => user,
+        StickyBy::Header(name) => headers.get(name.as_str()).and_then(|v| v.to_str().ok()),
+    };
+    let variant = experiment.assign(key);
+    model.clone_from(&variant.model);
+    Some((experiment.name.clone(), variant.name.clone()))
 }
 
 /// What one attempt produced, before the in-flight guard is attached to streams.

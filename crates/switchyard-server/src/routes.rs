@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
 
@@ -21,17 +21,22 @@ pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 /// Response header naming the requested model group when a fallback group answered.
 pub const FALLBACK_FROM_HEADER: &str = "x-switchyard-fallback-from";
+/// Response header naming the A/B experiment the call took part in.
+pub const EXPERIMENT_HEADER: &str = "x-switchyard-experiment";
+/// Response header naming the experiment's variant that served the call.
+pub const VARIANT_HEADER: &str = "x-switchyard-variant";
 
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
 pub async fn chat_completions(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let include_usage = request.wants_stream_usage();
     let Dispatched {
         deployment,
         outcome,
-    } = dispatch::chat(&state, request).await?;
+    } = dispatch::chat_with_headers(&state, request, &headers).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => {
@@ -71,16 +76,28 @@ pub(crate) fn tag_deployment(response: &mut Response, route: &Route) {
     {
         headers.insert(FALLBACK_FROM_HEADER, value);
     }
+    if let Some((experiment, variant)) = &route.experiment
+        && let (Ok(experiment), Ok(variant)) = (
+            HeaderValue::from_str(experiment),
+            HeaderValue::from_str(variant),
+        )
+    {
+        headers.insert(EXPERIMENT_HEADER, experiment);
+        headers.insert(VARIANT_HEADER, variant);
+    }
 }
 
 /// `GET /v1/models`: every configured model group.
 pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
     let created = state.started_at();
-    let data = state
+    let names = state
         .groups()
         .iter()
-        .map(|group| Model {
-            id: group.name().to_owned(),
+        .map(|group| group.name())
+        .chain(state.experiments().map(|e| e.model.as_str()));
+    let data = names
+        .map(|name| Model {
+            id: name.to_owned(),
             object: "model".to_owned(),
             created,
             owned_by: "switchyard".to_owned(),

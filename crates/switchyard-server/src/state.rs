@@ -1,6 +1,7 @@
 //! The state every request shares: model groups with their provider adapters, the master key
 //! and limits. Built once from validated settings; cheap to clone (one `Arc`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchyard_providers::anthropic::Anthropic;
@@ -9,7 +10,7 @@ use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
-use switchyard_router::{Deployment, ModelGroups, Router};
+use switchyard_router::{Deployment, Experiment, ModelGroups, Router};
 
 use crate::config::{ProviderSettings, Settings};
 
@@ -38,6 +39,7 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     router: Router,
+    experiments: HashMap<String, Experiment>,
     master_key: Option<String>,
     max_request_bytes: usize,
     started_at: u64,
@@ -84,6 +86,11 @@ impl AppState {
         Ok(Self {
             inner: Arc::new(Inner {
                 router: Router::new(ModelGroups::new(deployments), settings.routing),
+                experiments: settings
+                    .experiments
+                    .into_iter()
+                    .map(|e| (e.model.clone(), e))
+                    .collect(),
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
                 started_at: unix_now(),
@@ -94,6 +101,16 @@ impl AppState {
     /// The configured model groups.
     pub fn groups(&self) -> &ModelGroups {
         self.inner.router.groups()
+    }
+
+    /// The experiment clients join by sending `model`, if there is one.
+    pub fn experiment(&self, model: &str) -> Option<&Experiment> {
+        self.inner.experiments.get(model)
+    }
+
+    /// Every experiment.
+    pub fn experiments(&self) -> impl Iterator<Item = &Experiment> {
+        self.inner.experiments.values()
     }
 
     /// The router over the model groups.

@@ -23,6 +23,35 @@ pub struct ConfigFile {
     /// Load balancing, retries, fallbacks and cooldowns.
     #[serde(default)]
     pub router_settings: RouterSettings,
+    /// A/B experiments (Switchyard's own key): one model name split across variants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<ExperimentEntry>,
+}
+
+/// An A/B experiment: clients send `model`; each caller is kept on one variant.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExperimentEntry {
+    /// The experiment's name, shown in the `x-switchyard-experiment` header.
+    pub name: String,
+    /// The model name clients send to take part.
+    pub model: String,
+    /// `user` (the request's `user` field, the default) or `header:<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_by: Option<String>,
+    /// The arms of the experiment.
+    pub variants: Vec<VariantEntry>,
+}
+
+/// One arm of an experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VariantEntry {
+    /// Its label, shown in the `x-switchyard-variant` header.
+    pub name: String,
+    /// The model group that serves it.
+    pub model: String,
+    /// Its relative share of callers (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
 }
 
 /// One deployment: a model name clients use and the upstream model behind it.

@@ -9,7 +9,7 @@ use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
-use switchyard_router::{DeploymentLimits, RoutingPolicy};
+use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::{ConfigError, ConfigWarning};
@@ -29,6 +29,8 @@ pub struct Settings {
     pub max_request_bytes: usize,
     /// Strategy, retries, fallbacks and cooldowns.
     pub routing: RoutingPolicy,
+    /// A/B experiments.
+    pub experiments: Vec<Experiment>,
 }
 
 impl fmt::Debug for Settings {
@@ -41,6 +43,7 @@ impl fmt::Debug for Settings {
             )
             .field("max_request_bytes", &self.max_request_bytes)
             .field("routing", &self.routing)
+            .field("experiments", &self.experiments)
             .finish()
     }
 }
@@ -134,11 +137,13 @@ impl Settings {
             &deployments,
             warnings,
         )?;
+        let experiments = super::experiments::experiments(file.experiments, &deployments)?;
         Ok(Self {
             deployments,
             master_key,
             max_request_bytes,
             routing,
+            experiments,
         })
     }
 }
