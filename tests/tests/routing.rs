@@ -247,3 +247,26 @@ async fn an_experiment_keeps_each_caller_on_one_variant_across_replicas() {
         .expect("json");
     assert!(models.to_string().contains("\"summarizer\""), "{models}");
 }
+
+#[tokio::test]
+async fn a_hedged_request_returns_the_faster_upstream_answer() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("m", "hang", 1), ("m", "healthy", 2)],
+        "  num_retries: 0\n  hedging: {m: 100}\n",
+    )
+    .await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-deployment"], "m-healthy");
+    assert_eq!(response.headers()["x-switchyard-attempts"], "2");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "upstream says: route me"
+    );
+    assert_eq!(upstream_models(&upstream), ["hang", "healthy"]);
+}

@@ -86,8 +86,19 @@ impl HttpClient {
                 format!("request not serializable: {e}"),
             )
         })?;
+        self.post_json_bytes(uri, headers, Bytes::from(body)).await
+    }
+
+    /// POSTs an already serialized JSON `body`, for callers that sign the exact bytes sent;
+    /// otherwise as [`HttpClient::post_json`].
+    pub async fn post_json_bytes(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, ProviderError> {
         let mut request = Request::post(uri.clone())
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| ProviderError::new(ErrorClass::BadRequest, format!("bad request: {e}")))?;
         let request_headers = request.headers_mut();
         request_headers.insert(

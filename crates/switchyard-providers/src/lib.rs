@@ -6,10 +6,12 @@
 //!
 //! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
 //! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
+//! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod error;
 pub mod gemini;
 pub mod http;

@@ -167,6 +167,23 @@ impl DeploymentStats {
         (count > 0).then(|| Duration::from_micros(sum / count))
     }
 
+    /// The `quantile` (0.0 to 1.0) of the recent latencies, or `None` before the first call.
+    pub fn latency_percentile(&self, quantile: f64) -> Option<Duration> {
+        let mut recent: Vec<u64> = self
+            .latencies_us
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .filter(|micros| *micros > 0)
+            .collect();
+        if recent.is_empty() {
+            return None;
+        }
+        recent.sort_unstable();
+        let rank = ((recent.len() as f64 * quantile.clamp(0.0, 1.0)).ceil() as usize)
+            .clamp(1, recent.len());
+        Some(Duration::from_micros(recent[rank - 1]))
+    }
+
     /// Counts tokens used in the current minute.
     pub fn record_tokens(&self, now_ms: u64, tokens: u64) {
         self.roll_usage_minute(now_ms);
@@ -240,6 +257,23 @@ mod tests {
             stats.record_latency(Duration::from_millis(10));
         }
         assert_eq!(stats.mean_latency(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn the_p95_of_the_window_is_its_slow_tail() {
+        let stats = DeploymentStats::default();
+        assert_eq!(stats.latency_percentile(0.95), None);
+        for ms in 1..=16 {
+            stats.record_latency(Duration::from_millis(ms * 10));
+        }
+        assert_eq!(
+            stats.latency_percentile(0.95),
+            Some(Duration::from_millis(160))
+        );
+        assert_eq!(
+            stats.latency_percentile(0.5),
+            Some(Duration::from_millis(80))
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod strategy;
 pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
 pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups};
-pub use policy::{DEFAULT_COOLDOWN, FallbackReason, RoutingPolicy};
+pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
 pub use router::{CallGuard, CallOptions, RouteError, Routed, Router};
 pub use strategy::Strategy;
 

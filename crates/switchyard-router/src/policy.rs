@@ -31,6 +31,17 @@ pub struct RoutingPolicy {
     pub content_policy_fallbacks: HashMap<String, Vec<String>>,
     /// Groups to try when a failing group has no fallbacks of its own.
     pub default_fallbacks: Vec<String>,
+    /// Groups that hedge slow attempts with a second one on another deployment.
+    pub hedging: HashMap<String, Hedge>,
+}
+
+/// When a slow attempt gets a second, parallel attempt on another deployment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Hedge {
+    /// After a fixed delay without an answer (time to first byte for streams).
+    After(Duration),
+    /// After the deployment's observed 95th-percentile latency (no hedge before it has any).
+    P95,
 }
 
 impl Default for RoutingPolicy {
@@ -44,6 +55,7 @@ impl Default for RoutingPolicy {
             context_window_fallbacks: HashMap::new(),
             content_policy_fallbacks: HashMap::new(),
             default_fallbacks: Vec::new(),
+            hedging: HashMap::new(),
         }
     }
 }

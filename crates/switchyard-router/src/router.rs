@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::deployment::Deployment;
 use crate::group::ModelGroups;
-use crate::policy::{FallbackReason, MAX_RETRY_AFTER_COOLDOWN, RoutingPolicy};
+use crate::policy::{FallbackReason, Hedge, MAX_RETRY_AFTER_COOLDOWN, RoutingPolicy};
 
 /// Why a call could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -179,8 +179,10 @@ impl Router {
                 let deployment = Arc::clone(deployment);
                 tried.push(Arc::clone(&deployment));
                 attempts += 1;
-                let more_possible =
-                    attempt < retries || !queue.is_empty() || self.policy.has_fallbacks(&name);
+                let more_possible = attempt < retries
+                    || !queue.is_empty()
+                    || self.policy.has_fallbacks(&name)
+                    || self.policy.hedging.contains_key(&name);
                 let Some(this_request) = (if more_possible {
                     request.clone()
                 } else {
@@ -188,9 +190,23 @@ impl Router {
                 }) else {
                     break;
                 };
-                let guard = CallGuard::new(Arc::clone(&deployment), now);
-                let started = Instant::now();
-                match send(Arc::clone(&deployment), this_request).await {
+                let hedge_after = self.hedge_delay(&name, &deployment);
+                let first = Attempt::start(&deployment, now, &send, this_request);
+                let (winner, result) = match hedge_after {
+                    None => first.finish().await,
+                    Some(delay) => {
+                        let hedge = HedgeStart {
+                            group,
+                            tried: &mut tried,
+                            request: &request,
+                            delay,
+                        };
+                        self.hedged(first, hedge, &send, &mut attempts).await
+                    }
+                };
+                let (deployment, guard, started) =
+                    (winner.deployment, winner.guard, winner.started);
+                match result {
                     Ok(value) => {
                         deployment.stats.record_latency(started.elapsed());
                         return Ok(Routed {
@@ -243,6 +259,67 @@ impl Router {
         Err(finish(last, attempts, model))
     }
 
+    /// How long to wait for `deployment` before hedging, when `group` hedges.
+    fn hedge_delay(&self, group: &str, deployment: &Deployment) -> Option<Duration> {
+        match self.policy.hedging.get(group)? {
+            Hedge::After(delay) => Some(*delay),
+            Hedge::P95 => deployment.stats.latency_percentile(0.95),
+        }
+    }
+
+    /// Runs `first`; if it has not answered within the delay, starts a second attempt on another
+    /// deployment of the group and takes whichever succeeds first. The other is dropped, which
+    /// cancels its upstream request; a failed one is noted for cooldowns.
+    async fn hedged<R, T, F>(
+        &self,
+        mut first: Attempt<T>,
+        hedge: HedgeStart<'_, R>,
+        send: &F,
+        attempts: &mut u32,
+    ) -> (Attempt<T>, Result<T, ProviderError>)
+    where
+        R: Clone,
+        F: Fn(Arc<Deployment>, R) -> BoxFuture<'static, Result<T, ProviderError>>,
+    {
+        if let Ok(result) = tokio::time::timeout(hedge.delay, &mut first.call).await {
+            return (first, result);
+        }
+        let now = self.now_ms();
+        let second = hedge
+            .group
+            .pick(&self.policy.strategy, now, hedge.tried)
+            .filter(|d| !hedge.tried.iter().any(|t| Arc::ptr_eq(t, d)))
+            .cloned();
+        let (Some(second), Some(request)) = (second, hedge.request.clone()) else {
+            return first.finish().await;
+        };
+        tracing::info!(
+            first = %first.deployment.id,
+            second = %second.id,
+            after_ms = hedge.delay.as_millis() as u64,
+            "hedging a slow attempt"
+        );
+        hedge.tried.push(Arc::clone(&second));
+        *attempts += 1;
+        let mut second = Attempt::start(&second, now, send, request);
+        tokio::select! {
+            result = &mut first.call => match result {
+                Ok(value) => (first, Ok(value)),
+                Err(error) => {
+                    self.note_failure(&first.deployment, &error);
+                    second.finish().await
+                }
+            },
+            result = &mut second.call => match result {
+                Ok(value) => (second, Ok(value)),
+                Err(error) => {
+                    self.note_failure(&second.deployment, &error);
+                    first.finish().await
+                }
+            },
+        }
+    }
+
     /// Cooldown bookkeeping: a rate limit cools the deployment for its Retry-After (else the
     /// policy's cooldown); a broken deployment (bad credentials, unknown model) cools at once;
     /// other retryable failures cool it after `allowed_fails` in a minute.
@@ -276,6 +353,41 @@ impl Router {
             _ => {}
         }
     }
+}
+
+/// One upstream call under way: its deployment, in-flight slot, start time and future.
+struct Attempt<T> {
+    deployment: Arc<Deployment>,
+    guard: CallGuard,
+    started: Instant,
+    call: BoxFuture<'static, Result<T, ProviderError>>,
+}
+
+impl<T> Attempt<T> {
+    fn start<R, F>(deployment: &Arc<Deployment>, now_ms: u64, send: &F, request: R) -> Self
+    where
+        F: Fn(Arc<Deployment>, R) -> BoxFuture<'static, Result<T, ProviderError>>,
+    {
+        Self {
+            deployment: Arc::clone(deployment),
+            guard: CallGuard::new(Arc::clone(deployment), now_ms),
+            started: Instant::now(),
+            call: send(Arc::clone(deployment), request),
+        }
+    }
+
+    async fn finish(mut self) -> (Self, Result<T, ProviderError>) {
+        let result = (&mut self.call).await;
+        (self, result)
+    }
+}
+
+/// What a hedge needs from the retry loop.
+struct HedgeStart<'a, R> {
+    group: &'a crate::group::ModelGroup,
+    tried: &'a mut Vec<Arc<Deployment>>,
+    request: &'a Option<R>,
+    delay: Duration,
 }
 
 /// The error a failed call ends in: the last upstream failure with the total attempts, or

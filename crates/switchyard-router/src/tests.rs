@@ -420,3 +420,95 @@ async fn the_in_flight_slot_is_held_until_the_guard_drops() {
     drop(routed);
     assert_eq!(deployment.stats.in_flight(), 0);
 }
+
+/// A `send` where `slow` never answers (and flags when its call is dropped) and others answer
+/// at once with their id.
+fn hang_on(
+    slow: &'static str,
+    dropped: Arc<AtomicUsize>,
+) -> impl Fn(Arc<Deployment>, Probe) -> BoxFuture<'static, Result<String, ProviderError>> {
+    struct OnDrop(Arc<AtomicUsize>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    move |deployment, _request| {
+        let dropped = Arc::clone(&dropped);
+        Box::pin(async move {
+            if deployment.id == slow {
+                let _flag = OnDrop(dropped);
+                std::future::pending::<()>().await;
+            }
+            Ok(deployment.id.clone())
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedged_request_returns_the_faster_deployment_and_cancels_the_slow_one() {
+    let mut policy = RoutingPolicy::default();
+    policy
+        .hedging
+        .insert("m".to_owned(), Hedge::After(Duration::from_millis(200)));
+    let r = router(ordered("m", &["slow", "fast"]), policy);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let started = tokio::time::Instant::now();
+    let routed = r
+        .call(
+            "m",
+            Probe::default(),
+            &CallOptions::default(),
+            hang_on("slow", Arc::clone(&dropped)),
+        )
+        .await
+        .expect("served");
+    assert_eq!(routed.value, "fast");
+    assert_eq!(routed.attempts, 2);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(200),
+        "the hedge starts after the delay"
+    );
+    assert_eq!(
+        dropped.load(Ordering::Relaxed),
+        1,
+        "the slow call was cancelled"
+    );
+    let slow = &r.groups().get("m").expect("group").deployments()[0];
+    assert_eq!(slow.stats.in_flight(), 0, "the loser's slot is released");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_first_answer_never_hedges_and_p95_waits_for_data() {
+    let mut policy = RoutingPolicy::default();
+    policy
+        .hedging
+        .insert("m".to_owned(), Hedge::After(Duration::from_millis(200)));
+    let r = router(ordered("m", &["quick", "other"]), policy);
+    let script = Script::default();
+    let routed = r
+        .call(
+            "m",
+            Probe::default(),
+            &CallOptions::default(),
+            script.send(),
+        )
+        .await
+        .expect("served");
+    assert_eq!((routed.value.as_str(), routed.attempts), ("quick", 1));
+
+    let mut policy = RoutingPolicy::default();
+    policy.hedging.insert("m".to_owned(), Hedge::P95);
+    let r = router(ordered("m", &["quick", "other"]), policy);
+    let routed = r
+        .call(
+            "m",
+            Probe::default(),
+            &CallOptions::default(),
+            script.send(),
+        )
+        .await
+        .expect("served");
+    assert_eq!(routed.attempts, 1, "no latency data yet, so no hedge");
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchyard_providers::anthropic::Anthropic;
+use switchyard_providers::bedrock::Bedrock;
 use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::mock::Mock;
@@ -63,6 +64,14 @@ impl AppState {
                 }
                 ProviderSettings::Gemini(gemini) => {
                     Box::new(Gemini::new(client.clone(), gemini).map_err(|source| {
+                        BuildError::Provider {
+                            id: d.id.clone(),
+                            source,
+                        }
+                    })?)
+                }
+                ProviderSettings::Bedrock(bedrock) => {
+                    Box::new(Bedrock::new(client.clone(), bedrock).map_err(|source| {
                         BuildError::Provider {
                             id: d.id.clone(),
                             source,

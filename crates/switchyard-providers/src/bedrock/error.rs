@@ -211,9 +211,17 @@ mod tests {
             assert_eq!(err.class, class, "{kind}");
             assert_eq!(err.status, Some(status));
             let name = sanitize(kind);
-            assert!(err.message.starts_with(&format!("{name}: ")), "{}", err.message);
+            assert!(
+                err.message.starts_with(&format!("{name}: ")),
+                "{}",
+                err.message
+            );
         }
-        let err = error_from_body(429, Some("ThrottlingException"), fixture!("error_throttling.json"));
+        let err = error_from_body(
+            429,
+            Some("ThrottlingException"),
+            fixture!("error_throttling.json"),
+        );
         assert_eq!(
             err.message,
             "ThrottlingException: Too many requests, please wait before trying again."
@@ -230,14 +238,29 @@ mod tests {
             ("ModelErrorException", 424, ErrorClass::UpstreamServer),
             ("InvalidSignatureException", 403, ErrorClass::Authentication),
             ("ExpiredTokenException", 403, ErrorClass::Authentication),
-            ("com.amazon.coral#AccessDeniedException", 403, ErrorClass::PermissionDenied),
+            (
+                "com.amazon.coral#AccessDeniedException",
+                403,
+                ErrorClass::PermissionDenied,
+            ),
         ];
         for (kind, status, class) in cases {
-            assert_eq!(error_from_body(status, Some(kind), b"{}").class, class, "{kind}");
+            assert_eq!(
+                error_from_body(status, Some(kind), b"{}").class,
+                class,
+                "{kind}"
+            );
         }
         // Without the header, the body's `__type` names it.
-        let err = error_from_body(400, None, br#"{"__type": "ThrottlingException", "Message": "slow"}"#);
-        assert_eq!((err.class, err.message.as_str()), (ErrorClass::RateLimited, "ThrottlingException: slow"));
+        let err = error_from_body(
+            400,
+            None,
+            br#"{"__type": "ThrottlingException", "Message": "slow"}"#,
+        );
+        assert_eq!(
+            (err.class, err.message.as_str()),
+            (ErrorClass::RateLimited, "ThrottlingException: slow")
+        );
     }
 
     #[test]
@@ -256,9 +279,17 @@ mod tests {
             assert_eq!(err.class, class, "{status}");
             assert!(err.message.contains("proxy error"), "{}", err.message);
         }
-        assert_eq!(error_from_body(502, None, b"").message, "Bedrock answered HTTP 502");
         assert_eq!(
-            error_from_body(400, Some("SomethingNewException"), br#"{"message": "prompt is too long: 215013 tokens > 200000 maximum"}"#).class,
+            error_from_body(502, None, b"").message,
+            "Bedrock answered HTTP 502"
+        );
+        assert_eq!(
+            error_from_body(
+                400,
+                Some("SomethingNewException"),
+                br#"{"message": "prompt is too long: 215013 tokens > 200000 maximum"}"#
+            )
+            .class,
             ErrorClass::ContextWindowExceeded
         );
     }
@@ -282,6 +313,9 @@ mod tests {
                 format!("Bedrock reported an error mid-stream: {kind}: it broke")
             );
         }
-        assert_eq!(error_from_exception("unknownException", b"").class, ErrorClass::UpstreamServer);
+        assert_eq!(
+            error_from_exception("unknownException", b"").class,
+            ErrorClass::UpstreamServer
+        );
     }
 }

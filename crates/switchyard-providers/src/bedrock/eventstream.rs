@@ -138,6 +138,25 @@ pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
+/// A fixture of events (`[{"event", "payload"}]`) framed as Bedrock sends them: for tests.
+#[cfg(test)]
+pub fn frames(fixture: &str) -> Vec<u8> {
+    let events: Vec<serde_json::Value> = serde_json::from_str(fixture).expect("fixture is JSON");
+    let mut out = Vec::new();
+    for event in events {
+        let kind = event["event"].as_str().expect("event type");
+        out.extend_from_slice(&encode(
+            &[
+                (":event-type", kind),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
+            event["payload"].to_string().as_bytes(),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +206,11 @@ mod tests {
         assert_eq!(cut.len(), 1);
         let err = cut[0].as_ref().expect_err("cut");
         assert_eq!(err.class, ErrorClass::InvalidResponse);
-        assert!(err.message.contains("middle of a message"), "{}", err.message);
+        assert!(
+            err.message.contains("middle of a message"),
+            "{}",
+            err.message
+        );
 
         let mut corrupted = whole.to_vec();
         let last = corrupted.len() - 6;

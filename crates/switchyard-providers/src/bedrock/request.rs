@@ -18,9 +18,9 @@ use switchyard_wire::{
 };
 
 use super::wire::{
-    ContentBlock, ConverseRequest, Empty, ImageBlock, ImageSource, InferenceConfiguration,
-    Message, SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration,
-    ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
+    ContentBlock, ConverseRequest, Empty, ImageBlock, ImageSource, InferenceConfiguration, Message,
+    SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
+    ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
 };
 use crate::{ErrorClass, ProviderError};
 
@@ -437,8 +437,10 @@ mod tests {
     #[test]
     fn tool_choice_maps_to_auto_any_tool_or_leaves_the_tools_out() {
         let with_choice = |choice: Value, messages: Value| {
-            translate(json!({"model": "m", "messages": messages, "tool_choice": choice,
-                             "tools": [{"type": "function", "function": {"name": "f"}}]}))
+            translate(
+                json!({"model": "m", "messages": messages, "tool_choice": choice,
+                             "tools": [{"type": "function", "function": {"name": "f"}}]}),
+            )
             .expect("translates")
         };
         let question = json!([{"role": "user", "content": "hi"}]);
@@ -479,7 +481,9 @@ mod tests {
             json!([{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]),
         ));
         assert!(message.contains("image/tiff"), "{message}");
-        refused(user(json!([{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}])));
+        refused(user(
+            json!([{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}]),
+        ));
         let mut many = user(json!("hi"));
         many["n"] = json!(2);
         assert!(refused(many).contains("`n`"));
@@ -489,9 +493,13 @@ mod tests {
         refused(json!({"model": "m", "messages": [
             {"role": "assistant", "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}));
         refused(json!({"model": "m", "messages": [{"role": "tool", "content": "orphan"}]}));
-        refused(json!({"model": "m", "messages": [{"role": "function", "name": "f", "content": "x"}]}));
-        refused(json!({"model": "m", "messages": [{"role": "system", "content": [
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]}));
+        refused(
+            json!({"model": "m", "messages": [{"role": "function", "name": "f", "content": "x"}]}),
+        );
+        refused(
+            json!({"model": "m", "messages": [{"role": "system", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]}),
+        );
         let mut bad_choice = user(json!("hi"));
         bad_choice["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
         bad_choice["tool_choice"] = json!("sometimes");

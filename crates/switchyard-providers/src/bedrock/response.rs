@@ -75,7 +75,11 @@ pub fn chat_response(
                 tool_call_id: None,
                 extra,
             },
-            finish_reason: answer.stop_reason.as_deref().map(finish_reason).map(str::to_owned),
+            finish_reason: answer
+                .stop_reason
+                .as_deref()
+                .map(finish_reason)
+                .map(str::to_owned),
             logprobs: None,
         }],
         usage: answer.usage.as_ref().map(usage),

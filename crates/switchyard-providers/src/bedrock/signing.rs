@@ -85,8 +85,9 @@ impl Signer {
         time: SystemTime,
     ) -> Result<HeaderMap, ProviderError> {
         let unsignable = |detail: String| {
+            // Only the deployment's credentials can make signing fail, never the client.
             ProviderError::new(
-                ErrorClass::BadRequest,
+                ErrorClass::Authentication,
                 format!("the request could not be signed: {detail}"),
             )
         };
@@ -195,15 +196,24 @@ mod tests {
 
     #[test]
     fn bedrock_signatures_are_deterministic_cover_the_body_and_carry_the_session_token() {
-        let signer = Signer::new("AKIDTEST", "secret-key-test", Some("session-token-test"), "eu-west-3");
+        let signer = Signer::new(
+            "AKIDTEST",
+            "secret-key-test",
+            Some("session-token-test"),
+            "eu-west-3",
+        );
         let uri: Uri = "https://bedrock-runtime.eu-west-3.amazonaws.com/model/mistral.mistral-large-2402-v1%3A0/converse"
             .parse()
             .expect("uri");
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         let body = br#"{"messages":[]}"#;
-        let once = signer.sign(&uri, &headers, body, suite_time()).expect("signs");
-        let twice = signer.sign(&uri, &headers, body, suite_time()).expect("signs");
+        let once = signer
+            .sign(&uri, &headers, body, suite_time())
+            .expect("signs");
+        let twice = signer
+            .sign(&uri, &headers, body, suite_time())
+            .expect("signs");
         assert_eq!(authorization(&once), authorization(&twice));
         assert!(
             authorization(&once).starts_with(
@@ -214,7 +224,9 @@ mod tests {
             authorization(&once)
         );
         assert_eq!(once["x-amz-security-token"], "session-token-test");
-        assert!(once["authorization"].is_sensitive() && once["x-amz-security-token"].is_sensitive());
+        assert!(
+            once["authorization"].is_sensitive() && once["x-amz-security-token"].is_sensitive()
+        );
         let other_body = signer
             .sign(&uri, &headers, br#"{"messages":[1]}"#, suite_time())
             .expect("signs");
@@ -224,6 +236,9 @@ mod tests {
             .expect("signs");
         assert_ne!(authorization(&once), authorization(&later));
         let debug = format!("{signer:?}");
-        assert!(!debug.contains("AKIDTEST") && !debug.contains("secret-key-test"), "{debug}");
+        assert!(
+            !debug.contains("AKIDTEST") && !debug.contains("secret-key-test"),
+            "{debug}"
+        );
     }
 }

@@ -82,6 +82,21 @@ pub struct LitellmParams {
     /// Azure OpenAI's `api-version` (default `AZURE_API_VERSION`, else 2024-10-21).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Bedrock: the AWS access key id, or `os.environ/NAME` (default `AWS_ACCESS_KEY_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    /// Bedrock: the AWS secret access key, or `os.environ/NAME` (default
+    /// `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_secret_access_key: Option<String>,
+    /// Bedrock: the session token of temporary credentials, or `os.environ/NAME` (default
+    /// `AWS_SESSION_TOKEN` when the keys come from the environment too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_token: Option<String>,
+    /// Bedrock: the AWS region, such as `us-east-1`, or `os.environ/NAME` (default `AWS_REGION`,
+    /// else `AWS_DEFAULT_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region_name: Option<String>,
     /// Seconds allowed for a complete answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
@@ -163,12 +178,27 @@ pub struct RouterSettings {
     /// Default seconds allowed for an upstream call, below `litellm_params.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// Groups that hedge slow attempts with a second one on another deployment:
+    /// `{group: 300}` (milliseconds without a first byte) or `{group: p95}` (the deployment's
+    /// observed 95th-percentile latency). Switchyard's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedging: Option<BTreeMap<String, HedgeAfter>>,
     /// The retry and fallback keys.
     #[serde(flatten)]
     pub retries: RetrySettings,
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// When a hedge starts: milliseconds, or `p95`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HedgeAfter {
+    /// Milliseconds without a first byte.
+    Millis(u64),
+    /// `p95`: the deployment's observed 95th-percentile latency.
+    Observed(String),
 }
 
 /// Options of the routing strategy.

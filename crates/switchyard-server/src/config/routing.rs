@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use switchyard_router::{RoutingPolicy, Strategy};
+use switchyard_router::{Hedge, RoutingPolicy, Strategy};
 
-use super::file::{LitellmSettings, RetrySettings, RouterSettings};
+use super::file::{HedgeAfter, LitellmSettings, RetrySettings, RouterSettings};
 use super::settings::DeploymentSettings;
 use super::{ConfigError, ConfigWarning};
 
@@ -105,6 +105,25 @@ pub fn policy(
     for (i, name) in default_fallbacks.iter().enumerate() {
         warn_unknown_group(&format!("{path}[{i}]"), name, &groups, warnings);
     }
+    let mut hedging = HashMap::new();
+    for (group, after) in router.hedging.iter().flatten() {
+        let path = format!("router_settings.hedging.{group}");
+        warn_unknown_group(&path, group, &groups, warnings);
+        let hedge = match after {
+            HedgeAfter::Millis(0) => {
+                return Err(ConfigError::invalid(path, "must be at least 1 millisecond"));
+            }
+            HedgeAfter::Millis(ms) => Hedge::After(Duration::from_millis(*ms)),
+            HedgeAfter::Observed(word) if word == "p95" => Hedge::P95,
+            HedgeAfter::Observed(other) => {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("`{other}` is neither a number of milliseconds nor `p95`"),
+                ));
+            }
+        };
+        hedging.insert(group.clone(), hedge);
+    }
     Ok(RoutingPolicy {
         strategy,
         num_retries: pick(&retries.num_retries, &litellm.num_retries, "num_retries")
@@ -122,6 +141,7 @@ pub fn policy(
         context_window_fallbacks,
         content_policy_fallbacks,
         default_fallbacks,
+        hedging,
     })
 }
 
@@ -206,6 +226,21 @@ mod tests {
         let loaded = parse_with_env(&text, &no_env).expect("valid");
         assert_eq!(loaded.settings.routing.num_retries, 1);
         assert_eq!(loaded.settings.routing.fallbacks["a"], ["b"]);
+    }
+
+    #[test]
+    fn hedging_takes_milliseconds_or_p95() {
+        let text = format!("{MODELS}router_settings:\n  hedging: {{a: 250, b: p95}}\n");
+        let loaded = parse_with_env(&text, &no_env).expect("valid");
+        let hedging = &loaded.settings.routing.hedging;
+        assert_eq!(hedging["a"], Hedge::After(Duration::from_millis(250)));
+        assert_eq!(hedging["b"], Hedge::P95);
+        let bad = format!("{MODELS}router_settings:\n  hedging: {{a: soon}}\n");
+        let err = parse_with_env(&bad, &no_env).expect_err("invalid");
+        assert!(
+            err.to_string().contains("router_settings.hedging.a"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use switchyard_layers::cost::PriceCatalog;
 use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
+use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
@@ -13,6 +14,8 @@ use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::{ConfigError, ConfigWarning};
+
+mod bedrock;
 
 /// Upstream time allowed when neither the deployment nor `litellm_settings` names one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -74,6 +77,8 @@ pub enum ProviderSettings {
     Anthropic(AnthropicSettings),
     /// Google's Gemini API.
     Gemini(GeminiSettings),
+    /// AWS Bedrock Runtime's Converse API.
+    Bedrock(BedrockSettings),
     /// The built-in mock.
     Mock(MockSettings),
 }
@@ -276,12 +281,13 @@ fn provider(
         "azure" => azure(path, model, &params, env),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
+        "bedrock" => bedrock::settings(path, model, &params, env),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, mock)",
+                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, bedrock, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)

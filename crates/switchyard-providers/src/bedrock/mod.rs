@@ -1,0 +1,361 @@
+//! The AWS Bedrock adapter: `bedrock/<model id>` deployments on Bedrock Runtime's Converse API
+//! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html>), every
+//! call signed with Signature Version 4.
+//!
+//! Chat goes to `POST {endpoint}/model/{modelId}/converse`, streams to `.../converse-stream`,
+//! answered as `application/vnd.amazon.eventstream`. The endpoint is
+//! `https://bedrock-runtime.{region}.amazonaws.com` unless the deployment names an `api_base`
+//! (a VPC endpoint, a test double). The model id is percent-encoded into one path segment, so
+//! the `:` of `...-v1:0` and the `/` of ARNs travel as AWS expects. The modules:
+//!
+//! - `request`: OpenAI chat requests into Converse requests;
+//! - `response`: Converse answers into chat completions;
+//! - `eventstream`: the binary event stream framing, message by message;
+//! - `stream`: event stream messages into chat chunks, as they arrive;
+//! - `error`: Bedrock's error answers and stream exceptions classified;
+//! - `signing`: SigV4, with AWS's `aws-sigv4`;
+//! - `wire`: the Converse wire format.
+//!
+//! Embeddings (Titan, Cohere) use Bedrock's InvokeModel API and are not supported yet.
+
+mod error;
+mod eventstream;
+mod request;
+mod response;
+mod signing;
+mod stream;
+mod wire;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Uri, header};
+use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
+
+use self::error::error_from_response;
+use self::signing::Signer;
+use self::wire::{ConverseRequest, ConverseResponse};
+use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, parse_uri};
+use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
+
+/// The header carrying the id AWS gives each request.
+const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// How to reach one Bedrock deployment. `Debug` shows no credential.
+#[derive(Clone)]
+pub struct BedrockSettings {
+    /// The model id, inference profile id or ARN, such as
+    /// `anthropic.claude-3-5-sonnet-20240620-v1:0` or `us.amazon.nova-pro-v1:0`.
+    pub model: String,
+    /// The AWS region, such as `us-east-1`.
+    pub region: String,
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// Replaces `https://bedrock-runtime.{region}.amazonaws.com`.
+    pub api_base: Option<String>,
+}
+
+impl std::fmt::Debug for BedrockSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BedrockSettings")
+            .field("model", &self.model)
+            .field("region", &self.region)
+            .field("access_key_id", &"[redacted]")
+            .field("secret_access_key", &"[redacted]")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+/// Bedrock Runtime's public endpoint in `region`.
+pub fn endpoint(region: &str) -> String {
+    format!("https://bedrock-runtime.{region}.amazonaws.com")
+}
+
+/// A deployment on Bedrock Runtime.
+#[derive(Debug, Clone)]
+pub struct Bedrock {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: HttpClient,
+    model: String,
+    converse_uri: Uri,
+    stream_uri: Uri,
+    signer: Signer,
+}
+
+impl Bedrock {
+    /// An adapter for one deployment, sending through the shared `client`.
+    pub fn new(client: HttpClient, settings: BedrockSettings) -> Result<Self, ProviderError> {
+        let model = settings.model.trim();
+        // LiteLLM's `bedrock/converse/<model>` names the route this adapter always takes.
+        let model = model.strip_prefix("converse/").unwrap_or(model).to_owned();
+        if model.is_empty() {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                "a Bedrock deployment needs a model id",
+            ));
+        }
+        let region = settings.region.trim();
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("`{region}` is not an AWS region name (such as `us-east-1`)"),
+            ));
+        }
+        let base = settings
+            .api_base
+            .clone()
+            .filter(|base| !base.trim().is_empty())
+            .unwrap_or_else(|| endpoint(region));
+        let root = format!(
+            "{}/model/{}",
+            base.trim_end_matches('/'),
+            encode_segment(&model)
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                converse_uri: parse_uri(&format!("{root}/converse"))?,
+                stream_uri: parse_uri(&format!("{root}/converse-stream"))?,
+                signer: Signer::new(
+                    &settings.access_key_id,
+                    &settings.secret_access_key,
+                    settings.session_token.as_deref().filter(|t| !t.is_empty()),
+                    region,
+                ),
+                model,
+            }),
+        })
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, as AWS encodes path labels.
+fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl Inner {
+    /// Signs and sends a Converse body; error answers become classified errors.
+    async fn post(
+        &self,
+        uri: &Uri,
+        body: &ConverseRequest,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("request not serializable: {e}"),
+            )
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let signed = self.signer.sign(uri, &headers, &body, SystemTime::now())?;
+        headers.extend(signed);
+        let response = self
+            .client
+            .post_json_bytes(uri, &headers, Bytes::from(body))
+            .await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+}
+
+fn request_id(response: &UpstreamResponse) -> Option<String> {
+    response
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Provider for Bedrock {
+    fn family(&self) -> &'static str {
+        "bedrock"
+    }
+
+    fn upstream_model(&self) -> &str {
+        &self.inner.model
+    }
+
+    fn chat(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = request::converse_request(&request)?;
+            let response = inner.post(&inner.converse_uri, &body).await?;
+            let id = response::completion_id(request_id(&response).as_deref());
+            let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
+            let answer: ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                ProviderError::new(
+                    ErrorClass::InvalidResponse,
+                    format!("Bedrock answered with a body that is not a Converse response: {e}"),
+                )
+            })?;
+            response::chat_response(answer, id, &inner.model)
+        })
+    }
+
+    /// Returns once the first chunk is translated, so that an exception Bedrock reports first
+    /// thing (throttling, most often) is an error answer rather than a stream that fails at once.
+    fn chat_stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = request::converse_request(&request)?;
+            let response = inner.post(&inner.stream_uri, &body).await?;
+            let id = response::completion_id(request_id(&response).as_deref());
+            let bytes = response
+                .into_stream()
+                .map(|read| read.map_err(|e| body_error(&e)));
+            let mut chunks =
+                stream::chunk_stream(eventstream::messages(bytes), id, inner.model.clone());
+            match chunks.next().await {
+                Some(Err(err)) => Err(err),
+                Some(Ok(first)) => {
+                    let stream: ChunkStream = Box::pin(
+                        futures_util::stream::once(async move { Ok(first) }).chain(chunks),
+                    );
+                    Ok(stream)
+                }
+                None => Ok(chunks),
+            }
+        })
+    }
+
+    fn embeddings(
+        &self,
+        _request: EmbeddingsRequest,
+    ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
+        Box::pin(async {
+            Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                "embeddings via Bedrock are not supported yet",
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(model: &str, region: &str, api_base: Option<&str>) -> BedrockSettings {
+        BedrockSettings {
+            model: model.to_owned(),
+            region: region.to_owned(),
+            access_key_id: "AKIDSECRETID".to_owned(),
+            secret_access_key: "very-secret-key".to_owned(),
+            session_token: Some("session-secret".to_owned()),
+            api_base: api_base.map(str::to_owned),
+        }
+    }
+
+    fn adapter(settings: BedrockSettings) -> Result<Bedrock, ProviderError> {
+        let client = HttpClient::new(&crate::http::ClientSettings::default()).expect("client");
+        Bedrock::new(client, settings)
+    }
+
+    // Endpoints: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+    // (POST /model/{modelId}/converse) and API_runtime_ConverseStream.html (/converse-stream),
+    // on https://docs.aws.amazon.com/general/latest/gr/bedrock.html's bedrock-runtime endpoints.
+    #[test]
+    fn urls_follow_the_documented_endpoints_with_the_model_id_encoded() {
+        let bedrock = adapter(settings(
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "us-east-1",
+            None,
+        ))
+        .expect("valid");
+        assert_eq!(
+            bedrock.inner.converse_uri.to_string(),
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+        );
+        assert_eq!(
+            bedrock.inner.stream_uri.to_string(),
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream"
+        );
+        assert_eq!(
+            bedrock.upstream_model(),
+            "anthropic.claude-3-5-sonnet-20240620-v1:0"
+        );
+        assert_eq!(bedrock.family(), "bedrock");
+        let arn = adapter(settings(
+            "converse/arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.meta.llama3-1-70b-instruct-v1:0",
+            "us-west-2",
+            Some("http://127.0.0.1:9/"),
+        ))
+        .expect("valid");
+        assert_eq!(
+            arn.inner.converse_uri.to_string(),
+            "http://127.0.0.1:9/model/arn%3Aaws%3Abedrock%3Aus-west-2%3A123456789012%3Ainference-profile%2Fus.meta.llama3-1-70b-instruct-v1%3A0/converse"
+        );
+    }
+
+    #[test]
+    fn bad_regions_and_empty_models_are_refused_and_no_credential_shows() {
+        for region in ["", "us-east-1.evil.com/x", "US EAST"] {
+            assert!(adapter(settings("m", region, None)).is_err(), "{region:?}");
+        }
+        assert!(adapter(settings("  ", "us-east-1", None)).is_err());
+        let settings = settings("m", "eu-central-1", None);
+        assert_eq!(
+            endpoint("eu-central-1"),
+            "https://bedrock-runtime.eu-central-1.amazonaws.com"
+        );
+        let bedrock = adapter(settings.clone()).expect("valid");
+        for debug in [format!("{settings:?}"), format!("{bedrock:?}")] {
+            for secret in ["AKIDSECRETID", "very-secret-key", "session-secret"] {
+                assert!(!debug.contains(secret), "{debug}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn embeddings_are_refused_as_a_bad_request() {
+        let bedrock =
+            adapter(settings("amazon.titan-embed-text-v2:0", "us-east-1", None)).expect("valid");
+        let request: EmbeddingsRequest =
+            serde_json::from_value(serde_json::json!({"model": "m", "input": "hi"}))
+                .expect("request");
+        let err = bedrock.embeddings(request).await.expect_err("refused");
+        assert_eq!(err.class, ErrorClass::BadRequest);
+        assert_eq!(err.message, "embeddings via Bedrock are not supported yet");
+    }
+}
