@@ -14,8 +14,11 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use switchyard_e2e::{Gateway, sse_data};
 
+/// What the fake Azure received: deployment, operation, query, `api-key` header, body.
+type Received = (String, String, Option<String>, Option<String>, Value);
+
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(String, String, Option<String>, Option<String>, Value)>>>);
+struct Seen(Arc<Mutex<Vec<Received>>>);
 
 async fn chat(
     State(seen): State<Seen>,
