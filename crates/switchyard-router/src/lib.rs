@@ -6,12 +6,16 @@
 //! retries on other deployments, follows fallback chains by failure kind, and cools failing
 //! deployments down ([`RoutingPolicy`]). It decides on
 //! [`ErrorClass`](switchyard_providers::ErrorClass)es only.
+//!
+//! Before that, [`RoutingRules`] may turn a model name clients send (such as `switchyard/auto`)
+//! into the group that serves the request, with an explainable [`Decision`].
 
 mod deployment;
 mod experiment;
 mod group;
 mod policy;
 mod router;
+mod rules;
 mod strategy;
 
 pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
@@ -19,6 +23,10 @@ pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
 pub use router::{CallGuard, CallOptions, RouteError, Routed, Router};
+pub use rules::{
+    ComplexityRule, Conditions, Decision, HybridRule, Prefer, RequestFacts, RoutingRules, Rule,
+    RuleError, RuleKind, TaskRule, Tier, TierRule, group_latency, group_price,
+};
 pub use strategy::Strategy;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! fallbacks and each deployment's timeout. Every ingress (OpenAI chat completions, embeddings,
 //! the Anthropic Messages API) goes through here, so they share routing and error mapping.
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,9 +13,12 @@ use futures_util::Stream;
 use http::HeaderMap;
 use serde_json::Value;
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
-use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError, StickyBy};
+use switchyard_router::{
+    CallGuard, CallOptions, Decision, Deployment, RequestFacts, RouteError, StickyBy,
+};
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
+    MessageContent,
 };
 
 use crate::error::ApiError;
@@ -48,6 +52,8 @@ pub struct Route {
     pub fallback_from: Option<String>,
     /// The experiment and variant the caller was assigned to, if any.
     pub experiment: Option<(String, String)>,
+    /// The routing rule's choice of group, and why, when the model invoked rules.
+    pub decision: Option<Decision>,
 }
 
 impl Deref for Route {
@@ -58,16 +64,9 @@ impl Deref for Route {
     }
 }
 
-/// Validates and sends a chat call; streams when the request asks for one.
+/// Validates and sends a chat call; streams when the request asks for one. The request's headers
+/// serve experiments that key callers by a header and routing rules that match on headers.
 pub async fn chat(
-    state: &AppState,
-    request: ChatRequest,
-) -> Result<Dispatched<ChatOutcome>, ApiError> {
-    chat_with_headers(state, request, &HeaderMap::new()).await
-}
-
-/// [`chat`], with the request's headers for experiments that key callers by a header.
-pub async fn chat_with_headers(
     state: &AppState,
     mut request: ChatRequest,
     headers: &HeaderMap,
@@ -78,7 +77,9 @@ pub async fn chat_with_headers(
         ));
     }
     let options = routing_options(&mut request.extra)?;
+    let tags = take_tags(&mut request.extra)?;
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
+    let decision = decide_rule(state, &mut request, tags, headers)?;
     let model = request.model.clone();
     let stream = request.is_stream();
     let routed = state
@@ -105,6 +106,7 @@ pub async fn chat_with_headers(
         attempts: routed.attempts,
         fallback_from: routed.fallback_from,
         experiment,
+        decision,
     };
     let outcome = match routed.value {
         Attempt::Complete(answer) => {
@@ -159,6 +161,7 @@ pub async fn embeddings(
             attempts: routed.attempts,
             fallback_from: routed.fallback_from,
             experiment,
+            decision: None,
         },
         outcome: routed.value,
     })
@@ -180,6 +183,86 @@ fn assign_variant(
     let variant = experiment.assign(key);
     model.clone_from(&variant.model);
     Some((experiment.name.clone(), variant.name.clone()))
+}
+
+/// When `request.model` invokes routing rules, lets them choose the group from the request's
+/// message text, `metadata`, tags and headers, and points `model` at it; answers the decision.
+fn decide_rule(
+    state: &AppState,
+    request: &mut ChatRequest,
+    mut tags: Vec<String>,
+    headers: &HeaderMap,
+) -> Result<Option<Decision>, ApiError> {
+    if !state.rules().routes(&request.model) {
+        return Ok(None);
+    }
+    let metadata = metadata_of(&request.extra, &mut tags);
+    let text = request
+        .messages
+        .iter()
+        .filter_map(|m| m.content.as_ref().map(MessageContent::joined_text))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let facts = RequestFacts {
+        text: &text,
+        metadata: &metadata,
+        tags: &tags,
+        header: &header,
+    };
+    match state.rules().decide(&request.model, &facts, state.groups()) {
+        None => Ok(None),
+        Some(Ok(decision)) => {
+            tracing::debug!(model = %request.model, %decision, "routing rule decided");
+            request.model.clone_from(&decision.group);
+            Ok(Some(decision))
+        }
+        Some(Err(err)) => Err(ApiError::from_rule(&err)),
+    }
+}
+
+/// The scalar entries of the request's `metadata` object as text; tags listed in
+/// `metadata.tags` (where LiteLLM clients may put them) join `tags`. The object stays in the
+/// body: OpenAI reads `metadata` too.
+fn metadata_of(extra: &Extra, tags: &mut Vec<String>) -> HashMap<String, String> {
+    let Some(Value::Object(metadata)) = extra.get("metadata") else {
+        return HashMap::new();
+    };
+    let mut out = HashMap::with_capacity(metadata.len());
+    for (key, value) in metadata {
+        match value {
+            Value::String(text) => {
+                out.insert(key.clone(), text.clone());
+            }
+            Value::Number(_) | Value::Bool(_) => {
+                out.insert(key.clone(), value.to_string());
+            }
+            Value::Array(items) if key == "tags" => {
+                tags.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Takes LiteLLM's `tags` out of the body: they are for the gateway's rules, and OpenAI refuses
+/// fields it does not know.
+fn take_tags(extra: &mut Extra) -> Result<Vec<String>, ApiError> {
+    let invalid = |found: &Value| {
+        ApiError::invalid_request(format!("`tags` must be a list of strings, found {found}"))
+    };
+    match extra.remove("tags") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(tag) => Ok(tag),
+                other => Err(invalid(&other)),
+            })
+            .collect(),
+        Some(other) => Err(invalid(&other)),
+    }
 }
 
 /// What one attempt produced, before the in-flight guard is attached to streams.
@@ -309,6 +392,28 @@ mod tests {
             extra(json!({"seed": 3})),
             "only upstream fields remain"
         );
+    }
+
+    #[test]
+    fn tags_leave_the_body_and_metadata_stays() {
+        let mut body = extra(
+            json!({"tags": ["a", "b"], "metadata": {"task": "code", "n": 2,
+            "urgent": true, "tags": ["c"], "nested": {"x": 1}}}),
+        );
+        let mut tags = take_tags(&mut body).expect("valid");
+        assert_eq!(tags, ["a", "b"]);
+        assert!(!body.contains_key("tags"));
+        let metadata = metadata_of(&body, &mut tags);
+        assert_eq!(tags, ["a", "b", "c"]);
+        assert_eq!(metadata.len(), 3, "scalars only: {metadata:?}");
+        assert_eq!(metadata["task"], "code");
+        assert_eq!(metadata["n"], "2");
+        assert_eq!(metadata["urgent"], "true");
+        assert!(body.contains_key("metadata"), "OpenAI reads metadata too");
+        for bad in [json!({"tags": "a"}), json!({"tags": [1]})] {
+            let err = take_tags(&mut extra(bad.clone())).expect_err("invalid");
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
+        }
     }
 
     #[test]

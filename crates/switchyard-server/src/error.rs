@@ -7,6 +7,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use switchyard_providers::{ErrorClass, ProviderError};
+use switchyard_router::RuleError;
 use switchyard_wire::ErrorBody;
 
 /// A failed request, ready to be answered.
@@ -139,6 +140,25 @@ impl ApiError {
                 "every deployment of model group `{group}` is cooling down after failures or at its limits; try again shortly"
             ),
         )
+    }
+
+    /// Routing rules could not choose a group: none matched and there is no default (400, the
+    /// request lacks what the rules look for), or every candidate is over its limits (503).
+    pub fn from_rule(err: &RuleError) -> Self {
+        match err {
+            RuleError::NoMatch { .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                Some("no_rule_matched"),
+                err.to_string(),
+            ),
+            RuleError::NoCandidate { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                Some("no_rule_candidate"),
+                err.to_string(),
+            ),
+        }
     }
 
     /// A failure inside the gateway itself.

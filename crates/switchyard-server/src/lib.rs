@@ -22,6 +22,7 @@ pub mod error;
 pub use app::{router, serve};
 pub use error::ApiError;
 pub use routes::{
-    ATTEMPTS_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER, FALLBACK_FROM_HEADER, VARIANT_HEADER,
+    ATTEMPTS_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER, FALLBACK_FROM_HEADER,
+    ROUTE_REASON_HEADER, VARIANT_HEADER,
 };
 pub use state::{AppState, BuildError};

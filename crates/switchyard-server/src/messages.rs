@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use switchyard_wire::anthropic::{ErrorBody, MessagesRequest};
 
 use crate::body::JsonBody;
@@ -32,6 +32,7 @@ pub const MESSAGES_PATH: &str = "/v1/messages";
 /// `POST /v1/messages`: a Messages response, or its event stream when `stream` is true.
 pub async fn create_message(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<MessagesRequest>,
 ) -> Result<Response, ApiError> {
     let requested_model = request.model.clone();
@@ -39,7 +40,7 @@ pub async fn create_message(
     let Dispatched {
         deployment,
         outcome,
-    } = dispatch::chat(&state, chat).await?;
+    } = dispatch::chat(&state, chat, &headers).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => {
             Json(response::to_messages_response(*answer, &deployment.id)?).into_response()

@@ -25,6 +25,11 @@ pub const FALLBACK_FROM_HEADER: &str = "x-switchyard-fallback-from";
 pub const EXPERIMENT_HEADER: &str = "x-switchyard-experiment";
 /// Response header naming the experiment's variant that served the call.
 pub const VARIANT_HEADER: &str = "x-switchyard-variant";
+/// Response header explaining a routing rule's choice, such as
+/// `rule=auto kind=complexity chose=big: 2600 chars > 2000, 0 keyword hits`.
+pub const ROUTE_REASON_HEADER: &str = "x-switchyard-route-reason";
+/// The longest route reason sent; longer ones are cut and end in `...`.
+const MAX_REASON_LEN: usize = 256;
 
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
 pub async fn chat_completions(
@@ -36,7 +41,7 @@ pub async fn chat_completions(
     let Dispatched {
         deployment,
         outcome,
-    } = dispatch::chat_with_headers(&state, request, &headers).await?;
+    } = dispatch::chat(&state, request, &headers).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => {
@@ -62,7 +67,8 @@ pub async fn embeddings(
 }
 
 /// Names the deployment that answered in [`DEPLOYMENT_HEADER`], the attempts made in
-/// [`ATTEMPTS_HEADER`] and, after a fallback, the requested group in [`FALLBACK_FROM_HEADER`].
+/// [`ATTEMPTS_HEADER`], after a fallback the requested group in [`FALLBACK_FROM_HEADER`], the
+/// experiment's variant, and a routing rule's decision in [`ROUTE_REASON_HEADER`].
 pub(crate) fn tag_deployment(response: &mut Response, route: &Route) {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&route.deployment.id) {
@@ -85,16 +91,42 @@ pub(crate) fn tag_deployment(response: &mut Response, route: &Route) {
         headers.insert(EXPERIMENT_HEADER, experiment);
         headers.insert(VARIANT_HEADER, variant);
     }
+    if let Some(decision) = &route.decision
+        && let Ok(value) = HeaderValue::from_str(&header_text(&decision.to_string()))
+    {
+        headers.insert(ROUTE_REASON_HEADER, value);
+    }
 }
 
-/// `GET /v1/models`: every configured model group.
+/// `text` as a header value: printable ASCII (anything else becomes `?`), at most
+/// [`MAX_REASON_LEN`] characters.
+fn header_text(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if out.len() > MAX_REASON_LEN {
+        out.truncate(MAX_REASON_LEN - 3);
+        out.push_str("...");
+    }
+    out
+}
+
+/// `GET /v1/models`: every configured model group, experiment model and rule model.
 pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
     let created = state.started_at();
     let names = state
         .groups()
         .iter()
         .map(|group| group.name())
-        .chain(state.experiments().map(|e| e.model.as_str()));
+        .chain(state.experiments().map(|e| e.model.as_str()))
+        .chain(state.rules().models());
     let data = names
         .map(|name| Model {
             id: name.to_owned(),

@@ -1,5 +1,5 @@
-//! The state every request shares: model groups with their provider adapters, the master key
-//! and limits. Built once from validated settings; cheap to clone (one `Arc`).
+//! The state every request shares: model groups with their provider adapters, experiments,
+//! routing rules, the master key and limits. Built once from validated settings; cheap to clone (one `Arc`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
-use switchyard_router::{Deployment, Experiment, ModelGroups, Router};
+use switchyard_router::{Deployment, Experiment, ModelGroups, Router, RoutingRules};
 
 use crate::config::{ProviderSettings, Settings};
 
@@ -41,6 +41,7 @@ pub struct AppState {
 struct Inner {
     router: Router,
     experiments: HashMap<String, Experiment>,
+    rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
     started_at: u64,
@@ -100,6 +101,7 @@ impl AppState {
                     .into_iter()
                     .map(|e| (e.model.clone(), e))
                     .collect(),
+                rules: settings.rules,
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
                 started_at: unix_now(),
@@ -120,6 +122,11 @@ impl AppState {
     /// Every experiment.
     pub fn experiments(&self) -> impl Iterator<Item = &Experiment> {
         self.inner.experiments.values()
+    }
+
+    /// The routing rules, by the model names that invoke them.
+    pub fn rules(&self) -> &RoutingRules {
+        &self.inner.rules
     }
 
     /// The router over the model groups.

@@ -26,6 +26,88 @@ pub struct ConfigFile {
     /// A/B experiments (Switchyard's own key): one model name split across variants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub experiments: Vec<ExperimentEntry>,
+    /// Routing rules (Switchyard's own key): model names that pick their model group per
+    /// request, by task, cost tier, prompt complexity or cost and latency limits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routing_rules: Vec<RoutingRuleEntry>,
+}
+
+/// A routing rule: requests that name its model (`model`, or a tier name) are served by the
+/// group it chooses. Rules sharing a model are tried in order; the first that matches decides.
+/// Each kind reads its own keys: `task` (`model`, `when`, `group`, `default`), `tier`
+/// (`tiers`), `complexity` (`model`, `simple`, `complex`, `max_simple_chars`,
+/// `complex_keywords`, `min_keyword_hits`) and `hybrid` (`model`, `candidates`,
+/// `max_cost_per_million`, `max_latency_ms`, `prefer`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RoutingRuleEntry {
+    /// The rule's name, shown in the `x-switchyard-route-reason` header.
+    pub name: String,
+    /// `task`, `tier`, `complexity` or `hybrid`.
+    pub kind: String,
+    /// The model name clients send to invoke the rule (every kind but `tier`). Several `task`
+    /// rules may share one, and a `task` rule may come before a rule of another kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `task`: what the request must carry; every condition given must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<RuleConditions>,
+    /// `task`: the model group that serves matching requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `task`: the model group that serves requests for `model` that no rule matched (one per
+    /// model); without one, such requests fail with 400 `no_rule_matched`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// `tier`: tier names clients send as `model` (such as `cheap`, `balanced`, `premium`), each
+    /// with the model groups that may serve it; the cheapest by catalog price is chosen, the first
+    /// when none is priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<BTreeMap<String, Vec<String>>>,
+    /// `complexity`: the model group for simple prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simple: Option<String>,
+    /// `complexity`: the model group for complex prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex: Option<String>,
+    /// `complexity`: the longest prompt (characters of all message text) that is still simple
+    /// (default 2000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_simple_chars: Option<u64>,
+    /// `complexity`: words or phrases that mark a complex prompt, matched as whole words in any
+    /// case (default `prove`, `step by step`, `analyze`, `refactor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_keywords: Option<Vec<String>>,
+    /// `complexity`: how many different keywords make a prompt complex (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_keyword_hits: Option<u32>,
+    /// `hybrid`: the model groups to choose from; ties keep this order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<String>>,
+    /// `hybrid`: highest price in USD per million tokens (input plus output, from the price
+    /// catalog); unpriced groups pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_per_million: Option<f64>,
+    /// `hybrid`: highest mean observed latency in milliseconds; groups not yet measured pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
+    /// `hybrid`: `cost` (the cheapest within the limits, the default) or `latency` (the
+    /// fastest; groups not yet measured first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefer: Option<String>,
+}
+
+/// What a request must carry for a `task` rule to match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RuleConditions {
+    /// Entries of the request's `metadata` object, compared as text (`1` matches `"1"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// Request headers and their exact values; names in any case.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header: BTreeMap<String, String>,
+    /// Tags the request must all carry (LiteLLM's `tags`, in the body or in `metadata`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// An A/B experiment: clients send `model`; each caller is kept on one variant.

@@ -7,6 +7,7 @@
 pub mod experiments;
 pub mod file;
 pub mod routing;
+pub mod rules;
 pub mod settings;
 
 use std::fmt;

@@ -10,7 +10,7 @@ use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
-use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy};
+use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::{ConfigError, ConfigWarning};
@@ -34,6 +34,8 @@ pub struct Settings {
     pub routing: RoutingPolicy,
     /// A/B experiments.
     pub experiments: Vec<Experiment>,
+    /// Routing rules, by the model names that invoke them.
+    pub rules: RoutingRules,
 }
 
 impl fmt::Debug for Settings {
@@ -47,6 +49,7 @@ impl fmt::Debug for Settings {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("routing", &self.routing)
             .field("experiments", &self.experiments)
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -143,12 +146,14 @@ impl Settings {
             warnings,
         )?;
         let experiments = super::experiments::experiments(file.experiments, &deployments)?;
+        let rules = super::rules::rules(&file.routing_rules, &deployments, &experiments, warnings)?;
         Ok(Self {
             deployments,
             master_key,
             max_request_bytes,
             routing,
             experiments,
+            rules,
         })
     }
 }
