@@ -16,6 +16,7 @@ mod group;
 mod policy;
 mod router;
 mod rules;
+mod service;
 mod strategy;
 
 pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
@@ -27,6 +28,7 @@ pub use rules::{
     ComplexityRule, Conditions, Decision, HybridRule, Prefer, RequestFacts, RoutingRules, Rule,
     RuleError, RuleKind, TaskRule, Tier, TierRule, group_latency, group_price,
 };
+pub use service::{RouteRequest, RouterService};
 pub use strategy::Strategy;
 
 #[cfg(test)]
