@@ -30,6 +30,10 @@ pub struct Gateway {
     /// A client for calling it.
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The gateway process, when it runs as one (killed on drop).
+    process: Option<tokio::process::Child>,
+    /// Its configuration file, removed on drop.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Gateway {
@@ -53,6 +57,49 @@ impl Gateway {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             shutdown: Some(tx),
+            process: None,
+            config_file: None,
+        }
+    }
+
+    /// Runs the real `switchyard` binary (built next to this test: `cargo build -p switchyard`,
+    /// which `cargo xtask test` does first) as its own process on `config`, with `env` in its
+    /// environment, listening on a free loopback port.
+    pub async fn spawn(config: &str, env: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let binary = gateway_binary();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let config_file =
+            std::env::temp_dir().join(format!("switchyard-e2e-{}-{n}.yaml", std::process::id()));
+        std::fs::write(&config_file, config).expect("write the test config");
+        let mut child = tokio::process::Command::new(&binary)
+            .args(["serve", "-p", "0", "--host", "127.0.0.1", "-c"])
+            .arg(&config_file)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the gateway prints its address within 30 s")
+            .expect("stdout readable")
+            .expect("the gateway printed its address before exiting");
+        let base = line
+            .strip_prefix("switchyard listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_owned();
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            shutdown: None,
+            process: Some(child),
+            config_file: Some(config_file),
         }
     }
 
@@ -94,7 +141,29 @@ impl Drop for Gateway {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(child) = self.process.as_mut() {
+            let _ = child.start_kill();
+        }
+        if let Some(path) = self.config_file.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// `target/<profile>/switchyard`, beside the `deps/` folder this test runs from.
+fn gateway_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join(format!("switchyard{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p switchyard` (`cargo xtask test` does)",
+        binary.display()
+    );
+    binary
 }
 
 /// Reads an error answer and checks it has the OpenAI error shape; returns `(status, code)`.
@@ -388,6 +457,6 @@ pub async fn closed_port() -> u16 {
 pub async fn standard_setup() -> (FakeUpstream, Gateway) {
     let upstream = FakeUpstream::start().await;
     let config = standard_config(&upstream.api_base, closed_port().await);
-    let gateway = Gateway::start(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
     (upstream, gateway)
 }

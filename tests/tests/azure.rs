@@ -98,7 +98,7 @@ fn config(base: &str) -> String {
 #[tokio::test]
 async fn azure_deployments_use_the_documented_path_query_and_key_header() {
     let (base, seen) = azure().await;
-    let gateway = Gateway::start(&config(&base), &[("AZURE_KEY", "az-secret-1")]).await;
+    let gateway = Gateway::spawn(&config(&base), &[("AZURE_KEY", "az-secret-1")]).await;
     let request = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
     let response = gateway.post("/v1/chat/completions", &request, None).await;
     assert_eq!(response.status(), 200);

@@ -155,7 +155,7 @@ async fn permanent_credentials_sign_without_a_session_token() {
 #[tokio::test]
 async fn a_wrong_secret_fails_verification_and_is_an_authentication_error() {
     let upstream = FakeBedrock::start().await;
-    let gateway = Gateway::start(
+    let gateway = Gateway::spawn(
         &bedrock_config(&upstream.api_base),
         &[
             ("BEDROCK_E2E_KEY_ID", ACCESS_KEY_ID),

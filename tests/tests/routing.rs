@@ -27,7 +27,7 @@ async fn gateway(
     deployments: &[(&str, &str, u32)],
     router: &str,
 ) -> Gateway {
-    Gateway::start(&config(&upstream.api_base, deployments, router), &[]).await
+    Gateway::spawn(&config(&upstream.api_base, deployments, router), &[]).await
 }
 
 fn upstream_models(upstream: &FakeUpstream) -> Vec<String> {
@@ -215,8 +215,8 @@ async fn variant_of(gateway: &Gateway, user: &str) -> (String, String) {
 
 #[tokio::test]
 async fn an_experiment_keeps_each_caller_on_one_variant_across_replicas() {
-    let first = Gateway::start(EXPERIMENT_CONFIG, &[]).await;
-    let second = Gateway::start(EXPERIMENT_CONFIG, &[]).await;
+    let first = Gateway::spawn(EXPERIMENT_CONFIG, &[]).await;
+    let second = Gateway::spawn(EXPERIMENT_CONFIG, &[]).await;
     let mut seen = std::collections::HashSet::new();
     for i in 0..24 {
         let user = format!("user-{i}");

@@ -24,7 +24,7 @@ fn config(groups: &[(&str, &str, u64)], rules: &str) -> String {
 }
 
 async fn gateway(groups: &[(&str, &str, u64)], rules: &str) -> Gateway {
-    Gateway::start(&config(groups, rules), &[]).await
+    Gateway::spawn(&config(groups, rules), &[]).await
 }
 
 /// A chat call with extra body fields and request headers.
@@ -362,7 +362,7 @@ routing_rules:
 ",
         upstream.api_base
     );
-    let gateway = Gateway::start(&text, &[]).await;
+    let gateway = Gateway::spawn(&text, &[]).await;
     let fields = json!({"tags": ["urgent"], "metadata": {"ticket": "T-1"}, "store": true});
     let routed = call(&gateway, "assistant", "hi", fields.clone(), &[]).await;
     assert_eq!(

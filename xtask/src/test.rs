@@ -14,8 +14,9 @@ use crate::{cargo, exec, root};
 
 /// Runs every test; `extra` goes to `cargo test`.
 pub fn run(extra: &[String]) -> anyhow::Result<()> {
-    exec(cargo().args(["test", "--workspace"]).args(extra))?;
+    // The end-to-end tests run the real binary as a process, so it is built first.
     exec(cargo().args(["build", "-p", "switchyard"]))?;
+    exec(cargo().args(["test", "--workspace"]).args(extra))?;
     client_tests()
 }
 
