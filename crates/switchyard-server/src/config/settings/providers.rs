@@ -1,0 +1,344 @@
+//! The provider arms of `litellm_params.model`: which family a `provider/model` name selects
+//! and how its settings (base URL, key, version) are resolved, LiteLLM's prefixes included.
+
+use std::time::Duration;
+
+use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
+use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
+use switchyard_providers::mock::MockSettings;
+use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
+
+use super::super::file::LitellmParams;
+use super::super::{ConfigError, ConfigWarning};
+use super::{ProviderSettings, bedrock, check_url, resolve};
+
+pub(super) fn provider(
+    path: &str,
+    params: LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<ProviderSettings, ConfigError> {
+    let model_path = format!("{path}.model");
+    let (family, model) = match params.model.split_once('/') {
+        Some((family, model)) => (family, model),
+        None => ("openai", params.model.as_str()),
+    };
+    if model.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            model_path,
+            "must name a model, as `provider/model` (for example `openai/gpt-4o-mini`)",
+        ));
+    }
+    let is_mock = family == "mock";
+    let mock_keys = [
+        ("mock_response", params.mock_response.is_some()),
+        ("mock_latency_ms", params.mock_latency_ms.is_some()),
+        ("mock_failure_rate", params.mock_failure_rate.is_some()),
+    ];
+    if !is_mock {
+        for (key, _) in mock_keys.iter().filter(|(_, set)| *set) {
+            warnings.push(ConfigWarning {
+                path: format!("{path}.{key}"),
+                message: format!("only the mock provider reads this key; `{family}` ignores it"),
+            });
+        }
+    }
+    match family {
+        "mock" => {
+            let failure_rate = params.mock_failure_rate.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&failure_rate) {
+                return Err(ConfigError::invalid(
+                    format!("{path}.mock_failure_rate"),
+                    format!("must be between 0.0 and 1.0, not {failure_rate}"),
+                ));
+            }
+            Ok(ProviderSettings::Mock(MockSettings {
+                model: model.to_owned(),
+                response: params.mock_response,
+                latency: Duration::from_millis(params.mock_latency_ms.unwrap_or(0)),
+                failure_rate,
+            }))
+        }
+        "azure" => azure(path, model, &params, env),
+        "anthropic" => anthropic(path, model, &params, env),
+        "gemini" => gemini(path, model, &params, env),
+        "bedrock" => bedrock::settings(path, model, &params, env),
+        family => match PRESETS.iter().find(|p| p.family == family) {
+            Some(preset) => openai_compatible(path, preset, model, &params, env),
+            None => Err(ConfigError::invalid(
+                model_path,
+                format!(
+                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, bedrock, mock)",
+                    PRESETS
+                        .iter()
+                        .map(|p| p.family)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        },
+    }
+}
+
+/// A provider prefix that LiteLLM maps to an OpenAI-compatible API: where it lives by default and
+/// which environment variables hold its key and base URL when the config names none.
+struct Preset {
+    family: &'static str,
+    api_base: Option<&'static str>,
+    key_vars: &'static [&'static str],
+    base_vars: &'static [&'static str],
+    /// Ollama users write the server's root URL; its OpenAI-compatible API lives under `/v1`.
+    append_v1: bool,
+}
+
+const fn preset(
+    family: &'static str,
+    api_base: Option<&'static str>,
+    key_vars: &'static [&'static str],
+    base_vars: &'static [&'static str],
+) -> Preset {
+    Preset {
+        family,
+        api_base,
+        key_vars,
+        base_vars,
+        append_v1: false,
+    }
+}
+
+/// LiteLLM's OpenAI-compatible prefixes, with the defaults its documentation gives.
+const PRESETS: &[Preset] = &[
+    preset(
+        "openai",
+        Some(OPENAI_API_BASE),
+        &["OPENAI_API_KEY"],
+        &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
+    ),
+    preset(
+        "mistral",
+        Some("https://api.mistral.ai/v1"),
+        &["MISTRAL_API_KEY"],
+        &["MISTRAL_API_BASE"],
+    ),
+    preset(
+        "groq",
+        Some("https://api.groq.com/openai/v1"),
+        &["GROQ_API_KEY"],
+        &["GROQ_API_BASE"],
+    ),
+    preset(
+        "together_ai",
+        Some("https://api.together.xyz/v1"),
+        &[
+            "TOGETHERAI_API_KEY",
+            "TOGETHER_API_KEY",
+            "TOGETHER_AI_API_KEY",
+        ],
+        &["TOGETHERAI_API_BASE"],
+    ),
+    preset(
+        "deepseek",
+        Some("https://api.deepseek.com/v1"),
+        &["DEEPSEEK_API_KEY"],
+        &["DEEPSEEK_API_BASE"],
+    ),
+    preset(
+        "xai",
+        Some("https://api.x.ai/v1"),
+        &["XAI_API_KEY"],
+        &["XAI_API_BASE"],
+    ),
+    preset(
+        "fireworks_ai",
+        Some("https://api.fireworks.ai/inference/v1"),
+        &[
+            "FIREWORKS_AI_API_KEY",
+            "FIREWORKS_API_KEY",
+            "FIREWORKSAI_API_KEY",
+        ],
+        &["FIREWORKS_API_BASE"],
+    ),
+    preset(
+        "openrouter",
+        Some("https://openrouter.ai/api/v1"),
+        &["OPENROUTER_API_KEY", "OR_API_KEY"],
+        &["OPENROUTER_API_BASE"],
+    ),
+    preset(
+        "perplexity",
+        Some("https://api.perplexity.ai"),
+        &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
+        &["PERPLEXITY_API_BASE"],
+    ),
+    preset(
+        "cerebras",
+        Some("https://api.cerebras.ai/v1"),
+        &["CEREBRAS_API_KEY"],
+        &["CEREBRAS_API_BASE"],
+    ),
+    Preset {
+        append_v1: true,
+        ..preset(
+            "ollama",
+            Some("http://localhost:11434"),
+            &["OLLAMA_API_KEY"],
+            &["OLLAMA_API_BASE"],
+        )
+    },
+    Preset {
+        append_v1: true,
+        ..preset(
+            "ollama_chat",
+            Some("http://localhost:11434"),
+            &["OLLAMA_API_KEY"],
+            &["OLLAMA_API_BASE"],
+        )
+    },
+    preset(
+        "hosted_vllm",
+        None,
+        &["HOSTED_VLLM_API_KEY"],
+        &["HOSTED_VLLM_API_BASE"],
+    ),
+    preset("custom_openai", None, &["OPENAI_API_KEY"], &[]),
+];
+
+fn openai_compatible(
+    path: &str,
+    preset: &Preset,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => preset
+            .base_vars
+            .iter()
+            .find_map(|var| env(var))
+            .or(preset.api_base.map(str::to_owned))
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    &base_path,
+                    format!(
+                        "provider `{}` needs an api_base (the server's URL)",
+                        preset.family
+                    ),
+                )
+            })?,
+    };
+    check_url(&base_path, &api_base)?;
+    let api_base = if preset.append_v1 && !api_base.trim_end_matches('/').ends_with("/v1") {
+        format!("{}/v1", api_base.trim_end_matches('/'))
+    } else {
+        api_base
+    };
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => preset.key_vars.iter().find_map(|var| env(var)),
+    };
+    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+        family: preset.family,
+        model: model.to_owned(),
+        api_base,
+        api_key,
+        dialect: Dialect::OpenAi,
+    }))
+}
+
+/// Azure OpenAI's default `api-version` when neither the config nor `AZURE_API_VERSION` names one.
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+fn azure(
+    path: &str,
+    deployment: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("AZURE_API_BASE").ok_or_else(|| {
+            ConfigError::invalid(
+                &base_path,
+                "Azure needs an api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE",
+            )
+        })?,
+    };
+    check_url(&base_path, &api_base)?;
+    let api_version = match &params.api_version {
+        Some(value) => resolve(&format!("{path}.api_version"), value, env)?,
+        None => env("AZURE_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_owned()),
+    };
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => env("AZURE_API_KEY"),
+    };
+    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+        family: "azure",
+        model: deployment.to_owned(),
+        api_base,
+        api_key,
+        dialect: Dialect::Azure { api_version },
+    }))
+}
+
+/// An Anthropic deployment: the key from `api_key` or `ANTHROPIC_API_KEY`, the base URL from
+/// `api_base`, `ANTHROPIC_API_BASE` or Anthropic's own.
+fn anthropic(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("ANTHROPIC_API_BASE").unwrap_or_else(|| ANTHROPIC_API_BASE.to_owned()),
+    };
+    check_url(&base_path, &api_base)?;
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => env("ANTHROPIC_API_KEY"),
+    };
+    Ok(ProviderSettings::Anthropic(AnthropicSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}
+
+/// A Gemini deployment: the key from `api_key`, `GEMINI_API_KEY` or `GOOGLE_API_KEY`, the base
+/// URL from `api_base`, `GEMINI_API_BASE` or Google's own. Google's API refuses every call
+/// without a key, so one is required there; a custom base (a proxy) may do without.
+fn gemini(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => env("GEMINI_API_BASE").unwrap_or_else(|| GEMINI_API_BASE.to_owned()),
+    };
+    check_url(&base_path, &api_base)?;
+    let key_path = format!("{path}.api_key");
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&key_path, value, env)?),
+        None => env("GEMINI_API_KEY").or_else(|| env("GOOGLE_API_KEY")),
+    };
+    let root = api_base.trim_end_matches('/');
+    if api_key.is_none() && root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE {
+        return Err(ConfigError::invalid(
+            key_path,
+            "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
+        ));
+    }
+    Ok(ProviderSettings::Gemini(GeminiSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}

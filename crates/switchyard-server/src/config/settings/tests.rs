@@ -1,0 +1,250 @@
+//! Tests of settings validation: providers, limits, secrets and key paths.
+
+use switchyard_providers::anthropic::ANTHROPIC_API_BASE;
+use switchyard_providers::gemini::GEMINI_API_BASE;
+use switchyard_providers::openai::{Dialect, OPENAI_API_BASE};
+
+use super::super::parse_with_env;
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    (name == "UPSTREAM_KEY").then(|| "sk-from-env".to_owned())
+}
+
+fn one(params: &str) -> Result<DeploymentSettings, ConfigError> {
+    let text = format!("model_list:\n  - model_name: m\n    litellm_params: {params}\n");
+    let mut loaded = parse_with_env(&text, &env)?;
+    Ok(loaded.settings.deployments.remove(0))
+}
+
+#[test]
+fn openai_deployment_resolves_its_key_from_the_environment() {
+    let d = one("{model: openai/gpt-4o-mini, api_base: 'http://127.0.0.1:9/v1', api_key: os.environ/UPSTREAM_KEY, timeout: 2.5}")
+        .expect("valid");
+    let ProviderSettings::OpenAi(openai) = &d.provider else {
+        panic!("openai expected")
+    };
+    assert_eq!(openai.model, "gpt-4o-mini");
+    assert_eq!(openai.api_key.as_deref(), Some("sk-from-env"));
+    assert_eq!(d.timeout, Duration::from_millis(2500));
+    assert_eq!(d.stream_timeout, d.timeout);
+    assert_eq!(d.id, "m-0");
+}
+
+#[test]
+fn a_missing_environment_variable_names_the_key_and_variable() {
+    let err = one("{model: openai/x, api_key: os.environ/NOT_SET_ANYWHERE}").expect_err("invalid");
+    let message = err.to_string();
+    assert!(
+        message.contains("model_list[0].litellm_params.api_key"),
+        "{message}"
+    );
+    assert!(message.contains("NOT_SET_ANYWHERE"), "{message}");
+}
+
+#[test]
+fn catalog_prices_reach_the_router_for_cost_based_routing() {
+    let d = one("{model: openai/gpt-4o-mini}").expect("valid");
+    let expected = 0.15e-6 + 0.6e-6;
+    let got = d
+        .limits
+        .cost_per_token
+        .expect("gpt-4o-mini is in the catalog");
+    assert!((got - expected).abs() < 1e-12, "{got}");
+    let d = one("{model: mock/anything}").expect("valid");
+    assert_eq!(d.limits.cost_per_token, None);
+}
+
+#[test]
+fn bad_values_are_refused_with_their_path() {
+    let cases = [
+        ("{model: openai/x, api_base: 'ftp://host'}", "api_base"),
+        ("{model: openai/x, timeout: -1}", "timeout"),
+        ("{model: mock/x, mock_failure_rate: 2}", "mock_failure_rate"),
+        ("{model: frobnicator/x}", "model"),
+        ("{model: 'openai/'}", "model"),
+    ];
+    for (params, key) in cases {
+        let err = one(params).expect_err(params);
+        let ConfigError::Invalid { path, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            path,
+            &format!("model_list[0].litellm_params.{key}"),
+            "{params}"
+        );
+    }
+}
+
+#[test]
+fn a_bare_model_name_goes_to_an_openai_compatible_upstream() {
+    let d = one("{model: gpt-4o}").expect("valid");
+    assert!(
+        matches!(d.provider, ProviderSettings::OpenAi(ref s) if s.model == "gpt-4o" && s.api_base == OPENAI_API_BASE)
+    );
+}
+
+#[test]
+fn presets_resolve_their_default_base_and_key_variable() {
+    let groq = |name: &str| (name == "GROQ_API_KEY").then(|| "gsk-1".to_owned());
+    let text =
+        "model_list:\n  - model_name: m\n    litellm_params: {model: groq/llama-3.1-8b-instant}\n";
+    let loaded = parse_with_env(text, &groq).expect("valid");
+    let ProviderSettings::OpenAi(s) = &loaded.settings.deployments[0].provider else {
+        panic!("openai-compatible expected")
+    };
+    assert_eq!(
+        (s.family, s.api_base.as_str()),
+        ("groq", "https://api.groq.com/openai/v1")
+    );
+    assert_eq!(s.api_key.as_deref(), Some("gsk-1"));
+    assert_eq!(s.model, "llama-3.1-8b-instant");
+}
+
+#[test]
+fn ollama_gets_its_v1_path_and_vllm_needs_a_base() {
+    let d = one("{model: ollama/llama3, api_base: 'http://10.0.0.5:11434'}").expect("valid");
+    let ProviderSettings::OpenAi(s) = &d.provider else {
+        panic!("openai-compatible")
+    };
+    assert_eq!(s.api_base, "http://10.0.0.5:11434/v1");
+    let err = one("{model: hosted_vllm/qwen}").expect_err("needs api_base");
+    assert!(err.to_string().contains("litellm_params.api_base"), "{err}");
+}
+
+#[test]
+fn azure_deployments_carry_their_api_version() {
+    let d = one("{model: azure/my-gpt4o, api_base: 'https://res.openai.azure.com', api_key: k, api_version: '2025-01-01-preview'}")
+        .expect("valid");
+    let ProviderSettings::OpenAi(s) = &d.provider else {
+        panic!("openai-compatible")
+    };
+    assert_eq!(s.model, "my-gpt4o");
+    assert_eq!(
+        s.dialect,
+        Dialect::Azure {
+            api_version: "2025-01-01-preview".to_owned()
+        }
+    );
+    let err = one("{model: azure/x}").expect_err("needs a base");
+    assert!(err.to_string().contains("api_base"), "{err}");
+}
+
+#[test]
+fn anthropic_deployments_read_their_key_and_base_from_config_or_environment() {
+    let vars = |name: &str| match name {
+        "ANTHROPIC_API_KEY" => Some("sk-ant-env".to_owned()),
+        "ANTHROPIC_API_BASE" => Some("http://127.0.0.1:9".to_owned()),
+        _ => None,
+    };
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: anthropic/claude-sonnet-4-5}\n";
+    let loaded = parse_with_env(text, &vars).expect("valid");
+    let ProviderSettings::Anthropic(s) = &loaded.settings.deployments[0].provider else {
+        panic!("anthropic expected")
+    };
+    assert_eq!(s.model, "claude-sonnet-4-5");
+    assert_eq!(s.api_base, "http://127.0.0.1:9");
+    assert_eq!(s.api_key.as_deref(), Some("sk-ant-env"));
+    let d = one("{model: anthropic/claude-haiku-4-5, api_key: os.environ/UPSTREAM_KEY}")
+        .expect("valid");
+    let ProviderSettings::Anthropic(s) = &d.provider else {
+        panic!("anthropic expected")
+    };
+    assert_eq!(s.api_base, ANTHROPIC_API_BASE);
+    assert_eq!(s.api_key.as_deref(), Some("sk-from-env"));
+    let err = one("{model: anthropic/c, api_base: 'ftp://x'}").expect_err("bad base");
+    assert!(err.to_string().contains("litellm_params.api_base"), "{err}");
+    let err = one("{model: nope/c}").expect_err("unknown provider");
+    assert!(err.to_string().contains("anthropic"), "{err}");
+}
+
+#[test]
+fn gemini_deployments_read_their_key_and_base_from_config_or_environment() {
+    let vars = |name: &str| match name {
+        "GOOGLE_API_KEY" => Some("AIza-google".to_owned()),
+        "GEMINI_API_BASE" => Some("http://127.0.0.1:9".to_owned()),
+        _ => None,
+    };
+    let text =
+        "model_list:\n  - model_name: m\n    litellm_params: {model: gemini/gemini-2.5-flash}\n";
+    let loaded = parse_with_env(text, &vars).expect("valid");
+    let ProviderSettings::Gemini(s) = &loaded.settings.deployments[0].provider else {
+        panic!("gemini expected")
+    };
+    assert_eq!(s.model, "gemini-2.5-flash");
+    assert_eq!(s.api_base, "http://127.0.0.1:9");
+    assert_eq!(s.api_key.as_deref(), Some("AIza-google"));
+    let both = |name: &str| match name {
+        "GEMINI_API_KEY" => Some("AIza-gemini".to_owned()),
+        "GOOGLE_API_KEY" => Some("AIza-google".to_owned()),
+        _ => None,
+    };
+    let loaded = parse_with_env(text, &both).expect("valid");
+    let ProviderSettings::Gemini(s) = &loaded.settings.deployments[0].provider else {
+        panic!("gemini expected")
+    };
+    assert_eq!(
+        s.api_key.as_deref(),
+        Some("AIza-gemini"),
+        "GEMINI_API_KEY comes first"
+    );
+    assert_eq!(s.api_base, GEMINI_API_BASE);
+    let d = one("{model: gemini/gemini-2.5-pro, api_key: os.environ/UPSTREAM_KEY}").expect("valid");
+    let ProviderSettings::Gemini(s) = &d.provider else {
+        panic!("gemini expected")
+    };
+    assert_eq!(s.api_key.as_deref(), Some("sk-from-env"));
+    assert!(
+        !format!("{d:?}").contains("sk-from-env"),
+        "keys stay out of Debug output"
+    );
+}
+
+#[test]
+fn gemini_on_google_s_api_needs_a_key() {
+    let err = one("{model: gemini/gemini-2.5-flash}").expect_err("no key");
+    assert!(err.to_string().contains("litellm_params.api_key"), "{err}");
+    assert!(err.to_string().contains("GEMINI_API_KEY"), "{err}");
+    let err = one(
+        "{model: gemini/gemini-2.5-flash, api_base: 'https://generativelanguage.googleapis.com/v1beta/'}",
+    )
+    .expect_err("no key for Google's API, however its URL is written");
+    assert!(err.to_string().contains("api_key"), "{err}");
+    let d = one("{model: gemini/gemini-2.5-flash, api_base: 'http://127.0.0.1:9'}")
+        .expect("a proxy may add the key itself");
+    assert!(matches!(d.provider, ProviderSettings::Gemini(ref s) if s.api_key.is_none()));
+    let err = one("{model: nope/c}").expect_err("unknown provider");
+    assert!(err.to_string().contains("gemini"), "{err}");
+}
+
+#[test]
+fn mock_keys_on_other_providers_are_warned_about() {
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/x, mock_response: hi}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(
+        loaded.warnings[0].path,
+        "model_list[0].litellm_params.mock_response"
+    );
+}
+
+#[test]
+fn master_key_and_body_limit_are_read() {
+    let text =
+        "general_settings:\n  master_key: os.environ/UPSTREAM_KEY\n  max_request_size_mb: 0.5\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert_eq!(loaded.settings.master_key.as_deref(), Some("sk-from-env"));
+    assert_eq!(loaded.settings.max_request_bytes, 512 * 1024);
+    assert!(!format!("{:?}", loaded.settings).contains("sk-from-env"));
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let text = "model_list:\n  - {model_name: a, litellm_params: {model: mock/a}, model_info: {id: x}}\n  - {model_name: b, litellm_params: {model: mock/b}, model_info: {id: x}}\n";
+    let err = parse_with_env(text, &env).expect_err("duplicate");
+    assert!(
+        err.to_string().contains("model_list[1].model_info.id"),
+        "{err}"
+    );
+}
