@@ -17,6 +17,7 @@ pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod openai;
+mod translate;
 
 use std::pin::Pin;
 

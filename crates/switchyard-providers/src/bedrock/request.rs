@@ -99,23 +99,10 @@ fn text_block(text: impl Into<String>) -> ContentBlock {
 
 /// System and developer messages: Converse's `system` blocks hold text.
 fn system_blocks(message: &ChatMessage) -> Result<Vec<SystemContentBlock>, ProviderError> {
-    let Some(content) = &message.content else {
-        return Ok(Vec::new());
-    };
-    if let MessageContent::Parts(parts) = content
-        && let Some(part) = parts.iter().find(|p| p.kind != "text")
-    {
-        return Err(bad_request(format!(
-            "a system message may hold text only for Bedrock, not `{}` parts",
-            part.kind
-        )));
-    }
-    let text = content.joined_text();
-    Ok(if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![SystemContentBlock { text }]
-    })
+    Ok(crate::translate::system_text(message, "Bedrock")?
+        .map(|text| SystemContentBlock { text })
+        .into_iter()
+        .collect())
 }
 
 /// A user turn. Empty text is left out: Bedrock refuses blank text blocks.

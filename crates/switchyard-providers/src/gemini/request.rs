@@ -88,23 +88,10 @@ fn text_part(text: impl Into<String>) -> Part {
 
 /// System and developer messages: Gemini's `systemInstruction` takes text only.
 fn system_parts(message: &ChatMessage) -> Result<Vec<Part>, ProviderError> {
-    let Some(content) = &message.content else {
-        return Ok(Vec::new());
-    };
-    if let MessageContent::Parts(parts) = content
-        && let Some(part) = parts.iter().find(|p| p.kind != "text")
-    {
-        return Err(bad_request(format!(
-            "a system message may hold text only for Gemini, not `{}` parts",
-            part.kind
-        )));
-    }
-    let text = content.joined_text();
-    Ok(if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![text_part(text)]
-    })
+    Ok(crate::translate::system_text(message, "Gemini")?
+        .map(text_part)
+        .into_iter()
+        .collect())
 }
 
 fn user_parts(content: Option<&MessageContent>) -> Result<Vec<Part>, ProviderError> {
