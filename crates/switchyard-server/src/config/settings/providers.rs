@@ -203,6 +203,44 @@ const PRESETS: &[Preset] = &[
     preset("custom_openai", None, &["OPENAI_API_KEY"], &[]),
 ];
 
+/// Where a provider's base URL and key come from when the deployment does not name them.
+struct Sources<'a> {
+    /// Environment variables holding the base URL, tried in order.
+    base_vars: &'a [&'a str],
+    /// The provider's own URL, if it has one.
+    default_base: Option<&'a str>,
+    /// Environment variables holding the key, tried in order.
+    key_vars: &'a [&'a str],
+    /// Why a base URL is required, when there is no default.
+    missing_base: &'a str,
+}
+
+/// The base URL (`api_base`, else the variables, else the default; checked) and the key
+/// (`api_key`, else the variables), both resolving `os.environ/NAME`.
+fn base_and_key(
+    path: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+    sources: &Sources<'_>,
+) -> Result<(String, Option<String>), ConfigError> {
+    let base_path = format!("{path}.api_base");
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&base_path, value, env)?,
+        None => sources
+            .base_vars
+            .iter()
+            .find_map(|var| env(var))
+            .or(sources.default_base.map(str::to_owned))
+            .ok_or_else(|| ConfigError::invalid(&base_path, sources.missing_base))?,
+    };
+    check_url(&base_path, &api_base)?;
+    let api_key = match &params.api_key {
+        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
+        None => sources.key_vars.iter().find_map(|var| env(var)),
+    };
+    Ok((api_base, api_key))
+}
+
 fn openai_compatible(
     path: &str,
     preset: &Preset,
@@ -210,33 +248,21 @@ fn openai_compatible(
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let base_path = format!("{path}.api_base");
-    let api_base = match &params.api_base {
-        Some(value) => resolve(&base_path, value, env)?,
-        None => preset
-            .base_vars
-            .iter()
-            .find_map(|var| env(var))
-            .or(preset.api_base.map(str::to_owned))
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    &base_path,
-                    format!(
-                        "provider `{}` needs an api_base (the server's URL)",
-                        preset.family
-                    ),
-                )
-            })?,
+    let missing_base = format!(
+        "provider `{}` needs an api_base (the server's URL)",
+        preset.family
+    );
+    let sources = Sources {
+        base_vars: preset.base_vars,
+        default_base: preset.api_base,
+        key_vars: preset.key_vars,
+        missing_base: &missing_base,
     };
-    check_url(&base_path, &api_base)?;
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
     let api_base = if preset.append_v1 && !api_base.trim_end_matches('/').ends_with("/v1") {
         format!("{}/v1", api_base.trim_end_matches('/'))
     } else {
         api_base
-    };
-    let api_key = match &params.api_key {
-        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
-        None => preset.key_vars.iter().find_map(|var| env(var)),
     };
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: preset.family,
@@ -256,24 +282,16 @@ fn azure(
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let base_path = format!("{path}.api_base");
-    let api_base = match &params.api_base {
-        Some(value) => resolve(&base_path, value, env)?,
-        None => env("AZURE_API_BASE").ok_or_else(|| {
-            ConfigError::invalid(
-                &base_path,
-                "Azure needs an api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE",
-            )
-        })?,
+    let sources = Sources {
+        base_vars: &["AZURE_API_BASE"],
+        default_base: None,
+        key_vars: &["AZURE_API_KEY"],
+        missing_base: "Azure needs an api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE",
     };
-    check_url(&base_path, &api_base)?;
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
     let api_version = match &params.api_version {
         Some(value) => resolve(&format!("{path}.api_version"), value, env)?,
         None => env("AZURE_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_owned()),
-    };
-    let api_key = match &params.api_key {
-        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
-        None => env("AZURE_API_KEY"),
     };
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
@@ -292,16 +310,13 @@ fn anthropic(
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let base_path = format!("{path}.api_base");
-    let api_base = match &params.api_base {
-        Some(value) => resolve(&base_path, value, env)?,
-        None => env("ANTHROPIC_API_BASE").unwrap_or_else(|| ANTHROPIC_API_BASE.to_owned()),
+    let sources = Sources {
+        base_vars: &["ANTHROPIC_API_BASE"],
+        default_base: Some(ANTHROPIC_API_BASE),
+        key_vars: &["ANTHROPIC_API_KEY"],
+        missing_base: "",
     };
-    check_url(&base_path, &api_base)?;
-    let api_key = match &params.api_key {
-        Some(value) => Some(resolve(&format!("{path}.api_key"), value, env)?),
-        None => env("ANTHROPIC_API_KEY"),
-    };
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
     Ok(ProviderSettings::Anthropic(AnthropicSettings {
         model: model.to_owned(),
         api_base,
@@ -318,17 +333,14 @@ fn gemini(
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let base_path = format!("{path}.api_base");
-    let api_base = match &params.api_base {
-        Some(value) => resolve(&base_path, value, env)?,
-        None => env("GEMINI_API_BASE").unwrap_or_else(|| GEMINI_API_BASE.to_owned()),
+    let sources = Sources {
+        base_vars: &["GEMINI_API_BASE"],
+        default_base: Some(GEMINI_API_BASE),
+        key_vars: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        missing_base: "",
     };
-    check_url(&base_path, &api_base)?;
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
     let key_path = format!("{path}.api_key");
-    let api_key = match &params.api_key {
-        Some(value) => Some(resolve(&key_path, value, env)?),
-        None => env("GEMINI_API_KEY").or_else(|| env("GOOGLE_API_KEY")),
-    };
     let root = api_base.trim_end_matches('/');
     if api_key.is_none() && root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE {
         return Err(ConfigError::invalid(
