@@ -1,5 +1,6 @@
 //! What a call costs: a catalog of public list prices per model, optional per-deployment overrides,
-//! and the arithmetic from token usage to US dollars.
+//! the arithmetic from token usage to US dollars, a [`CostLayer`] that prices every answer of a
+//! tower service and hands it to a [`SpendSink`], and [`MeteredStream`] for streamed answers.
 //!
 //! ```
 //! use switchyard_layers::cost::{PriceCatalog, cost_of};
@@ -27,11 +28,15 @@
 
 mod catalog;
 mod error;
+mod layer;
 pub mod litellm;
+mod metered;
 mod price;
 mod pricing;
 
 pub use catalog::{CatalogEntry, Mode, PriceCatalog};
 pub use error::{CatalogError, InvalidPrice};
+pub use layer::{Billable, CostLayer, CostService, ResponseFuture, SpendSink};
+pub use metered::MeteredStream;
 pub use price::{Cost, ModelPrice, Tokens, cost_of, cost_of_tokens};
 pub use pricing::{PriceOverride, Pricing};

@@ -75,6 +75,13 @@ pub struct Cost {
     pub estimated: bool,
 }
 
+impl Cost {
+    /// The same cost, marked estimated or not.
+    pub fn estimated(self, estimated: bool) -> Self {
+        Self { estimated, ..self }
+    }
+}
+
 /// What a call with `usage` costs at `price`.
 ///
 /// Cached prompt tokens (`prompt_tokens_details.cached_tokens`) are charged at the cache-read price
