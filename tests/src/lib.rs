@@ -34,6 +34,8 @@ pub struct Gateway {
     process: Option<tokio::process::Child>,
     /// Its configuration file, removed on drop.
     config_file: Option<std::path::PathBuf>,
+    /// The gateway's state, when it runs in this process.
+    state: Option<switchyard_server::AppState>,
 }
 
 impl Gateway {
@@ -50,16 +52,28 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(switchyard_server::serve(listener, state, async move {
-            let _ = rx.await;
-        }));
+        tokio::spawn(switchyard_server::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Self {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             process: None,
             config_file: None,
+            state: Some(state),
         }
+    }
+
+    /// The state of a gateway started in this process with [`Gateway::start`].
+    pub fn state(&self) -> &switchyard_server::AppState {
+        self.state
+            .as_ref()
+            .expect("only a gateway started in this process has its state here")
     }
 
     /// Runs the real `switchyard` binary (built next to this test: `cargo build -p switchyard`,
@@ -100,6 +114,7 @@ impl Gateway {
             shutdown: None,
             process: Some(child),
             config_file: Some(config_file),
+            state: None,
         }
     }
 

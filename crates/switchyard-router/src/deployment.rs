@@ -1,6 +1,10 @@
 //! A deployment (one upstream model that can serve a model group) and the live statistics the
 //! strategies and cooldowns read: calls in flight, recent latencies, failures, usage this minute.
 //! Everything here is lock-free atomics, so picking never contends on a lock.
+//!
+//! Usage per minute has two parts: what this replica counted, and what the other replicas
+//! counted as of the last [`UsageSync`](crate::UsageSync) cycle; limits and the usage strategy
+//! read their sum.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -101,11 +105,30 @@ pub struct DeploymentStats {
     usage_minute: AtomicU64,
     requests: AtomicU64,
     tokens: AtomicU64,
+    /// The minute `shared_requests` and `shared_tokens` belong to.
+    shared_minute: AtomicU64,
+    /// Requests the other replicas counted in `shared_minute`, as of the last sync.
+    shared_requests: AtomicU64,
+    /// Tokens the other replicas counted in `shared_minute`, as of the last sync.
+    shared_tokens: AtomicU64,
     latencies_us: [AtomicU64; LATENCY_WINDOW],
     latency_next: AtomicUsize,
 }
 
-fn minute_of(now_ms: u64) -> u64 {
+/// What this replica counted for a deployment in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LocalUsage {
+    /// The minute ([`minute_of`]) the counts belong to.
+    pub minute: u64,
+    /// Requests started.
+    pub requests: u64,
+    /// Tokens used.
+    pub tokens: u64,
+}
+
+/// The minute `now_ms` (router clock: milliseconds since the UNIX epoch) falls in. The `+ 1`
+/// keeps minute 0 for "never", the value fresh counters start with.
+pub(crate) fn minute_of(now_ms: u64) -> u64 {
     now_ms / 60_000 + 1
 }
 
@@ -190,19 +213,51 @@ impl DeploymentStats {
         self.tokens.fetch_add(tokens, Ordering::Relaxed);
     }
 
-    /// Requests started in the current minute.
+    /// Requests started in the current minute: here, plus on the other replicas as of the last
+    /// usage sync when usage is shared.
     pub fn requests_this_minute(&self, now_ms: u64) -> u64 {
-        if self.usage_minute.load(Ordering::Relaxed) == minute_of(now_ms) {
+        let minute = minute_of(now_ms);
+        let local = if self.usage_minute.load(Ordering::Relaxed) == minute {
             self.requests.load(Ordering::Relaxed)
         } else {
             0
+        };
+        local.saturating_add(self.shared(minute, &self.shared_requests))
+    }
+
+    /// Tokens used in the current minute: here, plus on the other replicas as of the last usage
+    /// sync when usage is shared.
+    pub fn tokens_this_minute(&self, now_ms: u64) -> u64 {
+        let minute = minute_of(now_ms);
+        let local = if self.usage_minute.load(Ordering::Relaxed) == minute {
+            self.tokens.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        local.saturating_add(self.shared(minute, &self.shared_tokens))
+    }
+
+    /// What this replica alone counted, with the minute it counted in.
+    pub(crate) fn local_usage(&self) -> LocalUsage {
+        LocalUsage {
+            minute: self.usage_minute.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            tokens: self.tokens.load(Ordering::Relaxed),
         }
     }
 
-    /// Tokens used in the current minute.
-    pub fn tokens_this_minute(&self, now_ms: u64) -> u64 {
-        if self.usage_minute.load(Ordering::Relaxed) == minute_of(now_ms) {
-            self.tokens.load(Ordering::Relaxed)
+    /// Replaces what the other replicas counted in `minute` (the last sync's answer).
+    pub(crate) fn set_shared_usage(&self, minute: u64, requests: u64, tokens: u64) {
+        // Readers that see the old minute with the new counts (or the reverse) are off by one
+        // sync at a minute's edge, as approximate as the local counters there.
+        self.shared_minute.store(minute, Ordering::Relaxed);
+        self.shared_requests.store(requests, Ordering::Relaxed);
+        self.shared_tokens.store(tokens, Ordering::Relaxed);
+    }
+
+    fn shared(&self, minute: u64, counter: &AtomicU64) -> u64 {
+        if self.shared_minute.load(Ordering::Relaxed) == minute {
+            counter.load(Ordering::Relaxed)
         } else {
             0
         }

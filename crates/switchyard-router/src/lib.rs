@@ -9,6 +9,9 @@
 //!
 //! Before that, [`RoutingRules`] may turn a model name clients send (such as `switchyard/auto`)
 //! into the group that serves the request, with an explainable [`Decision`].
+//!
+//! Several replicas agree on `rpm`/`tpm` limits and usage-based routing by sharing their
+//! per-minute counts through a [`UsageStore`], which [`UsageSync`] updates off the call path.
 
 mod deployment;
 mod experiment;
@@ -18,6 +21,7 @@ mod router;
 mod rules;
 mod service;
 mod strategy;
+mod usage;
 
 pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
 pub use experiment::{Experiment, StickyBy, Variant};
@@ -30,6 +34,10 @@ pub use rules::{
 };
 pub use service::{RouteRequest, RouterService};
 pub use strategy::Strategy;
+pub use usage::{
+    MemoryUsageStore, MinuteTotals, UsageCount, UsageIncrement, UsageStore, UsageStoreError,
+    UsageSync, UsageSyncTask,
+};
 
 #[cfg(test)]
 mod tests;

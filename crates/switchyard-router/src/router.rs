@@ -91,21 +91,60 @@ impl Drop for CallGuard {
     }
 }
 
+/// The router's clock: tokio's (so tests can pause and advance it), counted from the wall-clock
+/// time at start, so that replicas agree on where a minute begins.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    epoch: Instant,
+    epoch_unix_ms: u64,
+}
+
+impl Clock {
+    /// Starts at the system's wall-clock time.
+    pub(crate) fn system() -> Self {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Self::starting_at(unix_ms)
+    }
+
+    /// Starts at `unix_ms` milliseconds since the UNIX epoch.
+    pub(crate) fn starting_at(unix_ms: u64) -> Self {
+        Self {
+            epoch: Instant::now(),
+            epoch_unix_ms: unix_ms,
+        }
+    }
+
+    /// Milliseconds since the UNIX epoch.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.epoch_unix_ms.saturating_add(elapsed)
+    }
+}
+
 /// Model groups plus the policy that routes calls across them.
 #[derive(Debug)]
 pub struct Router {
     groups: ModelGroups,
     policy: RoutingPolicy,
-    epoch: Instant,
+    clock: Clock,
 }
 
 impl Router {
     /// A router over `groups` following `policy`.
     pub fn new(groups: ModelGroups, policy: RoutingPolicy) -> Self {
+        Self::with_clock(groups, policy, Clock::system())
+    }
+
+    /// A router whose clock starts at a chosen time (tests that must not meet a minute's edge).
+    pub(crate) fn with_clock(groups: ModelGroups, policy: RoutingPolicy, clock: Clock) -> Self {
         Self {
             groups,
             policy,
-            epoch: Instant::now(),
+            clock,
         }
     }
 
@@ -119,9 +158,15 @@ impl Router {
         &self.policy
     }
 
-    /// Milliseconds on the router's clock (tokio's, so tests can pause and advance it).
+    /// Milliseconds since the UNIX epoch on the router's clock: the wall-clock time at start,
+    /// advanced by tokio's clock (so tests can pause and advance it).
     pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.clock.now_ms()
+    }
+
+    /// The router's clock.
+    pub(crate) fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Counts `tokens` against `deployment`'s minute budget (usage-based routing, `tpm`).

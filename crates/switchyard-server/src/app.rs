@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets open requests finish.
+/// While it serves, usage counts are synced with other replicas when configured.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -51,6 +52,7 @@ pub async fn serve(
         // Small SSE events must leave at once rather than wait for Nagle.
         let _ = tcp.set_nodelay(true);
     });
+    let _usage_sync = state.start_usage_sync();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

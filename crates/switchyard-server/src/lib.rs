@@ -6,6 +6,7 @@
 //! - [`router`] / [`serve`]: the HTTP API (OpenAI's, and Anthropic's `/v1/messages`) and the
 //!   server loop.
 //! - [`ApiError`]: the one place failures become OpenAI error answers.
+//! - [`usage_store`]: per-minute usage shared between replicas through Redis.
 
 mod auth;
 mod body;
@@ -18,6 +19,7 @@ mod stream;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod usage_store;
 
 pub use app::{router, serve};
 pub use error::ApiError;

@@ -1,5 +1,6 @@
 //! The state every request shares: model groups with their provider adapters, experiments,
-//! routing rules, the master key and limits. Built once from validated settings; cheap to clone (one `Arc`).
+//! routing rules, the master key and limits, and the sync of usage counts with other replicas
+//! when configured. Built once from validated settings; cheap to clone (one `Arc`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,9 +12,13 @@ use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
-use switchyard_router::{Deployment, Experiment, ModelGroups, Router, RoutingRules};
+use switchyard_router::{
+    Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError, UsageSync,
+    UsageSyncTask,
+};
 
 use crate::config::{ProviderSettings, Settings};
+use crate::usage_store::RedisUsageStore;
 
 /// Why the gateway could not be assembled from valid settings.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,9 @@ pub enum BuildError {
     /// The shared HTTP client could not be built.
     #[error("upstream HTTP client: {0}")]
     Client(ProviderError),
+    /// The store of shared usage counts could not be set up.
+    #[error("shared usage store: {0}")]
+    UsageStore(UsageStoreError),
 }
 
 /// Shared, read-only state of the gateway.
@@ -45,6 +53,7 @@ struct Inner {
     master_key: Option<String>,
     max_request_bytes: usize,
     started_at: u64,
+    usage_sync: Option<Arc<UsageSync>>,
 }
 
 impl AppState {
@@ -93,9 +102,17 @@ impl AppState {
             deployment.limits = d.limits;
             deployments.push(deployment);
         }
+        let router = Router::new(ModelGroups::new(deployments), settings.routing);
+        let usage_sync = match &settings.shared_usage {
+            Some(shared) => {
+                let store = RedisUsageStore::new(shared).map_err(BuildError::UsageStore)?;
+                Some(Arc::new(UsageSync::new(&router, Arc::new(store))))
+            }
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                router: Router::new(ModelGroups::new(deployments), settings.routing),
+                router,
                 experiments: settings
                     .experiments
                     .into_iter()
@@ -105,8 +122,21 @@ impl AppState {
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
                 started_at: unix_now(),
+                usage_sync,
             }),
         })
+    }
+
+    /// The sync of usage counts with other replicas, when `router_settings` names a Redis.
+    pub fn usage_sync(&self) -> Option<&Arc<UsageSync>> {
+        self.inner.usage_sync.as_ref()
+    }
+
+    /// Starts syncing usage counts with other replicas every [`UsageSync::INTERVAL`], when
+    /// configured; the sync stops when the returned task is dropped. Needs a tokio runtime.
+    pub fn start_usage_sync(&self) -> Option<UsageSyncTask> {
+        self.usage_sync()
+            .map(|sync| sync.spawn(UsageSync::INTERVAL))
     }
 
     /// The configured model groups.

@@ -93,7 +93,7 @@ impl<Res, T: SpendSink<Res> + ?Sized> SpendSink<Res> for Arc<T> {
     }
 }
 
-/// Prices the responses of the wrapped service; see the [module docs](self).
+/// Prices the responses of the wrapped service and hands each to a [`SpendSink`].
 #[derive(Debug, Clone)]
 pub struct CostLayer<K> {
     sink: K,

@@ -265,12 +265,52 @@ pub struct RouterSettings {
     /// observed 95th-percentile latency). Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hedging: Option<BTreeMap<String, HedgeAfter>>,
+    /// Redis host through which replicas share their per-minute usage (so that `rpm`, `tpm` and
+    /// `usage-based-routing` count every replica's calls), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_host: Option<String>,
+    /// Redis port (default 6379), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_port: Option<RedisPort>,
+    /// Redis password, or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<Secret>,
+    /// Redis as a `redis://` or `rediss://` (TLS) URL, or `os.environ/NAME`; used instead of
+    /// `redis_host`, `redis_port` and `redis_password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
+    /// Prefix of the Redis keys (default `switchyard`): gateways that share one Redis share
+    /// usage only with the same prefix. Switchyard's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_key_prefix: Option<String>,
     /// The retry and fallback keys.
     #[serde(flatten)]
     pub retries: RetrySettings,
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// A Redis port: a number, or `os.environ/NAME`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RedisPort {
+    /// The port number.
+    Number(#[schemars(range(min = 1, max = 65535))] u64),
+    /// `os.environ/NAME`, or the number as text.
+    Text(String),
+}
+
+/// A value that may hold a secret (a password, or a URL with one): written as plain text, never
+/// shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// When a hedge starts: milliseconds, or `p95`.

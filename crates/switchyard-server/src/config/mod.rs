@@ -9,6 +9,7 @@ pub mod file;
 pub mod routing;
 pub mod rules;
 pub mod settings;
+pub mod shared_usage;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use switchyard_providers::openai::OpenAiSettings;
 use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
+use super::shared_usage::SharedUsageSettings;
 use super::{ConfigError, ConfigWarning};
 
 mod bedrock;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub experiments: Vec<Experiment>,
     /// Routing rules, by the model names that invoke them.
     pub rules: RoutingRules,
+    /// The Redis through which replicas share per-minute usage; `None` keeps it per replica.
+    pub shared_usage: Option<SharedUsageSettings>,
 }
 
 impl fmt::Debug for Settings {
@@ -53,6 +56,7 @@ impl fmt::Debug for Settings {
             .field("routing", &self.routing)
             .field("experiments", &self.experiments)
             .field("rules", &self.rules)
+            .field("shared_usage", &self.shared_usage)
             .finish()
     }
 }
@@ -150,6 +154,7 @@ impl Settings {
         )?;
         let experiments = super::experiments::experiments(file.experiments, &deployments)?;
         let rules = super::rules::rules(&file.routing_rules, &deployments, &experiments, warnings)?;
+        let shared_usage = super::shared_usage::shared_usage(&file.router_settings, env, warnings)?;
         Ok(Self {
             deployments,
             master_key,
@@ -157,6 +162,7 @@ impl Settings {
             routing,
             experiments,
             rules,
+            shared_usage,
         })
     }
 }
@@ -240,7 +246,7 @@ fn limits(path: &str, params: &LitellmParams) -> Result<DeploymentLimits, Config
 }
 
 /// Resolves `os.environ/NAME` to the variable's value; other values are taken as written.
-fn resolve(
+pub(super) fn resolve(
     path: &str,
     value: &str,
     env: &dyn Fn(&str) -> Option<String>,

@@ -1,0 +1,308 @@
+//! Cache keys: the SHA-256 digest of a request's answer-deciding parts written as canonical JSON
+//! (object keys sorted, integral floats written as integers), so that equal requests get equal keys
+//! whatever the order of their JSON keys, in every process and on every replica.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Number, Value};
+use sha2::{Digest, Sha256};
+
+/// Version of the normalized form; changing what goes into a key bumps it, so old entries are
+/// never read back under a new meaning.
+const FORMAT: &str = "switchyard-cache/1";
+
+/// The exact-match key of one request: `{kind}:{hex SHA-256}`, such as `chat:9f86d0...`.
+///
+/// Cheap to clone. Stores add their own prefix (the Redis store's key prefix, for one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey(Arc<str>);
+
+impl CacheKey {
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Writes the parts of a request that decide its answer into a digest, as one canonical JSON
+/// object, and makes a [`CacheKey`] of it.
+///
+/// Fields are written in the order of the calls; values are normalized, so JSON key order never
+/// matters. Each value is converted and hashed on its own, so a long conversation is never
+/// copied whole.
+///
+/// ```
+/// use switchyard_layers::cache::KeyHasher;
+/// use serde_json::json;
+///
+/// let key = |body: serde_json::Value| {
+///     let mut hasher = KeyHasher::new("echo");
+///     hasher.field("body", &body);
+///     hasher.finish().expect("JSON values always serialize")
+/// };
+/// assert_eq!(key(json!({"a": 1, "b": 2.0})), key(json!({"b": 2, "a": 1})));
+/// assert_ne!(key(json!({"a": 1})), key(json!({"a": 1.5})));
+/// assert!(key(json!({})).as_str().starts_with("echo:"));
+/// ```
+pub struct KeyHasher {
+    kind: &'static str,
+    digest: Sha256,
+    failed: bool,
+}
+
+impl fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyHasher")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyHasher {
+    /// A digest for requests of one `kind` (`chat`, `embeddings`, ...): keys of different kinds
+    /// never collide. The kind is the key's visible prefix, so keep it short and plain.
+    pub fn new(kind: &'static str) -> Self {
+        let mut hasher = Self {
+            kind,
+            digest: Sha256::new(),
+            failed: false,
+        };
+        hasher.write(|out| {
+            out.write_all(b"{\"\":")?;
+            write_str(out, FORMAT)?;
+            out.write_all(b",\"kind\":")?;
+            write_str(out, kind)
+        });
+        hasher
+    }
+
+    /// Adds one field: `name` and `value` in canonical form.
+    pub fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> &mut Self {
+        let value = serde_json::to_value(value);
+        self.write(|out| {
+            write_name(out, name)?;
+            write_canonical(out, &value.map_err(io::Error::other)?)
+        });
+        self
+    }
+
+    /// Adds one field holding a list, converting one item at a time.
+    pub fn items<'a, T, I>(&mut self, name: &str, items: I) -> &mut Self
+    where
+        T: Serialize + 'a,
+        I: IntoIterator<Item = &'a T>,
+    {
+        self.write(|out| {
+            write_name(out, name)?;
+            out.write_all(b"[")?;
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                let value = serde_json::to_value(item).map_err(io::Error::other)?;
+                write_canonical(out, &value)?;
+            }
+            out.write_all(b"]")
+        });
+        self
+    }
+
+    /// Adds one field holding an object made of `entries`, sorted by name here.
+    pub fn entries<'a, T, I>(&mut self, name: &str, entries: I) -> &mut Self
+    where
+        T: Serialize + 'a,
+        I: IntoIterator<Item = (&'a str, &'a T)>,
+    {
+        let mut entries: Vec<(&str, &T)> = entries.into_iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.write(|out| {
+            write_name(out, name)?;
+            out.write_all(b"{")?;
+            for (i, (name, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_str(out, name)?;
+                out.write_all(b":")?;
+                let value = serde_json::to_value(value).map_err(io::Error::other)?;
+                write_canonical(out, &value)?;
+            }
+            out.write_all(b"}")
+        });
+        self
+    }
+
+    /// The key, or `None` when a value could not be written as JSON (a map with non-string keys,
+    /// for one): such a request is not cached.
+    pub fn finish(mut self) -> Option<CacheKey> {
+        self.write(|out| out.write_all(b"}"));
+        if self.failed {
+            return None;
+        }
+        let digest = self.digest.finalize();
+        let mut key = String::with_capacity(self.kind.len() + 1 + 2 * digest.len());
+        key.push_str(self.kind);
+        key.push(':');
+        for byte in digest.iter() {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        Some(CacheKey(key.into()))
+    }
+
+    fn write(&mut self, f: impl FnOnce(&mut DigestWriter<'_>) -> io::Result<()>) {
+        if !self.failed && f(&mut DigestWriter(&mut self.digest)).is_err() {
+            self.failed = true;
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Feeds written bytes to the digest.
+struct DigestWriter<'a>(&'a mut Sha256);
+
+impl Write for DigestWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_name(out: &mut impl Write, name: &str) -> io::Result<()> {
+    out.write_all(b",")?;
+    write_str(out, name)?;
+    out.write_all(b":")
+}
+
+fn write_str(out: &mut impl Write, text: &str) -> io::Result<()> {
+    serde_json::to_writer(out, text).map_err(io::Error::other)
+}
+
+/// Writes `value` as JSON with object keys sorted, whatever order the map keeps (serde_json keeps
+/// insertion order when any crate in the build enables `preserve_order`).
+fn write_canonical(out: &mut impl Write, value: &Value) -> io::Result<()> {
+    match value {
+        Value::Number(number) => write_number(out, number),
+        Value::Array(items) => {
+            out.write_all(b"[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_canonical(out, item)?;
+            }
+            out.write_all(b"]")
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.write_all(b"{")?;
+            for (i, (name, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_str(out, name)?;
+                out.write_all(b":")?;
+                write_canonical(out, value)?;
+            }
+            out.write_all(b"}")
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {
+            serde_json::to_writer(out, value).map_err(io::Error::other)
+        }
+    }
+}
+
+/// `2.0` and `2` mean the same to every API: integral floats are written as integers.
+fn write_number(out: &mut impl Write, number: &Number) -> io::Result<()> {
+    /// Beyond 2^53 not every integer is a float; such values are written as they are.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match number.as_f64() {
+        Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() < EXACT => {
+            // Exact: the value is integral and within the range where i64 and f64 agree.
+            let integer = float as i64;
+            write!(out, "{integer}")
+        }
+        _ => serde_json::to_writer(out, number).map_err(io::Error::other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key_of(value: &Value) -> CacheKey {
+        let mut hasher = KeyHasher::new("t");
+        hasher.field("v", value);
+        hasher.finish().expect("key")
+    }
+
+    #[test]
+    fn nested_key_order_does_not_matter_and_values_do() {
+        let a = json!({"x": {"b": [1, {"d": 1, "c": 2}], "a": null}});
+        let b = json!({"x": {"a": null, "b": [1, {"c": 2, "d": 1}]}});
+        assert_eq!(key_of(&a), key_of(&b));
+        assert_ne!(
+            key_of(&a),
+            key_of(&json!({"x": {"a": null, "b": [{"c": 2, "d": 1}, 1]}}))
+        );
+    }
+
+    #[test]
+    fn integral_floats_equal_integers() {
+        assert_eq!(key_of(&json!(1.0)), key_of(&json!(1)));
+        assert_eq!(key_of(&json!(-3.0)), key_of(&json!(-3)));
+        assert_ne!(key_of(&json!(1.0)), key_of(&json!(1.000_001)));
+        assert_ne!(key_of(&json!(1)), key_of(&json!("1")));
+    }
+
+    #[test]
+    fn field_names_and_kinds_separate_keys() {
+        let mut a = KeyHasher::new("t");
+        a.field("a", &1);
+        let mut b = KeyHasher::new("t");
+        b.field("b", &1);
+        let mut c = KeyHasher::new("u");
+        c.field("a", &1);
+        let [a, b, c] = [a, b, c].map(|h| h.finish().expect("key"));
+        assert_ne!(a, b);
+        assert_ne!(a.as_str()[2..], c.as_str()[2..]);
+        assert_eq!(a.as_str().len(), "t:".len() + 64);
+    }
+
+    #[test]
+    fn values_that_are_not_json_give_no_key() {
+        let map = std::collections::HashMap::from([((1, 2), "pair keys are not JSON")]);
+        let mut hasher = KeyHasher::new("t");
+        hasher.field("map", &map);
+        assert_eq!(hasher.finish(), None);
+    }
+
+    #[test]
+    fn items_and_entries_hash_like_whole_values() {
+        let mut parts = KeyHasher::new("t");
+        parts
+            .items("v", &[json!({"b": 1, "a": 2}), json!(3)])
+            .entries("w", [("z", &json!(1)), ("y", &json!(2))]);
+        let mut whole = KeyHasher::new("t");
+        whole
+            .field("v", &json!([{"a": 2, "b": 1}, 3]))
+            .field("w", &json!({"y": 2, "z": 1}));
+        assert_eq!(parts.finish(), whole.finish());
+    }
+}
