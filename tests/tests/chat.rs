@@ -113,3 +113,35 @@ async fn health_checks_need_no_key() {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["models"], 10);
 }
+
+#[tokio::test]
+async fn a_complete_answer_reports_its_cost_at_the_catalog_price() {
+    let upstream = switchyard_e2e::FakeUpstream::start().await;
+    let config = format!(
+        "model_list:\n  - {{model_name: priced, litellm_params: {{model: openai/gpt-4o-mini, api_base: '{}'}}}}\n  - {{model_name: unpriced, litellm_params: {{model: mock/whatever}}}}\n",
+        upstream.api_base
+    );
+    let gateway = switchyard_e2e::Gateway::spawn(&config, &[]).await;
+    let ask =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let priced = gateway
+        .post("/v1/chat/completions", &ask("priced"), None)
+        .await;
+    assert_eq!(priced.status(), 200);
+    // The fake upstream reports 10 prompt and 5 completion tokens; LiteLLM lists gpt-4o-mini at
+    // $0.15 and $0.60 per million.
+    let cost: f64 = priced.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert!(
+        (cost - (10.0 * 0.15e-6 + 5.0 * 0.6e-6)).abs() < 1e-12,
+        "{cost}"
+    );
+    let unpriced = gateway
+        .post("/v1/chat/completions", &ask("unpriced"), None)
+        .await;
+    assert_eq!(unpriced.status(), 200);
+    assert!(unpriced.headers().get("x-switchyard-cost-usd").is_none());
+}

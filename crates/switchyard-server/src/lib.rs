@@ -24,7 +24,7 @@ pub mod usage_store;
 pub use app::{router, serve};
 pub use error::ApiError;
 pub use routes::{
-    ATTEMPTS_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER, FALLBACK_FROM_HEADER,
+    ATTEMPTS_HEADER, COST_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER, FALLBACK_FROM_HEADER,
     ROUTE_REASON_HEADER, VARIANT_HEADER,
 };
 pub use state::{AppState, BuildError};

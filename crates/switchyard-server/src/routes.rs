@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
+use switchyard_layers::cost::cost_of;
 use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
 
 use crate::body::JsonBody;
@@ -17,6 +18,8 @@ use crate::stream::sse_response;
 
 /// Response header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
+/// Response header with the cost of a complete answer in US dollars, at the catalog's list price.
+pub const COST_HEADER: &str = "x-switchyard-cost-usd";
 /// Response header counting the upstream attempts a call took.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 /// Response header naming the requested model group when a fallback group answered.
@@ -43,7 +46,19 @@ pub async fn chat_completions(
         outcome,
     } = dispatch::chat(&state, request, &headers).await?;
     let mut response = match outcome {
-        ChatOutcome::Complete(answer) => Json(answer).into_response(),
+        ChatOutcome::Complete(answer) => {
+            let cost = state
+                .price(&deployment.deployment.id)
+                .zip(answer.usage.as_ref())
+                .map(|(price, usage)| cost_of(price, usage));
+            let mut response = Json(answer).into_response();
+            if let Some(value) =
+                cost.and_then(|c| HeaderValue::from_str(&format!("{:.10}", c.usd)).ok())
+            {
+                response.headers_mut().insert(COST_HEADER, value);
+            }
+            response
+        }
         ChatOutcome::Stream(chunks) => {
             sse_response(Arc::from(deployment.id.as_str()), chunks, include_usage)
         }

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use switchyard_layers::cost::ModelPrice;
+
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
 use switchyard_providers::gemini::Gemini;
@@ -54,6 +56,8 @@ struct Inner {
     max_request_bytes: usize,
     started_at: u64,
     usage_sync: Option<Arc<UsageSync>>,
+    /// List prices by deployment id, for the cost of each answer.
+    prices: HashMap<String, ModelPrice>,
 }
 
 impl AppState {
@@ -61,7 +65,11 @@ impl AppState {
     pub fn new(settings: Settings) -> Result<Self, BuildError> {
         let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
+        let mut prices = HashMap::new();
         for d in settings.deployments {
+            if let Some(price) = d.price {
+                prices.insert(d.id.clone(), price);
+            }
             let provider: Box<dyn Provider> = match d.provider {
                 ProviderSettings::Mock(mock) => Box::new(Mock::new(mock)),
                 ProviderSettings::Anthropic(anthropic) => {
@@ -123,8 +131,14 @@ impl AppState {
                 max_request_bytes: settings.max_request_bytes,
                 started_at: unix_now(),
                 usage_sync,
+                prices,
             }),
         })
+    }
+
+    /// The list price of a deployment, when the catalog knows its model.
+    pub fn price(&self, deployment_id: &str) -> Option<&ModelPrice> {
+        self.inner.prices.get(deployment_id)
     }
 
     /// The sync of usage counts with other replicas, when `router_settings` names a Redis.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use switchyard_layers::cost::PriceCatalog;
+use switchyard_layers::cost::{ModelPrice, PriceCatalog};
 use switchyard_providers::anthropic::AnthropicSettings;
 use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::GeminiSettings;
@@ -76,6 +76,8 @@ pub struct DeploymentSettings {
     pub stream_timeout: Duration,
     /// Selection hints and limits (`weight`, `order`, `rpm`, `tpm`, `max_parallel_requests`).
     pub limits: DeploymentLimits,
+    /// List price from the embedded catalog, when it knows the model.
+    pub price: Option<ModelPrice>,
 }
 
 /// The provider family of a deployment and its settings.
@@ -195,7 +197,10 @@ fn deployment(
         Some(secs) => seconds(&format!("{params_path}.stream_timeout"), secs)?,
         None => timeout,
     };
-    let limits = limits(&params_path, &params)?;
+    let price = PriceCatalog::embedded()
+        .get(&params.model)
+        .map(|entry| entry.price);
+    let limits = limits(&params_path, &params, price)?;
     let provider = providers::provider(&params_path, params, env, warnings)?;
     let id = model_info
         .id
@@ -207,10 +212,15 @@ fn deployment(
         timeout,
         stream_timeout,
         limits,
+        price,
     })
 }
 
-fn limits(path: &str, params: &LitellmParams) -> Result<DeploymentLimits, ConfigError> {
+fn limits(
+    path: &str,
+    params: &LitellmParams,
+    price: Option<ModelPrice>,
+) -> Result<DeploymentLimits, ConfigError> {
     if let Some(weight) = params.weight
         && !(weight.is_finite() && weight >= 0.0)
     {
@@ -239,9 +249,7 @@ fn limits(path: &str, params: &LitellmParams) -> Result<DeploymentLimits, Config
         rpm: params.rpm,
         tpm: params.tpm,
         max_parallel_requests: params.max_parallel_requests,
-        cost_per_token: PriceCatalog::embedded()
-            .get(&params.model)
-            .map(|entry| entry.price.input_per_token + entry.price.output_per_token),
+        cost_per_token: price.map(|p| p.input_per_token + p.output_per_token),
     })
 }
 
