@@ -15,7 +15,6 @@
 //! - `claude-stream-error`: `stream_overloaded.sse`, which ends in an `error` event;
 //! - anything else: 404 with a `not_found_error` body.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -26,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 use crate::{FakeUpstream, Gateway, closed_port};
 
@@ -96,11 +94,7 @@ impl FakeAnthropic {
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .with_state(Arc::clone(&received));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = crate::serve_on_loopback(app).await;
         Self {
             api_base: format!("http://{addr}"),
             received,

@@ -7,7 +7,6 @@
 //! The model id in the path chooses the answer (see [`FakeBedrock`]).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -24,7 +23,6 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::{Gateway, MASTER_KEY};
 
@@ -119,11 +117,7 @@ impl FakeBedrock {
         let app = Router::new()
             .fallback(answer)
             .with_state(Arc::clone(&received));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = crate::serve_on_loopback(app).await;
         Self {
             api_base: format!("http://{addr}"),
             received,

@@ -5,7 +5,6 @@
 //! The model name in the path chooses the answer (see [`FakeGemini`]); the fixtures are the
 //! same files the adapter's unit tests read, so both sides agree on one copy of Google's shapes.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -16,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::{Gateway, MASTER_KEY};
 
@@ -102,11 +100,7 @@ impl FakeGemini {
         let app = Router::new()
             .route("/v1beta/models/{call}", post(answer))
             .with_state(Arc::clone(&received));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = crate::serve_on_loopback(app).await;
         Self {
             api_base: format!("http://{addr}"),
             received,

@@ -204,6 +204,16 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// Serves `app` on a free loopback port for the rest of the test; answers its address.
+pub async fn serve_on_loopback(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
 /// One request the fake upstream received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -249,11 +259,7 @@ impl FakeUpstream {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
             .with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = crate::serve_on_loopback(app).await;
         Self {
             api_base: format!("http://{addr}/v1"),
             received,

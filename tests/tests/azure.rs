@@ -74,13 +74,7 @@ async fn azure() -> (String, Seen) {
     let app = Router::new()
         .route("/openai/deployments/{deployment}/{*op}", post(chat))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = switchyard_e2e::serve_on_loopback(app).await;
     (format!("http://{addr}"), seen)
 }
 

@@ -70,41 +70,25 @@ impl AppState {
             if let Some(price) = d.price {
                 prices.insert(d.id.clone(), price);
             }
-            let provider: Box<dyn Provider> = match d.provider {
-                ProviderSettings::Mock(mock) => Box::new(Mock::new(mock)),
-                ProviderSettings::Anthropic(anthropic) => {
-                    Box::new(Anthropic::new(client.clone(), anthropic).map_err(|source| {
-                        BuildError::Provider {
-                            id: d.id.clone(),
-                            source,
-                        }
-                    })?)
+            let built: Result<Box<dyn Provider>, ProviderError> = match d.provider {
+                ProviderSettings::Mock(mock) => Ok(Box::new(Mock::new(mock))),
+                ProviderSettings::Anthropic(settings) => Anthropic::new(client.clone(), settings)
+                    .map(|p| Box::new(p) as Box<dyn Provider>),
+                ProviderSettings::Gemini(settings) => {
+                    Gemini::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
-                ProviderSettings::Gemini(gemini) => {
-                    Box::new(Gemini::new(client.clone(), gemini).map_err(|source| {
-                        BuildError::Provider {
-                            id: d.id.clone(),
-                            source,
-                        }
-                    })?)
+                ProviderSettings::Bedrock(settings) => {
+                    Bedrock::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
-                ProviderSettings::Bedrock(bedrock) => {
-                    Box::new(Bedrock::new(client.clone(), bedrock).map_err(|source| {
-                        BuildError::Provider {
-                            id: d.id.clone(),
-                            source,
-                        }
-                    })?)
+                ProviderSettings::OpenAi(settings) => {
+                    OpenAiCompatible::new(client.clone(), settings)
+                        .map(|p| Box::new(p) as Box<dyn Provider>)
                 }
-                ProviderSettings::OpenAi(openai) => Box::new(
-                    OpenAiCompatible::new(client.clone(), openai).map_err(|source| {
-                        BuildError::Provider {
-                            id: d.id.clone(),
-                            source,
-                        }
-                    })?,
-                ),
             };
+            let provider = built.map_err(|source| BuildError::Provider {
+                id: d.id.clone(),
+                source,
+            })?;
             let mut deployment = Deployment::new(d.id, d.model_name, provider, d.timeout);
             deployment.stream_timeout = d.stream_timeout;
             deployment.limits = d.limits;
