@@ -481,3 +481,29 @@ pub async fn standard_setup() -> (FakeUpstream, Gateway) {
     let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
     (upstream, gateway)
 }
+
+/// The Redis of the shared-state tests, from `SWITCHYARD_TEST_REDIS_URL` (CI sets it); `None`,
+/// with a line saying the test is skipped, without it.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("SWITCHYARD_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: SWITCHYARD_TEST_REDIS_URL not set");
+            None
+        }
+    }
+}
+
+/// A Redis key prefix no other test (or test run) uses.
+pub fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "switchyard-test-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

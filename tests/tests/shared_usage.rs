@@ -7,38 +7,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
 use serde_json::{Value, json};
-use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, redis_url, unique_prefix};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-
-fn redis_url() -> Option<String> {
-    match std::env::var("SWITCHYARD_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            println!("skipped: SWITCHYARD_TEST_REDIS_URL not set");
-            None
-        }
-    }
-}
-
-/// A key prefix no other test run uses.
-fn unique_prefix() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "switchyard-test-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Groups: `limited` (`limited-first`, order 1, tpm 30; `limited-second`, order 2), `counted`
 /// (`counted-only`, rpm 2) and `balanced` (`balanced-left`, `balanced-right`), with

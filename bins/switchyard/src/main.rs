@@ -95,12 +95,13 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
             "no general_settings.master_key: the gateway is open, anyone who can reach it may call it"
         );
     }
-    let state = AppState::new(loaded.settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Within the runtime: connections to Redis are set up as the state is built.
+        let state = AppState::new(loaded.settings)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;

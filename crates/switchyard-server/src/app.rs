@@ -53,6 +53,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let _usage_sync = state.start_usage_sync();
+    let _sweeper = state.start_rate_limit_sweeper();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

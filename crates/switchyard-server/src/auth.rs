@@ -1,5 +1,6 @@
 //! Who may call: the master key, sent as `Authorization: Bearer ...` (or `x-api-key` /
-//! `api-key`, as Anthropic and Azure clients send it), compared in constant time.
+//! `api-key`, as Anthropic and Azure clients send it), compared in constant time. A request let
+//! through carries its [`Caller`] in its extensions.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -7,13 +8,26 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Middleware: lets a request through when the gateway is open or the key matches.
-pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Middleware: lets a request through when the gateway is open or the key matches, with its
+/// [`Caller`] in the extensions.
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match check(state.master_key(), request.headers()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            let key_id = match state.master_key() {
+                Some(_) => Caller::MASTER,
+                None => Caller::OPEN,
+            };
+            request.extensions_mut().insert(Caller::with_key_id(key_id));
+            next.run(request).await
+        }
         Err(err) => err.into_response(),
     }
 }

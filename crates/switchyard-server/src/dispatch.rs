@@ -1,76 +1,196 @@
-//! Sending one call through the router: to a deployment of its model group, with retries,
-//! fallbacks and each deployment's timeout. Every ingress (OpenAI chat completions, embeddings,
-//! the Anthropic Messages API) goes through here, so they share routing and error mapping.
+//! Sending one call: its options taken out of the body, its experiment and routing rule
+//! applied, then through the call path's layers ([`pipeline`]) to a deployment, and its
+//! [`CallRecord`] finished with tokens and cost when the answer (or stream) is done. Every
+//! ingress (OpenAI chat completions, embeddings, the Anthropic Messages API) goes through here,
+//! so they share routing, limits, caching, accounting and error mapping.
 
 use std::collections::HashMap;
-use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
 use http::HeaderMap;
 use serde_json::Value;
-use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
-use switchyard_router::{
-    CallGuard, CallOptions, Decision, Deployment, RequestFacts, RouteError, StickyBy,
-};
+use switchyard_layers::cache::{CacheControl, CacheStatus, Reply, take_cache_directives};
+use switchyard_layers::cost::{Cost, MeteredStream, Tokens, cost_of_tokens};
+use switchyard_layers::rate_limit::estimated_prompt_tokens;
+use switchyard_providers::{ChunkStream, ProviderError};
+use switchyard_router::{CallOptions, Decision, RequestFacts, StickyBy};
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
     MessageContent,
 };
+use tokio::time::Instant;
 
+use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream, route_error, within};
+use crate::record::CallRecord;
 use crate::state::AppState;
 
 /// What a chat call produced.
 pub enum ChatOutcome {
     /// A complete answer.
     Complete(Box<ChatResponse>),
-    /// A stream that has started; chunks follow as the upstream sends them. It holds the
-    /// deployment's in-flight slot until it ends or is dropped.
+    /// A stream that has started; chunks follow as the upstream (or the cache) sends them. It
+    /// holds the deployment's in-flight slot until it ends or is dropped, and finishes the
+    /// call's record then.
     Stream(ChunkStream),
 }
 
 /// A call's result with the route that produced it.
 pub struct Dispatched<T> {
-    /// The deployment that answered and how the call got there.
-    pub deployment: Route,
+    /// How the call was answered.
+    pub route: Route,
     /// What it answered.
     pub outcome: T,
 }
 
-/// The deployment that answered a call, the attempts made, and the group it fell back from.
+/// How a call was answered: by which deployment after how many attempts, or by the cache; the
+/// experiment and rule that chose the group; and, for complete answers, the cost.
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// The deployment that answered.
-    pub deployment: Arc<Deployment>,
-    /// Attempts made, the successful one included.
-    pub attempts: u32,
-    /// The requested group, when a fallback group answered.
-    pub fallback_from: Option<String>,
+    /// The deployment that answered; `None` when the cache did.
+    pub upstream: Option<Upstream>,
     /// The experiment and variant the caller was assigned to, if any.
     pub experiment: Option<(String, String)>,
     /// The routing rule's choice of group, and why, when the model invoked rules.
     pub decision: Option<Decision>,
+    /// The cache's part, when the cache is on.
+    pub cache: Option<CacheStatus>,
+    /// What a complete answer cost; streams are priced when they end.
+    pub cost: Option<Cost>,
+    /// The gateway's id of the call.
+    pub request_id: Arc<str>,
 }
 
-impl Deref for Route {
-    type Target = Deployment;
-
-    fn deref(&self) -> &Deployment {
-        &self.deployment
+impl Route {
+    /// Who answered, for error messages: the deployment's id, or `cache`.
+    pub fn answered_by(&self) -> Arc<str> {
+        match &self.upstream {
+            Some(upstream) => Arc::from(upstream.deployment.id.as_str()),
+            None => Arc::from("cache"),
+        }
     }
 }
 
-/// Validates and sends a chat call; streams when the request asks for one. The request's headers
-/// serve experiments that key callers by a header and routing rules that match on headers.
+/// Validates and sends a chat call through the layers and the router; streams when the request
+/// asks for one. The request's headers serve experiments that key callers by a header, routing
+/// rules that match on headers, and `Cache-Control`. Every call, answered or failed, finishes
+/// one [`CallRecord`].
 pub async fn chat(
     state: &AppState,
     mut request: ChatRequest,
     headers: &HeaderMap,
+    caller: Caller,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    let started = Instant::now();
+    let mut record = CallRecord::start("chat", caller.clone(), request.model.clone());
+    let prepared = prepare_chat(state, &mut request, headers);
+    let (options, timeout, cache_control, experiment, decision) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return Err(fail(state, record, started, err)),
+    };
+    record.experiment.clone_from(&experiment);
+    record.route_reason = decision.as_ref().map(ToString::to_string);
+    record.model_group = Some(request.model.clone());
+    let prompt_estimate = estimated_prompt_tokens(&request);
+    let call = ChatCall {
+        request,
+        options,
+        caller,
+        timeout,
+        cache_control,
+    };
+    let answer = match pipeline::run(state, call).await {
+        Ok(answer) => answer,
+        Err(err) => return Err(fail(state, record, started, err)),
+    };
+    let ChatAnswer {
+        upstream,
+        reply,
+        cache,
+        correction,
+    } = answer;
+    record.cache_hit = cache == Some(CacheStatus::Hit);
+    let price = upstream.as_ref().and_then(|u| {
+        record.deployment = Some(u.deployment.id.clone());
+        record.provider = Some(u.deployment.provider.family());
+        record.upstream_model = Some(u.deployment.provider.upstream_model().to_owned());
+        record.model_group = Some(u.deployment.model_name.clone());
+        record.attempts = u.attempts;
+        record.fallback_from.clone_from(&u.fallback_from);
+        state.price(&u.deployment.id).copied()
+    });
+    let hit = record.cache_hit;
+    let priced = move |tokens: Tokens, estimated: bool| -> Option<Cost> {
+        if hit {
+            return Some(Cost::default());
+        }
+        price.map(|p| cost_of_tokens(&p, tokens).estimated(estimated))
+    };
+    let mut route = Route {
+        upstream,
+        experiment,
+        decision,
+        cache,
+        cost: None,
+        request_id: Arc::clone(&record.request_id),
+    };
+    let outcome = match reply {
+        Reply::Complete(answer) => {
+            let tokens = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
+            route.cost = priced(tokens, false);
+            record.tokens = tokens;
+            record.cost = route.cost;
+            record.latency = started.elapsed();
+            state.finish_call(record);
+            ChatOutcome::Complete(answer)
+        }
+        Reply::Stream(chunks) => {
+            let first_chunk = Arc::new(OnceLock::new());
+            let timed = TimeFirstChunk {
+                chunks,
+                started,
+                first_chunk: Arc::clone(&first_chunk),
+            };
+            let state = state.clone();
+            let metered = MeteredStream::new(timed, prompt_estimate, move |tokens, estimated| {
+                if let Some(correction) = correction {
+                    correction.settle(tokens.prompt.saturating_add(tokens.completion));
+                }
+                record.tokens = tokens;
+                record.cost = priced(tokens, estimated);
+                record.latency = started.elapsed();
+                record.time_to_first_token = first_chunk.get().copied();
+                state.finish_call(record);
+            });
+            ChatOutcome::Stream(Box::pin(metered))
+        }
+    };
+    Ok(Dispatched { route, outcome })
+}
+
+/// The call's options, taken out of the body (routing fields, tags, `timeout`, cache
+/// directives), its experiment variant and its rule's decision, with `request.model` pointed at
+/// the group that serves it and `max_tokens` policies applied.
+#[allow(clippy::type_complexity)]
+fn prepare_chat(
+    state: &AppState,
+    request: &mut ChatRequest,
+    headers: &HeaderMap,
+) -> Result<
+    (
+        CallOptions,
+        Option<Duration>,
+        CacheControl,
+        Option<(String, String)>,
+        Option<Decision>,
+    ),
+    ApiError,
+> {
     if request.messages.is_empty() {
         return Err(ApiError::invalid_request(
             "`messages` must hold at least one message",
@@ -78,72 +198,53 @@ pub async fn chat(
     }
     let options = routing_options(&mut request.extra)?;
     let tags = take_tags(&mut request.extra)?;
+    let timeout = take_timeout(&mut request.extra)?;
+    let cache_control = cache_control(&mut request.extra, headers)?;
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
-    let decision = decide_rule(state, &mut request, tags, headers)?;
-    let model = request.model.clone();
-    let stream = request.is_stream();
-    let routed = state
-        .router()
-        .call(&model, request, &options, move |deployment, request| {
-            Box::pin(async move {
-                if stream {
-                    let started = deployment.provider.chat_stream(request);
-                    within(&deployment, deployment.stream_timeout, started)
-                        .await
-                        .map(Attempt::Stream)
-                } else {
-                    let answer = deployment.provider.chat(request);
-                    within(&deployment, deployment.timeout, answer)
-                        .await
-                        .map(|a| Attempt::Complete(Box::new(a)))
-                }
-            })
-        })
-        .await
-        .map_err(route_error)?;
-    let deployment = Route {
-        deployment: Arc::clone(routed.deployment()),
-        attempts: routed.attempts,
-        fallback_from: routed.fallback_from,
-        experiment,
-        decision,
-    };
-    let outcome = match routed.value {
-        Attempt::Complete(answer) => {
-            if let Some(usage) = &answer.usage {
-                state
-                    .router()
-                    .record_usage(&deployment.deployment, usage.total_tokens);
-            }
-            ChatOutcome::Complete(answer)
-        }
-        Attempt::Stream(chunks) => ChatOutcome::Stream(Box::pin(Guarded {
-            chunks,
-            guard: routed.guard,
-            state: state.clone(),
-        })),
-    };
-    Ok(Dispatched {
-        deployment,
-        outcome,
-    })
+    let decision = decide_rule(state, request, tags, headers)?;
+    if let Some(policy) = &state.layers().max_tokens {
+        policy
+            .apply(request)
+            .map_err(|err| ApiError::invalid_request(err.to_string()))?;
+    }
+    Ok((options, timeout, cache_control, experiment, decision))
+}
+
+/// Finishes the record of a failed call and gives the error back.
+fn fail(state: &AppState, mut record: CallRecord, started: Instant, err: ApiError) -> ApiError {
+    record.status = err.status.as_u16();
+    record.latency = started.elapsed();
+    state.finish_call(record);
+    err
 }
 
 /// Validates and sends an embeddings call.
 pub async fn embeddings(
     state: &AppState,
     mut request: EmbeddingsRequest,
+    caller: Caller,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
+    let started = Instant::now();
+    let mut record = CallRecord::start("embeddings", caller, request.model.clone());
     if request.input.is_empty() {
-        return Err(ApiError::invalid_request("`input` must not be empty"));
+        return Err(fail(
+            state,
+            record,
+            started,
+            ApiError::invalid_request("`input` must not be empty"),
+        ));
     }
-    let options = routing_options(&mut request.extra)?;
+    let options = match routing_options(&mut request.extra) {
+        Ok(options) => options,
+        Err(err) => return Err(fail(state, record, started, err)),
+    };
     let experiment = assign_variant(
         state,
         &mut request.model,
         request.user.as_deref(),
         &HeaderMap::new(),
     );
+    record.experiment.clone_from(&experiment);
     let model = request.model.clone();
     let routed = state
         .router()
@@ -154,17 +255,103 @@ pub async fn embeddings(
             })
         })
         .await
-        .map_err(route_error)?;
+        .map_err(route_error);
+    let routed = match routed {
+        Ok(routed) => routed,
+        Err(err) => return Err(fail(state, record, started, err)),
+    };
+    let deployment = Arc::clone(routed.deployment());
+    let tokens = Tokens {
+        prompt: routed.value.usage.prompt_tokens,
+        ..Tokens::default()
+    };
+    let cost = state
+        .price(&deployment.id)
+        .map(|price| cost_of_tokens(price, tokens));
+    record.deployment = Some(deployment.id.clone());
+    record.provider = Some(deployment.provider.family());
+    record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
+    record.model_group = Some(deployment.model_name.clone());
+    record.attempts = routed.attempts;
+    record.fallback_from.clone_from(&routed.fallback_from);
+    record.tokens = tokens;
+    record.cost = cost;
+    record.latency = started.elapsed();
+    let request_id = Arc::clone(&record.request_id);
+    state.finish_call(record);
     Ok(Dispatched {
-        deployment: Route {
-            deployment: Arc::clone(routed.deployment()),
-            attempts: routed.attempts,
-            fallback_from: routed.fallback_from,
+        route: Route {
+            upstream: Some(Upstream {
+                deployment,
+                attempts: routed.attempts,
+                fallback_from: routed.fallback_from,
+            }),
             experiment,
             decision: None,
+            cache: None,
+            cost,
+            request_id,
         },
         outcome: routed.value,
     })
+}
+
+/// The caller's cache directives: LiteLLM's `cache` body object (taken out of the body, so it
+/// never reaches an upstream; 400 when malformed) merged with the `Cache-Control` header.
+fn cache_control(extra: &mut Extra, headers: &HeaderMap) -> Result<CacheControl, ApiError> {
+    let body = take_cache_directives(extra)
+        .map_err(|err| ApiError::invalid_request(format!("`cache`: {err}")))?;
+    let header = headers
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(CacheControl::from_header)
+        .fold(CacheControl::default(), CacheControl::merge);
+    Ok(body.merge(header))
+}
+
+/// Takes the request's own deadline out of the body: LiteLLM's `timeout` or `request_timeout`,
+/// in seconds. It can only shorten the configured one.
+fn take_timeout(extra: &mut Extra) -> Result<Option<Duration>, ApiError> {
+    let mut timeout = None;
+    for key in ["timeout", "request_timeout"] {
+        match extra.remove(key) {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let secs = value
+                    .as_f64()
+                    .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs <= 86_400.0)
+                    .ok_or_else(|| {
+                        ApiError::invalid_request(format!(
+                            "`{key}` must be a number of seconds above 0, at most 86400"
+                        ))
+                    })?;
+                timeout = Some(Duration::from_secs_f64(secs));
+            }
+        }
+    }
+    Ok(timeout)
+}
+
+/// Notes when the first chunk of a stream arrives.
+struct TimeFirstChunk {
+    chunks: ChunkStream,
+    started: Instant,
+    first_chunk: Arc<OnceLock<Duration>>,
+}
+
+impl Stream for TimeFirstChunk {
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = self.chunks.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Ok(_))) = &item
+            && self.first_chunk.get().is_none()
+        {
+            let _ = self.first_chunk.set(self.started.elapsed());
+        }
+        item
+    }
 }
 
 /// When `model` names an experiment, assigns the caller a variant (by `user` or the configured
@@ -265,12 +452,6 @@ fn take_tags(extra: &mut Extra) -> Result<Vec<String>, ApiError> {
     }
 }
 
-/// What one attempt produced, before the in-flight guard is attached to streams.
-enum Attempt {
-    Complete(Box<ChatResponse>),
-    Stream(ChunkStream),
-}
-
 /// Takes the gateway's own routing fields out of the body, so they never reach an upstream:
 /// `models` (OpenRouter's fallback list), `fallbacks` (LiteLLM's per-request list of group
 /// names) and `num_retries`.
@@ -312,60 +493,6 @@ fn routing_options(extra: &mut Extra) -> Result<CallOptions, ApiError> {
         }
     }
     Ok(options)
-}
-
-fn route_error(err: RouteError) -> ApiError {
-    match err {
-        RouteError::UnknownModel(model) => ApiError::model_not_found(&model),
-        RouteError::NoneAvailable { group } => ApiError::no_deployment_available(&group),
-        RouteError::Upstream {
-            deployment, error, ..
-        } => ApiError::from_provider(&deployment, &error),
-    }
-}
-
-/// Runs one upstream call within `limit`; running out of time is a `Timeout` failure, which the
-/// router may retry elsewhere.
-async fn within<T>(
-    deployment: &Deployment,
-    limit: Duration,
-    call: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(result) => result,
-        Err(_) => Err(ProviderError::new(
-            ErrorClass::Timeout,
-            format!(
-                "deployment `{}` did not answer within {:.3}s",
-                deployment.id,
-                limit.as_secs_f64()
-            ),
-        )),
-    }
-}
-
-/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped, and
-/// counts the usage it reports against the deployment's minute budget.
-struct Guarded {
-    chunks: ChunkStream,
-    guard: CallGuard,
-    state: AppState,
-}
-
-impl Stream for Guarded {
-    type Item = Result<ChatChunk, ProviderError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = self.chunks.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &item
-            && let Some(usage) = &chunk.usage
-        {
-            self.state
-                .router()
-                .record_usage(self.guard.deployment(), usage.total_tokens);
-        }
-        item
-    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use switchyard_layers::limits::Elapsed;
+use switchyard_layers::rate_limit::RateLimitError;
 use switchyard_providers::{ErrorClass, ProviderError};
 use switchyard_router::RuleError;
 use switchyard_wire::ErrorBody;
+use tower::BoxError;
 
 /// A failed request, ready to be answered.
 #[derive(Debug, Clone)]
@@ -161,6 +164,51 @@ impl ApiError {
         }
     }
 
+    /// The whole call, retries and fallbacks included, did not finish within its deadline.
+    pub fn deadline_passed(limit: Duration) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "api_error",
+            Some(ErrorClass::Timeout.as_str()),
+            format!(
+                "the call did not finish within its deadline of {:.3}s",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
+    /// A caller over one of its rate limits (or, failing closed, limits that cannot be
+    /// checked): 429 with `Retry-After`.
+    pub fn rate_limited(err: &RateLimitError) -> Self {
+        let code = match err {
+            RateLimitError::Limited(_) => "rate_limit_exceeded",
+            RateLimitError::Unavailable(_) => "rate_limits_unavailable",
+        };
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some(code),
+            err.to_string(),
+        );
+        error.retry_after = Some(err.retry_after());
+        error
+    }
+
+    /// A failure from the layers in front of the router: the gateway's own error, a rate limit,
+    /// or (never expected) something else, answered as an internal error.
+    pub fn from_layers(err: BoxError) -> Self {
+        match err.downcast::<Self>() {
+            Ok(err) => *err,
+            Err(err) => match err.downcast_ref::<RateLimitError>() {
+                Some(limited) => Self::rate_limited(limited),
+                None => {
+                    tracing::error!(error = %err, "unexpected failure in the call path");
+                    Self::internal("the gateway failed while handling this request")
+                }
+            },
+        }
+    }
+
     /// A failure inside the gateway itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
@@ -199,6 +247,20 @@ impl ApiError {
     /// The OpenAI error body of this error.
     pub fn body(&self) -> ErrorBody {
         ErrorBody::new(self.message.clone(), self.kind, self.code)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<Elapsed> for ApiError {
+    fn from(elapsed: Elapsed) -> Self {
+        Self::deadline_passed(elapsed.limit())
     }
 }
 

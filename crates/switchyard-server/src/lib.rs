@@ -12,19 +12,22 @@ mod auth;
 mod body;
 mod dispatch;
 mod messages;
+mod pipeline;
 mod routes;
 mod state;
 mod stream;
 
 pub mod app;
+pub mod caller;
 pub mod config;
 pub mod error;
+pub mod record;
 pub mod usage_store;
 
 pub use app::{router, serve};
 pub use error::ApiError;
 pub use routes::{
-    ATTEMPTS_HEADER, COST_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER, FALLBACK_FROM_HEADER,
-    ROUTE_REASON_HEADER, VARIANT_HEADER,
+    ATTEMPTS_HEADER, CACHE_HEADER, COST_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER,
+    FALLBACK_FROM_HEADER, REQUEST_ID_HEADER, ROUTE_REASON_HEADER, VARIANT_HEADER,
 };
 pub use state::{AppState, BuildError};

@@ -10,20 +10,19 @@ mod request;
 mod response;
 mod stream;
 
-use std::sync::Arc;
-
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use switchyard_wire::anthropic::{ErrorBody, MessagesRequest};
 
 use crate::body::JsonBody;
+use crate::caller::Caller;
 use crate::dispatch::{self, ChatOutcome, Dispatched};
 use crate::error::ApiError;
-use crate::routes::tag_deployment;
+use crate::routes::tag_route;
 use crate::state::AppState;
 
 /// The route of the ingress.
@@ -32,24 +31,24 @@ pub const MESSAGES_PATH: &str = "/v1/messages";
 /// `POST /v1/messages`: a Messages response, or its event stream when `stream` is true.
 pub async fn create_message(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<MessagesRequest>,
 ) -> Result<Response, ApiError> {
     let requested_model = request.model.clone();
     let chat = request::to_chat_request(request)?;
-    let Dispatched {
-        deployment,
-        outcome,
-    } = dispatch::chat(&state, chat, &headers).await?;
+    let Dispatched { route, outcome } = dispatch::chat(&state, chat, &headers, caller).await?;
     let mut response = match outcome {
-        ChatOutcome::Complete(answer) => {
-            Json(response::to_messages_response(*answer, &deployment.id)?).into_response()
-        }
+        ChatOutcome::Complete(answer) => Json(response::to_messages_response(
+            *answer,
+            &route.answered_by(),
+        )?)
+        .into_response(),
         ChatOutcome::Stream(chunks) => {
-            stream::sse_response(Arc::from(deployment.id.as_str()), chunks, requested_model)
+            stream::sse_response(route.answered_by(), chunks, requested_model)
         }
     };
-    tag_deployment(&mut response, &deployment);
+    tag_route(&mut response, &route);
     Ok(response)
 }
 

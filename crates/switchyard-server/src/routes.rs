@@ -1,16 +1,14 @@
 //! The HTTP API: chat completions, embeddings, the model list and health checks.
 
-use std::sync::Arc;
-
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
-use switchyard_layers::cost::cost_of;
 use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
 
 use crate::body::JsonBody;
+use crate::caller::Caller;
 use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,6 +18,11 @@ use crate::stream::sse_response;
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
 /// Response header with the cost of a complete answer in US dollars, at the catalog's list price.
 pub const COST_HEADER: &str = "x-switchyard-cost-usd";
+/// Response header saying whether the response cache answered: `HIT`, `MISS` or `BYPASS`
+/// (absent when the cache is off).
+pub const CACHE_HEADER: &str = "x-switchyard-cache";
+/// Response header with the gateway's id of the call, as its spend record and log line hold it.
+pub const REQUEST_ID_HEADER: &str = "x-switchyard-request-id";
 /// Response header counting the upstream attempts a call took.
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 /// Response header naming the requested model group when a fallback group answered.
@@ -37,65 +40,63 @@ const MAX_REASON_LEN: usize = 256;
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
 pub async fn chat_completions(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let include_usage = request.wants_stream_usage();
-    let Dispatched {
-        deployment,
-        outcome,
-    } = dispatch::chat(&state, request, &headers).await?;
+    let Dispatched { route, outcome } = dispatch::chat(&state, request, &headers, caller).await?;
     let mut response = match outcome {
-        ChatOutcome::Complete(answer) => {
-            let cost = state
-                .price(&deployment.deployment.id)
-                .zip(answer.usage.as_ref())
-                .map(|(price, usage)| cost_of(price, usage));
-            let mut response = Json(answer).into_response();
-            if let Some(value) =
-                cost.and_then(|c| HeaderValue::from_str(&format!("{:.10}", c.usd)).ok())
-            {
-                response.headers_mut().insert(COST_HEADER, value);
-            }
-            response
-        }
-        ChatOutcome::Stream(chunks) => {
-            sse_response(Arc::from(deployment.id.as_str()), chunks, include_usage)
-        }
+        ChatOutcome::Complete(answer) => Json(answer).into_response(),
+        ChatOutcome::Stream(chunks) => sse_response(route.answered_by(), chunks, include_usage),
     };
-    tag_deployment(&mut response, &deployment);
+    tag_route(&mut response, &route);
     Ok(response)
 }
 
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     JsonBody(request): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    let Dispatched {
-        deployment,
-        outcome,
-    } = dispatch::embeddings(&state, request).await?;
+    let Dispatched { route, outcome } = dispatch::embeddings(&state, request, caller).await?;
     let mut response = Json(outcome).into_response();
-    tag_deployment(&mut response, &deployment);
+    tag_route(&mut response, &route);
     Ok(response)
 }
 
-/// Names the deployment that answered in [`DEPLOYMENT_HEADER`], the attempts made in
+/// Says how a call was answered: the deployment in [`DEPLOYMENT_HEADER`], the attempts made in
 /// [`ATTEMPTS_HEADER`], after a fallback the requested group in [`FALLBACK_FROM_HEADER`], the
-/// experiment's variant, and a routing rule's decision in [`ROUTE_REASON_HEADER`].
-pub(crate) fn tag_deployment(response: &mut Response, route: &Route) {
+/// experiment's variant, a routing rule's decision in [`ROUTE_REASON_HEADER`], the cache's
+/// part in [`CACHE_HEADER`], a complete answer's cost in [`COST_HEADER`] and the call's id in
+/// [`REQUEST_ID_HEADER`].
+pub(crate) fn tag_route(response: &mut Response, route: &Route) {
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&route.deployment.id) {
-        headers.insert(DEPLOYMENT_HEADER, value);
+    if let Ok(value) = HeaderValue::from_str(&route.request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
     }
-    headers.insert(ATTEMPTS_HEADER, HeaderValue::from(route.attempts));
+    if let Some(upstream) = &route.upstream {
+        if let Ok(value) = HeaderValue::from_str(&upstream.deployment.id) {
+            headers.insert(DEPLOYMENT_HEADER, value);
+        }
+        headers.insert(ATTEMPTS_HEADER, HeaderValue::from(upstream.attempts));
+        if let Some(value) = upstream
+            .fallback_from
+            .as_deref()
+            .and_then(|group| HeaderValue::from_str(group).ok())
+        {
+            headers.insert(FALLBACK_FROM_HEADER, value);
+        }
+    }
+    if let Some(status) = route.cache {
+        headers.insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
+    }
     if let Some(value) = route
-        .fallback_from
-        .as_deref()
-        .and_then(|group| HeaderValue::from_str(group).ok())
+        .cost
+        .and_then(|c| HeaderValue::from_str(&format!("{:.10}", c.usd)).ok())
     {
-        headers.insert(FALLBACK_FROM_HEADER, value);
+        headers.insert(COST_HEADER, value);
     }
     if let Some((experiment, variant)) = &route.experiment
         && let (Ok(experiment), Ok(variant)) = (

@@ -20,7 +20,9 @@ use switchyard_router::{
 };
 
 use crate::config::{ProviderSettings, Settings};
+use crate::pipeline::CallLayers;
 use crate::usage_store::RedisUsageStore;
+use switchyard_layers::rate_limit::Sweeper;
 
 /// Why the gateway could not be assembled from valid settings.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,12 @@ pub enum BuildError {
     /// The store of shared usage counts could not be set up.
     #[error("shared usage store: {0}")]
     UsageStore(UsageStoreError),
+    /// The response cache's store could not be set up.
+    #[error("response cache: {0}")]
+    Cache(String),
+    /// The rate limiter's store could not be set up.
+    #[error("rate limits: {0}")]
+    RateLimits(String),
 }
 
 /// Shared, read-only state of the gateway.
@@ -58,6 +66,8 @@ struct Inner {
     usage_sync: Option<Arc<UsageSync>>,
     /// List prices by deployment id, for the cost of each answer.
     prices: HashMap<String, ModelPrice>,
+    /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
+    layers: CallLayers,
 }
 
 impl AppState {
@@ -102,6 +112,7 @@ impl AppState {
             }
             None => None,
         };
+        let layers = CallLayers::build(settings.layers, settings.request_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 router,
@@ -116,6 +127,7 @@ impl AppState {
                 started_at: unix_now(),
                 usage_sync,
                 prices,
+                layers,
             }),
         })
     }
@@ -135,6 +147,21 @@ impl AppState {
     pub fn start_usage_sync(&self) -> Option<UsageSyncTask> {
         self.usage_sync()
             .map(|sync| sync.spawn(UsageSync::INTERVAL))
+    }
+
+    /// Sweeps the in-process state of the rate limiter every minute, when limits are set; the
+    /// sweeping stops when the returned task is dropped. Needs a tokio runtime.
+    pub fn start_rate_limit_sweeper(&self) -> Option<Sweeper> {
+        self.inner
+            .layers
+            .rate_limit_backend
+            .as_ref()
+            .map(|backend| Sweeper::spawn(backend, Sweeper::INTERVAL))
+    }
+
+    /// The layers in front of the router.
+    pub(crate) fn layers(&self) -> &CallLayers {
+        &self.inner.layers
     }
 
     /// The configured model groups.

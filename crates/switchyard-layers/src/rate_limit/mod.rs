@@ -87,4 +87,6 @@ pub use self::layer::RateLimitLayer;
 pub use self::local::LocalBackend;
 pub use self::redis::{FailurePolicy, RedisBackend, RedisSettings};
 pub use self::service::RateLimit;
-pub use self::tokens::{DEFAULT_COMPLETION_TOKENS, EstimateTokens, UsedTokens};
+pub use self::tokens::{
+    DEFAULT_COMPLETION_TOKENS, EstimateTokens, UsedTokens, estimated_prompt_tokens,
+};

@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod layers;
+
+pub use layers::{CacheParams, LimitPair, MaxTokensEntry, RateLimitsEntry, TokenLimitEntry};
+
 /// A Switchyard (LiteLLM-compatible) configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "Switchyard configuration")]
@@ -30,6 +34,13 @@ pub struct ConfigFile {
     /// request, by task, cost tier, prompt complexity or cost and latency limits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routing_rules: Vec<RoutingRuleEntry>,
+    /// Requests and tokens per minute per API key, user, team and model (Switchyard's own
+    /// key), counted in Redis when `router_settings` names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimitsEntry>,
+    /// `max_tokens` defaults and ceilings, for every model and per model (Switchyard's own key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<MaxTokensEntry>,
 }
 
 /// A routing rule: requests that name its model (`model`, or a tier name) are served by the
@@ -239,6 +250,13 @@ pub struct LitellmSettings {
     /// Default seconds allowed for an upstream call (600 when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<f64>,
+    /// `true` answers repeated requests from the response cache that `cache_params` describes
+    /// (in process when it names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+    /// Where and how long answers are cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_params: Option<CacheParams>,
     /// The retry and fallback keys, as under `router_settings`.
     #[serde(flatten)]
     pub retries: RetrySettings,

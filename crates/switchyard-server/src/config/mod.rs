@@ -6,6 +6,7 @@
 
 pub mod experiments;
 pub mod file;
+pub mod layers;
 pub mod routing;
 pub mod rules;
 pub mod settings;

@@ -13,6 +13,7 @@ use switchyard_providers::openai::OpenAiSettings;
 use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
 
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
+use super::layers::LayerSettings;
 use super::shared_usage::SharedUsageSettings;
 use super::{ConfigError, ConfigWarning};
 
@@ -42,6 +43,11 @@ pub struct Settings {
     pub rules: RoutingRules,
     /// The Redis through which replicas share per-minute usage; `None` keeps it per replica.
     pub shared_usage: Option<SharedUsageSettings>,
+    /// The response cache, rate limits per caller and `max_tokens` policies.
+    pub layers: LayerSettings,
+    /// The most time a whole call may take, retries and fallbacks included
+    /// (`router_settings.timeout`); a request's own `timeout` may only shorten it.
+    pub request_timeout: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -57,6 +63,8 @@ impl fmt::Debug for Settings {
             .field("experiments", &self.experiments)
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
+            .field("layers", &self.layers)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -157,6 +165,12 @@ impl Settings {
         let experiments = super::experiments::experiments(file.experiments, &deployments)?;
         let rules = super::rules::rules(&file.routing_rules, &deployments, &experiments, warnings)?;
         let shared_usage = super::shared_usage::shared_usage(&file.router_settings, env, warnings)?;
+        let layer_keys = super::layers::LayerKeys {
+            litellm_settings: &file.litellm_settings,
+            rate_limits: file.rate_limits.as_ref(),
+            max_tokens: file.max_tokens.as_ref(),
+        };
+        let layers = super::layers::layers(layer_keys, shared_usage.as_ref(), env, warnings)?;
         Ok(Self {
             deployments,
             master_key,
@@ -165,6 +179,8 @@ impl Settings {
             experiments,
             rules,
             shared_usage,
+            layers,
+            request_timeout: default_timeout,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
-use super::file::{RedisPort, RouterSettings};
+use super::file::{RedisPort, RouterSettings, Secret};
 use super::settings::resolve;
 use super::{ConfigError, ConfigWarning};
 
@@ -53,52 +53,133 @@ pub fn shared_usage(
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Option<SharedUsageSettings>, ConfigError> {
-    let mut ignore = |key: &str, why: &str| {
-        warnings.push(ConfigWarning {
-            path: format!("router_settings.{key}"),
-            message: why.to_owned(),
-        });
+    let keys = RedisKeys {
+        section: "router_settings",
+        url: ("redis_url", router.redis_url.as_ref()),
+        host: ("redis_host", router.redis_host.as_deref()),
+        port: ("redis_port", router.redis_port.as_ref()),
+        password: ("redis_password", router.redis_password.as_ref()),
     };
-    let others = [
-        ("redis_host", router.redis_host.is_some()),
-        ("redis_port", router.redis_port.is_some()),
-        ("redis_password", router.redis_password.is_some()),
-    ];
-    let redis = match (&router.redis_url, &router.redis_host) {
-        (Some(url), _) => {
-            for (key, _) in others.iter().filter(|(_, set)| *set) {
-                ignore(key, "ignored: `redis_url` is set");
-            }
-            let path = "router_settings.redis_url";
-            from_url(path, &resolve(path, &url.0, env)?)?
+    let Some(redis) = keys.connection(env, warnings)? else {
+        if router.redis_key_prefix.is_some() {
+            warnings.push(ConfigWarning {
+                path: "router_settings.redis_key_prefix".to_owned(),
+                message: "ignored without `redis_host` or `redis_url`".to_owned(),
+            });
         }
-        (None, Some(host)) => from_parts(router, host, env)?,
-        (None, None) => {
-            for (key, _) in others.iter().filter(|(_, set)| *set) {
-                ignore(key, "ignored without `redis_host` or `redis_url`");
-            }
-            if router.redis_key_prefix.is_some() {
-                ignore(
-                    "redis_key_prefix",
-                    "ignored without `redis_host` or `redis_url`",
-                );
-            }
-            return Ok(None);
-        }
+        return Ok(None);
     };
     let key_prefix = match &router.redis_key_prefix {
         None => DEFAULT_KEY_PREFIX.to_owned(),
-        Some(prefix) if !prefix.is_empty() && !prefix.chars().any(char::is_whitespace) => {
-            prefix.clone()
-        }
-        Some(_) => {
-            return Err(ConfigError::invalid(
-                "router_settings.redis_key_prefix",
-                "must be non-empty text without spaces",
-            ));
-        }
+        Some(prefix) => key_prefix("router_settings.redis_key_prefix", prefix)?,
     };
     Ok(Some(SharedUsageSettings { redis, key_prefix }))
+}
+
+/// A Redis key prefix: non-empty, without spaces.
+pub(super) fn key_prefix(path: &str, prefix: &str) -> Result<String, ConfigError> {
+    if !prefix.is_empty() && !prefix.chars().any(char::is_whitespace) {
+        Ok(prefix.to_owned())
+    } else {
+        Err(ConfigError::invalid(
+            path,
+            "must be non-empty text without spaces",
+        ))
+    }
+}
+
+/// Where a section of the file describes a Redis connection: its name and, for each part, the
+/// key's name and value. `router_settings` says `redis_host`; `cache_params` says `host`.
+pub(super) struct RedisKeys<'a> {
+    /// The section, such as `router_settings`.
+    pub section: &'a str,
+    /// A whole URL, which wins over the parts.
+    pub url: (&'a str, Option<&'a Secret>),
+    /// The host.
+    pub host: (&'a str, Option<&'a str>),
+    /// The port (default 6379).
+    pub port: (&'a str, Option<&'a RedisPort>),
+    /// The password.
+    pub password: (&'a str, Option<&'a Secret>),
+}
+
+impl RedisKeys<'_> {
+    /// The connection the keys describe; `None` when neither URL nor host is set. Parts that a
+    /// URL overrides, or that mean nothing without a host, are warned about.
+    pub(super) fn connection(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Option<ConnectionInfo>, ConfigError> {
+        let section = self.section;
+        let mut ignore = |key: &str, why: String| {
+            warnings.push(ConfigWarning {
+                path: format!("{section}.{key}"),
+                message: why,
+            });
+        };
+        let others = [
+            (self.host.0, self.host.1.is_some()),
+            (self.port.0, self.port.1.is_some()),
+            (self.password.0, self.password.1.is_some()),
+        ];
+        match (self.url.1, self.host.1) {
+            (Some(url), _) => {
+                for (key, _) in others.iter().filter(|(_, set)| *set) {
+                    ignore(key, format!("ignored: `{}` is set", self.url.0));
+                }
+                let path = format!("{section}.{}", self.url.0);
+                from_url(&path, &resolve(&path, &url.0, env)?).map(Some)
+            }
+            (None, Some(host)) => self.connection_to(host, env).map(Some),
+            (None, None) => {
+                for (key, _) in others.iter().filter(|(_, set)| *set) {
+                    ignore(
+                        key,
+                        format!("ignored without `{}` or `{}`", self.host.0, self.url.0),
+                    );
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn connection_to(
+        &self,
+        host: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ConnectionInfo, ConfigError> {
+        let section = self.section;
+        let path = format!("{section}.{}", self.host.0);
+        let host = resolve(&path, host, env)?;
+        if host.is_empty() || host.contains(['/', ' ', '@']) {
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "must be a host name or address (a URL goes in `{}`)",
+                    self.url.0
+                ),
+            ));
+        }
+        let path = format!("{section}.{}", self.port.0);
+        let port = match self.port.1 {
+            None => DEFAULT_REDIS_PORT,
+            Some(RedisPort::Number(n)) => port_number(&path, &n.to_string())?,
+            Some(RedisPort::Text(text)) => port_number(&path, &resolve(&path, text, env)?)?,
+        };
+        let info = (host, port)
+            .into_connection_info()
+            .map_err(|e| ConfigError::invalid(&path, e.to_string()))?;
+        let password = match self.password.1 {
+            Some(secret) => resolve(&format!("{section}.{}", self.password.0), &secret.0, env)?,
+            None => String::new(),
+        };
+        if password.is_empty() {
+            return Ok(info);
+        }
+        let settings = info.redis_settings().clone().set_password(password);
+        Ok(info.set_redis_settings(settings))
+    }
 }
 
 /// A `redis://` or `rediss://` URL. Error messages never repeat it: it may hold a password.
@@ -114,39 +195,6 @@ fn from_url(path: &str, url: &str) -> Result<ConnectionInfo, ConfigError> {
     }
     url.into_connection_info()
         .map_err(|e| ConfigError::invalid(path, format!("not a usable Redis URL: {e}")))
-}
-
-fn from_parts(
-    router: &RouterSettings,
-    host: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ConnectionInfo, ConfigError> {
-    let path = "router_settings.redis_host";
-    let host = resolve(path, host, env)?;
-    if host.is_empty() || host.contains(['/', ' ', '@']) {
-        return Err(ConfigError::invalid(
-            path,
-            "must be a host name or address (a URL goes in `redis_url`)",
-        ));
-    }
-    let path = "router_settings.redis_port";
-    let port = match &router.redis_port {
-        None => DEFAULT_REDIS_PORT,
-        Some(RedisPort::Number(n)) => port_number(path, &n.to_string())?,
-        Some(RedisPort::Text(text)) => port_number(path, &resolve(path, text, env)?)?,
-    };
-    let info = (host, port)
-        .into_connection_info()
-        .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    let password = match &router.redis_password {
-        Some(secret) => resolve("router_settings.redis_password", &secret.0, env)?,
-        None => String::new(),
-    };
-    if password.is_empty() {
-        return Ok(info);
-    }
-    let settings = info.redis_settings().clone().set_password(password);
-    Ok(info.set_redis_settings(settings))
 }
 
 fn port_number(path: &str, text: &str) -> Result<u16, ConfigError> {

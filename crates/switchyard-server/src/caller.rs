@@ -1,0 +1,41 @@
+//! Who is calling: the identity authentication establishes for a request (which key, its user
+//! and team, its own limits), carried in the request's extensions to the call path, where rate
+//! limits, budgets and spend records read it. Never holds the secret key itself.
+
+use std::sync::Arc;
+
+use switchyard_layers::rate_limit::Limits;
+
+/// The identity of one request's caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's public id: a virtual key's id, [`Caller::MASTER`] for the master key, or
+    /// [`Caller::OPEN`] when the gateway asks for no key.
+    pub key_id: Arc<str>,
+    /// The key's alias, if it has one.
+    pub key_alias: Option<Arc<str>>,
+    /// The user the key belongs to.
+    pub user_id: Option<Arc<str>>,
+    /// The team the key belongs to.
+    pub team_id: Option<Arc<str>>,
+    /// The key's own requests and tokens per minute, replacing `rate_limits.key`.
+    pub limits: Option<Limits>,
+}
+
+impl Caller {
+    /// The key id of callers using the master key.
+    pub const MASTER: &str = "master";
+    /// The key id of callers of a gateway without keys.
+    pub const OPEN: &str = "open";
+
+    /// A caller known only by its key id.
+    pub fn with_key_id(key_id: &str) -> Self {
+        Self {
+            key_id: Arc::from(key_id),
+            key_alias: None,
+            user_id: None,
+            team_id: None,
+            limits: None,
+        }
+    }
+}

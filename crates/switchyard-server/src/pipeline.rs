@@ -1,0 +1,443 @@
+//! The layers in front of the router for one chat call, stacked as tower services from what the
+//! configuration turned on: rate limits per caller (outermost, so a refused call costs nothing
+//! and reaches no upstream), the response cache, the call's deadline, and the router itself
+//! ([`RouteChat`]). The stack is assembled per call from layers built once in [`AppState`];
+//! assembling clones a few `Arc`s.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use switchyard_layers::cache::{
+    BoxChunkStream, CacheControl, CacheKey, CacheLayer, CacheStatus, CacheStore, Cacheable,
+    CacheableResponse, Cached, Entry, KeyOptions, MemoryStore, RedisStore, Reply,
+};
+use switchyard_layers::limits::{DeadlineLayer, MaxTokensLayer, RequestedTimeout};
+use switchyard_layers::rate_limit::{
+    Correction, EstimateTokens, LimitCheck, LocalBackend, RateLimitBackend, RateLimitKey,
+    RateLimitLayer, RedisBackend, RedisSettings, Scope, UsedTokens,
+};
+use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
+use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
+use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
+use tower::util::Either;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::caller::Caller;
+use crate::config::layers::{CacheStoreSettings, LayerSettings, RateLimitSettings};
+use crate::error::ApiError;
+use crate::state::{AppState, BuildError};
+
+/// One chat call on its way through the layers: the request as the upstream will see it, and
+/// what the gateway knows around it.
+pub(crate) struct ChatCall {
+    /// The request, its model pointed at the group that serves it.
+    pub request: ChatRequest,
+    /// Per-request routing options (`models`, `fallbacks`, `num_retries`).
+    pub options: CallOptions,
+    /// Who is calling.
+    pub caller: Caller,
+    /// The request's own `timeout`, if it set one.
+    pub timeout: Option<Duration>,
+    /// The caller's cache directives: the body's `cache` object and the `Cache-Control` header.
+    pub cache_control: CacheControl,
+}
+
+impl EstimateTokens for ChatCall {
+    fn estimated_tokens(&self) -> u64 {
+        self.request.estimated_tokens()
+    }
+}
+
+impl Cacheable for ChatCall {
+    fn take_cache_control(&mut self) -> CacheControl {
+        self.cache_control
+    }
+
+    fn cache_key(&self, options: &KeyOptions) -> Option<CacheKey> {
+        self.request.cache_key(options)
+    }
+}
+
+impl RequestedTimeout for ChatCall {
+    fn requested_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
+/// The deployment that answered a call and how the call got there.
+#[derive(Debug, Clone)]
+pub(crate) struct Upstream {
+    /// The deployment.
+    pub deployment: Arc<Deployment>,
+    /// Attempts made, the successful one included.
+    pub attempts: u32,
+    /// The requested group, when a fallback group answered.
+    pub fallback_from: Option<String>,
+}
+
+/// A complete answer or a stream of chunks.
+pub(crate) type ChatReply = Reply<Box<ChatResponse>, ChatChunk, ProviderError>;
+
+/// What the layers give back for a chat call.
+pub(crate) struct ChatAnswer {
+    /// The deployment that answered; `None` when the cache did.
+    pub upstream: Option<Upstream>,
+    /// The answer.
+    pub reply: ChatReply,
+    /// The cache's part, when the cache is on.
+    pub cache: Option<CacheStatus>,
+    /// The rate limiter's token estimate, to settle when a stream reports its usage.
+    pub correction: Option<Correction>,
+}
+
+impl ChatAnswer {
+    fn from_cached(cached: Cached<Self>) -> Self {
+        Self {
+            cache: Some(cached.status),
+            ..cached.response
+        }
+    }
+}
+
+impl CacheableResponse for ChatAnswer {
+    type Complete = Box<ChatResponse>;
+    type Chunk = ChatChunk;
+    type Error = ProviderError;
+
+    fn as_complete(&self) -> Option<&Self::Complete> {
+        self.reply.as_complete()
+    }
+
+    fn map_stream<F>(self, wrap: F) -> Self
+    where
+        F: FnOnce(
+            BoxChunkStream<Self::Chunk, Self::Error>,
+        ) -> BoxChunkStream<Self::Chunk, Self::Error>,
+    {
+        Self {
+            reply: self.reply.map_stream(wrap),
+            ..self
+        }
+    }
+
+    fn from_entry(entry: Entry<Self::Complete, Self::Chunk>) -> Self {
+        Self {
+            upstream: None,
+            reply: Reply::from_entry(entry),
+            cache: None,
+            correction: None,
+        }
+    }
+}
+
+/// A cached answer used no tokens of any limit: the call counts as a request only.
+impl UsedTokens for ChatAnswer {
+    fn used_tokens(&self) -> Option<u64> {
+        if self.upstream.is_none() {
+            return Some(0);
+        }
+        match &self.reply {
+            Reply::Complete(answer) => Some(answer.usage.as_ref().map_or(0, |u| u.total_tokens)),
+            Reply::Stream(_) => None,
+        }
+    }
+
+    fn defer_correction(&mut self, correction: Correction) {
+        self.correction = Some(correction);
+    }
+}
+
+/// The limits a chat call counts against: its key (the key's own limits, else
+/// `rate_limits.key`), its end user (the request's `user`, else the key's user), the key's
+/// team, and the model group requested.
+#[derive(Debug, Clone)]
+pub(crate) struct CallerLimits(pub RateLimitSettings);
+
+impl RateLimitKey<ChatCall> for CallerLimits {
+    fn checks(&self, call: &ChatCall) -> Vec<LimitCheck> {
+        let settings = &self.0;
+        let caller = &call.caller;
+        let mut checks = Vec::with_capacity(4);
+        let key_limits = caller.limits.unwrap_or(settings.key);
+        if !key_limits.is_unlimited() {
+            checks.push(LimitCheck::new(
+                Scope::API_KEY,
+                Arc::clone(&caller.key_id),
+                key_limits,
+            ));
+        }
+        if !settings.user.is_unlimited() {
+            let user = call.request.user.as_deref().map(Arc::from);
+            if let Some(user) = user.or_else(|| caller.user_id.clone()) {
+                checks.push(LimitCheck::new(Scope::USER, user, settings.user));
+            }
+        }
+        if !settings.team.is_unlimited()
+            && let Some(team) = &caller.team_id
+        {
+            checks.push(LimitCheck::new(
+                Scope::TEAM,
+                Arc::clone(team),
+                settings.team,
+            ));
+        }
+        if !settings.model.is_unlimited() {
+            checks.push(LimitCheck::new(
+                Scope::MODEL,
+                call.request.model.as_str(),
+                settings.model,
+            ));
+        }
+        checks
+    }
+}
+
+/// Sends `call` through the layers the configuration turned on, then the router.
+pub(crate) async fn run(state: &AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> {
+    let layers = state.layers();
+    let core = layers.deadline.layer(RouteChat {
+        state: state.clone(),
+    });
+    let cached = match &layers.cache {
+        Some(cache) => Either::Left(
+            cache
+                .layer(core)
+                .map_response(ChatAnswer::from_cached as fn(Cached<ChatAnswer>) -> ChatAnswer),
+        ),
+        None => Either::Right(core),
+    };
+    match &layers.rate_limit {
+        Some(rate_limit) => rate_limit
+            .layer(cached)
+            .oneshot(call)
+            .await
+            .map_err(ApiError::from_layers),
+        None => cached.oneshot(call).await,
+    }
+}
+
+/// The innermost service: the router, sending the call to a deployment of its group with
+/// retries, fallbacks and each deployment's timeout.
+#[derive(Clone)]
+pub(crate) struct RouteChat {
+    state: AppState,
+}
+
+impl Service<ChatCall> for RouteChat {
+    type Response = ChatAnswer;
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<ChatAnswer, ApiError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, call: ChatCall) -> Self::Future {
+        let state = self.state.clone();
+        Box::pin(async move { route(state, call).await })
+    }
+}
+
+async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> {
+    let ChatCall {
+        request, options, ..
+    } = call;
+    let model = request.model.clone();
+    let stream = request.is_stream();
+    let routed = state
+        .router()
+        .call(&model, request, &options, move |deployment, request| {
+            Box::pin(async move {
+                if stream {
+                    let started = deployment.provider.chat_stream(request);
+                    within(&deployment, deployment.stream_timeout, started)
+                        .await
+                        .map(Attempt::Stream)
+                } else {
+                    let answer = deployment.provider.chat(request);
+                    within(&deployment, deployment.timeout, answer)
+                        .await
+                        .map(|a| Attempt::Complete(Box::new(a)))
+                }
+            })
+        })
+        .await
+        .map_err(route_error)?;
+    let upstream = Upstream {
+        deployment: Arc::clone(routed.deployment()),
+        attempts: routed.attempts,
+        fallback_from: routed.fallback_from,
+    };
+    let reply = match routed.value {
+        Attempt::Complete(answer) => {
+            if let Some(usage) = &answer.usage {
+                state
+                    .router()
+                    .record_usage(&upstream.deployment, usage.total_tokens);
+            }
+            Reply::Complete(answer)
+        }
+        Attempt::Stream(chunks) => Reply::Stream(Box::pin(Guarded {
+            chunks,
+            guard: routed.guard,
+            state,
+        })),
+    };
+    Ok(ChatAnswer {
+        upstream: Some(upstream),
+        reply,
+        cache: None,
+        correction: None,
+    })
+}
+
+/// What one attempt produced, before the in-flight guard is attached to streams.
+enum Attempt {
+    Complete(Box<ChatResponse>),
+    Stream(ChunkStream),
+}
+
+/// The gateway's answer to a routing failure.
+pub(crate) fn route_error(err: RouteError) -> ApiError {
+    match err {
+        RouteError::UnknownModel(model) => ApiError::model_not_found(&model),
+        RouteError::NoneAvailable { group } => ApiError::no_deployment_available(&group),
+        RouteError::Upstream {
+            deployment, error, ..
+        } => ApiError::from_provider(&deployment, &error),
+    }
+}
+
+/// Runs one upstream call within `limit`; running out of time is a `Timeout` failure, which the
+/// router may retry elsewhere.
+pub(crate) async fn within<T>(
+    deployment: &Deployment,
+    limit: Duration,
+    call: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(ProviderError::new(
+            ErrorClass::Timeout,
+            format!(
+                "deployment `{}` did not answer within {:.3}s",
+                deployment.id,
+                limit.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped, and
+/// counts the usage it reports against the deployment's minute budget.
+struct Guarded {
+    chunks: ChunkStream,
+    guard: CallGuard,
+    state: AppState,
+}
+
+impl Stream for Guarded {
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = self.chunks.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &item
+            && let Some(usage) = &chunk.usage
+        {
+            self.state
+                .router()
+                .record_usage(self.guard.deployment(), usage.total_tokens);
+        }
+        item
+    }
+}
+
+/// The layers of the call path, built once from the settings.
+pub(crate) struct CallLayers {
+    /// The whole call's deadline.
+    pub deadline: DeadlineLayer,
+    /// The response cache, when on.
+    pub cache: Option<CacheLayer>,
+    /// Rate limits per caller, when any is set.
+    pub rate_limit: Option<RateLimitLayer<CallerLimits>>,
+    /// Where the rate limits are counted, to sweep its idle state.
+    pub rate_limit_backend: Option<Arc<dyn RateLimitBackend>>,
+    /// `max_tokens` defaults and ceilings, when set.
+    pub max_tokens: Option<MaxTokensLayer>,
+}
+
+impl std::fmt::Debug for CallLayers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLayers")
+            .field("deadline", &self.deadline)
+            .field("cache", &self.cache)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallLayers {
+    /// Builds the layers `settings` turn on. Needs a tokio runtime when limits count in Redis.
+    pub(crate) fn build(
+        settings: LayerSettings,
+        request_timeout: Duration,
+    ) -> Result<Self, BuildError> {
+        let cache = match settings.cache {
+            None => None,
+            Some(cache) => {
+                let store: Arc<dyn CacheStore> = match cache.store {
+                    CacheStoreSettings::Memory { max_bytes } => {
+                        Arc::new(MemoryStore::with_max_bytes(max_bytes))
+                    }
+                    CacheStoreSettings::Redis {
+                        connection,
+                        namespace,
+                    } => {
+                        let client = redis::Client::open(*connection)
+                            .map_err(|e| BuildError::Cache(e.to_string()))?;
+                        Arc::new(RedisStore::new(client, &namespace))
+                    }
+                };
+                Some(
+                    CacheLayer::shared(store)
+                        .ttl(cache.ttl)
+                        .key_options(KeyOptions {
+                            include_user: cache.per_user,
+                        }),
+                )
+            }
+        };
+        let (rate_limit, rate_limit_backend) = match settings.rate_limits {
+            None => (None, None),
+            Some(limits) => {
+                let backend: Arc<dyn RateLimitBackend> = match &limits.redis {
+                    None => Arc::new(LocalBackend::new()),
+                    Some(shared) => {
+                        let client = redis::Client::open(shared.redis.clone())
+                            .map_err(|e| BuildError::RateLimits(e.to_string()))?;
+                        let settings = RedisSettings::new(format!("{}:rate", shared.key_prefix))
+                            .on_unavailable(limits.on_redis_failure);
+                        Arc::new(
+                            RedisBackend::new(client, settings)
+                                .map_err(|e| BuildError::RateLimits(e.to_string()))?,
+                        )
+                    }
+                };
+                let layer = RateLimitLayer::new(CallerLimits(limits), Arc::clone(&backend));
+                (Some(layer), Some(backend))
+            }
+        };
+        Ok(Self {
+            deadline: DeadlineLayer::new(request_timeout, request_timeout),
+            cache,
+            rate_limit,
+            rate_limit_backend,
+            max_tokens: settings.max_tokens,
+        })
+    }
+}

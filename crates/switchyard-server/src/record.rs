@@ -1,0 +1,112 @@
+//! What one finished call leaves behind: a [`CallRecord`] with every fact that spend records,
+//! metrics, traces and the access log need (who called, what was asked, which deployment
+//! answered, tokens, cost, latency, status, cache and experiment), handed to
+//! [`AppState::finish_call`] exactly once per call: when a complete answer is ready, when a
+//! stream ends or is dropped, or when the call fails.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_layers::cost::{Cost, Tokens};
+
+use crate::caller::Caller;
+use crate::state::AppState;
+
+/// One call, from the request to its last byte.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// The gateway's id of the call.
+    pub request_id: Arc<str>,
+    /// `chat` or `embeddings`.
+    pub operation: &'static str,
+    /// When the call arrived, in Unix milliseconds.
+    pub started_at_ms: i64,
+    /// How long it took, to the last byte of a stream.
+    pub latency: Duration,
+    /// For streams, how long until the first chunk.
+    pub time_to_first_token: Option<Duration>,
+    /// Who called.
+    pub caller: Caller,
+    /// The model the client named.
+    pub model_requested: String,
+    /// The model group that served it (after experiments, rules and fallbacks).
+    pub model_group: Option<String>,
+    /// The deployment that answered; `None` for a cache hit or a failure.
+    pub deployment: Option<String>,
+    /// The provider family of that deployment, such as `openai` or `anthropic`.
+    pub provider: Option<&'static str>,
+    /// The upstream model the deployment calls.
+    pub upstream_model: Option<String>,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// The requested group, when a fallback group answered.
+    pub fallback_from: Option<String>,
+    /// Tokens used, reported or estimated.
+    pub tokens: Tokens,
+    /// What the call cost; `None` when the model has no price.
+    pub cost: Option<Cost>,
+    /// The HTTP status answered (200 for a stream that started).
+    pub status: u16,
+    /// Whether the response cache answered.
+    pub cache_hit: bool,
+    /// The A/B experiment and variant, if any.
+    pub experiment: Option<(String, String)>,
+    /// Why a routing rule chose the group, if one did.
+    pub route_reason: Option<String>,
+}
+
+impl CallRecord {
+    /// A record of a call arriving now.
+    pub fn start(operation: &'static str, caller: Caller, model_requested: String) -> Self {
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self {
+            request_id: Arc::from(new_request_id()),
+            operation,
+            started_at_ms,
+            latency: Duration::ZERO,
+            time_to_first_token: None,
+            caller,
+            model_requested,
+            model_group: None,
+            deployment: None,
+            provider: None,
+            upstream_model: None,
+            attempts: 0,
+            fallback_from: None,
+            tokens: Tokens::default(),
+            cost: None,
+            status: 200,
+            cache_hit: false,
+            experiment: None,
+            route_reason: None,
+        }
+    }
+}
+
+/// A random 128-bit id in hex, for correlating a call's records.
+fn new_request_id() -> String {
+    format!("{:032x}", fastrand::u128(..))
+}
+
+impl AppState {
+    /// Takes the record of a finished call: writes the access log line. Called once per call.
+    pub fn finish_call(&self, record: CallRecord) {
+        tracing::info!(
+            target: "switchyard::access",
+            request_id = %record.request_id,
+            operation = record.operation,
+            key_id = %record.caller.key_id,
+            model = %record.model_requested,
+            deployment = record.deployment.as_deref().unwrap_or("-"),
+            status = record.status,
+            latency_ms = record.latency.as_secs_f64() * 1e3,
+            input_tokens = record.tokens.prompt,
+            output_tokens = record.tokens.completion,
+            cost_usd = record.cost.map_or(0.0, |c| c.usd),
+            cache_hit = record.cache_hit,
+            "call finished"
+        );
+    }
+}

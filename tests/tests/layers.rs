@@ -1,0 +1,385 @@
+//! End to end through real gateway processes: the layers in front of the router. The response
+//! cache (in process, and shared by two processes through Redis), rate limits per caller (one
+//! combined limit for two processes sharing Redis; tokens per minute in process), `max_tokens`
+//! policies and the request's own deadline. The Redis tests read `SWITCHYARD_TEST_REDIS_URL`
+//! and are skipped without it; each uses its own key prefix.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_e2e::{
+    FakeUpstream, Gateway, MASTER_KEY, error_of, redis_url, sse_data, unique_prefix,
+};
+
+/// One group, `gpt-4o-mini` (priced by the catalog), in front of `upstream`, plus `hang`
+/// (never answers, no deployment timeout of its own), then `extra`.
+fn config(upstream: &FakeUpstream, extra: &str) -> String {
+    format!(
+        "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params: {{model: openai/gpt-4o-mini, api_base: '{base}'}}\n    model_info: {{id: mini}}\n  - model_name: hang\n    litellm_params: {{model: openai/hang, api_base: '{base}'}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n{extra}",
+        base = upstream.api_base
+    )
+}
+
+fn ask(text: &str) -> Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn upstream_calls(upstream: &FakeUpstream) -> usize {
+    upstream
+        .received()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .count()
+}
+
+/// Streams `body` and gives back the cache header and the text the chunks carried.
+async fn stream_text(gateway: &Gateway, body: &Value) -> (Option<String>, String) {
+    let response = gateway
+        .post("/v1/chat/completions", body, Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    let cache = header(&response, "x-switchyard-cache").map(str::to_owned);
+    let body = response.text().await.expect("body");
+    let data = sse_data(&body);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{body}");
+    let text = data
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    (cache, text)
+}
+
+#[tokio::test]
+async fn repeated_calls_are_answered_from_the_cache_and_cost_nothing() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = Gateway::spawn(
+        &config(&upstream, "litellm_settings:\n  cache: true\n"),
+        &[],
+    )
+    .await;
+
+    let first = gateway
+        .post("/v1/chat/completions", &ask("cache me"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-switchyard-cache"), Some("MISS"));
+    assert_eq!(header(&first, "x-switchyard-deployment"), Some("mini"));
+    let paid: f64 = header(&first, "x-switchyard-cost-usd")
+        .expect("a priced model's cost")
+        .parse()
+        .expect("a number");
+    assert!(paid > 0.0, "{paid}");
+    let first: Value = first.json().await.expect("json");
+
+    let second = gateway
+        .post("/v1/chat/completions", &ask("cache me"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(header(&second, "x-switchyard-cache"), Some("HIT"));
+    assert_eq!(
+        header(&second, "x-switchyard-cost-usd"),
+        Some("0.0000000000")
+    );
+    assert_eq!(
+        header(&second, "x-switchyard-deployment"),
+        None,
+        "no deployment answered"
+    );
+    let second: Value = second.json().await.expect("json");
+    assert_eq!(second["choices"], first["choices"]);
+    assert_eq!(upstream_calls(&upstream), 1, "the hit reached no upstream");
+
+    // Another question is another key.
+    let other = gateway
+        .post(
+            "/v1/chat/completions",
+            &ask("something else"),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(header(&other, "x-switchyard-cache"), Some("MISS"));
+    assert_eq!(upstream_calls(&upstream), 2);
+
+    // `Cache-Control: no-cache` and LiteLLM's body directive read fresh.
+    let fresh = gateway
+        .client
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .bearer_auth(MASTER_KEY)
+        .header("cache-control", "no-cache")
+        .json(&ask("cache me"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(fresh.status(), 200);
+    assert_eq!(header(&fresh, "x-switchyard-cache"), Some("BYPASS"));
+    let mut body = ask("cache me");
+    body["cache"] = json!({"no-cache": true});
+    let fresh = gateway
+        .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+        .await;
+    assert_eq!(header(&fresh, "x-switchyard-cache"), Some("BYPASS"));
+    assert_eq!(upstream_calls(&upstream), 4);
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.body.get("cache").is_none()),
+        "the cache directive never goes upstream"
+    );
+
+    // A malformed directive is the caller's mistake.
+    body["cache"] = json!({"ttl": "soon"});
+    let (status, _, error) = error_of(
+        gateway
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+}
+
+#[tokio::test]
+async fn a_finished_stream_is_cached_and_replayed_as_a_stream() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = Gateway::spawn(
+        &config(&upstream, "litellm_settings:\n  cache: true\n"),
+        &[],
+    )
+    .await;
+    let mut body = ask("stream me");
+    body["stream"] = json!(true);
+    let (cache, text) = stream_text(&gateway, &body).await;
+    assert_eq!(cache.as_deref(), Some("MISS"));
+    assert_eq!(text, "upstream says: stream me");
+    // The stream is stored once it has ended, in the background: ask until the store has it.
+    let mut replayed = None;
+    for _ in 0..50 {
+        let (cache, text) = stream_text(&gateway, &body).await;
+        if cache.as_deref() == Some("HIT") {
+            replayed = Some(text);
+            break;
+        }
+    }
+    assert_eq!(replayed.as_deref(), Some("upstream says: stream me"));
+    let calls = upstream_calls(&upstream);
+    let (cache, _) = stream_text(&gateway, &body).await;
+    assert_eq!(cache.as_deref(), Some("HIT"));
+    assert_eq!(
+        upstream_calls(&upstream),
+        calls,
+        "replays reach no upstream"
+    );
+    // A complete answer to the same question is not the stream's entry.
+    body["stream"] = json!(false);
+    let complete = gateway
+        .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+        .await;
+    assert_eq!(header(&complete, "x-switchyard-cache"), Some("MISS"));
+}
+
+#[tokio::test]
+async fn a_call_cached_by_one_gateway_process_is_a_hit_on_another() {
+    let Some(redis) = redis_url() else { return };
+    let upstream = FakeUpstream::start().await;
+    let extra = format!(
+        "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    url: os.environ/TEST_REDIS_URL\n    namespace: {}\n    ttl: 60\n",
+        unique_prefix()
+    );
+    let config = config(&upstream, &extra);
+    let env = [("TEST_REDIS_URL", redis.as_str())];
+    let (one, two) = tokio::join!(Gateway::spawn(&config, &env), Gateway::spawn(&config, &env));
+
+    let first = one
+        .post("/v1/chat/completions", &ask("shared"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(header(&first, "x-switchyard-cache"), Some("MISS"));
+    let first: Value = first.json().await.expect("json");
+    let second = two
+        .post("/v1/chat/completions", &ask("shared"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(header(&second, "x-switchyard-cache"), Some("HIT"));
+    let second: Value = second.json().await.expect("json");
+    assert_eq!(second["choices"], first["choices"]);
+    assert_eq!(upstream_calls(&upstream), 1);
+}
+
+/// Sends `count` calls at once to `gateway`; gives back the statuses and the refusals' bodies.
+async fn burst(gateway: &Gateway, count: usize, body: &Value) -> Vec<(u16, Option<String>, Value)> {
+    let calls = (0..count).map(|_| async {
+        let response = gateway
+            .post("/v1/chat/completions", body, Some(MASTER_KEY))
+            .await;
+        let status = response.status().as_u16();
+        let retry_after = header(&response, "retry-after").map(str::to_owned);
+        let body: Value = response.json().await.expect("json");
+        (status, retry_after, body)
+    });
+    futures_util::future::join_all(calls).await
+}
+
+#[tokio::test]
+async fn two_gateway_processes_sharing_redis_enforce_one_rate_limit() {
+    let Some(redis) = redis_url() else { return };
+    let upstream = FakeUpstream::start().await;
+    let extra = format!(
+        "router_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: {}\nrate_limits:\n  key: {{rpm: 10}}\n  on_redis_failure: closed\n",
+        unique_prefix()
+    );
+    let config = config(&upstream, &extra);
+    let env = [("TEST_REDIS_URL", redis.as_str())];
+    let (one, two) = tokio::join!(Gateway::spawn(&config, &env), Gateway::spawn(&config, &env));
+
+    let body = ask("hi");
+    let (a, b) = tokio::join!(burst(&one, 10, &body), burst(&two, 10, &body));
+    let results: Vec<_> = a.into_iter().chain(b).collect();
+    let accepted = results.iter().filter(|(status, ..)| *status == 200).count();
+    assert_eq!(
+        accepted, 10,
+        "one limit of 10 a minute for both: {results:?}"
+    );
+    for (status, retry_after, body) in results.iter().filter(|(s, ..)| *s != 200) {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("api_key `master`"), "{message}");
+        assert!(!message.contains(MASTER_KEY), "the secret never shows");
+        let secs: u64 = retry_after
+            .as_deref()
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&secs), "{secs}");
+    }
+    assert_eq!(
+        upstream_calls(&upstream),
+        10,
+        "refused calls reach no upstream"
+    );
+}
+
+#[tokio::test]
+async fn tokens_per_minute_are_counted_from_the_usage_reported() {
+    let upstream = FakeUpstream::start().await;
+    // Each answer reports 15 tokens; the estimate before a call is about 2 + max_tokens 5.
+    let gateway = Gateway::spawn(
+        &config(&upstream, "rate_limits:\n  model: {tpm: 40}\n"),
+        &[],
+    )
+    .await;
+    let mut body = ask("hello");
+    body["max_tokens"] = json!(5);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = gateway
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await;
+        let status = response.status().as_u16();
+        statuses.push(status);
+        if status == 429 {
+            let (_, _, error) = error_of(response).await;
+            let message = error["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("model `gpt-4o-mini`"), "{message}");
+            assert!(message.contains("tokens per minute"), "{message}");
+            break;
+        }
+    }
+    // 15 + 15 = 30 used; the third (estimate 7) fits under 40 and uses 15 more: 45, and the
+    // fourth finds the minute spent.
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn max_tokens_defaults_and_ceilings_are_applied_before_the_upstream() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = Gateway::spawn(
+        &config(
+            &upstream,
+            "max_tokens:\n  default: {default: 64, ceiling: 128}\n",
+        ),
+        &[],
+    )
+    .await;
+    let response = gateway
+        .post("/v1/chat/completions", &ask("a"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = ask("b");
+    body["max_tokens"] = json!(1_000);
+    let response = gateway
+        .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    let received = upstream.received();
+    assert_eq!(received[0].body["max_completion_tokens"], 64, "the default");
+    assert_eq!(
+        received[1].body["max_tokens"], 128,
+        "clamped to the ceiling"
+    );
+
+    let refusing = Gateway::spawn(
+        &config(
+            &upstream,
+            "max_tokens:\n  models: {gpt-4o-mini: {default: 64, ceiling: 128}}\n  on_excess: refuse\n",
+        ),
+        &[],
+    )
+    .await;
+    let (status, _, error) = error_of(
+        refusing
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(upstream.received().len(), 2, "refused before the upstream");
+}
+
+#[tokio::test]
+async fn a_request_may_shorten_its_deadline_but_not_lengthen_it() {
+    let upstream = FakeUpstream::start().await;
+    let gateway =
+        Gateway::spawn(&config(&upstream, "router_settings:\n  timeout: 30\n"), &[]).await;
+    let body = json!({"model": "hang", "messages": [{"role": "user", "content": "hi"}],
+        "timeout": 0.3});
+    let started = Instant::now();
+    let (status, _, error) = error_of(
+        gateway
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 504, "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the request's timeout"
+    );
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("0.300s"), "{message}");
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.body.get("timeout").is_none()),
+        "`timeout` is the gateway's, never sent upstream"
+    );
+    let bad = json!({"model": "hang", "messages": [{"role": "user", "content": "hi"}],
+        "timeout": "soon"});
+    let (status, _, _) = error_of(
+        gateway
+            .post("/v1/chat/completions", &bad, Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
