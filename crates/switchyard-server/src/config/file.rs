@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use switchyard_layers::cost::PriceOverride;
 
 mod layers;
 
@@ -166,6 +167,18 @@ pub struct LitellmParams {
     /// `azure/<deployment>` or `mock/echo`. A name without a provider is sent to an
     /// OpenAI-compatible upstream.
     pub model: String,
+    /// US dollars per prompt token, over the catalog's list price (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cost_per_token: Option<f64>,
+    /// US dollars per generated token, over the catalog's list price (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost_per_token: Option<f64>,
+    /// US dollars per prompt token read from the provider's prompt cache (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_token_cost: Option<f64>,
+    /// US dollars per prompt token written to the provider's prompt cache (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_token_cost: Option<f64>,
     /// Base URL of the upstream API, such as `http://localhost:8000/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base: Option<String>,
@@ -229,6 +242,18 @@ pub struct ModelInfo {
     /// A stable id for the deployment, shown in response headers and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// US dollars per prompt token, over the catalog's list price (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cost_per_token: Option<f64>,
+    /// US dollars per generated token, over the catalog's list price (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost_per_token: Option<f64>,
+    /// US dollars per prompt token read from the provider's prompt cache (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_token_cost: Option<f64>,
+    /// US dollars per prompt token written to the provider's prompt cache (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_token_cost: Option<f64>,
 }
 
 /// Gateway-wide settings.
@@ -374,4 +399,28 @@ pub struct RetrySettings {
     /// Groups to try when a failing group has no fallbacks of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_fallbacks: Option<Vec<String>>,
+}
+
+impl ModelInfo {
+    /// The prices this section states.
+    pub fn price_override(&self) -> PriceOverride {
+        PriceOverride {
+            input_cost_per_token: self.input_cost_per_token,
+            output_cost_per_token: self.output_cost_per_token,
+            cache_read_input_token_cost: self.cache_read_input_token_cost,
+            cache_creation_input_token_cost: self.cache_creation_input_token_cost,
+        }
+    }
+}
+
+impl LitellmParams {
+    /// The prices this section states.
+    pub fn price_override(&self) -> PriceOverride {
+        PriceOverride {
+            input_cost_per_token: self.input_cost_per_token,
+            output_cost_per_token: self.output_cost_per_token,
+            cache_read_input_token_cost: self.cache_read_input_token_cost,
+            cache_creation_input_token_cost: self.cache_creation_input_token_cost,
+        }
+    }
 }

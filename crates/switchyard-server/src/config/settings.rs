@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use switchyard_layers::cost::{ModelPrice, PriceCatalog};
+use switchyard_layers::cost::{ModelPrice, PriceCatalog, Pricing};
 use switchyard_providers::anthropic::AnthropicSettings;
 use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::GeminiSettings;
@@ -213,9 +213,29 @@ fn deployment(
         Some(secs) => seconds(&format!("{params_path}.stream_timeout"), secs)?,
         None => timeout,
     };
-    let price = PriceCatalog::embedded()
-        .get(&params.model)
-        .map(|entry| entry.price);
+    // A price in `litellm_params` wins over one in `model_info`, key by key, as in LiteLLM.
+    let mut price_override = model_info.price_override();
+    let own = params.price_override();
+    price_override.input_cost_per_token = own
+        .input_cost_per_token
+        .or(price_override.input_cost_per_token);
+    price_override.output_cost_per_token = own
+        .output_cost_per_token
+        .or(price_override.output_cost_per_token);
+    price_override.cache_read_input_token_cost = own
+        .cache_read_input_token_cost
+        .or(price_override.cache_read_input_token_cost);
+    price_override.cache_creation_input_token_cost = own
+        .cache_creation_input_token_cost
+        .or(price_override.cache_creation_input_token_cost);
+    let price = Pricing::resolve(
+        &params.model,
+        Some(&price_override),
+        PriceCatalog::embedded(),
+    )
+    .map_err(|e| ConfigError::invalid(format!("{path}.model_info"), e.to_string()))?
+    .price()
+    .copied();
     let limits = limits(&params_path, &params, price)?;
     let provider = providers::provider(&params_path, params, env, warnings)?;
     let id = model_info

@@ -248,3 +248,44 @@ fn duplicate_ids_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn deployments_state_their_own_prices_over_the_catalog() {
+    let listed = one("{model: openai/gpt-4o-mini}")
+        .expect("valid")
+        .price
+        .expect("in the catalog");
+    assert_eq!(listed.input_per_token, 1.5e-7);
+
+    // `model_info` prices a model the catalog does not know.
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/echo}\n    \
+                model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}\n";
+    let d = parse_with_env(text, &env)
+        .expect("valid")
+        .settings
+        .deployments
+        .remove(0);
+    let price = d.price.expect("configured");
+    assert_eq!(
+        (price.input_per_token, price.output_per_token),
+        (1e-6, 2e-6)
+    );
+
+    // `litellm_params` wins over `model_info`, key by key, and both over the catalog.
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o-mini, \
+                input_cost_per_token: 0.000003}\n    model_info: {input_cost_per_token: 0.000001, \
+                output_cost_per_token: 0.000002}\n";
+    let d = parse_with_env(text, &env)
+        .expect("valid")
+        .settings
+        .deployments
+        .remove(0);
+    let price = d.price.expect("configured");
+    assert_eq!(
+        (price.input_per_token, price.output_per_token),
+        (3e-6, 2e-6)
+    );
+
+    let err = one("{model: mock/echo, input_cost_per_token: -1}").expect_err("negative");
+    assert!(err.to_string().contains("input_cost_per_token"), "{err}");
+}
