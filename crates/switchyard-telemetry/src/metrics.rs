@@ -1,0 +1,407 @@
+//! `GatewayMetrics`: the gateway's Prometheus metrics in a registry it owns (no global recorder,
+//! so two gateways, or two tests, in one process never share counts), rendered as OpenMetrics
+//! text for `GET /metrics`.
+//!
+//! Labels are low-cardinality by contract: configured model group and deployment names, status
+//! codes, fixed scopes and component names. Never pass keys, users, or a model name a client
+//! made up (use [`UNKNOWN`] for a model that is not configured).
+//!
+//! ```
+//! use switchyard_telemetry::metrics::{Direction, GatewayMetrics};
+//!
+//! let metrics = GatewayMetrics::new();
+//! let _in_flight = metrics.in_flight();
+//! metrics.record_request("gpt-4o", "gpt-4o-eastus", 200, std::time::Duration::from_millis(850));
+//! metrics.record_tokens("gpt-4o", Direction::Input, 12);
+//! assert!(metrics.render().contains("switchyard_requests_total"));
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// `Content-Type` of [`GatewayMetrics::render`]'s output (OpenMetrics text, which Prometheus
+/// scrapes natively).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Label value for a model name that is not configured.
+pub const UNKNOWN: &str = "unknown";
+
+/// Buckets of whole-request durations, in seconds: LLM calls run from a fraction of a second to
+/// minutes.
+pub const DURATION_BUCKETS: [f64; 13] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// Buckets of time to first token, in seconds.
+pub const TTFT_BUCKETS: [f64; 12] = [
+    0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
+];
+
+/// Token direction, the `direction` label of `switchyard_tokens_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Prompt tokens (`input`).
+    Input,
+    /// Completion tokens (`output`).
+    Output,
+}
+
+impl Direction {
+    /// The label value: `input` or `output`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => "input",
+            Self::Output => "output",
+        }
+    }
+}
+
+impl EncodeLabelValue for Direction {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    model: String,
+    deployment: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TokenLabels {
+    model: String,
+    direction: Direction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FallbackLabels {
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DeploymentLabels {
+    deployment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ComponentLabels {
+    component: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The gateway's metrics and the registry that renders them. Cheap to record into from many
+/// tasks (atomics behind a read lock per label set); share it in an `Arc`.
+#[derive(Debug)]
+pub struct GatewayMetrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<ModelLabels>,
+    ttft: HistogramFamily<ModelLabels>,
+    tokens: Family<TokenLabels, Counter>,
+    cost_usd: Family<ModelLabels, Counter<f64>>,
+    cache_hits: Family<ModelLabels, Counter>,
+    fallbacks: Family<FallbackLabels, Counter>,
+    cooldowns: Family<DeploymentLabels, Counter>,
+    rate_limited: Family<ScopeLabels, Counter>,
+    redis_failures: Family<ComponentLabels, Counter>,
+    spend_records_shed: Counter,
+    in_flight: Gauge,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GatewayMetrics {
+    /// Creates the metrics in a fresh registry.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_duration: HistogramFamily<ModelLabels> =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        let ttft: HistogramFamily<ModelLabels> =
+            Family::new_with_constructor(|| Histogram::new(TTFT_BUCKETS));
+        let tokens = Family::<TokenLabels, Counter>::default();
+        let cost_usd = Family::<ModelLabels, Counter<f64>>::default();
+        let cache_hits = Family::<ModelLabels, Counter>::default();
+        let fallbacks = Family::<FallbackLabels, Counter>::default();
+        let cooldowns = Family::<DeploymentLabels, Counter>::default();
+        let rate_limited = Family::<ScopeLabels, Counter>::default();
+        let redis_failures = Family::<ComponentLabels, Counter>::default();
+        let spend_records_shed = Counter::default();
+        let in_flight = Gauge::default();
+
+        // Counters are registered without `_total`: the encoder appends it.
+        registry.register(
+            "switchyard_requests",
+            "Gateway calls answered, by model group, deployment and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "switchyard_request_duration_seconds",
+            "Duration of gateway calls, to the end of the response or stream",
+            request_duration.clone(),
+        );
+        registry.register(
+            "switchyard_time_to_first_token_seconds",
+            "Time from the call to the first streamed token",
+            ttft.clone(),
+        );
+        registry.register(
+            "switchyard_tokens",
+            "Tokens processed, by direction",
+            tokens.clone(),
+        );
+        registry.register(
+            "switchyard_cost_usd",
+            "Cost of calls in US dollars",
+            cost_usd.clone(),
+        );
+        registry.register(
+            "switchyard_cache_hits",
+            "Calls answered from the response cache",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "switchyard_fallbacks",
+            "Fallbacks from one model group to another",
+            fallbacks.clone(),
+        );
+        registry.register(
+            "switchyard_cooldowns",
+            "Deployments put in cooldown",
+            cooldowns.clone(),
+        );
+        registry.register(
+            "switchyard_rate_limited",
+            "Calls refused by a rate limit, by scope",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "switchyard_redis_failures",
+            "Redis operations that failed, by component (the gateway fell back to local state)",
+            redis_failures.clone(),
+        );
+        registry.register(
+            "switchyard_spend_records_shed",
+            "Spend records dropped because the spend writer's queue was full",
+            spend_records_shed.clone(),
+        );
+        registry.register(
+            "switchyard_in_flight_requests",
+            "Gateway calls in progress",
+            in_flight.clone(),
+        );
+
+        Self {
+            registry,
+            requests,
+            request_duration,
+            ttft,
+            tokens,
+            cost_usd,
+            cache_hits,
+            fallbacks,
+            cooldowns,
+            rate_limited,
+            redis_failures,
+            spend_records_shed,
+            in_flight,
+        }
+    }
+
+    /// Records one answered call: `switchyard_requests_total{model,deployment,status}` and
+    /// `switchyard_request_duration_seconds{model}`. `deployment` is empty when none was reached.
+    pub fn record_request(&self, model: &str, deployment: &str, status: u16, duration: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                model: model.to_owned(),
+                deployment: deployment.to_owned(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&ModelLabels {
+                model: model.to_owned(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Records a stream's time to first token.
+    pub fn record_ttft(&self, model: &str, ttft: Duration) {
+        self.ttft
+            .get_or_create(&ModelLabels {
+                model: model.to_owned(),
+            })
+            .observe(ttft.as_secs_f64());
+    }
+
+    /// Adds tokens to `switchyard_tokens_total{model,direction}`.
+    pub fn record_tokens(&self, model: &str, direction: Direction, tokens: u64) {
+        self.tokens
+            .get_or_create(&TokenLabels {
+                model: model.to_owned(),
+                direction,
+            })
+            .inc_by(tokens);
+    }
+
+    /// Adds input and output tokens of one call.
+    pub fn record_usage(&self, model: &str, input_tokens: u64, output_tokens: u64) {
+        self.record_tokens(model, Direction::Input, input_tokens);
+        self.record_tokens(model, Direction::Output, output_tokens);
+    }
+
+    /// Adds to `switchyard_cost_usd_total{model}`. Negative or non-finite amounts are ignored.
+    pub fn record_cost(&self, model: &str, usd: f64) {
+        if usd.is_finite() && usd > 0.0 {
+            self.cost_usd
+                .get_or_create(&ModelLabels {
+                    model: model.to_owned(),
+                })
+                .inc_by(usd);
+        }
+    }
+
+    /// Counts a call answered from the cache.
+    pub fn record_cache_hit(&self, model: &str) {
+        self.cache_hits
+            .get_or_create(&ModelLabels {
+                model: model.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a fallback from one model group to another.
+    pub fn record_fallback(&self, from: &str, to: &str) {
+        self.fallbacks
+            .get_or_create(&FallbackLabels {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a deployment entering cooldown.
+    pub fn record_cooldown(&self, deployment: &str) {
+        self.cooldowns
+            .get_or_create(&DeploymentLabels {
+                deployment: deployment.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a call refused by a rate limit of `scope` (`key`, `user`, `team`, `model`,
+    /// `global`, ...: the kind of limit, never its subject).
+    pub fn record_rate_limited(&self, scope: &str) {
+        self.rate_limited
+            .get_or_create(&ScopeLabels {
+                scope: scope.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a failed Redis operation of `component` (`rate_limit`, `cache`, `usage`, ...).
+    pub fn record_redis_failure(&self, component: &str) {
+        self.redis_failures
+            .get_or_create(&ComponentLabels {
+                component: component.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts spend records dropped under back-pressure.
+    pub fn record_spend_records_shed(&self, count: u64) {
+        self.spend_records_shed.inc_by(count);
+    }
+
+    /// Counts a call in flight until the returned guard is dropped (`switchyard_in_flight_requests`).
+    /// Hold it for the whole call, stream included.
+    pub fn in_flight(&self) -> InFlightGuard {
+        self.in_flight.inc();
+        InFlightGuard {
+            gauge: self.in_flight.clone(),
+        }
+    }
+
+    /// Renders every metric as OpenMetrics text (serve it with [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail; an encoder error would be a bug in a metric's
+        // encoding, and a partial page is still more useful to a scraper than none.
+        if let Err(fmt::Error) = prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        {
+            tracing::warn!("encoding metrics failed; the page is incomplete");
+        }
+        out
+    }
+
+    /// The registry, to register more metrics next to the gateway's.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+}
+
+/// Decrements `switchyard_in_flight_requests` when dropped.
+#[derive(Debug)]
+#[must_use = "the call counts as in flight only while the guard is held"]
+pub struct InFlightGuard {
+    gauge: Gauge,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_guard_counts_down_on_drop() {
+        let metrics = GatewayMetrics::new();
+        let a = metrics.in_flight();
+        let b = metrics.in_flight();
+        assert_eq!(metrics.in_flight.get(), 2);
+        drop(a);
+        assert_eq!(metrics.in_flight.get(), 1);
+        drop(b);
+        assert_eq!(metrics.in_flight.get(), 0);
+    }
+
+    #[test]
+    fn registries_are_isolated() {
+        let one = GatewayMetrics::new();
+        let two = GatewayMetrics::new();
+        one.record_cache_hit("m");
+        assert!(
+            one.render()
+                .contains("switchyard_cache_hits_total{model=\"m\"} 1")
+        );
+        assert!(!two.render().contains("model=\"m\""));
+    }
+}
