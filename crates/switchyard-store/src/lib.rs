@@ -1,0 +1,39 @@
+//! Durable state for Switchyard: virtual keys, users, teams, budgets and spend.
+//!
+//! - [`Store`]: keys (looked up by the SHA-256 of their secret), users, teams and the spend log,
+//!   in SQLite ([`SqliteStore`]) or Postgres ([`PostgresStore`]); the schema is migrated at
+//!   connect.
+//! - [`BudgetCounters`]: spend per budget window, checked before a call and charged after it,
+//!   in the same databases or in Redis ([`RedisCounters`]) so that replicas share budgets.
+//! - [`SpendWriter`]: spend records written off the call path in batches; never blocks, sheds
+//!   and counts when overloaded, retries a failing store, drains at shutdown.
+//! - [`generate_key`], [`hash_key`], [`KeyHash`]: secrets come from the OS RNG and only their
+//!   hashes are stored; hashes compare in constant time.
+//! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
+//!   it puts a moment in, computed alike by every replica.
+
+mod counters;
+mod error;
+mod key;
+mod model;
+mod period;
+mod postgres;
+mod redis;
+mod sql;
+mod sqlite;
+mod store;
+mod writer;
+
+pub use counters::{BudgetCounters, CounterKey, CounterScope};
+pub use error::{BackendError, StoreError};
+pub use key::{KeyHash, ParseKeyHashError, RandomnessError, generate_key, hash_key, new_key_id};
+pub use model::{
+    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, TeamRecord,
+    UserRecord,
+};
+pub use period::{BudgetPeriod, ParsePeriodError};
+pub use postgres::PostgresStore;
+pub use redis::RedisCounters;
+pub use sqlite::SqliteStore;
+pub use store::Store;
+pub use writer::{ShutdownReport, SpendWriter, SpendWriterConfig};

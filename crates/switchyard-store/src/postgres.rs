@@ -1,0 +1,64 @@
+//! [`PostgresStore`]: the store shared by every replica, in Postgres.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::StoreError;
+use crate::sql::sql_store;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A [`Store`](crate::Store) and [`BudgetCounters`](crate::BudgetCounters) in Postgres.
+///
+/// Tables are created in the first schema of the connection's `search_path` (`public` unless
+/// the URL or [`connect_with`](Self::connect_with)'s options say otherwise).
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host/db?sslmode=...`) and
+    /// brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connects with `options` (for a `search_path`, TLS roots, ...) and brings the schema up
+    /// to date.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new().connect_with(options).await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses an existing pool, bringing the schema up to date.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for queries this crate does not offer.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    // The pool's own `Debug` shows its connect options, password included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+sql_store!(PostgresStore, sqlx::Postgres);

@@ -1,0 +1,106 @@
+//! [`SqliteStore`]: the whole store in one SQLite file (or in memory), for a single replica or
+//! tests. Write-ahead logging, so readers never wait for the spend writer.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::StoreError;
+use crate::sql::sql_store;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to a file; SQLite writes one at a time anyway.
+const FILE_CONNECTIONS: u32 = 8;
+
+/// A [`Store`](crate::Store) and [`BudgetCounters`](crate::BudgetCounters) in SQLite.
+///
+/// ```
+/// # async fn demo() -> Result<(), switchyard_store::StoreError> {
+/// use switchyard_store::{SqliteStore, Store};
+///
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// store.ping().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `location` and brings its schema up to
+    /// date. `location` is a file path, a `sqlite:` URL, or `sqlite::memory:` for a private
+    /// in-memory database that lives as long as this store.
+    pub async fn connect(location: &str) -> Result<Self, StoreError> {
+        let in_memory = location.contains(":memory:") || location.contains("mode=memory");
+        let options = if location.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(location)?
+        } else {
+            SqliteConnectOptions::new().filename(location)
+        };
+        Self::open(options, in_memory).await
+    }
+
+    /// Opens the database file `options` describe (plus: create if missing, WAL, foreign keys, a
+    /// busy timeout) and brings its schema up to date. For an in-memory database, use
+    /// [`connect`](Self::connect).
+    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        Self::open(options, false).await
+    }
+
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = if in_memory {
+            // An in-memory database lives as long as its last connection: keep exactly one,
+            // forever, which also serializes writers.
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(FILE_CONNECTIONS)
+                .connect_with(
+                    options
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal),
+                )
+                .await?
+        };
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for queries this crate does not offer.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite);

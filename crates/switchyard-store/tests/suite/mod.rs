@@ -1,0 +1,1106 @@
+//! The behaviour every backend must show, written once: store checks (keys, users, teams,
+//! spend) and budget counter checks, each a public async function taking the backend as a
+//! trait object. `store_tests!` and `counter_tests!` turn them into one test per check for a
+//! backend; `run_store_suite` and `run_counters_suite` run them all on one backend.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::json;
+use switchyard_store::{
+    BudgetCounters, BudgetPeriod, CounterKey, CounterScope, KeyFilter, KeyHash, KeyRecord,
+    KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, TeamRecord,
+    UserRecord, generate_key, hash_key,
+};
+
+/// One test per store check, for the backend `$open` (an expression evaluating to a future of
+/// `Option<(Arc<impl Store>, Cleanup)>`; `None` skips).
+#[allow(unused_macros)] // Not every backend runs both kinds of check.
+macro_rules! store_tests {
+    ($open:expr) => {
+        $crate::suite::store_tests!(@each $open;
+            key_round_trip,
+            key_update_patch,
+            key_block_and_delete,
+            list_keys_filters,
+            users_round_trip_and_delete,
+            teams_round_trip_and_delete,
+            spend_insert_is_idempotent,
+            spend_logs_filters_and_order,
+            spend_totals_by_each_group,
+        );
+    };
+    (@each $open:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let Some((store, cleanup)) = $open.await else { return };
+                $crate::suite::$check(store).await;
+                cleanup.run().await;
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use store_tests;
+
+/// One test per budget counter check, for the backend `$open` (see `store_tests!`).
+#[allow(unused_macros)] // Not every backend runs both kinds of check.
+macro_rules! counter_tests {
+    ($open:expr) => {
+        $crate::suite::counter_tests!(@each $open;
+            counters_sum_concurrent_charges,
+            counters_keep_periods_and_scopes_apart,
+        );
+    };
+    (@each $open:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let Some((counters, cleanup)) = $open.await else { return };
+                $crate::suite::$check(counters).await;
+                cleanup.run().await;
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use counter_tests;
+
+type CleanupFn = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Removes what a test created in a shared service (a Postgres schema, Redis keys): at the end
+/// of the test, or, when the test panicked, on drop, on a runtime of its own.
+pub struct Cleanup(Option<CleanupFn>);
+
+impl Cleanup {
+    /// Nothing to clean up.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// Runs `cleanup` at the end.
+    pub fn new<F, Fut>(cleanup: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Self(Some(Box::new(move || Box::pin(cleanup()))))
+    }
+
+    /// Cleans up now.
+    pub async fn run(mut self) {
+        if let Some(cleanup) = self.0.take() {
+            cleanup().await;
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.0.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(cleanup());
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// Every store check, in turn, on one store.
+pub async fn run_store_suite(store: Arc<dyn Store>) {
+    key_round_trip(Arc::clone(&store)).await;
+    key_update_patch(Arc::clone(&store)).await;
+    key_block_and_delete(Arc::clone(&store)).await;
+    list_keys_filters(Arc::clone(&store)).await;
+    users_round_trip_and_delete(Arc::clone(&store)).await;
+    teams_round_trip_and_delete(Arc::clone(&store)).await;
+    spend_insert_is_idempotent(Arc::clone(&store)).await;
+    spend_logs_filters_and_order(Arc::clone(&store)).await;
+    spend_totals_by_each_group(store).await;
+}
+
+/// Every counter check, in turn, on one backend.
+pub async fn run_counters_suite(counters: Arc<dyn BudgetCounters>) {
+    counters_sum_concurrent_charges(Arc::clone(&counters)).await;
+    counters_keep_periods_and_scopes_apart(counters).await;
+}
+
+fn period(text: &str) -> BudgetPeriod {
+    text.parse().expect("valid period")
+}
+
+fn full_key(id: &str, hash: KeyHash) -> KeyRecord {
+    KeyRecord {
+        id: id.to_owned(),
+        key_hash: hash,
+        alias: Some(format!("{id} alias")),
+        models: vec!["gpt-4o".to_owned(), "claude-sonnet".to_owned()],
+        max_budget: Some(12.34),
+        budget_duration: Some(period("30s")),
+        rpm_limit: Some(600),
+        tpm_limit: Some(u64::from(u32::MAX) * 4),
+        expires_at: Some(1_900_000_000),
+        metadata: json!({"owner": "ops", "tags": ["a", "b"], "nested": {"n": 1.5}}),
+        user_id: Some(format!("{id}-user")),
+        team_id: Some(format!("{id}-team")),
+        blocked: false,
+        created_at: 1_700_000_000,
+        updated_at: 1_700_000_001,
+    }
+}
+
+fn new_key(id: &str) -> KeyRecord {
+    let (_, hash) = generate_key().expect("OS RNG");
+    let mut key = KeyRecord::new(hash, 1_700_000_000).expect("OS RNG");
+    key.id = id.to_owned();
+    key
+}
+
+fn spend(request_id: &str, time_ms: i64) -> SpendRecord {
+    SpendRecord {
+        request_id: request_id.to_owned(),
+        time_ms,
+        key_id: None,
+        key_alias: None,
+        user_id: None,
+        team_id: None,
+        model_requested: "gpt-4o".to_owned(),
+        model_group: Some("gpt-4o".to_owned()),
+        deployment: Some("openai-east".to_owned()),
+        provider: Some("openai".to_owned()),
+        input_tokens: 100,
+        output_tokens: 20,
+        cached_tokens: 0,
+        cost_usd: 0.001,
+        cost_estimated: false,
+        latency_ms: 250,
+        status: 200,
+        cache_hit: false,
+        experiment: None,
+        variant: None,
+    }
+}
+
+fn unix_now() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(elapsed.as_secs()).expect("before 2262")
+}
+
+fn ids(records: &[SpendRecord]) -> Vec<&str> {
+    records
+        .iter()
+        .map(|record| record.request_id.as_str())
+        .collect()
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() < 1e-9,
+        "{what}: {actual} != {expected}"
+    );
+}
+
+/// A key comes back as stored, by id and by the hash of its secret; ids and hashes are unique.
+pub async fn key_round_trip(store: Arc<dyn Store>) {
+    let (secret, hash) = generate_key().expect("OS RNG");
+    let key = full_key("key-roundtrip", hash);
+    store.create_key(&key).await.expect("create");
+
+    assert_eq!(
+        store.key_by_id(&key.id).await.expect("by id"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store
+            .key_by_hash(&hash_key(&secret))
+            .await
+            .expect("by hash"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store
+            .key_by_hash(&hash_key("sk-someone-else"))
+            .await
+            .expect("by hash"),
+        None
+    );
+    assert_eq!(store.key_by_id("key-missing").await.expect("by id"), None);
+
+    assert!(matches!(
+        store.create_key(&key).await,
+        Err(StoreError::Conflict("key"))
+    ));
+    let mut same_secret = full_key("key-roundtrip-2", hash);
+    same_secret.alias = None;
+    assert!(matches!(
+        store.create_key(&same_secret).await,
+        Err(StoreError::Conflict("key"))
+    ));
+
+    // The smallest key: no limits, no owner, empty lists.
+    let bare = new_key("key-roundtrip-bare");
+    store.create_key(&bare).await.expect("create");
+    let read = store
+        .key_by_hash(&bare.key_hash)
+        .await
+        .expect("by hash")
+        .expect("stored");
+    assert_eq!(read, bare);
+    assert!(read.models.is_empty());
+    assert_eq!(read.metadata, json!({}));
+
+    // Each calendar period kind survives the round trip.
+    for (n, text) in ["monthly", "weekly", "3mo", "90s"].iter().enumerate() {
+        let mut key = new_key(&format!("key-roundtrip-period-{n}"));
+        key.budget_duration = Some(period(text));
+        store.create_key(&key).await.expect("create");
+        let read = store
+            .key_by_id(&key.id)
+            .await
+            .expect("by id")
+            .expect("stored");
+        assert_eq!(read.budget_duration, Some(period(text)));
+    }
+}
+
+/// An update changes exactly the fields it names, clears the ones set to `Some(None)`, stamps
+/// `updated_at`, and can move a key to a new secret.
+pub async fn key_update_patch(store: Arc<dyn Store>) {
+    let (_, hash) = generate_key().expect("OS RNG");
+    let key = full_key("key-update", hash);
+    store.create_key(&key).await.expect("create");
+
+    let update = KeyUpdate {
+        alias: Some(Some("renamed".to_owned())),
+        max_budget: Some(None),
+        budget_duration: Some(Some(period("weekly"))),
+        rpm_limit: Some(Some(10)),
+        team_id: Some(None),
+        metadata: Some(json!({"replaced": true})),
+        models: Some(Vec::new()),
+        ..KeyUpdate::default()
+    };
+    let updated = store.update_key(&key.id, &update).await.expect("update");
+    let expected = KeyRecord {
+        alias: Some("renamed".to_owned()),
+        max_budget: None,
+        budget_duration: Some(period("weekly")),
+        rpm_limit: Some(10),
+        team_id: None,
+        metadata: json!({"replaced": true}),
+        models: Vec::new(),
+        updated_at: updated.updated_at,
+        ..key.clone()
+    };
+    assert_eq!(updated, expected);
+    assert!(
+        updated.updated_at > key.updated_at,
+        "updated_at stamped with the current time"
+    );
+    assert_eq!(
+        store.key_by_id(&key.id).await.expect("by id"),
+        Some(updated.clone())
+    );
+
+    // Nothing to change: only `updated_at` may move.
+    let untouched = store
+        .update_key(&key.id, &KeyUpdate::default())
+        .await
+        .expect("update");
+    assert_eq!(
+        KeyRecord {
+            updated_at: 0,
+            ..untouched
+        },
+        KeyRecord {
+            updated_at: 0,
+            ..updated
+        }
+    );
+
+    // A new secret: the old one no longer finds the key.
+    let (new_secret, new_hash) = generate_key().expect("OS RNG");
+    let rotate = KeyUpdate {
+        key_hash: Some(new_hash),
+        ..KeyUpdate::default()
+    };
+    store.update_key(&key.id, &rotate).await.expect("rotate");
+    assert_eq!(store.key_by_hash(&hash).await.expect("by hash"), None);
+    let found = store
+        .key_by_hash(&hash_key(&new_secret))
+        .await
+        .expect("by hash");
+    assert_eq!(found.map(|key| key.id), Some(key.id.clone()));
+
+    // Another key's secret is refused.
+    let other = new_key("key-update-other");
+    store.create_key(&other).await.expect("create");
+    let steal = KeyUpdate {
+        key_hash: Some(other.key_hash),
+        ..KeyUpdate::default()
+    };
+    assert!(matches!(
+        store.update_key(&key.id, &steal).await,
+        Err(StoreError::Conflict("key"))
+    ));
+
+    assert!(matches!(
+        store.update_key("key-missing", &update).await,
+        Err(StoreError::NotFound("key"))
+    ));
+}
+
+/// A blocked key is still found (so it can be refused); a deleted one is gone.
+pub async fn key_block_and_delete(store: Arc<dyn Store>) {
+    let key = new_key("key-block");
+    store.create_key(&key).await.expect("create");
+
+    let block = KeyUpdate {
+        blocked: Some(true),
+        ..KeyUpdate::default()
+    };
+    assert!(
+        store
+            .update_key(&key.id, &block)
+            .await
+            .expect("block")
+            .blocked
+    );
+    let found = store
+        .key_by_hash(&key.key_hash)
+        .await
+        .expect("by hash")
+        .expect("still there");
+    assert!(found.blocked);
+    let unblock = KeyUpdate {
+        blocked: Some(false),
+        ..KeyUpdate::default()
+    };
+    assert!(
+        !store
+            .update_key(&key.id, &unblock)
+            .await
+            .expect("unblock")
+            .blocked
+    );
+
+    store.delete_key(&key.id).await.expect("delete");
+    assert_eq!(store.key_by_id(&key.id).await.expect("by id"), None);
+    assert_eq!(
+        store.key_by_hash(&key.key_hash).await.expect("by hash"),
+        None
+    );
+    assert!(matches!(
+        store.delete_key(&key.id).await,
+        Err(StoreError::NotFound("key"))
+    ));
+    assert!(matches!(
+        store.update_key(&key.id, &block).await,
+        Err(StoreError::NotFound("key"))
+    ));
+}
+
+/// Keys list oldest first, filtered by owner and team, paged.
+pub async fn list_keys_filters(store: Arc<dyn Store>) {
+    let owners = [
+        ("list-u1", Some("list-t1")),
+        ("list-u1", Some("list-t1")),
+        ("list-u1", None),
+        ("list-u2", Some("list-t1")),
+        ("list-u2", Some("list-t2")),
+    ];
+    let mut created = Vec::new();
+    // Created newest-id-first, so the order below comes from `created_at`, not from ids.
+    for (n, (user, team)) in owners.iter().enumerate().rev() {
+        let mut key = new_key(&format!("key-list-{}", 9 - n));
+        key.user_id = Some((*user).to_owned());
+        key.team_id = team.map(str::to_owned);
+        key.created_at = 1_700_000_000 + n as i64;
+        store.create_key(&key).await.expect("create");
+        created.push(key);
+    }
+    created.reverse();
+    let id = |n: usize| created[n].id.clone();
+
+    let list = |user: Option<&str>, team: Option<&str>, limit: u32, offset: u32| {
+        let store = Arc::clone(&store);
+        let filter = KeyFilter {
+            user_id: user.map(str::to_owned),
+            team_id: team.map(str::to_owned),
+            limit,
+            offset,
+        };
+        async move {
+            let keys = store.list_keys(&filter).await.expect("list");
+            keys.into_iter().map(|key| key.id).collect::<Vec<_>>()
+        }
+    };
+
+    let all = list(None, None, 1_000, 0).await;
+    let ours: Vec<_> = all
+        .into_iter()
+        .filter(|id| id.starts_with("key-list-"))
+        .collect();
+    assert_eq!(ours, (0..5).map(id).collect::<Vec<_>>());
+    assert_eq!(
+        list(Some("list-u1"), None, 100, 0).await,
+        [id(0), id(1), id(2)]
+    );
+    assert_eq!(
+        list(None, Some("list-t1"), 100, 0).await,
+        [id(0), id(1), id(3)]
+    );
+    assert_eq!(
+        list(Some("list-u2"), Some("list-t1"), 100, 0).await,
+        [id(3)]
+    );
+    assert_eq!(list(Some("list-u1"), None, 2, 1).await, [id(1), id(2)]);
+    assert_eq!(
+        list(Some("list-u1"), None, 100, 3).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(Some("list-nobody"), None, 100, 0).await,
+        Vec::<String>::new()
+    );
+
+    let full = store
+        .list_keys(&KeyFilter {
+            user_id: Some("list-u2".to_owned()),
+            ..KeyFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(full, [created[3].clone(), created[4].clone()]);
+}
+
+fn user(id: &str, created_at: i64) -> UserRecord {
+    UserRecord {
+        id: id.to_owned(),
+        alias: Some(format!("{id} alias")),
+        max_budget: Some(50.0),
+        budget_duration: Some(period("monthly")),
+        rpm_limit: Some(100),
+        tpm_limit: Some(10_000),
+        metadata: json!({"email": format!("{id}@example.com")}),
+        blocked: false,
+        created_at,
+    }
+}
+
+fn team(id: &str, created_at: i64) -> TeamRecord {
+    TeamRecord {
+        id: id.to_owned(),
+        alias: Some(format!("{id} alias")),
+        max_budget: Some(500.0),
+        budget_duration: Some(period("1d")),
+        rpm_limit: Some(1_000),
+        tpm_limit: None,
+        models: vec!["gpt-4o-mini".to_owned()],
+        metadata: json!({"cost_center": 42}),
+        blocked: false,
+        created_at,
+    }
+}
+
+/// Users round trip; an upsert replaces all but `created_at`; listing pages by id.
+pub async fn users_round_trip_and_delete(store: Arc<dyn Store>) {
+    let alice = user("user-alice", 1_700_000_000);
+    store.upsert_user(&alice).await.expect("upsert");
+    assert_eq!(
+        store.user(&alice.id).await.expect("user"),
+        Some(alice.clone())
+    );
+    assert_eq!(store.user("user-nobody").await.expect("user"), None);
+
+    let changed = UserRecord {
+        alias: None,
+        max_budget: None,
+        budget_duration: None,
+        rpm_limit: None,
+        blocked: true,
+        metadata: json!({}),
+        created_at: 1_800_000_000,
+        ..alice.clone()
+    };
+    store.upsert_user(&changed).await.expect("upsert again");
+    let read = store.user(&alice.id).await.expect("user").expect("stored");
+    assert_eq!(
+        read,
+        UserRecord {
+            created_at: alice.created_at,
+            ..changed
+        }
+    );
+
+    store
+        .upsert_user(&user("user-carol", 3))
+        .await
+        .expect("upsert");
+    store
+        .upsert_user(&user("user-bob", 2))
+        .await
+        .expect("upsert");
+    let page = |limit, offset| {
+        let store = Arc::clone(&store);
+        async move {
+            let users = store.list_users(limit, offset).await.expect("list");
+            users.into_iter().map(|user| user.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(10, 0).await, ["user-alice", "user-bob", "user-carol"]);
+    assert_eq!(page(1, 1).await, ["user-bob"]);
+
+    store.delete_user("user-bob").await.expect("delete");
+    assert_eq!(store.user("user-bob").await.expect("user"), None);
+    assert!(matches!(
+        store.delete_user("user-bob").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert_eq!(page(10, 0).await, ["user-alice", "user-carol"]);
+}
+
+/// Teams round trip (models included); an upsert replaces all but `created_at`.
+pub async fn teams_round_trip_and_delete(store: Arc<dyn Store>) {
+    let red = team("team-red", 1_700_000_000);
+    store.upsert_team(&red).await.expect("upsert");
+    assert_eq!(store.team(&red.id).await.expect("team"), Some(red.clone()));
+    assert_eq!(store.team("team-none").await.expect("team"), None);
+
+    let changed = TeamRecord {
+        models: Vec::new(),
+        tpm_limit: Some(5),
+        budget_duration: Some(period("2mo")),
+        created_at: 5,
+        ..red.clone()
+    };
+    store.upsert_team(&changed).await.expect("upsert again");
+    let read = store.team(&red.id).await.expect("team").expect("stored");
+    assert_eq!(
+        read,
+        TeamRecord {
+            created_at: red.created_at,
+            ..changed
+        }
+    );
+
+    store
+        .upsert_team(&team("team-blue", 1))
+        .await
+        .expect("upsert");
+    let teams = store.list_teams(10, 0).await.expect("list");
+    let names: Vec<_> = teams.iter().map(|team| team.id.as_str()).collect();
+    assert_eq!(names, ["team-blue", "team-red"]);
+    assert_eq!(
+        store.list_teams(1, 1).await.expect("list")[0].id,
+        "team-red"
+    );
+
+    store.delete_team("team-red").await.expect("delete");
+    assert_eq!(store.team("team-red").await.expect("team"), None);
+    assert!(matches!(
+        store.delete_team("team-red").await,
+        Err(StoreError::NotFound("team"))
+    ));
+}
+
+/// Spend inserts ignore request ids already stored (or repeated in the batch), every field
+/// reads back as written, and large batches are split.
+pub async fn spend_insert_is_idempotent(store: Arc<dyn Store>) {
+    let mut first = SpendRecord {
+        key_id: Some("key-spend-idem".to_owned()),
+        key_alias: Some("ci".to_owned()),
+        user_id: Some("spend-user".to_owned()),
+        team_id: Some("spend-team".to_owned()),
+        model_requested: "smart".to_owned(),
+        model_group: Some("smart-group".to_owned()),
+        input_tokens: u64::from(u32::MAX) + 7,
+        output_tokens: 12_345,
+        cached_tokens: 99,
+        cost_usd: 0.123_456_789_012_345,
+        cost_estimated: true,
+        latency_ms: 1_234,
+        status: 429,
+        cache_hit: true,
+        experiment: Some("exp".to_owned()),
+        variant: Some("b".to_owned()),
+        ..spend("idem-1", 1_000)
+    };
+    let records: Vec<_> = (1..=3)
+        .map(|n| SpendRecord {
+            request_id: format!("idem-{n}"),
+            time_ms: 1_000 + n,
+            ..first.clone()
+        })
+        .collect();
+    first = records[0].clone();
+    assert_eq!(store.insert_spend(&records).await.expect("insert"), 3);
+    assert_eq!(store.insert_spend(&[]).await.expect("insert nothing"), 0);
+
+    // The same batch again, plus one new record: only that one is added.
+    let mut again = records.clone();
+    again.push(SpendRecord {
+        request_id: "idem-4".to_owned(),
+        ..first.clone()
+    });
+    assert_eq!(store.insert_spend(&again).await.expect("retry"), 1);
+    // A batch that repeats an id within itself.
+    let twice = SpendRecord {
+        request_id: "idem-5".to_owned(),
+        ..first.clone()
+    };
+    assert_eq!(
+        store
+            .insert_spend(&[twice.clone(), twice])
+            .await
+            .expect("insert"),
+        1
+    );
+
+    let filter = SpendFilter {
+        key_id: Some("key-spend-idem".to_owned()),
+        ..SpendFilter::default()
+    };
+    let logs = store.spend_logs(&filter).await.expect("logs");
+    assert_eq!(
+        ids(&logs),
+        ["idem-3", "idem-2", "idem-5", "idem-4", "idem-1"]
+    );
+    assert_eq!(logs[4], first, "every field reads back as written");
+
+    // More rows than one INSERT carries.
+    let many: Vec<_> = (0..1_203)
+        .map(|n| SpendRecord {
+            request_id: format!("bulk-{n:05}"),
+            key_id: Some("key-spend-bulk".to_owned()),
+            ..spend("", 5_000 + n)
+        })
+        .collect();
+    assert_eq!(store.insert_spend(&many).await.expect("bulk"), 1_203);
+    assert_eq!(store.insert_spend(&many).await.expect("bulk again"), 0);
+    let filter = SpendFilter {
+        key_id: Some("key-spend-bulk".to_owned()),
+        limit: 5_000,
+        ..SpendFilter::default()
+    };
+    assert_eq!(store.spend_logs(&filter).await.expect("logs").len(), 1_203);
+}
+
+/// Spend logs filter by key, user, team, model (requested or group) and time, newest first.
+pub async fn spend_logs_filters_and_order(store: Arc<dyn Store>) {
+    const BASE: i64 = 2_000_000_000_000;
+    let record =
+        |id: &str, at: i64, key: &str, user: &str, team: Option<&str>, model: &str| SpendRecord {
+            key_id: Some(key.to_owned()),
+            user_id: Some(user.to_owned()),
+            team_id: team.map(str::to_owned),
+            model_requested: model.to_owned(),
+            model_group: Some(format!("{model}-group")),
+            ..spend(id, BASE + at)
+        };
+    let records = [
+        record(
+            "logs-a",
+            0,
+            "logs-k1",
+            "logs-u1",
+            Some("logs-t1"),
+            "logs-m1",
+        ),
+        record(
+            "logs-b",
+            10,
+            "logs-k1",
+            "logs-u1",
+            Some("logs-t1"),
+            "logs-m2",
+        ),
+        record("logs-c", 20, "logs-k2", "logs-u1", None, "logs-m1"),
+        record(
+            "logs-d",
+            30,
+            "logs-k3",
+            "logs-u2",
+            Some("logs-t1"),
+            "logs-m1",
+        ),
+        // Same time as `logs-d`: ties break by request id, descending.
+        record(
+            "logs-e",
+            30,
+            "logs-k3",
+            "logs-u2",
+            Some("logs-t2"),
+            "logs-m2",
+        ),
+    ];
+    store.insert_spend(&records).await.expect("insert");
+
+    let logs = |filter: SpendFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            let filter = SpendFilter {
+                start_ms: filter.start_ms.or(Some(BASE)),
+                end_ms: filter.end_ms.or(Some(BASE + 1_000)),
+                ..filter
+            };
+            let records = store.spend_logs(&filter).await.expect("logs");
+            records
+                .into_iter()
+                .map(|record| record.request_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let some = |text: &str| Some(text.to_owned());
+
+    assert_eq!(
+        logs(SpendFilter::default()).await,
+        ["logs-e", "logs-d", "logs-c", "logs-b", "logs-a"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            key_id: some("logs-k1"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-b", "logs-a"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            user_id: some("logs-u1"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-c", "logs-b", "logs-a"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            team_id: some("logs-t1"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-d", "logs-b", "logs-a"]
+    );
+    // By requested model, and by the group that served it.
+    assert_eq!(
+        logs(SpendFilter {
+            model: some("logs-m2"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-e", "logs-b"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            model: some("logs-m2-group"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-e", "logs-b"]
+    );
+    // Start inclusive, end exclusive.
+    assert_eq!(
+        logs(SpendFilter {
+            start_ms: Some(BASE + 10),
+            end_ms: Some(BASE + 30),
+            ..Default::default()
+        })
+        .await,
+        ["logs-c", "logs-b"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        ["logs-e", "logs-d"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            user_id: some("logs-u1"),
+            team_id: some("logs-t1"),
+            model: some("logs-m1"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-a"]
+    );
+    assert_eq!(
+        logs(SpendFilter {
+            key_id: some("logs-nobody"),
+            ..Default::default()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+}
+
+/// Spend adds up by key, user, team and model over a time range, most expensive first, with
+/// calls lacking the grouping field under `None`.
+pub async fn spend_totals_by_each_group(store: Arc<dyn Store>) {
+    const BASE: i64 = 3_000_000_000_000;
+    let record = |id: &str, at: i64, key: Option<&str>, user: Option<&str>, team: Option<&str>| {
+        SpendRecord {
+            key_id: key.map(str::to_owned),
+            user_id: user.map(str::to_owned),
+            team_id: team.map(str::to_owned),
+            ..spend(id, BASE + at)
+        }
+    };
+    let records = [
+        SpendRecord {
+            model_group: Some("totals-m1".to_owned()),
+            input_tokens: 100,
+            output_tokens: 10,
+            cost_usd: 1.0,
+            ..record(
+                "totals-1",
+                0,
+                Some("totals-k1"),
+                Some("totals-u1"),
+                Some("totals-t1"),
+            )
+        },
+        SpendRecord {
+            model_group: Some("totals-m1".to_owned()),
+            input_tokens: 200,
+            output_tokens: 20,
+            cost_usd: 1.0,
+            ..record(
+                "totals-2",
+                1,
+                Some("totals-k1"),
+                Some("totals-u1"),
+                Some("totals-t1"),
+            )
+        },
+        SpendRecord {
+            model_requested: "totals-alias".to_owned(),
+            model_group: Some("totals-m2".to_owned()),
+            input_tokens: 50,
+            output_tokens: 5,
+            cost_usd: 0.5,
+            ..record(
+                "totals-3",
+                2,
+                Some("totals-k2"),
+                Some("totals-u1"),
+                Some("totals-t2"),
+            )
+        },
+        // No key, no group: grouped under `None`, and under the requested model.
+        SpendRecord {
+            model_requested: "totals-m3".to_owned(),
+            model_group: None,
+            input_tokens: 1,
+            output_tokens: 1,
+            cost_usd: 0.25,
+            ..record("totals-4", 3, None, None, None)
+        },
+        // Outside the range.
+        SpendRecord {
+            cost_usd: 100.0,
+            ..record("totals-early", -1, Some("totals-k1"), None, None)
+        },
+        SpendRecord {
+            cost_usd: 100.0,
+            ..record("totals-late", 1_000, Some("totals-k1"), None, None)
+        },
+    ];
+    store.insert_spend(&records).await.expect("insert");
+
+    let totals = |group: SpendGroup| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .spend_totals(group, BASE, BASE + 1_000)
+                .await
+                .expect("totals")
+        }
+    };
+    let check = |actual: Vec<SpendTotal>, expected: &[(Option<&str>, u64, u64, u64, f64)]| {
+        let shape: Vec<_> = actual
+            .iter()
+            .map(|total| {
+                (
+                    total.group.as_deref(),
+                    total.requests,
+                    total.input_tokens,
+                    total.output_tokens,
+                )
+            })
+            .collect();
+        let expected_shape: Vec<_> = expected
+            .iter()
+            .map(|&(group, requests, input, output, _)| (group, requests, input, output))
+            .collect();
+        assert_eq!(shape, expected_shape);
+        for (total, &(_, _, _, _, cost)) in actual.iter().zip(expected) {
+            assert_close(total.cost_usd, cost, "cost");
+        }
+    };
+
+    check(
+        totals(SpendGroup::Key).await,
+        &[
+            (Some("totals-k1"), 2, 300, 30, 2.0),
+            (Some("totals-k2"), 1, 50, 5, 0.5),
+            (None, 1, 1, 1, 0.25),
+        ],
+    );
+    check(
+        totals(SpendGroup::User).await,
+        &[(Some("totals-u1"), 3, 350, 35, 2.5), (None, 1, 1, 1, 0.25)],
+    );
+    check(
+        totals(SpendGroup::Team).await,
+        &[
+            (Some("totals-t1"), 2, 300, 30, 2.0),
+            (Some("totals-t2"), 1, 50, 5, 0.5),
+            (None, 1, 1, 1, 0.25),
+        ],
+    );
+    check(
+        totals(SpendGroup::Model).await,
+        &[
+            (Some("totals-m1"), 2, 300, 30, 2.0),
+            (Some("totals-m2"), 1, 50, 5, 0.5),
+            (Some("totals-m3"), 1, 1, 1, 0.25),
+        ],
+    );
+    assert!(
+        store
+            .spend_totals(SpendGroup::Key, BASE + 5_000, BASE + 6_000)
+            .await
+            .expect("totals")
+            .is_empty()
+    );
+}
+
+/// 50 concurrent charges to the same three counters add up exactly.
+pub async fn counters_sum_concurrent_charges(counters: Arc<dyn BudgetCounters>) {
+    // Redis expires counters of windows long past: charge the current ones.
+    let now = unix_now();
+    let keys = vec![
+        CounterKey::new(CounterScope::Key, "conc-key", Some(period("1d")), now),
+        CounterKey::new(
+            CounterScope::User,
+            "conc-user",
+            Some(period("monthly")),
+            now,
+        ),
+        CounterKey::new(CounterScope::Team, "conc-team", None, now),
+    ];
+    let keys = Arc::new(keys);
+    let mut tasks = Vec::new();
+    for n in 1..=50u32 {
+        let counters = Arc::clone(&counters);
+        let keys = Arc::clone(&keys);
+        tasks.push(tokio::spawn(async move {
+            counters
+                .charge(&keys, f64::from(n) * 0.01)
+                .await
+                .expect("charge");
+        }));
+    }
+    for task in tasks {
+        task.await.expect("charge task");
+    }
+    let expected = 0.01 * f64::from((1..=50).sum::<u32>());
+    let spent = counters.spent(&keys).await.expect("spent");
+    assert_eq!(spent.len(), 3);
+    for (n, spent) in spent.into_iter().enumerate() {
+        assert_close(spent, expected, &format!("counter {n}"));
+    }
+}
+
+/// Windows, scopes and ids each have their own counter; reading an unknown counter gives 0;
+/// a charge counts each distinct counter once; refunds subtract; NaN is refused.
+pub async fn counters_keep_periods_and_scopes_apart(counters: Arc<dyn BudgetCounters>) {
+    let now = unix_now();
+    let daily = Some(period("1d"));
+    let today = CounterKey::new(CounterScope::Key, "apart", daily, now);
+    let yesterday = CounterKey::new(CounterScope::Key, "apart", daily, now - 86_400);
+    let as_user = CounterKey::new(CounterScope::User, "apart", daily, now);
+    let other_id = CounterKey::new(CounterScope::Key, "apart-2", daily, now);
+    let this_month = CounterKey::new(CounterScope::Key, "apart", Some(period("1mo")), now);
+    let next_month = CounterKey::new(
+        CounterScope::Key,
+        "apart",
+        Some(period("1mo")),
+        now + 32 * 86_400,
+    );
+    assert_ne!(this_month.period_start, next_month.period_start);
+
+    counters
+        .charge(std::slice::from_ref(&today), 1.5)
+        .await
+        .expect("charge");
+    counters
+        .charge(&[yesterday.clone(), today.clone(), yesterday.clone()], 0.25)
+        .await
+        .expect("charge");
+    counters
+        .charge(std::slice::from_ref(&as_user), 4.0)
+        .await
+        .expect("charge");
+    counters
+        .charge(std::slice::from_ref(&this_month), 7.0)
+        .await
+        .expect("charge");
+    counters.charge(&[], 99.0).await.expect("charge nothing");
+
+    let spent = counters
+        .spent(&[
+            today.clone(),
+            yesterday.clone(),
+            as_user.clone(),
+            other_id.clone(),
+            this_month.clone(),
+            next_month.clone(),
+        ])
+        .await
+        .expect("spent");
+    let expected = [1.75, 0.25, 4.0, 0.0, 7.0, 0.0];
+    assert_eq!(spent.len(), expected.len());
+    for (n, (spent, expected)) in spent.into_iter().zip(expected).enumerate() {
+        assert_close(spent, expected, &format!("counter {n}"));
+    }
+
+    // A refund.
+    counters
+        .charge(std::slice::from_ref(&today), -0.75)
+        .await
+        .expect("refund");
+    let spent = counters
+        .spent(std::slice::from_ref(&today))
+        .await
+        .expect("spent");
+    assert_close(spent[0], 1.0, "after refund");
+
+    assert!(matches!(
+        counters
+            .charge(std::slice::from_ref(&today), f64::NAN)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        counters
+            .charge(std::slice::from_ref(&today), f64::INFINITY)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(counters.spent(&[]).await.expect("spent nothing").is_empty());
+}
