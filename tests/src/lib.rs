@@ -34,6 +34,8 @@ pub struct Gateway {
     process: Option<tokio::process::Child>,
     /// Its configuration file, removed on drop.
     config_file: Option<std::path::PathBuf>,
+    /// The process's working directory (with its default database), removed on drop.
+    workdir: Option<std::path::PathBuf>,
     /// The gateway's state, when it runs in this process.
     state: Option<switchyard_server::AppState>,
 }
@@ -41,14 +43,20 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway on `config` (YAML); `os.environ/NAME` resolves from `env`.
     pub async fn start(config: &str, env: &[(&str, &str)]) -> Self {
-        let env: Vec<(String, String)> = env
+        let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        if !env.iter().any(|(k, _)| k == "DATABASE_URL") {
+            // Keys and spend in a database of this gateway's own, gone with the process.
+            env.push(("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()));
+        }
         let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let loaded = switchyard_server::config::parse_with_env(config, &lookup)
             .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
-        let state = switchyard_server::AppState::new(loaded.settings).expect("gateway builds");
+        let state = switchyard_server::AppState::new(loaded.settings)
+            .await
+            .expect("gateway builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -65,6 +73,7 @@ impl Gateway {
             shutdown: Some(tx),
             process: None,
             config_file: None,
+            workdir: None,
             state: Some(state),
         }
     }
@@ -87,9 +96,14 @@ impl Gateway {
         let config_file =
             std::env::temp_dir().join(format!("switchyard-e2e-{}-{n}.yaml", std::process::id()));
         std::fs::write(&config_file, config).expect("write the test config");
+        // A working directory of its own: the default SQLite database lands there.
+        let workdir =
+            std::env::temp_dir().join(format!("switchyard-e2e-{}-{n}.d", std::process::id()));
+        std::fs::create_dir_all(&workdir).expect("create the gateway's working directory");
         let mut child = tokio::process::Command::new(&binary)
             .args(["serve", "-p", "0", "--host", "127.0.0.1", "-c"])
             .arg(&config_file)
+            .current_dir(&workdir)
             .envs(env.iter().copied())
             .env("RUST_LOG", "error")
             .stdin(std::process::Stdio::null())
@@ -114,6 +128,7 @@ impl Gateway {
             shutdown: None,
             process: Some(child),
             config_file: Some(config_file),
+            workdir: Some(workdir),
             state: None,
         }
     }
@@ -161,6 +176,9 @@ impl Drop for Gateway {
         }
         if let Some(path) = self.config_file.take() {
             let _ = std::fs::remove_file(path);
+        }
+        if let Some(path) = self.workdir.take() {
+            let _ = std::fs::remove_dir_all(path);
         }
     }
 }

@@ -101,7 +101,7 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         // Within the runtime: connections to Redis are set up as the state is built.
-        let state = AppState::new(loaded.settings)?;
+        let state = AppState::new(loaded.settings).await?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;

@@ -11,7 +11,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::require_key;
+use crate::auth::{require_key, require_master_key};
 use crate::error::ApiError;
 use crate::messages;
 use crate::routes;
@@ -30,8 +30,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), require_key))
         // Outside authentication, so that its refusals on /v1/messages take Anthropic's shape.
         .route_layer(from_fn(messages::answer_errors_in_anthropic_shape));
+    let admin =
+        crate::admin::routes().route_layer(from_fn_with_state(state.clone(), require_master_key));
     Router::new()
         .merge(api)
+        .merge(admin)
         .route("/health/liveness", get(routes::liveness))
         .route("/health/readiness", get(routes::readiness))
         .fallback(route_not_found)
@@ -54,9 +57,17 @@ pub async fn serve(
     });
     let _usage_sync = state.start_usage_sync();
     let _sweeper = state.start_rate_limit_sweeper();
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    // Every call has finished: write the spend records still queued.
+    let report = state.storage().shutdown().await;
+    tracing::info!(
+        written = report.written,
+        dropped = report.dropped,
+        "spend records flushed"
+    );
+    Ok(())
 }
 
 async fn route_not_found(request: Request) -> ApiError {

@@ -88,6 +88,9 @@ pub async fn chat(
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
     let started = Instant::now();
     let mut record = CallRecord::start("chat", caller.clone(), request.model.clone());
+    if let Err(err) = admit(state, &caller, &request.model).await {
+        return Err(fail(state, record, started, err));
+    }
     let prepared = prepare_chat(state, &mut request, headers);
     let (options, timeout, cache_control, experiment, decision) = match prepared {
         Ok(prepared) => prepared,
@@ -210,6 +213,15 @@ fn prepare_chat(
     Ok((options, timeout, cache_control, experiment, decision))
 }
 
+/// Lets a caller's call of `model` go on: its key may call the model, and neither the key nor
+/// its user or team has spent its budget.
+async fn admit(state: &AppState, caller: &Caller, model: &str) -> Result<(), ApiError> {
+    if !caller.may_call(model) {
+        return Err(ApiError::model_not_allowed(model, &caller.key_id));
+    }
+    state.storage().check_budgets(caller).await
+}
+
 /// Finishes the record of a failed call and gives the error back.
 fn fail(state: &AppState, mut record: CallRecord, started: Instant, err: ApiError) -> ApiError {
     record.status = err.status.as_u16();
@@ -225,7 +237,10 @@ pub async fn embeddings(
     caller: Caller,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
     let started = Instant::now();
-    let mut record = CallRecord::start("embeddings", caller, request.model.clone());
+    let mut record = CallRecord::start("embeddings", caller.clone(), request.model.clone());
+    if let Err(err) = admit(state, &caller, &request.model).await {
+        return Err(fail(state, record, started, err));
+    }
     if request.input.is_empty() {
         return Err(fail(
             state,

@@ -209,6 +209,78 @@ impl ApiError {
         }
     }
 
+    /// The caller's key, user or team has spent its budget for the current period.
+    pub fn budget_exceeded(
+        scope: &str,
+        id: &str,
+        max_budget: f64,
+        spent: f64,
+        resets_at: Option<i64>,
+    ) -> Self {
+        let reset = match resets_at {
+            Some(at) => format!("; it starts over at Unix time {at}"),
+            None => String::new(),
+        };
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "budget_exceeded",
+            Some("budget_exceeded"),
+            format!(
+                "budget exceeded for {scope} `{id}`: spent ${spent:.6} of ${max_budget:.6}{reset}"
+            ),
+        )
+    }
+
+    /// The caller may not do this (the admin API without the master key).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("forbidden"),
+            message,
+        )
+    }
+
+    /// The caller's key may not call this model.
+    pub fn model_not_allowed(model: &str, key_id: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("model_not_allowed"),
+            format!("key `{key_id}` may not call model `{model}`"),
+        )
+    }
+
+    /// A dependency the gateway needs (its database) does not answer.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            Some("service_unavailable"),
+            message,
+        )
+    }
+
+    /// A request to the admin API that would create what exists already.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            INVALID_REQUEST,
+            Some("conflict"),
+            message,
+        )
+    }
+
+    /// A request to the admin API for something that does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            INVALID_REQUEST,
+            Some("not_found"),
+            message,
+        )
+    }
+
     /// A failure inside the gateway itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(

@@ -8,6 +8,7 @@
 //! - [`ApiError`]: the one place failures become OpenAI error answers.
 //! - [`usage_store`]: per-minute usage shared between replicas through Redis.
 
+mod admin;
 mod auth;
 mod body;
 mod dispatch;
@@ -22,6 +23,7 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod record;
+pub mod storage;
 pub mod usage_store;
 
 pub use app::{router, serve};

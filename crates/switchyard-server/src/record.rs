@@ -91,8 +91,10 @@ fn new_request_id() -> String {
 }
 
 impl AppState {
-    /// Takes the record of a finished call: writes the access log line. Called once per call.
+    /// Takes the record of a finished call: its spend record and budget charge, and the access
+    /// log line. Called once per call.
     pub fn finish_call(&self, record: CallRecord) {
+        self.storage().record(&record);
         tracing::info!(
             target: "switchyard::access",
             request_id = %record.request_id,

@@ -21,8 +21,10 @@ use switchyard_router::{
 
 use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
+use crate::storage::Storage;
 use crate::usage_store::RedisUsageStore;
 use switchyard_layers::rate_limit::Sweeper;
+use switchyard_store::StoreError;
 
 /// Why the gateway could not be assembled from valid settings.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,9 @@ pub enum BuildError {
     /// The rate limiter's store could not be set up.
     #[error("rate limits: {0}")]
     RateLimits(String),
+    /// The database of keys and spend could not be opened.
+    #[error("database: {0}")]
+    Storage(#[from] StoreError),
 }
 
 /// Shared, read-only state of the gateway.
@@ -68,11 +73,15 @@ struct Inner {
     prices: HashMap<String, ModelPrice>,
     /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
     layers: CallLayers,
+    /// Keys, budgets and spend.
+    storage: Storage,
 }
 
 impl AppState {
-    /// Builds the adapters of every deployment, sharing one pooled HTTP client.
-    pub fn new(settings: Settings) -> Result<Self, BuildError> {
+    /// Builds the adapters of every deployment, sharing one pooled HTTP client, and opens the
+    /// database (running its migrations). Needs a tokio runtime.
+    pub async fn new(settings: Settings) -> Result<Self, BuildError> {
+        let storage = Storage::open(&settings.database, settings.shared_usage.as_ref()).await?;
         let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
@@ -128,6 +137,7 @@ impl AppState {
                 usage_sync,
                 prices,
                 layers,
+                storage,
             }),
         })
     }
@@ -157,6 +167,11 @@ impl AppState {
             .rate_limit_backend
             .as_ref()
             .map(|backend| Sweeper::spawn(backend, Sweeper::INTERVAL))
+    }
+
+    /// Keys, budgets and spend.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
     }
 
     /// The layers in front of the router.

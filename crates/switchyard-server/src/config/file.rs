@@ -266,6 +266,11 @@ pub struct GeneralSettings {
     /// Largest request body accepted, in megabytes (default 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_size_mb: Option<f64>,
+    /// Where virtual keys, users, teams and spend records are kept: a `postgresql://` URL, a
+    /// `sqlite://` path, or `os.environ/NAME`. Default: `DATABASE_URL` when set, else the
+    /// SQLite file `switchyard.db` in the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<Secret>,
 }
 
 /// Settings of the call path. LiteLLM accepts the retry and fallback keys here as well as

@@ -11,6 +11,7 @@ pub mod routing;
 pub mod rules;
 pub mod settings;
 pub mod shared_usage;
+pub mod storage;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRule
 use super::file::{ConfigFile, LitellmParams, ModelEntry};
 use super::layers::LayerSettings;
 use super::shared_usage::SharedUsageSettings;
+use super::storage::Database;
 use super::{ConfigError, ConfigWarning};
 
 mod bedrock;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub shared_usage: Option<SharedUsageSettings>,
     /// The response cache, rate limits per caller and `max_tokens` policies.
     pub layers: LayerSettings,
+    /// Where keys, users, teams and spend records are kept.
+    pub database: Database,
     /// The most time a whole call may take, retries and fallbacks included
     /// (`router_settings.timeout`); a request's own `timeout` may only shorten it.
     pub request_timeout: Duration,
@@ -64,6 +67,7 @@ impl fmt::Debug for Settings {
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
+            .field("database", &self.database)
             .field("request_timeout", &self.request_timeout)
             .finish()
     }
@@ -165,6 +169,7 @@ impl Settings {
         let experiments = super::experiments::experiments(file.experiments, &deployments)?;
         let rules = super::rules::rules(&file.routing_rules, &deployments, &experiments, warnings)?;
         let shared_usage = super::shared_usage::shared_usage(&file.router_settings, env, warnings)?;
+        let database = super::storage::database(file.general_settings.database_url.as_ref(), env)?;
         let layer_keys = super::layers::LayerKeys {
             litellm_settings: &file.litellm_settings,
             rate_limits: file.rate_limits.as_ref(),
@@ -180,6 +185,7 @@ impl Settings {
             rules,
             shared_usage,
             layers,
+            database,
             request_timeout: default_timeout,
         })
     }
