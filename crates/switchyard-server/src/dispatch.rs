@@ -199,6 +199,7 @@ fn prepare_chat(
             "`messages` must hold at least one message",
         ));
     }
+    refuse_client_credentials(&request.extra)?;
     let options = routing_options(&mut request.extra)?;
     let tags = take_tags(&mut request.extra)?;
     let timeout = take_timeout(&mut request.extra)?;
@@ -249,7 +250,9 @@ pub async fn embeddings(
             ApiError::invalid_request("`input` must not be empty"),
         ));
     }
-    let options = match routing_options(&mut request.extra) {
+    let options = match refuse_client_credentials(&request.extra)
+        .and_then(|()| routing_options(&mut request.extra))
+    {
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err)),
     };
@@ -309,6 +312,38 @@ pub async fn embeddings(
         },
         outcome: routed.value,
     })
+}
+
+/// Body fields through which LiteLLM lets a client name its own upstream or credentials. The
+/// gateway never sends a call anywhere but a configured deployment, with that deployment's
+/// credentials: a request that tries is refused, so the gateway cannot be turned into a proxy
+/// to an address of the caller's choosing (SSRF) or a relay for someone else's key.
+pub const CLIENT_CREDENTIAL_FIELDS: &[&str] = &[
+    "api_base",
+    "base_url",
+    "api_key",
+    "api_version",
+    "azure_ad_token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_region_name",
+    "vertex_credentials",
+    "vertex_project",
+    "vertex_location",
+];
+
+fn refuse_client_credentials(extra: &Extra) -> Result<(), ApiError> {
+    match CLIENT_CREDENTIAL_FIELDS
+        .iter()
+        .find(|field| extra.contains_key(**field))
+    {
+        Some(field) => Err(ApiError::invalid_request(format!(
+            "`{field}` is not accepted: the gateway calls only its configured deployments, \
+             with their own credentials"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The caller's cache directives: LiteLLM's `cache` body object (taken out of the body, so it
@@ -556,6 +591,19 @@ mod tests {
             let err = take_tags(&mut extra(bad.clone())).expect_err("invalid");
             assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
         }
+    }
+
+    #[test]
+    fn client_side_upstreams_and_credentials_are_refused() {
+        for field in CLIENT_CREDENTIAL_FIELDS {
+            let mut body = Extra::new();
+            body.insert((*field).to_owned(), json!("http://169.254.169.254/"));
+            let err = refuse_client_credentials(&body).expect_err(field);
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
+            assert!(err.message.contains(field), "{}", err.message);
+            assert!(!err.message.contains("169.254"), "the value is not echoed");
+        }
+        assert!(refuse_client_credentials(&extra(json!({"seed": 1}))).is_ok());
     }
 
     #[test]
