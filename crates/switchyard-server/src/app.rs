@@ -1,13 +1,13 @@
 //! The axum application: routes, authentication, body limit, panic safety, and serving it.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -15,6 +15,7 @@ use crate::auth::{require_key, require_master_key};
 use crate::error::ApiError;
 use crate::messages;
 use crate::routes;
+use crate::server::{ConnectionCount, ServerOptions, serve_connections};
 use crate::state::AppState;
 
 /// The whole HTTP API over `state`.
@@ -44,23 +45,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets open requests finish.
-/// While it serves, usage counts are synced with other replicas when configured.
+/// Serves the API on `listener` until `shutdown` completes, then lets open requests finish
+/// (within [`ServerOptions::grace_period`]) and writes the spend records still queued. While it
+/// serves, usage counts are synced with other replicas when configured.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Small SSE events must leave at once rather than wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
     let _usage_sync = state.start_usage_sync();
     let _sweeper = state.start_rate_limit_sweeper();
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    // Every call has finished: write the spend records still queued.
+    let options = ServerOptions::default();
+    let open = Arc::new(ConnectionCount::default());
+    serve_connections(listener, router(state.clone()), shutdown, &options, open).await;
     let report = state.storage().shutdown().await;
     tracing::info!(
         written = report.written,

@@ -23,6 +23,7 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod record;
+pub mod server;
 pub mod storage;
 pub mod usage_store;
 
