@@ -62,7 +62,7 @@ impl Gateway {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(switchyard_server::serve(
             listener,
-            state.clone(),
+            switchyard_server::Live::new(state.clone(), None),
             async move {
                 let _ = rx.await;
             },
@@ -87,8 +87,19 @@ impl Gateway {
 
     /// Runs the real `switchyard` binary (built next to this test: `cargo build -p switchyard`,
     /// which `cargo xtask test` does first) as its own process on `config`, with `env` in its
-    /// environment, listening on a free loopback port.
+    /// environment, listening on a free loopback port. It logs errors only, to this test's
+    /// stderr.
     pub async fn spawn(config: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_process(config, env, None).await
+    }
+
+    /// [`Gateway::spawn`], logging at `filter` (a `RUST_LOG` value) into a file of its working
+    /// directory that [`Gateway::log`] reads.
+    pub async fn spawn_logging(config: &str, env: &[(&str, &str)], filter: &str) -> Self {
+        Self::spawn_process(config, env, Some(filter)).await
+    }
+
+    async fn spawn_process(config: &str, env: &[(&str, &str)], log: Option<&str>) -> Self {
         use tokio::io::AsyncBufReadExt;
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let binary = gateway_binary();
@@ -100,14 +111,21 @@ impl Gateway {
         let workdir =
             std::env::temp_dir().join(format!("switchyard-e2e-{}-{n}.d", std::process::id()));
         std::fs::create_dir_all(&workdir).expect("create the gateway's working directory");
+        let stderr = match log {
+            Some(_) => std::fs::File::create(workdir.join(LOG_FILE))
+                .expect("create the gateway's log file")
+                .into(),
+            None => std::process::Stdio::inherit(),
+        };
         let mut child = tokio::process::Command::new(&binary)
             .args(["serve", "-p", "0", "--host", "127.0.0.1", "-c"])
             .arg(&config_file)
             .current_dir(&workdir)
             .envs(env.iter().copied())
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", log.unwrap_or("error"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
@@ -131,6 +149,49 @@ impl Gateway {
             workdir: Some(workdir),
             state: None,
         }
+    }
+
+    /// The process id of a gateway run with [`Gateway::spawn`]; `None` in process or once it
+    /// has exited and been waited for.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(tokio::process::Child::id)
+    }
+
+    /// Sends SIGTERM to a spawned gateway, which then stops taking connections, lets open
+    /// requests finish, writes its queued spend records and exits.
+    #[cfg(unix)]
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("a running gateway process");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run `kill`");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
+    /// Waits at most `within` for a spawned gateway to exit; its exit status, or `None` if it
+    /// is still running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.process.as_mut().expect("a spawned gateway");
+        tokio::time::timeout(within, child.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("wait for the gateway process"))
+    }
+
+    /// The working directory of a spawned gateway (its default `switchyard.db` lands there);
+    /// removed on drop.
+    pub fn workdir(&self) -> Option<&std::path::Path> {
+        self.workdir.as_deref()
+    }
+
+    /// What a gateway run with [`Gateway::spawn_logging`] has logged so far (empty otherwise).
+    pub fn log(&self) -> String {
+        self.workdir
+            .as_ref()
+            .and_then(|dir| std::fs::read(dir.join(LOG_FILE)).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
     }
 
     /// `POST {base}{path}` with a raw body and optional bearer key.
@@ -182,6 +243,9 @@ impl Drop for Gateway {
         }
     }
 }
+
+/// The file in a spawned gateway's working directory that its stderr goes to, when logged.
+const LOG_FILE: &str = "gateway.log";
 
 /// `target/<profile>/switchyard`, beside the `deps/` folder this test runs from.
 fn gateway_binary() -> std::path::PathBuf {

@@ -110,7 +110,8 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
         tracing::info!("models: {}", models.join(", "));
         // Tests and scripts read this line to learn the port when started with `-p 0`.
         println!("switchyard listening on http://{local}");
-        serve(listener, state, shutdown_signal()).await?;
+        let live = switchyard_server::Live::new(state, path.clone());
+        serve(listener, live, shutdown_signal()).await?;
         tracing::info!("shut down");
         Ok(())
     })

@@ -12,10 +12,10 @@ use axum::routing::{get, post};
 use switchyard_store::StoreError;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::live::Live;
 
 /// Every admin route; the caller puts the master key check in front.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Live> {
     Router::new()
         .route("/key/generate", post(keys::generate))
         .route("/key/info", get(keys::info))

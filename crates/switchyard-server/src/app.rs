@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -13,14 +14,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{require_key, require_master_key};
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::messages;
 use crate::routes;
 use crate::server::{ConnectionCount, ServerOptions, serve_connections};
-use crate::state::AppState;
 
-/// The whole HTTP API over `state`.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// The whole HTTP API over the state `live` serves.
+pub fn router(live: Live) -> Router {
+    let state = live.current();
+    let api = Router::<Live>::new()
         .route("/v1/chat/completions", post(routes::chat_completions))
         .route("/chat/completions", post(routes::chat_completions))
         .route("/v1/embeddings", post(routes::embeddings))
@@ -28,12 +30,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
-        .route_layer(from_fn_with_state(state.clone(), require_key))
+        .route_layer(from_fn_with_state(live.clone(), require_key))
         // Outside authentication, so that its refusals on /v1/messages take Anthropic's shape.
         .route_layer(from_fn(messages::answer_errors_in_anthropic_shape));
     let admin =
-        crate::admin::routes().route_layer(from_fn_with_state(state.clone(), require_master_key));
-    Router::new()
+        crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));
+    Router::<Live>::new()
         .merge(api)
         .merge(admin)
         .route("/health/liveness", get(routes::liveness))
@@ -42,23 +44,48 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_request_bytes()))
         .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+        .with_state(live)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets open requests finish
-/// (within [`ServerOptions::grace_period`]) and writes the spend records still queued. While it
-/// serves, usage counts are synced with other replicas when configured.
+/// Serves the API on `listener` until `shutdown` completes, then drains: readiness turns false
+/// at once, the listener closes after `general_settings.drain_delay_seconds`, open calls and
+/// streams get `grace_period_seconds` to finish, and the spend records still queued are
+/// written. While it serves, the served state's background work runs (usage sync, rate-limit
+/// sweeping) and, when the gateway was started from a file, the file is watched for changes
+/// (and `SIGHUP`) to reload.
 pub async fn serve(
     listener: TcpListener,
-    state: AppState,
+    live: Live,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let _usage_sync = state.start_usage_sync();
-    let _sweeper = state.start_rate_limit_sweeper();
-    let options = ServerOptions::default();
+    let _tasks = live.start_state_tasks();
+    let _watcher = live.watch(RELOAD_CHECK_INTERVAL);
+    let settings = live.current().server_settings().clone();
+    let options = ServerOptions {
+        header_read_timeout: settings.header_timeout,
+        grace_period: settings.grace_period,
+        ..ServerOptions::default()
+    };
+    let draining = live.clone();
+    let stop_accepting = async move {
+        shutdown.await;
+        draining.start_draining();
+        tracing::info!(
+            delay_ms = settings.drain_delay.as_millis() as u64,
+            "shutting down: readiness is false; the listener closes after the drain delay"
+        );
+        tokio::time::sleep(settings.drain_delay).await;
+    };
     let open = Arc::new(ConnectionCount::default());
-    serve_connections(listener, router(state.clone()), shutdown, &options, open).await;
-    let report = state.storage().shutdown().await;
+    serve_connections(
+        listener,
+        router(live.clone()),
+        stop_accepting,
+        &options,
+        open,
+    )
+    .await;
+    let report = live.current().storage().shutdown().await;
     tracing::info!(
         written = report.written,
         dropped = report.dropped,
@@ -66,6 +93,9 @@ pub async fn serve(
     );
     Ok(())
 }
+
+/// How often the configuration file is checked for changes.
+pub const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 async fn route_not_found(request: Request) -> ApiError {
     ApiError::route_not_found(request.method(), request.uri().path())

@@ -22,6 +22,7 @@ pub mod app;
 pub mod caller;
 pub mod config;
 pub mod error;
+pub mod live;
 pub mod record;
 pub mod server;
 pub mod storage;
@@ -29,6 +30,7 @@ pub mod usage_store;
 
 pub use app::{router, serve};
 pub use error::ApiError;
+pub use live::{Live, ReloadError};
 pub use routes::{
     ATTEMPTS_HEADER, CACHE_HEADER, COST_HEADER, DEPLOYMENT_HEADER, EXPERIMENT_HEADER,
     FALLBACK_FROM_HEADER, REQUEST_ID_HEADER, ROUTE_REASON_HEADER, VARIANT_HEADER,

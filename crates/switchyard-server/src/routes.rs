@@ -11,6 +11,7 @@ use crate::body::JsonBody;
 use crate::caller::Caller;
 use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::state::AppState;
 use crate::stream::sse_response;
 
@@ -159,7 +160,47 @@ pub async fn liveness() -> Json<serde_json::Value> {
     Json(json!({"status": "alive"}))
 }
 
-/// `GET /health/readiness`: the gateway is configured and serving.
-pub async fn readiness(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({"status": "ready", "models": state.groups().len()}))
+/// `GET /health/readiness`: 503 once shutdown has begun; otherwise the configuration is loaded
+/// and serving, with the state of the database and Redis (when configured). A dependency that is
+/// down makes readiness 503 under `readiness_policy: strict`, and `degraded` (still 200)
+/// otherwise: calls with the master key, and the cache and rate limits by their own policies,
+/// keep working without them.
+pub async fn readiness(State(live): State<Live>) -> Response {
+    if live.is_draining() {
+        return (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
+    }
+    let state = live.current();
+    let checks = state.check_dependencies(READINESS_CHECK_TIME).await;
+    let mut report = serde_json::Map::new();
+    let mut healthy = true;
+    for (name, result) in checks {
+        if let Err(err) = &result {
+            tracing::warn!(dependency = name, error = %err, "readiness: a dependency is down");
+            healthy = false;
+        }
+        report.insert(
+            name.to_owned(),
+            json!(if result.is_ok() { "ok" } else { "down" }),
+        );
+    }
+    let status = if healthy { "ready" } else { "degraded" };
+    let body = Json(json!({
+        "status": status,
+        "models": state.groups().len(),
+        "reloads": live.reloads(),
+        "reload_failures": live.reload_failures(),
+        "checks": report,
+    }));
+    if !healthy && state.server_settings().strict_readiness {
+        (http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    } else {
+        body.into_response()
+    }
 }
+
+/// How long readiness waits for each dependency.
+const READINESS_CHECK_TIME: std::time::Duration = std::time::Duration::from_secs(1);

@@ -19,6 +19,7 @@ use switchyard_router::{
     UsageSyncTask,
 };
 
+use crate::config::settings::ServerSettings;
 use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
 use crate::storage::Storage;
@@ -67,14 +68,17 @@ struct Inner {
     rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
+    server: ServerSettings,
+    /// Redis, when replicas share state through it, for readiness.
+    redis: Option<redis::Client>,
     started_at: u64,
     usage_sync: Option<Arc<UsageSync>>,
     /// List prices by deployment id, for the cost of each answer.
     prices: HashMap<String, ModelPrice>,
     /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
     layers: CallLayers,
-    /// Keys, budgets and spend.
-    storage: Storage,
+    /// Keys, budgets and spend; shared with the states that replace this one on reload.
+    storage: Arc<Storage>,
 }
 
 impl AppState {
@@ -82,6 +86,16 @@ impl AppState {
     /// database (running its migrations). Needs a tokio runtime.
     pub async fn new(settings: Settings) -> Result<Self, BuildError> {
         let storage = Storage::open(&settings.database, settings.shared_usage.as_ref()).await?;
+        Self::assemble(settings, Arc::new(storage))
+    }
+
+    /// A state for new `settings` (a reloaded configuration) that keeps this one's database,
+    /// spend writer and identity cache. The database settings themselves take a restart.
+    pub fn reconfigured(&self, settings: Settings) -> Result<Self, BuildError> {
+        Self::assemble(settings, Arc::clone(&self.inner.storage))
+    }
+
+    fn assemble(settings: Settings, storage: Arc<Storage>) -> Result<Self, BuildError> {
         let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
@@ -133,6 +147,11 @@ impl AppState {
                 rules: settings.rules,
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
+                server: settings.server,
+                redis: settings
+                    .shared_usage
+                    .as_ref()
+                    .and_then(|shared| redis::Client::open(shared.redis.clone()).ok()),
                 started_at: unix_now(),
                 usage_sync,
                 prices,
@@ -207,6 +226,45 @@ impl AppState {
     /// The key clients must send, if any.
     pub fn master_key(&self) -> Option<&str> {
         self.inner.master_key.as_deref()
+    }
+
+    /// Timeouts of the listener and its shutdown, and the readiness policy.
+    pub fn server_settings(&self) -> &ServerSettings {
+        &self.inner.server
+    }
+
+    /// Checks the dependencies readiness reports on: the database, and Redis when replicas
+    /// share state through it. Each check is bounded by `within`.
+    pub async fn check_dependencies(
+        &self,
+        within: std::time::Duration,
+    ) -> Vec<(&'static str, Result<(), String>)> {
+        let database = tokio::time::timeout(within, self.inner.storage.store().ping()).await;
+        let mut checks = vec![(
+            "database",
+            match database {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err("no answer in time".to_owned()),
+            },
+        )];
+        if let Some(client) = &self.inner.redis {
+            let ping = async {
+                let mut connection = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+            };
+            checks.push((
+                "redis",
+                match tokio::time::timeout(within, ping).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(err)) => Err(err.to_string()),
+                    Err(_) => Err("no answer in time".to_owned()),
+                },
+            ));
+        }
+        checks
     }
 
     /// Largest request body accepted.

@@ -271,6 +271,21 @@ pub struct GeneralSettings {
     /// SQLite file `switchyard.db` in the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<Secret>,
+    /// Seconds between `SIGTERM` (readiness turns false at once) and closing the listener, so
+    /// load balancers stop sending new calls first (default 0; 5 suits Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_delay_seconds: Option<f64>,
+    /// Seconds open calls and streams may take to finish after the listener closes (default
+    /// 30); calls still open then are cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<f64>,
+    /// Seconds a client may take to send a request's headers (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_seconds: Option<f64>,
+    /// `degraded` (default): readiness stays 200 while the database or Redis is down, saying
+    /// which; `strict`: readiness answers 503 then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_policy: Option<String>,
 }
 
 /// Settings of the call path. LiteLLM accepts the retry and fallback keys here as well as

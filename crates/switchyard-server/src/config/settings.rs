@@ -12,7 +12,7 @@ use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
 use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
 
-use super::file::{ConfigFile, LitellmParams, ModelEntry};
+use super::file::{ConfigFile, GeneralSettings, LitellmParams, ModelEntry};
 use super::layers::LayerSettings;
 use super::shared_usage::SharedUsageSettings;
 use super::storage::Database;
@@ -48,6 +48,8 @@ pub struct Settings {
     pub layers: LayerSettings,
     /// Where keys, users, teams and spend records are kept.
     pub database: Database,
+    /// Timeouts of the listener and its shutdown, and the readiness policy.
+    pub server: ServerSettings,
     /// The most time a whole call may take, retries and fallbacks included
     /// (`router_settings.timeout`); a request's own `timeout` may only shorten it.
     pub request_timeout: Duration,
@@ -68,6 +70,7 @@ impl fmt::Debug for Settings {
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
             .field("database", &self.database)
+            .field("server", &self.server)
             .field("request_timeout", &self.request_timeout)
             .finish()
     }
@@ -114,6 +117,7 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<ConfigWarning>,
     ) -> Result<Self, ConfigError> {
+        let server = server_settings(&file.general_settings)?;
         let default_timeout = match (
             file.router_settings.timeout,
             file.litellm_settings.request_timeout,
@@ -186,6 +190,7 @@ impl Settings {
             shared_usage,
             layers,
             database,
+            server,
             request_timeout: default_timeout,
         })
     }
@@ -292,6 +297,74 @@ fn limits(
         tpm: params.tpm,
         max_parallel_requests: params.max_parallel_requests,
         cost_per_token: price.map(|p| p.input_per_token + p.output_per_token),
+    })
+}
+
+/// Timeouts of the listener and its shutdown, and the readiness policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// Between `SIGTERM` and closing the listener.
+    pub drain_delay: Duration,
+    /// For open calls to finish after the listener closes.
+    pub grace_period: Duration,
+    /// For a client to send a request's headers.
+    pub header_timeout: Duration,
+    /// Whether readiness fails while a dependency is down.
+    pub strict_readiness: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::ZERO,
+            grace_period: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            strict_readiness: false,
+        }
+    }
+}
+
+fn server_settings(general: &GeneralSettings) -> Result<ServerSettings, ConfigError> {
+    let defaults = ServerSettings::default();
+    let secs = |key: &str, value: Option<f64>, default: Duration, zero_ok: bool| match value {
+        None => Ok(default),
+        Some(secs) if secs.is_finite() && (secs > 0.0 || (zero_ok && secs == 0.0)) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => Err(ConfigError::invalid(
+            format!("general_settings.{key}"),
+            format!("must be a number of seconds above 0, not {secs}"),
+        )),
+    };
+    Ok(ServerSettings {
+        drain_delay: secs(
+            "drain_delay_seconds",
+            general.drain_delay_seconds,
+            defaults.drain_delay,
+            true,
+        )?,
+        grace_period: secs(
+            "grace_period_seconds",
+            general.grace_period_seconds,
+            defaults.grace_period,
+            false,
+        )?,
+        header_timeout: secs(
+            "header_timeout_seconds",
+            general.header_timeout_seconds,
+            defaults.header_timeout,
+            false,
+        )?,
+        strict_readiness: match general.readiness_policy.as_deref() {
+            None | Some("degraded") => false,
+            Some("strict") => true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "general_settings.readiness_policy",
+                    format!("must be `degraded` or `strict`, not `{other}`"),
+                ));
+            }
+        },
     })
 }
 

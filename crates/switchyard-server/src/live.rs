@@ -1,0 +1,227 @@
+//! The configuration the gateway serves, swappable while it serves (hot reload), and whether it
+//! is draining for shutdown.
+//!
+//! Every request takes the [`AppState`] current when it arrives (axum's `FromRef`, one atomic
+//! load) and keeps it to its end, so a reload never changes a call halfway: calls in flight
+//! finish on the deployments they started with while new calls see the new ones. A reload
+//! builds the whole new state first and swaps it in only when it is valid; an invalid file is
+//! logged and the old configuration keeps serving. The database, spend writer and identity
+//! cache carry over; changes to `database_url` and `max_request_size_mb` take a restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use axum::extract::FromRef;
+
+use crate::config::{ConfigError, parse};
+use crate::state::{AppState, BuildError};
+
+/// Why a reload was refused (the old configuration keeps serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The gateway was started without a configuration file.
+    #[error("the gateway serves its embedded default configuration: there is no file to reload")]
+    NoFile,
+    /// The file could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The new configuration could not be assembled (a provider adapter, Redis URL...).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// The served state, swappable; cheap to clone.
+#[derive(Clone)]
+pub struct Live {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    current: ArcSwap<AppState>,
+    /// Bumped on every swap, so the tasks of the served state can follow it.
+    generation: tokio::sync::watch::Sender<u64>,
+    source: Option<PathBuf>,
+    draining: AtomicBool,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("source", &self.inner.source)
+            .field("draining", &self.is_draining())
+            .field("reloads", &self.reloads())
+            .field("reload_failures", &self.reload_failures())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    /// Serves `state`, read from the file at `source` if there is one.
+    pub fn new(state: AppState, source: Option<PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                current: ArcSwap::from_pointee(state),
+                generation: tokio::sync::watch::Sender::new(0),
+                source,
+                draining: AtomicBool::new(false),
+                reloads: AtomicU64::new(0),
+                reload_failures: AtomicU64::new(0),
+                reloading: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The state new calls get.
+    pub fn current(&self) -> AppState {
+        AppState::clone(&self.inner.current.load())
+    }
+
+    /// The configuration file, if the gateway was started with one.
+    pub fn source(&self) -> Option<&Path> {
+        self.inner.source.as_deref()
+    }
+
+    /// Reads the configuration file again and, when it is valid, serves it from now on.
+    /// Answers the new state; on error the old one keeps serving.
+    pub async fn reload(&self) -> Result<AppState, ReloadError> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let reloaded = self.swap_in_file().await;
+        if reloaded.is_err() {
+            self.inner.reload_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        reloaded
+    }
+
+    async fn swap_in_file(&self) -> Result<AppState, ReloadError> {
+        let path = self.inner.source.as_deref().ok_or(ReloadError::NoFile)?;
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        let loaded = parse(&text)?;
+        for warning in &loaded.warnings {
+            tracing::warn!("config {warning}");
+        }
+        let state = self.current().reconfigured(loaded.settings)?;
+        self.inner.current.store(Arc::new(state.clone()));
+        self.inner.reloads.fetch_add(1, Ordering::Relaxed);
+        self.inner.generation.send_modify(|n| *n += 1);
+        tracing::info!(path = %path.display(), "configuration reloaded");
+        Ok(state)
+    }
+
+    /// How many reloads succeeded.
+    pub fn reloads(&self) -> u64 {
+        self.inner.reloads.load(Ordering::Relaxed)
+    }
+
+    /// How many reloads were refused (the file was unreadable or invalid).
+    pub fn reload_failures(&self) -> u64 {
+        self.inner.reload_failures.load(Ordering::Relaxed)
+    }
+
+    /// Marks the gateway as shutting down: readiness answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the gateway is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the background work of the served state (usage sync with other replicas, the rate
+/// limiter's sweeping), restarting it for each new state after a reload. Stops when dropped.
+#[derive(Debug)]
+pub struct StateTasks(tokio::task::JoinHandle<()>);
+
+impl Drop for StateTasks {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches the configuration file: reloads when its content changes (checked every `every`,
+/// which also catches Kubernetes' ConfigMap updates, made by swapping a symlink) and on
+/// `SIGHUP`. Stops when dropped.
+#[derive(Debug)]
+pub struct Watcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Live {
+    /// Starts the served state's background work, following reloads. Needs a tokio runtime.
+    pub fn start_state_tasks(&self) -> StateTasks {
+        let live = self.clone();
+        let mut generation = self.inner.generation.subscribe();
+        StateTasks(tokio::spawn(async move {
+            loop {
+                let state = live.current();
+                let _usage_sync = state.start_usage_sync();
+                let _sweeper = state.start_rate_limit_sweeper();
+                if generation.changed().await.is_err() {
+                    return;
+                }
+            }
+        }))
+    }
+
+    /// Starts watching the configuration file, when there is one. Needs a tokio runtime.
+    pub fn watch(&self, every: std::time::Duration) -> Option<Watcher> {
+        let path = self.inner.source.clone()?;
+        let live = self.clone();
+        Some(Watcher(tokio::spawn(async move {
+            let mut seen = std::fs::read(&path).ok();
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            #[cfg(unix)]
+            let mut hangups =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+            loop {
+                #[cfg(unix)]
+                let hangup = async {
+                    match hangups.as_mut() {
+                        Some(signal) => signal.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                #[cfg(not(unix))]
+                let hangup = std::future::pending::<Option<()>>();
+                let forced = tokio::select! {
+                    _ = ticks.tick() => false,
+                    _ = hangup => true,
+                };
+                let now = tokio::fs::read(&path).await.ok();
+                if !forced && (now.is_none() || now == seen) {
+                    continue;
+                }
+                seen = now;
+                if let Err(err) = live.reload().await {
+                    tracing::error!(
+                        error = %err,
+                        "the new configuration is not used; the previous one keeps serving"
+                    );
+                }
+            }
+        })))
+    }
+}
+
+impl FromRef<Live> for AppState {
+    fn from_ref(live: &Live) -> Self {
+        live.current()
+    }
+}
