@@ -1,6 +1,7 @@
-//! End to end: two gateways in this process stand for two replicas that share their per-minute
-//! usage through Redis (`router_settings.redis_url`), so `rpm`/`tpm` limits and usage-based
-//! routing count the calls of both. The Redis tests read `SWITCHYARD_TEST_REDIS_URL` (CI sets
+//! End to end: two gateways stand for two replicas that share their per-minute usage through
+//! Redis (`router_settings.redis_url`), so `rpm`/`tpm` limits and usage-based routing count the
+//! calls of both: in this process (syncing on demand), and as two real gateway processes
+//! (syncing on their own every 250 ms, observed through `GET /model/info`). The Redis tests read `SWITCHYARD_TEST_REDIS_URL` (CI sets
 //! it) and are skipped without it; each run uses its own key prefix. The outage test needs no
 //! Redis.
 
@@ -144,6 +145,54 @@ async fn limits_count_the_calls_made_through_another_replica() {
             seen(&a, "limited", "limited-second"),
             (1, 15),
             "and a sees b's call"
+        );
+    })
+    .await;
+}
+
+/// `(requests, tokens)` of deployment `id` this minute, as a gateway process reports them on
+/// `GET /model/info`.
+async fn reported(gateway: &Gateway, id: &str) -> (u64, u64) {
+    let info: Value = gateway
+        .get("/model/info", Some(MASTER_KEY))
+        .await
+        .json()
+        .await
+        .expect("a JSON body");
+    let deployment = info["data"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["model_info"]["id"] == id))
+        .unwrap_or_else(|| panic!("deployment {id} listed: {info}"));
+    let count = |field: &str| deployment["model_info"][field].as_u64().unwrap_or_default();
+    (count("requests_this_minute"), count("tokens_this_minute"))
+}
+
+#[tokio::test]
+async fn two_gateway_processes_share_one_rpm_limit_through_redis() {
+    let Some(redis) = redis_url() else { return };
+    let url = redis.as_str();
+    within_one_minute(|| async move {
+        let upstream = FakeUpstream::start().await;
+        let config = config(&upstream.api_base, &unique_prefix());
+        let env = [("TEST_REDIS_URL", url)];
+        let (a, b) = tokio::join!(Gateway::spawn(&config, &env), Gateway::spawn(&config, &env));
+        // `counted-only` takes 2 requests a minute: one through each process.
+        assert_eq!(call(&a, "counted").await, (200, "counted-only".to_owned()));
+        assert_eq!(call(&b, "counted").await, (200, "counted-only".to_owned()));
+        // Each process syncs every 250 ms; wait (bounded) until `a` has seen `b`'s call.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while reported(&a, "counted-only").await != (2, 30) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a never saw b's call: {:?}",
+                reported(&a, "counted-only").await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            call(&a, "counted").await.0,
+            503,
+            "a refuses the deployment whose rpm the two processes spent together"
         );
     })
     .await;

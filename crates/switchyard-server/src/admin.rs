@@ -1,10 +1,12 @@
 //! The admin API, under the master key: virtual keys ([`keys`]), users and teams
 //! ([`accounts`]) and spend queries ([`spend`]), with LiteLLM's paths and field names
 //! (`/key/generate`, `/key/info`, `/key/update`, `/key/delete`, `/user/new`, `/team/new`,
-//! `/spend/logs`, ...), so its scripts and UI calls keep working.
+//! `/spend/logs`, ...), so its scripts and UI calls keep working; and the deployments' live
+//! state ([`models`]).
 
 mod accounts;
 mod keys;
+mod models;
 mod spend;
 
 use axum::Router;
@@ -34,6 +36,7 @@ pub fn routes() -> Router<Live> {
         .route("/team/update", post(accounts::update_team))
         .route("/team/delete", post(accounts::delete_teams))
         .route("/team/list", get(accounts::list_teams))
+        .route("/model/info", get(models::info))
         .route("/spend/logs", get(spend::logs))
         .route("/spend/report", get(spend::report))
 }
