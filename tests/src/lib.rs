@@ -179,6 +179,11 @@ impl Gateway {
             .map(|status| status.expect("wait for the gateway process"))
     }
 
+    /// The configuration file of a spawned gateway, to rewrite for a reload.
+    pub fn config_path(&self) -> Option<&std::path::Path> {
+        self.config_file.as_deref()
+    }
+
     /// The working directory of a spawned gateway (its default `switchyard.db` lands there);
     /// removed on drop.
     pub fn workdir(&self) -> Option<&std::path::Path> {
@@ -314,18 +319,21 @@ pub struct Received {
 /// - `too-long`: 400 `context_length_exceeded`;
 /// - `hang`: never answers; `slow-stream`: one chunk, then nothing until the client goes away;
 /// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
+/// - `gated-stream`: one chunk, then the rest (with usage) once [`FakeUpstream::open_gate`];
 /// - anything else: a normal answer, `upstream says: <last user text>`.
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
     pub api_base: String,
     received: Arc<Mutex<Vec<Received>>>,
     dropped_streams: tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Clone)]
 struct UpstreamState {
     received: Arc<Mutex<Vec<Received>>>,
     dropped: mpsc::UnboundedSender<()>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl FakeUpstream {
@@ -333,9 +341,11 @@ impl FakeUpstream {
     pub async fn start() -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let (dropped, dropped_streams) = mpsc::unbounded_channel();
+        let gate = Arc::new(tokio::sync::watch::Sender::new(false));
         let state = UpstreamState {
             received: Arc::clone(&received),
             dropped,
+            gate: Arc::clone(&gate),
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
@@ -346,7 +356,13 @@ impl FakeUpstream {
             api_base: format!("http://{addr}/v1"),
             received,
             dropped_streams: tokio::sync::Mutex::new(dropped_streams),
+            gate,
         }
+    }
+
+    /// Lets every `gated-stream` answer, held after its first chunk, go on to its end.
+    pub fn open_gate(&self) {
+        self.gate.send_replace(true);
     }
 
     /// Every request received so far.
@@ -468,6 +484,25 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
             return sse(Body::from_stream(head.chain(tail)));
         }
         "cut-stream" => vec![Ok(first)],
+        "gated-stream" => {
+            let mut gate = state.gate.subscribe();
+            let rest = event(&chunk(&model, json!({"content": text}), None));
+            let end = event(&chunk(&model, json!({}), Some("stop")));
+            let usage = event(
+                &json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
+                "created": 1, "model": model, "choices": [],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+            );
+            let tail = futures_util::stream::once(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                Ok::<_, std::io::Error>(Bytes::from(
+                    [rest, end, usage, Bytes::from_static(b"data: [DONE]\n\n")].concat(),
+                ))
+            });
+            let head = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]);
+            use futures_util::StreamExt;
+            return sse(Body::from_stream(head.chain(tail)));
+        }
         _ => {
             let mut events = vec![Ok(first)];
             for word in text.split_inclusive(' ') {
