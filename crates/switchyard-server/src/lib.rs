@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod dispatch;
 mod messages;
+mod observe;
 mod pipeline;
 mod routes;
 mod state;

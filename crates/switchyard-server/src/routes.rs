@@ -1,4 +1,4 @@
-//! The HTTP API: chat completions, embeddings, the model list and health checks.
+//! The HTTP API: chat completions, embeddings, the model list, health checks and metrics.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -58,9 +58,11 @@ pub async fn chat_completions(
 pub async fn embeddings(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    let Dispatched { route, outcome } = dispatch::embeddings(&state, request, caller).await?;
+    let Dispatched { route, outcome } =
+        dispatch::embeddings(&state, request, &headers, caller).await?;
     let mut response = Json(outcome).into_response();
     tag_route(&mut response, &route);
     Ok(response)
@@ -162,4 +164,17 @@ pub async fn liveness() -> Json<serde_json::Value> {
 /// `GET /health/readiness`: the gateway is configured and serving.
 pub async fn readiness(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"status": "ready", "models": state.groups().len()}))
+}
+
+/// `GET /metrics`: the gateway's metrics as OpenMetrics text, for Prometheus. Unauthenticated,
+/// like the health checks: labels hold configured names only, never keys or client input.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(switchyard_telemetry::metrics::CONTENT_TYPE),
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
 }

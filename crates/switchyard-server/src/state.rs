@@ -1,6 +1,7 @@
 //! The state every request shares: model groups with their provider adapters, experiments,
-//! routing rules, the master key and limits, and the sync of usage counts with other replicas
-//! when configured. Built once from validated settings; cheap to clone (one `Arc`).
+//! routing rules, the master key and limits, the sync of usage counts with other replicas
+//! when configured, and the gateway's metrics. Built once from validated settings; cheap to
+//! clone (one `Arc`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,14 +11,15 @@ use switchyard_layers::cost::ModelPrice;
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
 use switchyard_providers::gemini::Gemini;
-use switchyard_providers::http::{ClientSettings, HttpClient};
+use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
-    Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError, UsageSync,
-    UsageSyncTask,
+    CooldownHook, Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError,
+    UsageSync, UsageSyncTask,
 };
+use switchyard_telemetry::GatewayMetrics;
 
 use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
@@ -68,12 +70,22 @@ struct Inner {
     prices: HashMap<String, ModelPrice>,
     /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
     layers: CallLayers,
+    /// Counters and histograms of every call, served on `/metrics`.
+    metrics: Arc<GatewayMetrics>,
+    /// Whether prompts and completions go on the call spans (`telemetry.record_content`).
+    record_content: bool,
 }
 
 impl AppState {
-    /// Builds the adapters of every deployment, sharing one pooled HTTP client.
+    /// Builds the adapters of every deployment, sharing one pooled HTTP client whose requests
+    /// carry the current trace context (`traceparent`).
     pub fn new(settings: Settings) -> Result<Self, BuildError> {
-        let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
+        let client_settings = ClientSettings {
+            on_request: Some(RequestHook::new(switchyard_telemetry::inject_current)),
+            ..ClientSettings::default()
+        };
+        let client = HttpClient::new(&client_settings).map_err(BuildError::Client)?;
+        let metrics = Arc::new(GatewayMetrics::new());
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
         for d in settings.deployments {
@@ -104,7 +116,10 @@ impl AppState {
             deployment.limits = d.limits;
             deployments.push(deployment);
         }
-        let router = Router::new(ModelGroups::new(deployments), settings.routing);
+        let cooldowns = Arc::clone(&metrics);
+        let router = Router::new(ModelGroups::new(deployments), settings.routing).on_cooldown(
+            CooldownHook::new(move |deployment| cooldowns.record_cooldown(&deployment.id)),
+        );
         let usage_sync = match &settings.shared_usage {
             Some(shared) => {
                 let store = RedisUsageStore::new(shared).map_err(BuildError::UsageStore)?;
@@ -128,6 +143,8 @@ impl AppState {
                 usage_sync,
                 prices,
                 layers,
+                metrics,
+                record_content: settings.telemetry.record_content,
             }),
         })
     }
@@ -157,6 +174,16 @@ impl AppState {
             .rate_limit_backend
             .as_ref()
             .map(|backend| Sweeper::spawn(backend, Sweeper::INTERVAL))
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Arc<GatewayMetrics> {
+        &self.inner.metrics
+    }
+
+    /// Whether prompts and completions are recorded on the call spans.
+    pub fn record_content(&self) -> bool {
+        self.inner.record_content
     }
 
     /// The layers in front of the router.
