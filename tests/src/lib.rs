@@ -7,6 +7,7 @@
 pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_gemini;
+pub mod otlp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -221,6 +222,8 @@ pub struct Received {
     pub path: String,
     /// The `authorization` header, if any.
     pub authorization: Option<String>,
+    /// Every request header (`traceparent`, ...).
+    pub headers: HeaderMap,
     /// The JSON body.
     pub body: Value,
 }
@@ -287,6 +290,7 @@ fn record(state: &UpstreamState, path: &str, headers: &HeaderMap, body: &Value) 
     state.received.lock().expect("lock").push(Received {
         path: path.to_owned(),
         authorization,
+        headers: headers.clone(),
         body: body.clone(),
     });
 }

@@ -108,6 +108,7 @@ pub async fn chat(
     record.model_group = Some(request.model.clone());
     observe::open_chat(&record, &request, state.record_content());
     let prompt_estimate = estimated_prompt_tokens(&request);
+    let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
         options,
@@ -115,13 +116,17 @@ pub async fn chat(
         timeout,
         cache_control,
         span: record.span.clone(),
+        attempts: Arc::clone(&attempts),
     };
     let answer = pipeline::run(state, call)
         .instrument(record.span.span().clone())
         .await;
     let answer = match answer {
         Ok(answer) => answer,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => {
+            record.attempts = attempts.load(Ordering::Relaxed);
+            return Err(fail(state, record, started, err));
+        }
     };
     let ChatAnswer {
         upstream,
@@ -308,7 +313,10 @@ pub async fn embeddings(
         .map_err(route_error);
     let routed = match routed {
         Ok(routed) => routed,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => {
+            record.attempts = attempts.load(Ordering::Relaxed);
+            return Err(fail(state, record, started, err));
+        }
     };
     let deployment = Arc::clone(routed.deployment());
     let tokens = Tokens {

@@ -50,6 +50,8 @@ pub(crate) struct ChatCall {
     pub cache_control: CacheControl,
     /// The call's span: each upstream attempt gets a child span of it.
     pub span: CallSpan,
+    /// Upstream attempts started so far, read by the caller when the call fails.
+    pub attempts: Arc<AtomicU32>,
 }
 
 impl EstimateTokens for ChatCall {
@@ -253,11 +255,11 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
         request,
         options,
         span,
+        attempts,
         ..
     } = call;
     let model = request.model.clone();
     let stream = request.is_stream();
-    let attempts = AtomicU32::new(0);
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, request| {
