@@ -7,6 +7,7 @@
 pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_gemini;
+pub mod otlp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -308,6 +309,8 @@ pub struct Received {
     pub path: String,
     /// The `authorization` header, if any.
     pub authorization: Option<String>,
+    /// Every request header (`traceparent`, ...).
+    pub headers: HeaderMap,
     /// The JSON body.
     pub body: Value,
 }
@@ -385,6 +388,7 @@ fn record(state: &UpstreamState, path: &str, headers: &HeaderMap, body: &Value) 
     state.received.lock().expect("lock").push(Received {
         path: path.to_owned(),
         authorization,
+        headers: headers.clone(),
         body: body.clone(),
     });
 }

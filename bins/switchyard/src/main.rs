@@ -1,5 +1,6 @@
-//! The `switchyard` binary: parses the command line, loads the configuration, and runs the
-//! gateway from `switchyard-server` until SIGTERM or Ctrl-C. All logic lives in the library.
+//! The `switchyard` binary: parses the command line, loads the configuration, starts telemetry
+//! (logs, traces) and runs the gateway from `switchyard-server` until SIGTERM or Ctrl-C, then
+//! flushes buffered spans. All logic lives in the libraries.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchyard_server::config::{self, LoadedConfig};
 use switchyard_server::{AppState, serve};
-use tracing_subscriber::EnvFilter;
+use switchyard_telemetry::{Telemetry, TelemetrySettings};
 
 /// Switchyard: one OpenAI-compatible API in front of every LLM provider.
 #[derive(Debug, Parser)]
@@ -46,7 +47,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let result = match cli.command {
         Command::Serve { config, port, host } => run_server(config, SocketAddr::new(host, port)),
         Command::Check { config } => check(&config),
@@ -61,14 +61,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn load(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
     let loaded = match path {
         Some(path) => config::load_file(path)?,
@@ -81,6 +73,33 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
     // One TLS crypto provider for the whole process, chosen before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let loaded = load(path.as_ref())?;
+    // The standard OTEL_* variables win over the file's `telemetry` section.
+    let telemetry = loaded
+        .settings
+        .telemetry
+        .clone()
+        .from_env_over(|name| std::env::var(name).ok())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        // Within the runtime: OTLP over gRPC spawns its channel on it.
+        let guard = Telemetry::init(&telemetry).context("starting telemetry")?;
+        let served = run_gateway(loaded, path, addr).await;
+        if let Err(err) = guard.shutdown().await {
+            tracing::warn!("flushing traces at shutdown: {err}");
+        }
+        served
+    })
+}
+
+/// Serves the gateway until a shutdown signal, once telemetry is up.
+async fn run_gateway(
+    loaded: LoadedConfig,
+    path: Option<PathBuf>,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("config {warning}");
     }
@@ -95,26 +114,20 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
             "no general_settings.master_key: the gateway is open, anyone who can reach it may call it"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        // Within the runtime: connections to Redis are set up as the state is built.
-        let state = AppState::new(loaded.settings).await?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
-        let local = listener.local_addr()?;
-        let models: Vec<&str> = state.groups().iter().map(|g| g.name()).collect();
-        tracing::info!("models: {}", models.join(", "));
-        // Tests and scripts read this line to learn the port when started with `-p 0`.
-        println!("switchyard listening on http://{local}");
-        let live = switchyard_server::Live::new(state, path.clone());
-        serve(listener, live, shutdown_signal()).await?;
-        tracing::info!("shut down");
-        Ok(())
-    })
+    // Within the runtime: connections to Redis and the database are set up as the state is built.
+    let state = AppState::new(loaded.settings).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    let models: Vec<&str> = state.groups().iter().map(|g| g.name()).collect();
+    tracing::info!("models: {}", models.join(", "));
+    // Tests and scripts read this line to learn the port when started with `-p 0`.
+    println!("switchyard listening on http://{local}");
+    let live = switchyard_server::Live::new(state, path);
+    serve(listener, live, shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -140,6 +153,8 @@ async fn shutdown_signal() {
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
+    // Logs only (no OTLP export): nothing here is traced.
+    let _telemetry = Telemetry::init(&TelemetrySettings::default())?;
     let loaded = config::load_file(path)?;
     for warning in &loaded.warnings {
         println!("warning: {warning}");

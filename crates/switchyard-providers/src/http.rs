@@ -4,6 +4,8 @@
 //!
 //! It does no redirects and no retries of its own: the router is the only retry loop.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,6 +34,39 @@ pub struct ClientSettings {
     pub max_idle_per_host: usize,
     /// How long an idle connection is kept.
     pub idle_timeout: Duration,
+    /// Called on the headers of every outgoing request, if set.
+    pub on_request: Option<RequestHook>,
+}
+
+/// A function called on the headers of every outgoing request, after the adapter's own: how the
+/// gateway adds its trace context (`traceparent`) without this crate knowing about tracing. It
+/// runs inside the caller's future, so it sees the caller's current span.
+///
+/// ```
+/// use switchyard_providers::http::{ClientSettings, RequestHook};
+///
+/// let settings = ClientSettings {
+///     on_request: Some(RequestHook::new(|headers| {
+///         headers.insert("x-origin", http::HeaderValue::from_static("gateway"));
+///     })),
+///     ..ClientSettings::default()
+/// };
+/// # let _ = settings;
+/// ```
+#[derive(Clone)]
+pub struct RequestHook(Arc<dyn Fn(&mut HeaderMap) + Send + Sync>);
+
+impl RequestHook {
+    /// Wraps `hook`.
+    pub fn new(hook: impl Fn(&mut HeaderMap) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(hook))
+    }
+}
+
+impl fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestHook")
+    }
 }
 
 impl Default for ClientSettings {
@@ -40,6 +75,7 @@ impl Default for ClientSettings {
             connect_timeout: Duration::from_secs(10),
             max_idle_per_host: 256,
             idle_timeout: Duration::from_secs(90),
+            on_request: None,
         }
     }
 }
@@ -48,6 +84,7 @@ impl Default for ClientSettings {
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    on_request: Option<RequestHook>,
 }
 
 impl HttpClient {
@@ -70,7 +107,10 @@ impl HttpClient {
             .pool_idle_timeout(settings.idle_timeout)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            on_request: settings.on_request.clone(),
+        })
     }
 
     /// POSTs `body` as JSON to `uri` with `headers`; answers whatever status the upstream gave.
@@ -111,6 +151,9 @@ impl HttpClient {
         );
         for (name, value) in headers {
             request_headers.insert(name, value.clone());
+        }
+        if let Some(hook) = &self.on_request {
+            (hook.0)(request_headers);
         }
         let response = self
             .client
@@ -343,6 +386,38 @@ mod tests {
             body,
             Bytes::from_static(br#"Some("k1") Some("application/json") {"a":1}"#)
         );
+    }
+
+    #[tokio::test]
+    async fn the_request_hook_sees_every_outgoing_request() {
+        let app = axum::Router::new().route(
+            "/echo",
+            axum::routing::post(|headers: HeaderMap| async move {
+                headers
+                    .get("traceparent")
+                    .map(|v| v.to_str().unwrap_or_default().to_owned())
+                    .unwrap_or_default()
+            }),
+        );
+        let base = serve(app).await;
+        let settings = ClientSettings {
+            on_request: Some(RequestHook::new(|headers| {
+                headers.insert("traceparent", HeaderValue::from_static("00-abc-def-01"));
+            })),
+            ..ClientSettings::default()
+        };
+        let client = HttpClient::new(&settings).expect("client");
+        let uri = parse_uri(&format!("{base}/echo")).expect("uri");
+        for _ in 0..2 {
+            let body = client
+                .post_json(&uri, &HeaderMap::new(), &())
+                .await
+                .expect("answer")
+                .bytes(1024)
+                .await
+                .expect("body");
+            assert_eq!(body, Bytes::from_static(b"00-abc-def-01"));
+        }
     }
 
     #[tokio::test]

@@ -125,12 +125,30 @@ impl Clock {
     }
 }
 
+/// Called each time a deployment is put in cooldown (metrics count them).
+#[derive(Clone)]
+pub struct CooldownHook(Arc<dyn Fn(&Deployment) + Send + Sync>);
+
+impl CooldownHook {
+    /// Wraps `hook`. It runs on the call path: keep it cheap.
+    pub fn new(hook: impl Fn(&Deployment) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for CooldownHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CooldownHook")
+    }
+}
+
 /// Model groups plus the policy that routes calls across them.
 #[derive(Debug)]
 pub struct Router {
     groups: ModelGroups,
     policy: RoutingPolicy,
     clock: Clock,
+    on_cooldown: Option<CooldownHook>,
 }
 
 impl Router {
@@ -145,7 +163,15 @@ impl Router {
             groups,
             policy,
             clock,
+            on_cooldown: None,
         }
+    }
+
+    /// Calls `hook` whenever a deployment is put in cooldown.
+    #[must_use]
+    pub fn on_cooldown(mut self, hook: CooldownHook) -> Self {
+        self.on_cooldown = Some(hook);
+        self
     }
 
     /// The model groups.
@@ -373,6 +399,9 @@ impl Router {
         let cool = |for_how_long: Duration| {
             let ms = u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX);
             deployment.stats.cool_down_until(now.saturating_add(ms));
+            if let Some(hook) = &self.on_cooldown {
+                (hook.0)(deployment);
+            }
             tracing::info!(
                 deployment = %deployment.id,
                 seconds = for_how_long.as_secs_f64(),

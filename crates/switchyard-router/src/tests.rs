@@ -512,3 +512,28 @@ async fn a_fast_first_answer_never_hedges_and_p95_waits_for_data() {
         .expect("served");
     assert_eq!(routed.attempts, 1, "no latency data yet, so no hedge");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_cooldown_hook_hears_each_deployment_put_in_cooldown() {
+    let cooled = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&cooled);
+    let r = router(
+        ordered("m", &["primary", "secondary"]),
+        RoutingPolicy::default(),
+    )
+    .on_cooldown(CooldownHook::new(move |d| {
+        seen.lock().expect("lock").push(d.id.clone());
+    }));
+    let script = Script::default().fail("primary", vec![err(ErrorClass::RateLimited)]);
+    let routed = r
+        .call(
+            "m",
+            Probe::default(),
+            &CallOptions::default(),
+            script.send(),
+        )
+        .await
+        .expect("served");
+    assert_eq!(routed.value, "secondary");
+    assert_eq!(*cooled.lock().expect("lock"), ["primary"]);
+}

@@ -10,11 +10,17 @@ mod models;
 mod spend;
 
 use axum::Router;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
 use axum::routing::{get, post};
+use bytes::Bytes;
+use http::StatusCode;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
 use switchyard_store::StoreError;
 
 use crate::error::ApiError;
 use crate::live::Live;
+use crate::state::AppState;
 
 /// Every admin route; the caller puts the master key check in front.
 pub fn routes() -> Router<Live> {
@@ -52,5 +58,48 @@ fn store_error(err: StoreError) -> ApiError {
             tracing::error!(error = %err, "the database failed an admin request");
             ApiError::unavailable("the database cannot be reached right now; try again shortly")
         }
+    }
+}
+
+/// A query string parsed into `T`; one that does not parse is a 400 in the OpenAI error shape,
+/// as every failure is (axum's own `Query` would answer in plain text).
+#[derive(Debug)]
+pub struct AdminQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AdminQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(Self(query)),
+            Err(rejection) => Err(ApiError::invalid_request(rejection.body_text())),
+        }
+    }
+}
+
+/// A JSON body parsed into `T` like [`JsonBody`](crate::body::JsonBody), except that an empty body stands for
+/// `T::default()`: LiteLLM's clients send `POST /key/generate` without one.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T>
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = AppState::from_ref(state).max_request_bytes();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(limit)
+            } else {
+                ApiError::invalid_request(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        if bytes.trim_ascii().is_empty() {
+            return Ok(Self(T::default()));
+        }
+        crate::body::parse(&bytes).map(Self)
     }
 }

@@ -40,6 +40,7 @@ pub fn router(live: Live) -> Router {
         .merge(admin)
         .route("/health/liveness", get(routes::liveness))
         .route("/health/readiness", get(routes::readiness))
+        .route("/metrics", get(routes::metrics))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_request_bytes()))

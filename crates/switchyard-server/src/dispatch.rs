@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,14 +19,18 @@ use switchyard_layers::cost::{Cost, MeteredStream, Tokens, cost_of_tokens};
 use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_providers::{ChunkStream, ProviderError};
 use switchyard_router::{CallOptions, Decision, RequestFacts, StickyBy};
+use switchyard_telemetry::genai::operation;
+use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
     MessageContent,
 };
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::observe;
 use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream, route_error, within};
 use crate::record::CallRecord;
 use crate::state::AppState;
@@ -78,8 +83,9 @@ impl Route {
 
 /// Validates and sends a chat call through the layers and the router; streams when the request
 /// asks for one. The request's headers serve experiments that key callers by a header, routing
-/// rules that match on headers, and `Cache-Control`. Every call, answered or failed, finishes
-/// one [`CallRecord`].
+/// rules that match on headers, `Cache-Control`, and `traceparent` (the call span continues the
+/// caller's trace). Every call, answered or failed, finishes one [`CallRecord`]; it counts as in
+/// flight until then, a stream until it ends.
 pub async fn chat(
     state: &AppState,
     mut request: ChatRequest,
@@ -87,11 +93,15 @@ pub async fn chat(
     caller: Caller,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
     let started = Instant::now();
-    let mut record = CallRecord::start("chat", caller.clone(), request.model.clone());
+    let in_flight = state.metrics().in_flight();
+    let mut record = CallRecord::start(operation::CHAT, caller.clone(), request.model.clone());
+    set_parent_from(&record.span, headers);
     if let Err(err) = admit(state, &caller, &request.model).await {
         return Err(fail(state, record, started, err));
     }
-    let prepared = prepare_chat(state, &mut request, headers);
+    let prepared = record
+        .span
+        .in_scope(|| prepare_chat(state, &mut request, headers));
     let (options, timeout, cache_control, experiment, decision) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err)),
@@ -99,17 +109,27 @@ pub async fn chat(
     record.experiment.clone_from(&experiment);
     record.route_reason = decision.as_ref().map(ToString::to_string);
     record.model_group = Some(request.model.clone());
+    observe::open_chat(&record, &request, state.record_content());
     let prompt_estimate = estimated_prompt_tokens(&request);
+    let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
         options,
         caller,
         timeout,
         cache_control,
+        span: record.span.clone(),
+        attempts: Arc::clone(&attempts),
     };
-    let answer = match pipeline::run(state, call).await {
+    let answer = pipeline::run(state, call)
+        .instrument(record.span.span().clone())
+        .await;
+    let answer = match answer {
         Ok(answer) => answer,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => {
+            record.attempts = attempts.load(Ordering::Relaxed);
+            return Err(fail(state, record, started, err));
+        }
     };
     let ChatAnswer {
         upstream,
@@ -149,27 +169,42 @@ pub async fn chat(
             record.tokens = tokens;
             record.cost = route.cost;
             record.latency = started.elapsed();
+            record.response_id = Some(answer.id.clone());
+            record.response_model = Some(answer.model.clone());
+            record.finish_reasons = answer
+                .choices
+                .iter()
+                .filter_map(|c| c.finish_reason.clone())
+                .collect();
+            if state.record_content() {
+                observe::record_completion(&record.span, &answer);
+            }
             state.finish_call(record);
+            drop(in_flight);
             ChatOutcome::Complete(answer)
         }
         Reply::Stream(chunks) => {
-            let first_chunk = Arc::new(OnceLock::new());
-            let timed = TimeFirstChunk {
+            let notes = Arc::new(StreamNotes::default());
+            let observed = ObserveChunks {
                 chunks,
                 started,
-                first_chunk: Arc::clone(&first_chunk),
+                notes: Arc::clone(&notes),
             };
             let state = state.clone();
-            let metered = MeteredStream::new(timed, prompt_estimate, move |tokens, estimated| {
-                if let Some(correction) = correction {
-                    correction.settle(tokens.prompt.saturating_add(tokens.completion));
-                }
-                record.tokens = tokens;
-                record.cost = priced(tokens, estimated);
-                record.latency = started.elapsed();
-                record.time_to_first_token = first_chunk.get().copied();
-                state.finish_call(record);
-            });
+            // The record (holding the call span) and the in-flight guard live in the closure:
+            // the call is traced and counted as in flight until the stream ends or is dropped.
+            let metered =
+                MeteredStream::new(observed, prompt_estimate, move |tokens, estimated| {
+                    if let Some(correction) = correction {
+                        correction.settle(tokens.prompt.saturating_add(tokens.completion));
+                    }
+                    record.tokens = tokens;
+                    record.cost = priced(tokens, estimated);
+                    record.latency = started.elapsed();
+                    notes.fill(&mut record);
+                    state.finish_call(record);
+                    drop(in_flight);
+                });
             ChatOutcome::Stream(Box::pin(metered))
         }
     };
@@ -226,19 +261,26 @@ async fn admit(state: &AppState, caller: &Caller, model: &str) -> Result<(), Api
 /// Finishes the record of a failed call and gives the error back.
 fn fail(state: &AppState, mut record: CallRecord, started: Instant, err: ApiError) -> ApiError {
     record.status = err.status.as_u16();
+    record.error_code = err.code;
+    record.limit_scope.clone_from(&err.limit_scope);
     record.latency = started.elapsed();
     state.finish_call(record);
     err
 }
 
-/// Validates and sends an embeddings call.
+/// Validates and sends an embeddings call; `headers` may carry the caller's `traceparent` and
+/// an experiment's sticky header.
 pub async fn embeddings(
     state: &AppState,
     mut request: EmbeddingsRequest,
+    headers: &HeaderMap,
     caller: Caller,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
     let started = Instant::now();
-    let mut record = CallRecord::start("embeddings", caller.clone(), request.model.clone());
+    let _in_flight = state.metrics().in_flight();
+    let mut record =
+        CallRecord::start(operation::EMBEDDINGS, caller.clone(), request.model.clone());
+    set_parent_from(&record.span, headers);
     if let Err(err) = admit(state, &caller, &request.model).await {
         return Err(fail(state, record, started, err));
     }
@@ -256,27 +298,44 @@ pub async fn embeddings(
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err)),
     };
-    let experiment = assign_variant(
-        state,
-        &mut request.model,
-        request.user.as_deref(),
-        &HeaderMap::new(),
-    );
+    let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
     record.experiment.clone_from(&experiment);
+    record.model_group = Some(request.model.clone());
+    observe::note_caller(&record);
     let model = request.model.clone();
+    let span = record.span.clone();
+    let attempts = AtomicU32::new(0);
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, request| {
-            Box::pin(async move {
-                let answer = deployment.provider.embeddings(request);
-                within(&deployment, deployment.timeout, answer).await
-            })
+            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let attempt = observe::attempt_span(&span, &deployment, number);
+            let entered = attempt.span().clone();
+            Box::pin(
+                async move {
+                    let answer = deployment.provider.embeddings(request);
+                    let result = within(&deployment, deployment.timeout, answer).await;
+                    match &result {
+                        Ok(answer) => {
+                            attempt.record_response(&answer.model, "", &[]);
+                            attempt.record_usage(answer.usage.prompt_tokens, 0);
+                        }
+                        Err(err) => attempt.record_error(err.class.as_str()),
+                    }
+                    result
+                }
+                .instrument(entered),
+            )
         })
+        .instrument(record.span.span().clone())
         .await
         .map_err(route_error);
     let routed = match routed {
         Ok(routed) => routed,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => {
+            record.attempts = attempts.load(Ordering::Relaxed);
+            return Err(fail(state, record, started, err));
+        }
     };
     let deployment = Arc::clone(routed.deployment());
     let tokens = Tokens {
@@ -292,6 +351,7 @@ pub async fn embeddings(
     record.model_group = Some(deployment.model_name.clone());
     record.attempts = routed.attempts;
     record.fallback_from.clone_from(&routed.fallback_from);
+    record.response_model = Some(routed.value.model.clone());
     record.tokens = tokens;
     record.cost = cost;
     record.latency = started.elapsed();
@@ -383,22 +443,69 @@ fn take_timeout(extra: &mut Extra) -> Result<Option<Duration>, ApiError> {
     Ok(timeout)
 }
 
-/// Notes when the first chunk of a stream arrives.
-struct TimeFirstChunk {
-    chunks: ChunkStream,
-    started: Instant,
-    first_chunk: Arc<OnceLock<Duration>>,
+/// What a stream showed on its way, for the call's record: when its first chunk arrived, the
+/// answer's id and model, each choice's finish reason, and the error that broke it, if any.
+#[derive(Debug, Default)]
+struct StreamNotes {
+    first_chunk: OnceLock<Duration>,
+    response: OnceLock<(String, String)>,
+    // Locked once per finished choice, never across an await.
+    finish_reasons: Mutex<Vec<String>>,
+    error: OnceLock<&'static str>,
 }
 
-impl Stream for TimeFirstChunk {
+impl StreamNotes {
+    /// Copies the notes into the call's record.
+    fn fill(&self, record: &mut CallRecord) {
+        record.time_to_first_token = self.first_chunk.get().copied();
+        if let Some((id, model)) = self.response.get() {
+            record.response_id = Some(id.clone());
+            record.response_model = Some(model.clone());
+        }
+        if let Ok(mut reasons) = self.finish_reasons.lock() {
+            record.finish_reasons = std::mem::take(&mut *reasons);
+        }
+        if let Some(class) = self.error.get() {
+            record.error_code = Some(class);
+        }
+    }
+}
+
+/// Passes a stream's chunks through, taking [`StreamNotes`].
+struct ObserveChunks {
+    chunks: ChunkStream,
+    started: Instant,
+    notes: Arc<StreamNotes>,
+}
+
+impl Stream for ObserveChunks {
     type Item = Result<ChatChunk, ProviderError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = self.chunks.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(_))) = &item
-            && self.first_chunk.get().is_none()
-        {
-            let _ = self.first_chunk.set(self.started.elapsed());
+        match &item {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let notes = &self.notes;
+                if notes.first_chunk.get().is_none() {
+                    let _ = notes.first_chunk.set(self.started.elapsed());
+                }
+                if notes.response.get().is_none() && !chunk.id.is_empty() {
+                    let _ = notes.response.set((chunk.id.clone(), chunk.model.clone()));
+                }
+                let finished = chunk
+                    .choices
+                    .iter()
+                    .filter_map(|c| c.finish_reason.as_ref());
+                for reason in finished {
+                    if let Ok(mut reasons) = notes.finish_reasons.lock() {
+                        reasons.push(reason.clone());
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(err))) => {
+                let _ = self.notes.error.set(err.class.as_str());
+            }
+            _ => {}
         }
         item
     }

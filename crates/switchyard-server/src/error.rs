@@ -7,7 +7,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use switchyard_layers::limits::Elapsed;
-use switchyard_layers::rate_limit::RateLimitError;
+use switchyard_layers::rate_limit::{RateLimitError, Scope};
 use switchyard_providers::{ErrorClass, ProviderError};
 use switchyard_router::RuleError;
 use switchyard_wire::ErrorBody;
@@ -26,6 +26,9 @@ pub struct ApiError {
     pub message: String,
     /// How long the client should wait before trying again.
     pub retry_after: Option<Duration>,
+    /// The scope of the gateway's own rate limit that refused the call (`api_key`, `user`,
+    /// `team`, `model`), for metrics.
+    pub limit_scope: Option<Scope>,
 }
 
 const INVALID_REQUEST: &str = "invalid_request_error";
@@ -43,6 +46,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            limit_scope: None,
         }
     }
 
@@ -191,6 +195,9 @@ impl ApiError {
             err.to_string(),
         );
         error.retry_after = Some(err.retry_after());
+        if let RateLimitError::Limited(limited) = err {
+            error.limit_scope = Some(limited.scope.clone());
+        }
         error
     }
 

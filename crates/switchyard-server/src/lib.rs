@@ -13,6 +13,7 @@ mod auth;
 mod body;
 mod dispatch;
 mod messages;
+mod observe;
 mod pipeline;
 mod routes;
 mod state;

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,13 +23,16 @@ use switchyard_layers::rate_limit::{
 };
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
+use switchyard_telemetry::CallSpan;
 use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::caller::Caller;
 use crate::config::layers::{CacheStoreSettings, LayerSettings, RateLimitSettings};
 use crate::error::ApiError;
+use crate::observe;
 use crate::state::{AppState, BuildError};
 
 /// One chat call on its way through the layers: the request as the upstream will see it, and
@@ -44,6 +48,10 @@ pub(crate) struct ChatCall {
     pub timeout: Option<Duration>,
     /// The caller's cache directives: the body's `cache` object and the `Cache-Control` header.
     pub cache_control: CacheControl,
+    /// The call's span: each upstream attempt gets a child span of it.
+    pub span: CallSpan,
+    /// Upstream attempts started so far, read by the caller when the call fails.
+    pub attempts: Arc<AtomicU32>,
 }
 
 impl EstimateTokens for ChatCall {
@@ -244,26 +252,44 @@ impl Service<ChatCall> for RouteChat {
 
 async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> {
     let ChatCall {
-        request, options, ..
+        request,
+        options,
+        span,
+        attempts,
+        ..
     } = call;
     let model = request.model.clone();
     let stream = request.is_stream();
     let routed = state
         .router()
-        .call(&model, request, &options, move |deployment, request| {
-            Box::pin(async move {
-                if stream {
-                    let started = deployment.provider.chat_stream(request);
-                    within(&deployment, deployment.stream_timeout, started)
-                        .await
-                        .map(Attempt::Stream)
-                } else {
-                    let answer = deployment.provider.chat(request);
-                    within(&deployment, deployment.timeout, answer)
-                        .await
-                        .map(|a| Attempt::Complete(Box::new(a)))
+        .call(&model, request, &options, |deployment, request| {
+            // Retries, fallbacks and hedges each get their own child of the call span; the
+            // attempt runs inside it, so the upstream request carries its context.
+            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let attempt = observe::attempt_span(&span, &deployment, number);
+            let entered = attempt.span().clone();
+            Box::pin(
+                async move {
+                    let result = if stream {
+                        let started = deployment.provider.chat_stream(request);
+                        within(&deployment, deployment.stream_timeout, started)
+                            .await
+                            .map(Attempt::Stream)
+                    } else {
+                        let answer = deployment.provider.chat(request);
+                        within(&deployment, deployment.timeout, answer)
+                            .await
+                            .map(|a| Attempt::Complete(Box::new(a)))
+                    };
+                    match &result {
+                        Ok(Attempt::Complete(answer)) => observe::record_answer(&attempt, answer),
+                        Ok(Attempt::Stream(_)) => {}
+                        Err(err) => attempt.record_error(err.class.as_str()),
+                    }
+                    result
                 }
-            })
+                .instrument(entered),
+            )
         })
         .await
         .map_err(route_error)?;

@@ -2,14 +2,19 @@
 //! metrics, traces and the access log need (who called, what was asked, which deployment
 //! answered, tokens, cost, latency, status, cache and experiment), handed to
 //! [`AppState::finish_call`] exactly once per call: when a complete answer is ready, when a
-//! stream ends or is dropped, or when the call fails.
+//! stream ends or is dropped, or when the call fails. The record carries the call's span, so the
+//! span lives (and a stream's call stays traced) until the record is finished.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchyard_layers::cost::{Cost, Tokens};
+use switchyard_layers::rate_limit::Scope;
+use switchyard_telemetry::CallSpan;
+use switchyard_telemetry::propagation::trace_id_of;
 
 use crate::caller::Caller;
+use crate::observe;
 use crate::state::AppState;
 
 /// One call, from the request to its last byte.
@@ -53,11 +58,27 @@ pub struct CallRecord {
     pub experiment: Option<(String, String)>,
     /// Why a routing rule chose the group, if one did.
     pub route_reason: Option<String>,
+    /// The OpenAI error `code` of a failed call (`rate_limit_exceeded`, `timeout`, ...), or
+    /// the error class that broke a started stream.
+    pub error_code: Option<&'static str>,
+    /// The scope of the gateway's own rate limit that refused the call.
+    pub limit_scope: Option<Scope>,
+    /// The upstream's id of the answer.
+    pub response_id: Option<String>,
+    /// The model the upstream says answered.
+    pub response_model: Option<String>,
+    /// Why generation stopped, per choice (`stop`, `length`, ...).
+    pub finish_reasons: Vec<String>,
+    /// The call's span (`gen_ai.call`): started with the record, its final attributes set and
+    /// its end reached when the record is finished.
+    pub span: CallSpan,
 }
 
 impl CallRecord {
-    /// A record of a call arriving now.
+    /// A record of a call arriving now, with its span started (`operation` is a GenAI operation
+    /// name: `chat` or `embeddings`). Attach a caller's trace to `span` before entering it.
     pub fn start(operation: &'static str, caller: Caller, model_requested: String) -> Self {
+        let span = CallSpan::start(operation, &model_requested);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -81,6 +102,12 @@ impl CallRecord {
             cache_hit: false,
             experiment: None,
             route_reason: None,
+            error_code: None,
+            limit_scope: None,
+            response_id: None,
+            response_model: None,
+            finish_reasons: Vec::new(),
+            span,
         }
     }
 }
@@ -91,13 +118,19 @@ fn new_request_id() -> String {
 }
 
 impl AppState {
-    /// Takes the record of a finished call: its spend record and budget charge, and the access
-    /// log line. Called once per call.
+    /// Takes the record of a finished call: its spend record and budget charge, its count in
+    /// the metrics, the final attributes of its span (which ends when the record is dropped
+    /// here, unless a clone lives on), and the access log line with the trace id. Called once
+    /// per call.
     pub fn finish_call(&self, record: CallRecord) {
         self.storage().record(&record);
+        observe::count(self.metrics(), self.groups(), &record);
+        observe::close_span(&record);
+        let trace_id = trace_id_of(&record.span);
         tracing::info!(
             target: "switchyard::access",
             request_id = %record.request_id,
+            trace_id = trace_id.as_deref(),
             operation = record.operation,
             key_id = %record.caller.key_id,
             model = %record.model_requested,

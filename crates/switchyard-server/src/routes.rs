@@ -1,4 +1,4 @@
-//! The HTTP API: chat completions, embeddings, the model list and health checks.
+//! The HTTP API: chat completions, embeddings, the model list, health checks and metrics.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -59,9 +59,11 @@ pub async fn chat_completions(
 pub async fn embeddings(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    let Dispatched { route, outcome } = dispatch::embeddings(&state, request, caller).await?;
+    let Dispatched { route, outcome } =
+        dispatch::embeddings(&state, request, &headers, caller).await?;
     let mut response = Json(outcome).into_response();
     tag_route(&mut response, &route);
     Ok(response)
@@ -204,3 +206,16 @@ pub async fn readiness(State(live): State<Live>) -> Response {
 
 /// How long readiness waits for each dependency.
 const READINESS_CHECK_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `GET /metrics`: the gateway's metrics as OpenMetrics text, for Prometheus. Unauthenticated,
+/// like the health checks: labels hold configured names only, never keys or client input.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(switchyard_telemetry::metrics::CONTENT_TYPE),
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}

@@ -1,6 +1,7 @@
 //! The state every request shares: model groups with their provider adapters, experiments,
-//! routing rules, the master key and limits, and the sync of usage counts with other replicas
-//! when configured. Built once from validated settings; cheap to clone (one `Arc`).
+//! routing rules, the master key and limits, the sync of usage counts with other replicas
+//! when configured, and the gateway's metrics. Built once from validated settings; cheap to
+//! clone (one `Arc`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,14 +11,15 @@ use switchyard_layers::cost::ModelPrice;
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
 use switchyard_providers::gemini::Gemini;
-use switchyard_providers::http::{ClientSettings, HttpClient};
+use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
-    Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError, UsageSync,
-    UsageSyncTask,
+    CooldownHook, Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError,
+    UsageSync, UsageSyncTask,
 };
+use switchyard_telemetry::GatewayMetrics;
 
 use crate::config::settings::ServerSettings;
 use crate::config::{ProviderSettings, Settings};
@@ -79,24 +81,42 @@ struct Inner {
     layers: CallLayers,
     /// Keys, budgets and spend; shared with the states that replace this one on reload.
     storage: Arc<Storage>,
+    /// Counters and histograms of every call, served on `/metrics`; shared across reloads.
+    metrics: Arc<GatewayMetrics>,
+    /// Whether prompts and completions go on the call spans (`telemetry.record_content`).
+    record_content: bool,
 }
 
 impl AppState {
-    /// Builds the adapters of every deployment, sharing one pooled HTTP client, and opens the
-    /// database (running its migrations). Needs a tokio runtime.
+    /// Builds the adapters of every deployment, sharing one pooled HTTP client whose requests
+    /// carry the current trace context (`traceparent`), and opens the database (running its
+    /// migrations). Needs a tokio runtime.
     pub async fn new(settings: Settings) -> Result<Self, BuildError> {
         let storage = Storage::open(&settings.database, settings.shared_usage.as_ref()).await?;
-        Self::assemble(settings, Arc::new(storage))
+        Self::assemble(settings, Arc::new(storage), Arc::new(GatewayMetrics::new()))
     }
 
     /// A state for new `settings` (a reloaded configuration) that keeps this one's database,
-    /// spend writer and identity cache. The database settings themselves take a restart.
+    /// spend writer, identity cache and metrics. The database settings themselves take a
+    /// restart.
     pub fn reconfigured(&self, settings: Settings) -> Result<Self, BuildError> {
-        Self::assemble(settings, Arc::clone(&self.inner.storage))
+        Self::assemble(
+            settings,
+            Arc::clone(&self.inner.storage),
+            Arc::clone(&self.inner.metrics),
+        )
     }
 
-    fn assemble(settings: Settings, storage: Arc<Storage>) -> Result<Self, BuildError> {
-        let client = HttpClient::new(&ClientSettings::default()).map_err(BuildError::Client)?;
+    fn assemble(
+        settings: Settings,
+        storage: Arc<Storage>,
+        metrics: Arc<GatewayMetrics>,
+    ) -> Result<Self, BuildError> {
+        let client_settings = ClientSettings {
+            on_request: Some(RequestHook::new(switchyard_telemetry::inject_current)),
+            ..ClientSettings::default()
+        };
+        let client = HttpClient::new(&client_settings).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
         for d in settings.deployments {
@@ -127,7 +147,10 @@ impl AppState {
             deployment.limits = d.limits;
             deployments.push(deployment);
         }
-        let router = Router::new(ModelGroups::new(deployments), settings.routing);
+        let cooldowns = Arc::clone(&metrics);
+        let router = Router::new(ModelGroups::new(deployments), settings.routing).on_cooldown(
+            CooldownHook::new(move |deployment| cooldowns.record_cooldown(&deployment.id)),
+        );
         let usage_sync = match &settings.shared_usage {
             Some(shared) => {
                 let store = RedisUsageStore::new(shared).map_err(BuildError::UsageStore)?;
@@ -157,6 +180,8 @@ impl AppState {
                 prices,
                 layers,
                 storage,
+                metrics,
+                record_content: settings.telemetry.record_content,
             }),
         })
     }
@@ -191,6 +216,16 @@ impl AppState {
     /// Keys, budgets and spend.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Arc<GatewayMetrics> {
+        &self.inner.metrics
+    }
+
+    /// Whether prompts and completions are recorded on the call spans.
+    pub fn record_content(&self) -> bool {
+        self.inner.record_content
     }
 
     /// The layers in front of the router.

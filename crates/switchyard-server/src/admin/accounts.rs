@@ -2,13 +2,14 @@
 //! creates (or replaces), `/update` changes the fields given, `/delete` removes (not the keys).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_store::{BudgetPeriod, KeyFilter, TeamRecord, UserRecord, new_key_id};
 
 use super::keys::{KeyView, check_budget};
-use super::store_error;
+use super::{AdminQuery, store_error};
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::unix_seconds;
@@ -30,7 +31,7 @@ pub struct UserFields {
 /// `POST /user/new`.
 pub async fn new_user(
     State(state): State<AppState>,
-    Json(fields): Json<UserFields>,
+    JsonBody(fields): JsonBody<UserFields>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let id = match &fields.user_id {
         Some(id) if !id.trim().is_empty() => id.clone(),
@@ -53,7 +54,7 @@ pub async fn new_user(
 /// `POST /user/update`: the fields given change.
 pub async fn update_user(
     State(state): State<AppState>,
-    Json(fields): Json<UserFields>,
+    JsonBody(fields): JsonBody<UserFields>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let id = fields
         .user_id
@@ -115,7 +116,7 @@ pub struct UserQuery {
 /// `GET /user/info?user_id=`: the user and their keys.
 pub async fn user_info(
     State(state): State<AppState>,
-    Query(query): Query<UserQuery>,
+    AdminQuery(query): AdminQuery<UserQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.storage().store();
     let user = store
@@ -149,7 +150,7 @@ pub struct DeleteUsers {
 /// `POST /user/delete`.
 pub async fn delete_users(
     State(state): State<AppState>,
-    Json(request): Json<DeleteUsers>,
+    JsonBody(request): JsonBody<DeleteUsers>,
 ) -> Result<Json<Value>, ApiError> {
     for id in &request.user_ids {
         state
@@ -179,7 +180,7 @@ fn default_limit() -> u32 {
 /// `GET /user/list`.
 pub async fn list_users(
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    AdminQuery(page): AdminQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let users = state
         .storage()
@@ -208,7 +209,7 @@ pub struct TeamFields {
 /// `POST /team/new`: `team_id` is made up when not given.
 pub async fn new_team(
     State(state): State<AppState>,
-    Json(fields): Json<TeamFields>,
+    JsonBody(fields): JsonBody<TeamFields>,
 ) -> Result<Json<TeamRecord>, ApiError> {
     let id = match &fields.team_id {
         Some(id) if !id.trim().is_empty() => id.clone(),
@@ -234,7 +235,7 @@ pub async fn new_team(
 /// `POST /team/update`: the fields given change.
 pub async fn update_team(
     State(state): State<AppState>,
-    Json(fields): Json<TeamFields>,
+    JsonBody(fields): JsonBody<TeamFields>,
 ) -> Result<Json<TeamRecord>, ApiError> {
     let id = fields
         .team_id
@@ -299,7 +300,7 @@ pub struct TeamQuery {
 /// `GET /team/info?team_id=`: the team and its keys.
 pub async fn team_info(
     State(state): State<AppState>,
-    Query(query): Query<TeamQuery>,
+    AdminQuery(query): AdminQuery<TeamQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.storage().store();
     let team = store
@@ -333,7 +334,7 @@ pub struct DeleteTeams {
 /// `POST /team/delete`.
 pub async fn delete_teams(
     State(state): State<AppState>,
-    Json(request): Json<DeleteTeams>,
+    JsonBody(request): JsonBody<DeleteTeams>,
 ) -> Result<Json<Value>, ApiError> {
     for id in &request.team_ids {
         state
@@ -350,7 +351,7 @@ pub async fn delete_teams(
 /// `GET /team/list`.
 pub async fn list_teams(
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    AdminQuery(page): AdminQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let teams = state
         .storage()

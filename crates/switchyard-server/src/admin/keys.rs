@@ -3,14 +3,15 @@
 //! the secret or its hash.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchyard_store::{
     BudgetPeriod, KeyFilter, KeyRecord, KeyUpdate, Store, generate_key, hash_key,
 };
 
-use super::store_error;
+use super::{AdminQuery, OptionalJsonBody, store_error};
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::unix_seconds;
@@ -92,9 +93,8 @@ pub struct GenerateKey {
 /// `POST /key/generate`: a new key; its secret is in the answer once and never again.
 pub async fn generate(
     State(state): State<AppState>,
-    body: Option<Json<GenerateKey>>,
+    OptionalJsonBody(request): OptionalJsonBody<GenerateKey>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
     check_budget(request.max_budget)?;
     let now = unix_seconds();
     let (secret, hash) = generate_key().map_err(|err| {
@@ -136,7 +136,7 @@ pub struct KeyQuery {
 /// `GET /key/info?key=...`.
 pub async fn info(
     State(state): State<AppState>,
-    Query(query): Query<KeyQuery>,
+    AdminQuery(query): AdminQuery<KeyQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let key = find(&**state.storage().store(), &query.key).await?;
     Ok(Json(
@@ -147,13 +147,20 @@ pub async fn info(
 /// `POST /key/update`: `{"key": ..., <fields to change>}`; `null` clears a field.
 pub async fn update(
     State(state): State<AppState>,
-    Json(body): Json<Map<String, Value>>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<KeyView>, ApiError> {
     let mut body = body;
     let name = take_key_name(&mut body)?;
     let now = unix_seconds();
     if let Some(alias) = body.remove("key_alias") {
         body.insert("alias".to_owned(), alias);
+    }
+    // Lists and objects are never absent in a key: `null` clears them to their empty value
+    // (every model allowed, no metadata) rather than leaving them as they were.
+    for (field, empty) in [("models", json!([])), ("metadata", json!({}))] {
+        if body.get(field).is_some_and(Value::is_null) {
+            body.insert(field.to_owned(), empty);
+        }
     }
     if let Some(duration) = body.remove("duration") {
         let expires = match duration {
@@ -184,7 +191,7 @@ pub struct DeleteKeys {
 /// `POST /key/delete`: answers the ids deleted.
 pub async fn delete(
     State(state): State<AppState>,
-    Json(request): Json<DeleteKeys>,
+    JsonBody(request): JsonBody<DeleteKeys>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.storage().store();
     let mut deleted = Vec::with_capacity(request.keys.len());
@@ -207,7 +214,7 @@ pub struct KeyName {
 /// `POST /key/block`.
 pub async fn block(
     State(state): State<AppState>,
-    Json(request): Json<KeyName>,
+    JsonBody(request): JsonBody<KeyName>,
 ) -> Result<Json<KeyView>, ApiError> {
     let change = KeyUpdate {
         blocked: Some(true),
@@ -219,7 +226,7 @@ pub async fn block(
 /// `POST /key/unblock`.
 pub async fn unblock(
     State(state): State<AppState>,
-    Json(request): Json<KeyName>,
+    JsonBody(request): JsonBody<KeyName>,
 ) -> Result<Json<KeyView>, ApiError> {
     let change = KeyUpdate {
         blocked: Some(false),
@@ -231,7 +238,7 @@ pub async fn unblock(
 /// `GET /key/list?user_id=&team_id=`: `{"keys": [...]}`.
 pub async fn list(
     State(state): State<AppState>,
-    Query(filter): Query<KeyFilter>,
+    AdminQuery(filter): AdminQuery<KeyFilter>,
 ) -> Result<Json<Value>, ApiError> {
     let keys = state
         .storage()

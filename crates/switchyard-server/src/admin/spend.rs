@@ -4,11 +4,11 @@
 //! `YYYY-MM-DD`, UTC; the end date is included).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use switchyard_store::{SpendFilter, SpendGroup, SpendRecord, SpendTotal};
 
-use super::store_error;
+use super::{AdminQuery, store_error};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -51,7 +51,7 @@ impl SpendQuery {
 /// `GET /spend/logs`: newest first, at most `limit` (default 100, at most 10,000).
 pub async fn logs(
     State(state): State<AppState>,
-    Query(query): Query<SpendQuery>,
+    AdminQuery(query): AdminQuery<SpendQuery>,
 ) -> Result<Json<Vec<SpendRecord>>, ApiError> {
     let (start_ms, end_ms) = query.range()?;
     let filter = SpendFilter {
@@ -75,7 +75,7 @@ pub async fn logs(
 /// `GET /spend/report?group_by=...`: totals per group over the range.
 pub async fn report(
     State(state): State<AppState>,
-    Query(query): Query<SpendQuery>,
+    AdminQuery(query): AdminQuery<SpendQuery>,
 ) -> Result<Json<Vec<SpendTotal>>, ApiError> {
     let (start_ms, end_ms) = query.range()?;
     let totals = state

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchyard_layers::cost::PriceOverride;
+use switchyard_telemetry::TelemetrySettings;
 
 mod layers;
 
@@ -42,6 +43,11 @@ pub struct ConfigFile {
     /// `max_tokens` defaults and ceilings, for every model and per model (Switchyard's own key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<MaxTokensEntry>,
+    /// Traces (OTLP export), log format and content recording (Switchyard's own key). The
+    /// standard `OTEL_*` environment variables override it when the binary starts.
+    // The section is read, never written back: `TelemetrySettings` is deserialize-only.
+    #[serde(default, skip_serializing)]
+    pub telemetry: TelemetrySettings,
 }
 
 /// A routing rule: requests that name its model (`model`, or a tier name) are served by the

@@ -11,6 +11,7 @@ use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
 use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
+use switchyard_telemetry::{TelemetryError, TelemetrySettings};
 
 use super::file::{ConfigFile, GeneralSettings, LitellmParams, ModelEntry};
 use super::layers::LayerSettings;
@@ -53,6 +54,9 @@ pub struct Settings {
     /// The most time a whole call may take, retries and fallbacks included
     /// (`router_settings.timeout`); a request's own `timeout` may only shorten it.
     pub request_timeout: Duration,
+    /// The `telemetry` section as the file gives it (validated); the binary applies the
+    /// `OTEL_*` environment over it before starting telemetry.
+    pub telemetry: TelemetrySettings,
 }
 
 impl fmt::Debug for Settings {
@@ -72,6 +76,7 @@ impl fmt::Debug for Settings {
             .field("database", &self.database)
             .field("server", &self.server)
             .field("request_timeout", &self.request_timeout)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -180,6 +185,7 @@ impl Settings {
             max_tokens: file.max_tokens.as_ref(),
         };
         let layers = super::layers::layers(layer_keys, shared_usage.as_ref(), env, warnings)?;
+        file.telemetry.validate().map_err(telemetry_error)?;
         Ok(Self {
             deployments,
             master_key,
@@ -192,7 +198,16 @@ impl Settings {
             database,
             server,
             request_timeout: default_timeout,
+            telemetry: file.telemetry,
         })
+    }
+}
+
+/// A telemetry setting the gateway cannot use, reported at its path.
+fn telemetry_error(err: TelemetryError) -> ConfigError {
+    match err {
+        TelemetryError::InvalidSetting { name, reason } => ConfigError::invalid(name, reason),
+        other => ConfigError::invalid("telemetry", other.to_string()),
     }
 }
 

@@ -289,3 +289,37 @@ fn deployments_state_their_own_prices_over_the_catalog() {
     let err = one("{model: mock/echo, input_cost_per_token: -1}").expect_err("negative");
     assert!(err.to_string().contains("input_cost_per_token"), "{err}");
 }
+
+#[test]
+fn the_telemetry_section_is_read_and_validated() {
+    let text = "
+telemetry:
+  service_name: gw-test
+  sample_ratio: 0.5
+  record_content: true
+  otlp: {endpoint: 'http://127.0.0.1:4318', protocol: http/protobuf}
+  colour: blue
+";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    let telemetry = &loaded.settings.telemetry;
+    assert_eq!(telemetry.service_name, "gw-test");
+    assert_eq!(telemetry.sample_ratio, 0.5);
+    assert!(telemetry.record_content);
+    let otlp = telemetry.otlp.as_ref().expect("otlp");
+    assert_eq!(otlp.traces_url(), "http://127.0.0.1:4318/v1/traces");
+    let paths: Vec<_> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, ["telemetry.colour"]);
+
+    let err = parse_with_env("telemetry: {sample_ratio: 2}\n", &env).expect_err("invalid");
+    let ConfigError::Invalid { path, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(path, "telemetry.sample_ratio");
+}
+
+#[test]
+fn without_a_telemetry_section_nothing_is_exported() {
+    let loaded = parse_with_env("model_list: []\n", &env).expect("valid");
+    assert!(loaded.settings.telemetry.otlp.is_none());
+    assert!(!loaded.settings.telemetry.record_content);
+}
