@@ -383,3 +383,49 @@ async fn a_request_may_shorten_its_deadline_but_not_lengthen_it() {
     .await;
     assert_eq!(status, 400);
 }
+
+/// The value of the sample `name{labels}` in `/metrics`, if present.
+fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn with_redis_down_rate_limits_follow_their_policy_and_a_metric_counts_it() {
+    let upstream = FakeUpstream::start().await;
+    let port = switchyard_e2e::closed_port().await;
+    let limited = |policy: &str| {
+        config(
+            &upstream,
+            &format!(
+                "router_settings:\n  redis_url: redis://127.0.0.1:{port}\nrate_limits:\n  key: {{rpm: 100}}\n  on_redis_failure: {policy}\n"
+            ),
+        )
+    };
+    // Failing open: calls go on, limited in this process alone.
+    let open = Gateway::spawn(&limited("open"), &[]).await;
+    for _ in 0..3 {
+        let response = open
+            .post("/v1/chat/completions", &ask("still here"), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let metrics = open.get("/metrics", None).await.text().await.expect("text");
+    let failures = sample(
+        &metrics,
+        "switchyard_redis_failures_total{component=\"rate_limit\"}",
+    )
+    .unwrap_or_default();
+    assert!(failures >= 1.0, "the outage is counted: {metrics}");
+
+    // Failing closed: limited calls are refused while Redis is away.
+    let closed = Gateway::spawn(&limited("closed"), &[]).await;
+    let response = closed
+        .post("/v1/chat/completions", &ask("refuse me"), Some(MASTER_KEY))
+        .await;
+    let retry_after = header(&response, "retry-after").map(str::to_owned);
+    let (status, code, _) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limits_unavailable"));
+    assert!(retry_after.is_some());
+}

@@ -392,6 +392,8 @@ pub(crate) struct CallLayers {
     pub rate_limit: Option<RateLimitLayer<CallerLimits>>,
     /// Where the rate limits are counted, to sweep its idle state.
     pub rate_limit_backend: Option<Arc<dyn RateLimitBackend>>,
+    /// The same backend when it is Redis, for its tally of calls Redis did not answer.
+    pub rate_limit_redis: Option<Arc<RedisBackend>>,
     /// `max_tokens` defaults and ceilings, when set.
     pub max_tokens: Option<MaxTokensLayer>,
 }
@@ -438,24 +440,28 @@ impl CallLayers {
                 )
             }
         };
-        let (rate_limit, rate_limit_backend) = match settings.rate_limits {
-            None => (None, None),
+        let (rate_limit, rate_limit_backend, rate_limit_redis) = match settings.rate_limits {
+            None => (None, None, None),
             Some(limits) => {
-                let backend: Arc<dyn RateLimitBackend> = match &limits.redis {
-                    None => Arc::new(LocalBackend::new()),
+                let redis = match &limits.redis {
+                    None => None,
                     Some(shared) => {
                         let client = redis::Client::open(shared.redis.clone())
                             .map_err(|e| BuildError::RateLimits(e.to_string()))?;
                         let settings = RedisSettings::new(format!("{}:rate", shared.key_prefix))
                             .on_unavailable(limits.on_redis_failure);
-                        Arc::new(
+                        Some(Arc::new(
                             RedisBackend::new(client, settings)
                                 .map_err(|e| BuildError::RateLimits(e.to_string()))?,
-                        )
+                        ))
                     }
                 };
+                let backend: Arc<dyn RateLimitBackend> = match &redis {
+                    Some(redis) => Arc::clone(redis) as _,
+                    None => Arc::new(LocalBackend::new()),
+                };
                 let layer = RateLimitLayer::new(CallerLimits(limits), Arc::clone(&backend));
-                (Some(layer), Some(backend))
+                (Some(layer), Some(backend), redis)
             }
         };
         Ok(Self {
@@ -463,6 +469,7 @@ impl CallLayers {
             cache,
             rate_limit,
             rate_limit_backend,
+            rate_limit_redis,
             max_tokens: settings.max_tokens,
         })
     }

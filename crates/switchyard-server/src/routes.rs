@@ -210,6 +210,7 @@ const READINESS_CHECK_TIME: std::time::Duration = std::time::Duration::from_secs
 /// `GET /metrics`: the gateway's metrics as OpenMetrics text, for Prometheus. Unauthenticated,
 /// like the health checks: labels hold configured names only, never keys or client input.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    state.report_tallies();
     (
         [(
             http::header::CONTENT_TYPE,

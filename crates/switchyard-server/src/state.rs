@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use switchyard_layers::cost::ModelPrice;
 
@@ -85,6 +86,8 @@ struct Inner {
     metrics: Arc<GatewayMetrics>,
     /// Whether prompts and completions go on the call spans (`telemetry.record_content`).
     record_content: bool,
+    /// The Redis failures of this state's layers already counted in the metrics.
+    reported_redis_failures: [AtomicU64; 3],
 }
 
 impl AppState {
@@ -182,6 +185,7 @@ impl AppState {
                 storage,
                 metrics,
                 record_content: settings.telemetry.record_content,
+                reported_redis_failures: Default::default(),
             }),
         })
     }
@@ -221,6 +225,44 @@ impl AppState {
     /// The gateway's metrics.
     pub fn metrics(&self) -> &Arc<GatewayMetrics> {
         &self.inner.metrics
+    }
+
+    /// Brings the metrics' tallies kept elsewhere up to date: calls Redis did not answer, as
+    /// the rate limiter, the usage sync and the response cache each count them, and spend
+    /// records shed. Called before the metrics are rendered.
+    pub fn report_tallies(&self) {
+        let inner = &self.inner;
+        let tallies = [
+            (
+                "rate_limit",
+                inner
+                    .layers
+                    .rate_limit_redis
+                    .as_ref()
+                    .map_or(0, |redis| redis.unavailable_calls()),
+            ),
+            (
+                "usage_sync",
+                inner.usage_sync.as_ref().map_or(0, |sync| sync.failures()),
+            ),
+            (
+                "cache",
+                inner
+                    .layers
+                    .cache
+                    .as_ref()
+                    .map_or(0, |cache| cache.stats().store_failures),
+            ),
+        ];
+        for ((component, total), reported) in tallies.iter().zip(&inner.reported_redis_failures) {
+            let before = reported.swap(*total, Ordering::Relaxed);
+            inner
+                .metrics
+                .record_redis_failures(component, total.saturating_sub(before));
+        }
+        inner
+            .metrics
+            .record_spend_records_shed(inner.storage.take_new_shed());
     }
 
     /// Whether prompts and completions are recorded on the call spans.

@@ -41,6 +41,8 @@ pub struct Storage {
     writer: SpendWriter,
     /// Key hash to its identity; `None` remembers a key that does not exist.
     identities: Cache<KeyHash, Option<Arc<Identity>>>,
+    /// Spend records shed that the metrics already count.
+    reported_shed: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Storage {
@@ -90,6 +92,7 @@ impl Storage {
                 .max_capacity(100_000)
                 .time_to_live(IDENTITY_TTL)
                 .build(),
+            reported_shed: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -215,6 +218,15 @@ impl Storage {
     /// Spend records shed because the writer's queue was full.
     pub fn shed_spend_records(&self) -> u64 {
         self.writer.shed_count()
+    }
+
+    /// Spend records shed since the last call.
+    pub fn take_new_shed(&self) -> u64 {
+        let total = self.writer.shed_count();
+        let before = self
+            .reported_shed
+            .swap(total, std::sync::atomic::Ordering::Relaxed);
+        total.saturating_sub(before)
     }
 
     /// Writes every queued spend record, then stops the writer.

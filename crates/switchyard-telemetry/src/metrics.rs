@@ -332,6 +332,18 @@ impl GatewayMetrics {
             .inc();
     }
 
+    /// Counts `count` failed calls to Redis by `component` at once (for components that keep
+    /// their own tally, read when metrics are rendered).
+    pub fn record_redis_failures(&self, component: &str, count: u64) {
+        if count > 0 {
+            self.redis_failures
+                .get_or_create(&ComponentLabels {
+                    component: component.to_owned(),
+                })
+                .inc_by(count);
+        }
+    }
+
     /// Counts spend records dropped under back-pressure.
     pub fn record_spend_records_shed(&self, count: u64) {
         self.spend_records_shed.inc_by(count);
