@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::live::Live;
 use crate::messages;
 use crate::routes;
-use crate::server::{ConnectionCount, ServerOptions, serve_connections};
+use crate::server::{ServerOptions, serve_connections};
 
 /// The whole HTTP API over the state `live` serves.
 pub fn router(live: Live) -> Router {
@@ -77,7 +77,7 @@ pub async fn serve(
         );
         tokio::time::sleep(settings.drain_delay).await;
     };
-    let open = Arc::new(ConnectionCount::default());
+    let open = Arc::clone(live.connections());
     serve_connections(
         listener,
         router(live.clone()),

@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 
 use crate::config::{ConfigError, parse};
+use crate::server::ConnectionCount;
 use crate::state::{AppState, BuildError};
 
 /// Why a reload was refused (the old configuration keeps serving).
@@ -48,6 +49,8 @@ struct Inner {
     reload_failures: AtomicU64,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Client connections open, counted by the server loop.
+    connections: Arc<ConnectionCount>,
 }
 
 impl std::fmt::Debug for Live {
@@ -73,6 +76,7 @@ impl Live {
                 reloads: AtomicU64::new(0),
                 reload_failures: AtomicU64::new(0),
                 reloading: tokio::sync::Mutex::new(()),
+                connections: Arc::new(ConnectionCount::default()),
             }),
         }
     }
@@ -80,6 +84,11 @@ impl Live {
     /// The state new calls get.
     pub fn current(&self) -> AppState {
         AppState::clone(&self.inner.current.load())
+    }
+
+    /// The count of open client connections the server loop keeps.
+    pub fn connections(&self) -> &Arc<ConnectionCount> {
+        &self.inner.connections
     }
 
     /// The configuration file, if the gateway was started with one.

@@ -209,8 +209,15 @@ const READINESS_CHECK_TIME: std::time::Duration = std::time::Duration::from_secs
 
 /// `GET /metrics`: the gateway's metrics as OpenMetrics text, for Prometheus. Unauthenticated,
 /// like the health checks: labels hold configured names only, never keys or client input.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(live): State<Live>) -> Response {
+    let state = live.current();
     state.report_tallies();
+    state.metrics().set_process_gauges(
+        live.connections().get(),
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+    );
     (
         [(
             http::header::CONTENT_TYPE,

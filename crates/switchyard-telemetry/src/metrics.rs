@@ -126,6 +126,8 @@ pub struct GatewayMetrics {
     redis_failures: Family<ComponentLabels, Counter>,
     spend_records_shed: Counter,
     in_flight: Gauge,
+    open_connections: Gauge,
+    alive_tasks: Gauge,
 }
 
 impl Default for GatewayMetrics {
@@ -152,6 +154,8 @@ impl GatewayMetrics {
         let redis_failures = Family::<ComponentLabels, Counter>::default();
         let spend_records_shed = Counter::default();
         let in_flight = Gauge::default();
+        let open_connections = Gauge::default();
+        let alive_tasks = Gauge::default();
 
         // Counters are registered without `_total`: the encoder appends it.
         registry.register(
@@ -214,6 +218,16 @@ impl GatewayMetrics {
             "Gateway calls in progress",
             in_flight.clone(),
         );
+        registry.register(
+            "switchyard_open_connections",
+            "Client connections open",
+            open_connections.clone(),
+        );
+        registry.register(
+            "switchyard_runtime_alive_tasks",
+            "Tasks alive on the async runtime",
+            alive_tasks.clone(),
+        );
 
         Self {
             registry,
@@ -229,6 +243,8 @@ impl GatewayMetrics {
             redis_failures,
             spend_records_shed,
             in_flight,
+            open_connections,
+            alive_tasks,
         }
     }
 
@@ -347,6 +363,15 @@ impl GatewayMetrics {
     /// Counts spend records dropped under back-pressure.
     pub fn record_spend_records_shed(&self, count: u64) {
         self.spend_records_shed.inc_by(count);
+    }
+
+    /// Sets the gauges read from elsewhere when metrics are rendered: client connections open
+    /// and tasks alive on the runtime (leak checks watch both return to their baseline).
+    pub fn set_process_gauges(&self, open_connections: usize, alive_tasks: usize) {
+        self.open_connections
+            .set(i64::try_from(open_connections).unwrap_or(i64::MAX));
+        self.alive_tasks
+            .set(i64::try_from(alive_tasks).unwrap_or(i64::MAX));
     }
 
     /// Counts a call in flight until the returned guard is dropped (`switchyard_in_flight_requests`).
