@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::auth::{require_key, require_master_key};
 use crate::error::ApiError;
@@ -22,6 +23,7 @@ use crate::server::{ServerOptions, serve_connections};
 /// The whole HTTP API over the state `live` serves.
 pub fn router(live: Live) -> Router {
     let state = live.current();
+    let cors = cors(&state.server_settings().cors_allow_origins);
     let api = Router::<Live>::new()
         .route("/v1/chat/completions", post(routes::chat_completions))
         .route("/chat/completions", post(routes::chat_completions))
@@ -45,6 +47,7 @@ pub fn router(live: Live) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_request_bytes()))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(tower::util::option_layer(cors))
         .with_state(live)
 }
 
@@ -97,6 +100,28 @@ pub async fn serve(
 
 /// How often the configuration file is checked for changes.
 pub const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Cross-origin browser calls from `origins`, when any are configured; none otherwise (the
+/// browser then refuses the answer). Preflights are answered; credentials are not allowed, so
+/// a browser never sends cookies with a cross-origin call.
+fn cors(origins: &[http::HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().cloned())
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([http::Method::GET, http::Method::POST, http::Method::OPTIONS])
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(ExposeHeaders::any())
+            .max_age(Duration::from_secs(600)),
+    )
+}
 
 async fn route_not_found(request: Request) -> ApiError {
     ApiError::route_not_found(request.method(), request.uri().path())

@@ -288,6 +288,10 @@ pub struct GeneralSettings {
     /// Seconds a client may take to send a request's headers (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_timeout_seconds: Option<f64>,
+    /// Browser origins allowed to call the gateway (CORS), such as `https://app.example.com`,
+    /// or `*`. Without it no cross-origin browser call is allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_allow_origins: Vec<String>,
     /// `degraded` (default): readiness stays 200 while the database or Redis is down, saying
     /// which; `strict`: readiness answers 503 then.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -326,6 +326,8 @@ pub struct ServerSettings {
     pub header_timeout: Duration,
     /// Whether readiness fails while a dependency is down.
     pub strict_readiness: bool,
+    /// Browser origins allowed to call (CORS); empty allows none.
+    pub cors_allow_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for ServerSettings {
@@ -335,6 +337,7 @@ impl Default for ServerSettings {
             grace_period: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
             strict_readiness: false,
+            cors_allow_origins: Vec::new(),
         }
     }
 }
@@ -370,6 +373,27 @@ fn server_settings(general: &GeneralSettings) -> Result<ServerSettings, ConfigEr
             defaults.header_timeout,
             false,
         )?,
+        cors_allow_origins: general
+            .cors_allow_origins
+            .iter()
+            .enumerate()
+            .map(|(i, origin)| {
+                let valid = origin == "*"
+                    || (origin.starts_with("http://") || origin.starts_with("https://"))
+                        && !origin.ends_with('/');
+                http::HeaderValue::from_str(origin)
+                    .ok()
+                    .filter(|_| valid)
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            format!("general_settings.cors_allow_origins[{i}]"),
+                            format!(
+                                "`{origin}` is not an origin such as `https://app.example.com` (or `*`)"
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         strict_readiness: match general.readiness_policy.as_deref() {
             None | Some("degraded") => false,
             Some("strict") => true,
