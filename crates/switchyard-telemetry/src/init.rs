@@ -59,9 +59,15 @@ impl Telemetry {
             .with_default_directive(LevelFilter::INFO.into())
             .from_env()?;
         let (tracer, provider) = tracer_layer(settings)?;
+        // Lines go through a bounded queue to a writer thread: a slow or blocked stderr never
+        // stalls a request (when the queue is full, lines are dropped, not waited for).
+        let (writer, log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(true)
+            .thread_name("switchyard-logs")
+            .finish(std::io::stderr());
         tracing_subscriber::registry()
             .with(tracer)
-            .with(fmt_layer(settings.log_format).with_filter(filter))
+            .with(fmt_layer(settings.log_format, writer).with_filter(filter))
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInitialized)?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -73,7 +79,9 @@ impl Telemetry {
                 "exporting traces over OTLP"
             );
         }
-        Ok(TelemetryGuard::new(provider))
+        let mut guard = TelemetryGuard::new(provider);
+        guard.log_writer = Some(log_guard);
+        Ok(guard)
     }
 }
 
@@ -210,12 +218,17 @@ fn header_map(otlp: &OtlpSettings) -> Result<HeaderMap, TelemetryError> {
 #[must_use = "dropping the guard without `shutdown` loses buffered spans"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    /// The log writer thread: dropping it writes the lines still queued.
+    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl TelemetryGuard {
     /// Wraps a provider built with [`tracer_layer`] or [`tracer_provider`].
     pub fn new(provider: SdkTracerProvider) -> Self {
-        Self { provider }
+        Self {
+            provider,
+            log_writer: None,
+        }
     }
 
     /// The tracer provider.
@@ -239,8 +252,14 @@ impl TelemetryGuard {
     /// # Errors
     /// The last export failed (spans were lost; the process can exit anyway).
     pub async fn shutdown(self) -> Result<(), TelemetryError> {
-        let provider = self.provider;
-        tokio::task::spawn_blocking(move || provider.shutdown()).await??;
+        let Self {
+            provider,
+            log_writer,
+        } = self;
+        let exported = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        // Writes the log lines still queued (blocking, but the gateway has stopped serving).
+        drop(log_writer);
+        exported??;
         Ok(())
     }
 }

@@ -16,9 +16,13 @@ use crate::settings::LogFormat;
 
 /// Builds the log layer for `format`, writing to stderr (stdout is left to the binary's own
 /// output, such as the "listening on" line tests read).
-pub(crate) fn fmt_layer<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync + 'static>
+pub(crate) fn fmt_layer<S, W>(
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync + 'static>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -30,10 +34,10 @@ where
                     .with_current_span(true)
                     .with_span_list(false),
             ))
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_ansi(std::io::stderr().is_terminal())
             .boxed(),
     }
