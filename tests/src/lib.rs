@@ -7,6 +7,8 @@
 pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_gemini;
+pub mod faults;
+pub mod gauges;
 pub mod otlp;
 
 use std::net::SocketAddr;

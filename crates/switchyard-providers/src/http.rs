@@ -5,10 +5,13 @@
 //! It does no redirects and no retries of its own: the router is the only retry loop.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -22,6 +25,9 @@ use crate::{ErrorClass, ProviderError};
 
 /// Largest complete (non-streamed) answer read from an upstream.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest single server-sent event read from an upstream stream: no event may be larger than
+/// a complete answer may be (the event parser holds an event whole until its blank line).
+pub const MAX_EVENT_BYTES: usize = MAX_RESPONSE_BYTES;
 /// Largest error body read from an upstream; the rest is ignored.
 pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -237,9 +243,89 @@ impl UpstreamResponse {
         out
     }
 
-    /// The body as a stream of chunks, for server-sent events.
+    /// The body as a stream of chunks, as they arrive.
     pub fn into_stream(self) -> BodyStream {
         BodyDataStream::new(self.body)
+    }
+
+    /// The body as a stream of chunks for a server-sent-events parser: it fails once one event
+    /// grows past [`MAX_EVENT_BYTES`], where an upstream that never ends an event would
+    /// otherwise have the parser buffer without bound.
+    pub fn into_sse_stream(self) -> SseBytes {
+        SseBytes::new(self.into_stream(), MAX_EVENT_BYTES)
+    }
+}
+
+/// The body of a server-sent-events answer, chunk by chunk, with the size of the event in
+/// progress bounded (see [`UpstreamResponse::into_sse_stream`]). Read failures come out
+/// classified.
+#[derive(Debug)]
+pub struct SseBytes {
+    inner: BodyStream,
+    limit: usize,
+    /// Bytes since the last blank line (the end of an event).
+    in_event: usize,
+    /// Bytes in the current line, terminators excluded.
+    in_line: usize,
+    /// The last byte was `\r`, so a `\n` next belongs to the same line end.
+    after_cr: bool,
+    failed: bool,
+}
+
+impl SseBytes {
+    fn new(inner: BodyStream, limit: usize) -> Self {
+        Self {
+            inner,
+            limit,
+            in_event: 0,
+            in_line: 0,
+            after_cr: false,
+            failed: false,
+        }
+    }
+
+    /// Follows line and event ends (`\n`, `\r\n` or `\r`; a blank line ends an event) through
+    /// `data`; whether the event in progress is still within the limit.
+    fn within_limit(&mut self, data: &[u8]) -> bool {
+        for &byte in data {
+            self.in_event += 1;
+            match byte {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\n' | b'\r' => {
+                    self.after_cr = byte == b'\r';
+                    if self.in_line == 0 {
+                        self.in_event = 0;
+                    }
+                    self.in_line = 0;
+                }
+                _ => {
+                    self.after_cr = false;
+                    self.in_line += 1;
+                }
+            }
+        }
+        self.in_event <= self.limit
+    }
+}
+
+impl Stream for SseBytes {
+    type Item = Result<Bytes, ProviderError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        let item = match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+            None => None,
+            Some(Err(err)) => Some(Err(body_error(&err))),
+            Some(Ok(data)) if self.within_limit(&data) => Some(Ok(data)),
+            Some(Ok(_)) => Some(Err(ProviderError::new(
+                ErrorClass::InvalidResponse,
+                format!("upstream sent an event larger than {} bytes", self.limit),
+            ))),
+        };
+        self.failed = matches!(item, Some(Err(_)));
+        Poll::Ready(item)
     }
 }
 
@@ -452,6 +538,54 @@ mod tests {
             total += chunk.expect("chunk").len();
         }
         assert_eq!(total, 10_000);
+    }
+
+    #[tokio::test]
+    async fn an_event_stream_fails_at_an_event_over_the_limit_but_not_at_many_small_ones() {
+        let app = axum::Router::new()
+            .route(
+                "/small",
+                axum::routing::post(|| async { "data: 1234\r\n\r\ndata: 5678\n\n".repeat(100) }),
+            )
+            .route(
+                "/endless",
+                axum::routing::post(|| async { format!("data: \"{}", "x".repeat(10_000)) }),
+            );
+        let base = serve(app).await;
+        let client = HttpClient::new(&ClientSettings::default()).expect("client");
+        let read = |path: &'static str| {
+            let client = client.clone();
+            let uri = parse_uri(&format!("{base}{path}")).expect("uri");
+            async move {
+                let response = client
+                    .post_json(&uri, &HeaderMap::new(), &())
+                    .await
+                    .expect("answer");
+                SseBytes::new(response.into_stream(), 100)
+                    .collect::<Vec<_>>()
+                    .await
+            }
+        };
+        let small = read("/small").await;
+        assert_eq!(
+            small
+                .iter()
+                .map(|c| c.as_ref().expect("within the limit").len())
+                .sum::<usize>(),
+            2_600
+        );
+        let endless = read("/endless").await;
+        let err = endless
+            .last()
+            .expect("pieces")
+            .as_ref()
+            .expect_err("an event over the limit");
+        assert_eq!(err.class, ErrorClass::InvalidResponse);
+        assert!(
+            err.message.contains("larger than 100 bytes"),
+            "{}",
+            err.message
+        );
     }
 
     #[tokio::test]

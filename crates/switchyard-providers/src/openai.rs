@@ -199,7 +199,7 @@ impl Provider for OpenAiCompatible {
             .include_usage = Some(true);
         Box::pin(async move {
             let response = inner.post(&inner.chat_uri, &request).await?;
-            Ok(chunk_stream(SseByteStream::new(response.into_stream())))
+            Ok(chunk_stream(SseByteStream::new(response.into_sse_stream())))
         })
     }
 
@@ -254,12 +254,16 @@ where
 /// Classifies a failure of the upstream's event stream: a broken body or an unreadable event.
 pub(crate) fn stream_error(err: sse_stream::Error) -> ProviderError {
     match err {
-        sse_stream::Error::Body(inner) => match inner.downcast::<hyper::Error>() {
-            Ok(err) => body_error(&err),
-            Err(other) => ProviderError::new(
-                ErrorClass::Unreachable,
-                format!("upstream stream broke: {other}"),
-            ),
+        sse_stream::Error::Body(inner) => match inner.downcast::<ProviderError>() {
+            // Already classified by `SseBytes`.
+            Ok(err) => *err,
+            Err(inner) => match inner.downcast::<hyper::Error>() {
+                Ok(err) => body_error(&err),
+                Err(other) => ProviderError::new(
+                    ErrorClass::Unreachable,
+                    format!("upstream stream broke: {other}"),
+                ),
+            },
         },
         other => ProviderError::new(
             ErrorClass::InvalidResponse,

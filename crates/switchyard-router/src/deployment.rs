@@ -25,7 +25,7 @@ pub struct Deployment {
     pub provider: Box<dyn Provider>,
     /// Time allowed for a complete answer.
     pub timeout: Duration,
-    /// Time allowed until a stream has started.
+    /// Time allowed until a stream has started, and between two of its chunks.
     pub stream_timeout: Duration,
     /// Selection hints and limits from the configuration.
     pub limits: DeploymentLimits,

@@ -20,6 +20,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = AppState::from_ref(state).max_request_bytes();
+        refuse_declared_oversize(&req, limit)?;
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large(limit)
@@ -28,6 +29,21 @@ where
             }
         })?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Refuses a body whose `Content-Length` says it is over `limit` before reading any of it: the
+/// length limit alone stops a body only once that much has arrived, so a client that declares a
+/// huge body and sends none of it would wait for an answer forever.
+pub(crate) fn refuse_declared_oversize(req: &Request, limit: usize) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(ApiError::payload_too_large(limit)),
+        _ => Ok(()),
     }
 }
 

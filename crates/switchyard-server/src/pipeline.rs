@@ -307,11 +307,17 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
             }
             Reply::Complete(answer)
         }
-        Attempt::Stream(chunks) => Reply::Stream(Box::pin(Guarded {
-            chunks,
-            guard: routed.guard,
-            state,
-        })),
+        Attempt::Stream(chunks) => {
+            let idle = upstream.deployment.stream_timeout;
+            Reply::Stream(Box::pin(Guarded {
+                chunks,
+                guard: routed.guard,
+                state,
+                idle,
+                silence: Box::pin(tokio::time::sleep(idle)),
+                timed_out: false,
+            }))
+        }
     };
     Ok(ChatAnswer {
         upstream: Some(upstream),
@@ -358,25 +364,53 @@ pub(crate) async fn within<T>(
     }
 }
 
-/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped, and
-/// counts the usage it reports against the deployment's minute budget.
+/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped,
+/// counts the usage it reports against the deployment's minute budget, and ends in a `Timeout`
+/// error when the upstream sends nothing for the deployment's `stream_timeout` (the time it
+/// had to start the stream is also the longest silence allowed once it has started).
 struct Guarded {
     chunks: ChunkStream,
     guard: CallGuard,
     state: AppState,
+    /// The longest silence allowed between two chunks.
+    idle: Duration,
+    /// Runs out `idle` after the last chunk.
+    silence: Pin<Box<tokio::time::Sleep>>,
+    timed_out: bool,
 }
 
 impl Stream for Guarded {
     type Item = Result<ChatChunk, ProviderError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.timed_out {
+            return Poll::Ready(None);
+        }
         let item = self.chunks.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &item
-            && let Some(usage) = &chunk.usage
-        {
-            self.state
-                .router()
-                .record_usage(self.guard.deployment(), usage.total_tokens);
+        match &item {
+            Poll::Ready(Some(Ok(chunk))) => {
+                if let Some(usage) = &chunk.usage {
+                    self.state
+                        .router()
+                        .record_usage(self.guard.deployment(), usage.total_tokens);
+                }
+                let next = tokio::time::Instant::now() + self.idle;
+                self.silence.as_mut().reset(next);
+            }
+            Poll::Ready(_) => {}
+            Poll::Pending => {
+                if self.silence.as_mut().poll(cx).is_ready() {
+                    self.timed_out = true;
+                    return Poll::Ready(Some(Err(ProviderError::new(
+                        ErrorClass::Timeout,
+                        format!(
+                            "deployment `{}` sent nothing for {:.3}s mid-stream",
+                            self.guard.deployment().id,
+                            self.idle.as_secs_f64()
+                        ),
+                    ))));
+                }
+            }
         }
         item
     }

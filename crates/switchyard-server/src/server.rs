@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// How connections are served.
 #[derive(Debug, Clone)]
@@ -96,14 +97,38 @@ pub async fn serve_connections(
                 let _ = stream.set_nodelay(true);
                 open.0.fetch_add(1, Ordering::Relaxed);
                 let guard = Open(Arc::clone(&open));
-                let service = TowerToHyperService::new(app.clone());
+                // hyper's header deadline starts once the protocol is known; until then (a
+                // client that connects and sends nothing, or only `P`) nothing bounds the
+                // connection, so the first request must arrive within the same deadline.
+                let requested = Arc::new(AtomicBool::new(false));
+                let service = TowerToHyperService::new(app.clone().map_request({
+                    let requested = Arc::clone(&requested);
+                    move |request| {
+                        requested.store(true, Ordering::Relaxed);
+                        request
+                    }
+                }));
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
                 let connection = graceful.watch(connection);
+                let first_request_within = options.header_read_timeout;
                 tokio::spawn(async move {
                     let _guard = guard;
-                    if let Err(err) = connection.await {
+                    tokio::pin!(connection);
+                    let ended = tokio::select! {
+                        ended = &mut connection => Some(ended),
+                        () = tokio::time::sleep(first_request_within) => None,
+                    };
+                    let ended = match ended {
+                        Some(ended) => ended,
+                        None if !requested.load(Ordering::Relaxed) => {
+                            tracing::debug!("no request within the header deadline; closed");
+                            return;
+                        }
+                        None => connection.await,
+                    };
+                    if let Err(err) = ended {
                         tracing::debug!(error = %err, "connection ended with an error");
                     }
                 });

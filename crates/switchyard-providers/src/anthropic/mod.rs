@@ -152,7 +152,7 @@ impl Provider for Anthropic {
             body.stream = Some(true);
             let response = inner.post(&body).await?;
             Ok(stream::chunk_stream(SseByteStream::new(
-                response.into_stream(),
+                response.into_sse_stream(),
             )))
         })
     }

@@ -202,7 +202,7 @@ impl Provider for Gemini {
             let body = request::generate_content_request(&request)?;
             let response = inner.post(&inner.stream_url, &body).await?;
             let mut chunks = stream::chunk_stream(
-                SseByteStream::new(response.into_stream()),
+                SseByteStream::new(response.into_sse_stream()),
                 inner.model.clone(),
             );
             match chunks.next().await {

@@ -212,7 +212,8 @@ pub struct LitellmParams {
     /// Seconds allowed for a complete answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
-    /// Seconds allowed until a stream has started.
+    /// Seconds allowed until a stream has started, and between two of its chunks (default
+    /// `timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout: Option<f64>,
     /// Relative share of the group's traffic for the `simple-shuffle` strategy.

@@ -92,7 +92,7 @@ pub struct DeploymentSettings {
     pub provider: ProviderSettings,
     /// Time allowed for a complete answer.
     pub timeout: Duration,
-    /// Time allowed until a stream has started.
+    /// Time allowed until a stream has started, and between two of its chunks.
     pub stream_timeout: Duration,
     /// Selection hints and limits (`weight`, `order`, `rpm`, `tpm`, `max_parallel_requests`).
     pub limits: DeploymentLimits,
