@@ -4,11 +4,14 @@
 //! - `cargo xtask test`: every test: the Rust workspace, then the official-SDK client tests.
 //! - `cargo xtask bench`: added latency and throughput of the gateway against a fast local
 //!   upstream, and its peak memory.
+//! - `cargo xtask soak`: the gateway under steady mixed traffic for minutes: memory must level
+//!   off and nothing unexpected fail.
 //! - `cargo xtask schema`: regenerate `deploy/config.schema.json` from the config types.
 //! - `cargo xtask prices`: regenerate the embedded price catalog from LiteLLM's price list.
 
 mod bench;
 mod prices;
+mod soak;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -23,12 +26,14 @@ fn main() -> anyhow::Result<()> {
     match task.as_str() {
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
+        "soak" => soak::run(&rest),
         "schema" => schema(),
         "prices" => prices::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <test|bench|schema|prices>");
+            eprintln!("usage: cargo xtask <test|bench|soak|schema|prices>");
             eprintln!("  test    run every test: the Rust workspace, then the SDK client tests");
             eprintln!("  bench   measure the gateway's added latency, throughput and memory");
+            eprintln!("  soak    run steady mixed traffic for minutes; memory must level off");
             eprintln!("  schema  write deploy/config.schema.json from the config types");
             eprintln!("  prices  write the embedded price catalog from LiteLLM's price list");
             bail!("unknown task `{task}`")

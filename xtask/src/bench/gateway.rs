@@ -1,7 +1,9 @@
 //! The gateway under test as a child process: its config file, starting it on a free port,
-//! learning that port from its first stdout line, waiting until it is ready, reading its peak
-//! memory, and killing it when the benchmark ends (also on error, through `Drop`).
+//! learning that port from its first stdout line, waiting until it is ready, reading its memory
+//! (current and peak), and killing it when the benchmark or soak test ends (also on error,
+//! through `Drop`).
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -18,17 +20,73 @@ const LISTENING_PREFIX: &str = "switchyard listening on http://";
 /// How long the gateway may take to print its address.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Writes the benchmark's LiteLLM-layout config into `dir`: one model, `bench-model`, served by
-/// the fake upstream on `upstream_port`. Returns the file's path.
-pub fn write_config(dir: &Path, upstream_port: u16) -> anyhow::Result<PathBuf> {
-    let text = format!(
-        "model_list:\n  - model_name: bench-model\n    litellm_params:\n      \
-         model: openai/bench-model\n      api_base: http://127.0.0.1:{upstream_port}/v1\n      \
-         api_key: sk-bench-upstream\n"
-    );
+/// The model group every config has, served by the fake upstream.
+pub const BENCH_MODEL: &str = "bench-model";
+
+/// What a config holds besides [`BENCH_MODEL`] (the benchmark uses none of it).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigExtras {
+    /// More model groups served by the fake upstream: (group name, upstream model).
+    pub groups: Vec<(String, String)>,
+    /// `litellm_settings.cache` on, in memory, with `cache_params.max_size_mb`.
+    pub cache_max_size_mb: Option<f64>,
+    /// `router_settings.cooldown_time`, in seconds.
+    pub cooldown_secs: Option<f64>,
+    /// `general_settings.master_key`.
+    pub master_key: Option<String>,
+    /// `general_settings.database_url`: this SQLite file.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+/// Writes a LiteLLM-layout config into `dir`: the model group [`BENCH_MODEL`] and `extras`, all
+/// served by the fake upstream on `upstream_port`. Returns the file's path.
+pub fn write_config(
+    dir: &Path,
+    upstream_port: u16,
+    extras: &ConfigExtras,
+) -> anyhow::Result<PathBuf> {
     let path = dir.join("config.yaml");
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, config_yaml(upstream_port, extras))
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// The text of [`write_config`]'s file. Strings that come from outside are written as JSON
+/// strings, which YAML reads as double-quoted scalars.
+fn config_yaml(upstream_port: u16, extras: &ConfigExtras) -> String {
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
+    let mut text = String::from("model_list:\n");
+    let bench = (BENCH_MODEL.to_owned(), BENCH_MODEL.to_owned());
+    for (group, model) in std::iter::once(&bench).chain(&extras.groups) {
+        let _ = write!(
+            text,
+            "  - model_name: {}\n    litellm_params:\n      model: {}\n      \
+             api_base: http://127.0.0.1:{upstream_port}/v1\n      api_key: sk-bench-upstream\n",
+            quoted(group),
+            quoted(&format!("openai/{model}")),
+        );
+    }
+    if let Some(max_size_mb) = extras.cache_max_size_mb {
+        let _ = write!(
+            text,
+            "litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n    \
+             max_size_mb: {max_size_mb}\n"
+        );
+    }
+    if let Some(secs) = extras.cooldown_secs {
+        let _ = write!(text, "router_settings:\n  cooldown_time: {secs}\n");
+    }
+    if extras.master_key.is_some() || extras.sqlite_path.is_some() {
+        text.push_str("general_settings:\n");
+    }
+    if let Some(key) = &extras.master_key {
+        let _ = writeln!(text, "  master_key: {}", quoted(key));
+    }
+    if let Some(path) = &extras.sqlite_path {
+        let url = format!("sqlite://{}", path.display());
+        let _ = writeln!(text, "  database_url: {}", quoted(&url));
+    }
+    text
 }
 
 /// A running gateway. Dropping it kills the process and waits for it.
@@ -76,9 +134,18 @@ impl Gateway {
 
     /// The gateway's peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("VmHWM")
+    }
+
+    /// The gateway's resident memory now (`VmRSS` in `/proc/<pid>/status`), in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        parse_vm_hwm_kib(&status).with_context(|| format!("no VmHWM line in {path}"))
+        parse_status_kib(&status, field).with_context(|| format!("no {field} line in {path}"))
     }
 
     /// Fails if the gateway process has exited, saying how and showing its log.
@@ -128,13 +195,13 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         if let Err(error) = self.child.kill() {
             eprintln!(
-                "bench: killing the gateway (pid {}) failed: {error}",
+                "xtask: killing the gateway (pid {}) failed: {error}",
                 self.child.id()
             );
         }
         if let Err(error) = self.child.wait() {
             eprintln!(
-                "bench: waiting for the gateway (pid {}) failed: {error}",
+                "xtask: waiting for the gateway (pid {}) failed: {error}",
                 self.child.id()
             );
         }
@@ -166,26 +233,60 @@ fn spawn_stdout_reader(stdout: ChildStdout) -> mpsc::Receiver<std::io::Result<St
     first_line_rx
 }
 
-/// The `VmHWM:  12345 kB` value of a `/proc/<pid>/status` text.
-fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+/// The value of a `Field:  12345 kB` line (`VmHWM`, `VmRSS`...) of a `/proc/<pid>/status` text.
+pub fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        line.strip_prefix(field)?
+            .strip_prefix(':')?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_vm_hwm_kib;
+    use super::*;
 
     #[test]
-    fn vm_hwm_is_read_in_kib() {
-        let status =
-            "Name:\tswitchyard\nVmPeak:\t  200000 kB\nVmHWM:\t   18840 kB\nVmRSS:\t 1 kB\n";
-        assert_eq!(parse_vm_hwm_kib(status), Some(18840));
-        assert_eq!(parse_vm_hwm_kib("Name:\tx\n"), None);
+    fn status_fields_are_read_in_kib() {
+        let status = "Name:\tswitchyard\nVmPeak:\t  200000 kB\nVmHWM:\t   18840 kB\n\
+                      VmRSS:\t   17000 kB\nRssAnon:\t 9000 kB\n";
+        assert_eq!(parse_status_kib(status, "VmHWM"), Some(18840));
+        assert_eq!(parse_status_kib(status, "VmRSS"), Some(17000));
+        assert_eq!(
+            parse_status_kib(status, "Vm"),
+            None,
+            "a whole field name only"
+        );
+        assert_eq!(parse_status_kib("Name:\tx\n", "VmRSS"), None);
+        assert_eq!(parse_status_kib("VmRSS:\tlots kB\n", "VmRSS"), None);
+    }
+
+    #[test]
+    fn the_bench_config_has_one_model_and_extras_add_sections() {
+        let bench = config_yaml(8080, &ConfigExtras::default());
+        assert_eq!(bench.matches("model_name:").count(), 1);
+        assert!(bench.contains("api_base: http://127.0.0.1:8080/v1"));
+        assert!(!bench.contains("settings:"));
+        let soak = config_yaml(
+            8080,
+            &ConfigExtras {
+                groups: vec![("soak-fail".to_owned(), "fail".to_owned())],
+                cache_max_size_mb: Some(1.0),
+                cooldown_secs: Some(0.0),
+                master_key: Some("sk-soak".to_owned()),
+                sqlite_path: Some(PathBuf::from("/tmp/soak dir/soak.db")),
+            },
+        );
+        assert!(soak.contains("model_name: \"soak-fail\"\n"));
+        assert!(soak.contains("model: \"openai/fail\"\n"));
+        assert!(soak.contains("litellm_settings:\n  cache: true\n"));
+        assert!(soak.contains("    max_size_mb: 1\n"));
+        assert!(soak.contains("router_settings:\n  cooldown_time: 0\n"));
+        assert!(soak.contains("  master_key: \"sk-soak\"\n"));
+        assert!(soak.contains("  database_url: \"sqlite:///tmp/soak dir/soak.db\"\n"));
     }
 }

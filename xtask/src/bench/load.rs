@@ -12,7 +12,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -152,11 +152,25 @@ async fn drive_until(mut client: Client, deadline: Instant) -> ThroughputRun {
 
 /// Sends `GET path` to `addr` on a fresh connection and returns the status (body drained).
 pub async fn get_status(addr: SocketAddr, path: &str) -> anyhow::Result<StatusCode> {
+    Ok(get(addr, path, None).await?.0)
+}
+
+/// Sends `GET path` to `addr` on a fresh connection, with `authorization` if given, and returns
+/// the status and the body.
+pub async fn get(
+    addr: SocketAddr,
+    path: &str,
+    authorization: Option<&HeaderValue>,
+) -> anyhow::Result<(StatusCode, Bytes)> {
     let (mut sender, authority) = handshake::<Empty<Bytes>>(addr).await?;
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(Method::GET)
         .uri(path)
-        .header(HOST, authority)
+        .header(HOST, authority);
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value.clone());
+    }
+    let request = request
         .body(Empty::new())
         .context("building a GET request")?;
     let response = sender
@@ -164,12 +178,12 @@ pub async fn get_status(addr: SocketAddr, path: &str) -> anyhow::Result<StatusCo
         .await
         .with_context(|| format!("GET {path}"))?;
     let status = response.status();
-    response
+    let body = response
         .into_body()
         .collect()
         .await
         .with_context(|| format!("reading GET {path}"))?;
-    Ok(status)
+    Ok((status, body.to_bytes()))
 }
 
 /// One simulated client: one keep-alive connection.
@@ -234,7 +248,7 @@ impl Client {
 
 /// Connects to `addr` with `TCP_NODELAY`, starts the HTTP/1.1 connection task, and returns the
 /// request sender and the `Host` header value.
-async fn handshake<B>(addr: SocketAddr) -> anyhow::Result<(SendRequest<B>, HeaderValue)>
+pub async fn handshake<B>(addr: SocketAddr) -> anyhow::Result<(SendRequest<B>, HeaderValue)>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,

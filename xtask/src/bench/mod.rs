@@ -13,11 +13,14 @@
 //! because a target was missed.
 //!
 //! Usage: `cargo xtask bench [--requests N] [--connections C] [--duration SECS]`.
+//!
+//! `cargo xtask soak` ([`crate::soak`]) reuses the upstream, the gateway process, the load
+//! generator's connections and the helpers here.
 
-mod gateway;
-mod load;
-mod report;
-mod upstream;
+pub mod gateway;
+pub mod load;
+pub mod report;
+pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +33,7 @@ use hyper::StatusCode;
 use tokio::runtime::Runtime;
 
 use crate::{cargo, exec, root};
-use gateway::Gateway;
+use gateway::{ConfigExtras, Gateway};
 use report::{LatencySummary, Report, ThroughputSummary};
 
 /// Unrecorded requests sent before each latency run, to warm connections and caches.
@@ -64,18 +67,36 @@ const USAGE: &str = "usage: cargo xtask bench [--requests N] [--connections C] [
 /// Runs the benchmark; `args` are the options after `bench`.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse_options(args)?;
-    exec(cargo().args(["build", "--release", "-p", "switchyard"]))?;
-    if cfg!(debug_assertions) {
-        // `cargo xtask` runs an unoptimised xtask, and an unoptimised load generator would eat
-        // the CPU the gateway needs and inflate every latency. Run an optimised one instead.
-        exec(cargo().args(["build", "--release", "-p", "xtask"]))?;
-        return exec(
-            Command::new(root().join("target/release/xtask"))
-                .arg("bench")
-                .args(args),
-        );
+    if build_release("bench", args)? == Built::RanOptimised {
+        return Ok(());
     }
     benchmark(options)
+}
+
+/// What [`build_release`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built {
+    /// Built the gateway; this (optimised) xtask carries on.
+    Gateway,
+    /// Built the gateway and an optimised xtask, which ran the task to its end.
+    RanOptimised,
+}
+
+/// Builds the release gateway (`target/release/switchyard`). When this xtask is unoptimised, as
+/// `cargo xtask` runs it, also builds an optimised one and runs `task` with `args` in it: an
+/// unoptimised load generator would eat the CPU the gateway needs and inflate every latency.
+pub fn build_release(task: &str, args: &[String]) -> anyhow::Result<Built> {
+    exec(cargo().args(["build", "--release", "-p", "switchyard"]))?;
+    if !cfg!(debug_assertions) {
+        return Ok(Built::Gateway);
+    }
+    exec(cargo().args(["build", "--release", "-p", "xtask"]))?;
+    exec(
+        Command::new(root().join("target/release/xtask"))
+            .arg(task)
+            .args(args),
+    )?;
+    Ok(Built::RanOptimised)
 }
 
 /// Starts the upstream and the gateway, measures, stops them, and publishes the report.
@@ -93,7 +114,7 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
     let upstream_addr = upstream_runtime.block_on(upstream::start())?;
     eprintln!("xtask: bench upstream listening on http://{upstream_addr}");
 
-    let config = gateway::write_config(&work_dir, upstream_addr.port())?;
+    let config = gateway::write_config(&work_dir, upstream_addr.port(), &ConfigExtras::default())?;
     let binary = root.join("target/release/switchyard");
     let mut gateway = Gateway::spawn(&binary, &config, &work_dir.join("gateway.log"))?;
     eprintln!(
@@ -197,7 +218,7 @@ fn report_first_error(run: &str, first_error: Option<&str>) {
 }
 
 /// Asks `GET /health/readiness` until it answers 200, at most [`READINESS_ATTEMPTS`] times.
-async fn wait_until_ready(addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn wait_until_ready(addr: SocketAddr) -> anyhow::Result<()> {
     let mut last = String::new();
     for _ in 0..READINESS_ATTEMPTS {
         match load::get_status(addr, "/health/readiness").await {
@@ -211,7 +232,7 @@ async fn wait_until_ready(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// A tokio runtime with one worker thread named `name`.
-fn runtime(name: &str) -> anyhow::Result<Runtime> {
+pub fn runtime(name: &str) -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(name)
@@ -222,7 +243,7 @@ fn runtime(name: &str) -> anyhow::Result<Runtime> {
 
 /// Runs `future` on `runtime`'s worker thread (not on the calling thread, so that the worker
 /// both polls it and drives its sockets) and waits for its output.
-fn on_worker<F>(runtime: &Runtime, future: F) -> anyhow::Result<F::Output>
+pub fn on_worker<F>(runtime: &Runtime, future: F) -> anyhow::Result<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -233,7 +254,7 @@ where
 }
 
 /// Empties (or creates) `dir` and returns it.
-fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
@@ -244,26 +265,7 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 /// Reads `--requests N`, `--connections C` and `--duration SECS` (also as `--flag=value`).
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value.to_owned())),
-            None => (arg.as_str(), None),
-        };
-        if matches!(flag, "-h" | "--help") {
-            eprintln!("{USAGE}");
-            bail!("help requested");
-        }
-        if !matches!(flag, "--requests" | "--connections" | "--duration") {
-            bail!("unknown option `{flag}`\n{USAGE}");
-        }
-        let value = match inline_value {
-            Some(value) => value,
-            None => args
-                .next()
-                .with_context(|| format!("{flag} needs a value\n{USAGE}"))?
-                .clone(),
-        };
+    for (flag, value) in flag_values(args, &["--requests", "--connections", "--duration"], USAGE)? {
         let number = positive_number(flag, &value)?;
         match flag {
             "--requests" => options.requests = number,
@@ -274,7 +276,41 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     Ok(options)
 }
 
-fn positive_number(flag: &str, value: &str) -> anyhow::Result<usize> {
+/// Splits `args` into `(flag, value)` pairs, each flag one of `known` and followed by its value
+/// (`--flag value` or `--flag=value`). `-h`, `--help` and unknown flags fail with `usage`.
+pub fn flag_values<'k>(
+    args: &[String],
+    known: &[&'k str],
+    usage: &str,
+) -> anyhow::Result<Vec<(&'k str, String)>> {
+    let mut pairs = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        if matches!(flag, "-h" | "--help") {
+            eprintln!("{usage}");
+            bail!("help requested");
+        }
+        let Some(&known_flag) = known.iter().find(|known| **known == flag) else {
+            bail!("unknown option `{flag}`\n{usage}");
+        };
+        let value = match inline_value {
+            Some(value) => value,
+            None => args
+                .next()
+                .with_context(|| format!("{flag} needs a value\n{usage}"))?
+                .clone(),
+        };
+        pairs.push((known_flag, value));
+    }
+    Ok(pairs)
+}
+
+/// `value` as a whole number above zero, or an error naming `flag`.
+pub fn positive_number(flag: &str, value: &str) -> anyhow::Result<usize> {
     match value.parse::<usize>() {
         Ok(number) if number > 0 => Ok(number),
         _ => bail!("{flag} takes a whole number above zero, not `{value}`"),

@@ -225,7 +225,7 @@ fn throughput_line(name: &str, throughput: &ThroughputSummary, suffix: &str) -> 
 }
 
 /// The nearest-rank percentile `quantile` (0 to 1) of ascending `sorted`; `None` if empty.
-fn percentile(sorted: &[Duration], quantile: f64) -> Option<Duration> {
+pub fn percentile(sorted: &[Duration], quantile: f64) -> Option<Duration> {
     let rank = (quantile * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
@@ -234,7 +234,7 @@ fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
 }
 
-fn round1(value: f64) -> f64 {
+pub fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 

@@ -1,8 +1,12 @@
-//! The fast fake upstream the benchmark points the gateway at: a hyper HTTP/1.1 server with
-//! keep-alive that answers `POST /v1/chat/completions` with one fixed, small chat completion.
+//! The fast fake upstream the benchmark and the soak test point the gateway at: a hyper HTTP/1.1
+//! server with keep-alive that answers `POST /v1/chat/completions` with fixed, small answers:
 //!
-//! It does as little work as a server can (drain the body, send static bytes), so that what the
-//! benchmark measures through the gateway is the gateway's own cost.
+//! - a chat completion, normally;
+//! - a few SSE chunks, a usage chunk and `[DONE]` when the request says `"stream":true`;
+//! - a 500 with an OpenAI error body when the request names the model [`FAILING_MODEL`].
+//!
+//! It does as little work as a server can (read the body, look for two byte strings, send static
+//! bytes), so that what the benchmark measures through the gateway is the gateway's own cost.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,8 +26,60 @@ use tokio::net::{TcpListener, TcpStream};
 /// The path the upstream serves, as the OpenAI API names it.
 pub const CHAT_COMPLETIONS_PATH: &str = "/v1/chat/completions";
 
-/// The one answer the upstream gives: a valid, minimal OpenAI chat completion.
+/// The upstream model name that makes the upstream fail with a 500.
+pub const FAILING_MODEL: &str = "fail";
+
+/// [`FAILING_MODEL`] as it appears in a request body.
+const FAILING_MARKER: &[u8] = br#""model":"fail""#;
+
+/// The answer to a plain request: a valid, minimal OpenAI chat completion.
 const CHAT_COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
+
+/// The answer to a streaming request: a role chunk, two content chunks, a finish chunk, a usage
+/// chunk (the gateway always asks for usage) and `[DONE]`, as OpenAI sends them.
+const CHAT_STREAM: &str = concat!(
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[{"index":0,"delta":{"content":"o"},"finish_reason":null}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[{"index":0,"delta":{"content":"k"},"finish_reason":null}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench-model","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
+    "\n\n",
+    "data: [DONE]\n\n",
+);
+
+/// The answer for [`FAILING_MODEL`], with status 500.
+const SERVER_ERROR: &str = r#"{"error":{"message":"the fake upstream fails this model on purpose","type":"server_error","param":null,"code":null}}"#;
+
+/// What the upstream answers to a chat request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Completion,
+    Stream,
+    ServerError,
+}
+
+impl Answer {
+    /// Chooses by the request body as the gateway serialises it (compact JSON).
+    fn for_request(body: &[u8]) -> Self {
+        if contains(body, FAILING_MARKER) {
+            Self::ServerError
+        } else if contains(body, br#""stream":true"#) {
+            Self::Stream
+        } else {
+            Self::Completion
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
 
 /// Binds 127.0.0.1 on a free port and serves the fake upstream on the current tokio runtime
 /// until that runtime shuts down. Returns the bound address.
@@ -66,20 +122,34 @@ async fn serve_connection(stream: TcpStream) {
     }
 }
 
-/// Drains the request body, then answers with the fixed completion (or 404 for anything else).
+/// Reads the request body, then answers with the fixed answer it asks for (or 404 for anything
+/// but a chat request).
 async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let is_chat = request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS_PATH;
-    if let Err(error) = request.into_body().collect().await {
-        eprintln!("bench upstream: reading a request body failed: {error}");
-        return Ok(plain(StatusCode::BAD_REQUEST));
-    }
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) => {
+            eprintln!("bench upstream: reading a request body failed: {error}");
+            return Ok(plain(StatusCode::BAD_REQUEST));
+        }
+    };
     if !is_chat {
         return Ok(plain(StatusCode::NOT_FOUND));
     }
-    let mut response = Response::new(Full::new(Bytes::from_static(CHAT_COMPLETION.as_bytes())));
+    let (status, content_type, text) = match Answer::for_request(&body) {
+        Answer::Completion => (StatusCode::OK, "application/json", CHAT_COMPLETION),
+        Answer::Stream => (StatusCode::OK, "text/event-stream", CHAT_STREAM),
+        Answer::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            SERVER_ERROR,
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
     response
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(response)
 }
 
@@ -87,4 +157,33 @@ fn plain(status: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_follows_the_model_and_the_stream_flag() {
+        let ask = |body: &str| Answer::for_request(body.as_bytes());
+        assert_eq!(
+            ask(r#"{"model":"bench-model","messages":[]}"#),
+            Answer::Completion
+        );
+        assert_eq!(
+            ask(r#"{"model":"bench-model","messages":[],"stream":true}"#),
+            Answer::Stream
+        );
+        assert_eq!(
+            ask(r#"{"model":"fail","messages":[],"stream":true}"#),
+            Answer::ServerError
+        );
+        assert_eq!(
+            ask(r#"{"model":"failover","messages":[]}"#),
+            Answer::Completion
+        );
+        assert!(CHAT_STREAM.ends_with("data: [DONE]\n\n"));
+        let marker = format!(r#""model":"{FAILING_MODEL}""#);
+        assert_eq!(FAILING_MARKER, marker.as_bytes());
+    }
 }
