@@ -559,3 +559,47 @@ async fn with_the_collector_down_calls_still_answer_promptly() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_experiment_variant_and_the_key_alias_are_on_the_call_span() {
+    let mut collector = Collector::grpc().await;
+    let upstream = FakeUpstream::start().await;
+    let experiment = "experiments:\n  - name: tone\n    model: tone-test\n    variants:\n      - {name: only, model: chat, weight: 1}\n";
+    let gateway = traced_gateway(&collector, &upstream, experiment).await;
+    let created: Value = gateway
+        .post(
+            "/key/generate",
+            &json!({"key_alias": "ci-bot"}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("a key");
+    let secret = created["key"].as_str().expect("the secret").to_owned();
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &chat("tone-test", "hi"),
+            Some(&secret),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("x-switchyard-variant")
+            .and_then(|v| v.to_str().ok()),
+        Some("only")
+    );
+    let (call, _) = call_tree(&mut collector, 1, |s| {
+        attr(s, "gen_ai.request.model").as_deref() == Some("tone-test")
+    })
+    .await;
+    assert_attr(&call, "switchyard.experiment.variant", "only");
+    assert_attr(&call, "switchyard.key_alias", "ci-bot");
+    assert!(
+        call.attributes.values().all(|v| !v.contains(&secret)),
+        "the key itself is not on the span"
+    );
+}
