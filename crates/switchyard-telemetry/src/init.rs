@@ -63,6 +63,7 @@ impl Telemetry {
         // stalls a request (when the queue is full, lines are dropped, not waited for).
         let (writer, log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(true)
+            .buffered_lines_limit(LOG_QUEUE_LINES)
             .thread_name("switchyard-logs")
             .finish(std::io::stderr());
         tracing_subscriber::registry()
@@ -84,6 +85,10 @@ impl Telemetry {
         Ok(guard)
     }
 }
+
+/// Log lines queued for the writer thread at most; beyond, lines are dropped (and never block).
+/// The queue is allocated whole, so it is kept small (the default, 128k lines, cost ~3 MiB of RSS).
+const LOG_QUEUE_LINES: usize = 8_192;
 
 /// Builds the OpenTelemetry layer and its tracer provider from `settings`, without installing
 /// anything, so tests can use a local subscriber:
