@@ -234,6 +234,7 @@ fn seed_tokens(tokens: &[u32]) -> u64 {
 }
 
 fn unit_vector(seed: u64, dimensions: usize) -> Vec<f32> {
+    let dimensions = dimensions.min(8192); // a client's `dimensions` must not size our memory
     let mut rng = fastrand::Rng::with_seed(seed);
     let raw: Vec<f32> = (0..dimensions).map(|_| rng.f32() * 2.0 - 1.0).collect();
     let norm = raw
