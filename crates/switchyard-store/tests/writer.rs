@@ -291,9 +291,18 @@ async fn a_partial_batch_is_written_after_the_flush_interval() {
     tokio::time::timeout(Duration::from_secs(30), inserted)
         .await
         .expect("the partial batch is flushed without shutdown");
+    assert_eq!(store.stored().await, ids(0..2));
+    // The writer counts the batch once the store's insert has returned: wait for that too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while writer.written_count() < 2 || writer.pending() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batch is counted as written"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     assert_eq!(writer.written_count(), 2);
     assert_eq!(writer.pending(), 0);
-    assert_eq!(store.stored().await, ids(0..2));
     writer.shutdown().await;
 }
 
