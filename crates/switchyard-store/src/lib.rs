@@ -31,7 +31,7 @@ pub use model::{
     KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, TeamRecord,
     UserRecord,
 };
-pub use period::{BudgetPeriod, ParsePeriodError};
+pub use period::{BudgetPeriod, KeyDuration, ParsePeriodError};
 pub use postgres::PostgresStore;
 pub use redis::RedisCounters;
 pub use sqlite::SqliteStore;

@@ -1,6 +1,8 @@
-//! [`BudgetPeriod`]: how often a budget starts over, parsed from LiteLLM's `budget_duration`
-//! strings, and the window (start, end) that contains a given moment. Windows are pure functions
-//! of the time, so every replica computes the same one without talking to the others.
+//! LiteLLM's duration strings (`30s`, `24h`, `30d`, `1mo`, `monthly`...) in their two uses:
+//! [`BudgetPeriod`], how often a budget starts over, with the window (start, end) that contains a
+//! given moment (pure functions of the time, so every replica computes the same one without
+//! talking to the others); and [`KeyDuration`], how long a key lives: an exact length, never a
+//! calendar rule.
 
 use std::fmt;
 use std::str::FromStr;
@@ -160,41 +162,47 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 )]
 pub struct ParsePeriodError(String);
 
-impl FromStr for BudgetPeriod {
-    type Err = ParsePeriodError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = || ParsePeriodError(text.to_owned());
+impl Length {
+    /// Parses `text` exactly as written: `30d` is thirty days, `1mo` one calendar month.
+    fn parse(text: &str) -> Option<Self> {
         let trimmed = text.trim().to_ascii_lowercase();
         match trimmed.as_str() {
-            "daily" => return Self::seconds(DAY).ok_or_else(error),
-            "weekly" => return Self::seconds(WEEK).ok_or_else(error),
-            "monthly" => return Self::months(1).ok_or_else(error),
+            "daily" => return Some(Self::Seconds(DAY)),
+            "weekly" => return Some(Self::Seconds(WEEK)),
+            "monthly" => return Some(Self::Months(1)),
             _ => {}
         }
-        let split = trimmed
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(error)?;
+        let split = trimmed.find(|c: char| !c.is_ascii_digit())?;
         let (number, unit) = trimmed.split_at(split);
-        let number: u64 = number.parse().map_err(|_| error())?;
+        let number: u64 = number.parse().ok()?;
         let unit = match unit {
             "s" => 1,
             "m" => MINUTE,
             "h" => HOUR,
-            // LiteLLM resets `30d` on the first of each month.
-            "d" if number == 30 => return Self::months(1).ok_or_else(error),
             "d" => DAY,
             "w" => WEEK,
             "mo" => {
-                let months = u32::try_from(number).map_err(|_| error())?;
-                return Self::months(months).ok_or_else(error);
+                let months = u32::try_from(number).ok()?;
+                return (months > 0).then_some(Self::Months(months));
             }
-            _ => return Err(error()),
+            _ => return None,
         };
-        number
-            .checked_mul(unit)
-            .and_then(Self::seconds)
-            .ok_or_else(error)
+        let seconds = number.checked_mul(unit)?;
+        (seconds > 0 && i64::try_from(seconds).is_ok()).then_some(Self::Seconds(seconds))
+    }
+}
+
+impl FromStr for BudgetPeriod {
+    type Err = ParsePeriodError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        // LiteLLM resets a `30d` budget on the first of each month.
+        if text.trim().eq_ignore_ascii_case("30d") {
+            return Ok(Self(Length::Months(1)));
+        }
+        Length::parse(text)
+            .map(Self)
+            .ok_or_else(|| ParsePeriodError(text.to_owned()))
     }
 }
 
@@ -213,6 +221,70 @@ impl fmt::Display for BudgetPeriod {
             }
         }
     }
+}
+
+/// How long a key works from the moment it is made or updated (LiteLLM's key `duration`).
+///
+/// The same strings as [`BudgetPeriod`], read as exact lengths: `30d` is 30 × 24 hours whatever
+/// the month, `1mo` ends on the same day and time of the next month (the month's last day when it
+/// has fewer days), as LiteLLM computes a key's expiry.
+///
+/// ```
+/// use switchyard_store::KeyDuration;
+///
+/// let thirty_days: KeyDuration = "30d".parse()?;
+/// let now = 1_796_601_600; // 2026-12-07 00:00 UTC
+/// assert_eq!(thirty_days.expires_at(now), now + 30 * 86_400); // 2027-01-06
+/// # Ok::<(), switchyard_store::ParsePeriodError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyDuration(Length);
+
+impl KeyDuration {
+    /// When a key made at `now` (unix seconds) stops working.
+    pub fn expires_at(&self, now: i64) -> i64 {
+        match self.0 {
+            Length::Seconds(seconds) => {
+                now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+            }
+            Length::Months(months) => add_months(now, months),
+        }
+    }
+}
+
+impl FromStr for KeyDuration {
+    type Err = ParsePeriodError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Length::parse(text)
+            .map(Self)
+            .ok_or_else(|| ParsePeriodError(text.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `now` moved `months` calendar months on: the same day and time of day, or the last day of
+/// the target month when it is shorter.
+fn add_months(now: i64, months: u32) -> i64 {
+    let day_seconds = DAY as i64;
+    let days = now.div_euclid(day_seconds);
+    let time_of_day = now.rem_euclid(day_seconds);
+    let (year, month, day) = civil_from_days(days);
+    let index = (year - 1970) * 12 + i64::from(month) - 1 + i64::from(months);
+    let target_year = 1970 + index.div_euclid(12);
+    let target_month = index.rem_euclid(12) as u32 + 1;
+    let next_month_start = month_start(index + 1) / day_seconds;
+    let month_days = next_month_start - days_from_civil(target_year, target_month, 1);
+    let target_day = i64::from(day).min(month_days) as u32;
+    days_from_civil(target_year, target_month, target_day)
+        .saturating_mul(day_seconds)
+        .saturating_add(time_of_day)
 }
 
 impl Serialize for BudgetPeriod {
@@ -277,6 +349,53 @@ mod tests {
         assert_eq!(period("31d").as_seconds(), Some(31 * 86_400));
     }
 
+    fn lifetime(text: &str) -> KeyDuration {
+        text.parse().expect(text)
+    }
+
+    // Unix times of UTC moments in months of 28, 30 and 31 days.
+    const FEB_1_2026: i64 = 1_769_904_000;
+    const APR_1_2026: i64 = 1_775_001_600;
+    const DEC_7_2026: i64 = 1_796_601_600;
+    const JAN_31_2026_NOON: i64 = 1_769_860_800;
+    const FEB_28_2026_NOON: i64 = 1_772_280_000;
+
+    #[test]
+    fn a_key_duration_is_an_exact_length_in_every_month() {
+        let thirty = lifetime("30d");
+        // February of a common year (28 days), of a leap year (29), April (30), December (31).
+        for start in [FEB_1_2026, FEB_1_2024, APR_1_2026, DEC_7_2026, DEC_1_2023] {
+            assert_eq!(
+                thirty.expires_at(start),
+                start + 30 * 86_400,
+                "from {start}"
+            );
+        }
+        assert_eq!(
+            lifetime("31d").expires_at(DEC_7_2026),
+            DEC_7_2026 + 31 * 86_400
+        );
+        assert_eq!(lifetime("1h").expires_at(DEC_7_2026), DEC_7_2026 + 3_600);
+        assert_eq!(
+            lifetime("daily").expires_at(DEC_7_2026),
+            DEC_7_2026 + 86_400
+        );
+    }
+
+    #[test]
+    fn a_key_duration_in_months_ends_on_the_same_day_or_the_months_last() {
+        assert_eq!(lifetime("1mo").expires_at(FEB_1_2024), MAR_1_2024);
+        assert_eq!(lifetime("1mo").expires_at(FEB_1_2023), MAR_1_2023);
+        assert_eq!(lifetime("2mo").expires_at(FEB_1_2024), APR_1_2024);
+        assert_eq!(lifetime("1mo").expires_at(DEC_1_2023), JAN_1_2024);
+        // January 31st plus a month is the last day of February.
+        assert_eq!(
+            lifetime("1mo").expires_at(JAN_31_2026_NOON),
+            FEB_28_2026_NOON
+        );
+        assert_eq!(lifetime("monthly"), lifetime("1mo"));
+    }
+
     #[test]
     fn rejects_what_is_not_a_period() {
         for bad in [
@@ -297,6 +416,7 @@ mod tests {
             "5000000000mo",
         ] {
             assert!(bad.parse::<BudgetPeriod>().is_err(), "{bad:?} parsed");
+            assert!(bad.parse::<KeyDuration>().is_err(), "{bad:?} parsed");
         }
     }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchyard_store::{
-    BudgetPeriod, KeyFilter, KeyRecord, KeyUpdate, Store, generate_key, hash_key,
+    BudgetPeriod, KeyDuration, KeyFilter, KeyRecord, KeyUpdate, Store, generate_key, hash_key,
 };
 
 use super::{AdminQuery, OptionalJsonBody, store_error};
@@ -75,8 +75,8 @@ impl From<KeyRecord> for KeyView {
 #[serde(deny_unknown_fields)]
 pub struct GenerateKey {
     key_alias: Option<String>,
-    /// How long the key works, such as `30d` (LiteLLM's `duration`).
-    duration: Option<BudgetPeriod>,
+    /// How long the key works, such as `30d` (LiteLLM's `duration`): an exact length.
+    duration: Option<KeyDuration>,
     #[serde(default)]
     models: Vec<String>,
     max_budget: Option<f64>,
@@ -111,7 +111,7 @@ pub async fn generate(
     key.budget_duration = request.budget_duration;
     key.rpm_limit = request.rpm_limit;
     key.tpm_limit = request.tpm_limit;
-    key.expires_at = request.duration.map(|d| expiry(d, now));
+    key.expires_at = request.duration.map(|d| d.expires_at(now));
     key.metadata = request.metadata.unwrap_or_else(|| json!({}));
     key.user_id = request.user_id;
     key.team_id = request.team_id;
@@ -166,9 +166,9 @@ pub async fn update(
         let expires = match duration {
             Value::Null => Value::Null,
             value => {
-                let period: BudgetPeriod = serde_json::from_value(value)
+                let duration: KeyDuration = serde_json::from_value(value)
                     .map_err(|err| ApiError::invalid_request(format!("`duration`: {err}")))?;
-                json!(expiry(period, now))
+                json!(duration.expires_at(now))
             }
         };
         body.insert("expires_at".to_owned(), expires);
@@ -286,15 +286,6 @@ fn take_key_name(body: &mut Map<String, Value>) -> Result<String, ApiError> {
         _ => Err(ApiError::invalid_request(
             "`key` (the key's id or secret) is required",
         )),
-    }
-}
-
-/// When a key made `now` stops working, `duration` later.
-fn expiry(duration: BudgetPeriod, now: i64) -> i64 {
-    match duration.as_seconds() {
-        Some(secs) => now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
-        // Months: the end of the window that starts `now`'s month count from now.
-        None => now.saturating_add(duration.period_end(now) - duration.period_start(now)),
     }
 }
 
