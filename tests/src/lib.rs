@@ -9,6 +9,7 @@ pub mod fake_bedrock;
 pub mod fake_gemini;
 pub mod faults;
 pub mod gauges;
+pub mod jaeger;
 pub mod otlp;
 
 use std::net::SocketAddr;

@@ -1,5 +1,8 @@
 //! `cargo xtask test`: the whole test suite, as README and CI run it.
 //!
+//! 0. `scripts/services.sh`: PostgreSQL and Redis installed and started when they do not answer,
+//!    Jaeger built once into a cache; their addresses and Jaeger's path go to the tests in
+//!    `SWITCHYARD_TEST_DATABASE_URL`, `SWITCHYARD_TEST_REDIS_URL` and `SWITCHYARD_JAEGER_BIN`.
 //! 1. `cargo test --workspace` (unit tests and the end-to-end tests in `tests/`).
 //! 2. The client tests in `tests/clients/`: the official OpenAI (and Anthropic) Python SDKs,
 //!    installed from PyPI into a throwaway virtualenv under `target/`, drive a real gateway
@@ -14,13 +17,57 @@ use crate::{cargo, exec, root};
 
 /// Runs every test; `extra` goes to `cargo test`.
 pub fn run(extra: &[String]) -> anyhow::Result<()> {
+    let env = services()?;
     // The end-to-end tests run the real binary as a process, so it is built first.
     exec(cargo().args(["build", "-p", "switchyard"]))?;
-    exec(cargo().args(["test", "--workspace"]).args(extra))?;
-    client_tests()
+    exec(
+        cargo()
+            .args(["test", "--workspace"])
+            .args(extra)
+            .envs(env.iter().cloned()),
+    )?;
+    client_tests(&env)
 }
 
-fn client_tests() -> anyhow::Result<()> {
+/// The services the tests talk to, up; the variables that point the tests at them (a value
+/// already in the environment wins, and `scripts/services.sh` reads the same variables).
+fn services() -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut env = Vec::new();
+    for (variable, default) in [
+        ("SWITCHYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+        (
+            "SWITCHYARD_TEST_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+    ] {
+        let value = std::env::var(variable).unwrap_or_else(|_| default.to_owned());
+        env.push((variable, value));
+    }
+    let script = root().join("scripts/services.sh");
+    exec(Command::new("bash").arg(&script).envs(env.iter().cloned()))?;
+    let jaeger = match std::env::var("SWITCHYARD_JAEGER_BIN") {
+        Ok(path) => path,
+        Err(_) => {
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg("jaeger-path")
+                .output()
+                .context("asking scripts/services.sh where Jaeger is")?;
+            anyhow::ensure!(
+                out.status.success(),
+                "scripts/services.sh jaeger-path failed"
+            );
+            String::from_utf8(out.stdout)
+                .context("Jaeger's path")?
+                .trim()
+                .to_owned()
+        }
+    };
+    env.push(("SWITCHYARD_JAEGER_BIN", jaeger));
+    Ok(env)
+}
+
+fn client_tests(env: &[(&'static str, String)]) -> anyhow::Result<()> {
     let root = root();
     let venv = root.join("target/client-venv");
     let python = venv.join("bin/python");
@@ -55,6 +102,7 @@ fn client_tests() -> anyhow::Result<()> {
         Command::new(&python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(Path::new("tests/clients"))
-            .env("SWITCHYARD_BIN", binary),
+            .env("SWITCHYARD_BIN", binary)
+            .envs(env.iter().cloned()),
     )
 }

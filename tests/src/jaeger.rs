@@ -1,0 +1,215 @@
+//! A real Jaeger (v2, all-in-one, in-memory storage) for the tracing tests: started from the
+//! binary `scripts/services.sh` builds (`SWITCHYARD_JAEGER_BIN`, which `cargo xtask test` sets),
+//! on free loopback ports of its own, with its OTLP receivers and its query API; killed on drop.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long Jaeger may take to open its ports.
+const START_WITHIN: Duration = Duration::from_secs(60);
+
+/// A running Jaeger process.
+pub struct Jaeger {
+    /// OTLP over gRPC: `http://127.0.0.1:PORT`.
+    pub otlp_grpc: String,
+    /// OTLP over HTTP/protobuf: `http://127.0.0.1:PORT`.
+    pub otlp_http: String,
+    /// The query API and UI: `http://127.0.0.1:PORT`.
+    pub query: String,
+    client: reqwest::Client,
+    process: tokio::process::Child,
+    workdir: tempfile::TempDir,
+}
+
+impl Jaeger {
+    /// Starts Jaeger; `None` (with a line saying the test is skipped) when `SWITCHYARD_JAEGER_BIN`
+    /// is unset outside CI. In CI (`CI` set) a missing binary fails the test.
+    pub async fn start() -> Option<Self> {
+        let binary = match std::env::var("SWITCHYARD_JAEGER_BIN") {
+            Ok(path) if !path.is_empty() => path,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("SWITCHYARD_JAEGER_BIN is not set: run the tests with `cargo xtask test`")
+            }
+            _ => {
+                println!("skipped: SWITCHYARD_JAEGER_BIN not set (`cargo xtask test` sets it)");
+                return None;
+            }
+        };
+        let ports = [
+            free_port().await,
+            free_port().await,
+            free_port().await,
+            free_port().await,
+            free_port().await,
+        ];
+        let [grpc, http, query, query_grpc, health] = ports;
+        let workdir = tempfile::Builder::new()
+            .prefix("switchyard-jaeger-")
+            .tempdir()
+            .expect("a folder for Jaeger");
+        let config = workdir.path().join("jaeger.yaml");
+        std::fs::write(&config, config_yaml(grpc, http, query, query_grpc, health))
+            .expect("write Jaeger's config");
+        let log = std::fs::File::create(workdir.path().join("jaeger.log")).expect("Jaeger's log");
+        let process = tokio::process::Command::new(&binary)
+            .arg("--config")
+            .arg(&config)
+            .current_dir(workdir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Jaeger at {binary}: {e}"));
+        let jaeger = Self {
+            otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+            otlp_http: format!("http://127.0.0.1:{http}"),
+            query: format!("http://127.0.0.1:{query}"),
+            client: reqwest::Client::new(),
+            process,
+            workdir,
+        };
+        jaeger.wait_ready(&format!("http://127.0.0.1:{grpc}")).await;
+        Some(jaeger)
+    }
+
+    /// Waits until the query API answers and the OTLP gRPC port accepts connections.
+    async fn wait_ready(&self, grpc: &str) {
+        let deadline = tokio::time::Instant::now() + START_WITHIN;
+        let grpc_addr = grpc.trim_start_matches("http://").to_owned();
+        loop {
+            let query_up = self
+                .client
+                .get(format!("{}/api/services", self.query))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            let grpc_up = tokio::net::TcpStream::connect(&grpc_addr).await.is_ok();
+            if query_up && grpc_up {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Jaeger did not come up within {START_WITHIN:?}; its log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What Jaeger has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.workdir.path().join("jaeger.log")).unwrap_or_default()
+    }
+
+    /// The environment that makes a gateway process export its spans here over OTLP gRPC,
+    /// promptly.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp_grpc.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        ]
+    }
+
+    /// `GET {query}{path}` as JSON (the query API Jaeger's UI uses).
+    pub async fn api(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.query))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Jaeger's query API at {path}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("Jaeger answers JSON")
+    }
+
+    /// The traces of `service` Jaeger holds (`/api/traces?service=...`), polled until `done`
+    /// accepts them or `within` runs out (then it panics, showing what there was).
+    pub async fn traces_until(
+        &self,
+        service: &str,
+        within: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let answer = self
+                .api(&format!("/api/traces?service={service}&limit=100"))
+                .await;
+            let traces = answer["data"].as_array().cloned().unwrap_or_default();
+            if done(&traces) {
+                return traces;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Jaeger's traces of {service} never matched within {within:?}: {traces:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.id()
+    }
+}
+
+/// Jaeger v2's configuration (an OpenTelemetry Collector file): OTLP in, memory storage, query
+/// API, health check and its own metrics off, each on the given loopback port.
+fn config_yaml(grpc: u16, http: u16, query: u16, query_grpc: u16, health: u16) -> String {
+    format!(
+        r#"service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:{health}
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:{query}
+    grpc:
+      endpoint: 127.0.0.1:{query_grpc}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+      http:
+        endpoint: 127.0.0.1:{http}
+processors:
+  batch:
+    timeout: 50ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+"#
+    )
+}
+
+async fn free_port() -> u16 {
+    crate::closed_port().await
+}
