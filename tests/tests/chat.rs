@@ -118,8 +118,8 @@ async fn health_checks_need_no_key() {
 async fn a_complete_answer_reports_its_cost_at_the_catalog_price() {
     let upstream = switchyard_e2e::FakeUpstream::start().await;
     let config = format!(
-        "model_list:\n  - {{model_name: priced, litellm_params: {{model: openai/gpt-4o-mini, api_base: '{}'}}}}\n  - {{model_name: unpriced, litellm_params: {{model: mock/whatever}}}}\n",
-        upstream.api_base
+        "model_list:\n  - {{model_name: priced, litellm_params: {{model: openai/gpt-4o-mini, api_base: '{}'}}}}\n  - {{model_name: unpriced, litellm_params: {{model: openai/not-in-any-catalog, api_base: '{}'}}}}\n",
+        upstream.api_base, upstream.api_base
     );
     let gateway = switchyard_e2e::Gateway::spawn(&config, &[]).await;
     let ask =

@@ -27,7 +27,7 @@ pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WIND
 pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
-pub use router::{CallGuard, CallOptions, CooldownHook, RouteError, Routed, Router};
+pub use router::{CallGuard, CallOptions, CooldownHook, GroupFilter, RouteError, Routed, Router};
 pub use rules::{
     ComplexityRule, Conditions, Decision, HybridRule, Prefer, RequestFacts, RoutingRules, Rule,
     RuleError, RuleKind, TaskRule, Tier, TierRule, group_latency, group_price,

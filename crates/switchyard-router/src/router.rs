@@ -38,13 +38,59 @@ pub enum RouteError {
     },
 }
 
-/// Per-call routing options sent by the client.
+/// Per-call routing options: what the client sent, and what its caller may reach.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
     /// Further model groups to try, in order, after the requested one (OpenRouter's `models`).
     pub models: Vec<String>,
     /// Overrides the policy's `num_retries` for this call.
     pub num_retries: Option<u32>,
+    /// The groups this call may fall back to; `None` allows every group. Checked each time a
+    /// fallback group (configured or from [`models`](Self::models)) comes up: a group it refuses
+    /// is skipped, never called. The requested group itself is the caller's to admit.
+    pub allowed: Option<GroupFilter>,
+}
+
+impl CallOptions {
+    fn allows(&self, group: &str) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|filter| filter.allows(group))
+    }
+}
+
+/// Which model groups a call may reach, such as a key's allow-list.
+///
+/// ```
+/// use switchyard_router::{CallOptions, GroupFilter};
+///
+/// let allowed = ["basic".to_owned()];
+/// let options = CallOptions {
+///     models: vec!["gold".to_owned()],
+///     allowed: Some(GroupFilter::new(move |group| allowed.iter().any(|a| a == group))),
+///     ..CallOptions::default()
+/// };
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct GroupFilter(Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl GroupFilter {
+    /// A filter that allows the groups `allows` answers `true` for.
+    pub fn new(allows: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(allows))
+    }
+
+    /// Whether the filter allows `group`.
+    pub fn allows(&self, group: &str) -> bool {
+        (self.0)(group)
+    }
+}
+
+impl std::fmt::Debug for GroupFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupFilter")
+    }
 }
 
 /// A served call: the value, the deployment that produced it and how it got there.
@@ -233,6 +279,10 @@ impl Router {
                 continue;
             }
             visited.push(name.clone());
+            if name != model && !options.allows(&name) {
+                tracing::info!(group = %name, "fallback skipped: the caller may not use it");
+                continue;
+            }
             let Some(group) = self.groups.get(&name) else {
                 tracing::warn!(group = %name, "fallback names no configured model group");
                 continue;

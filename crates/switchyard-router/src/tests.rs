@@ -292,7 +292,7 @@ async fn retries_then_fallbacks_then_per_request_models() {
         );
     let options = CallOptions {
         models: vec!["x".to_owned()],
-        num_retries: None,
+        ..CallOptions::default()
     };
     let routed = r
         .call("m", Probe::default(), &options, script.send())
@@ -306,6 +306,52 @@ async fn retries_then_fallbacks_then_per_request_models() {
         ["f1", "f1", "x1"],
         "a lone deployment is retried in place"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallbacks_the_filter_refuses_are_skipped_never_called() {
+    let mut policy = RoutingPolicy::default();
+    policy
+        .fallbacks
+        .insert("m".to_owned(), vec!["gold".to_owned(), "ok".to_owned()]);
+    let r = router(
+        vec![
+            deployment("m", "m1"),
+            deployment("gold", "g1"),
+            deployment("x", "x1"),
+            deployment("ok", "ok1"),
+        ],
+        policy,
+    );
+    let script = Script::default().fail("m1", vec![err(ErrorClass::UpstreamServer)]);
+    let options = CallOptions {
+        models: vec!["x".to_owned()],
+        num_retries: Some(0),
+        allowed: Some(GroupFilter::new(|group| group == "m" || group == "ok")),
+    };
+    let routed = r
+        .call("m", Probe::default(), &options, script.send())
+        .await
+        .expect("served by the allowed fallback");
+    assert_eq!(routed.value, "ok1");
+    assert_eq!(script.calls(), ["m1", "ok1"], "gold and x never called");
+
+    // With nothing allowed to fall back to, the requested group's failure is the answer.
+    let script = Script::default().fail("m1", vec![err(ErrorClass::UpstreamServer)]);
+    let options = CallOptions {
+        models: vec!["gold".to_owned()],
+        num_retries: Some(0),
+        allowed: Some(GroupFilter::new(|group| group == "m")),
+    };
+    let error = r
+        .call("m", Probe::default(), &options, script.send())
+        .await
+        .expect_err("no allowed fallback");
+    assert!(
+        matches!(&error, RouteError::Upstream { deployment, .. } if deployment == "m1"),
+        "{error:?}"
+    );
+    assert_eq!(script.calls(), ["m1"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,11 +1,12 @@
 //! Who is calling: the identity authentication establishes for a request (which key, its user
-//! and team, its own limits, the models it may call, and the budgets its spend counts against),
-//! carried in the request's extensions to the call path, where rate limits, budgets and spend
-//! records read it. Never holds the secret key itself.
+//! and team, their own limits, the models it may call, and the budgets its spend counts
+//! against), carried in the request's extensions to the call path, where rate limits, budgets
+//! and spend records read it; and the end user a call names. Never holds the secret key itself.
 
 use std::sync::Arc;
 
 use switchyard_layers::rate_limit::Limits;
+use switchyard_router::GroupFilter;
 use switchyard_store::{BudgetPeriod, CounterScope};
 
 /// The identity of one request's caller.
@@ -22,6 +23,14 @@ pub struct Caller {
     pub team_id: Option<Arc<str>>,
     /// The key's own requests and tokens per minute, replacing `rate_limits.key`.
     pub limits: Option<Limits>,
+    /// The key owner's own limits (`/user/new`'s `rpm_limit`/`tpm_limit`), replacing
+    /// `rate_limits.user`; they hold across every key of the user.
+    pub user_limits: Option<Limits>,
+    /// The team's own limits, replacing `rate_limits.team`; they hold across the team's keys.
+    pub team_limits: Option<Limits>,
+    /// The end user this call is made for: an end-user header or the body's `user`, set per
+    /// call. A scope of its own, in addition to the key's owner, never instead of it.
+    pub end_user: Option<Arc<str>>,
     /// Model names the caller may call; empty allows every model.
     pub models: Arc<[String]>,
     /// The key, its user and its team, whose spend each call adds to (virtual keys only).
@@ -55,6 +64,9 @@ impl Caller {
             user_id: None,
             team_id: None,
             limits: None,
+            user_limits: None,
+            team_limits: None,
+            end_user: None,
             models: Arc::from(Vec::new()),
             accounts: Arc::from(Vec::new()),
         }
@@ -63,5 +75,83 @@ impl Caller {
     /// Whether the caller may call `model`.
     pub fn may_call(&self, model: &str) -> bool {
         self.models.is_empty() || self.models.iter().any(|allowed| allowed == model)
+    }
+
+    /// The fallback groups the router may take this caller to: those its allow-list names
+    /// (`None` when it may call every model).
+    pub fn group_filter(&self) -> Option<GroupFilter> {
+        if self.models.is_empty() {
+            return None;
+        }
+        let models = Arc::clone(&self.models);
+        Some(GroupFilter::new(move |group| {
+            models.iter().any(|allowed| allowed == group)
+        }))
+    }
+}
+
+/// Headers LiteLLM always reads for the end user of a call.
+const END_USER_HEADERS: [&str; 2] = ["x-litellm-end-user-id", "x-litellm-customer-id"];
+
+/// End-user ids longer than this are kept as a hash (they become counter and rate-limit keys).
+const MAX_END_USER_BYTES: usize = 128;
+
+/// The end user a call is made for: LiteLLM's end-user headers, then the operator's
+/// `configured` header, then the body's `user`. Long ids are replaced by their SHA-256.
+pub fn end_user_of(
+    headers: &http::HeaderMap,
+    configured: Option<&http::HeaderName>,
+    body_user: Option<&str>,
+) -> Option<Arc<str>> {
+    let from_header = END_USER_HEADERS
+        .iter()
+        .filter_map(|name| headers.get(*name))
+        .chain(configured.and_then(|name| headers.get(name)))
+        .filter_map(|value| value.to_str().ok())
+        .map(str::trim)
+        .find(|value| !value.is_empty());
+    let id = from_header.or(body_user.map(str::trim).filter(|u| !u.is_empty()))?;
+    if id.len() <= MAX_END_USER_BYTES {
+        return Some(Arc::from(id));
+    }
+    Some(Arc::from(format!(
+        "sha256:{}",
+        switchyard_store::hash_key(id).to_hex()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_user_comes_from_headers_before_the_body() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            end_user_of(&headers, None, Some("ana")).as_deref(),
+            Some("ana")
+        );
+        assert_eq!(end_user_of(&headers, None, Some("  ")), None);
+        let custom = http::HeaderName::from_static("x-openwebui-user-email");
+        headers.insert(
+            "x-openwebui-user-email",
+            "bo@example.com".parse().expect("value"),
+        );
+        assert_eq!(
+            end_user_of(&headers, Some(&custom), Some("ana")).as_deref(),
+            Some("bo@example.com")
+        );
+        assert_eq!(
+            end_user_of(&headers, None, Some("ana")).as_deref(),
+            Some("ana")
+        );
+        headers.insert("x-litellm-end-user-id", "cy".parse().expect("value"));
+        assert_eq!(
+            end_user_of(&headers, Some(&custom), Some("ana")).as_deref(),
+            Some("cy")
+        );
+        let long = "u".repeat(10_000);
+        let kept = end_user_of(&http::HeaderMap::new(), None, Some(&long)).expect("an id");
+        assert!(kept.starts_with("sha256:") && kept.len() < 80, "{kept}");
     }
 }

@@ -15,10 +15,10 @@ use futures_util::Stream;
 use http::HeaderMap;
 use serde_json::Value;
 use switchyard_layers::cache::{CacheControl, CacheStatus, Reply, take_cache_directives};
-use switchyard_layers::cost::{Cost, MeteredStream, Tokens, cost_of_tokens};
+use switchyard_layers::cost::{Cost, MeteredStream, Tokens};
 use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_providers::{ChunkStream, ProviderError};
-use switchyard_router::{CallOptions, Decision, RequestFacts, StickyBy};
+use switchyard_router::{CallOptions, Decision, GroupFilter, RequestFacts, StickyBy};
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
@@ -28,12 +28,16 @@ use switchyard_wire::{
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::caller::Caller;
+use crate::caller::{Caller, end_user_of};
+use crate::config::budgets::Unpriced;
 use crate::error::ApiError;
+use crate::estimate::{self, Estimate, Pricer};
 use crate::observe;
 use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream, route_error, within};
 use crate::record::CallRecord;
+use crate::settled::{SettledStream, SettlementSlot};
 use crate::state::AppState;
+use crate::storage::Reservation;
 
 /// What a chat call produced.
 pub enum ChatOutcome {
@@ -90,27 +94,40 @@ pub async fn chat(
     state: &AppState,
     mut request: ChatRequest,
     headers: &HeaderMap,
-    caller: Caller,
+    mut caller: Caller,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
     let started = Instant::now();
     let in_flight = state.metrics().in_flight();
+    caller.end_user = end_user_of(
+        headers,
+        state.budgets().end_user_header.as_ref(),
+        request.user.as_deref(),
+    );
     let mut record = CallRecord::start(operation::CHAT, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
-    if let Err(err) = admit(state, &caller, &request.model).await {
-        return Err(fail(state, record, started, err));
+    if !caller.may_call(&request.model) {
+        let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
+        return Err(fail(state, record, started, err).await);
     }
     let prepared = record
         .span
         .in_scope(|| prepare_chat(state, &mut request, headers));
-    let (options, timeout, cache_control, experiment, decision) = match prepared {
+    let (mut options, timeout, cache_control, experiment, decision) = match prepared {
         Ok(prepared) => prepared,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => return Err(fail(state, record, started, err).await),
     };
+    let estimate = estimate::chat(state, &request);
+    match reserve(state, &caller, &request.model, estimate).await {
+        Ok(reservation) => record.reservation = reservation,
+        Err(err) => return Err(fail(state, record, started, err).await),
+    }
+    options.allowed = fallback_filter(state, &caller);
     record.experiment.clone_from(&experiment);
     record.route_reason = decision.as_ref().map(ToString::to_string);
     record.model_group = Some(request.model.clone());
     observe::open_chat(&record, &request, state.record_content());
     let prompt_estimate = estimated_prompt_tokens(&request);
+    let asked_output = estimate::asked_output(&request);
     let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
@@ -128,7 +145,7 @@ pub async fn chat(
         Ok(answer) => answer,
         Err(err) => {
             record.attempts = attempts.load(Ordering::Relaxed);
-            return Err(fail(state, record, started, err));
+            return Err(fail(state, record, started, err).await);
         }
     };
     let ChatAnswer {
@@ -147,12 +164,21 @@ pub async fn chat(
         record.fallback_from.clone_from(&u.fallback_from);
         state.price(&u.deployment.id).copied()
     });
-    let hit = record.cache_hit;
-    let priced = move |tokens: Tokens, estimated: bool| -> Option<Cost> {
-        if hit {
-            return Some(Cost::default());
-        }
-        price.map(|p| cost_of_tokens(&p, tokens).estimated(estimated))
+    let limits = upstream
+        .as_ref()
+        .map(|u| state.token_limits(&u.deployment.id))
+        .unwrap_or_default();
+    let pricer = Pricer {
+        price,
+        limits,
+        fallback: Tokens {
+            prompt: prompt_estimate,
+            completion: asked_output
+                .or(limits.output)
+                .unwrap_or(estimate::DEFAULT_OUTPUT_TOKENS),
+            ..Tokens::default()
+        },
+        cache_hit: record.cache_hit,
     };
     let mut route = Route {
         upstream,
@@ -164,8 +190,9 @@ pub async fn chat(
     };
     let outcome = match reply {
         Reply::Complete(answer) => {
-            let tokens = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
-            route.cost = priced(tokens, false);
+            let reported = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
+            let (tokens, cost) = pricer.account(reported, false, Some(&answer.model));
+            route.cost = cost;
             record.tokens = tokens;
             record.cost = route.cost;
             record.latency = started.elapsed();
@@ -179,7 +206,9 @@ pub async fn chat(
             if state.record_content() {
                 observe::record_completion(&record.span, &answer);
             }
-            state.finish_call(record);
+            if let Some(settlement) = state.finish_call(record) {
+                settlement.wait().await;
+            }
             drop(in_flight);
             ChatOutcome::Complete(answer)
         }
@@ -191,6 +220,8 @@ pub async fn chat(
                 notes: Arc::clone(&notes),
             };
             let state = state.clone();
+            let slot = SettlementSlot::default();
+            let settled = slot.clone();
             // The record (holding the call span) and the in-flight guard live in the closure:
             // the call is traced and counted as in flight until the stream ends or is dropped.
             let metered =
@@ -198,14 +229,16 @@ pub async fn chat(
                     if let Some(correction) = correction {
                         correction.settle(tokens.prompt.saturating_add(tokens.completion));
                     }
+                    let answered = notes.response.get().map(|(_, model)| model.as_str());
+                    let (tokens, cost) = pricer.account(tokens, estimated, answered);
                     record.tokens = tokens;
-                    record.cost = priced(tokens, estimated);
+                    record.cost = cost;
                     record.latency = started.elapsed();
                     notes.fill(&mut record);
-                    state.finish_call(record);
+                    slot.put(state.finish_call(record));
                     drop(in_flight);
                 });
-            ChatOutcome::Stream(Box::pin(metered))
+            ChatOutcome::Stream(Box::pin(SettledStream::new(metered, settled)))
         }
     };
     Ok(Dispatched { route, outcome })
@@ -249,22 +282,57 @@ fn prepare_chat(
     Ok((options, timeout, cache_control, experiment, decision))
 }
 
-/// Lets a caller's call of `model` go on: its key may call the model, and neither the key nor
-/// its user or team has spent its budget.
-async fn admit(state: &AppState, caller: &Caller, model: &str) -> Result<(), ApiError> {
-    if !caller.may_call(model) {
-        return Err(ApiError::model_not_allowed(model, &caller.key_id));
+/// Holds the call's estimate on its budgets (none when the caller has none). A caller with a
+/// budget may not use a group with an unpriced deployment unless `budget_unpriced: allow`.
+async fn reserve(
+    state: &AppState,
+    caller: &Caller,
+    group: &str,
+    estimate: Estimate,
+) -> Result<Option<Reservation>, ApiError> {
+    let budgets = state.budgets();
+    if estimate.unpriced && budgets.unpriced == Unpriced::Refuse && has_budget(state, caller) {
+        return Err(ApiError::unpriced_model(group));
     }
-    state.storage().check_budgets(caller).await
+    state.storage().reserve(caller, estimate.usd, budgets).await
+}
+
+/// Whether any budget applies to the caller's calls.
+fn has_budget(state: &AppState, caller: &Caller) -> bool {
+    caller.accounts.iter().any(|a| a.max_budget.is_some())
+        || (caller.end_user.is_some() && state.budgets().max_end_user_budget.is_some())
+}
+
+/// The fallback groups the router may take this call to: those the caller's allow-list names,
+/// and, for a caller with a budget (unless `budget_unpriced: allow`), only fully priced ones.
+fn fallback_filter(state: &AppState, caller: &Caller) -> Option<GroupFilter> {
+    let models = caller.group_filter();
+    let refuse_unpriced = state.budgets().unpriced == Unpriced::Refuse && has_budget(state, caller);
+    if !refuse_unpriced {
+        return models;
+    }
+    let state = state.clone();
+    Some(GroupFilter::new(move |group| {
+        models.as_ref().is_none_or(|filter| filter.allows(group)) && state.group_is_priced(group)
+    }))
 }
 
 /// Finishes the record of a failed call and gives the error back.
-fn fail(state: &AppState, mut record: CallRecord, started: Instant, err: ApiError) -> ApiError {
+async fn fail(
+    state: &AppState,
+    mut record: CallRecord,
+    started: Instant,
+    err: ApiError,
+) -> ApiError {
     record.status = err.status.as_u16();
     record.error_code = err.code;
     record.limit_scope.clone_from(&err.limit_scope);
     record.latency = started.elapsed();
-    state.finish_call(record);
+    // A failed call's reservation is released before the client hears of the failure, so
+    // its retry finds the budget as it was.
+    if let Some(released) = state.finish_call(record) {
+        released.wait().await;
+    }
     err
 }
 
@@ -274,15 +342,21 @@ pub async fn embeddings(
     state: &AppState,
     mut request: EmbeddingsRequest,
     headers: &HeaderMap,
-    caller: Caller,
+    mut caller: Caller,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
     let started = Instant::now();
     let _in_flight = state.metrics().in_flight();
+    caller.end_user = end_user_of(
+        headers,
+        state.budgets().end_user_header.as_ref(),
+        request.user.as_deref(),
+    );
     let mut record =
         CallRecord::start(operation::EMBEDDINGS, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
-    if let Err(err) = admit(state, &caller, &request.model).await {
-        return Err(fail(state, record, started, err));
+    if !caller.may_call(&request.model) {
+        let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
+        return Err(fail(state, record, started, err).await);
     }
     if request.input.is_empty() {
         return Err(fail(
@@ -290,15 +364,23 @@ pub async fn embeddings(
             record,
             started,
             ApiError::invalid_request("`input` must not be empty"),
-        ));
+        )
+        .await);
     }
-    let options = match refuse_client_credentials(&request.extra)
+    let mut options = match refuse_client_credentials(&request.extra)
         .and_then(|()| routing_options(&mut request.extra))
     {
         Ok(options) => options,
-        Err(err) => return Err(fail(state, record, started, err)),
+        Err(err) => return Err(fail(state, record, started, err).await),
     };
+    options.allowed = fallback_filter(state, &caller);
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
+    let estimate = estimate::embeddings(state, &request);
+    let input_tokens = estimate::embedding_tokens(&request.input);
+    match reserve(state, &caller, &request.model, estimate).await {
+        Ok(reservation) => record.reservation = reservation,
+        Err(err) => return Err(fail(state, record, started, err).await),
+    }
     record.experiment.clone_from(&experiment);
     record.model_group = Some(request.model.clone());
     observe::note_caller(&record);
@@ -334,17 +416,24 @@ pub async fn embeddings(
         Ok(routed) => routed,
         Err(err) => {
             record.attempts = attempts.load(Ordering::Relaxed);
-            return Err(fail(state, record, started, err));
+            return Err(fail(state, record, started, err).await);
         }
     };
     let deployment = Arc::clone(routed.deployment());
-    let tokens = Tokens {
+    let reported = Tokens {
         prompt: routed.value.usage.prompt_tokens,
         ..Tokens::default()
     };
-    let cost = state
-        .price(&deployment.id)
-        .map(|price| cost_of_tokens(price, tokens));
+    let pricer = Pricer {
+        price: state.price(&deployment.id).copied(),
+        limits: state.token_limits(&deployment.id),
+        fallback: Tokens {
+            prompt: input_tokens,
+            ..Tokens::default()
+        },
+        cache_hit: false,
+    };
+    let (tokens, cost) = pricer.account(reported, false, Some(&routed.value.model));
     record.deployment = Some(deployment.id.clone());
     record.provider = Some(deployment.provider.family());
     record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
@@ -356,7 +445,9 @@ pub async fn embeddings(
     record.cost = cost;
     record.latency = started.elapsed();
     let request_id = Arc::clone(&record.request_id);
-    state.finish_call(record);
+    if let Some(settlement) = state.finish_call(record) {
+        settlement.wait().await;
+    }
     Ok(Dispatched {
         route: Route {
             upstream: Some(Upstream {

@@ -238,6 +238,20 @@ impl ApiError {
         )
     }
 
+    /// A call with a budget to a model group with a deployment that has no price
+    /// (`general_settings.budget_unpriced: refuse`).
+    pub fn unpriced_model(model: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("unpriced_model"),
+            format!(
+                "model `{model}` has no known price, so calls with a budget may not use it; the \
+                 operator can set its price or `model_info.base_model`"
+            ),
+        )
+    }
+
     /// The caller may not do this (the admin API without the master key).
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(

@@ -12,10 +12,13 @@ mod admin;
 mod auth;
 mod body;
 mod dispatch;
+mod estimate;
+mod invalidation;
 mod messages;
 mod observe;
 mod pipeline;
 mod routes;
+mod settled;
 mod state;
 mod stream;
 

@@ -18,7 +18,7 @@ use switchyard_layers::cache::{
 };
 use switchyard_layers::limits::{DeadlineLayer, MaxTokensLayer, RequestedTimeout};
 use switchyard_layers::rate_limit::{
-    Correction, EstimateTokens, LimitCheck, LocalBackend, RateLimitBackend, RateLimitKey,
+    Correction, EstimateTokens, LimitCheck, Limits, LocalBackend, RateLimitBackend, RateLimitKey,
     RateLimitLayer, RedisBackend, RedisSettings, Scope, UsedTokens,
 };
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
@@ -159,9 +159,11 @@ impl UsedTokens for ChatAnswer {
     }
 }
 
-/// The limits a chat call counts against: its key (the key's own limits, else
-/// `rate_limits.key`), its end user (the request's `user`, else the key's user), the key's
-/// team, and the model group requested.
+/// The limits a chat call counts against, each scope on its own: its key (the key's own
+/// limits, else `rate_limits.key`), the key's owner (the user's own, else `rate_limits.user`),
+/// the key's team (the team's own, else `rate_limits.team`), the call's end user
+/// (`rate_limits.end_user`, keyed by what the client names: it adds a limit, it never replaces
+/// the owner's), and the model group requested.
 #[derive(Debug, Clone)]
 pub(crate) struct CallerLimits(pub RateLimitSettings);
 
@@ -169,30 +171,30 @@ impl RateLimitKey<ChatCall> for CallerLimits {
     fn checks(&self, call: &ChatCall) -> Vec<LimitCheck> {
         let settings = &self.0;
         let caller = &call.caller;
-        let mut checks = Vec::with_capacity(4);
-        let key_limits = caller.limits.unwrap_or(settings.key);
-        if !key_limits.is_unlimited() {
-            checks.push(LimitCheck::new(
-                Scope::API_KEY,
-                Arc::clone(&caller.key_id),
-                key_limits,
-            ));
-        }
-        if !settings.user.is_unlimited() {
-            let user = call.request.user.as_deref().map(Arc::from);
-            if let Some(user) = user.or_else(|| caller.user_id.clone()) {
-                checks.push(LimitCheck::new(Scope::USER, user, settings.user));
+        let mut checks = Vec::with_capacity(5);
+        let mut check = |scope: Scope, id: Option<&Arc<str>>, limits: Limits| {
+            if let Some(id) = id
+                && !limits.is_unlimited()
+            {
+                checks.push(LimitCheck::new(scope, Arc::clone(id), limits));
             }
-        }
-        if !settings.team.is_unlimited()
-            && let Some(team) = &caller.team_id
-        {
-            checks.push(LimitCheck::new(
-                Scope::TEAM,
-                Arc::clone(team),
-                settings.team,
-            ));
-        }
+        };
+        check(
+            Scope::API_KEY,
+            Some(&caller.key_id),
+            caller.limits.unwrap_or(settings.key),
+        );
+        check(
+            Scope::USER,
+            caller.user_id.as_ref(),
+            caller.user_limits.unwrap_or(settings.user),
+        );
+        check(
+            Scope::TEAM,
+            caller.team_id.as_ref(),
+            caller.team_limits.unwrap_or(settings.team),
+        );
+        check(Scope::END_USER, caller.end_user.as_ref(), settings.end_user);
         if !settings.model.is_unlimited() {
             checks.push(LimitCheck::new(
                 Scope::MODEL,

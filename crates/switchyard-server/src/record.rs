@@ -16,6 +16,7 @@ use switchyard_telemetry::propagation::trace_id_of;
 use crate::caller::Caller;
 use crate::observe;
 use crate::state::AppState;
+use crate::storage::{Reservation, Settlement};
 
 /// One call, from the request to its last byte.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct CallRecord {
     pub tokens: Tokens,
     /// What the call cost; `None` when the model has no price.
     pub cost: Option<Cost>,
+    /// What the call holds on its budgets, settled to its cost when the record is finished.
+    pub reservation: Option<Reservation>,
     /// The HTTP status answered (200 for a stream that started).
     pub status: u16,
     /// Whether the response cache answered.
@@ -98,6 +101,7 @@ impl CallRecord {
             fallback_from: None,
             tokens: Tokens::default(),
             cost: None,
+            reservation: None,
             status: 200,
             cache_hit: false,
             experiment: None,
@@ -122,8 +126,12 @@ impl AppState {
     /// the metrics, the final attributes of its span (which ends when the record is dropped
     /// here, unless a clone lives on), and the access log line with the trace id. Called once
     /// per call.
-    pub fn finish_call(&self, record: CallRecord) {
-        self.storage().record(&record);
+    ///
+    /// Answers the settlement of the call's budget reservation, when it has one: the caller
+    /// waits for it before the client sees the end of the answer, so the client's next call is
+    /// checked against this one's exact cost, not its estimate.
+    pub fn finish_call(&self, record: CallRecord) -> Option<Settlement> {
+        let settlement = self.storage().record(&record);
         observe::count(self.metrics(), self.groups(), &record);
         observe::close_span(&record);
         let trace_id = trace_id_of(&record.span);
@@ -143,5 +151,6 @@ impl AppState {
             cache_hit = record.cache_hit,
             "call finished"
         );
+        settlement
     }
 }

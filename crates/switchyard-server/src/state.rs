@@ -22,6 +22,7 @@ use switchyard_router::{
 };
 use switchyard_telemetry::GatewayMetrics;
 
+use crate::config::budgets::BudgetSettings;
 use crate::config::settings::ServerSettings;
 use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
@@ -58,6 +59,16 @@ pub enum BuildError {
     Storage(#[from] StoreError),
 }
 
+/// The most tokens a deployment's model takes in and gives out in one call, when known
+/// (`model_info`, else the price catalog).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenLimits {
+    /// Prompt tokens.
+    pub input: Option<u64>,
+    /// Generated tokens.
+    pub output: Option<u64>,
+}
+
 /// Shared, read-only state of the gateway.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -78,6 +89,10 @@ struct Inner {
     usage_sync: Option<Arc<UsageSync>>,
     /// List prices by deployment id, for the cost of each answer.
     prices: HashMap<String, ModelPrice>,
+    /// Token limits of each deployment's model, by deployment id, when known.
+    token_limits: HashMap<String, TokenLimits>,
+    /// How budgets are enforced.
+    budgets: BudgetSettings,
     /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
     layers: CallLayers,
     /// Keys, budgets and spend; shared with the states that replace this one on reload.
@@ -122,10 +137,18 @@ impl AppState {
         let client = HttpClient::new(&client_settings).map_err(BuildError::Client)?;
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
+        let mut token_limits = HashMap::new();
         for d in settings.deployments {
             if let Some(price) = d.price {
                 prices.insert(d.id.clone(), price);
             }
+            token_limits.insert(
+                d.id.clone(),
+                TokenLimits {
+                    input: d.max_input_tokens,
+                    output: d.max_output_tokens,
+                },
+            );
             let built: Result<Box<dyn Provider>, ProviderError> = match d.provider {
                 ProviderSettings::Mock(mock) => Ok(Box::new(Mock::new(mock))),
                 ProviderSettings::Anthropic(settings) => Anthropic::new(client.clone(), settings)
@@ -181,6 +204,8 @@ impl AppState {
                 started_at: unix_now(),
                 usage_sync,
                 prices,
+                token_limits,
+                budgets: settings.budgets,
                 layers,
                 storage,
                 metrics,
@@ -193,6 +218,30 @@ impl AppState {
     /// The list price of a deployment, when the catalog knows its model.
     pub fn price(&self, deployment_id: &str) -> Option<&ModelPrice> {
         self.inner.prices.get(deployment_id)
+    }
+
+    /// The token limits of a deployment's model, as far as they are known.
+    pub fn token_limits(&self, deployment_id: &str) -> TokenLimits {
+        self.inner
+            .token_limits
+            .get(deployment_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Whether every deployment of model group `group` has a price (`false` for no group).
+    pub fn group_is_priced(&self, group: &str) -> bool {
+        self.router().groups().get(group).is_some_and(|group| {
+            group
+                .deployments()
+                .iter()
+                .all(|d| self.inner.prices.contains_key(&d.id))
+        })
+    }
+
+    /// How budgets are enforced.
+    pub fn budgets(&self) -> &BudgetSettings {
+        &self.inner.budgets
     }
 
     /// The sync of usage counts with other replicas, when `router_settings` names a Redis.
@@ -263,6 +312,12 @@ impl AppState {
         inner
             .metrics
             .record_spend_records_shed(inner.storage.take_new_shed());
+        inner
+            .metrics
+            .record_budget_counter_failures(inner.storage.take_new_counter_failures());
+        inner
+            .metrics
+            .set_budget_failure_policy(inner.budgets.on_counter_failure.as_str());
     }
 
     /// Whether prompts and completions are recorded on the call spans.

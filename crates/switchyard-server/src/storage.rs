@@ -11,19 +11,22 @@ use moka::future::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
-    BudgetCounters, CounterKey, CounterScope, KeyHash, KeyRecord, PostgresStore, RedisCounters,
-    ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError,
-    TeamRecord, UserRecord, hash_key,
+    Budget, BudgetCounters, CounterKey, CounterScope, KeyHash, KeyRecord, PostgresStore,
+    RedisCounters, Reserve, ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig,
+    SqliteStore, Store, StoreError, TeamRecord, UserRecord, hash_key,
 };
 
 use crate::caller::{Account, Caller};
+use crate::config::budgets::{BudgetSettings, CounterFailure};
 use crate::config::shared_usage::SharedUsageSettings;
 use crate::config::storage::Database;
 use crate::error::ApiError;
+use crate::invalidation::Invalidations;
 use crate::record::CallRecord;
 
 /// How long who a key belongs to is remembered. Changes made through this replica's admin API
-/// apply at once; those made through another replica within this time.
+/// apply at once; those made through another replica at once too when replicas share a Redis
+/// (announced on a channel, see [`crate::invalidation`]), else within this time.
 pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 
 /// A virtual key with its user and team, as stored.
@@ -41,8 +44,37 @@ pub struct Storage {
     writer: SpendWriter,
     /// Key hash to its identity; `None` remembers a key that does not exist.
     identities: Cache<KeyHash, Option<Arc<Identity>>>,
+    /// Key changes announced to and heard from other replicas, when they share a Redis.
+    invalidations: Option<Invalidations>,
     /// Spend records shed that the metrics already count.
     reported_shed: std::sync::atomic::AtomicU64,
+    /// Budget counter operations that failed.
+    counter_failures: Arc<std::sync::atomic::AtomicU64>,
+    /// Of those, the ones the metrics already count.
+    reported_counter_failures: std::sync::atomic::AtomicU64,
+}
+
+/// A reservation being settled; awaiting it waits (at most [`SETTLE_WITHIN`]) until the
+/// counters hold the call's exact cost. Dropped, the settlement still completes.
+#[derive(Debug)]
+pub struct Settlement(tokio::task::JoinHandle<()>);
+
+/// The longest a call's answer waits for its settlement (the counters answer in
+/// milliseconds; past this the settlement goes on in the background).
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(1);
+
+impl Settlement {
+    /// Waits until the settlement is done, or [`SETTLE_WITHIN`] has passed.
+    pub async fn wait(self) {
+        let _ = tokio::time::timeout(SETTLE_WITHIN, self.0).await;
+    }
+}
+
+/// What a call holds on its budgets until it ends: the counters and the estimate.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    keys: Arc<[CounterKey]>,
+    usd: f64,
 }
 
 impl std::fmt::Debug for Storage {
@@ -68,19 +100,30 @@ impl Storage {
                 (Arc::clone(&store) as _, store as _)
             }
         };
-        let counters = match redis {
-            None => counters,
+        let identities = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(IDENTITY_TTL)
+            .build();
+        let (counters, invalidations) = match redis {
+            None => (counters, None),
             Some(shared) => {
                 let timeout = Duration::from_millis(500);
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout));
                 let client = redis::Client::open(shared.redis.clone())?;
-                let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-                Arc::new(RedisCounters::new(
-                    connection,
+                let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+                let counters: Arc<dyn BudgetCounters> = Arc::new(RedisCounters::new(
+                    connection.clone(),
                     format!("{}:spend:", shared.key_prefix),
-                ))
+                ));
+                let invalidations = Invalidations::start(
+                    client,
+                    connection,
+                    format!("{}:identities", shared.key_prefix),
+                    identities.clone(),
+                );
+                (counters, Some(invalidations))
             }
         };
         let writer = SpendWriter::spawn(Arc::clone(&store), SpendWriterConfig::default());
@@ -88,11 +131,11 @@ impl Storage {
             store,
             counters,
             writer,
-            identities: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(IDENTITY_TTL)
-                .build(),
+            identities,
+            invalidations,
             reported_shed: std::sync::atomic::AtomicU64::new(0),
+            counter_failures: Arc::default(),
+            reported_counter_failures: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -101,9 +144,13 @@ impl Storage {
         &self.store
     }
 
-    /// Forgets every remembered identity, after a key, user or team changed.
-    pub fn forget_identities(&self) {
+    /// Forgets every remembered identity after a key, user or team changed, here and, when
+    /// replicas share a Redis, on every replica.
+    pub async fn forget_identities(&self) {
         self.identities.invalidate_all();
+        if let Some(invalidations) = &self.invalidations {
+            invalidations.announce().await;
+        }
     }
 
     /// The caller a virtual key's `secret` stands for: 401 when no such key exists, or when it,
@@ -150,69 +197,162 @@ impl Storage {
         Ok(caller_of(&identity))
     }
 
-    /// Refuses a call when the caller's key, user or team has spent its budget for the current
-    /// period. When the counters cannot be read, the call goes on (and the failure is logged).
-    pub async fn check_budgets(&self, caller: &Caller) -> Result<(), ApiError> {
+    /// Holds `estimate_usd` on every budget of the call (its key, user and team, and its end
+    /// user when `budgets` gives end users one) before it goes upstream; `None` when none has a
+    /// budget. Refuses with 400 when a budget has reached its maximum (spend plus what calls in
+    /// flight hold). A counter that is missing (never made, or lost by Redis) is rebuilt from
+    /// the spend log first, never taken as zero. While the counters cannot be reached, the call
+    /// is refused with 503 (`budget_failure_policy: closed`, the default) or let through
+    /// unchecked (`open`).
+    pub async fn reserve(
+        &self,
+        caller: &Caller,
+        estimate_usd: f64,
+        budgets: &BudgetSettings,
+    ) -> Result<Option<Reservation>, ApiError> {
         let now = unix_seconds();
-        let budgeted: Vec<(&Account, f64)> = caller
-            .accounts
-            .iter()
-            .filter_map(|account| account.max_budget.map(|max| (account, max)))
-            .collect();
-        if budgeted.is_empty() {
-            return Ok(());
+        let owners = budgeted(caller, budgets);
+        if owners.is_empty() {
+            return Ok(None);
         }
-        let keys: Vec<CounterKey> = budgeted
-            .iter()
-            .map(|(account, _)| counter_key(account, now))
-            .collect();
-        let spent = match self.counters.spent(&keys).await {
-            Ok(spent) => spent,
-            Err(err) => {
-                tracing::error!(error = %err, "budget counters cannot be read; the call goes on");
-                return Ok(());
-            }
+        let usd = if estimate_usd.is_finite() && estimate_usd > 0.0 {
+            estimate_usd
+        } else {
+            0.0
         };
-        for ((account, max), spent) in budgeted.iter().zip(spent) {
-            if spent >= *max {
-                return Err(ApiError::budget_exceeded(
-                    account.scope.as_str(),
-                    &account.id,
-                    *max,
-                    spent,
-                    account.period.map(|p| p.period_end(now)),
-                ));
+        let wanted: Vec<Budget> = owners
+            .iter()
+            .map(|owner| Budget {
+                key: counter_key(owner, now),
+                max_usd: owner.max_budget.unwrap_or(f64::INFINITY),
+            })
+            .collect();
+        // Two rounds: one may find counters missing and rebuild them.
+        for _ in 0..3 {
+            let answer = self.counters.reserve(&wanted, usd).await;
+            match answer {
+                Ok(Reserve::Held) => {
+                    return Ok(Some(Reservation {
+                        keys: wanted.into_iter().map(|b| b.key).collect(),
+                        usd,
+                    }));
+                }
+                Ok(Reserve::Exceeded { index, spent }) => {
+                    let owner = &owners[index];
+                    return Err(ApiError::budget_exceeded(
+                        owner.scope.as_str(),
+                        &owner.id,
+                        wanted[index].max_usd,
+                        spent,
+                        owner.period.map(|p| p.period_end(now)),
+                    ));
+                }
+                Ok(Reserve::Missing(missing)) => {
+                    for index in missing {
+                        if let Err(err) = self.rebuild(&wanted[index].key).await {
+                            return self.counters_failed(&err, budgets);
+                        }
+                    }
+                }
+                Err(err) => return self.counters_failed(&err, budgets),
             }
         }
-        Ok(())
+        let err = StoreError::Invalid("budget counters kept disappearing while being rebuilt");
+        self.counters_failed(&err, budgets)
+    }
+
+    /// Recreates a lost counter from what the spend log holds for its owner and window.
+    async fn rebuild(&self, key: &CounterKey) -> Result<(), StoreError> {
+        let start_ms = key.period_start.saturating_mul(1_000);
+        let end_ms = key.period_end.map(|end| end.saturating_mul(1_000));
+        let spent = self
+            .store
+            .spend_in_window(key.scope, &key.id, start_ms, end_ms)
+            .await?;
+        tracing::info!(
+            scope = key.scope.as_str(),
+            id = %key.id,
+            spent,
+            "budget counter rebuilt from the spend log"
+        );
+        self.counters.seed(key, spent).await
+    }
+
+    /// The answer to a budgeted call whose counters cannot be reached, per the policy.
+    fn counters_failed(
+        &self,
+        err: &StoreError,
+        budgets: &BudgetSettings,
+    ) -> Result<Option<Reservation>, ApiError> {
+        self.counter_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match budgets.on_counter_failure {
+            CounterFailure::Closed => {
+                tracing::error!(error = %err, "budget counters cannot be reached; budgeted call refused");
+                Err(ApiError::unavailable(
+                    "budgets cannot be checked right now, so calls with a budget are refused; \
+                     try again shortly",
+                ))
+            }
+            CounterFailure::Open => {
+                tracing::error!(
+                    error = %err,
+                    "budget counters cannot be reached; the call goes on unchecked \
+                     (budget_failure_policy: open)"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Budget counter operations that failed (reservations refused or let through, settlements
+    /// lost) since the last call, for the metrics.
+    pub fn take_new_counter_failures(&self) -> u64 {
+        let total = self
+            .counter_failures
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = self
+            .reported_counter_failures
+            .swap(total, std::sync::atomic::Ordering::Relaxed);
+        total.saturating_sub(before)
     }
 
     /// Records a finished call: its spend record goes to the writer (batched, flushed on
-    /// shutdown), and its cost to the budget counters of its key, user and team at once.
-    pub fn record(&self, call: &CallRecord) {
+    /// shutdown), and its reservation is settled to what it cost (released when it failed), in
+    /// a task of its own that the caller may wait for.
+    pub fn record(&self, call: &CallRecord) -> Option<Settlement> {
         self.writer.record(spend_record(call));
+        let reservation = call.reservation.as_ref()?;
         let usd = call.cost.map_or(0.0, |c| c.usd);
-        if usd > 0.0 && !call.caller.accounts.is_empty() {
-            let now = unix_seconds();
-            let keys: Vec<CounterKey> = call
-                .caller
-                .accounts
-                .iter()
-                .map(|account| counter_key(account, now))
-                .collect();
-            let counters = Arc::clone(&self.counters);
-            let request_id = Arc::clone(&call.request_id);
-            tokio::spawn(async move {
-                if let Err(err) = counters.charge(&keys, usd).await {
-                    tracing::error!(
-                        error = %err,
-                        %request_id,
-                        usd,
-                        "a call's cost could not be added to its budgets"
-                    );
-                }
-            });
+        self.settle(reservation, usd, &call.request_id)
+    }
+
+    /// Adds `usd - reserved` to the reservation's counters, in a task.
+    fn settle(
+        &self,
+        reservation: &Reservation,
+        usd: f64,
+        request_id: &Arc<str>,
+    ) -> Option<Settlement> {
+        let difference = usd - reservation.usd;
+        if difference == 0.0 || !difference.is_finite() {
+            return None;
         }
+        let counters = Arc::clone(&self.counters);
+        let keys = Arc::clone(&reservation.keys);
+        let request_id = Arc::clone(request_id);
+        let failures = Arc::clone(&self.counter_failures);
+        Some(Settlement(tokio::spawn(async move {
+            if let Err(err) = counters.charge(&keys, difference).await {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(
+                    error = %err,
+                    %request_id,
+                    difference,
+                    "a call's reservation could not be settled; its counters keep the estimate"
+                );
+            }
+        })))
     }
 
     /// Spend records shed because the writer's queue was full.
@@ -250,18 +390,31 @@ async fn identity(store: &dyn Store, hash: &KeyHash) -> Result<Option<Arc<Identi
     Ok(Some(Arc::new(Identity { key, user, team })))
 }
 
-fn caller_of(identity: &Identity) -> Caller {
-    let key = &identity.key;
-    let limits = (key.rpm_limit.is_some() || key.tpm_limit.is_some()).then(|| {
+/// Limits of `rpm` and `tpm` when either is set.
+fn own_limits(rpm: Option<u64>, tpm: Option<u64>) -> Option<Limits> {
+    (rpm.is_some() || tpm.is_some()).then(|| {
         let mut limits = Limits::none();
-        if let Some(rpm) = key.rpm_limit {
+        if let Some(rpm) = rpm {
             limits = limits.rpm(u32::try_from(rpm).unwrap_or(u32::MAX));
         }
-        if let Some(tpm) = key.tpm_limit {
+        if let Some(tpm) = tpm {
             limits = limits.tpm(tpm);
         }
         limits
-    });
+    })
+}
+
+fn caller_of(identity: &Identity) -> Caller {
+    let key = &identity.key;
+    let limits = own_limits(key.rpm_limit, key.tpm_limit);
+    let user_limits = identity
+        .user
+        .as_ref()
+        .and_then(|user| own_limits(user.rpm_limit, user.tpm_limit));
+    let team_limits = identity
+        .team
+        .as_ref()
+        .and_then(|team| own_limits(team.rpm_limit, team.tpm_limit));
     let models = if key.models.is_empty() {
         identity
             .team
@@ -301,6 +454,9 @@ fn caller_of(identity: &Identity) -> Caller {
         user_id: key.user_id.as_deref().map(Arc::from),
         team_id: key.team_id.as_deref().map(Arc::from),
         limits,
+        user_limits,
+        team_limits,
+        end_user: None,
         models: Arc::from(models),
         accounts: Arc::from(accounts),
     }
@@ -308,6 +464,26 @@ fn caller_of(identity: &Identity) -> Caller {
 
 fn counter_key(account: &Account, now: i64) -> CounterKey {
     CounterKey::new(account.scope, account.id.clone(), account.period, now)
+}
+
+/// The accounts of a call that have a budget: its key's, user's and team's, and its end
+/// user's when `budgets` gives every end user one.
+fn budgeted(caller: &Caller, budgets: &BudgetSettings) -> Vec<Account> {
+    let mut owners: Vec<Account> = caller
+        .accounts
+        .iter()
+        .filter(|account| account.max_budget.is_some())
+        .cloned()
+        .collect();
+    if let (Some(end_user), Some(max)) = (&caller.end_user, budgets.max_end_user_budget) {
+        owners.push(Account {
+            scope: CounterScope::EndUser,
+            id: end_user.to_string(),
+            max_budget: Some(max),
+            period: None,
+        });
+    }
+    owners
 }
 
 fn spend_record(call: &CallRecord) -> SpendRecord {
@@ -337,6 +513,7 @@ fn spend_record(call: &CallRecord) -> SpendRecord {
         cache_hit: call.cache_hit,
         experiment,
         variant,
+        end_user: caller.end_user.as_deref().map(str::to_owned),
     }
 }
 

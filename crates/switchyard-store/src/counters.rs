@@ -1,6 +1,13 @@
 //! [`BudgetCounters`]: the hot per-period spend counters that budgets are checked against,
-//! keyed by scope (key, user, team), id and budget window. Shared by every replica that uses
-//! the same database or Redis.
+//! keyed by scope (key, user, team, end user), id and budget window. Shared by every replica
+//! that uses the same database or Redis.
+//!
+//! A counter holds what its window has spent plus what calls in flight have reserved. Calls
+//! reserve an estimate before they go upstream ([`BudgetCounters::reserve`], atomic across every
+//! budget of the call: all are below their maximum and all take the reservation, or none does),
+//! and settle the difference to their exact cost when they end ([`BudgetCounters::charge`]).
+//! A counter that does not exist is never read as "nothing spent": [`Reserve::Missing`] asks the
+//! caller to rebuild it from the durable spend log ([`BudgetCounters::seed`]) first.
 
 use async_trait::async_trait;
 
@@ -16,15 +23,18 @@ pub enum CounterScope {
     User,
     /// A team.
     Team,
+    /// An end user of the caller's application (the body's `user`; LiteLLM's "customer").
+    EndUser,
 }
 
 impl CounterScope {
-    /// `"key"`, `"user"` or `"team"`, as stored.
+    /// `"key"`, `"user"`, `"team"` or `"end_user"`, as stored.
     pub fn as_str(&self) -> &'static str {
         match self {
             CounterScope::Key => "key",
             CounterScope::User => "user",
             CounterScope::Team => "team",
+            CounterScope::EndUser => "end_user",
         }
     }
 }
@@ -67,28 +77,80 @@ impl CounterKey {
     }
 }
 
-/// Spend per budget window, added to after every call and read before the next.
+/// A counter with the most it may hold: a budget to reserve against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    /// The counter.
+    pub key: CounterKey,
+    /// US dollars the window may spend.
+    pub max_usd: f64,
+}
+
+/// What [`BudgetCounters::reserve`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reserve {
+    /// Every budget was below its maximum and now holds the reservation.
+    Held,
+    /// Budget `index` (of the list given) had already reached its maximum, holding `spent`;
+    /// nothing was reserved.
+    Exceeded {
+        /// Which budget.
+        index: usize,
+        /// What its counter held.
+        spent: f64,
+    },
+    /// These budgets (indexes into the list given) have no counter: it was never made, or the
+    /// backend lost it. Nothing was reserved; rebuild them with [`BudgetCounters::seed`] and ask
+    /// again.
+    Missing(Vec<usize>),
+}
+
+/// Spend per budget window: reserved before a call, settled after it, rebuilt when missing.
 ///
 /// ```
-/// use switchyard_store::{BudgetCounters, CounterKey, CounterScope};
+/// use switchyard_store::{Budget, BudgetCounters, Reserve, StoreError};
 ///
-/// async fn over_budget(
+/// /// Holds `estimate` on `budget`, rebuilding its counter from `logged` when it is missing.
+/// async fn hold(
 ///     counters: &dyn BudgetCounters,
-///     key: &CounterKey,
-///     max_usd: f64,
-/// ) -> Result<bool, switchyard_store::StoreError> {
-///     let spent = counters.spent(std::slice::from_ref(key)).await?;
-///     Ok(spent[0] >= max_usd)
+///     budget: Budget,
+///     estimate: f64,
+///     logged: f64,
+/// ) -> Result<bool, StoreError> {
+///     let budgets = [budget];
+///     loop {
+///         match counters.reserve(&budgets, estimate).await? {
+///             Reserve::Held => return Ok(true),
+///             Reserve::Exceeded { .. } => return Ok(false),
+///             Reserve::Missing(_) => counters.seed(&budgets[0].key, logged).await?,
+///         }
+///     }
 /// }
 /// ```
 #[async_trait]
 pub trait BudgetCounters: Send + Sync {
-    /// Adds `usd` to every distinct counter in `keys` (a counter listed twice is charged once),
-    /// creating counters as needed. [`StoreError::Invalid`] if `usd` is not finite.
+    /// Adds `usd` to every budget's counter if each exists and holds less than its maximum;
+    /// otherwise adds nothing and says why. Atomic across the budgets: concurrent reservations
+    /// never both pass a check that only one of them could. [`StoreError::Invalid`] if `usd` is
+    /// not finite.
+    async fn reserve(&self, budgets: &[Budget], usd: f64) -> Result<Reserve, StoreError>;
+
+    /// Adds `usd` (negative to give back) to every distinct counter of `keys` that exists (a
+    /// counter listed twice is charged once). A missing counter is left missing, so the next
+    /// reservation rebuilds it from the spend log rather than from this one charge.
+    /// [`StoreError::Invalid`] if `usd` is not finite.
     async fn charge(&self, keys: &[CounterKey], usd: f64) -> Result<(), StoreError>;
 
-    /// What each counter of `keys` holds, in the same order; 0 for a counter never charged.
+    /// Creates `key`'s counter holding `usd`, unless it exists (then it is left as it is).
+    async fn seed(&self, key: &CounterKey, usd: f64) -> Result<(), StoreError>;
+
+    /// What each counter of `keys` holds, in the same order; 0 for a missing counter.
     async fn spent(&self, keys: &[CounterKey]) -> Result<Vec<f64>, StoreError>;
+}
+
+/// Whether two keys name the same counter (the window's end follows from its start).
+pub(crate) fn same_counter(a: &CounterKey, b: &CounterKey) -> bool {
+    a.scope == b.scope && a.id == b.id && a.period_start == b.period_start
 }
 
 /// The distinct counters of `keys`, after checking `usd`.
@@ -100,10 +162,7 @@ pub(crate) fn distinct(keys: &[CounterKey], usd: f64) -> Result<Vec<&CounterKey>
     }
     let mut distinct: Vec<&CounterKey> = Vec::with_capacity(keys.len());
     for key in keys {
-        let same = |seen: &&CounterKey| {
-            seen.scope == key.scope && seen.id == key.id && seen.period_start == key.period_start
-        };
-        if !distinct.iter().any(same) {
+        if !distinct.iter().any(|seen| same_counter(seen, key)) {
             distinct.push(key);
         }
     }

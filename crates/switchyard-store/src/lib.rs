@@ -3,8 +3,9 @@
 //! - [`Store`]: keys (looked up by the SHA-256 of their secret), users, teams and the spend log,
 //!   in SQLite ([`SqliteStore`]) or Postgres ([`PostgresStore`]); the schema is migrated at
 //!   connect.
-//! - [`BudgetCounters`]: spend per budget window, checked before a call and charged after it,
-//!   in the same databases or in Redis ([`RedisCounters`]) so that replicas share budgets.
+//! - [`BudgetCounters`]: spend per budget window, reserved before a call and settled after it,
+//!   in the same databases or in Redis ([`RedisCounters`]) so that replicas share budgets; a
+//!   missing counter is rebuilt from the spend log ([`Store::spend_in_window`]), never read as 0.
 //! - [`SpendWriter`]: spend records written off the call path in batches; never blocks, sheds
 //!   and counts when overloaded, retries a failing store, drains at shutdown.
 //! - [`generate_key`], [`hash_key`], [`KeyHash`]: secrets come from the OS RNG and only their
@@ -24,7 +25,7 @@ mod sqlite;
 mod store;
 mod writer;
 
-pub use counters::{BudgetCounters, CounterKey, CounterScope};
+pub use counters::{Budget, BudgetCounters, CounterKey, CounterScope, Reserve};
 pub use error::{BackendError, StoreError};
 pub use key::{KeyHash, ParseKeyHashError, RandomnessError, generate_key, hash_key, new_key_id};
 pub use model::{

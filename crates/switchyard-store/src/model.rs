@@ -238,6 +238,9 @@ pub struct SpendRecord {
     pub experiment: Option<String>,
     /// The experiment's variant.
     pub variant: Option<String>,
+    /// The end user the call was made for (the body's `user`, or the operator's header).
+    #[serde(default)]
+    pub end_user: Option<String>,
 }
 
 /// Which spend records [`Store::spend_logs`](crate::Store::spend_logs) returns, newest first.

@@ -1,6 +1,8 @@
 //! [`RedisCounters`]: budget counters in Redis, shared by every replica that uses the same Redis
-//! and key prefix. A charge is one Lua script (one round trip) however many counters it adds to;
-//! counters expire a day after their window ends.
+//! and key prefix. A reservation and a charge are each one Lua script (one round trip, atomic)
+//! however many counters they touch; counters expire a day after their window ends. Redis is a
+//! cache of what the spend log holds durably: a counter Redis lost is reported missing, never
+//! read as zero.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,20 +11,44 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
 use async_trait::async_trait;
 
-use crate::counters::{BudgetCounters, CounterKey, distinct};
+use crate::counters::{Budget, BudgetCounters, CounterKey, Reserve, distinct};
 use crate::error::StoreError;
 
-/// Adds `ARGV[1]` dollars to every key, and sets each key's expiry to `ARGV[i + 1]` (unix
-/// seconds; 0 for none).
+/// Adds `ARGV[1]` dollars to every key that exists.
 const CHARGE: &str = r"
+local charged = 0
 for i, key in ipairs(KEYS) do
-  redis.call('INCRBYFLOAT', key, ARGV[1])
-  local expire_at = tonumber(ARGV[i + 1])
-  if expire_at > 0 then
-    redis.call('EXPIREAT', key, expire_at)
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('INCRBYFLOAT', key, ARGV[1])
+    charged = charged + 1
   end
 end
-return #KEYS
+return charged
+";
+
+/// Reserves `ARGV[1]` dollars on every key if each exists and holds less than its maximum
+/// `ARGV[i + 1]`. Answers `{0}` when reserved, `{-1, i, ...}` naming the missing keys, or
+/// `{i, spent}` for the first key at its maximum.
+const RESERVE: &str = r"
+local missing = {-1}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then
+    table.insert(missing, i)
+  end
+end
+if #missing > 1 then
+  return missing
+end
+for i, key in ipairs(KEYS) do
+  local spent = tonumber(redis.call('GET', key))
+  if spent >= tonumber(ARGV[i + 1]) then
+    return {i, tostring(spent)}
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('INCRBYFLOAT', key, ARGV[1])
+end
+return {0}
 ";
 
 /// How long a counter outlives its window, so a late read or a replica with a slow clock
@@ -41,6 +67,7 @@ pub struct RedisCounters {
     connection: ConnectionManager,
     prefix: String,
     charge: Script,
+    reserve: Script,
 }
 
 impl RedisCounters {
@@ -67,6 +94,7 @@ impl RedisCounters {
             connection,
             prefix: prefix.into(),
             charge: Script::new(CHARGE),
+            reserve: Script::new(RESERVE),
         }
     }
 
@@ -93,6 +121,46 @@ impl fmt::Debug for RedisCounters {
 
 #[async_trait]
 impl BudgetCounters for RedisCounters {
+    async fn reserve(&self, budgets: &[Budget], usd: f64) -> Result<Reserve, StoreError> {
+        distinct(&[], usd)?;
+        if budgets.is_empty() {
+            return Ok(Reserve::Held);
+        }
+        let mut invocation = self.reserve.prepare_invoke();
+        invocation.arg(usd.to_string());
+        for budget in budgets {
+            invocation.key(self.redis_key(&budget.key));
+            invocation.arg(budget.max_usd.to_string());
+        }
+        let mut connection = self.connection.clone();
+        let answer: Vec<::redis::Value> = invocation.invoke_async(&mut connection).await?;
+        let corrupt = || StoreError::Backend(crate::error::BackendError::Corrupt("reservation"));
+        let number = |value: &::redis::Value| -> Result<i64, StoreError> {
+            ::redis::from_redis_value_ref::<i64>(value).map_err(|_| corrupt())
+        };
+        let first = answer.first().ok_or_else(corrupt).and_then(number)?;
+        // Lua indexes from 1.
+        let index = |value: i64| usize::try_from(value - 1).map_err(|_| corrupt());
+        match first {
+            0 => Ok(Reserve::Held),
+            -1 => answer[1..]
+                .iter()
+                .map(|value| number(value).and_then(index))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Reserve::Missing),
+            at => {
+                let spent: String = answer
+                    .get(1)
+                    .and_then(|v| ::redis::from_redis_value_ref(v).ok())
+                    .ok_or_else(corrupt)?;
+                Ok(Reserve::Exceeded {
+                    index: index(at)?,
+                    spent: spent.parse().map_err(|_| corrupt())?,
+                })
+            }
+        }
+    }
+
     async fn charge(&self, keys: &[CounterKey], usd: f64) -> Result<(), StoreError> {
         let keys = distinct(keys, usd)?;
         if keys.is_empty() {
@@ -102,13 +170,26 @@ impl BudgetCounters for RedisCounters {
         invocation.arg(usd.to_string());
         for key in keys {
             invocation.key(self.redis_key(key));
-            invocation.arg(
-                key.period_end
-                    .map_or(0, |end| end.saturating_add(GRACE_SECONDS).max(1)),
-            );
         }
         let mut connection = self.connection.clone();
         let _: i64 = invocation.invoke_async(&mut connection).await?;
+        Ok(())
+    }
+
+    async fn seed(&self, key: &CounterKey, usd: f64) -> Result<(), StoreError> {
+        distinct(&[], usd)?;
+        let mut command = ::redis::cmd("SET");
+        command
+            .arg(self.redis_key(key))
+            .arg(usd.to_string())
+            .arg("NX");
+        if let Some(end) = key.period_end {
+            command
+                .arg("EXAT")
+                .arg(end.saturating_add(GRACE_SECONDS).max(1));
+        }
+        let mut connection = self.connection.clone();
+        let _: Option<String> = command.query_async(&mut connection).await?;
         Ok(())
     }
 

@@ -26,7 +26,8 @@ pub(crate) const TEAM_COLUMNS: &str = "id, alias, max_budget, budget_duration, r
 
 pub(crate) const SPEND_COLUMNS: &str = "request_id, time_ms, key_id, key_alias, user_id, \
      team_id, model_requested, model_group, deployment, provider, input_tokens, output_tokens, \
-     cached_tokens, cost_usd, cost_estimated, latency_ms, status, cache_hit, experiment, variant";
+     cached_tokens, cost_usd, cost_estimated, latency_ms, status, cache_hit, experiment, variant, \
+     end_user";
 
 pub(crate) const INSERT_KEY: &str = "INSERT INTO virtual_keys (id, key_hash, alias, models, \
      max_budget, budget_duration, rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, \
@@ -217,6 +218,7 @@ pub(crate) struct SpendRow {
     cache_hit: bool,
     experiment: Option<String>,
     variant: Option<String>,
+    end_user: Option<String>,
 }
 
 impl From<SpendRow> for SpendRecord {
@@ -242,6 +244,7 @@ impl From<SpendRow> for SpendRecord {
             cache_hit: row.cache_hit,
             experiment: row.experiment,
             variant: row.variant,
+            end_user: row.end_user,
         }
     }
 }
@@ -596,7 +599,8 @@ macro_rules! sql_store {
                             .push_bind(i32::from(record.status))
                             .push_bind(record.cache_hit)
                             .push_bind(record.experiment.clone())
-                            .push_bind(record.variant.clone());
+                            .push_bind(record.variant.clone())
+                            .push_bind(record.end_user.clone());
                     });
                     query.push(" ON CONFLICT (request_id) DO NOTHING");
                     inserted += query
@@ -648,6 +652,35 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map($crate::SpendRecord::from).collect())
             }
 
+            async fn spend_in_window(
+                &self,
+                scope: $crate::CounterScope,
+                id: &str,
+                start_ms: i64,
+                end_ms: Option<i64>,
+            ) -> Result<f64, $crate::StoreError> {
+                let column = match scope {
+                    $crate::CounterScope::Key => "key_id",
+                    $crate::CounterScope::User => "user_id",
+                    $crate::CounterScope::Team => "team_id",
+                    $crate::CounterScope::EndUser => "end_user",
+                };
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) FROM spend_logs WHERE ",
+                );
+                query
+                    .push(column)
+                    .push(" = ")
+                    .push_bind(id.to_owned())
+                    .push(" AND time_ms >= ")
+                    .push_bind(start_ms);
+                if let Some(end_ms) = end_ms {
+                    query.push(" AND time_ms < ").push_bind(end_ms);
+                }
+                let spent: f64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+                Ok(spent)
+            }
+
             async fn spend_totals(
                 &self,
                 group_by: $crate::SpendGroup,
@@ -687,30 +720,109 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl $crate::counters::BudgetCounters for $store {
+            async fn reserve(
+                &self,
+                budgets: &[$crate::Budget],
+                usd: f64,
+            ) -> Result<$crate::Reserve, $crate::StoreError> {
+                $crate::counters::distinct(&[], usd)?;
+                // Rows are locked in one order (scope, id, window) by every reservation, so two
+                // of them never wait on each other's rows.
+                let mut order: Vec<usize> = (0..budgets.len()).collect();
+                order.sort_by(|&a, &b| budgets[a].key.cmp(&budgets[b].key));
+                let mut transaction = self.pool.begin().await?;
+                let mut missing = Vec::new();
+                for &index in &order {
+                    let key = &budgets[index].key;
+                    // The conditional update takes the row's lock and checks the condition on
+                    // the row as it is then, so concurrent reservations queue here.
+                    let held: Option<f64> = sqlx::query_scalar(
+                        "UPDATE spend_counters SET spent = spent + $1 \
+                         WHERE scope = $2 AND id = $3 AND period_start = $4 AND spent < $5 \
+                         RETURNING spent",
+                    )
+                    .bind(usd)
+                    .bind(key.scope.as_str())
+                    .bind(&key.id)
+                    .bind(key.period_start)
+                    .bind(budgets[index].max_usd)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+                    if held.is_some() {
+                        continue;
+                    }
+                    let spent: Option<f64> = sqlx::query_scalar(
+                        "SELECT spent FROM spend_counters \
+                         WHERE scope = $1 AND id = $2 AND period_start = $3",
+                    )
+                    .bind(key.scope.as_str())
+                    .bind(&key.id)
+                    .bind(key.period_start)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+                    match spent {
+                        None => missing.push(index),
+                        Some(spent) => {
+                            transaction.rollback().await?;
+                            return Ok($crate::Reserve::Exceeded { index, spent });
+                        }
+                    }
+                }
+                if !missing.is_empty() {
+                    transaction.rollback().await?;
+                    missing.sort_unstable();
+                    return Ok($crate::Reserve::Missing(missing));
+                }
+                transaction.commit().await?;
+                Ok($crate::Reserve::Held)
+            }
+
             async fn charge(
                 &self,
                 keys: &[$crate::CounterKey],
                 usd: f64,
             ) -> Result<(), $crate::StoreError> {
-                let keys = $crate::counters::distinct(keys, usd)?;
+                let mut keys = $crate::counters::distinct(keys, usd)?;
                 if keys.is_empty() {
                     return Ok(());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO spend_counters (scope, id, period_start, period_end, spent) ",
-                );
-                query.push_values(keys, |mut row, key| {
-                    row.push_bind(key.scope.as_str())
-                        .push_bind(key.id.clone())
-                        .push_bind(key.period_start)
-                        .push_bind(key.period_end)
-                        .push_bind(usd);
-                });
-                query.push(
-                    " ON CONFLICT (scope, id, period_start) \
-                     DO UPDATE SET spent = spend_counters.spent + excluded.spent",
-                );
-                query.build().execute(&self.pool).await?;
+                // One row at a time, in the order reservations lock them: no deadlock.
+                keys.sort();
+                let mut transaction = self.pool.begin().await?;
+                for key in keys {
+                    sqlx::query(
+                        "UPDATE spend_counters SET spent = spent + $1 \
+                         WHERE scope = $2 AND id = $3 AND period_start = $4",
+                    )
+                    .bind(usd)
+                    .bind(key.scope.as_str())
+                    .bind(&key.id)
+                    .bind(key.period_start)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
+                transaction.commit().await?;
+                Ok(())
+            }
+
+            async fn seed(
+                &self,
+                key: &$crate::CounterKey,
+                usd: f64,
+            ) -> Result<(), $crate::StoreError> {
+                $crate::counters::distinct(&[], usd)?;
+                sqlx::query(
+                    "INSERT INTO spend_counters (scope, id, period_start, period_end, spent) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (scope, id, period_start) DO NOTHING",
+                )
+                .bind(key.scope.as_str())
+                .bind(&key.id)
+                .bind(key.period_start)
+                .bind(key.period_end)
+                .bind(usd)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::counters::CounterScope;
 use crate::error::StoreError;
 use crate::key::KeyHash;
 use crate::model::{
@@ -69,6 +70,17 @@ pub trait Store: Send + Sync {
 
     /// Spend records matching `filter`, newest first.
     async fn spend_logs(&self, filter: &SpendFilter) -> Result<Vec<SpendRecord>, StoreError>;
+
+    /// What the spend log holds for one budget's owner (`scope` and `id`: a key's public id, a
+    /// user, a team or an end user) from `start_ms` (inclusive) to `end_ms` (exclusive, `None`
+    /// for no end), in US dollars: what a lost budget counter is rebuilt from.
+    async fn spend_in_window(
+        &self,
+        scope: CounterScope,
+        id: &str,
+        start_ms: i64,
+        end_ms: Option<i64>,
+    ) -> Result<f64, StoreError>;
 
     /// Spend from `start_ms` (inclusive) to `end_ms` (exclusive), added up by `group_by`,
     /// most expensive first.

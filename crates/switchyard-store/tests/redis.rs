@@ -77,6 +77,9 @@ async fn counters_expire_a_day_after_their_window_and_lifetime_ones_never() {
         now,
     );
     let lifetime = CounterKey::new(CounterScope::Key, "ttl", None, now);
+    // The expiry is set when a counter is made (seeded); charges keep it.
+    counters.seed(&hourly, 0.0).await.expect("seed");
+    counters.seed(&lifetime, 0.0).await.expect("seed");
     counters
         .charge(&[hourly.clone(), lifetime.clone()], 0.5)
         .await

@@ -143,6 +143,17 @@ impl Store for Wrapped {
     ) -> Result<Vec<SpendTotal>, StoreError> {
         self.inner.spend_totals(group_by, start_ms, end_ms).await
     }
+    async fn spend_in_window(
+        &self,
+        scope: switchyard_store::CounterScope,
+        id: &str,
+        start_ms: i64,
+        end_ms: Option<i64>,
+    ) -> Result<f64, StoreError> {
+        self.inner
+            .spend_in_window(scope, id, start_ms, end_ms)
+            .await
+    }
 }
 
 fn record(n: usize) -> SpendRecord {
@@ -167,6 +178,7 @@ fn record(n: usize) -> SpendRecord {
         cache_hit: false,
         experiment: None,
         variant: None,
+        end_user: None,
     }
 }
 

@@ -107,6 +107,11 @@ struct ComponentLabels {
     component: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// The gateway's metrics and the registry that renders them. Cheap to record into from many
@@ -125,6 +130,8 @@ pub struct GatewayMetrics {
     rate_limited: Family<ScopeLabels, Counter>,
     redis_failures: Family<ComponentLabels, Counter>,
     spend_records_shed: Counter,
+    budget_counter_failures: Counter,
+    budget_failure_policy: Family<PolicyLabels, Gauge>,
     in_flight: Gauge,
     open_connections: Gauge,
     alive_tasks: Gauge,
@@ -153,6 +160,8 @@ impl GatewayMetrics {
         let rate_limited = Family::<ScopeLabels, Counter>::default();
         let redis_failures = Family::<ComponentLabels, Counter>::default();
         let spend_records_shed = Counter::default();
+        let budget_counter_failures = Counter::default();
+        let budget_failure_policy = Family::<PolicyLabels, Gauge>::default();
         let in_flight = Gauge::default();
         let open_connections = Gauge::default();
         let alive_tasks = Gauge::default();
@@ -214,6 +223,17 @@ impl GatewayMetrics {
             spend_records_shed.clone(),
         );
         registry.register(
+            "switchyard_budget_counter_failures",
+            "Budget counter operations that failed (Redis or the database unreachable)",
+            budget_counter_failures.clone(),
+        );
+        registry.register(
+            "switchyard_budget_failure_policy",
+            "1 for the policy budgets follow while their counters cannot be reached (closed: \
+             budgeted calls refused; open: served unchecked)",
+            budget_failure_policy.clone(),
+        );
+        registry.register(
             "switchyard_in_flight_requests",
             "Gateway calls in progress",
             in_flight.clone(),
@@ -242,6 +262,8 @@ impl GatewayMetrics {
             rate_limited,
             redis_failures,
             spend_records_shed,
+            budget_counter_failures,
+            budget_failure_policy,
             in_flight,
             open_connections,
             alive_tasks,
@@ -363,6 +385,23 @@ impl GatewayMetrics {
     /// Counts spend records dropped under back-pressure.
     pub fn record_spend_records_shed(&self, count: u64) {
         self.spend_records_shed.inc_by(count);
+    }
+
+    /// Counts budget counter operations that failed.
+    pub fn record_budget_counter_failures(&self, count: u64) {
+        self.budget_counter_failures.inc_by(count);
+    }
+
+    /// Shows which policy budgets follow while their counters cannot be reached: `policy` is
+    /// set to 1, every other to 0.
+    pub fn set_budget_failure_policy(&self, policy: &str) {
+        for known in ["closed", "open"] {
+            self.budget_failure_policy
+                .get_or_create(&PolicyLabels {
+                    policy: known.to_owned(),
+                })
+                .set(i64::from(known == policy));
+        }
     }
 
     /// Sets the gauges read from elsewhere when metrics are rendered: client connections open

@@ -14,8 +14,11 @@ pub struct Scope(Cow<'static, str>);
 impl Scope {
     /// Per API key (its id, never the secret itself).
     pub const API_KEY: Self = Self::from_static("api_key");
-    /// Per end user.
+    /// Per user (in the gateway: the owner of the calling key).
     pub const USER: Self = Self::from_static("user");
+    /// Per end user of the caller's application (in the gateway: the body's `user` or an
+    /// end-user header), a scope apart from [`Scope::USER`].
+    pub const END_USER: Self = Self::from_static("end_user");
     /// Per team.
     pub const TEAM: Self = Self::from_static("team");
     /// Per model (or model group).

@@ -103,7 +103,7 @@ async fn save_user(
         .upsert_user(&user)
         .await
         .map_err(store_error)?;
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(user))
 }
 
@@ -160,7 +160,7 @@ pub async fn delete_users(
             .await
             .map_err(store_error)?;
     }
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(json!({"deleted_users": request.user_ids})))
 }
 
@@ -287,7 +287,7 @@ async fn save_team(
         .upsert_team(&team)
         .await
         .map_err(store_error)?;
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(team))
 }
 
@@ -344,7 +344,7 @@ pub async fn delete_teams(
             .await
             .map_err(store_error)?;
     }
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(json!({"deleted_teams": request.team_ids})))
 }
 

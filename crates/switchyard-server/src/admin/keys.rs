@@ -200,7 +200,7 @@ pub async fn delete(
         store.delete_key(&key.id).await.map_err(store_error)?;
         deleted.push(key.id);
     }
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(json!({"deleted_keys": deleted})))
 }
 
@@ -261,7 +261,7 @@ async fn apply(
         .update_key(&key.id, change)
         .await
         .map_err(store_error)?;
-    state.storage().forget_identities();
+    state.storage().forget_identities().await;
     Ok(Json(KeyView::from(key)))
 }
 

@@ -261,6 +261,17 @@ pub struct ModelInfo {
     /// US dollars per prompt token written to the provider's prompt cache (LiteLLM's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation_input_token_cost: Option<f64>,
+    /// The catalog model whose price and limits this deployment has, when its own model name
+    /// is not in the catalog (an Azure deployment name, a vLLM model): LiteLLM's `base_model`,
+    /// such as `azure/gpt-4o` or `gpt-4o`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model: Option<String>,
+    /// The most prompt tokens the model takes (LiteLLM's key; else the catalog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_tokens: Option<u64>,
+    /// The most tokens the model generates in one answer (LiteLLM's key; else the catalog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Gateway-wide settings.
@@ -297,6 +308,21 @@ pub struct GeneralSettings {
     /// which; `strict`: readiness answers 503 then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness_policy: Option<String>,
+    /// What a budgeted call gets while its budget counters (Redis, or the database) cannot be
+    /// reached: `closed` (default) refuses it with 503, so no budget is overspent; `open` lets it
+    /// through unchecked, and its cost is lost to the counters (Switchyard's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_failure_policy: Option<String>,
+    /// What a call with a budget gets on a deployment with no price (none configured, none in
+    /// the catalog for its model or `model_info.base_model`): `refuse` (default) answers 400
+    /// before any upstream call, `allow` serves it at a recorded cost of 0 (Switchyard's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_unpriced: Option<String>,
+    /// A request header naming the end user a call is made for, such as
+    /// `x-openwebui-user-email` (LiteLLM's key). `x-litellm-end-user-id` and
+    /// `x-litellm-customer-id` are always read; the body's `user` comes last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_header_name: Option<String>,
 }
 
 /// Settings of the call path. LiteLLM accepts the retry and fallback keys here as well as
@@ -313,6 +339,10 @@ pub struct LitellmSettings {
     /// Where and how long answers are cached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_params: Option<CacheParams>,
+    /// US dollars each end user (the body's `user`, or an end-user header) may spend, over all
+    /// keys (LiteLLM's key). No limit when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_end_user_budget: Option<f64>,
     /// The retry and fallback keys, as under `router_settings`.
     #[serde(flatten)]
     pub retries: RetrySettings,

@@ -25,7 +25,8 @@ pub const DEFAULT_CACHE_NAMESPACE: &str = "switchyard:cache";
 pub struct LayerSettings {
     /// The response cache; `None` when `litellm_settings.cache` is not `true`.
     pub cache: Option<CacheSettings>,
-    /// Limits per caller; `None` when `rate_limits` sets none.
+    /// Limits per caller: `rate_limits`' defaults, and the place the keys', users' and teams'
+    /// own limits apply (always set when loaded from a file).
     pub rate_limits: Option<RateLimitSettings>,
     /// `max_tokens` defaults and ceilings; `None` when `max_tokens` is unset.
     pub max_tokens: Option<MaxTokensLayer>,
@@ -82,8 +83,10 @@ impl fmt::Debug for CacheStoreSettings {
 pub struct RateLimitSettings {
     /// Per API key, unless the key sets its own.
     pub key: Limits,
-    /// Per end user.
+    /// Per user (the key's owner), unless the user sets its own.
     pub user: Limits,
+    /// Per end user (the body's `user` or an end-user header).
+    pub end_user: Limits,
     /// Per team.
     pub team: Limits,
     /// Per model requested.
@@ -114,10 +117,12 @@ pub fn layers(
 ) -> Result<LayerSettings, ConfigError> {
     Ok(LayerSettings {
         cache: cache(keys.litellm_settings, env, warnings)?,
-        rate_limits: keys
-            .rate_limits
-            .map(|entry| rate_limits(entry, shared))
-            .transpose()?,
+        // Always on: a key's, user's or team's own limits hold even when `rate_limits` sets
+        // no default for anyone.
+        rate_limits: Some(rate_limits(
+            keys.rate_limits.unwrap_or(&RateLimitsEntry::default()),
+            shared,
+        )?),
         max_tokens: keys.max_tokens.map(max_tokens).transpose()?,
     })
 }
@@ -242,6 +247,7 @@ fn rate_limits(
     Ok(RateLimitSettings {
         key: limits("key", entry.key)?,
         user: limits("user", entry.user)?,
+        end_user: limits("end_user", entry.end_user)?,
         team: limits("team", entry.team)?,
         model: limits("model", entry.model)?,
         redis: shared.cloned(),

@@ -4,6 +4,7 @@
 //! Loading is two steps (vector's habit): [`file::ConfigFile`] is the documented user-facing
 //! shape; [`settings::Settings`] is what the gateway runs on, validated once at start.
 
+pub mod budgets;
 pub mod experiments;
 pub mod file;
 pub mod layers;

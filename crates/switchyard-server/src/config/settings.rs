@@ -13,6 +13,7 @@ use switchyard_providers::openai::OpenAiSettings;
 use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
 use switchyard_telemetry::{TelemetryError, TelemetrySettings};
 
+use super::budgets::BudgetSettings;
 use super::file::{ConfigFile, GeneralSettings, LitellmParams, ModelEntry};
 use super::layers::LayerSettings;
 use super::shared_usage::SharedUsageSettings;
@@ -49,6 +50,8 @@ pub struct Settings {
     pub layers: LayerSettings,
     /// Where keys, users, teams and spend records are kept.
     pub database: Database,
+    /// How budgets are enforced: counter failures, unpriced deployments, end users.
+    pub budgets: BudgetSettings,
     /// Timeouts of the listener and its shutdown, and the readiness policy.
     pub server: ServerSettings,
     /// The most time a whole call may take, retries and fallbacks included
@@ -74,6 +77,7 @@ impl fmt::Debug for Settings {
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
             .field("database", &self.database)
+            .field("budgets", &self.budgets)
             .field("server", &self.server)
             .field("request_timeout", &self.request_timeout)
             .field("telemetry", &self.telemetry)
@@ -96,8 +100,14 @@ pub struct DeploymentSettings {
     pub stream_timeout: Duration,
     /// Selection hints and limits (`weight`, `order`, `rpm`, `tpm`, `max_parallel_requests`).
     pub limits: DeploymentLimits,
-    /// List price from the embedded catalog, when it knows the model.
+    /// Its price: configured, else the catalog's for its model or `model_info.base_model`;
+    /// `None` when neither is known (such a deployment is warned about at load). The mock
+    /// provider costs nothing.
     pub price: Option<ModelPrice>,
+    /// The most prompt tokens its model takes (`model_info`, else the catalog), when known.
+    pub max_input_tokens: Option<u64>,
+    /// The most tokens its model generates in one answer (`model_info`, else the catalog).
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The provider family of a deployment and its settings.
@@ -146,6 +156,8 @@ impl Settings {
             }
             deployments.push(deployment);
         }
+        let budgets =
+            super::budgets::budget_settings(&file.general_settings, &file.litellm_settings)?;
         let master_key = match file.general_settings.master_key {
             Some(value) => {
                 let key = resolve("general_settings.master_key", &value, env)?;
@@ -196,6 +208,7 @@ impl Settings {
             shared_usage,
             layers,
             database,
+            budgets,
             server,
             request_timeout: default_timeout,
             telemetry: file.telemetry,
@@ -254,15 +267,41 @@ fn deployment(
     price_override.cache_creation_input_token_cost = own
         .cache_creation_input_token_cost
         .or(price_override.cache_creation_input_token_cost);
-    let price = Pricing::resolve(
-        &params.model,
-        Some(&price_override),
-        PriceCatalog::embedded(),
-    )
-    .map_err(|e| ConfigError::invalid(format!("{path}.model_info"), e.to_string()))?
-    .price()
-    .copied();
+    // The catalog entry of the model, else of `base_model` (LiteLLM prices an Azure deployment
+    // or a self-hosted model by the model it stands for).
+    let catalog = PriceCatalog::embedded();
+    let priced_as = match &model_info.base_model {
+        Some(base) if catalog.get(&params.model).is_none() => base.as_str(),
+        _ => params.model.as_str(),
+    };
+    let mut price = Pricing::resolve(priced_as, Some(&price_override), catalog)
+        .map_err(|e| ConfigError::invalid(format!("{path}.model_info"), e.to_string()))?
+        .price()
+        .copied();
+    // Routing by cost sees configured and listed prices only; accounting takes the mock as
+    // free, which it is.
     let limits = limits(&params_path, &params, price)?;
+    if price.is_none() && params.model.starts_with("mock/") {
+        price = Some(ModelPrice::default());
+    }
+    if price.is_none() {
+        warnings.push(ConfigWarning {
+            path: format!("{path}.litellm_params.model"),
+            message: format!(
+                "no price is known for `{}`: set `model_info.base_model` to a catalog model or \
+                 `input_cost_per_token`/`output_cost_per_token`; until then calls with a budget \
+                 follow `general_settings.budget_unpriced` (refused by default) and others cost 0",
+                params.model
+            ),
+        });
+    }
+    let listed = catalog.get(priced_as);
+    let max_input_tokens = model_info
+        .max_input_tokens
+        .or_else(|| listed.and_then(|entry| entry.max_input_tokens));
+    let max_output_tokens = model_info
+        .max_output_tokens
+        .or_else(|| listed.and_then(|entry| entry.max_output_tokens));
     let provider = providers::provider(&params_path, params, env, warnings)?;
     let id = model_info
         .id
@@ -275,6 +314,8 @@ fn deployment(
         stream_timeout,
         limits,
         price,
+        max_input_tokens,
+        max_output_tokens,
     })
 }
 

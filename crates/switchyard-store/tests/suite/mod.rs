@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchyard_store::{
-    BudgetCounters, BudgetPeriod, CounterKey, CounterScope, KeyFilter, KeyHash, KeyRecord,
-    KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, TeamRecord,
-    UserRecord, generate_key, hash_key,
+    Budget, BudgetCounters, BudgetPeriod, CounterKey, CounterScope, KeyFilter, KeyHash, KeyRecord,
+    KeyUpdate, Reserve, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError,
+    TeamRecord, UserRecord, generate_key, hash_key,
 };
 
 /// One test per store check, for the backend `$open` (an expression evaluating to a future of
@@ -31,6 +31,7 @@ macro_rules! store_tests {
             spend_insert_is_idempotent,
             spend_logs_filters_and_order,
             spend_totals_by_each_group,
+            spend_in_window_sums_one_owner,
         );
     };
     (@each $open:expr; $($check:ident),* $(,)?) => {
@@ -54,6 +55,8 @@ macro_rules! counter_tests {
         $crate::suite::counter_tests!(@each $open;
             counters_sum_concurrent_charges,
             counters_keep_periods_and_scopes_apart,
+            reservations_hold_a_budget_under_concurrency,
+            reservations_are_all_or_nothing_and_report_missing_counters,
         );
     };
     (@each $open:expr; $($check:ident),* $(,)?) => {
@@ -125,13 +128,16 @@ pub async fn run_store_suite(store: Arc<dyn Store>) {
     teams_round_trip_and_delete(Arc::clone(&store)).await;
     spend_insert_is_idempotent(Arc::clone(&store)).await;
     spend_logs_filters_and_order(Arc::clone(&store)).await;
-    spend_totals_by_each_group(store).await;
+    spend_totals_by_each_group(Arc::clone(&store)).await;
+    spend_in_window_sums_one_owner(store).await;
 }
 
 /// Every counter check, in turn, on one backend.
 pub async fn run_counters_suite(counters: Arc<dyn BudgetCounters>) {
     counters_sum_concurrent_charges(Arc::clone(&counters)).await;
-    counters_keep_periods_and_scopes_apart(counters).await;
+    counters_keep_periods_and_scopes_apart(Arc::clone(&counters)).await;
+    reservations_hold_a_budget_under_concurrency(Arc::clone(&counters)).await;
+    reservations_are_all_or_nothing_and_report_missing_counters(counters).await;
 }
 
 fn period(text: &str) -> BudgetPeriod {
@@ -187,6 +193,7 @@ fn spend(request_id: &str, time_ms: i64) -> SpendRecord {
         cache_hit: false,
         experiment: None,
         variant: None,
+        end_user: None,
     }
 }
 
@@ -635,6 +642,7 @@ pub async fn spend_insert_is_idempotent(store: Arc<dyn Store>) {
         cache_hit: true,
         experiment: Some("exp".to_owned()),
         variant: Some("b".to_owned()),
+        end_user: Some("customer-1".to_owned()),
         ..spend("idem-1", 1_000)
     };
     let records: Vec<_> = (1..=3)
@@ -1003,6 +1011,9 @@ pub async fn counters_sum_concurrent_charges(counters: Arc<dyn BudgetCounters>) 
         ),
         CounterKey::new(CounterScope::Team, "conc-team", None, now),
     ];
+    for key in &keys {
+        counters.seed(key, 0.0).await.expect("seed");
+    }
     let keys = Arc::new(keys);
     let mut tasks = Vec::new();
     for n in 1..=50u32 {
@@ -1027,7 +1038,8 @@ pub async fn counters_sum_concurrent_charges(counters: Arc<dyn BudgetCounters>) 
 }
 
 /// Windows, scopes and ids each have their own counter; reading an unknown counter gives 0;
-/// a charge counts each distinct counter once; refunds subtract; NaN is refused.
+/// a charge counts each distinct counter once and leaves a missing counter missing; a seed
+/// never overwrites; refunds subtract; NaN is refused.
 pub async fn counters_keep_periods_and_scopes_apart(counters: Arc<dyn BudgetCounters>) {
     let now = unix_now();
     let daily = Some(period("1d"));
@@ -1043,6 +1055,16 @@ pub async fn counters_keep_periods_and_scopes_apart(counters: Arc<dyn BudgetCoun
         now + 32 * 86_400,
     );
     assert_ne!(this_month.period_start, next_month.period_start);
+    for key in [&today, &yesterday, &as_user, &this_month] {
+        counters.seed(key, 0.0).await.expect("seed");
+    }
+    // A second seed of an existing counter changes nothing.
+    counters.seed(&today, 100.0).await.expect("seed again");
+    // A charge does not create `other_id`: it stays missing, to be rebuilt from the log.
+    counters
+        .charge(std::slice::from_ref(&other_id), 3.0)
+        .await
+        .expect("charge a missing counter");
 
     counters
         .charge(std::slice::from_ref(&today), 1.5)
@@ -1103,4 +1125,169 @@ pub async fn counters_keep_periods_and_scopes_apart(counters: Arc<dyn BudgetCoun
         Err(StoreError::Invalid(_))
     ));
     assert!(counters.spent(&[]).await.expect("spent nothing").is_empty());
+}
+
+/// 50 concurrent reservations of $0.019 against a $0.05 budget: exactly three are held (each
+/// checks the counter as the previous ones left it), and the counter holds their sum.
+pub async fn reservations_hold_a_budget_under_concurrency(counters: Arc<dyn BudgetCounters>) {
+    let now = unix_now();
+    let key = CounterKey::new(CounterScope::Key, "race-key", Some(period("1d")), now);
+    let team = CounterKey::new(CounterScope::Team, "race-team", None, now);
+    counters.seed(&key, 0.0).await.expect("seed");
+    counters.seed(&team, 0.0).await.expect("seed");
+    let budgets = Arc::new(vec![
+        Budget {
+            key: key.clone(),
+            max_usd: 0.05,
+        },
+        Budget {
+            key: team.clone(),
+            max_usd: 100.0,
+        },
+    ]);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let counters = Arc::clone(&counters);
+        let budgets = Arc::clone(&budgets);
+        tasks.push(tokio::spawn(async move {
+            counters.reserve(&budgets, 0.019).await.expect("reserve")
+        }));
+    }
+    let mut held = 0;
+    for task in tasks {
+        match task.await.expect("reserve task") {
+            Reserve::Held => held += 1,
+            Reserve::Exceeded { index, spent } => {
+                assert_eq!(index, 0, "only the key's budget is small");
+                assert!(spent >= 0.05, "refused below the budget: {spent}");
+            }
+            Reserve::Missing(missing) => panic!("seeded counters missing: {missing:?}"),
+        }
+    }
+    assert_eq!(held, 3, "0, 0.019 and 0.038 are below 0.05; 0.057 is not");
+    let spent = counters.spent(&[key, team]).await.expect("spent");
+    assert_close(spent[0], 3.0 * 0.019, "key after the race");
+    assert_close(spent[1], 3.0 * 0.019, "team after the race");
+}
+
+/// A reservation that one budget refuses, or that finds a counter missing, changes no counter;
+/// the missing ones are named; once seeded, the same reservation is held.
+pub async fn reservations_are_all_or_nothing_and_report_missing_counters(
+    counters: Arc<dyn BudgetCounters>,
+) {
+    let now = unix_now();
+    let key = CounterKey::new(CounterScope::Key, "whole-key", None, now);
+    let user = CounterKey::new(CounterScope::User, "whole-user", Some(period("1d")), now);
+    let end_user = CounterKey::new(CounterScope::EndUser, "whole-customer", None, now);
+    let budgets = [
+        Budget {
+            key: key.clone(),
+            max_usd: 10.0,
+        },
+        Budget {
+            key: user.clone(),
+            max_usd: 1.0,
+        },
+        Budget {
+            key: end_user.clone(),
+            max_usd: 10.0,
+        },
+    ];
+    counters.seed(&user, 0.0).await.expect("seed");
+    assert_eq!(
+        counters.reserve(&budgets, 0.5).await.expect("reserve"),
+        Reserve::Missing(vec![0, 2])
+    );
+    counters.seed(&key, 2.0).await.expect("seed");
+    counters.seed(&end_user, 0.0).await.expect("seed");
+    assert_eq!(
+        counters.reserve(&budgets, 0.5).await.expect("reserve"),
+        Reserve::Held
+    );
+    assert_eq!(
+        counters.reserve(&budgets, 0.5).await.expect("reserve"),
+        Reserve::Held
+    );
+    match counters.reserve(&budgets, 0.5).await.expect("reserve") {
+        Reserve::Exceeded { index, spent } => {
+            assert_eq!(index, 1, "the user's $1 is reached");
+            assert_close(spent, 1.0, "the user's counter");
+        }
+        other => panic!("expected the user's budget to refuse: {other:?}"),
+    }
+    let spent = counters.spent(&[key, user, end_user]).await.expect("spent");
+    assert_close(
+        spent[0],
+        3.0,
+        "key: seeded 2 plus two reservations, not three",
+    );
+    assert_close(spent[1], 1.0, "user");
+    assert_close(spent[2], 1.0, "end user");
+    assert!(matches!(
+        counters.reserve(&budgets, f64::NAN).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// What a lost budget counter is rebuilt from: one owner's spend in a window, by scope, the
+/// window's start inclusive and end exclusive; 0 for an owner with no spend.
+pub async fn spend_in_window_sums_one_owner(store: Arc<dyn Store>) {
+    const BASE: i64 = 3_100_000_000_000;
+    let owned = |id: &str, at: i64, cost: f64| SpendRecord {
+        key_id: Some("window-k".to_owned()),
+        user_id: Some("window-u".to_owned()),
+        team_id: Some("window-t".to_owned()),
+        end_user: Some("window-customer".to_owned()),
+        cost_usd: cost,
+        ..spend(id, BASE + at)
+    };
+    let records = [
+        owned("window-1", 0, 1.0),
+        owned("window-2", 500, 2.0),
+        owned("window-3", 1_000, 4.0),
+        SpendRecord {
+            key_id: Some("window-other".to_owned()),
+            ..owned("window-4", 10, 8.0)
+        },
+    ];
+    store.insert_spend(&records).await.expect("insert");
+    let sum = |scope, id: &'static str, end| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .spend_in_window(scope, id, BASE, end)
+                .await
+                .expect("spend in window")
+        }
+    };
+    assert_close(
+        sum(CounterScope::Key, "window-k", Some(BASE + 1_000)).await,
+        3.0,
+        "key",
+    );
+    assert_close(
+        sum(CounterScope::Key, "window-k", None).await,
+        7.0,
+        "key, no end",
+    );
+    assert_close(
+        sum(CounterScope::User, "window-u", None).await,
+        15.0,
+        "user",
+    );
+    assert_close(
+        sum(CounterScope::Team, "window-t", Some(BASE + 11)).await,
+        9.0,
+        "team",
+    );
+    assert_close(
+        sum(CounterScope::EndUser, "window-customer", Some(BASE + 600)).await,
+        11.0,
+        "end user",
+    );
+    assert_close(
+        sum(CounterScope::Key, "window-nobody", None).await,
+        0.0,
+        "nobody",
+    );
 }

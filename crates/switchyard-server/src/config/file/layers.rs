@@ -54,10 +54,17 @@ pub struct RateLimitsEntry {
     /// Per API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<LimitPair>,
-    /// Per end user (the request's `user`, else the key's user).
+    /// Per user: the owner of the calling key, across all of that user's keys. A user's own
+    /// `rpm_limit`/`tpm_limit` (`/user/new`) replace it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<LimitPair>,
-    /// Per team of the key.
+    /// Per end user: the body's `user` or an end-user header (see
+    /// `general_settings.user_header_name`). Applies in addition to the key's and its owner's
+    /// limits, never instead of them (Switchyard's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<LimitPair>,
+    /// Per team of the key, across all of the team's keys. A team's own
+    /// `rpm_limit`/`tpm_limit` (`/team/new`) replace it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<LimitPair>,
     /// Per model name requested, all callers together.

@@ -222,11 +222,54 @@ fn gemini_on_google_s_api_needs_a_key() {
 fn mock_keys_on_other_providers_are_warned_about() {
     let text = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/x, mock_response: hi}\n";
     let loaded = parse_with_env(text, &env).expect("valid");
-    assert_eq!(loaded.warnings.len(), 1);
+    let paths: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(
-        loaded.warnings[0].path,
-        "model_list[0].litellm_params.mock_response"
+        paths,
+        [
+            "model_list[0].litellm_params.model",
+            "model_list[0].litellm_params.mock_response"
+        ],
+        "{:?}",
+        loaded.warnings
     );
+}
+
+#[test]
+fn a_deployment_without_a_price_is_warned_about_and_base_model_prices_it() {
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: hosted_vllm/my-llama, api_base: 'http://127.0.0.1:9'}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.path == "model_list[0].litellm_params.model")
+        .expect("an unpriced deployment is warned about");
+    assert!(warning.message.contains("no price"), "{warning}");
+    assert_eq!(loaded.settings.deployments[0].price, None);
+
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: azure/my-deployment, api_base: 'https://x.openai.azure.com', api_key: k, api_version: '2024-10-21'}\n    model_info: {base_model: azure/gpt-4o}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|w| !w.message.contains("no price")),
+        "{:?}",
+        loaded.warnings
+    );
+    let d = &loaded.settings.deployments[0];
+    let price = d.price.expect("priced as its base model");
+    assert!(
+        price.input_per_token > 0.0 && price.output_per_token > 0.0,
+        "{price:?}"
+    );
+    assert!(
+        d.max_output_tokens.is_some_and(|n| n > 0),
+        "limits of the base model too"
+    );
+
+    // The mock provider is free, and known to be.
+    let d = one("{model: mock/anything}").expect("valid");
+    assert_eq!(d.price.map(|p| p.input_per_token), Some(0.0));
 }
 
 #[test]
