@@ -11,6 +11,7 @@ pub mod faults;
 pub mod gauges;
 pub mod jaeger;
 pub mod otlp;
+pub mod shared_state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -326,7 +327,9 @@ pub struct Received {
 /// - `hang`: never answers; `slow-stream`: one chunk, then nothing until the client goes away;
 /// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
 /// - `gated-stream`: one chunk, then the rest (with usage) once [`FakeUpstream::open_gate`];
-/// - anything else: a normal answer, `upstream says: <last user text>`.
+/// - `absurd-usage`: a normal answer reporting 10^15 prompt tokens;
+/// - anything else: a normal answer, `upstream says: <last user text>` (10 prompt and 5
+///   completion tokens).
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
     pub api_base: String,
@@ -467,10 +470,15 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
         _ => {}
     }
     let text = format!("upstream says: {last_user}");
+    let prompt_tokens: u64 = if model == "absurd-usage" {
+        1_000_000_000_000_000
+    } else {
+        10
+    };
     if body["stream"] != json!(true) {
         let answer = json!({"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 5, "total_tokens": prompt_tokens + 5},
             "system_fingerprint": "fp_fake", "service_tier": "default"});
         return axum::Json(answer).into_response();
     }
@@ -520,7 +528,8 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
                 events.push(Ok(event(
                     &json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
                     "created": 1, "model": model, "choices": [],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 5,
+                              "total_tokens": prompt_tokens + 5}}),
                 )));
             }
             events.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));

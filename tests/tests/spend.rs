@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,7 +17,9 @@ use axum::routing::post;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use switchyard_e2e::shared_state::{
+    Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
+};
 use switchyard_e2e::{
     Gateway, MASTER_KEY, error_of, redis_url, serve_on_loopback, sse_data, unique_prefix,
 };
@@ -48,48 +50,6 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn admin_post(gateway: &Gateway, path: &str, body: &Value) -> Value {
-    let response = gateway.post(path, body, Some(MASTER_KEY)).await;
-    let status = response.status();
-    let answer: Value = response.json().await.expect("JSON answer");
-    assert_eq!(status, 200, "{path} {body}: {answer}");
-    answer
-}
-
-async fn admin_get(gateway: &Gateway, path: &str) -> Value {
-    let response = gateway.get(path, Some(MASTER_KEY)).await;
-    let status = response.status();
-    let answer: Value = response.json().await.expect("JSON answer");
-    assert_eq!(status, 200, "{path}: {answer}");
-    answer
-}
-
-/// A new key made with `body`: its secret and public id.
-async fn new_key(gateway: &Gateway, body: &Value) -> (String, String) {
-    let created = admin_post(gateway, "/key/generate", body).await;
-    (
-        created["key"].as_str().expect("secret").to_owned(),
-        created["token"].as_str().expect("id").to_owned(),
-    )
-}
-
-/// Polls `probe` until it answers `Some`, for at most `within` (spend records are written in
-/// batches, off the call path).
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The spend records of key `id`, once there are `count` of them.
 async fn spend_logs(gateway: &Gateway, id: &str, count: usize) -> Vec<SpendRecord> {
     let path = format!("/spend/logs?key_id={id}");
@@ -112,71 +72,6 @@ fn priced(record: &SpendRecord) -> f64 {
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
-}
-
-/// A Postgres schema of one test's own, at `SWITCHYARD_TEST_DATABASE_URL`.
-struct Schema {
-    server: String,
-    name: String,
-    /// The server's URL with the schema as the search path, for the gateways.
-    url: String,
-}
-
-impl Schema {
-    /// `None`, with a line saying the test is skipped, when the variable is unset.
-    async fn create() -> Option<Self> {
-        let server = match std::env::var("SWITCHYARD_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                println!("skipped: SWITCHYARD_TEST_DATABASE_URL not set");
-                return None;
-            }
-        };
-        let name = unique_prefix().replace('-', "_");
-        let mut connection = PgConnection::connect(&server)
-            .await
-            .expect("connect to Postgres");
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut connection)
-            .await
-            .expect("create a schema");
-        connection.close().await.expect("close");
-        let separator = if server.contains('?') { '&' } else { '?' };
-        let url = format!("{server}{separator}options=-c%20search_path%3D{name}");
-        Some(Self { server, name, url })
-    }
-
-    async fn remove(self) {
-        let mut connection = PgConnection::connect(&self.server)
-            .await
-            .expect("connect to Postgres");
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
-            .execute(&mut connection)
-            .await
-            .expect("drop the test schema");
-        let _ = connection.close().await;
-    }
-}
-
-/// Removes every Redis key under `prefix`.
-async fn forget_redis_keys(url: &str, prefix: &str) {
-    let client = redis::Client::open(url).expect("a Redis URL");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to Redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut connection)
-        .await
-        .expect("KEYS");
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await
-            .expect("DEL");
-    }
 }
 
 #[tokio::test]
