@@ -1,0 +1,350 @@
+//! End to end, as an operator running two replicas would see it: budgets fail closed while
+//! Redis is down and are rebuilt from PostgreSQL when Redis comes back empty or is flushed; key
+//! changes made on one replica reach the other within a second; limits set on a key's owner,
+//! its team and the end user each hold as a scope of their own, whatever the body's `user` says.
+//! Each Redis-failure test runs a Redis of its own, which it stops and restarts.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_e2e::shared_state::{
+    OwnRedis, Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
+};
+use switchyard_e2e::{Gateway, MASTER_KEY, redis_url, unique_prefix};
+use switchyard_store::SpendRecord;
+
+/// A mock deployment `metered` at $0.000001 and $0.000002 per token, and one `free` (no budget
+/// reaches it, it costs nothing).
+fn models() -> &'static str {
+    "model_list:
+  - model_name: metered
+    litellm_params: {model: mock/echo, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
+    model_info: {id: metered-mock}
+"
+}
+
+fn ask(model: &str) -> Value {
+    json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "spend it"}]})
+}
+
+async fn status(gateway: &Gateway, key: &str, body: &Value) -> u16 {
+    let response = gateway.post("/v1/chat/completions", body, Some(key)).await;
+    let status = response.status().as_u16();
+    let _ = response.bytes().await;
+    status
+}
+
+/// Calls with `key`, alternating between `gateways`, until one is refused; the calls answered.
+async fn spend_until_refused(gateways: &[Gateway], key: &str) -> usize {
+    for n in 0..100 {
+        let code = status(&gateways[n % gateways.len()], key, &ask("metered")).await;
+        if code != 200 {
+            assert_eq!(code, 400, "refused as over budget");
+            return n;
+        }
+    }
+    panic!("never refused");
+}
+
+/// Waits until the spend log holds `count` answered calls of key `id`.
+async fn logged(gateway: &Gateway, id: &str, count: usize) {
+    let path = format!("/spend/logs?key_id={id}&limit=1000");
+    eventually(
+        Duration::from_secs(20),
+        "spend records in PostgreSQL",
+        || async {
+            let records: Vec<SpendRecord> =
+                serde_json::from_value(admin_get(gateway, &path).await).expect("records");
+            (records.iter().filter(|r| r.status == 200).count() >= count).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Two gateways on one PostgreSQL schema and a Redis of this test's own.
+async fn two_replicas(schema: &Schema, redis: &OwnRedis, extra: &str) -> [Gateway; 2] {
+    let config = format!(
+        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\nrouter_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: sy\n{extra}",
+        models()
+    );
+    let url = redis.url();
+    let env = [
+        ("TEST_DATABASE_URL", schema.url.as_str()),
+        ("TEST_REDIS_URL", url.as_str()),
+    ];
+    [
+        Gateway::spawn(&config, &env).await,
+        Gateway::spawn(&config, &env).await,
+    ]
+}
+
+/// How many of 10 calls with `key`, alternating between the replicas, were answered.
+async fn answered_of_ten(gateways: &[Gateway], key: &str) -> usize {
+    let mut answered = 0;
+    for n in 0..10 {
+        if status(&gateways[n % 2], key, &ask("metered")).await == 200 {
+            answered += 1;
+        }
+    }
+    answered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_budget_stays_refused_while_redis_is_down_and_when_it_comes_back_empty() {
+    let Some(mut redis) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let gateways = two_replicas(&schema, &redis, "").await;
+    let (spent, spent_id) = new_key(&gateways[0], &json!({"max_budget": 0.0002})).await;
+    let (budgeted, _) = new_key(&gateways[0], &json!({"max_budget": 100.0})).await;
+    let (unbudgeted, _) = new_key(&gateways[0], &json!({})).await;
+    let served = spend_until_refused(&gateways, &spent).await;
+    assert!(served > 0);
+    logged(&gateways[0], &spent_id, served).await;
+
+    // Redis down: the exhausted key and every other budgeted key are refused; a key without a
+    // budget goes on.
+    redis.stop().await;
+    assert_eq!(
+        answered_of_ten(&gateways, &spent).await,
+        0,
+        "exhausted, Redis down"
+    );
+    let response = gateways[1]
+        .post("/v1/chat/completions", &ask("metered"), Some(&budgeted))
+        .await;
+    assert_eq!(response.status(), 503, "budgets cannot be checked");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "service_unavailable", "{body}");
+    assert_eq!(
+        status(&gateways[0], &unbudgeted, &ask("metered")).await,
+        200
+    );
+    let readiness = gateways[0].get("/health/readiness", None).await;
+    let readiness: Value = readiness.json().await.expect("JSON");
+    assert_eq!(readiness["checks"]["redis"], "down", "{readiness}");
+    assert_eq!(readiness["budget_failure_policy"], "closed", "{readiness}");
+    let metrics = gateways[0]
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    assert!(
+        metrics.contains("switchyard_budget_failure_policy{policy=\"closed\"} 1"),
+        "{metrics}"
+    );
+
+    // Redis back, empty: the counters are rebuilt from PostgreSQL, not started from zero.
+    redis.restart().await;
+    assert_eq!(
+        answered_of_ten(&gateways, &spent).await,
+        0,
+        "exhausted, Redis empty"
+    );
+    assert_eq!(status(&gateways[1], &budgeted, &ask("metered")).await, 200);
+    // And once more, flushed while running.
+    redis.flush().await;
+    assert_eq!(
+        answered_of_ten(&gateways, &spent).await,
+        0,
+        "exhausted, Redis flushed"
+    );
+    drop(gateways);
+    schema.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let config = format!(
+        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\nrouter_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: {prefix}\n",
+        models()
+    );
+    let env = [
+        ("TEST_DATABASE_URL", schema.url.as_str()),
+        ("TEST_REDIS_URL", redis.as_str()),
+    ];
+    let a = Gateway::spawn(&config, &env).await;
+    let b = Gateway::spawn(&config, &env).await;
+    let changes: [(&str, fn(&str) -> (&'static str, Value)); 4] = [
+        ("delete", |id| ("/key/delete", json!({"keys": [id]}))),
+        ("block", |id| ("/key/block", json!({"key": id}))),
+        ("budget 0", |id| {
+            ("/key/update", json!({"key": id, "max_budget": 0.0}))
+        }),
+        ("models narrowed", |id| {
+            ("/key/update", json!({"key": id, "models": ["other-model"]}))
+        }),
+    ];
+    let mut slowest = Duration::ZERO;
+    for (what, change) in changes {
+        let (key, id) = new_key(&a, &json!({})).await;
+        // B has seen the key work, so it remembers who it belongs to.
+        assert_eq!(status(&b, &key, &ask("metered")).await, 200, "{what}");
+        let (path, body) = change(&id);
+        admin_post(&a, path, &body).await;
+        let changed = Instant::now();
+        eventually(
+            Duration::from_secs(1),
+            &format!("{what} made on A refused on B"),
+            || async { (status(&b, &key, &ask("metered")).await != 200).then_some(()) },
+        )
+        .await;
+        slowest = slowest.max(changed.elapsed());
+    }
+    println!("slowest key change to reach the other replica: {slowest:?}");
+    drop((a, b));
+    forget_redis_keys(&redis, &prefix).await;
+    schema.remove().await;
+}
+
+/// `count` calls with `key`, each with `body_user` as the body's `user` when given; how many
+/// were answered.
+async fn answered(
+    gateway: &Gateway,
+    key: &str,
+    count: usize,
+    body_user: impl Fn(usize) -> Option<String>,
+) -> usize {
+    let mut answered = 0;
+    for n in 0..count {
+        let mut body = ask("metered");
+        if let Some(user) = body_user(n) {
+            body["user"] = json!(user);
+        }
+        match status(gateway, key, &body).await {
+            200 => answered += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    answered
+}
+
+#[tokio::test]
+async fn owner_team_and_end_user_limits_each_hold_whatever_the_body_says() {
+    let config = format!(
+        "{}general_settings:\n  master_key: {MASTER_KEY}\nrate_limits:\n  user: {{rpm: 3}}\n  end_user: {{rpm: 2}}\n",
+        models()
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    // A user's and a team's own limits apply to every key of theirs.
+    admin_post(
+        &gateway,
+        "/user/new",
+        &json!({"user_id": "lim-user", "rpm_limit": 2}),
+    )
+    .await;
+    admin_post(
+        &gateway,
+        "/team/new",
+        &json!({"team_id": "lim-team", "rpm_limit": 2}),
+    )
+    .await;
+    let (user_key_1, _) = new_key(&gateway, &json!({"user_id": "lim-user"})).await;
+    let (user_key_2, _) = new_key(&gateway, &json!({"user_id": "lim-user"})).await;
+    let served = answered(&gateway, &user_key_1, 1, |_| None).await
+        + answered(&gateway, &user_key_2, 4, |_| None).await;
+    assert_eq!(
+        served, 2,
+        "the user's own rpm_limit across two of their keys"
+    );
+    let (team_key, _) = new_key(&gateway, &json!({"team_id": "lim-team"})).await;
+    assert_eq!(
+        answered(&gateway, &team_key, 5, |_| None).await,
+        2,
+        "the team's rpm_limit"
+    );
+
+    // `rate_limits.user` is keyed by the key's owner: a new `user` in every body lifts nothing.
+    let (ana, _) = new_key(&gateway, &json!({"user_id": "ana"})).await;
+    let served = answered(&gateway, &ana, 8, |n| Some(format!("end-user-{n}"))).await;
+    assert_eq!(served, 3, "the owner's limit, whatever the body's user");
+
+    // The end user is a scope of its own, in addition: two calls per end user.
+    let (open, _) = new_key(&gateway, &json!({})).await;
+    assert_eq!(
+        answered(&gateway, &open, 3, |_| Some("customer-1".to_owned())).await,
+        2
+    );
+    assert_eq!(
+        answered(&gateway, &open, 2, |_| Some("customer-2".to_owned())).await,
+        2,
+        "another end user has a limit of its own"
+    );
+    // The end-user header LiteLLM documents names the same end user.
+    let response = gateway
+        .client
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .bearer_auth(&open)
+        .header("x-litellm-end-user-id", "customer-1")
+        .json(&ask("metered"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        429,
+        "customer-1 by header is over its limit"
+    );
+}
+
+#[tokio::test]
+async fn an_end_user_budget_holds_across_keys_and_apart_from_other_end_users() {
+    let config = format!(
+        "{}general_settings:\n  master_key: {MASTER_KEY}\nlitellm_settings:\n  max_end_user_budget: 0.00003\n",
+        models()
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let (first, _) = new_key(&gateway, &json!({})).await;
+    let (second, _) = new_key(&gateway, &json!({})).await;
+    let as_customer = |user: &str| {
+        let mut body = ask("metered");
+        body["user"] = json!(user);
+        body
+    };
+    let mut served = 0;
+    loop {
+        let code = status(&gateway, &first, &as_customer("customer-a")).await;
+        if code != 200 {
+            let response = gateway
+                .post(
+                    "/v1/chat/completions",
+                    &as_customer("customer-a"),
+                    Some(&first),
+                )
+                .await;
+            let body: Value = response.json().await.expect("JSON");
+            assert_eq!(body["error"]["code"], "budget_exceeded", "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("end_user `customer-a`")),
+                "{body}"
+            );
+            break;
+        }
+        served += 1;
+        assert!(served < 50, "never refused");
+    }
+    assert!(served > 0);
+    // The end user's budget is theirs across keys; another end user is not held back.
+    assert_eq!(
+        status(&gateway, &second, &as_customer("customer-a")).await,
+        400
+    );
+    assert_eq!(
+        status(&gateway, &second, &as_customer("customer-b")).await,
+        200
+    );
+}
