@@ -157,6 +157,9 @@ async fn an_exhausted_budget_stays_refused_while_redis_is_down_and_when_it_comes
     schema.remove().await;
 }
 
+/// An admin call on key id: its path and body.
+type AdminChange = fn(&str) -> (&'static str, Value);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
     let Some(redis) = redis_url() else {
@@ -176,7 +179,7 @@ async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
     ];
     let a = Gateway::spawn(&config, &env).await;
     let b = Gateway::spawn(&config, &env).await;
-    let changes: [(&str, fn(&str) -> (&'static str, Value)); 4] = [
+    let changes: [(&str, AdminChange); 4] = [
         ("delete", |id| ("/key/delete", json!({"keys": [id]}))),
         ("block", |id| ("/key/block", json!({"key": id}))),
         ("budget 0", |id| {
