@@ -351,3 +351,35 @@ async fn an_end_user_budget_holds_across_keys_and_apart_from_other_end_users() {
         200
     );
 }
+
+#[tokio::test]
+async fn embeddings_count_against_the_same_limits_as_chat() {
+    let config = format!(
+        "{}  - model_name: embed\n    litellm_params: {{model: mock/text-embedding-3-small}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        models()
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let (key, _) = new_key(&gateway, &json!({"rpm_limit": 2})).await;
+    assert_eq!(status(&gateway, &key, &ask("metered")).await, 200);
+    let embed = |key: String| {
+        let gateway = &gateway;
+        async move {
+            gateway
+                .post(
+                    "/v1/embeddings",
+                    &json!({"model": "embed", "input": "hello"}),
+                    Some(&key),
+                )
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(embed(key.clone()).await, 200);
+    assert_eq!(
+        embed(key.clone()).await,
+        429,
+        "the key's third call this minute"
+    );
+    assert_eq!(status(&gateway, &key, &ask("metered")).await, 429);
+}

@@ -377,6 +377,14 @@ pub async fn embeddings(
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
     let estimate = estimate::embeddings(state, &request);
     let input_tokens = estimate::embedding_tokens(&request.input);
+    let limited = pipeline::EmbeddingsCall {
+        caller: caller.clone(),
+        model: request.model.clone(),
+        tokens: input_tokens,
+    };
+    if let Err(err) = pipeline::admit_embeddings(state, limited).await {
+        return Err(fail(state, record, started, err).await);
+    }
     match reserve(state, &caller, &request.model, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),

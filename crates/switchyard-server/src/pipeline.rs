@@ -167,10 +167,79 @@ impl UsedTokens for ChatAnswer {
 #[derive(Debug, Clone)]
 pub(crate) struct CallerLimits(pub RateLimitSettings);
 
-impl RateLimitKey<ChatCall> for CallerLimits {
-    fn checks(&self, call: &ChatCall) -> Vec<LimitCheck> {
+/// What a call's limits key on: who calls, and which model group.
+pub(crate) trait LimitedCall {
+    fn caller(&self) -> &Caller;
+    fn model(&self) -> &str;
+}
+
+impl LimitedCall for ChatCall {
+    fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn model(&self) -> &str {
+        &self.request.model
+    }
+}
+
+/// An embeddings call as its limits see it: the caller, the group and its estimated tokens.
+pub(crate) struct EmbeddingsCall {
+    pub caller: Caller,
+    pub model: String,
+    pub tokens: u64,
+}
+
+impl LimitedCall for EmbeddingsCall {
+    fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+}
+
+impl EstimateTokens for EmbeddingsCall {
+    fn estimated_tokens(&self) -> u64 {
+        self.tokens
+    }
+}
+
+/// The answer of the embeddings gate: the estimate stands for the usage (an embeddings call
+/// uses its prompt tokens only).
+struct Admitted(u64);
+
+impl UsedTokens for Admitted {
+    fn used_tokens(&self) -> Option<u64> {
+        Some(self.0)
+    }
+}
+
+/// Counts an embeddings call against the caller's limits, as chat calls are counted: 429 when
+/// one is reached, so no route lets a key dodge its limits.
+pub(crate) async fn admit_embeddings(
+    state: &AppState,
+    call: EmbeddingsCall,
+) -> Result<(), ApiError> {
+    let Some(rate_limit) = &state.layers().rate_limit else {
+        return Ok(());
+    };
+    let gate = tower::service_fn(|call: EmbeddingsCall| async move {
+        Ok::<_, ApiError>(Admitted(call.tokens))
+    });
+    rate_limit
+        .layer(gate)
+        .oneshot(call)
+        .await
+        .map(drop)
+        .map_err(ApiError::from_layers)
+}
+
+impl<C: LimitedCall> RateLimitKey<C> for CallerLimits {
+    fn checks(&self, call: &C) -> Vec<LimitCheck> {
         let settings = &self.0;
-        let caller = &call.caller;
+        let caller = call.caller();
         let mut checks = Vec::with_capacity(5);
         let mut check = |scope: Scope, id: Option<&Arc<str>>, limits: Limits| {
             if let Some(id) = id
@@ -196,11 +265,7 @@ impl RateLimitKey<ChatCall> for CallerLimits {
         );
         check(Scope::END_USER, caller.end_user.as_ref(), settings.end_user);
         if !settings.model.is_unlimited() {
-            checks.push(LimitCheck::new(
-                Scope::MODEL,
-                call.request.model.as_str(),
-                settings.model,
-            ));
+            checks.push(LimitCheck::new(Scope::MODEL, call.model(), settings.model));
         }
         checks
     }
