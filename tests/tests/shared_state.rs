@@ -61,10 +61,11 @@ async fn logged(gateway: &Gateway, id: &str, count: usize) {
     .await;
 }
 
-/// Two gateways on one PostgreSQL schema and a Redis of this test's own.
-async fn two_replicas(schema: &Schema, redis: &OwnRedis, extra: &str) -> [Gateway; 2] {
+/// Two gateways on one PostgreSQL schema and a Redis of this test's own; `general` is added to
+/// `general_settings` (indented lines).
+async fn two_replicas(schema: &Schema, redis: &OwnRedis, general: &str) -> [Gateway; 2] {
     let config = format!(
-        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\nrouter_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: sy\n{extra}",
+        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\n{general}router_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: sy\n",
         models()
     );
     let url = redis.url();
@@ -159,6 +160,82 @@ async fn an_exhausted_budget_stays_refused_while_redis_is_down_and_when_it_comes
 
 /// An admin call on key id: its path and body.
 type AdminChange = fn(&str) -> (&'static str, Value);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_local_slices_each_replica_spends_only_its_share_while_redis_is_down() {
+    let Some(mut redis) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let gateways = two_replicas(&schema, &redis, "  budget_failure_policy: local_slice\n").await;
+    // Calls of about $0.000006, estimated at $0.000034 (16 output tokens at most).
+    const BUDGET: f64 = 0.0002;
+    const ESTIMATE: f64 = 2.0 * 0.000_001 + 16.0 * 0.000_002;
+    let (key, id) = new_key(&gateways[0], &json!({"max_budget": BUDGET})).await;
+    for gateway in &gateways {
+        eventually(Duration::from_secs(10), "both replicas counted", || async {
+            let readiness: Value = gateway
+                .get("/health/readiness", None)
+                .await
+                .json()
+                .await
+                .ok()?;
+            (readiness["replicas"] == 2).then_some(())
+        })
+        .await;
+    }
+    // Both replicas see the key's budget while Redis answers.
+    let mut answered = 0;
+    for n in 0..10 {
+        assert_eq!(status(&gateways[n % 2], &key, &ask("metered")).await, 200);
+        answered += 1;
+    }
+    redis.stop().await;
+    let mut during_outage = 0;
+    let mut refused_in_a_row = 0;
+    for n in 0..100 {
+        match status(&gateways[n % 2], &key, &ask("metered")).await {
+            200 => {
+                during_outage += 1;
+                refused_in_a_row = 0;
+            }
+            400 => refused_in_a_row += 1,
+            other => panic!("unexpected {other} while Redis is down"),
+        }
+        if refused_in_a_row == 4 {
+            break;
+        }
+    }
+    assert_eq!(refused_in_a_row, 4, "both replicas' slices ran out");
+    answered += during_outage;
+    assert!(during_outage > 0, "local slices served nothing");
+    logged(&gateways[0], &id, answered).await;
+    let path = format!("/spend/logs?key_id={id}&limit=1000");
+    let records: Vec<SpendRecord> =
+        serde_json::from_value(admin_get(&gateways[0], &path).await).expect("records");
+    let spent: f64 = records.iter().map(|r| r.cost_usd).sum();
+    assert!(
+        spent <= BUDGET + 2.0 * ESTIMATE,
+        "spent ${spent} of ${BUDGET} with two replicas on local slices"
+    );
+    println!(
+        "local slices: {during_outage} calls served while Redis was down; ${spent:.6} spent of ${BUDGET}"
+    );
+    let readiness: Value = gateways[1]
+        .get("/health/readiness", None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        readiness["budget_failure_policy"], "local_slice",
+        "{readiness}"
+    );
+    drop(gateways);
+    schema.remove().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {

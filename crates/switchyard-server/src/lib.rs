@@ -16,6 +16,7 @@ mod estimate;
 mod invalidation;
 mod messages;
 mod observe;
+mod outage;
 mod pipeline;
 mod routes;
 mod settled;

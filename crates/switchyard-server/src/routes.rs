@@ -197,6 +197,7 @@ pub async fn readiness(State(live): State<Live>) -> Response {
         "reload_failures": live.reload_failures(),
         "checks": report,
         "budget_failure_policy": state.budgets().on_counter_failure.as_str(),
+        "replicas": state.storage().replicas(),
     }));
     if !healthy && state.server_settings().strict_readiness {
         (http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()

@@ -22,6 +22,7 @@ use crate::config::shared_usage::SharedUsageSettings;
 use crate::config::storage::Database;
 use crate::error::ApiError;
 use crate::invalidation::Invalidations;
+use crate::outage::{OutageBudgets, Refusal};
 use crate::record::CallRecord;
 
 /// How long who a key belongs to is remembered. Changes made through this replica's admin API
@@ -46,6 +47,10 @@ pub struct Storage {
     identities: Cache<KeyHash, Option<Arc<Identity>>>,
     /// Key changes announced to and heard from other replicas, when they share a Redis.
     invalidations: Option<Invalidations>,
+    /// Budgets while the counters cannot be reached (`local_slice`).
+    outage: OutageBudgets,
+    /// The heartbeat that counts the replicas, when they share a Redis.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
     /// Spend records shed that the metrics already count.
     reported_shed: std::sync::atomic::AtomicU64,
     /// Budget counter operations that failed.
@@ -75,6 +80,8 @@ impl Settlement {
 pub struct Reservation {
     keys: Arc<[CounterKey]>,
     usd: f64,
+    /// Held on this replica's outage slices, not on the counters.
+    local: bool,
 }
 
 impl std::fmt::Debug for Storage {
@@ -104,26 +111,34 @@ impl Storage {
             .max_capacity(100_000)
             .time_to_live(IDENTITY_TTL)
             .build();
-        let (counters, invalidations) = match redis {
-            None => (counters, None),
+        let outage = OutageBudgets::default();
+        let (counters, invalidations, heartbeat) = match redis {
+            None => (counters, None, None),
             Some(shared) => {
                 let timeout = Duration::from_millis(500);
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout));
+                    .set_response_timeout(Some(timeout))
+                    // A call waits for one reconnection at most, not redis' default six with backoff
+                    // (about 6 s): while Redis is down, budgets answer by their policy at once.
+                    .set_number_of_retries(1);
                 let client = redis::Client::open(shared.redis.clone())?;
                 let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
                 let counters: Arc<dyn BudgetCounters> = Arc::new(RedisCounters::new(
                     connection.clone(),
                     format!("{}:spend:", shared.key_prefix),
                 ));
+                let heartbeat = outage.heartbeat(
+                    connection.clone(),
+                    format!("{}:replicas", shared.key_prefix),
+                );
                 let invalidations = Invalidations::start(
                     client,
                     connection,
                     format!("{}:identities", shared.key_prefix),
                     identities.clone(),
                 );
-                (counters, Some(invalidations))
+                (counters, Some(invalidations), Some(heartbeat))
             }
         };
         let writer = SpendWriter::spawn(Arc::clone(&store), SpendWriterConfig::default());
@@ -133,6 +148,8 @@ impl Storage {
             writer,
             identities,
             invalidations,
+            outage,
+            heartbeat,
             reported_shed: std::sync::atomic::AtomicU64::new(0),
             counter_failures: Arc::default(),
             reported_counter_failures: std::sync::atomic::AtomicU64::new(0),
@@ -202,8 +219,8 @@ impl Storage {
     /// budget. Refuses with 400 when a budget has reached its maximum (spend plus what calls in
     /// flight hold). A counter that is missing (never made, or lost by Redis) is rebuilt from
     /// the spend log first, never taken as zero. While the counters cannot be reached, the call
-    /// is refused with 503 (`budget_failure_policy: closed`, the default) or let through
-    /// unchecked (`open`).
+    /// is refused with 503 (`budget_failure_policy: closed`, the default) or served from this
+    /// replica's slice of what the budget had left (`local_slice`, see [`crate::outage`]).
     pub async fn reserve(
         &self,
         caller: &Caller,
@@ -227,38 +244,104 @@ impl Storage {
                 max_usd: owner.max_budget.unwrap_or(f64::INFINITY),
             })
             .collect();
-        // Two rounds: one may find counters missing and rebuild them.
+        let exceeded = |index: usize, spent: f64| {
+            let owner = &owners[index];
+            ApiError::budget_exceeded(
+                owner.scope.as_str(),
+                &owner.id,
+                wanted[index].max_usd,
+                spent,
+                owner.period.map(|p| p.period_end(now)),
+            )
+        };
+        if self.outage.has_spend() {
+            self.hand_over_outage_spend().await;
+        }
+        // Rounds: one may find counters missing and rebuild them.
+        let mut failure = None;
         for _ in 0..3 {
-            let answer = self.counters.reserve(&wanted, usd).await;
-            match answer {
-                Ok(Reserve::Held) => {
+            match self.counters.reserve(&wanted, usd).await {
+                Ok(Reserve::Held(now_holds)) => {
+                    self.outage.remember(&wanted, &now_holds).await;
                     return Ok(Some(Reservation {
                         keys: wanted.into_iter().map(|b| b.key).collect(),
                         usd,
+                        local: false,
                     }));
                 }
                 Ok(Reserve::Exceeded { index, spent }) => {
-                    let owner = &owners[index];
-                    return Err(ApiError::budget_exceeded(
-                        owner.scope.as_str(),
-                        &owner.id,
-                        wanted[index].max_usd,
-                        spent,
-                        owner.period.map(|p| p.period_end(now)),
-                    ));
+                    self.outage.remember(&wanted[index..=index], &[spent]).await;
+                    return Err(exceeded(index, spent));
                 }
                 Ok(Reserve::Missing(missing)) => {
                     for index in missing {
                         if let Err(err) = self.rebuild(&wanted[index].key).await {
-                            return self.counters_failed(&err, budgets);
+                            failure = Some(err);
+                            break;
                         }
                     }
+                    if failure.is_some() {
+                        break;
+                    }
                 }
-                Err(err) => return self.counters_failed(&err, budgets),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
             }
         }
-        let err = StoreError::Invalid("budget counters kept disappearing while being rebuilt");
-        self.counters_failed(&err, budgets)
+        let err = failure.unwrap_or(StoreError::Invalid(
+            "budget counters kept disappearing while being rebuilt",
+        ));
+        self.counter_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match budgets.on_counter_failure {
+            CounterFailure::Closed => {
+                tracing::error!(error = %err, "budget counters cannot be reached; budgeted call refused");
+                Err(counters_unreachable())
+            }
+            CounterFailure::LocalSlice => match self.outage.admit(&wanted, usd).await {
+                Ok(()) => {
+                    tracing::warn!(
+                        error = %err,
+                        replicas = self.outage.replicas(),
+                        "budget counters cannot be reached; the call is served from this \
+                         replica's slice of what its budgets had left"
+                    );
+                    Ok(Some(Reservation {
+                        keys: wanted.into_iter().map(|b| b.key).collect(),
+                        usd,
+                        local: true,
+                    }))
+                }
+                Err(Refusal::Exceeded { index, spent }) => Err(exceeded(index, spent)),
+                Err(Refusal::Unknown) => {
+                    tracing::error!(
+                        error = %err,
+                        "budget counters cannot be reached and this replica never saw one of \
+                         the call's budgets; refused"
+                    );
+                    Err(counters_unreachable())
+                }
+            },
+        }
+    }
+
+    /// The replicas sharing this one's Redis heard from lately (1 without Redis).
+    pub fn replicas(&self) -> u64 {
+        self.outage.replicas()
+    }
+
+    /// Charges the counters, which answer again, with what calls cost while they did not.
+    async fn hand_over_outage_spend(&self) {
+        for (key, usd) in self.outage.drain() {
+            if let Err(err) = self.counters.charge(std::slice::from_ref(&key), usd).await {
+                // Still away: keep it for the next time.
+                self.outage.settle(std::slice::from_ref(&key), usd);
+                tracing::warn!(error = %err, "outage spend not handed to the counters yet");
+                return;
+            }
+        }
     }
 
     /// Recreates a lost counter from what the spend log holds for its owner and window.
@@ -276,33 +359,6 @@ impl Storage {
             "budget counter rebuilt from the spend log"
         );
         self.counters.seed(key, spent).await
-    }
-
-    /// The answer to a budgeted call whose counters cannot be reached, per the policy.
-    fn counters_failed(
-        &self,
-        err: &StoreError,
-        budgets: &BudgetSettings,
-    ) -> Result<Option<Reservation>, ApiError> {
-        self.counter_failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match budgets.on_counter_failure {
-            CounterFailure::Closed => {
-                tracing::error!(error = %err, "budget counters cannot be reached; budgeted call refused");
-                Err(ApiError::unavailable(
-                    "budgets cannot be checked right now, so calls with a budget are refused; \
-                     try again shortly",
-                ))
-            }
-            CounterFailure::Open => {
-                tracing::error!(
-                    error = %err,
-                    "budget counters cannot be reached; the call goes on unchecked \
-                     (budget_failure_policy: open)"
-                );
-                Ok(None)
-            }
-        }
     }
 
     /// Budget counter operations that failed (reservations refused or let through, settlements
@@ -336,6 +392,10 @@ impl Storage {
     ) -> Option<Settlement> {
         let difference = usd - reservation.usd;
         if difference == 0.0 || !difference.is_finite() {
+            return None;
+        }
+        if reservation.local {
+            self.outage.settle(&reservation.keys, difference);
             return None;
         }
         let counters = Arc::clone(&self.counters);
@@ -514,6 +574,22 @@ fn spend_record(call: &CallRecord) -> SpendRecord {
         experiment,
         variant,
         end_user: caller.end_user.as_deref().map(str::to_owned),
+    }
+}
+
+/// The answer to a budgeted call whose budgets cannot be checked.
+fn counters_unreachable() -> ApiError {
+    ApiError::unavailable(
+        "budgets cannot be checked right now, so calls with a budget are refused; try again \
+         shortly",
+    )
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
     }
 }
 

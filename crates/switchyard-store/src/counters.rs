@@ -89,8 +89,9 @@ pub struct Budget {
 /// What [`BudgetCounters::reserve`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reserve {
-    /// Every budget was below its maximum and now holds the reservation.
-    Held,
+    /// Every budget was below its maximum and now holds the reservation; what each counter
+    /// holds now, in the order of the list given.
+    Held(Vec<f64>),
     /// Budget `index` (of the list given) had already reached its maximum, holding `spent`;
     /// nothing was reserved.
     Exceeded {
@@ -120,7 +121,7 @@ pub enum Reserve {
 ///     let budgets = [budget];
 ///     loop {
 ///         match counters.reserve(&budgets, estimate).await? {
-///             Reserve::Held => return Ok(true),
+///             Reserve::Held(_) => return Ok(true),
 ///             Reserve::Exceeded { .. } => return Ok(false),
 ///             Reserve::Missing(_) => counters.seed(&budgets[0].key, logged).await?,
 ///         }

@@ -27,8 +27,8 @@ return charged
 ";
 
 /// Reserves `ARGV[1]` dollars on every key if each exists and holds less than its maximum
-/// `ARGV[i + 1]`. Answers `{0}` when reserved, `{-1, i, ...}` naming the missing keys, or
-/// `{i, spent}` for the first key at its maximum.
+/// `ARGV[i + 1]`. Answers `{0, held...}` when reserved (what each key holds now),
+/// `{-1, i, ...}` naming the missing keys, or `{i, spent}` for the first key at its maximum.
 const RESERVE: &str = r"
 local missing = {-1}
 for i, key in ipairs(KEYS) do
@@ -45,10 +45,11 @@ for i, key in ipairs(KEYS) do
     return {i, tostring(spent)}
   end
 end
+local held = {0}
 for i, key in ipairs(KEYS) do
-  redis.call('INCRBYFLOAT', key, ARGV[1])
+  table.insert(held, redis.call('INCRBYFLOAT', key, ARGV[1]))
 end
-return {0}
+return held
 ";
 
 /// How long a counter outlives its window, so a late read or a replica with a slow clock
@@ -83,7 +84,10 @@ impl RedisCounters {
     ) -> Result<Self, StoreError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+            .set_response_timeout(Some(timeout))
+            // A call waits for one reconnection at most, not redis' default six with backoff
+            // (about 6 s): while Redis is down, budgets answer by their policy at once.
+            .set_number_of_retries(1);
         let connection = ConnectionManager::new_with_config(Client::open(url)?, config).await?;
         Ok(Self::new(connection, prefix))
     }
@@ -124,7 +128,7 @@ impl BudgetCounters for RedisCounters {
     async fn reserve(&self, budgets: &[Budget], usd: f64) -> Result<Reserve, StoreError> {
         distinct(&[], usd)?;
         if budgets.is_empty() {
-            return Ok(Reserve::Held);
+            return Ok(Reserve::Held(Vec::new()));
         }
         let mut invocation = self.reserve.prepare_invoke();
         invocation.arg(usd.to_string());
@@ -141,23 +145,25 @@ impl BudgetCounters for RedisCounters {
         let first = answer.first().ok_or_else(corrupt).and_then(number)?;
         // Lua indexes from 1.
         let index = |value: i64| usize::try_from(value - 1).map_err(|_| corrupt());
+        let float = |value: &::redis::Value| -> Result<f64, StoreError> {
+            let text: String = ::redis::from_redis_value_ref(value).map_err(|_| corrupt())?;
+            text.parse().map_err(|_| corrupt())
+        };
         match first {
-            0 => Ok(Reserve::Held),
+            0 => answer[1..]
+                .iter()
+                .map(float)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Reserve::Held),
             -1 => answer[1..]
                 .iter()
                 .map(|value| number(value).and_then(index))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Reserve::Missing),
-            at => {
-                let spent: String = answer
-                    .get(1)
-                    .and_then(|v| ::redis::from_redis_value_ref(v).ok())
-                    .ok_or_else(corrupt)?;
-                Ok(Reserve::Exceeded {
-                    index: index(at)?,
-                    spent: spent.parse().map_err(|_| corrupt())?,
-                })
-            }
+            at => Ok(Reserve::Exceeded {
+                index: index(at)?,
+                spent: float(answer.get(1).ok_or_else(corrupt)?)?,
+            }),
         }
     }
 

@@ -732,11 +732,12 @@ macro_rules! sql_store {
                 order.sort_by(|&a, &b| budgets[a].key.cmp(&budgets[b].key));
                 let mut transaction = self.pool.begin().await?;
                 let mut missing = Vec::new();
+                let mut held = vec![0.0; budgets.len()];
                 for &index in &order {
                     let key = &budgets[index].key;
                     // The conditional update takes the row's lock and checks the condition on
                     // the row as it is then, so concurrent reservations queue here.
-                    let held: Option<f64> = sqlx::query_scalar(
+                    let now_holds: Option<f64> = sqlx::query_scalar(
                         "UPDATE spend_counters SET spent = spent + $1 \
                          WHERE scope = $2 AND id = $3 AND period_start = $4 AND spent < $5 \
                          RETURNING spent",
@@ -748,7 +749,8 @@ macro_rules! sql_store {
                     .bind(budgets[index].max_usd)
                     .fetch_optional(&mut *transaction)
                     .await?;
-                    if held.is_some() {
+                    if let Some(now_holds) = now_holds {
+                        held[index] = now_holds;
                         continue;
                     }
                     let spent: Option<f64> = sqlx::query_scalar(
@@ -774,7 +776,7 @@ macro_rules! sql_store {
                     return Ok($crate::Reserve::Missing(missing));
                 }
                 transaction.commit().await?;
-                Ok($crate::Reserve::Held)
+                Ok($crate::Reserve::Held(held))
             }
 
             async fn charge(

@@ -230,7 +230,8 @@ impl GatewayMetrics {
         registry.register(
             "switchyard_budget_failure_policy",
             "1 for the policy budgets follow while their counters cannot be reached (closed: \
-             budgeted calls refused; open: served unchecked)",
+             budgeted calls refused; local_slice: served from each replica's slice of what was \
+             left)",
             budget_failure_policy.clone(),
         );
         registry.register(
@@ -395,7 +396,7 @@ impl GatewayMetrics {
     /// Shows which policy budgets follow while their counters cannot be reached: `policy` is
     /// set to 1, every other to 0.
     pub fn set_budget_failure_policy(&self, policy: &str) {
-        for known in ["closed", "open"] {
+        for known in ["closed", "local_slice"] {
             self.budget_failure_policy
                 .get_or_create(&PolicyLabels {
                     policy: known.to_owned(),

@@ -14,16 +14,18 @@ pub enum CounterFailure {
     /// Refused with 503: no budget is overspent while Redis (or the database) is down.
     #[default]
     Closed,
-    /// Served unchecked; its cost does not reach the counters.
-    Open,
+    /// Served while this replica's slice of what the budget had left lasts: what was left when
+    /// the counters last answered, divided by the replicas alive then. Budgets this replica
+    /// never saw are refused (503).
+    LocalSlice,
 }
 
 impl CounterFailure {
-    /// `closed` or `open`, as configured and reported.
+    /// `closed` or `local_slice`, as configured and reported.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Closed => "closed",
-            Self::Open => "open",
+            Self::LocalSlice => "local_slice",
         }
     }
 }
@@ -58,11 +60,11 @@ pub fn budget_settings(
 ) -> Result<BudgetSettings, ConfigError> {
     let on_counter_failure = match general.budget_failure_policy.as_deref() {
         None | Some("closed") => CounterFailure::Closed,
-        Some("open") => CounterFailure::Open,
+        Some("local_slice") => CounterFailure::LocalSlice,
         Some(other) => {
             return Err(ConfigError::invalid(
                 "general_settings.budget_failure_policy",
-                format!("must be `closed` or `open`, not `{other}`"),
+                format!("must be `closed` or `local_slice`, not `{other}`"),
             ));
         }
     };

@@ -309,8 +309,10 @@ pub struct GeneralSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness_policy: Option<String>,
     /// What a budgeted call gets while its budget counters (Redis, or the database) cannot be
-    /// reached: `closed` (default) refuses it with 503, so no budget is overspent; `open` lets it
-    /// through unchecked, and its cost is lost to the counters (Switchyard's key).
+    /// reached: `closed` (default) refuses it with 503, so no budget is overspent;
+    /// `local_slice` serves it while this replica's slice of what the budget had left lasts
+    /// (what was left when the counters last answered, divided by the live replicas), so the
+    /// overshoot is at most one call's estimate per replica (Switchyard's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_failure_policy: Option<String>,
     /// What a call with a budget gets on a deployment with no price (none configured, none in

@@ -1156,7 +1156,10 @@ pub async fn reservations_hold_a_budget_under_concurrency(counters: Arc<dyn Budg
     let mut held = 0;
     for task in tasks {
         match task.await.expect("reserve task") {
-            Reserve::Held => held += 1,
+            Reserve::Held(now) => {
+                assert!(now[0] <= 0.05 + 0.019 + 1e-9, "the key holds {}", now[0]);
+                held += 1;
+            }
             Reserve::Exceeded { index, spent } => {
                 assert_eq!(index, 0, "only the key's budget is small");
                 assert!(spent >= 0.05, "refused below the budget: {spent}");
@@ -1200,14 +1203,19 @@ pub async fn reservations_are_all_or_nothing_and_report_missing_counters(
     );
     counters.seed(&key, 2.0).await.expect("seed");
     counters.seed(&end_user, 0.0).await.expect("seed");
-    assert_eq!(
+    match counters.reserve(&budgets, 0.5).await.expect("reserve") {
+        Reserve::Held(now) => {
+            assert_eq!(now.len(), 3);
+            assert_close(now[0], 2.5, "key after the first reservation");
+            assert_close(now[1], 0.5, "user after the first reservation");
+            assert_close(now[2], 0.5, "end user after the first reservation");
+        }
+        other => panic!("expected a reservation: {other:?}"),
+    }
+    assert!(matches!(
         counters.reserve(&budgets, 0.5).await.expect("reserve"),
-        Reserve::Held
-    );
-    assert_eq!(
-        counters.reserve(&budgets, 0.5).await.expect("reserve"),
-        Reserve::Held
-    );
+        Reserve::Held(_)
+    ));
     match counters.reserve(&budgets, 0.5).await.expect("reserve") {
         Reserve::Exceeded { index, spent } => {
             assert_eq!(index, 1, "the user's $1 is reached");
