@@ -10,6 +10,7 @@ pub mod fake_gemini;
 pub mod faults;
 pub mod gauges;
 pub mod otlp;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
