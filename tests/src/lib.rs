@@ -82,6 +82,11 @@ impl Gateway {
         }
     }
 
+    /// `127.0.0.1:PORT`, for raw connections.
+    pub fn addr(&self) -> &str {
+        self.base.strip_prefix("http://").expect("an http:// base")
+    }
+
     /// The state of a gateway started in this process with [`Gateway::start`].
     pub fn state(&self) -> &switchyard_server::AppState {
         self.state
@@ -224,6 +229,16 @@ impl Gateway {
     /// `POST {base}{path}` with a JSON body and optional bearer key.
     pub async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> reqwest::Response {
         self.post_raw(path, body.to_string(), key).await
+    }
+
+    /// `POST {base}{path}` of a JSON body under the master key, for the admin API; the answer,
+    /// which must be a 200.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
+        let response = self.post(path, body, Some(MASTER_KEY)).await;
+        let status = response.status();
+        let answer: Value = response.json().await.expect("JSON answer");
+        assert_eq!(status, 200, "{path} {body}: {answer}");
+        answer
     }
 
     /// `GET {base}{path}` with optional bearer key.

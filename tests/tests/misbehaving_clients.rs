@@ -62,25 +62,12 @@ impl Setup {
         }
     }
 
-    fn addr(&self) -> &str {
-        self.gateway
-            .base
-            .strip_prefix("http://")
-            .expect("an http:// base")
-    }
-
     async fn connect(&self) -> TcpStream {
-        switchyard_e2e::raw::connect(self.addr()).await
+        switchyard_e2e::raw::connect(self.gateway.addr()).await
     }
 
     async fn back_to_baseline(&self, after: &str) {
-        gauges::back_to(
-            &self.gateway,
-            &self.baseline,
-            Duration::from_secs(10),
-            after,
-        )
-        .await;
+        gauges::back_to_baseline(&self.gateway, &self.baseline, after).await;
     }
 
     async fn post_bytes(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
