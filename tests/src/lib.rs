@@ -291,6 +291,18 @@ fn gateway_binary() -> std::path::PathBuf {
 pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("error body is JSON");
+    let code = openai_error_code(&body).to_owned();
+    (status, code, body)
+}
+
+/// Checks that `body` is an OpenAI error (`{"error": {"message", "type", "param", "code"}}`)
+/// with `code`.
+pub fn assert_openai_error(body: &Value, code: &str) {
+    assert_eq!(openai_error_code(body), code, "{body}");
+}
+
+/// The code of an error body of the OpenAI shape (`""` when null), once the shape is checked.
+fn openai_error_code(body: &Value) -> &str {
     let error = &body["error"];
     assert!(
         error["message"].as_str().is_some_and(|m| !m.is_empty()),
@@ -298,8 +310,7 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
     );
     assert!(error["type"].as_str().is_some(), "type: {body}");
     assert!(error.get("param").is_some(), "param: {body}");
-    let code = error["code"].as_str().unwrap_or_default().to_owned();
-    (status, code, body)
+    error["code"].as_str().unwrap_or_default()
 }
 
 /// Splits an SSE body into its `data:` payloads.

@@ -1,11 +1,11 @@
 //! End to end through a real gateway process: hostile clients found by a red team.
-//! `/v1/models` lists only what the caller may call, and client strings echoed in errors are
-//! cut short. After each, the gateway's open connections, runtime tasks and calls in flight
+//! Encoded bodies get 415 without being decoded; `/v1/models` lists only what the caller may
+//! call; and client strings echoed in errors are cut short. After each, the gateway's open connections, runtime tasks and calls in flight
 //! are back to their baseline.
 
 use serde_json::{Value, json};
 use switchyard_e2e::gauges::{self, Gauges};
-use switchyard_e2e::{Gateway, MASTER_KEY, error_of};
+use switchyard_e2e::{Gateway, MASTER_KEY, assert_openai_error, error_of};
 
 /// Models `a` and `b` (the mock), the master key, keys in the default SQLite file.
 fn config() -> String {
@@ -66,6 +66,62 @@ fn assert_anthropic_error(body: &Value, kind: &str) {
         "{body}"
     );
     assert!(body.get("code").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn encoded_bodies_are_refused_with_415_without_being_decoded() {
+    let setup = Setup::start().await;
+    let post = async |path: &str, encoding: &str, body: Vec<u8>| {
+        setup
+            .gateway
+            .client
+            .post(format!("{}{path}", setup.gateway.base))
+            .bearer_auth(MASTER_KEY)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .expect("an answer")
+    };
+    // The first bytes of a gzip stream, then garbage: nothing may try to inflate it.
+    let gzip = vec![0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff];
+    for (path, encoding) in [
+        ("/v1/chat/completions", "gzip"),
+        ("/v1/chat/completions", "br"),
+        ("/v1/chat/completions", "identity, gzip"),
+        ("/v1/embeddings", "deflate"),
+        ("/v1/messages", "gzip"),
+        ("/key/generate", "zstd"),
+    ] {
+        let response = post(path, encoding, gzip.clone()).await;
+        let status = response.status();
+        assert_eq!(
+            response
+                .headers()
+                .get("accept-encoding")
+                .map(|v| v.as_bytes()),
+            Some(&b"identity"[..]),
+            "{path} {encoding}"
+        );
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(status, 415, "{path} {encoding}: {body}");
+        if path == "/v1/messages" {
+            assert_anthropic_error(&body, "invalid_request_error");
+        } else {
+            assert_openai_error(&body, "unsupported_content_encoding");
+        }
+    }
+    // `identity` is no encoding at all.
+    let response = post(
+        "/v1/chat/completions",
+        "identity",
+        ask("a").to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.expect("body");
+    setup.back_to_baseline("encoded bodies").await;
 }
 
 /// The model ids `GET path` lists for `key`.

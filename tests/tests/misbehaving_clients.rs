@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchyard_e2e::gauges::{self, Gauges};
 use switchyard_e2e::raw::{read_answer, read_to_close};
-use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, error_of};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, assert_openai_error, error_of};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -91,17 +91,6 @@ impl Setup {
             .expect("the gateway is still up");
         assert_eq!(response.status(), 200);
     }
-}
-
-fn assert_openai_error(body: &Value, code: &str) {
-    let error = &body["error"];
-    assert!(
-        error["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(error["type"].as_str().is_some(), "{body}");
-    assert!(error.get("param").is_some(), "{body}");
-    assert_eq!(error["code"], code, "{body}");
 }
 
 /// How long the gateway took to close a connection, from `since`; asserts it sent nothing.

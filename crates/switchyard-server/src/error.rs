@@ -177,6 +177,19 @@ impl ApiError {
         )
     }
 
+    /// The body is encoded (`Content-Encoding: gzip`, ...); the gateway reads plain bodies only.
+    pub fn unsupported_encoding(coding: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_REQUEST,
+            Some("unsupported_content_encoding"),
+            format!(
+                "request bodies must not be encoded (Content-Encoding `{}`); send the JSON as it is",
+                echo(coding)
+            ),
+        )
+    }
+
     /// No route matches the path.
     pub fn route_not_found(method: &http::Method, path: &str) -> Self {
         Self::new(
@@ -424,6 +437,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            // The gateway's only 415 is for an encoded body: RFC 9110 §15.5.16 says to name the
+            // codings that would have been accepted.
+            response.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
         }
         // Kept so that an ingress speaking another API (Anthropic's `/v1/messages`) can answer
         // the same failure in its own error shape.
