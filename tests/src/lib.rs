@@ -351,7 +351,8 @@ pub struct Received {
 /// - `too-long`: 400 `context_length_exceeded`;
 /// - `hang`: never answers; `slow-stream`: one chunk, then nothing until the client goes away;
 /// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
-/// - `gated-stream`: one chunk, then the rest (with usage) once [`FakeUpstream::open_gate`];
+/// - `gated-stream`: one chunk, then the rest (with usage) once the gate is open
+///   ([`FakeUpstream::open_gate`]);
 /// - anything else: a normal answer, `upstream says: <last user text>`.
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
@@ -395,6 +396,12 @@ impl FakeUpstream {
     /// Lets every `gated-stream` answer, held after its first chunk, go on to its end.
     pub fn open_gate(&self) {
         self.gate.send_replace(true);
+    }
+
+    /// Holds `gated-stream` answers after their first chunk again, until the next
+    /// [`FakeUpstream::open_gate`].
+    pub fn close_gate(&self) {
+        self.gate.send_replace(false);
     }
 
     /// Every request received so far.

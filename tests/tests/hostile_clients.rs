@@ -1,34 +1,76 @@
-//! End to end through a real gateway process: hostile clients found by a red team.
-//! Encoded bodies get 415 without being decoded; `/v1/models` lists only what the caller may
-//! call; and client strings echoed in errors are cut short. After each, the gateway's open connections, runtime tasks and calls in flight
-//! are back to their baseline.
+//! End to end through a real gateway process: hostile clients found by a red team. A body
+//! trickled in (HTTP/1.1 or HTTP/2) is cut at `body_timeout_seconds` with a 408 in the
+//! ingress's error shape and its connection closed; connections with no open request (HTTP/2,
+//! and HTTP/1.1 keep-alive) are closed at `idle_timeout_seconds`, while one with a stream open
+//! is not; encoded bodies get 415 without being decoded; `/v1/models` lists only what the caller may call; and client
+//! strings echoed in errors are cut short. After each, the gateway's open connections,
+//! runtime tasks and calls in flight are back to their baseline.
 
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use switchyard_e2e::gauges::{self, Gauges};
-use switchyard_e2e::{Gateway, MASTER_KEY, assert_openai_error, error_of};
+use switchyard_e2e::raw::{self, read_response, read_to_close};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, assert_openai_error, error_of};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
-/// Models `a` and `b` (the mock), the master key, keys in the default SQLite file.
-fn config() -> String {
+/// What a test sets: the body deadline and the idle timeout, in seconds.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    body: u32,
+    idle: u32,
+}
+
+/// A short body deadline; idle connections kept long enough not to interfere.
+const SLOW_BODY: Timeouts = Timeouts { body: 1, idle: 30 };
+/// A short idle timeout; bodies given long enough not to interfere.
+const IDLE: Timeouts = Timeouts { body: 30, idle: 1 };
+
+/// Models `a` and `b` (the mock), `slow` (the mock, answering after 2.5 idle timeouts),
+/// `gated-stream` (the fake upstream's stream held after its first event until its gate
+/// opens), the master key, keys in the default SQLite file, 10 s for headers.
+fn config(api_base: &str, timeouts: Timeouts) -> String {
     format!(
         "model_list:
   - model_name: a
     litellm_params: {{model: mock/echo}}
   - model_name: b
     litellm_params: {{model: mock/echo}}
+  - model_name: slow
+    litellm_params: {{model: mock/echo, mock_latency_ms: {slow_ms}}}
+  - model_name: gated-stream
+    litellm_params: {{model: openai/gated-stream, api_base: '{api_base}'}}
 general_settings:
   master_key: {MASTER_KEY}
-"
+  header_timeout_seconds: 10
+  body_timeout_seconds: {}
+  idle_timeout_seconds: {}
+",
+        timeouts.body,
+        timeouts.idle,
+        slow_ms = timeouts.idle * 2500,
     )
 }
 
 struct Setup {
+    upstream: FakeUpstream,
     gateway: Gateway,
     baseline: Gauges,
 }
 
 impl Setup {
-    async fn start() -> Self {
-        let mut gateway = Gateway::spawn(&config(), &[]).await;
+    async fn start(timeouts: Timeouts) -> Self {
+        let upstream = FakeUpstream::start().await;
+        let mut gateway = Gateway::spawn(&config(&upstream.api_base, timeouts), &[]).await;
         // Every call on a connection of its own, closed after it, so none is left open to
         // count against the baseline.
         gateway.client = gauges::unpooled_client();
@@ -43,13 +85,48 @@ impl Setup {
         assert_eq!(warm.status(), 200);
         warm.text().await.expect("body");
         let baseline = gauges::baseline(&gateway).await;
-        Self { gateway, baseline }
+        Self {
+            upstream,
+            gateway,
+            baseline,
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        raw::connect(self.gateway.addr()).await
     }
 
     async fn back_to_baseline(&self, after: &str) {
         gauges::back_to_baseline(&self.gateway, &self.baseline, after).await;
     }
+
+    /// An HTTP/2 connection (prior knowledge, as gRPC-style clients open them) and the task
+    /// driving it, which ends with the time the gateway closed it.
+    async fn connect_h2(&self) -> (H2Sender, JoinHandle<Instant>) {
+        let io = TokioIo::new(self.connect().await);
+        let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .expect("an HTTP/2 handshake");
+        let closed = tokio::spawn(async move {
+            let _ = connection.await;
+            Instant::now()
+        });
+        (sender, closed)
+    }
+
+    fn h2_request(&self, method: &str, path: &str, body: H2Body) -> http::Request<H2Body> {
+        http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.gateway.base))
+            .header("authorization", format!("Bearer {MASTER_KEY}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("a request")
+    }
 }
+
+type H2Body = BoxBody<Bytes, Infallible>;
+type H2Sender = hyper::client::conn::http2::SendRequest<H2Body>;
 
 fn ask(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
@@ -68,9 +145,250 @@ fn assert_anthropic_error(body: &Value, kind: &str) {
     assert!(body.get("code").is_none(), "{body}");
 }
 
+/// Sends a request head announcing a 64-byte body to `path`, then the body one byte every
+/// 300 ms (well inside any sane per-read timeout, so only a deadline for the whole body stops
+/// it). Answers the time the head went out, the answer, and what the gateway sent after it
+/// until it closed the connection.
+async fn trickle_body(setup: &Setup, path: &str) -> (Duration, raw::Answer, Vec<u8>) {
+    let stream = setup.connect().await;
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {MASTER_KEY}\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.expect("write");
+    let started = Instant::now();
+    let drip = tokio::spawn(async move {
+        for _ in 0..64 {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let answer = read_response(&mut reader, Duration::from_secs(10)).await;
+    let elapsed = started.elapsed();
+    let rest = read_to_close(&mut reader, Duration::from_secs(5)).await;
+    drip.abort();
+    (elapsed, answer, rest)
+}
+
+/// Asserts that `elapsed` is the deadline of `seconds`, give or take the scheduling of a busy
+/// machine.
+fn assert_about(elapsed: Duration, seconds: u32, what: &str) {
+    let limit = Duration::from_secs(u64::from(seconds));
+    assert!(
+        elapsed >= limit - Duration::from_millis(100) && elapsed < limit + Duration::from_secs(2),
+        "{what} after {elapsed:?}; the configured limit is {limit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_trickled_over_http1_is_cut_with_408_at_the_body_deadline() {
+    let setup = Setup::start(SLOW_BODY).await;
+    let (elapsed, answer, rest) = trickle_body(&setup, "/v1/chat/completions").await;
+    eprintln!("HTTP/1.1 slow body to /v1/chat/completions: 408 after {elapsed:?}");
+    assert_eq!(answer.status, 408, "{}", answer.body);
+    assert_openai_error(&answer.body, "request_timeout");
+    assert!(answer.head.contains("connection: close"), "{}", answer.head);
+    assert_about(elapsed, SLOW_BODY.body, "408");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    setup
+        .back_to_baseline("a body trickled over HTTP/1.1")
+        .await;
+}
+
+#[tokio::test]
+async fn a_body_trickled_to_v1_messages_gets_408_in_anthropic_shape() {
+    let setup = Setup::start(SLOW_BODY).await;
+    let (elapsed, answer, _) = trickle_body(&setup, "/v1/messages").await;
+    eprintln!("HTTP/1.1 slow body to /v1/messages: 408 after {elapsed:?}");
+    assert_eq!(answer.status, 408, "{}", answer.body);
+    assert_anthropic_error(&answer.body, "invalid_request_error");
+    assert_about(elapsed, SLOW_BODY.body, "408");
+    setup
+        .back_to_baseline("a body trickled to /v1/messages")
+        .await;
+}
+
+#[tokio::test]
+async fn a_body_trickled_over_h2_gets_408_and_the_connection_closes() {
+    let setup = Setup::start(SLOW_BODY).await;
+    let (mut sender, closed) = setup.connect_h2().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let data = rx.recv().await?;
+        Some((Ok::<_, Infallible>(Frame::data(data)), rx))
+    });
+    let body = BodyExt::boxed(StreamBody::new(frames));
+    let request = setup.h2_request("POST", "/v1/chat/completions", body);
+    let drip = tokio::spawn(async move {
+        for _ in 0..64 {
+            if tx.send(Bytes::from_static(b" ")).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let started = Instant::now();
+    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+        .await
+        .expect("an answer within 10 s")
+        .expect("an answer");
+    let elapsed = started.elapsed();
+    eprintln!("HTTP/2 slow body: 408 after {elapsed:?}");
+    assert_eq!(response.status(), 408);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_openai_error(&body, "request_timeout");
+    assert_about(elapsed, SLOW_BODY.body, "408");
+    // The connection goes too (GOAWAY), long before the 30 s idle timeout.
+    let closed_at = tokio::time::timeout(Duration::from_secs(5), closed)
+        .await
+        .expect("the connection closed within 5 s of the 408")
+        .expect("connection task");
+    assert!(closed_at.duration_since(started) < Duration::from_secs(5));
+    drip.abort();
+    setup.back_to_baseline("a body trickled over HTTP/2").await;
+}
+
+#[tokio::test]
+async fn an_idle_h2_connection_is_closed_at_the_idle_timeout() {
+    let setup = Setup::start(IDLE).await;
+    let (mut sender, closed) = setup.connect_h2().await;
+    let response = sender
+        .send_request(setup.h2_request("GET", "/v1/models", BodyExt::boxed(Empty::new())))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.expect("body");
+    let idle_since = Instant::now();
+    let closed_at = tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the idle connection was closed within 10 s")
+        .expect("connection task");
+    let idle = closed_at.duration_since(idle_since);
+    eprintln!("idle HTTP/2 connection closed after {idle:?}");
+    assert_about(idle, IDLE.idle, "the idle HTTP/2 connection was closed");
+    setup.back_to_baseline("an idle HTTP/2 connection").await;
+}
+
+#[tokio::test]
+async fn an_idle_http1_keep_alive_connection_is_closed_at_the_idle_timeout() {
+    // Headers may take 10 s, so only the idle timeout can close it sooner.
+    let setup = Setup::start(IDLE).await;
+    let mut stream = setup.connect().await;
+    stream
+        .write_all(b"GET /health/liveness HTTP/1.1\r\nhost: gateway\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_response(&mut stream, Duration::from_secs(5)).await;
+    assert_eq!(answer.status, 200);
+    let idle_since = Instant::now();
+    let rest = read_to_close(&mut stream, Duration::from_secs(5)).await;
+    let idle = idle_since.elapsed();
+    eprintln!("idle HTTP/1.1 keep-alive connection closed after {idle:?}");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_about(idle, IDLE.idle, "the idle keep-alive connection was closed");
+    setup
+        .back_to_baseline("an idle keep-alive connection")
+        .await;
+}
+
+/// A streamed call of `model` over `sender`, answered 200: its events.
+async fn stream_call(
+    setup: &Setup,
+    sender: &mut H2Sender,
+    model: &str,
+) -> http_body_util::BodyDataStream<hyper::body::Incoming> {
+    let body = json!({"model": model, "stream": true,
+        "messages": [{"role": "user", "content": "hold on"}]});
+    let request = setup.h2_request(
+        "POST",
+        "/v1/chat/completions",
+        BodyExt::boxed(Full::new(Bytes::from(body.to_string()))),
+    );
+    let response = sender.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+    response.into_body().into_data_stream()
+}
+
+/// Everything left of `events`, which must end within 10 s.
+async fn rest_of(mut events: http_body_util::BodyDataStream<hyper::body::Incoming>) -> String {
+    let mut rest = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the stream goes on within 10 s")
+    {
+        rest.extend_from_slice(&chunk.expect("bytes"));
+    }
+    String::from_utf8_lossy(&rest).into_owned()
+}
+
+#[tokio::test]
+async fn requests_open_past_the_idle_timeout_keep_their_h2_connection() {
+    // Guards the idle timeout against cutting busy connections: a call not yet answered, or a
+    // stream sending nothing, is not idle however long it takes.
+    let setup = Setup::start(IDLE).await;
+    // The upstream connection the gateway pools for the stream belongs in the baseline.
+    setup.upstream.open_gate();
+    let (mut sender, closed) = setup.connect_h2().await;
+    let done = rest_of(stream_call(&setup, &mut sender, "gated-stream").await).await;
+    assert!(done.contains("data: [DONE]"), "{done}");
+    drop(sender);
+    closed.await.expect("connection task");
+    setup.upstream.close_gate();
+    let baseline = gauges::baseline(&setup.gateway).await;
+
+    let (mut sender, mut closed) = setup.connect_h2().await;
+    let quiet = Duration::from_secs(u64::from(IDLE.idle) * 2) + Duration::from_millis(500);
+    // A call the mock answers only after twice the idle timeout.
+    let asked = Instant::now();
+    let answer = tokio::select! {
+        answer = async { rest_of(stream_call(&setup, &mut sender, "slow").await).await } => answer,
+        _ = &mut closed => panic!("the connection was closed while a call was open"),
+    };
+    assert!(
+        asked.elapsed() >= quiet,
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    assert!(answer.contains("data: [DONE]"), "{answer}");
+    // A stream held silent after its first event for as long.
+    let mut events = stream_call(&setup, &mut sender, "gated-stream").await;
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("a first event within 5 s")
+        .expect("an event")
+        .expect("bytes");
+    assert!(first.starts_with(b"data: "), "{first:?}");
+    assert!(
+        tokio::time::timeout(quiet, &mut closed).await.is_err(),
+        "the connection was closed while a stream was open"
+    );
+    setup.upstream.open_gate();
+    let rest = rest_of(events).await;
+    assert!(rest.contains("data: [DONE]"), "{rest}");
+    // Idle once the stream has ended.
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("closed once idle")
+        .expect("connection task");
+    gauges::back_to_baseline(
+        &setup.gateway,
+        &baseline,
+        "calls open past the idle timeout",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn encoded_bodies_are_refused_with_415_without_being_decoded() {
-    let setup = Setup::start().await;
+    let setup = Setup::start(SLOW_BODY).await;
     let post = async |path: &str, encoding: &str, body: Vec<u8>| {
         setup
             .gateway
@@ -147,7 +465,7 @@ async fn new_key(gateway: &Gateway, body: &Value) -> String {
 
 #[tokio::test]
 async fn v1_models_lists_only_what_the_caller_may_call() {
-    let setup = Setup::start().await;
+    let setup = Setup::start(SLOW_BODY).await;
     let gateway = &setup.gateway;
     let only_a = new_key(gateway, &json!({"models": ["a"]})).await;
     gateway
@@ -155,7 +473,7 @@ async fn v1_models_lists_only_what_the_caller_may_call() {
         .await;
     let team_key = new_key(gateway, &json!({"team_id": "bees"})).await;
     let any = new_key(gateway, &json!({})).await;
-    let all = ["a", "b"];
+    let all = ["a", "b", "gated-stream", "slow"];
     for path in ["/v1/models", "/models"] {
         assert_eq!(listed(gateway, path, &only_a).await, ["a"], "{path}");
         assert_eq!(listed(gateway, path, &team_key).await, ["b"], "{path}");
@@ -167,7 +485,7 @@ async fn v1_models_lists_only_what_the_caller_may_call() {
 
 #[tokio::test]
 async fn client_strings_echoed_in_errors_are_cut_short() {
-    let setup = Setup::start().await;
+    let setup = Setup::start(SLOW_BODY).await;
     let gateway = &setup.gateway;
     let long = "m".repeat(1024 * 1024);
     // Cut to 64 characters (the path's `/` is one of them), then an ellipsis.

@@ -67,6 +67,8 @@ pub async fn serve(
     let settings = live.current().server_settings().clone();
     let options = ServerOptions {
         header_read_timeout: settings.header_timeout,
+        body_timeout: settings.body_timeout,
+        idle_timeout: settings.idle_timeout,
         grace_period: settings.grace_period,
         ..ServerOptions::default()
     };

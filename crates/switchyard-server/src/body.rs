@@ -1,5 +1,5 @@
-//! Reading JSON request bodies: the size limit, encoded bodies and parse failures answer as
-//! OpenAI errors.
+//! Reading JSON request bodies: the size limit, the body deadline, encoded bodies and parse
+//! failures answer as OpenAI errors.
 
 use axum::extract::{FromRef, FromRequest, Request};
 use bytes::Bytes;
@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::server::BodyTimeout;
 use crate::state::AppState;
 
 /// A request body parsed as JSON into `T`, limited to the configured size.
@@ -37,6 +38,8 @@ where
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::payload_too_large(limit)
+        } else if let Some(timeout) = BodyTimeout::find(&rejection) {
+            ApiError::body_timeout(timeout.limit())
         } else {
             ApiError::invalid_request(format!("could not read the request body: {rejection}"))
         }

@@ -177,6 +177,19 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive within `general_settings.body_timeout_seconds`.
+    pub fn body_timeout(limit: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            INVALID_REQUEST,
+            Some("request_timeout"),
+            format!(
+                "the request body did not arrive within {:.3}s of its headers (general_settings.body_timeout_seconds); the connection is closed",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
     /// The body is encoded (`Content-Encoding: gzip`, ...); the gateway reads plain bodies only.
     pub fn unsupported_encoding(coding: &str) -> Self {
         Self::new(
