@@ -2,7 +2,9 @@
 //! trickled in (HTTP/1.1 or HTTP/2) is cut at `body_timeout_seconds` with a 408 in the
 //! ingress's error shape and its connection closed; connections with no open request (HTTP/2,
 //! and HTTP/1.1 keep-alive) are closed at `idle_timeout_seconds`, while one with a stream open
-//! is not; encoded bodies get 415 without being decoded; `/v1/models` lists only what the caller may call; and client
+//! is not; a request with both `Content-Length` and `Transfer-Encoding` is refused (400) and
+//! its connection closed, so nothing smuggled after it is served; encoded bodies get 415
+//! without being decoded; `/v1/models` lists only what the caller may call; and client
 //! strings echoed in errors are cut short. After each, the gateway's open connections,
 //! runtime tasks and calls in flight are back to their baseline.
 
@@ -384,6 +386,77 @@ async fn requests_open_past_the_idle_timeout_keep_their_h2_connection() {
         "calls open past the idle timeout",
     )
     .await;
+}
+
+/// A request framed both ways: chunked (one chunk of `json`, then the last chunk) and a
+/// `Content-Length` covering a second, smuggled request after it, the classic CL.TE desync.
+fn cl_te_request(path: &str, json: &Value, te_first: bool) -> Vec<u8> {
+    let json = json.to_string();
+    let smuggled = format!(
+        "GET /v1/models HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {MASTER_KEY}\r\n\r\n"
+    );
+    let body = format!("{:x}\r\n{json}\r\n0\r\n\r\n{smuggled}", json.len());
+    let (first, second) = (
+        "transfer-encoding: chunked\r\n".to_owned(),
+        format!("content-length: {}\r\n", body.len()),
+    );
+    let (first, second) = if te_first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {MASTER_KEY}\r\ncontent-type: application/json\r\n{first}{second}\r\n{body}"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn content_length_with_transfer_encoding_is_refused_and_the_connection_closed() {
+    let setup = Setup::start(SLOW_BODY).await;
+    let messages = json!({"model": "a", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let cases = [
+        ("/v1/chat/completions", ask("a"), false),
+        ("/v1/chat/completions", ask("a"), true),
+        (
+            "/v1/embeddings",
+            json!({"model": "a", "input": "hi"}),
+            false,
+        ),
+        ("/v1/messages", messages, false),
+        ("/health/liveness", json!({}), true),
+    ];
+    for (path, json, te_first) in cases {
+        let mut stream = setup.connect().await;
+        stream
+            .write_all(&cl_te_request(path, &json, te_first))
+            .await
+            .expect("write");
+        let answer = read_response(&mut stream, Duration::from_secs(5)).await;
+        let what = format!("{path} (transfer-encoding first: {te_first})");
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        if path == "/v1/messages" {
+            assert_anthropic_error(&answer.body, "invalid_request_error");
+        } else {
+            assert_openai_error(&answer.body, "ambiguous_framing");
+        }
+        assert!(
+            answer.head.contains("connection: close"),
+            "{what}: {}",
+            answer.head
+        );
+        // The smuggled request is never answered: the connection ends with the 400.
+        let rest = read_to_close(&mut stream, Duration::from_secs(5)).await;
+        assert!(
+            rest.is_empty(),
+            "{what}: {}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    setup
+        .back_to_baseline("requests with Content-Length and Transfer-Encoding")
+        .await;
 }
 
 #[tokio::test]

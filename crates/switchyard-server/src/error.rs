@@ -177,6 +177,16 @@ impl ApiError {
         )
     }
 
+    /// The request has both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1).
+    pub fn ambiguous_framing() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("ambiguous_framing"),
+            "the request has both Content-Length and Transfer-Encoding, so its length is ambiguous (RFC 9112 §6.1); send one of them; the connection is closed",
+        )
+    }
+
     /// The body did not arrive within `general_settings.body_timeout_seconds`.
     pub fn body_timeout(limit: Duration) -> Self {
         Self::new(

@@ -2,13 +2,14 @@
 //! HTTP/2 on one port; a deadline for a client to finish sending its headers (so slow-header
 //! clients cannot hold connections open) and one for its body ([`BodyTimeout`]); connections
 //! with no request open closed after an idle timeout (hyper bounds neither bodies nor idle
-//! HTTP/2 connections); a count of open connections; and a graceful drain bounded by a grace
-//! period: on shutdown the listener closes, every connection finishes the requests it has
+//! HTTP/2 connections); requests framed two ways marked for refusal ([`AmbiguousFraming`]);
+//! a count of open connections; and a graceful drain bounded by a grace period: on shutdown the listener closes, every connection finishes the requests it has
 //! (streams included) and closes, and whatever is still open when the grace period ends is
 //! dropped.
 
 mod activity;
 mod deadline;
+mod framing;
 
 use std::fmt::Display;
 use std::future::Future;
@@ -27,6 +28,8 @@ use tokio::time::Instant;
 
 use activity::{Activity, Counted};
 pub use deadline::BodyTimeout;
+pub use framing::AmbiguousFraming;
+use framing::Scanned;
 
 /// How connections are served.
 #[derive(Debug, Clone)]
@@ -127,8 +130,9 @@ pub async fn serve_connections(
                     Arc::clone(&activity),
                     options.body_timeout,
                 ));
+                let io = TokioIo::new(Scanned::new(stream, Arc::clone(&activity)));
                 let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .serve_connection_with_upgrades(io, service)
                     .into_owned();
                 let stopping = stopping.clone();
                 tokio::spawn(async move {

@@ -1,8 +1,9 @@
 //! What one connection is doing, as its task needs to know to close it in time: how many
 //! requests are open on it (from the end of a request's headers until its answer's body has
-//! been sent or dropped), whether it has had one yet, and whether something asked for it to
-//! close. [`Counted`] is the service a connection serves: the app, with each request counted
-//! and its body put under the body deadline.
+//! been sent or dropped), whether it has had one yet, whether something asked for it to close,
+//! and whether its client sent a head framed two ways. [`Counted`] is the service a connection
+//! serves: the app, with each request counted, its body put under the body deadline, and
+//! marked [`AmbiguousFraming`] on such a connection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use tokio::sync::Notify;
 use tower::{BoxError, Service};
 
 use super::deadline::DeadlineBody;
+use super::framing::AmbiguousFraming;
 
 /// One connection's activity, shared by its task and its requests.
 #[derive(Debug, Default)]
@@ -27,6 +29,7 @@ pub(super) struct Activity {
     open: AtomicUsize,
     begun: AtomicBool,
     close: AtomicBool,
+    ambiguous_framing: AtomicBool,
     /// Woken when the connection turns idle or busy, or is asked to close. A single task
     /// waits, and `notify_one` keeps a wake-up for it when it is not waiting yet, so none is
     /// lost.
@@ -67,6 +70,11 @@ impl Activity {
     /// Whether [`Activity::close`] was called.
     pub(super) fn close_requested(&self) -> bool {
         self.close.load(Ordering::Acquire)
+    }
+
+    /// The client sent a head with both `Content-Length` and `Transfer-Encoding`.
+    pub(super) fn framing_was_ambiguous(&self) {
+        self.ambiguous_framing.store(true, Ordering::Release);
     }
 
     /// Resolves at the next change (or at once if one happened since the last call).
@@ -120,9 +128,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let in_progress = self.activity.begin();
         let http1 = request.version() <= Version::HTTP_11;
+        // The scan saw the head before hyper handed the request over, so the flag is set by
+        // now if this request (or one before it on the connection) was framed two ways.
+        if http1 && self.activity.ambiguous_framing.load(Ordering::Acquire) {
+            request.extensions_mut().insert(AmbiguousFraming);
+            self.activity.close();
+        }
         let request = request.map(|body| {
             if body.is_end_stream() {
                 Body::new(body)
@@ -233,6 +247,28 @@ mod tests {
         let body = response.into_body().collect().await.expect("a body");
         assert_eq!(&body.to_bytes()[..], b"answer");
         assert!(activity.is_idle());
+    }
+
+    #[tokio::test]
+    async fn requests_on_a_connection_with_an_ambiguous_head_are_marked_and_close_it() {
+        let activity = Activity::new();
+        let app = tower::service_fn(|request: Request<Body>| async move {
+            let marked = request.extensions().get::<AmbiguousFraming>().is_some();
+            Ok::<_, std::convert::Infallible>(Response::new(Body::from(marked.to_string())))
+        });
+        let service = Counted::new(app, Arc::clone(&activity), Duration::from_secs(1));
+        let ask = || Request::new(http_body_util::Empty::<Bytes>::new());
+        let marked = async |response: Response<Body>| {
+            let body = response.into_body().collect().await.expect("a body");
+            body.to_bytes() == "true"
+        };
+        let response = service.clone().oneshot(ask()).await.expect("an answer");
+        assert!(!marked(response).await);
+        activity.framing_was_ambiguous();
+        let response = service.clone().oneshot(ask()).await.expect("an answer");
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        assert!(marked(response).await);
+        assert!(activity.close_requested());
     }
 
     #[tokio::test]
