@@ -1,8 +1,9 @@
 //! End to end through a real gateway process: hostile clients found by a red team. A body
 //! trickled in (HTTP/1.1 or HTTP/2) is cut at `body_timeout_seconds` with a 408 in the
 //! ingress's error shape and its connection closed; connections with no open request (HTTP/2,
-//! and HTTP/1.1 keep-alive) are closed at `idle_timeout_seconds`, while one with a stream open
-//! is not; a request with both `Content-Length` and `Transfer-Encoding` is refused (400) and
+//! and HTTP/1.1 keep-alive) are closed at `idle_timeout_seconds`, an HTTP/2 client that never
+//! finishes closing is dropped, and a connection with a call or stream open is not closed; a
+//! request with both `Content-Length` and `Transfer-Encoding` is refused (400) and
 //! its connection closed, so nothing smuggled after it is served; encoded bodies get 415
 //! without being decoded; `/v1/models` lists only what the caller may call; and client
 //! strings echoed in errors are cut short. After each, the gateway's open connections,
@@ -25,21 +26,30 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// What a test sets: the body deadline and the idle timeout, in seconds.
+/// What a test sets: the header and body deadlines and the idle timeout, in seconds.
 #[derive(Clone, Copy)]
 struct Timeouts {
+    header: u32,
     body: u32,
     idle: u32,
 }
 
 /// A short body deadline; idle connections kept long enough not to interfere.
-const SLOW_BODY: Timeouts = Timeouts { body: 1, idle: 30 };
-/// A short idle timeout; bodies given long enough not to interfere.
-const IDLE: Timeouts = Timeouts { body: 30, idle: 1 };
+const SLOW_BODY: Timeouts = Timeouts {
+    header: 10,
+    body: 1,
+    idle: 30,
+};
+/// A short idle timeout; headers and bodies given long enough not to interfere.
+const IDLE: Timeouts = Timeouts {
+    header: 10,
+    body: 30,
+    idle: 1,
+};
 
 /// Models `a` and `b` (the mock), `slow` (the mock, answering after 2.5 idle timeouts),
 /// `gated-stream` (the fake upstream's stream held after its first event until its gate
-/// opens), the master key, keys in the default SQLite file, 10 s for headers.
+/// opens), the master key, keys in the default SQLite file.
 fn config(api_base: &str, timeouts: Timeouts) -> String {
     format!(
         "model_list:
@@ -53,10 +63,11 @@ fn config(api_base: &str, timeouts: Timeouts) -> String {
     litellm_params: {{model: openai/gated-stream, api_base: '{api_base}'}}
 general_settings:
   master_key: {MASTER_KEY}
-  header_timeout_seconds: 10
+  header_timeout_seconds: {}
   body_timeout_seconds: {}
   idle_timeout_seconds: {}
 ",
+        timeouts.header,
         timeouts.body,
         timeouts.idle,
         slow_ms = timeouts.idle * 2500,
@@ -277,6 +288,57 @@ async fn an_idle_h2_connection_is_closed_at_the_idle_timeout() {
     eprintln!("idle HTTP/2 connection closed after {idle:?}");
     assert_about(idle, IDLE.idle, "the idle HTTP/2 connection was closed");
     setup.back_to_baseline("an idle HTTP/2 connection").await;
+}
+
+/// The types of the HTTP/2 frames in `bytes` (what a server sent), in order.
+fn h2_frame_types(bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut rest = bytes;
+    while let [a, b, c, kind, _flags, _, _, _, _, tail @ ..] = rest {
+        let length = usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c);
+        types.push(*kind);
+        rest = tail.get(length..).unwrap_or_default();
+    }
+    types
+}
+
+#[tokio::test]
+async fn an_h2_client_that_never_finishes_closing_is_dropped() {
+    // Once idle the connection gets a GOAWAY and a PING; a client that never answers the PING
+    // would keep it open for good. It gets the header timeout to finish, then is dropped.
+    let timeouts = Timeouts {
+        header: 2,
+        body: 30,
+        idle: 1,
+    };
+    let setup = Setup::start(timeouts).await;
+    let mut stream = setup.connect().await;
+    // By hand, since every client library answers PINGs: the preface, empty SETTINGS, and one
+    // request, `GET /` (HPACK static table: :method GET, :scheme http, :path /), ending its
+    // stream. Nothing is ever acknowledged.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    hello.extend_from_slice(&[0, 0, 3, 0x1, 0x5, 0, 0, 0, 1, 0x82, 0x86, 0x84]);
+    stream.write_all(&hello).await.expect("write");
+    let started = Instant::now();
+    let sent = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    let elapsed = started.elapsed();
+    eprintln!("HTTP/2 client ignoring GOAWAY dropped after {elapsed:?}");
+    let types = h2_frame_types(&sent);
+    // HEADERS of the answer, then GOAWAY (7) and its PING (6).
+    assert!(types.contains(&0x1), "frames {types:?}");
+    assert!(
+        types.contains(&0x7) && types.contains(&0x6),
+        "frames {types:?}"
+    );
+    assert_about(
+        elapsed,
+        timeouts.idle + timeouts.header,
+        "the client ignoring GOAWAY was dropped",
+    );
+    setup
+        .back_to_baseline("an HTTP/2 client ignoring GOAWAY")
+        .await;
 }
 
 #[tokio::test]
