@@ -27,8 +27,8 @@ pub async fn connect(addr: &str) -> TcpStream {
     stream
 }
 
-/// Reads (a stream or its read half) until the peer closes the connection (or resets it), for at most `within`; what it
-/// sent.
+/// Reads (a stream or its read half) until the peer closes the connection (or resets it), for at
+/// most `within`; what it sent.
 pub async fn read_to_close(stream: &mut (impl AsyncRead + Unpin), within: Duration) -> Vec<u8> {
     let mut out = Vec::new();
     let mut piece = [0u8; 8192];

@@ -3,9 +3,9 @@
 //! clients cannot hold connections open) and one for its body ([`BodyTimeout`]); connections
 //! with no request open closed after an idle timeout (hyper bounds neither bodies nor idle
 //! HTTP/2 connections); requests framed two ways marked for refusal ([`AmbiguousFraming`]);
-//! a count of open connections; and a graceful drain bounded by a grace period: on shutdown the listener closes, every connection finishes the requests it has
-//! (streams included) and closes, and whatever is still open when the grace period ends is
-//! dropped.
+//! a count of open connections; and a graceful drain bounded by a grace period: on shutdown
+//! the listener closes, every connection finishes the requests it has (streams included) and
+//! closes, and whatever is still open when the grace period ends is dropped.
 
 mod activity;
 mod deadline;
