@@ -11,6 +11,7 @@ pub mod faults;
 pub mod gauges;
 pub mod jaeger;
 pub mod otlp;
+pub mod raw;
 pub mod shared_state;
 
 use std::net::SocketAddr;
@@ -81,6 +82,11 @@ impl Gateway {
             workdir: None,
             state: Some(state),
         }
+    }
+
+    /// `127.0.0.1:PORT`, for raw connections.
+    pub fn addr(&self) -> &str {
+        self.base.strip_prefix("http://").expect("an http:// base")
     }
 
     /// The state of a gateway started in this process with [`Gateway::start`].
@@ -227,6 +233,16 @@ impl Gateway {
         self.post_raw(path, body.to_string(), key).await
     }
 
+    /// `POST {base}{path}` of a JSON body under the master key, for the admin API; the answer,
+    /// which must be a 200.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Value {
+        let response = self.post(path, body, Some(MASTER_KEY)).await;
+        let status = response.status();
+        let answer: Value = response.json().await.expect("JSON answer");
+        assert_eq!(status, 200, "{path} {body}: {answer}");
+        answer
+    }
+
     /// `GET {base}{path}` with optional bearer key.
     pub async fn get(&self, path: &str, key: Option<&str>) -> reqwest::Response {
         let mut request = self.client.get(format!("{}{path}", self.base));
@@ -277,6 +293,18 @@ fn gateway_binary() -> std::path::PathBuf {
 pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("error body is JSON");
+    let code = openai_error_code(&body).to_owned();
+    (status, code, body)
+}
+
+/// Checks that `body` is an OpenAI error (`{"error": {"message", "type", "param", "code"}}`)
+/// with `code`.
+pub fn assert_openai_error(body: &Value, code: &str) {
+    assert_eq!(openai_error_code(body), code, "{body}");
+}
+
+/// The code of an error body of the OpenAI shape (`""` when null), once the shape is checked.
+fn openai_error_code(body: &Value) -> &str {
     let error = &body["error"];
     assert!(
         error["message"].as_str().is_some_and(|m| !m.is_empty()),
@@ -284,8 +312,7 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String, Value) {
     );
     assert!(error["type"].as_str().is_some(), "type: {body}");
     assert!(error.get("param").is_some(), "param: {body}");
-    let code = error["code"].as_str().unwrap_or_default().to_owned();
-    (status, code, body)
+    error["code"].as_str().unwrap_or_default()
 }
 
 /// Splits an SSE body into its `data:` payloads.
@@ -372,6 +399,12 @@ impl FakeUpstream {
     /// Lets every `gated-stream` answer, held after its first chunk, go on to its end.
     pub fn open_gate(&self) {
         self.gate.send_replace(true);
+    }
+
+    /// Holds `gated-stream` answers after their first chunk again, until the next
+    /// [`FakeUpstream::open_gate`].
+    pub fn close_gate(&self) {
+        self.gate.send_replace(false);
     }
 
     /// Every request received so far.

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchyard_e2e::gauges::{self, Gauges};
-use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, error_of};
+use switchyard_e2e::raw::{read_answer, read_to_close};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, assert_openai_error, error_of};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -61,27 +62,12 @@ impl Setup {
         }
     }
 
-    fn addr(&self) -> &str {
-        self.gateway
-            .base
-            .strip_prefix("http://")
-            .expect("an http:// base")
-    }
-
     async fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr()).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        stream
+        switchyard_e2e::raw::connect(self.gateway.addr()).await
     }
 
     async fn back_to_baseline(&self, after: &str) {
-        gauges::back_to(
-            &self.gateway,
-            &self.baseline,
-            Duration::from_secs(10),
-            after,
-        )
-        .await;
+        gauges::back_to_baseline(&self.gateway, &self.baseline, after).await;
     }
 
     async fn post_bytes(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
@@ -105,69 +91,6 @@ impl Setup {
             .expect("the gateway is still up");
         assert_eq!(response.status(), 200);
     }
-}
-
-/// Reads until the peer closes the connection (or resets it), for at most `within`; what it
-/// sent.
-async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut piece = [0u8; 8192];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut piece)).await {
-            Err(_) => panic!("the gateway did not close the connection within {within:?}"),
-            Ok(Ok(0) | Err(_)) => return out,
-            Ok(Ok(n)) => out.extend_from_slice(&piece[..n]),
-        }
-    }
-}
-
-/// One HTTP/1.1 answer read off a raw connection: status and body (`content-length` framed).
-async fn read_answer(stream: &mut TcpStream, within: Duration) -> (u16, Value) {
-    let mut buffer = Vec::new();
-    let mut piece = [0u8; 8192];
-    let deadline = tokio::time::Instant::now() + within;
-    let mut read = async |buffer: &mut Vec<u8>| {
-        let n = tokio::time::timeout_at(deadline, stream.read(&mut piece))
-            .await
-            .unwrap_or_else(|_| panic!("no answer within {within:?}"))
-            .expect("read");
-        assert!(n > 0, "the connection closed before the answer ended");
-        buffer.extend_from_slice(&piece[..n]);
-    };
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        read(&mut buffer).await;
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("a content-length");
-    while buffer.len() < head_end + length {
-        read(&mut buffer).await;
-    }
-    let body = serde_json::from_slice(&buffer[head_end..head_end + length]).expect("JSON body");
-    (status, body)
-}
-
-fn assert_openai_error(body: &Value, code: &str) {
-    let error = &body["error"];
-    assert!(
-        error["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(error["type"].as_str().is_some(), "{body}");
-    assert!(error.get("param").is_some(), "{body}");
-    assert_eq!(error["code"], code, "{body}");
 }
 
 /// How long the gateway took to close a connection, from `since`; asserts it sent nothing.

@@ -12,8 +12,6 @@ mod spend;
 use axum::Router;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
 use axum::routing::{get, post};
-use bytes::Bytes;
-use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use switchyard_store::StoreError;
@@ -89,15 +87,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).max_request_bytes();
-        crate::body::refuse_declared_oversize(&req, limit)?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(limit)
-            } else {
-                ApiError::invalid_request(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = crate::body::read(req, state).await?;
         if bytes.trim_ascii().is_empty() {
             return Ok(Self(T::default()));
         }

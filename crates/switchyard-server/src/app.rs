@@ -1,4 +1,5 @@
-//! The axum application: routes, authentication, body limit, panic safety, and serving it.
+//! The axum application: routes, authentication, body limit, panic safety, refusal of requests
+//! framed two ways, the Anthropic error shape on `/v1/messages`, and serving it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 use crate::live::Live;
 use crate::messages;
 use crate::routes;
-use crate::server::{ServerOptions, serve_connections};
+use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
 
 /// The whole HTTP API over the state `live` serves.
 pub fn router(live: Live) -> Router {
@@ -32,9 +33,7 @@ pub fn router(live: Live) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
-        .route_layer(from_fn_with_state(live.clone(), require_key))
-        // Outside authentication, so that its refusals on /v1/messages take Anthropic's shape.
-        .route_layer(from_fn(messages::answer_errors_in_anthropic_shape));
+        .route_layer(from_fn_with_state(live.clone(), require_key));
     let admin =
         crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));
     Router::<Live>::new()
@@ -47,6 +46,10 @@ pub fn router(live: Live) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_request_bytes()))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(refuse_ambiguous_framing))
+        // Outside every layer that can refuse (authentication, framing, panics), so that all
+        // failures on /v1/messages take Anthropic's shape.
+        .layer(from_fn(messages::answer_errors_in_anthropic_shape))
         .layer(tower::util::option_layer(cors))
         .with_state(live)
 }
@@ -67,6 +70,8 @@ pub async fn serve(
     let settings = live.current().server_settings().clone();
     let options = ServerOptions {
         header_read_timeout: settings.header_timeout,
+        body_timeout: settings.body_timeout,
+        idle_timeout: settings.idle_timeout,
         grace_period: settings.grace_period,
         ..ServerOptions::default()
     };
@@ -121,6 +126,17 @@ fn cors(origins: &[http::HeaderValue]) -> Option<CorsLayer> {
             .expose_headers(ExposeHeaders::any())
             .max_age(Duration::from_secs(600)),
     )
+}
+
+/// Refuses, before routing, a request on a connection whose client sent a head with both
+/// `Content-Length` and `Transfer-Encoding` ([`AmbiguousFraming`]): what it carries, and
+/// where the next request starts, depends on which header one believes. The connection closes
+/// after the answer.
+async fn refuse_ambiguous_framing(request: Request, next: Next) -> Response {
+    if request.extensions().get::<AmbiguousFraming>().is_some() {
+        return ApiError::ambiguous_framing().into_response();
+    }
+    next.run(request).await
 }
 
 async fn route_not_found(request: Request) -> ApiError {

@@ -1,4 +1,5 @@
-//! Reading JSON request bodies: the size limit and parse failures answer as OpenAI errors.
+//! Reading JSON request bodies: the size limit, the body deadline, encoded bodies and parse
+//! failures answer as OpenAI errors.
 
 use axum::extract::{FromRef, FromRequest, Request};
 use bytes::Bytes;
@@ -6,6 +7,7 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::server::BodyTimeout;
 use crate::state::AppState;
 
 /// A request body parsed as JSON into `T`, limited to the configured size.
@@ -19,23 +21,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).max_request_bytes();
-        refuse_declared_oversize(&req, limit)?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(limit)
-            } else {
-                ApiError::invalid_request(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = read(req, state).await?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads a request body whole, within the configured size: an encoded body is refused before
+/// any of it is read, as is one whose `Content-Length` is over the limit.
+pub(crate) async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError>
+where
+    AppState: FromRef<S>,
+{
+    refuse_encoded(&req)?;
+    let limit = AppState::from_ref(state).max_request_bytes();
+    refuse_declared_oversize(&req, limit)?;
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(limit)
+        } else if let Some(timeout) = BodyTimeout::find(&rejection) {
+            ApiError::body_timeout(timeout.limit())
+        } else {
+            ApiError::invalid_request(format!("could not read the request body: {rejection}"))
+        }
+    })
+}
+
+/// Refuses a body sent with a `Content-Encoding` other than `identity`: the gateway decodes
+/// none (a few kilobytes of gzip can inflate to gigabytes), and reading one as JSON would only
+/// answer that it is not JSON.
+fn refuse_encoded(req: &Request) -> Result<(), ApiError> {
+    let encoded = req
+        .headers()
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"));
+    match encoded {
+        Some(coding) => Err(ApiError::unsupported_encoding(&String::from_utf8_lossy(
+            coding,
+        ))),
+        None => Ok(()),
     }
 }
 
 /// Refuses a body whose `Content-Length` says it is over `limit` before reading any of it: the
 /// length limit alone stops a body only once that much has arrived, so a client that declares a
 /// huge body and sends none of it would wait for an answer forever.
-pub(crate) fn refuse_declared_oversize(req: &Request, limit: usize) -> Result<(), ApiError> {
+fn refuse_declared_oversize(req: &Request, limit: usize) -> Result<(), ApiError> {
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
@@ -56,4 +89,38 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         _ => ApiError::invalid_json(err),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(values: &[&'static str]) -> Result<(), ApiError> {
+        let mut request = Request::new(axum::body::Body::empty());
+        for value in values {
+            request.headers_mut().append(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static(value),
+            );
+        }
+        refuse_encoded(&request)
+    }
+
+    #[test]
+    fn only_identity_bodies_are_read() {
+        assert!(encoded(&[]).is_ok());
+        assert!(encoded(&["identity"]).is_ok());
+        assert!(encoded(&["Identity", " identity "]).is_ok());
+        for values in [
+            &["gzip"][..],
+            &["br"],
+            &["identity, gzip"],
+            &["identity", "deflate"],
+            &["x-custom"],
+        ] {
+            let err = encoded(values).expect_err("an encoded body");
+            assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{values:?}");
+            assert_eq!(err.code, Some("unsupported_content_encoding"));
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! The one place where failures become HTTP answers: status, OpenAI error body
-//! (`{"error": {"message", "type", "param", "code"}}`) and `Retry-After`.
+//! (`{"error": {"message", "type", "param", "code"}}`) and `Retry-After`. Messages repeat what a
+//! client sent only cut short ([`echo`]), so an error never reflects a client's megabytes back.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
@@ -22,7 +24,9 @@ pub struct ApiError {
     pub kind: &'static str,
     /// OpenAI error `code`.
     pub code: Option<&'static str>,
-    /// A sentence for a person; never holds secrets.
+    /// A sentence for a person; never holds secrets. Quoted parts (between backticks or double
+    /// quotes) hold at most [`ECHO_CHARS`] characters, and the whole at most
+    /// [`MAX_MESSAGE_CHARS`].
     pub message: String,
     /// How long the client should wait before trying again.
     pub retry_after: Option<Duration>,
@@ -32,6 +36,74 @@ pub struct ApiError {
 }
 
 const INVALID_REQUEST: &str = "invalid_request_error";
+
+/// The most characters of a client's string that an error message repeats.
+pub const ECHO_CHARS: usize = 64;
+/// The most characters of an error message, whatever it quotes.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// `text` (a model name, a path, anything a client sent) as an error message may repeat it: its
+/// first [`ECHO_CHARS`] characters, then `…` when there were more.
+pub fn echo(text: &str) -> Cow<'_, str> {
+    cut(text, ECHO_CHARS)
+}
+
+/// At most `max` characters of `text`, then `…` when there were more.
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
+    }
+}
+
+/// `message` with every quoted part cut by [`echo`], then the whole cut to
+/// [`MAX_MESSAGE_CHARS`]. Messages quote what they name, and what a client sent reaches them
+/// through more paths than the constructors here (serde's errors quote the offending string,
+/// adapters and dispatch quote values), so the bound is applied to every message rather than
+/// trusted to each caller.
+fn bounded(message: String) -> String {
+    if message.len() <= ECHO_CHARS {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE_CHARS + 8));
+    let mut rest = message.as_str();
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[open];
+        out.push_str(&rest[..=open]);
+        let quoted = &rest[open + 1..];
+        let Some(close) = closing_quote(quoted, quote) else {
+            // Never closed: what follows is one quoted part.
+            out.push_str(&echo(quoted));
+            rest = "";
+            break;
+        };
+        out.push_str(&echo(&quoted[..close]));
+        out.push(char::from(quote));
+        rest = &quoted[close + 1..];
+        if out.len() > MAX_MESSAGE_CHARS * 4 {
+            // Long enough to be cut anyway: scanning further only costs.
+            rest = "";
+            break;
+        }
+    }
+    out.push_str(rest);
+    cut(&out, MAX_MESSAGE_CHARS).into_owned()
+}
+
+/// Where `quote` closes the part that starts `text`; inside double quotes a backslash escapes
+/// the next character, as Rust's `{:?}` and JSON write them.
+fn closing_quote(text: &str, quote: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
 
 impl ApiError {
     fn new(
@@ -44,7 +116,7 @@ impl ApiError {
             status,
             kind,
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             retry_after: None,
             limit_scope: None,
         }
@@ -87,7 +159,8 @@ impl ApiError {
             INVALID_REQUEST,
             Some("model_not_found"),
             format!(
-                "the model `{model}` does not exist on this gateway; GET /v1/models lists the models you can use"
+                "the model `{}` does not exist on this gateway; GET /v1/models lists the models you can use",
+                echo(model)
             ),
         )
     }
@@ -104,13 +177,49 @@ impl ApiError {
         )
     }
 
+    /// The request has both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1).
+    pub fn ambiguous_framing() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("ambiguous_framing"),
+            "the request has both Content-Length and Transfer-Encoding, so its length is ambiguous (RFC 9112 §6.1); send one of them; the connection is closed",
+        )
+    }
+
+    /// The body did not arrive within `general_settings.body_timeout_seconds`.
+    pub fn body_timeout(limit: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            INVALID_REQUEST,
+            Some("request_timeout"),
+            format!(
+                "the request body did not arrive within {:.3}s of its headers (general_settings.body_timeout_seconds); the connection is closed",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
+    /// The body is encoded (`Content-Encoding: gzip`, ...); the gateway reads plain bodies only.
+    pub fn unsupported_encoding(coding: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_REQUEST,
+            Some("unsupported_content_encoding"),
+            format!(
+                "request bodies must not be encoded (Content-Encoding `{}`); send the JSON as it is",
+                echo(coding)
+            ),
+        )
+    }
+
     /// No route matches the path.
     pub fn route_not_found(method: &http::Method, path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             INVALID_REQUEST,
             Some("not_found"),
-            format!("no route for {method} {path}"),
+            format!("no route for {} `{}`", echo(method.as_str()), echo(path)),
         )
     }
 
@@ -120,7 +229,7 @@ impl ApiError {
             StatusCode::METHOD_NOT_ALLOWED,
             INVALID_REQUEST,
             Some("method_not_allowed"),
-            format!("{path} does not accept {method}"),
+            format!("`{}` does not accept {}", echo(path), echo(method.as_str())),
         )
     }
 
@@ -268,7 +377,7 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "permission_error",
             Some("model_not_allowed"),
-            format!("key `{key_id}` may not call model `{model}`"),
+            format!("key `{key_id}` may not call model `{}`", echo(model)),
         )
     }
 
@@ -366,6 +475,14 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            // The gateway's only 415 is for an encoded body: RFC 9110 §15.5.16 says to name the
+            // codings that would have been accepted.
+            response.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
+        }
         // Kept so that an ingress speaking another API (Anthropic's `/v1/messages`) can answer
         // the same failure in its own error shape.
         response.extensions_mut().insert(self);
@@ -395,6 +512,58 @@ mod tests {
             assert_eq!(err.status.as_u16(), status, "{class:?}");
             assert_eq!(err.code, Some(class.as_str()));
         }
+    }
+
+    #[test]
+    fn echoed_strings_are_cut_to_a_prefix() {
+        assert_eq!(echo("gpt-4o"), "gpt-4o");
+        let exact = "x".repeat(ECHO_CHARS);
+        assert_eq!(echo(&exact), exact);
+        let long = "é".repeat(10 * ECHO_CHARS);
+        assert_eq!(echo(&long), format!("{}…", "é".repeat(ECHO_CHARS)));
+        let err = ApiError::model_not_found(&"m".repeat(1024 * 1024));
+        assert!(
+            err.message
+                .contains(&format!("`{}…`", "m".repeat(ECHO_CHARS)))
+        );
+        assert!(err.message.len() < 200, "{}", err.message);
+        let err = ApiError::route_not_found(&http::Method::GET, &format!("/{}", "p".repeat(9000)));
+        assert!(err.message.len() < 200, "{}", err.message);
+    }
+
+    #[test]
+    fn quoted_parts_of_any_message_are_cut() {
+        let long = "q".repeat(5000);
+        // As serde_json words a wrong type, with an escaped quote inside.
+        let err = ApiError::invalid_request(format!(
+            "invalid type: string \"{long}\\\"{long}\", expected a sequence at line 1 column 9"
+        ));
+        assert_eq!(
+            err.message,
+            format!(
+                "invalid type: string \"{}…\", expected a sequence at line 1 column 9",
+                "q".repeat(64)
+            )
+        );
+        let err =
+            ApiError::invalid_request(format!("`tags` must be a list, found `{long}`; see `docs`"));
+        assert_eq!(
+            err.message,
+            format!(
+                "`tags` must be a list, found `{}…`; see `docs`",
+                "q".repeat(64)
+            )
+        );
+        // An unclosed quote, and a long unquoted message: bounded all the same.
+        let err = ApiError::invalid_request(format!("bad `{long}"));
+        assert_eq!(err.message, format!("bad `{}…", "q".repeat(64)));
+        let err = ApiError::internal(long.clone());
+        assert_eq!(err.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        // Short messages are left alone.
+        assert_eq!(
+            ApiError::invalid_request("`x` is `y`").message,
+            "`x` is `y`"
+        );
     }
 
     #[test]

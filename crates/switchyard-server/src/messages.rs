@@ -52,11 +52,11 @@ pub async fn create_message(
     Ok(response)
 }
 
-/// Middleware, layered outside authentication: on `/v1/messages`, every failure, the gateway's
-/// own refusals included, answers with Anthropic's error body instead of OpenAI's. Status and
-/// headers (`Retry-After`) stay as [`ApiError`] set them.
+/// Middleware, layered around the whole app: on `/v1/messages`, every failure, the gateway's
+/// own refusals included (authentication, framing, a wrong method, a panic), answers with
+/// Anthropic's error body instead of OpenAI's. Status and headers (`Retry-After`) stay as
+/// [`ApiError`] set them.
 pub async fn answer_errors_in_anthropic_shape(request: Request, next: Next) -> Response {
-    // A route layer runs only on matched routes, so the path is exactly the route's.
     let on_messages = request.uri().path() == MESSAGES_PATH;
     let mut response = next.run(request).await;
     if !on_messages {

@@ -137,8 +137,13 @@ fn header_text(text: &str) -> String {
     out
 }
 
-/// `GET /v1/models`: every configured model group, experiment model and rule model.
-pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
+/// `GET /v1/models`: the configured model groups, experiment models and rule models the caller
+/// may call, as LiteLLM lists them: a key limited to some models (its own list, or its team's)
+/// sees only those; the master key and an open gateway see every one.
+pub async fn models(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Json<ModelList> {
     let created = state.started_at();
     let names = state
         .groups()
@@ -147,6 +152,7 @@ pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
         .chain(state.experiments().map(|e| e.model.as_str()))
         .chain(state.rules().models());
     let data = names
+        .filter(|name| caller.may_call(name))
         .map(|name| Model {
             id: name.to_owned(),
             object: "model".to_owned(),

@@ -1,28 +1,46 @@
 //! Serving the API on a listener, connection by connection, with hyper directly: HTTP/1.1 and
-//! HTTP/2 on one port, a deadline for a client to finish sending its headers (so slow-header
-//! clients cannot hold connections open), a count of open connections, and a graceful drain
-//! bounded by a grace period: on shutdown the listener closes, every connection finishes the
-//! requests it has (streams included) and closes, and whatever is still open when the grace
-//! period ends is dropped.
+//! HTTP/2 on one port; a deadline for a client to finish sending its headers (so slow-header
+//! clients cannot hold connections open) and one for its body ([`BodyTimeout`]); connections
+//! with no request open closed after an idle timeout (hyper bounds neither bodies nor idle
+//! HTTP/2 connections); requests framed two ways marked for refusal ([`AmbiguousFraming`]);
+//! a count of open connections; and a graceful drain bounded by a grace period: on shutdown
+//! the listener closes, every connection finishes the requests it has (streams included) and
+//! closes, and whatever is still open when the grace period ends is dropped.
 
+mod activity;
+mod deadline;
+mod framing;
+
+use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use activity::{Activity, Counted};
+pub use deadline::BodyTimeout;
+pub use framing::AmbiguousFraming;
+use framing::Scanned;
 
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers; also how long a connection may
+    /// wait for its first request, and how long one asked to close may take to do so.
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end of its headers.
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with no request on it.
+    pub idle_timeout: Duration,
     /// The most bytes of a request's head (request line and headers) an HTTP/1 client may send.
     pub max_header_bytes: usize,
     /// How long open connections may take to finish after shutdown begins.
@@ -30,10 +48,13 @@ pub struct ServerOptions {
 }
 
 impl Default for ServerOptions {
-    /// 10 s for headers, 64 KiB of them, 30 s to drain (Kubernetes' default grace period).
+    /// 10 s for headers, 64 KiB of them, 30 s for a body, 120 s idle, 30 s to drain
+    /// (Kubernetes' default grace period).
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             max_header_bytes: 64 * 1024,
             grace_period: Duration::from_secs(30),
         }
@@ -77,7 +98,13 @@ pub async fn serve_connections(
         .header_read_timeout(options.header_read_timeout)
         .max_buf_size(options.max_header_bytes.max(8 * 1024));
     builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
+    // Each connection task holds a receiver; the drain waits for all of them to be dropped.
+    let (stop, stopping) = watch::channel(());
+    let limits = IdleLimits {
+        first_request: options.header_read_timeout,
+        idle: options.idle_timeout,
+        linger: options.header_read_timeout,
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -97,48 +124,30 @@ pub async fn serve_connections(
                 let _ = stream.set_nodelay(true);
                 open.0.fetch_add(1, Ordering::Relaxed);
                 let guard = Open(Arc::clone(&open));
-                // hyper's header deadline starts once the protocol is known; until then (a
-                // client that connects and sends nothing, or only `P`) nothing bounds the
-                // connection, so the first request must arrive within the same deadline.
-                let requested = Arc::new(AtomicBool::new(false));
-                let service = TowerToHyperService::new(app.clone().map_request({
-                    let requested = Arc::clone(&requested);
-                    move |request| {
-                        requested.store(true, Ordering::Relaxed);
-                        request
-                    }
-                }));
+                let activity = Activity::new();
+                let service = TowerToHyperService::new(Counted::new(
+                    app.clone(),
+                    Arc::clone(&activity),
+                    options.body_timeout,
+                ));
+                let io = TokioIo::new(Scanned::new(stream, Arc::clone(&activity)));
                 let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .serve_connection_with_upgrades(io, service)
                     .into_owned();
-                let connection = graceful.watch(connection);
-                let first_request_within = options.header_read_timeout;
+                let stopping = stopping.clone();
                 tokio::spawn(async move {
                     let _guard = guard;
-                    tokio::pin!(connection);
-                    let ended = tokio::select! {
-                        ended = &mut connection => Some(ended),
-                        () = tokio::time::sleep(first_request_within) => None,
-                    };
-                    let ended = match ended {
-                        Some(ended) => ended,
-                        None if !requested.load(Ordering::Relaxed) => {
-                            tracing::debug!("no request within the header deadline; closed");
-                            return;
-                        }
-                        None => connection.await,
-                    };
-                    if let Err(err) = ended {
-                        tracing::debug!(error = %err, "connection ended with an error");
-                    }
+                    watch_connection(connection, &activity, stopping, limits).await;
                 });
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
+    stop.send_replace(());
+    drop(stopping);
     tokio::select! {
-        () = graceful.shutdown() => 0,
+        () = stop.closed() => 0,
         () = tokio::time::sleep(options.grace_period) => {
             let left = open.get();
             tracing::warn!(
@@ -146,6 +155,81 @@ pub async fn serve_connections(
                 "the grace period ended with connections still open; they are closed"
             );
             left
+        }
+    }
+}
+
+/// How long a connection may go without an open request.
+#[derive(Debug, Clone, Copy)]
+struct IdleLimits {
+    /// Before its first request: hyper's header deadline starts once the protocol is known,
+    /// and until then (a client that connects and sends nothing, or only `P`) nothing else
+    /// bounds the connection.
+    first_request: Duration,
+    /// Between requests. hyper closes an idle HTTP/1.1 connection at its header deadline, but
+    /// nothing closes an HTTP/2 connection with no stream (its keep-alive pings find dead
+    /// peers, not idle ones).
+    idle: Duration,
+    /// Once asked to close, for the client to finish closing: an HTTP/2 client that never
+    /// acknowledges the GOAWAY's ping would otherwise keep the connection.
+    linger: Duration,
+}
+
+/// Drives one connection to its end: closes it gracefully (HTTP/1.1: after the answer in
+/// progress; HTTP/2: GOAWAY, open streams finish) when it has been idle too long, when a
+/// request asked for it (a body past its deadline), or when the server shuts down; and drops
+/// it when it sends no first request in time, or is still there, idle, `linger` after being
+/// asked to close.
+async fn watch_connection<C>(
+    connection: C,
+    activity: &Activity,
+    mut stopping: watch::Receiver<()>,
+    limits: IdleLimits,
+) where
+    C: GracefulConnection,
+    C::Error: Display,
+{
+    tokio::pin!(connection);
+    let mut closing = false;
+    let mut idle_since = None;
+    loop {
+        let idle = activity.is_idle();
+        idle_since = match (idle, idle_since) {
+            (false, _) => None,
+            (true, None) => Some(Instant::now()),
+            (true, since) => since,
+        };
+        let limit = if closing {
+            limits.linger
+        } else if activity.has_begun() {
+            limits.idle
+        } else {
+            limits.first_request
+        };
+        let deadline = idle_since.unwrap_or_else(Instant::now) + limit;
+        let close = tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(err) = ended {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            () = activity.changed() => activity.close_requested(),
+            () = tokio::time::sleep_until(deadline), if idle => {
+                if closing || !activity.has_begun() {
+                    tracing::debug!(closing, "connection idle past its limit; dropped");
+                    return;
+                }
+                tracing::debug!("connection idle past the idle timeout; closing");
+                true
+            }
+            _ = stopping.changed(), if !closing => true,
+        };
+        if close && !closing {
+            connection.as_mut().graceful_shutdown();
+            closing = true;
+            // The linger counts from now.
+            idle_since = None;
         }
     }
 }

@@ -300,6 +300,17 @@ pub struct GeneralSettings {
     /// Seconds a client may take to send a request's headers (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_timeout_seconds: Option<f64>,
+    /// Seconds a client may take to send a request's body, counted from the end of its headers
+    /// (default 30); a body still arriving then is answered with 408 and its connection
+    /// closed. Raise it for large bodies over slow links (32 MiB in 30 s is about 1.1 MB/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_timeout_seconds: Option<f64>,
+    /// Seconds a connection may stay open with no request on it (default 120): an HTTP/2
+    /// connection with no stream open, or an HTTP/1.1 keep-alive connection between requests
+    /// (which `header_timeout_seconds` closes sooner when it is shorter). The default is above
+    /// the 60 s idle timeout of common load balancers, so that they close first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<f64>,
     /// Browser origins allowed to call the gateway (CORS), such as `https://app.example.com`,
     /// or `*`. Without it no cross-origin browser call is allowed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

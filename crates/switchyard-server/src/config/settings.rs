@@ -365,6 +365,10 @@ pub struct ServerSettings {
     pub grace_period: Duration,
     /// For a client to send a request's headers.
     pub header_timeout: Duration,
+    /// For a client to send a request's body, from the end of its headers.
+    pub body_timeout: Duration,
+    /// For a connection to stay open with no request on it.
+    pub idle_timeout: Duration,
     /// Whether readiness fails while a dependency is down.
     pub strict_readiness: bool,
     /// Browser origins allowed to call (CORS); empty allows none.
@@ -377,6 +381,8 @@ impl Default for ServerSettings {
             drain_delay: Duration::ZERO,
             grace_period: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             strict_readiness: false,
             cors_allow_origins: Vec::new(),
         }
@@ -412,6 +418,18 @@ fn server_settings(general: &GeneralSettings) -> Result<ServerSettings, ConfigEr
             "header_timeout_seconds",
             general.header_timeout_seconds,
             defaults.header_timeout,
+            false,
+        )?,
+        body_timeout: secs(
+            "body_timeout_seconds",
+            general.body_timeout_seconds,
+            defaults.body_timeout,
+            false,
+        )?,
+        idle_timeout: secs(
+            "idle_timeout_seconds",
+            general.idle_timeout_seconds,
+            defaults.idle_timeout,
             false,
         )?,
         cors_allow_origins: general

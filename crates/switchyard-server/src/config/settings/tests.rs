@@ -283,6 +283,29 @@ fn master_key_and_body_limit_are_read() {
 }
 
 #[test]
+fn connection_timeouts_are_read_with_their_defaults() {
+    let server = parse_with_env("", &env).expect("valid").settings.server;
+    assert_eq!(server, ServerSettings::default());
+    assert_eq!(server.body_timeout, Duration::from_secs(30));
+    assert_eq!(server.idle_timeout, Duration::from_secs(120));
+    let text = "general_settings:\n  header_timeout_seconds: 2\n  body_timeout_seconds: 1.5\n  idle_timeout_seconds: 90\n";
+    let server = parse_with_env(text, &env).expect("valid").settings.server;
+    assert_eq!(server.header_timeout, Duration::from_secs(2));
+    assert_eq!(server.body_timeout, Duration::from_millis(1500));
+    assert_eq!(server.idle_timeout, Duration::from_secs(90));
+    for key in ["body_timeout_seconds", "idle_timeout_seconds"] {
+        for value in ["0", "-1", ".nan"] {
+            let text = format!("general_settings:\n  {key}: {value}\n");
+            let err = parse_with_env(&text, &env).expect_err(&text);
+            let ConfigError::Invalid { path, .. } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(path, &format!("general_settings.{key}"), "{text}");
+        }
+    }
+}
+
+#[test]
 fn duplicate_ids_are_refused() {
     let text = "model_list:\n  - {model_name: a, litellm_params: {model: mock/a}, model_info: {id: x}}\n  - {model_name: b, litellm_params: {model: mock/b}, model_info: {id: x}}\n";
     let err = parse_with_env(text, &env).expect_err("duplicate");
