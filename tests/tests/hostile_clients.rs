@@ -692,5 +692,25 @@ async fn client_strings_echoed_in_errors_are_cut_short() {
     .await;
     assert_eq!(status, 400);
     assert_cut(body["error"]["message"].as_str().unwrap_or_default(), "400");
+
+    // The spend records (and so the access log and the span) keep the name cut as well.
+    let records = switchyard_e2e::shared_state::eventually(
+        std::time::Duration::from_secs(15),
+        "the refused calls' spend records",
+        || async {
+            let answer = switchyard_e2e::shared_state::admin_get(gateway, "/spend/logs").await;
+            let records = answer.as_array().cloned().unwrap_or_default();
+            (records.len() >= 3).then_some(records)
+        },
+    )
+    .await;
+    for record in &records {
+        let model = record["model_requested"].as_str().unwrap_or_default();
+        assert!(
+            model.chars().count() <= 65,
+            "stored whole: {} chars",
+            model.len()
+        );
+    }
     setup.back_to_baseline("long client strings").await;
 }

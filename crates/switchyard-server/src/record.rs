@@ -80,7 +80,13 @@ pub struct CallRecord {
 impl CallRecord {
     /// A record of a call arriving now, with its span started (`operation` is a GenAI operation
     /// name: `chat` or `embeddings`). Attach a caller's trace to `span` before entering it.
+    /// A model name a client made up is kept cut ([`crate::error::echo`]): it goes into the
+    /// span, the access log and the spend record of the call.
     pub fn start(operation: &'static str, caller: Caller, model_requested: String) -> Self {
+        let model_requested = match crate::error::echo(&model_requested) {
+            std::borrow::Cow::Borrowed(_) => model_requested,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
         let span = CallSpan::start(operation, &model_requested);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
