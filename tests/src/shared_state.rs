@@ -93,6 +93,36 @@ impl Schema {
         Some(Self { server, name, url })
     }
 
+    /// Every row of every table in the schema, as text.
+    pub async fn dump(&self) -> String {
+        let mut connection = PgConnection::connect(&self.server)
+            .await
+            .expect("connect to Postgres");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+        )
+        .bind(&self.name)
+        .fetch_all(&mut connection)
+        .await
+        .expect("list tables");
+        let mut out = String::new();
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT t::text FROM {}.{table} t",
+                self.name
+            )))
+            .fetch_all(&mut connection)
+            .await
+            .expect("read a table");
+            for row in rows {
+                out.push_str(&row);
+                out.push('\n');
+            }
+        }
+        let _ = connection.close().await;
+        out
+    }
+
     /// Drops the schema and all it holds.
     pub async fn remove(self) {
         let mut connection = PgConnection::connect(&self.server)
@@ -195,6 +225,52 @@ impl OwnRedis {
                 .ok()
         })
         .await;
+    }
+
+    /// Every key and value it holds, as text.
+    pub async fn dump(&self) -> String {
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to Redis");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS");
+        let mut out = String::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("TYPE");
+            let value: Vec<String> = match kind.as_str() {
+                "string" => vec![
+                    redis::cmd("GET")
+                        .arg(&key)
+                        .query_async(&mut connection)
+                        .await
+                        .expect("GET"),
+                ],
+                "hash" => redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+                    .expect("HGETALL"),
+                "zset" => redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut connection)
+                    .await
+                    .expect("ZRANGE"),
+                other => vec![format!("({other})")],
+            };
+            out.push_str(&format!("{key} {value:?}\n"));
+        }
+        out
     }
 
     /// Empties it (as `FLUSHALL`, or a failover to an empty replica, would).

@@ -460,3 +460,30 @@ async fn embeddings_count_against_the_same_limits_as_chat() {
     );
     assert_eq!(status(&gateway, &key, &ask("metered")).await, 429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rpm_limit_holds_across_two_replicas() {
+    let Some(redis) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let gateways = two_replicas(&schema, &redis, "").await;
+    // A key made on one replica works on the other at once.
+    let (key, _) = new_key(&gateways[0], &json!({"rpm_limit": 10})).await;
+    let mut answered = 0;
+    for n in 0..30 {
+        match status(&gateways[(n + 1) % 2], &key, &ask("metered")).await {
+            200 => answered += 1,
+            429 => {}
+            other => panic!("call {n}: unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        answered, 10,
+        "a key's rpm_limit of 10, across both replicas"
+    );
+    drop(gateways);
+    schema.remove().await;
+}
