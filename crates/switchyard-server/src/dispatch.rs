@@ -116,7 +116,7 @@ pub async fn chat(
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err).await),
     };
-    let estimate = estimate::chat(state, &request);
+    let estimate = || estimate::chat(state, &request);
     match reserve(state, &caller, &request.model, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -288,10 +288,15 @@ async fn reserve(
     state: &AppState,
     caller: &Caller,
     group: &str,
-    estimate: Estimate,
+    estimate: impl FnOnce() -> Estimate,
 ) -> Result<Option<Reservation>, ApiError> {
+    // Calls without a budget (most, and every master-key call) skip the estimate.
+    if !has_budget(state, caller) {
+        return Ok(None);
+    }
+    let estimate = estimate();
     let budgets = state.budgets();
-    if estimate.unpriced && budgets.unpriced == Unpriced::Refuse && has_budget(state, caller) {
+    if estimate.unpriced && budgets.unpriced == Unpriced::Refuse {
         return Err(ApiError::unpriced_model(group));
     }
     state.storage().reserve(caller, estimate.usd, budgets).await
@@ -375,7 +380,7 @@ pub async fn embeddings(
     };
     options.allowed = fallback_filter(state, &caller);
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
-    let estimate = estimate::embeddings(state, &request);
+    let estimate = || estimate::embeddings(state, &request);
     let input_tokens = estimate::embedding_tokens(&request.input);
     let limited = pipeline::EmbeddingsCall {
         caller: caller.clone(),
