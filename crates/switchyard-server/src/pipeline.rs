@@ -1,8 +1,8 @@
 //! The layers in front of the router for one chat call, stacked as tower services from what the
 //! configuration turned on: rate limits per caller (outermost, so a refused call costs nothing
-//! and reaches no upstream), the response cache, the call's deadline, and the router itself
-//! ([`RouteChat`]). The stack is assembled per call from layers built once in [`AppState`];
-//! assembling clones a few `Arc`s.
+//! and reaches no upstream), the response cache (its keys scoped by the caller's team), the
+//! call's deadline, and the router itself ([`RouteChat`]). The stack is assembled per call from
+//! layers built once in [`AppState`]; assembling clones a few `Arc`s.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +30,7 @@ use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::caller::Caller;
-use crate::config::layers::{CacheStoreSettings, LayerSettings, RateLimitSettings};
+use crate::config::layers::{CacheScope, CacheStoreSettings, LayerSettings, RateLimitSettings};
 use crate::error::ApiError;
 use crate::observe;
 use crate::state::{AppState, BuildError};
@@ -60,13 +60,40 @@ impl EstimateTokens for ChatCall {
     }
 }
 
-impl Cacheable for ChatCall {
+/// A chat call on its way through the cache, with the partition of the cache it may read and
+/// write: answers are never shared across partitions.
+pub(crate) struct ScopedCall {
+    call: ChatCall,
+    /// `None` when every caller shares one cache (`cache_params.scope: shared`).
+    scope: Option<String>,
+}
+
+impl ScopedCall {
+    /// `call` in the partition `scope` gives its caller.
+    fn new(call: ChatCall, scope: CacheScope) -> Self {
+        let caller = &call.caller;
+        // Distinct prefixes: a team id can never be mistaken for a key id. The master key and
+        // an open gateway have key ids of their own (`master`, `open`), so each is one scope.
+        let scope = match (scope, &caller.team_id) {
+            (CacheScope::Shared, _) => None,
+            (CacheScope::Team, Some(team)) => Some(format!("team:{team}")),
+            (CacheScope::Team | CacheScope::Key, _) => Some(format!("key:{}", caller.key_id)),
+        };
+        Self { call, scope }
+    }
+}
+
+impl Cacheable for ScopedCall {
     fn take_cache_control(&mut self) -> CacheControl {
-        self.cache_control
+        self.call.cache_control
     }
 
     fn cache_key(&self, options: &KeyOptions) -> Option<CacheKey> {
-        self.request.cache_key(options)
+        let key = self.call.request.cache_key(options)?;
+        Some(match &self.scope {
+            Some(scope) => key.scoped(scope),
+            None => key,
+        })
     }
 }
 
@@ -211,11 +238,15 @@ pub(crate) async fn run(state: &AppState, call: ChatCall) -> Result<ChatAnswer, 
         state: state.clone(),
     });
     let cached = match &layers.cache {
-        Some(cache) => Either::Left(
-            cache
-                .layer(core)
-                .map_response(ChatAnswer::from_cached as fn(Cached<ChatAnswer>) -> ChatAnswer),
-        ),
+        Some(cache) => {
+            let scope = layers.cache_scope;
+            Either::Left(
+                cache
+                    .layer(core.map_request(|scoped: ScopedCall| scoped.call))
+                    .map_request(move |call: ChatCall| ScopedCall::new(call, scope))
+                    .map_response(ChatAnswer::from_cached as fn(Cached<ChatAnswer>) -> ChatAnswer),
+            )
+        }
         None => Either::Right(core),
     };
     match &layers.rate_limit {
@@ -422,6 +453,8 @@ pub(crate) struct CallLayers {
     pub deadline: DeadlineLayer,
     /// The response cache, when on.
     pub cache: Option<CacheLayer>,
+    /// Which callers share cached answers.
+    pub cache_scope: CacheScope,
     /// Rate limits per caller, when any is set.
     pub rate_limit: Option<RateLimitLayer<CallerLimits>>,
     /// Where the rate limits are counted, to sweep its idle state.
@@ -437,6 +470,7 @@ impl std::fmt::Debug for CallLayers {
         f.debug_struct("CallLayers")
             .field("deadline", &self.deadline)
             .field("cache", &self.cache)
+            .field("cache_scope", &self.cache_scope)
             .field("rate_limit", &self.rate_limit)
             .field("max_tokens", &self.max_tokens)
             .finish_non_exhaustive()
@@ -449,6 +483,10 @@ impl CallLayers {
         settings: LayerSettings,
         request_timeout: Duration,
     ) -> Result<Self, BuildError> {
+        let cache_scope = settings
+            .cache
+            .as_ref()
+            .map_or(CacheScope::default(), |cache| cache.scope);
         let cache = match settings.cache {
             None => None,
             Some(cache) => {
@@ -501,6 +539,7 @@ impl CallLayers {
         Ok(Self {
             deadline: DeadlineLayer::new(request_timeout, request_timeout),
             cache,
+            cache_scope,
             rate_limit,
             rate_limit_backend,
             rate_limit_redis,

@@ -25,6 +25,36 @@ impl CacheKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// This key within `scope`: one request gets a different key in each scope, so callers of
+    /// different scopes (tenants, say) never read each other's answers, nor learn from a hit
+    /// what another scope asked. The kind prefix is kept; the scope itself is hashed in, so it
+    /// never shows in a store's keys.
+    ///
+    /// ```
+    /// use switchyard_layers::cache::KeyHasher;
+    ///
+    /// let mut hasher = KeyHasher::new("chat");
+    /// hasher.field("text", "2+2?");
+    /// let key = hasher.finish().expect("a string always serializes");
+    /// assert_eq!(key.scoped("team:a"), key.scoped("team:a"));
+    /// assert_ne!(key.scoped("team:a"), key.scoped("team:b"));
+    /// assert_ne!(key.scoped("team:a"), key);
+    /// assert!(key.scoped("team:a").as_str().starts_with("chat:"));
+    /// ```
+    #[must_use]
+    pub fn scoped(&self, scope: &str) -> Self {
+        let (kind, _) = self.0.split_once(':').unwrap_or(("", &self.0));
+        let mut digest = Sha256::new();
+        // The same canonical-JSON framing as whole keys, so no scope and key pair can be read
+        // as another pair.
+        let framed = serde_json::to_writer(
+            DigestWriter(&mut digest),
+            &[FORMAT, "scoped", scope, self.as_str()],
+        );
+        debug_assert!(framed.is_ok(), "strings always serialize");
+        Self(hex_key(kind, &digest.finalize()).into())
+    }
 }
 
 impl fmt::Display for CacheKey {
@@ -148,15 +178,7 @@ impl KeyHasher {
         if self.failed {
             return None;
         }
-        let digest = self.digest.finalize();
-        let mut key = String::with_capacity(self.kind.len() + 1 + 2 * digest.len());
-        key.push_str(self.kind);
-        key.push(':');
-        for byte in digest.iter() {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        Some(CacheKey(key.into()))
+        Some(CacheKey(hex_key(self.kind, &self.digest.finalize()).into()))
     }
 
     fn write(&mut self, f: impl FnOnce(&mut DigestWriter<'_>) -> io::Result<()>) {
@@ -167,6 +189,18 @@ impl KeyHasher {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `{kind}:{hex digest}`.
+fn hex_key(kind: &str, digest: &[u8]) -> String {
+    let mut key = String::with_capacity(kind.len() + 1 + 2 * digest.len());
+    key.push_str(kind);
+    key.push(':');
+    for byte in digest {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    key
+}
 
 /// Feeds written bytes to the digest.
 struct DigestWriter<'a>(&'a mut Sha256);
@@ -283,6 +317,20 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a.as_str()[2..], c.as_str()[2..]);
         assert_eq!(a.as_str().len(), "t:".len() + 64);
+    }
+
+    #[test]
+    fn scopes_separate_keys_and_stay_stable() {
+        let key = key_of(&json!({"q": "2+2?"}));
+        let a = key.scoped("team:a");
+        assert_eq!(a, key_of(&json!({"q": "2+2?"})).scoped("team:a"));
+        assert_ne!(a, key.scoped("team:b"));
+        assert_ne!(a, key);
+        assert_ne!(a, key_of(&json!({"q": "3+3?"})).scoped("team:a"));
+        // A scope holding the framing's own characters is still one scope.
+        assert_ne!(key.scoped("a\",\"b"), key.scoped("a"));
+        assert!(a.as_str().starts_with("t:"));
+        assert_eq!(a.as_str().len(), key.as_str().len());
     }
 
     #[test]

@@ -67,7 +67,10 @@
 //! - [`Cacheable`] (implemented for [`ChatRequest`](switchyard_wire::ChatRequest)): the request's
 //!   [`CacheKey`] and its caller's [`CacheControl`] (`no-cache`: answer fresh but store;
 //!   `no-store`: neither; a TTL). Chat keys hash the normalized request with SHA-256 through
-//!   [`KeyHasher`]; see the implementation's docs for what is in and out.
+//!   [`KeyHasher`]; see the implementation's docs for what is in and out. A service whose
+//!   callers must not share answers (tenants of a gateway) keys its requests with
+//!   [`CacheKey::scoped`] in its own `Cacheable` implementation; the layer never needs to know
+//!   who is calling.
 //! - [`CacheableResponse`] (implemented for [`Reply`]): complete or streamed, and rebuilt from an
 //!   [`Entry`]. A stream is recorded as it passes and stored only once it ends well; an error
 //!   or an early drop stores nothing. A hit on a stream replays the stored chunks one by one.
