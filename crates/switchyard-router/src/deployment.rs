@@ -14,6 +14,10 @@ use switchyard_providers::Provider;
 /// How many recent latencies the latency strategy averages.
 pub const LATENCY_WINDOW: usize = 16;
 
+/// Longest a stream may run unless configured otherwise: long enough for any answer a model
+/// writes, short enough that an upstream trickling forever lets go of its slot.
+pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(30 * 60);
+
 /// One upstream model that can serve a model group.
 #[derive(Debug)]
 pub struct Deployment {
@@ -27,6 +31,8 @@ pub struct Deployment {
     pub timeout: Duration,
     /// Time allowed until a stream has started, and between two of its chunks.
     pub stream_timeout: Duration,
+    /// Time a stream may run in all, once started, however steadily it sends.
+    pub max_stream_duration: Duration,
     /// Selection hints and limits from the configuration.
     pub limits: DeploymentLimits,
     /// Live statistics.
@@ -65,6 +71,7 @@ impl Deployment {
             provider,
             timeout,
             stream_timeout: timeout,
+            max_stream_duration: DEFAULT_MAX_STREAM_DURATION,
             limits: DeploymentLimits::default(),
             stats: DeploymentStats::default(),
         }

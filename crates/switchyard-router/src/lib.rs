@@ -23,7 +23,9 @@ mod service;
 mod strategy;
 mod usage;
 
-pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
+pub use deployment::{
+    DEFAULT_MAX_STREAM_DURATION, Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW,
+};
 pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};

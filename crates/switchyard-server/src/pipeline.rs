@@ -25,6 +25,7 @@ use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
 use switchyard_telemetry::CallSpan;
 use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
+use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
@@ -339,15 +340,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
             Reply::Complete(answer)
         }
         Attempt::Stream(chunks) => {
-            let idle = upstream.deployment.stream_timeout;
-            Reply::Stream(Box::pin(Guarded {
-                chunks,
-                guard: routed.guard,
-                state,
-                idle,
-                silence: Box::pin(tokio::time::sleep(idle)),
-                timed_out: false,
-            }))
+            Reply::Stream(Box::pin(Guarded::new(chunks, routed.guard, state)))
         }
     };
     Ok(ChatAnswer {
@@ -398,16 +391,80 @@ pub(crate) async fn within<T>(
 /// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped,
 /// counts the usage it reports against the deployment's minute budget, and ends in a `Timeout`
 /// error when the upstream sends nothing for the deployment's `stream_timeout` (the time it
-/// had to start the stream is also the longest silence allowed once it has started).
+/// had to start the stream is also the longest silence allowed once it has started), or when
+/// the stream has run for the deployment's `max_stream_duration` however steadily it sends
+/// (an upstream trickling forever would otherwise hold its slot, its connection and the
+/// client's forever).
 struct Guarded {
     chunks: ChunkStream,
     guard: CallGuard,
     state: AppState,
     /// The longest silence allowed between two chunks.
     idle: Duration,
-    /// Runs out `idle` after the last chunk.
-    silence: Pin<Box<tokio::time::Sleep>>,
+    /// When the stream must have ended; `None` when that is beyond the clock's range.
+    ends_at: Option<Instant>,
+    /// Runs out at the earlier of `idle` after the last chunk and `ends_at`: one timer for both.
+    timer: Pin<Box<tokio::time::Sleep>>,
     timed_out: bool,
+}
+
+impl Guarded {
+    fn new(chunks: ChunkStream, guard: CallGuard, state: AppState) -> Self {
+        let deployment = guard.deployment();
+        let idle = deployment.stream_timeout;
+        let now = Instant::now();
+        let ends_at = now.checked_add(deployment.max_stream_duration);
+        let mut guarded = Self {
+            chunks,
+            guard,
+            state,
+            idle,
+            ends_at,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            timed_out: false,
+        };
+        guarded.rearm(now);
+        guarded
+    }
+
+    /// Sets the timer for a chunk received at `now`.
+    fn rearm(&mut self, now: Instant) {
+        let silence_ends = now.checked_add(self.idle);
+        let next = match (silence_ends, self.ends_at) {
+            (Some(silence), Some(end)) => Some(silence.min(end)),
+            (one, other) => one.or(other),
+        };
+        match next {
+            Some(at) => self.timer.as_mut().reset(at),
+            // Both limits are beyond the clock's range: a timer that never runs out.
+            None => self.timer = Box::pin(tokio::time::sleep(Duration::MAX)),
+        }
+    }
+
+    /// Ends the stream at `now` with the error of the limit it ran into.
+    fn cut(&mut self, now: Instant) -> Poll<Option<Result<ChatChunk, ProviderError>>> {
+        self.timed_out = true;
+        Poll::Ready(Some(Err(self.timeout_error(now))))
+    }
+
+    /// The error that ends the stream when a limit has run out at `now`.
+    fn timeout_error(&self, now: Instant) -> ProviderError {
+        let deployment = self.guard.deployment();
+        let message = if self.ends_at.is_some_and(|end| now >= end) {
+            format!(
+                "deployment `{}` streamed for longer than {:.3}s (max_stream_duration)",
+                deployment.id,
+                deployment.max_stream_duration.as_secs_f64()
+            )
+        } else {
+            format!(
+                "deployment `{}` sent nothing for {:.3}s mid-stream",
+                deployment.id,
+                self.idle.as_secs_f64()
+            )
+        };
+        ProviderError::new(ErrorClass::Timeout, message)
+    }
 }
 
 impl Stream for Guarded {
@@ -417,6 +474,13 @@ impl Stream for Guarded {
         if self.timed_out {
             return Poll::Ready(None);
         }
+        // The whole stream's limit is checked before the next chunk, so that an upstream with a
+        // chunk always ready is cut all the same. Silence is only silence when no chunk is
+        // ready: a client reading slowly never makes its upstream look silent.
+        let now = Instant::now();
+        if self.ends_at.is_some_and(|end| now >= end) {
+            return self.cut(now);
+        }
         let item = self.chunks.as_mut().poll_next(cx);
         match &item {
             Poll::Ready(Some(Ok(chunk))) => {
@@ -425,21 +489,12 @@ impl Stream for Guarded {
                         .router()
                         .record_usage(self.guard.deployment(), usage.total_tokens);
                 }
-                let next = tokio::time::Instant::now() + self.idle;
-                self.silence.as_mut().reset(next);
+                self.rearm(Instant::now());
             }
             Poll::Ready(_) => {}
             Poll::Pending => {
-                if self.silence.as_mut().poll(cx).is_ready() {
-                    self.timed_out = true;
-                    return Poll::Ready(Some(Err(ProviderError::new(
-                        ErrorClass::Timeout,
-                        format!(
-                            "deployment `{}` sent nothing for {:.3}s mid-stream",
-                            self.guard.deployment().id,
-                            self.idle.as_secs_f64()
-                        ),
-                    ))));
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    return self.cut(Instant::now());
                 }
             }
         }
