@@ -361,7 +361,9 @@ enum Attempt {
 pub(crate) fn route_error(err: RouteError) -> ApiError {
     match err {
         RouteError::UnknownModel(model) => ApiError::model_not_found(&model),
-        RouteError::NoneAvailable { group } => ApiError::no_deployment_available(&group),
+        RouteError::NoneAvailable { group, unavailable } => {
+            ApiError::no_deployment_available(&group, unavailable)
+        }
         RouteError::Upstream {
             deployment, error, ..
         } => ApiError::from_provider(&deployment, &error),
