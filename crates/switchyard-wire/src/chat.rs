@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Extra;
+use crate::{Extra, RawJson};
 
 /// A chat completion request as OpenAI defines it.
 ///
@@ -46,9 +46,10 @@ pub struct ChatRequest {
     /// `none`, `auto`, `required` or a named function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
-    /// Requested output format (`text`, `json_object`, `json_schema`).
+    /// Requested output format (`text`, `json_object`, `json_schema`), as the client wrote it;
+    /// [`ChatRequest::read_response_format`] reads what adapters need of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<RawJson>,
     /// The end user, for abuse monitoring and per-user accounting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -63,6 +64,12 @@ impl ChatRequest {
         self.stream.unwrap_or(false)
     }
 
+    /// The type of the requested output format, and the schema of a `json_schema` one: `None`
+    /// without a `response_format`, an error when it is not an object with a string `type`.
+    pub fn read_response_format(&self) -> Option<serde_json::Result<ResponseFormat>> {
+        self.response_format.as_ref().map(RawJson::parse)
+    }
+
     /// Whether the client asked for a final usage chunk on its stream.
     pub fn wants_stream_usage(&self) -> bool {
         self.stream_options
@@ -70,6 +77,25 @@ impl ChatRequest {
             .and_then(|o| o.include_usage)
             .unwrap_or(false)
     }
+}
+
+/// What adapters read of a `response_format`; the rest of it is ignored when read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ResponseFormat {
+    /// `text`, `json_object` or `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The schema of a `json_schema` format.
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+/// The `json_schema` of a `response_format`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct JsonSchemaFormat {
+    /// The JSON Schema the answer must follow.
+    #[serde(default)]
+    pub schema: Option<RawJson>,
 }
 
 /// Options of a streamed answer.
@@ -205,12 +231,21 @@ pub struct FunctionDefinition {
     /// What it does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of its arguments.
+    /// JSON Schema of its arguments, as the client wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Whether the model must follow the schema exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
+}
+
+impl FunctionDefinition {
+    /// The schema of no arguments, an empty object: what providers that require a schema
+    /// take for a function without `parameters`.
+    pub fn no_parameters() -> RawJson {
+        serde_json::from_str(r#"{"type":"object","properties":{}}"#)
+            .expect("a literal object is valid JSON")
+    }
 }
 
 /// A call of a tool by the assistant.
@@ -417,6 +452,47 @@ mod tests {
         let req: ChatRequest = serde_json::from_value(body.clone()).expect("valid request");
         assert_eq!(req.extra.get("reasoning_effort"), Some(&json!("low")));
         assert_eq!(serde_json::to_value(&req).expect("serializes"), body);
+    }
+
+    #[test]
+    fn tool_schemas_and_response_formats_pass_through_as_written() {
+        let schema = r#"{"b": 1,  "a": [2.50, {"z": null}]}"#;
+        let text = format!(
+            r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}],
+                "response_format":{{"type":"json_schema","json_schema":{{"name":"n","schema":{{"type":"object"}}}}}}}}"#
+        );
+        let req: ChatRequest = serde_json::from_str(&text).expect("valid request");
+        let tools = req.tools.as_deref().expect("tools");
+        let parameters = tools[0].function.parameters.as_ref().expect("parameters");
+        assert_eq!(
+            parameters.get(),
+            schema,
+            "spacing, order and number forms kept"
+        );
+        let sent = serde_json::to_string(&req).expect("serializes");
+        assert!(
+            sent.contains(&format!(r#""parameters":{schema}"#)),
+            "{sent}"
+        );
+        let format = req
+            .read_response_format()
+            .expect("a format")
+            .expect("readable");
+        assert_eq!(format.kind, "json_schema");
+        let schema = format.json_schema.and_then(|s| s.schema).expect("a schema");
+        assert_eq!(schema.get(), r#"{"type":"object"}"#);
+
+        let odd: ChatRequest = serde_json::from_value(
+            json!({"model": "m", "messages": [], "response_format": "json"}),
+        )
+        .expect("any JSON is forwarded");
+        assert!(odd.read_response_format().expect("a format").is_err());
+        assert_eq!(
+            FunctionDefinition::no_parameters()
+                .parse::<Value>()
+                .expect("JSON"),
+            json!({"type": "object", "properties": {}})
+        );
     }
 
     #[test]

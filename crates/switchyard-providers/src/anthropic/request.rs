@@ -9,7 +9,9 @@ use switchyard_wire::anthropic::{
     Content, ContentBlock, ImageSource, InputMessage, MessageRole, MessagesRequest, Metadata,
     SystemPrompt, ToolChoice, ToolDefinition,
 };
-use switchyard_wire::{ChatMessage, ChatRequest, ContentPart, Extra, MessageContent, Role, Stop};
+use switchyard_wire::{
+    ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
+};
 
 use crate::{ErrorClass, ProviderError};
 
@@ -99,7 +101,7 @@ pub fn to_messages_request(
                     input_schema: Some(
                         tool.function
                             .parameters
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                            .unwrap_or_else(FunctionDefinition::no_parameters),
                     ),
                     extra: Extra::new(),
                 })

@@ -291,16 +291,14 @@ fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, 
         frequency_penalty: number("frequency_penalty"),
         ..GenerationConfig::default()
     };
-    if let Some(format) = &request.response_format {
-        match format.get("type").and_then(Value::as_str) {
-            Some("text") => {}
-            Some("json_object") => config.response_mime_type = Some("application/json".into()),
-            Some("json_schema") => {
+    if let Some(format) = request.read_response_format() {
+        let format = format.map_err(|e| bad_request(format!("`response_format`: {e}")))?;
+        match format.kind.as_str() {
+            "text" => {}
+            "json_object" => config.response_mime_type = Some("application/json".into()),
+            "json_schema" => {
                 config.response_mime_type = Some("application/json".into());
-                config.response_json_schema = format
-                    .get("json_schema")
-                    .and_then(|s| s.get("schema"))
-                    .cloned();
+                config.response_json_schema = format.json_schema.and_then(|s| s.schema);
             }
             _ => {
                 return Err(bad_request(
