@@ -3,10 +3,11 @@
 use std::fmt;
 
 use schemars::JsonSchema;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::Extra;
+use crate::RawExtra;
+use crate::raw::{RequestObject, deserialize_request, read_object, read_once, required};
 
 /// The most inputs one embeddings request may hold, as OpenAI documents ("any array must be
 /// 2048 dimensions or less"). More is refused while the body is read, before the inputs are
@@ -14,7 +15,7 @@ use crate::Extra;
 pub const MAX_EMBEDDING_INPUTS: usize = 2048;
 
 /// An embeddings request as OpenAI defines it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EmbeddingsRequest {
     /// The model name the client asked for.
     pub model: String,
@@ -29,9 +30,41 @@ pub struct EmbeddingsRequest {
     /// The end user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// Every other field, passed through unchanged.
+    /// Every other field, passed through unchanged as the JSON text it came as.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub extra: RawExtra,
+}
+
+/// Read in one pass, each field the gateway does not know kept as its text ([`RawExtra`]).
+impl<'de> Deserialize<'de> for EmbeddingsRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_request(deserializer)
+    }
+}
+
+impl RequestObject for EmbeddingsRequest {
+    const EXPECTING: &'static str = "an embeddings request object";
+
+    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let (mut model, mut input, mut encoding_format, mut dimensions, mut user) =
+            (None, None, None, None, None);
+        let extra = read_object(map, |name, map| match name {
+            "model" => read_once(&mut model, "model", map),
+            "input" => read_once(&mut input, "input", map),
+            "encoding_format" => read_once(&mut encoding_format, "encoding_format", map),
+            "dimensions" => read_once(&mut dimensions, "dimensions", map),
+            "user" => read_once(&mut user, "user", map),
+            _ => Ok(false),
+        })?;
+        Ok(Self {
+            model: required(model, "model")?,
+            input: required(input, "input")?,
+            encoding_format: encoding_format.flatten(),
+            dimensions: dimensions.flatten(),
+            user: user.flatten(),
+            extra,
+        })
+    }
 }
 
 /// The input of an embeddings request.
@@ -227,6 +260,22 @@ mod tests {
             assert_eq!(req.input.len(), len, "{input}");
             assert_eq!(serde_json::to_value(&req.input).expect("serializes"), input);
         }
+    }
+
+    #[test]
+    fn unknown_fields_stay_as_written() {
+        let req: EmbeddingsRequest = serde_json::from_str(
+            r#"{"model":"m","input":"a","input_type": "query" ,"dimensions":null}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            req.extra.get("input_type").map(|v| v.get()),
+            Some(r#""query""#)
+        );
+        assert_eq!(req.dimensions, None);
+        let err =
+            serde_json::from_str::<EmbeddingsRequest>(r#"{"model":"m"}"#).expect_err("no input");
+        assert!(err.to_string().contains("missing field `input`"), "{err}");
     }
 
     #[test]

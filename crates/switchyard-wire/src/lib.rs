@@ -28,7 +28,7 @@ pub use embeddings::{
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};
-pub use raw::RawJson;
+pub use raw::{RawExtra, RawJson};
 
 /// Unknown fields of a request or response, kept in the order they arrived.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

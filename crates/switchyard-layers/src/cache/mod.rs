@@ -54,7 +54,7 @@
 //!
 //! // LiteLLM's body directives: read fresh, and the `cache` object never goes upstream.
 //! let mut fresh = ask()?;
-//! fresh.extra.insert("cache".into(), serde_json::json!({"no-cache": true}));
+//! fresh.extra.insert("cache", serde_json::from_str(r#"{"no-cache": true}"#)?);
 //! assert_eq!(service.oneshot(fresh).await?.status, CacheStatus::Bypass);
 //! assert_eq!(upstream_calls.load(Ordering::SeqCst), 2);
 //! assert_eq!(cache.stats().hits, 1);

@@ -54,8 +54,8 @@ pub fn to_messages_request(
     }
     let parallel_tool_calls = request
         .extra
-        .get("parallel_tool_calls")
-        .and_then(Value::as_bool);
+        .value("parallel_tool_calls")
+        .and_then(|v| v.as_bool());
     let tool_choice = match &request.tool_choice {
         Some(choice) => Some(tool_choice(choice, parallel_tool_calls)?),
         None if parallel_tool_calls == Some(false) && request.tools.is_some() => {
@@ -67,8 +67,8 @@ pub fn to_messages_request(
     };
     let top_k = request
         .extra
-        .get("top_k")
-        .and_then(Value::as_u64)
+        .value("top_k")
+        .and_then(|v| v.as_u64())
         .and_then(|k| u32::try_from(k).ok());
     Ok(MessagesRequest {
         model: model.to_owned(),

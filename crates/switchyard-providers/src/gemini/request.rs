@@ -276,7 +276,7 @@ fn function_response(name: String, message: &ChatMessage) -> Part {
 }
 
 fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, ProviderError> {
-    let number = |name: &str| request.extra.get(name).and_then(Value::as_f64);
+    let number = |name: &str| request.extra.value(name).and_then(|v| v.as_f64());
     let mut config = GenerationConfig {
         temperature: request.temperature,
         top_p: request.top_p,
@@ -286,7 +286,7 @@ fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, 
             Stop::Many(many) => many.clone(),
         }),
         candidate_count: request.n,
-        seed: request.extra.get("seed").and_then(Value::as_i64),
+        seed: request.extra.value("seed").and_then(|v| v.as_i64()),
         presence_penalty: number("presence_penalty"),
         frequency_penalty: number("frequency_penalty"),
         ..GenerationConfig::default()
