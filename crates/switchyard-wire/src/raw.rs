@@ -7,6 +7,7 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeOwned, MapAccess};
@@ -14,12 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// A JSON value kept as its text: read once into one string, written out as it is.
+/// A JSON value kept as its text: read once into one string, written out as it is, shared by
+/// its clones.
 ///
 /// A tree of [`serde_json::Value`]s takes many times the size of its text (a node per value,
 /// a map per object), and every clone of a request for a retry copies the tree again. A
-/// request's large parts that go upstream untouched are kept as text instead; an adapter that
-/// must translate one [parses](RawJson::parse) it when it does.
+/// request's large parts that go upstream untouched are kept as text instead, which a clone
+/// shares rather than copies; an adapter that must translate one [parses](RawJson::parse) it
+/// when it does.
 ///
 /// ```
 /// use switchyard_wire::RawJson;
@@ -32,9 +35,21 @@ use serde_json::value::RawValue;
 /// assert_eq!(RawJson::from_value(&value["type"])?.get(), r#""object""#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct RawJson(#[schemars(with = "serde_json::Value")] Box<RawValue>);
+#[derive(Clone, JsonSchema)]
+#[schemars(transparent)]
+pub struct RawJson(#[schemars(with = "serde_json::Value")] Arc<RawValue>);
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(Self::from)
+    }
+}
 
 impl RawJson {
     /// The JSON text, exactly as it was read.
@@ -49,7 +64,7 @@ impl RawJson {
 
     /// `value` written as JSON text.
     pub fn from_value<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
-        serde_json::value::to_raw_value(value).map(Self)
+        serde_json::value::to_raw_value(value).map(Self::from)
     }
 
     /// Whether the value is JSON `null`.
@@ -73,7 +88,7 @@ impl fmt::Debug for RawJson {
 
 impl From<Box<RawValue>> for RawJson {
     fn from(raw: Box<RawValue>) -> Self {
-        Self(raw)
+        Self(Arc::from(raw))
     }
 }
 
