@@ -256,6 +256,40 @@ def test_upstream_429_is_rate_limit_error_with_retry_after(openai_client: openai
     assert len(fake_upstream.find_by_text(mark)) >= 1
 
 
+def test_while_a_rate_limited_deployment_cools_down_the_sdk_still_sees_a_rate_limit(
+    fake_upstream, launch_gateway
+) -> None:
+    # A gateway of its own: the deployment cools down for the upstream's Retry-After, which
+    # would change what the session gateway's other tests see.
+    gateway = launch_gateway(
+        "model_list:\n"
+        f"  - model_name: {RATE_LIMITED}\n"
+        f"    litellm_params: {{model: openai/rate-limited, api_base: '{fake_upstream.base_url}'}}\n"
+        "router_settings:\n  num_retries: 0\n"
+        f"general_settings:\n  master_key: {MASTER_KEY}\n"
+    )
+    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    try:
+        first = marker()
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model=RATE_LIMITED, messages=user(first))
+        assert caught.value.response.headers.get("retry-after") == RETRY_AFTER
+        assert len(fake_upstream.find_by_text(first)) == 1
+
+        # The deployment now cools down: the gateway answers itself, and it is still a rate
+        # limit the SDK (and its retries) knows how to wait for, not an internal error.
+        second = marker()
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model=RATE_LIMITED, messages=user(second))
+        err = caught.value
+        assert err.status_code == 429
+        assert 1 <= int(err.response.headers["retry-after"]) <= int(RETRY_AFTER)
+        assert_openai_error_shape(err.response.json(), code="rate_limit_exceeded", type_="rate_limit_error")
+        assert fake_upstream.find_by_text(second) == []
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize(
     ("model", "status", "code"),
     [

@@ -168,6 +168,29 @@ impl Gateway {
         self.process.as_ref().and_then(tokio::process::Child::id)
     }
 
+    /// The peak resident memory of a spawned gateway (`VmHWM`), in bytes, since it started or
+    /// since [`Gateway::reset_peak_memory`].
+    #[cfg(target_os = "linux")]
+    pub fn peak_memory(&self) -> u64 {
+        let pid = self.pid().expect("a running gateway process");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("read the gateway's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in kB");
+        kib * 1024
+    }
+
+    /// Starts the peak of [`Gateway::peak_memory`] over from the memory resident now.
+    #[cfg(target_os = "linux")]
+    pub fn reset_peak_memory(&self) {
+        let pid = self.pid().expect("a running gateway process");
+        // `5` resets the peak resident set size (Linux 4.0 and later, proc(5)).
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset VmHWM");
+    }
+
     /// Sends SIGTERM to a spawned gateway, which then stops taking connections, lets open
     /// requests finish, writes its queued spend records and exits.
     #[cfg(unix)]
@@ -386,6 +409,8 @@ impl FakeUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);
         let addr = crate::serve_on_loopback(app).await;
         Self {

@@ -2,7 +2,7 @@
 //! socket to a fake OpenAI-compatible upstream.
 
 use serde_json::{Value, json};
-use switchyard_e2e::{MASTER_KEY, UPSTREAM_KEY, standard_setup};
+use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, error_of, standard_setup};
 
 #[tokio::test]
 async fn chat_reaches_the_upstream_with_its_model_key_and_unknown_fields() {
@@ -74,6 +74,33 @@ async fn embeddings_pass_through_to_the_upstream() {
     let sent = upstream.received();
     assert_eq!(sent[0].path, "/v1/embeddings");
     assert_eq!(sent[0].body["model"], "upstream-embed");
+}
+
+#[tokio::test]
+async fn embeddings_take_at_most_2048_inputs_per_request() {
+    let upstream = FakeUpstream::start().await;
+    let config = format!(
+        "model_list:\n  - model_name: e\n    litellm_params: {{model: openai/upstream-embed, api_base: '{}'}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        upstream.api_base
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let embed = |count: usize| json!({"model": "e", "input": vec!["a"; count]});
+    let response = gateway
+        .post("/v1/embeddings", &embed(2048), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2048));
+    // One more is refused while the body is read, and nothing goes upstream.
+    let (status, code, body) = error_of(
+        gateway
+            .post("/v1/embeddings", &embed(2049), Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
+    assert!(body.to_string().contains("2048"), "{body}");
+    assert_eq!(upstream.received().len(), 1);
 }
 
 #[tokio::test]

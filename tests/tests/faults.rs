@@ -36,6 +36,11 @@ fn config(api_base: &str) -> String {
         ("reset-mid-stream", "reset-mid-stream", ""),
         ("silence", "silence", ", timeout: 0.5, stream_timeout: 0.5"),
         ("endless-stream", "endless-stream", ""),
+        (
+            "endless-capped",
+            "endless-stream",
+            ", max_stream_duration: 0.5",
+        ),
         ("invalid-json", "invalid-json", ""),
         ("cut-event", "cut-event", ""),
         ("endless-body", "endless-body", ""),
@@ -210,6 +215,22 @@ async fn stream_text(response: reqwest::Response, bound: Duration, what: &str) -
         .expect("stream body")
 }
 
+/// Streams a call to `model`, which must end after about half a second (its deployment's limit);
+/// its request id and body.
+async fn stream_cut_after_half_a_second(setup: &Setup, model: &str) -> (String, String) {
+    let started = Instant::now();
+    let response = setup.call(model, true, 0).await;
+    assert_eq!(response.status(), 200);
+    let id = request_id(&response);
+    let body = stream_text(response, Duration::from_secs(10), model).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(3),
+        "{model}: the limit is 0.5 s; took {elapsed:?}"
+    );
+    (id, body)
+}
+
 /// A streamed call's spend record bills the tokens it passed on: output tokens counted from the
 /// text (an estimate, as the upstream sent no usage), priced.
 fn assert_billed(record: &Value, min_output_tokens: u64) {
@@ -358,16 +379,7 @@ async fn headers_then_silence_is_a_504_at_the_deployment_timeout() {
 #[tokio::test]
 async fn a_stream_that_falls_silent_ends_with_a_timeout_event_at_the_stream_timeout() {
     let setup = Setup::start().await;
-    let started = Instant::now();
-    let response = setup.call("silence", true, 0).await;
-    assert_eq!(response.status(), 200);
-    let id = request_id(&response);
-    let body = stream_text(response, Duration::from_secs(10), "a silent stream").await;
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(3),
-        "the stream timeout is 0.5 s; took {elapsed:?}"
-    );
+    let (id, body) = stream_cut_after_half_a_second(&setup, "silence").await;
     let (text, error, done) = read_stream(&body);
     assert_eq!(text, WORDS[0]);
     assert!(!done, "{body}");
@@ -401,6 +413,66 @@ async fn a_stream_that_never_ends_runs_until_the_client_leaves_then_lets_everyth
         .assert_released(1, "a client leaving an endless stream")
         .await;
     assert_billed(&setup.spend_record(&id).await, 1);
+}
+
+#[tokio::test]
+async fn a_stream_that_never_ends_is_cut_at_its_max_duration_in_each_ingress_shape() {
+    let setup = Setup::start().await;
+    let (id, body) = stream_cut_after_half_a_second(&setup, "endless-capped").await;
+    let (text, error, done) = read_stream(&body);
+    assert!(text.starts_with("more more "), "{body}");
+    assert!(!done, "{body}");
+    let error = error.expect("an error event");
+    assert_eq!(error["error"]["code"], "upstream_timeout", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max_stream_duration")),
+        "{error}"
+    );
+    setup.assert_released(1, "a capped endless stream").await;
+    assert_billed(&setup.spend_record(&id).await, 2);
+
+    // Anthropic's ingress ends the same stream with its own `error` event.
+    let started = Instant::now();
+    let response = setup
+        .client
+        .post(format!("{}/v1/messages", setup.gateway.base))
+        .header("x-api-key", MASTER_KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(
+            &json!({"model": "endless-capped", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "count for me"}]}),
+        )
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    let body = stream_text(
+        response,
+        Duration::from_secs(10),
+        "a capped Anthropic stream",
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(3),
+        "took {elapsed:?}"
+    );
+    let last = body
+        .split("\n\n")
+        .filter(|event| !event.trim().is_empty())
+        .last()
+        .expect("events");
+    let data = last
+        .strip_prefix("event: error\ndata: ")
+        .unwrap_or_else(|| panic!("the stream ends with an error event: {body}"));
+    let error: Value = serde_json::from_str(data).expect("JSON");
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(!body.contains("event: message_stop"), "{body}");
+    setup
+        .assert_released(2, "a capped endless stream on /v1/messages")
+        .await;
 }
 
 #[tokio::test]

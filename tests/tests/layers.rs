@@ -1,5 +1,6 @@
 //! End to end through real gateway processes: the layers in front of the router. The response
-//! cache (in process, and shared by two processes through Redis), rate limits per caller (one
+//! cache (in process, and shared by two processes through Redis; answers kept within a team
+//! unless configured otherwise), rate limits per caller (one
 //! combined limit for two processes sharing Redis; tokens per minute in process), `max_tokens`
 //! policies and the request's own deadline. The Redis tests read `SWITCHYARD_TEST_REDIS_URL`
 //! and are skipped without it; each uses its own key prefix.
@@ -185,6 +186,88 @@ async fn a_finished_stream_is_cached_and_replayed_as_a_stream() {
         .post("/v1/chat/completions", &body, Some(MASTER_KEY))
         .await;
     assert_eq!(header(&complete, "x-switchyard-cache"), Some("MISS"));
+}
+
+/// A new virtual key of `team` (created first when `Some`), or of no team.
+async fn key_of(gateway: &Gateway, team: Option<&str>) -> String {
+    let mut body = json!({});
+    if let Some(team) = team {
+        // Creating a team twice is refused; the first creation is the one that matters.
+        let _ = gateway
+            .post("/team/new", &json!({"team_id": team}), Some(MASTER_KEY))
+            .await;
+        body["team_id"] = json!(team);
+    }
+    let created = gateway.post("/key/generate", &body, Some(MASTER_KEY)).await;
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.expect("json");
+    created["key"].as_str().expect("the secret").to_owned()
+}
+
+/// A gateway with the cache on, its `cache_params` given as YAML.
+async fn cached_gateway(upstream: &FakeUpstream, params: &str) -> Gateway {
+    let extra = format!("litellm_settings:\n  cache: true\n  cache_params: {params}\n");
+    Gateway::spawn(&config(upstream, &extra), &[]).await
+}
+
+/// The `x-switchyard-cache` header of `text` asked with `key`.
+async fn cache_status(gateway: &Gateway, text: &str, key: &str) -> String {
+    let response = gateway
+        .post("/v1/chat/completions", &ask(text), Some(key))
+        .await;
+    assert_eq!(response.status(), 200);
+    header(&response, "x-switchyard-cache")
+        .expect("the cache header")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn cached_answers_stay_within_a_team_unless_the_cache_is_shared() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = cached_gateway(&upstream, "{}").await;
+    let alice = key_of(&gateway, Some("team-a")).await;
+    let alice_again = key_of(&gateway, Some("team-a")).await;
+    let bob = key_of(&gateway, Some("team-b")).await;
+    let loner = key_of(&gateway, None).await;
+    let loner_again = key_of(&gateway, None).await;
+
+    assert_eq!(cache_status(&gateway, "our plans", &alice).await, "MISS");
+    // Another team asking the same learns nothing from the cache.
+    assert_eq!(cache_status(&gateway, "our plans", &bob).await, "MISS");
+    // A colleague of the same team shares the answer.
+    assert_eq!(
+        cache_status(&gateway, "our plans", &alice_again).await,
+        "HIT"
+    );
+    assert_eq!(cache_status(&gateway, "our plans", &bob).await, "HIT");
+    // Keys without a team and the master key are each a scope of their own.
+    assert_eq!(cache_status(&gateway, "our plans", &loner).await, "MISS");
+    assert_eq!(
+        cache_status(&gateway, "our plans", &loner_again).await,
+        "MISS"
+    );
+    assert_eq!(cache_status(&gateway, "our plans", &loner).await, "HIT");
+    assert_eq!(
+        cache_status(&gateway, "our plans", MASTER_KEY).await,
+        "MISS"
+    );
+    assert_eq!(upstream_calls(&upstream), 5);
+
+    // `scope: key`: not even a colleague reads another key's answers.
+    let gateway = cached_gateway(&upstream, "{scope: key}").await;
+    let alice = key_of(&gateway, Some("team-a")).await;
+    let alice_again = key_of(&gateway, Some("team-a")).await;
+    assert_eq!(cache_status(&gateway, "by key", &alice).await, "MISS");
+    assert_eq!(cache_status(&gateway, "by key", &alice_again).await, "MISS");
+    assert_eq!(cache_status(&gateway, "by key", &alice).await, "HIT");
+
+    // `scope: shared`, chosen deliberately: one cache for every caller.
+    let gateway = cached_gateway(&upstream, "{scope: shared}").await;
+    let alice = key_of(&gateway, Some("team-a")).await;
+    let bob = key_of(&gateway, Some("team-b")).await;
+    assert_eq!(cache_status(&gateway, "public", &alice).await, "MISS");
+    assert_eq!(cache_status(&gateway, "public", &bob).await, "HIT");
+    assert_eq!(cache_status(&gateway, "public", MASTER_KEY).await, "HIT");
 }
 
 #[tokio::test]

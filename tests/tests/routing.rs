@@ -1,5 +1,5 @@
-//! End to end: retries across deployments, fallbacks by failure kind, cooldowns and the 503
-//! when nothing is left, through a real gateway socket to a fake upstream that fails on command.
+//! End to end: retries across deployments, fallbacks by failure kind, cooldowns and the answer
+//! when nothing is left (429 after upstream rate limits, else 503, with `Retry-After`), through a real gateway socket to a fake upstream that fails on command.
 
 use serde_json::{Value, json};
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, error_of};
@@ -133,6 +133,32 @@ async fn a_per_request_models_list_is_tried_in_order_and_not_sent_upstream() {
     );
 }
 
+/// The `Retry-After` of an answer, in seconds.
+fn retry_after(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get("retry-after")?;
+    Some(value.to_str().ok()?.parse().expect("whole seconds"))
+}
+
+/// A call to group `m` while none of its deployments is available: the error, which names
+/// the group and says to come back within `wait` seconds.
+async fn none_available(
+    gateway: &Gateway,
+    wait: std::ops::RangeInclusive<u64>,
+) -> (u16, String, Value) {
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    let after = retry_after(&response).expect("the first deployment's return is known");
+    assert!(
+        wait.contains(&after),
+        "Retry-After {after}, not in {wait:?}"
+    );
+    let error = error_of(response).await;
+    let message = error.2["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("`m`"), "{}", error.2);
+    error
+}
+
 #[tokio::test]
 async fn with_every_deployment_cooling_down_the_caller_gets_one_clear_503() {
     let upstream = FakeUpstream::start().await;
@@ -153,25 +179,44 @@ async fn with_every_deployment_cooling_down_the_caller_gets_one_clear_503() {
         "the last upstream failure is reported first ({code})"
     );
     let sent = upstream.received().len();
-    let (status, code, body) = error_of(
-        gateway
-            .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
-            .await,
-    )
-    .await;
+    let (status, code, _) = none_available(&gateway, 59..=60).await;
     assert_eq!((status, code.as_str()), (503, "no_deployment_available"));
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("`m`"),
-        "{body}"
-    );
     assert_eq!(
         upstream.received().len(),
         sent,
         "nothing is sent while all cool down"
     );
+}
+
+#[tokio::test]
+async fn while_every_deployment_cools_down_after_a_429_the_caller_gets_429_with_retry_after() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(
+        &upstream,
+        &[("m", "rate-limited", 1)],
+        "  num_retries: 0
+",
+    )
+    .await;
+    // The upstream's own 429 (`retry-after: 3`) reaches the client as it is.
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(retry_after(&response), Some(3));
+    let (status, _, body) = error_of(response).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(upstream.received().len(), 1);
+
+    // While the deployment cools down, the gateway answers for it: still a rate limit, with
+    // the time left until the deployment is back, rounded up.
+    let (status, code, body) = none_available(&gateway, 1..=3).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "rate_limit_exceeded"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    assert_eq!(upstream.received().len(), 1, "nothing sent while cooling");
 }
 
 const EXPERIMENT_CONFIG: &str = "

@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use switchyard_wire::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Embedding,
-    EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, Extra,
-    Role, Usage,
+    EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, Role,
+    Usage,
 };
 
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError, unix_now};
@@ -130,7 +130,7 @@ impl Provider for Mock {
                 }],
                 usage: Some(usage),
                 system_fingerprint: None,
-                extra: Extra::new(),
+                extra: Default::default(),
             })
         })
     }
@@ -153,7 +153,7 @@ impl Provider for Mock {
                 choices,
                 usage,
                 system_fingerprint: None,
-                extra: Extra::new(),
+                extra: Default::default(),
             };
             let delta = |role: Option<Role>, content: &str, finish: Option<&str>| ChunkChoice {
                 index: 0,
@@ -270,7 +270,7 @@ mod tests {
             tool_choice: None,
             response_format: None,
             user: None,
-            extra: Extra::new(),
+            extra: Default::default(),
         }
     }
 
@@ -346,7 +346,7 @@ mod tests {
             encoding_format: None,
             dimensions: Some(8),
             user: None,
-            extra: Extra::new(),
+            extra: Default::default(),
         };
         let m = mock(None, 0.0);
         let a = m

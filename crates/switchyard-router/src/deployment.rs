@@ -6,13 +6,17 @@
 //! counted as of the last [`UsageSync`](crate::UsageSync) cycle; limits and the usage strategy
 //! read their sum.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use switchyard_providers::Provider;
 
 /// How many recent latencies the latency strategy averages.
 pub const LATENCY_WINDOW: usize = 16;
+
+/// Longest a stream may run unless configured otherwise: long enough for any answer a model
+/// writes, short enough that an upstream trickling forever lets go of its slot.
+pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(30 * 60);
 
 /// One upstream model that can serve a model group.
 #[derive(Debug)]
@@ -27,6 +31,8 @@ pub struct Deployment {
     pub timeout: Duration,
     /// Time allowed until a stream has started, and between two of its chunks.
     pub stream_timeout: Duration,
+    /// Time a stream may run in all, once started, however steadily it sends.
+    pub max_stream_duration: Duration,
     /// Selection hints and limits from the configuration.
     pub limits: DeploymentLimits,
     /// Live statistics.
@@ -65,6 +71,7 @@ impl Deployment {
             provider,
             timeout,
             stream_timeout: timeout,
+            max_stream_duration: DEFAULT_MAX_STREAM_DURATION,
             limits: DeploymentLimits::default(),
             stats: DeploymentStats::default(),
         }
@@ -73,26 +80,63 @@ impl Deployment {
     /// Whether the deployment may take a call at `now_ms` (router clock): not cooling down, under
     /// its parallel-request limit and under its requests- and tokens-per-minute limits.
     pub fn is_available(&self, now_ms: u64) -> bool {
-        if self.stats.cooling_down(now_ms) {
-            return false;
-        }
-        if let Some(max) = self.limits.max_parallel_requests
-            && self.stats.in_flight() >= max
-        {
-            return false;
-        }
-        if let Some(rpm) = self.limits.rpm
-            && self.stats.requests_this_minute(now_ms) >= rpm
-        {
-            return false;
-        }
-        if let Some(tpm) = self.limits.tpm
-            && self.stats.tokens_this_minute(now_ms) >= tpm
-        {
-            return false;
-        }
-        true
+        !self.stats.cooling_down(now_ms)
+            && !self.at_parallel_limit()
+            && !self.at_minute_limit(now_ms)
     }
+
+    /// When the deployment may take a call again, as far as `now_ms` can tell: `now_ms` if it
+    /// may now, else the end of its cooldown or of this minute (its `rpm` or `tpm` spent),
+    /// whichever is later. `None` while it is at its parallel-request limit: it is back
+    /// whenever one of its calls ends.
+    pub fn available_at(&self, now_ms: u64) -> Option<u64> {
+        if self.at_parallel_limit() {
+            return None;
+        }
+        let mut at = now_ms;
+        if let Some(cooldown) = self.stats.cooldown(now_ms) {
+            at = at.max(cooldown.until_ms);
+        }
+        if self.at_minute_limit(now_ms) {
+            // `minute_of` counts from 1, so it is also the number of the next minute's start.
+            at = at.max(minute_of(now_ms).saturating_mul(60_000));
+        }
+        Some(at)
+    }
+
+    fn at_parallel_limit(&self) -> bool {
+        self.limits
+            .max_parallel_requests
+            .is_some_and(|max| self.stats.in_flight() >= max)
+    }
+
+    fn at_minute_limit(&self, now_ms: u64) -> bool {
+        self.limits
+            .rpm
+            .is_some_and(|rpm| self.stats.requests_this_minute(now_ms) >= rpm)
+            || self
+                .limits
+                .tpm
+                .is_some_and(|tpm| self.stats.tokens_this_minute(now_ms) >= tpm)
+    }
+}
+
+/// Why a deployment was taken out of rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CooldownCause {
+    /// The upstream answered 429: it asked for fewer calls, not that it is broken.
+    RateLimited,
+    /// It failed (errors, timeouts, bad credentials).
+    Failing,
+}
+
+/// A deployment's cooldown: until when, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cooldown {
+    /// When it ends (router clock, milliseconds since the UNIX epoch).
+    pub until_ms: u64,
+    /// Why it started.
+    pub cause: CooldownCause,
 }
 
 /// Live statistics of one deployment.
@@ -100,6 +144,8 @@ impl Deployment {
 pub struct DeploymentStats {
     in_flight: AtomicU32,
     cooldown_until_ms: AtomicU64,
+    /// Whether the cooldown that ends at `cooldown_until_ms` was a rate limit's.
+    cooldown_rate_limited: AtomicBool,
     failure_minute: AtomicU64,
     failures: AtomicU32,
     usage_minute: AtomicU64,
@@ -153,10 +199,31 @@ impl DeploymentStats {
         self.cooldown_until_ms.load(Ordering::Relaxed) > now_ms
     }
 
-    /// Takes the deployment out of every pick until `until_ms`.
-    pub fn cool_down_until(&self, until_ms: u64) {
-        self.cooldown_until_ms
+    /// The cooldown under way at `now_ms`, if any.
+    pub fn cooldown(&self, now_ms: u64) -> Option<Cooldown> {
+        let until_ms = self.cooldown_until_ms.load(Ordering::Relaxed);
+        (until_ms > now_ms).then(|| Cooldown {
+            until_ms,
+            cause: if self.cooldown_rate_limited.load(Ordering::Relaxed) {
+                CooldownCause::RateLimited
+            } else {
+                CooldownCause::Failing
+            },
+        })
+    }
+
+    /// Takes the deployment out of every pick until `until_ms`, for `cause`. A shorter cooldown
+    /// never cuts a longer one, and the cause is the one of the cooldown that ends last.
+    pub fn cool_down_until(&self, until_ms: u64, cause: CooldownCause) {
+        let previous = self
+            .cooldown_until_ms
             .fetch_max(until_ms, Ordering::Relaxed);
+        // Two cooldowns starting at once may leave the other's cause: either is a true one,
+        // and the next cooldown sets it again.
+        if until_ms >= previous {
+            self.cooldown_rate_limited
+                .store(cause == CooldownCause::RateLimited, Ordering::Relaxed);
+        }
     }
 
     /// Counts a failure in the current minute; returns the count so far this minute.
@@ -291,14 +358,29 @@ mod tests {
     #[test]
     fn cooldown_ends_at_its_deadline() {
         let stats = DeploymentStats::default();
-        stats.cool_down_until(5_000);
+        assert_eq!(stats.cooldown(0), None);
+        stats.cool_down_until(5_000, CooldownCause::RateLimited);
         assert!(stats.cooling_down(4_999));
         assert!(!stats.cooling_down(5_000));
-        stats.cool_down_until(1_000);
+        stats.cool_down_until(1_000, CooldownCause::Failing);
         assert!(
             stats.cooling_down(4_999),
             "a shorter cooldown never cuts a longer one"
         );
+        assert_eq!(
+            stats.cooldown(4_999),
+            Some(Cooldown {
+                until_ms: 5_000,
+                cause: CooldownCause::RateLimited
+            }),
+            "nor changes its cause"
+        );
+        stats.cool_down_until(6_000, CooldownCause::Failing);
+        assert_eq!(
+            stats.cooldown(1).map(|c| c.cause),
+            Some(CooldownCause::Failing)
+        );
+        assert_eq!(stats.cooldown(6_000), None);
     }
 
     #[test]
@@ -331,14 +413,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_deployment_at_its_minute_limits_is_unavailable_until_the_next_minute() {
-        let mut d = Deployment::new(
+    fn mock_deployment() -> Deployment {
+        Deployment::new(
             "d",
             "g",
             Box::new(switchyard_providers::mock::Mock::new(Default::default())),
             Duration::from_secs(1),
-        );
+        )
+    }
+
+    #[test]
+    fn a_deployment_at_its_minute_limits_is_unavailable_until_the_next_minute() {
+        let mut d = mock_deployment();
         d.limits.rpm = Some(2);
         d.limits.tpm = Some(100);
         d.stats.start_call(0);
@@ -353,6 +439,21 @@ mod tests {
         assert_eq!(d.stats.in_flight(), 3);
         d.limits.rpm = None;
         assert!(!d.is_available(60_001), "three calls in flight");
+    }
+
+    #[test]
+    fn a_deployment_is_back_when_its_cooldown_and_its_minute_have_ended() {
+        let mut d = mock_deployment();
+        assert_eq!(d.available_at(1_000), Some(1_000));
+        d.stats.cool_down_until(3_000, CooldownCause::Failing);
+        assert_eq!(d.available_at(1_000), Some(3_000));
+        d.limits.rpm = Some(1);
+        d.stats.start_call(1_000);
+        assert_eq!(d.available_at(1_000), Some(60_000), "the next minute");
+        d.stats.cool_down_until(90_000, CooldownCause::Failing);
+        assert_eq!(d.available_at(1_000), Some(90_000));
+        d.limits.max_parallel_requests = Some(1);
+        assert_eq!(d.available_at(1_000), None, "whenever its call ends");
     }
 
     #[test]

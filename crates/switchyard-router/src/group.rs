@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::deployment::Deployment;
+use crate::deployment::{CooldownCause, Deployment};
 use crate::strategy::Strategy;
 
 /// The deployments that serve one model name.
@@ -53,6 +54,35 @@ impl ModelGroup {
         available.retain(|d| d.limits.order.unwrap_or(u32::MAX) == tier);
         strategy.choose(&available, now_ms)
     }
+
+    /// Why no deployment could take a call at `now_ms`, and when the first is expected back.
+    pub fn unavailable(&self, now_ms: u64) -> Unavailable {
+        let back_at = self
+            .deployments
+            .iter()
+            .map(|d| d.available_at(now_ms))
+            .try_fold(u64::MAX, |first, at| Some(first.min(at?)));
+        let rate_limited = self.deployments.iter().all(|d| {
+            d.stats
+                .cooldown(now_ms)
+                .is_some_and(|c| c.cause == CooldownCause::RateLimited)
+        });
+        Unavailable {
+            retry_after: back_at.map(|at| Duration::from_millis(at.saturating_sub(now_ms))),
+            rate_limited,
+        }
+    }
+}
+
+/// Why no deployment of a group could take a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unavailable {
+    /// How long until the first deployment is expected back; `None` when that is unknown (a
+    /// deployment at its parallel-request limit is back whenever one of its calls ends).
+    pub retry_after: Option<Duration>,
+    /// Every deployment is cooling down because its upstream answered 429: the group is rate
+    /// limited, not failing.
+    pub rate_limited: bool,
 }
 
 /// Every model group, by name.
@@ -148,7 +178,9 @@ mod tests {
             let picked = group.pick(&Strategy::SimpleShuffle, 0, &[]).expect("pick");
             assert_eq!(picked.id, "primary");
         }
-        group.deployments()[1].stats.cool_down_until(1_000);
+        group.deployments()[1]
+            .stats
+            .cool_down_until(1_000, CooldownCause::Failing);
         let picked = group.pick(&Strategy::SimpleShuffle, 0, &[]).expect("pick");
         assert_eq!(picked.id, "backup");
         assert!(group.pick(&Strategy::SimpleShuffle, 1_000, &[]).is_some());
@@ -171,7 +203,9 @@ mod tests {
     fn a_group_with_every_deployment_cooling_down_has_no_pick() {
         let groups = ModelGroups::new([deployment("m", "one", None)]);
         let group = groups.get("m").expect("group");
-        group.deployments()[0].stats.cool_down_until(10);
+        group.deployments()[0]
+            .stats
+            .cool_down_until(10, CooldownCause::Failing);
         assert!(group.pick(&Strategy::LeastBusy, 5, &[]).is_none());
     }
 }

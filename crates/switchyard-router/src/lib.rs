@@ -23,9 +23,12 @@ mod service;
 mod strategy;
 mod usage;
 
-pub use deployment::{Deployment, DeploymentLimits, DeploymentStats, LATENCY_WINDOW};
+pub use deployment::{
+    Cooldown, CooldownCause, DEFAULT_MAX_STREAM_DURATION, Deployment, DeploymentLimits,
+    DeploymentStats, LATENCY_WINDOW,
+};
 pub use experiment::{Experiment, StickyBy, Variant};
-pub use group::{ModelGroup, ModelGroups};
+pub use group::{ModelGroup, ModelGroups, Unavailable};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
 pub use router::{CallGuard, CallOptions, CooldownHook, GroupFilter, RouteError, Routed, Router};
 pub use rules::{

@@ -10,8 +10,8 @@ use futures_util::future::BoxFuture;
 use switchyard_providers::{ErrorClass, ProviderError};
 use tokio::time::Instant;
 
-use crate::deployment::Deployment;
-use crate::group::ModelGroups;
+use crate::deployment::{CooldownCause, Deployment};
+use crate::group::{ModelGroups, Unavailable};
 use crate::policy::{FallbackReason, Hedge, MAX_RETRY_AFTER_COOLDOWN, RoutingPolicy};
 
 /// Why a call could not be served.
@@ -25,6 +25,8 @@ pub enum RouteError {
     NoneAvailable {
         /// The group that had nothing to offer.
         group: String,
+        /// Why, and when a deployment is expected back.
+        unavailable: Unavailable,
     },
     /// The last attempt failed upstream, after every retry and fallback.
     #[error("deployment `{deployment}` failed: {error}")]
@@ -292,8 +294,9 @@ impl Router {
             for attempt in 0..=retries {
                 let now = self.now_ms();
                 let Some(deployment) = group.pick(&self.policy.strategy, now, &tried) else {
-                    last.get_or_insert(RouteError::NoneAvailable {
+                    last.get_or_insert_with(|| RouteError::NoneAvailable {
                         group: name.clone(),
+                        unavailable: group.unavailable(now),
                     });
                     break;
                 };
@@ -446,9 +449,11 @@ impl Router {
     /// other retryable failures cool it after `allowed_fails` in a minute.
     fn note_failure(&self, deployment: &Deployment, error: &ProviderError) {
         let now = self.now_ms();
-        let cool = |for_how_long: Duration| {
+        let cool = |for_how_long: Duration, cause: CooldownCause| {
             let ms = u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX);
-            deployment.stats.cool_down_until(now.saturating_add(ms));
+            deployment
+                .stats
+                .cool_down_until(now.saturating_add(ms), cause);
             if let Some(hook) = &self.on_cooldown {
                 (hook.0)(deployment);
             }
@@ -464,15 +469,16 @@ impl Router {
                     .retry_after
                     .unwrap_or(self.policy.cooldown)
                     .min(MAX_RETRY_AFTER_COOLDOWN),
+                CooldownCause::RateLimited,
             ),
             ErrorClass::Authentication | ErrorClass::PermissionDenied | ErrorClass::NotFound => {
-                cool(self.policy.cooldown)
+                cool(self.policy.cooldown, CooldownCause::Failing)
             }
             class
                 if class.is_retryable()
                     && deployment.stats.record_failure(now) > self.policy.allowed_fails =>
             {
-                cool(self.policy.cooldown)
+                cool(self.policy.cooldown, CooldownCause::Failing)
             }
             _ => {}
         }
@@ -528,6 +534,7 @@ fn finish(last: Option<RouteError>, total: u32, model: &str) -> RouteError {
         Some(other) => other,
         None => RouteError::NoneAvailable {
             group: model.to_owned(),
+            unavailable: Unavailable::default(),
         },
     }
 }

@@ -10,7 +10,7 @@
 //! use switchyard_router::{
 //!     CallOptions, Deployment, ModelGroups, RouteRequest, Router, RouterService, RoutingPolicy,
 //! };
-//! use switchyard_wire::{ChatMessage, ChatRequest, Extra, Role};
+//! use switchyard_wire::{ChatMessage, ChatRequest, RawExtra, Role};
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -29,7 +29,7 @@
 //!     messages: vec![ChatMessage::text(Role::User, "hello")],
 //!     stream: None, stream_options: None, max_tokens: None, max_completion_tokens: None,
 //!     temperature: None, top_p: None, n: None, stop: None, tools: None, tool_choice: None,
-//!     response_format: None, user: None, extra: Extra::new(),
+//!     response_format: None, user: None, extra: RawExtra::new(),
 //! };
 //! let routed = service
 //!     .oneshot(RouteRequest::new("chat", request))

@@ -358,7 +358,8 @@ async fn fallbacks_the_filter_refuses_are_skipped_never_called() {
 async fn every_deployment_cooling_down_is_none_available_naming_the_group() {
     let r = router(vec![deployment("m", "a")], RoutingPolicy::default());
     let a = &r.groups().get("m").expect("group").deployments()[0];
-    a.stats.cool_down_until(r.now_ms() + 10_000);
+    a.stats
+        .cool_down_until(r.now_ms() + 10_000, CooldownCause::Failing);
     let script = Script::default();
     let error = r
         .call(
@@ -370,10 +371,68 @@ async fn every_deployment_cooling_down_is_none_available_naming_the_group() {
         .await
         .expect_err("nothing available");
     assert!(
-        matches!(&error, RouteError::NoneAvailable { group } if group == "m"),
+        matches!(&error, RouteError::NoneAvailable { group, unavailable } if group == "m"
+        && *unavailable == Unavailable {
+            retry_after: Some(Duration::from_secs(10)),
+            rate_limited: false,
+        }),
         "{error:?}"
     );
     assert!(script.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_cooling_down_after_429s_is_rate_limited_until_the_first_is_back() {
+    let r = router(
+        vec![deployment("m", "a"), deployment("m", "b")],
+        RoutingPolicy {
+            num_retries: 1,
+            ..RoutingPolicy::default()
+        },
+    );
+    let limited = |secs| {
+        let mut error = err(ErrorClass::RateLimited);
+        error.retry_after = Some(Duration::from_secs(secs));
+        error
+    };
+    let script = Script::default()
+        .fail("a", vec![limited(2)])
+        .fail("b", vec![limited(5)]);
+    let options = CallOptions::default();
+    let call = || r.call("m", Probe::default(), &options, script.send());
+    // The first call meets the upstream's 429s themselves.
+    let first = call().await.expect_err("both limited");
+    assert!(
+        matches!(&first, RouteError::Upstream { error, .. } if error.class == ErrorClass::RateLimited),
+        "{first:?}"
+    );
+    tokio::time::advance(Duration::from_millis(500)).await;
+    let none = |error: RouteError| match error {
+        RouteError::NoneAvailable { unavailable, .. } => unavailable,
+        other => panic!("none available expected, got {other:?}"),
+    };
+    assert_eq!(
+        none(call().await.expect_err("cooling down")),
+        Unavailable {
+            retry_after: Some(Duration::from_millis(1_500)),
+            rate_limited: true,
+        },
+        "the first deployment is back 2 s after its 429"
+    );
+    // A deployment failing for another reason makes the group unavailable, not rate limited.
+    let b = &r.groups().get("m").expect("group").deployments()[1];
+    b.stats
+        .cool_down_until(r.now_ms() + 60_000, CooldownCause::Failing);
+    assert_eq!(
+        none(call().await.expect_err("cooling down")),
+        Unavailable {
+            retry_after: Some(Duration::from_millis(1_500)),
+            rate_limited: false,
+        }
+    );
+    tokio::time::advance(Duration::from_millis(1_500)).await;
+    assert_eq!(call().await.expect("a is back").value, "a");
+    assert_eq!(script.calls().len(), 3);
 }
 
 #[tokio::test(start_paused = true)]

@@ -22,8 +22,8 @@ use switchyard_router::{CallOptions, Decision, GroupFilter, RequestFacts, Sticky
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Extra,
-    MessageContent,
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, MessageContent,
+    RawExtra,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -497,7 +497,7 @@ pub const CLIENT_CREDENTIAL_FIELDS: &[&str] = &[
     "vertex_location",
 ];
 
-fn refuse_client_credentials(extra: &Extra) -> Result<(), ApiError> {
+fn refuse_client_credentials(extra: &RawExtra) -> Result<(), ApiError> {
     match CLIENT_CREDENTIAL_FIELDS
         .iter()
         .find(|field| extra.contains_key(**field))
@@ -512,7 +512,7 @@ fn refuse_client_credentials(extra: &Extra) -> Result<(), ApiError> {
 
 /// The caller's cache directives: LiteLLM's `cache` body object (taken out of the body, so it
 /// never reaches an upstream; 400 when malformed) merged with the `Cache-Control` header.
-fn cache_control(extra: &mut Extra, headers: &HeaderMap) -> Result<CacheControl, ApiError> {
+fn cache_control(extra: &mut RawExtra, headers: &HeaderMap) -> Result<CacheControl, ApiError> {
     let body = take_cache_directives(extra)
         .map_err(|err| ApiError::invalid_request(format!("`cache`: {err}")))?;
     let header = headers
@@ -526,10 +526,10 @@ fn cache_control(extra: &mut Extra, headers: &HeaderMap) -> Result<CacheControl,
 
 /// Takes the request's own deadline out of the body: LiteLLM's `timeout` or `request_timeout`,
 /// in seconds. It can only shorten the configured one.
-fn take_timeout(extra: &mut Extra) -> Result<Option<Duration>, ApiError> {
+fn take_timeout(extra: &mut RawExtra) -> Result<Option<Duration>, ApiError> {
     let mut timeout = None;
     for key in ["timeout", "request_timeout"] {
-        match extra.remove(key) {
+        match extra.take_value(key) {
             None | Some(Value::Null) => {}
             Some(value) => {
                 let secs = value
@@ -672,8 +672,8 @@ fn decide_rule(
 /// The scalar entries of the request's `metadata` object as text; tags listed in
 /// `metadata.tags` (where LiteLLM clients may put them) join `tags`. The object stays in the
 /// body: OpenAI reads `metadata` too.
-fn metadata_of(extra: &Extra, tags: &mut Vec<String>) -> HashMap<String, String> {
-    let Some(Value::Object(metadata)) = extra.get("metadata") else {
+fn metadata_of(extra: &RawExtra, tags: &mut Vec<String>) -> HashMap<String, String> {
+    let Some(Value::Object(metadata)) = extra.value("metadata") else {
         return HashMap::new();
     };
     let mut out = HashMap::with_capacity(metadata.len());
@@ -696,11 +696,11 @@ fn metadata_of(extra: &Extra, tags: &mut Vec<String>) -> HashMap<String, String>
 
 /// Takes LiteLLM's `tags` out of the body: they are for the gateway's rules, and OpenAI refuses
 /// fields it does not know.
-fn take_tags(extra: &mut Extra) -> Result<Vec<String>, ApiError> {
+fn take_tags(extra: &mut RawExtra) -> Result<Vec<String>, ApiError> {
     let invalid = |found: &Value| {
         ApiError::invalid_request(format!("`tags` must be a list of strings, found {found}"))
     };
-    match extra.remove("tags") {
+    match extra.take_value("tags") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .into_iter()
@@ -716,10 +716,10 @@ fn take_tags(extra: &mut Extra) -> Result<Vec<String>, ApiError> {
 /// Takes the gateway's own routing fields out of the body, so they never reach an upstream:
 /// `models` (OpenRouter's fallback list), `fallbacks` (LiteLLM's per-request list of group
 /// names) and `num_retries`.
-fn routing_options(extra: &mut Extra) -> Result<CallOptions, ApiError> {
+fn routing_options(extra: &mut RawExtra) -> Result<CallOptions, ApiError> {
     let mut options = CallOptions::default();
     for key in ["models", "fallbacks"] {
-        match extra.remove(key) {
+        match extra.take_value(key) {
             None | Some(Value::Null) => {}
             Some(Value::Array(names)) => {
                 for name in names {
@@ -740,7 +740,7 @@ fn routing_options(extra: &mut Extra) -> Result<CallOptions, ApiError> {
             }
         }
     }
-    match extra.remove("num_retries") {
+    match extra.take_value("num_retries") {
         None | Some(Value::Null) => {}
         Some(value) => {
             let retries = value
@@ -761,11 +761,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn extra(value: Value) -> Extra {
-        match value {
-            Value::Object(map) => map,
-            _ => Extra::new(),
-        }
+    fn extra(value: Value) -> RawExtra {
+        serde_json::from_value(value).expect("an object")
     }
 
     #[test]
@@ -807,8 +804,10 @@ mod tests {
     #[test]
     fn client_side_upstreams_and_credentials_are_refused() {
         for field in CLIENT_CREDENTIAL_FIELDS {
-            let mut body = Extra::new();
-            body.insert((*field).to_owned(), json!("http://169.254.169.254/"));
+            let mut body = extra(json!({}));
+            let upstream =
+                switchyard_wire::RawJson::from_value("http://169.254.169.254/").expect("a string");
+            body.insert(*field, upstream);
             let err = refuse_client_credentials(&body).expect_err(field);
             assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
             assert!(err.message.contains(field), "{}", err.message);

@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use switchyard_layers::limits::Elapsed;
 use switchyard_layers::rate_limit::{RateLimitError, Scope};
 use switchyard_providers::{ErrorClass, ProviderError};
-use switchyard_router::RuleError;
+use switchyard_router::{RuleError, Unavailable};
 use switchyard_wire::ErrorBody;
 use tower::BoxError;
 
@@ -246,16 +246,31 @@ impl ApiError {
         )
     }
 
-    /// Every deployment of a group is cooling down or at its limits.
-    pub fn no_deployment_available(group: &str) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            Some("no_deployment_available"),
-            format!(
-                "every deployment of model group `{group}` is cooling down after failures or at its limits; try again shortly"
-            ),
-        )
+    /// Every deployment of a group is cooling down or at its limits: 429 when the upstreams
+    /// rate limited them all (as LiteLLM answers, and what clients back off from), else 503;
+    /// `Retry-After` whenever the first one's return is known.
+    pub fn no_deployment_available(group: &str, unavailable: Unavailable) -> Self {
+        let mut error = if unavailable.rate_limited {
+            Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+                format!(
+                    "every deployment of model group `{group}` is cooling down after its upstream's rate limit; try again after the Retry-After"
+                ),
+            )
+        } else {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                Some("no_deployment_available"),
+                format!(
+                    "every deployment of model group `{group}` is cooling down after failures or at its limits; try again shortly"
+                ),
+            )
+        };
+        error.retry_after = unavailable.retry_after;
+        error
     }
 
     /// Routing rules could not choose a group: none matched and there is no default (400, the

@@ -1,8 +1,8 @@
 //! The layers in front of the router for one chat call, stacked as tower services from what the
 //! configuration turned on: rate limits per caller (outermost, so a refused call costs nothing
-//! and reaches no upstream), the response cache, the call's deadline, and the router itself
-//! ([`RouteChat`]). The stack is assembled per call from layers built once in [`AppState`];
-//! assembling clones a few `Arc`s.
+//! and reaches no upstream), the response cache (its keys scoped by the caller's team), the
+//! call's deadline, and the router itself ([`RouteChat`]). The stack is assembled per call from
+//! layers built once in [`AppState`]; assembling clones a few `Arc`s.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,12 +25,13 @@ use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
 use switchyard_telemetry::CallSpan;
 use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
+use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::caller::Caller;
-use crate::config::layers::{CacheStoreSettings, LayerSettings, RateLimitSettings};
+use crate::config::layers::{CacheScope, CacheStoreSettings, LayerSettings, RateLimitSettings};
 use crate::error::ApiError;
 use crate::observe;
 use crate::state::{AppState, BuildError};
@@ -60,13 +61,40 @@ impl EstimateTokens for ChatCall {
     }
 }
 
-impl Cacheable for ChatCall {
+/// A chat call on its way through the cache, with the partition of the cache it may read and
+/// write: answers are never shared across partitions.
+pub(crate) struct ScopedCall {
+    call: ChatCall,
+    /// `None` when every caller shares one cache (`cache_params.scope: shared`).
+    scope: Option<String>,
+}
+
+impl ScopedCall {
+    /// `call` in the partition `scope` gives its caller.
+    fn new(call: ChatCall, scope: CacheScope) -> Self {
+        let caller = &call.caller;
+        // Distinct prefixes: a team id can never be mistaken for a key id. The master key and
+        // an open gateway have key ids of their own (`master`, `open`), so each is one scope.
+        let scope = match (scope, &caller.team_id) {
+            (CacheScope::Shared, _) => None,
+            (CacheScope::Team, Some(team)) => Some(format!("team:{team}")),
+            (CacheScope::Team | CacheScope::Key, _) => Some(format!("key:{}", caller.key_id)),
+        };
+        Self { call, scope }
+    }
+}
+
+impl Cacheable for ScopedCall {
     fn take_cache_control(&mut self) -> CacheControl {
-        self.cache_control
+        self.call.cache_control
     }
 
     fn cache_key(&self, options: &KeyOptions) -> Option<CacheKey> {
-        self.request.cache_key(options)
+        let key = self.call.request.cache_key(options)?;
+        Some(match &self.scope {
+            Some(scope) => key.scoped(scope),
+            None => key,
+        })
     }
 }
 
@@ -278,11 +306,15 @@ pub(crate) async fn run(state: &AppState, call: ChatCall) -> Result<ChatAnswer, 
         state: state.clone(),
     });
     let cached = match &layers.cache {
-        Some(cache) => Either::Left(
-            cache
-                .layer(core)
-                .map_response(ChatAnswer::from_cached as fn(Cached<ChatAnswer>) -> ChatAnswer),
-        ),
+        Some(cache) => {
+            let scope = layers.cache_scope;
+            Either::Left(
+                cache
+                    .layer(core.map_request(|scoped: ScopedCall| scoped.call))
+                    .map_request(move |call: ChatCall| ScopedCall::new(call, scope))
+                    .map_response(ChatAnswer::from_cached as fn(Cached<ChatAnswer>) -> ChatAnswer),
+            )
+        }
         None => Either::Right(core),
     };
     match &layers.rate_limit {
@@ -375,15 +407,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
             Reply::Complete(answer)
         }
         Attempt::Stream(chunks) => {
-            let idle = upstream.deployment.stream_timeout;
-            Reply::Stream(Box::pin(Guarded {
-                chunks,
-                guard: routed.guard,
-                state,
-                idle,
-                silence: Box::pin(tokio::time::sleep(idle)),
-                timed_out: false,
-            }))
+            Reply::Stream(Box::pin(Guarded::new(chunks, routed.guard, state)))
         }
     };
     Ok(ChatAnswer {
@@ -404,7 +428,9 @@ enum Attempt {
 pub(crate) fn route_error(err: RouteError) -> ApiError {
     match err {
         RouteError::UnknownModel(model) => ApiError::model_not_found(&model),
-        RouteError::NoneAvailable { group } => ApiError::no_deployment_available(&group),
+        RouteError::NoneAvailable { group, unavailable } => {
+            ApiError::no_deployment_available(&group, unavailable)
+        }
         RouteError::Upstream {
             deployment, error, ..
         } => ApiError::from_provider(&deployment, &error),
@@ -434,16 +460,80 @@ pub(crate) async fn within<T>(
 /// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped,
 /// counts the usage it reports against the deployment's minute budget, and ends in a `Timeout`
 /// error when the upstream sends nothing for the deployment's `stream_timeout` (the time it
-/// had to start the stream is also the longest silence allowed once it has started).
+/// had to start the stream is also the longest silence allowed once it has started), or when
+/// the stream has run for the deployment's `max_stream_duration` however steadily it sends
+/// (an upstream trickling forever would otherwise hold its slot, its connection and the
+/// client's forever).
 struct Guarded {
     chunks: ChunkStream,
     guard: CallGuard,
     state: AppState,
     /// The longest silence allowed between two chunks.
     idle: Duration,
-    /// Runs out `idle` after the last chunk.
-    silence: Pin<Box<tokio::time::Sleep>>,
+    /// When the stream must have ended; `None` when that is beyond the clock's range.
+    ends_at: Option<Instant>,
+    /// Runs out at the earlier of `idle` after the last chunk and `ends_at`: one timer for both.
+    timer: Pin<Box<tokio::time::Sleep>>,
     timed_out: bool,
+}
+
+impl Guarded {
+    fn new(chunks: ChunkStream, guard: CallGuard, state: AppState) -> Self {
+        let deployment = guard.deployment();
+        let idle = deployment.stream_timeout;
+        let now = Instant::now();
+        let ends_at = now.checked_add(deployment.max_stream_duration);
+        let mut guarded = Self {
+            chunks,
+            guard,
+            state,
+            idle,
+            ends_at,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            timed_out: false,
+        };
+        guarded.rearm(now);
+        guarded
+    }
+
+    /// Sets the timer for a chunk received at `now`.
+    fn rearm(&mut self, now: Instant) {
+        let silence_ends = now.checked_add(self.idle);
+        let next = match (silence_ends, self.ends_at) {
+            (Some(silence), Some(end)) => Some(silence.min(end)),
+            (one, other) => one.or(other),
+        };
+        match next {
+            Some(at) => self.timer.as_mut().reset(at),
+            // Both limits are beyond the clock's range: a timer that never runs out.
+            None => self.timer = Box::pin(tokio::time::sleep(Duration::MAX)),
+        }
+    }
+
+    /// Ends the stream at `now` with the error of the limit it ran into.
+    fn cut(&mut self, now: Instant) -> Poll<Option<Result<ChatChunk, ProviderError>>> {
+        self.timed_out = true;
+        Poll::Ready(Some(Err(self.timeout_error(now))))
+    }
+
+    /// The error that ends the stream when a limit has run out at `now`.
+    fn timeout_error(&self, now: Instant) -> ProviderError {
+        let deployment = self.guard.deployment();
+        let message = if self.ends_at.is_some_and(|end| now >= end) {
+            format!(
+                "deployment `{}` streamed for longer than {:.3}s (max_stream_duration)",
+                deployment.id,
+                deployment.max_stream_duration.as_secs_f64()
+            )
+        } else {
+            format!(
+                "deployment `{}` sent nothing for {:.3}s mid-stream",
+                deployment.id,
+                self.idle.as_secs_f64()
+            )
+        };
+        ProviderError::new(ErrorClass::Timeout, message)
+    }
 }
 
 impl Stream for Guarded {
@@ -453,6 +543,13 @@ impl Stream for Guarded {
         if self.timed_out {
             return Poll::Ready(None);
         }
+        // The whole stream's limit is checked before the next chunk, so that an upstream with a
+        // chunk always ready is cut all the same. Silence is only silence when no chunk is
+        // ready: a client reading slowly never makes its upstream look silent.
+        let now = Instant::now();
+        if self.ends_at.is_some_and(|end| now >= end) {
+            return self.cut(now);
+        }
         let item = self.chunks.as_mut().poll_next(cx);
         match &item {
             Poll::Ready(Some(Ok(chunk))) => {
@@ -461,21 +558,12 @@ impl Stream for Guarded {
                         .router()
                         .record_usage(self.guard.deployment(), usage.total_tokens);
                 }
-                let next = tokio::time::Instant::now() + self.idle;
-                self.silence.as_mut().reset(next);
+                self.rearm(Instant::now());
             }
             Poll::Ready(_) => {}
             Poll::Pending => {
-                if self.silence.as_mut().poll(cx).is_ready() {
-                    self.timed_out = true;
-                    return Poll::Ready(Some(Err(ProviderError::new(
-                        ErrorClass::Timeout,
-                        format!(
-                            "deployment `{}` sent nothing for {:.3}s mid-stream",
-                            self.guard.deployment().id,
-                            self.idle.as_secs_f64()
-                        ),
-                    ))));
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    return self.cut(Instant::now());
                 }
             }
         }
@@ -489,6 +577,8 @@ pub(crate) struct CallLayers {
     pub deadline: DeadlineLayer,
     /// The response cache, when on.
     pub cache: Option<CacheLayer>,
+    /// Which callers share cached answers.
+    pub cache_scope: CacheScope,
     /// Rate limits per caller, when any is set.
     pub rate_limit: Option<RateLimitLayer<CallerLimits>>,
     /// Where the rate limits are counted, to sweep its idle state.
@@ -504,6 +594,7 @@ impl std::fmt::Debug for CallLayers {
         f.debug_struct("CallLayers")
             .field("deadline", &self.deadline)
             .field("cache", &self.cache)
+            .field("cache_scope", &self.cache_scope)
             .field("rate_limit", &self.rate_limit)
             .field("max_tokens", &self.max_tokens)
             .finish_non_exhaustive()
@@ -516,6 +607,10 @@ impl CallLayers {
         settings: LayerSettings,
         request_timeout: Duration,
     ) -> Result<Self, BuildError> {
+        let cache_scope = settings
+            .cache
+            .as_ref()
+            .map_or(CacheScope::default(), |cache| cache.scope);
         let cache = match settings.cache {
             None => None,
             Some(cache) => {
@@ -568,6 +663,7 @@ impl CallLayers {
         Ok(Self {
             deadline: DeadlineLayer::new(request_timeout, request_timeout),
             cache,
+            cache_scope,
             rate_limit,
             rate_limit_backend,
             rate_limit_redis,

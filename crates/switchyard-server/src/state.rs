@@ -170,6 +170,7 @@ impl AppState {
             })?;
             let mut deployment = Deployment::new(d.id, d.model_name, provider, d.timeout);
             deployment.stream_timeout = d.stream_timeout;
+            deployment.max_stream_duration = d.max_stream_duration;
             deployment.limits = d.limits;
             deployments.push(deployment);
         }

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Extra;
+use crate::{Extra, RawJson};
 
 /// A Messages API request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -245,9 +245,10 @@ pub struct ToolDefinition {
     /// What it does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of its input; absent on server tools, which name a `type` instead.
+    /// JSON Schema of its input, as the client wrote it; absent on server tools, which name a
+    /// `type` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<RawJson>,
     /// Other fields (`type`, `cache_control`, ...), kept.
     #[serde(flatten)]
     pub extra: Extra,

@@ -1,16 +1,18 @@
 //! Chat completions: `POST /v1/chat/completions` request, response and stream chunk.
 
 use schemars::JsonSchema;
+use serde::de::{Deserializer, MapAccess};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Extra;
+use crate::raw::{RequestObject, deserialize_request, read_object, read_once, required};
+use crate::{Extra, RawExtra, RawJson};
 
 /// A chat completion request as OpenAI defines it.
 ///
 /// Fields the gateway reads are typed; every other field is kept in [`ChatRequest::extra`] and
 /// sent on to OpenAI-compatible upstreams as it came.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ChatRequest {
     /// The model name the client asked for (a model group name in the gateway).
     pub model: String,
@@ -46,21 +48,84 @@ pub struct ChatRequest {
     /// `none`, `auto`, `required` or a named function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
-    /// Requested output format (`text`, `json_object`, `json_schema`).
+    /// Requested output format (`text`, `json_object`, `json_schema`), as the client wrote it;
+    /// [`ChatRequest::read_response_format`] reads what adapters need of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<RawJson>,
     /// The end user, for abuse monitoring and per-user accounting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// Every other field, passed through unchanged.
+    /// Every other field, passed through unchanged as the JSON text it came as.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub extra: RawExtra,
+}
+
+/// Read in one pass, each field the gateway does not know kept as its text ([`RawExtra`]).
+impl<'de> Deserialize<'de> for ChatRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_request(deserializer)
+    }
+}
+
+impl RequestObject for ChatRequest {
+    const EXPECTING: &'static str = "a chat completion request object";
+
+    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let (mut model, mut messages, mut stream, mut stream_options) = (None, None, None, None);
+        let (mut max_tokens, mut max_completion_tokens, mut temperature, mut top_p) =
+            (None, None, None, None);
+        let (mut n, mut stop, mut tools, mut tool_choice) = (None, None, None, None);
+        let (mut response_format, mut user) = (None, None);
+        let extra = read_object(map, |name, map| match name {
+            "model" => read_once(&mut model, "model", map),
+            "messages" => read_once(&mut messages, "messages", map),
+            "stream" => read_once(&mut stream, "stream", map),
+            "stream_options" => read_once(&mut stream_options, "stream_options", map),
+            "max_tokens" => read_once(&mut max_tokens, "max_tokens", map),
+            "max_completion_tokens" => {
+                read_once(&mut max_completion_tokens, "max_completion_tokens", map)
+            }
+            "temperature" => read_once(&mut temperature, "temperature", map),
+            "top_p" => read_once(&mut top_p, "top_p", map),
+            "n" => read_once(&mut n, "n", map),
+            "stop" => read_once(&mut stop, "stop", map),
+            "tools" => read_once(&mut tools, "tools", map),
+            "tool_choice" => read_once(&mut tool_choice, "tool_choice", map),
+            "response_format" => read_once(&mut response_format, "response_format", map),
+            "user" => read_once(&mut user, "user", map),
+            _ => Ok(false),
+        })?;
+        Ok(Self {
+            model: required(model, "model")?,
+            messages: required(messages, "messages")?,
+            // Optional fields given as `null` read as absent, as with serde's derive.
+            stream: stream.flatten(),
+            stream_options: stream_options.flatten(),
+            max_tokens: max_tokens.flatten(),
+            max_completion_tokens: max_completion_tokens.flatten(),
+            temperature: temperature.flatten(),
+            top_p: top_p.flatten(),
+            n: n.flatten(),
+            stop: stop.flatten(),
+            tools: tools.flatten(),
+            tool_choice: tool_choice.flatten(),
+            response_format: response_format.flatten(),
+            user: user.flatten(),
+            extra,
+        })
+    }
 }
 
 impl ChatRequest {
     /// Whether the client asked for a stream.
     pub fn is_stream(&self) -> bool {
         self.stream.unwrap_or(false)
+    }
+
+    /// The type of the requested output format, and the schema of a `json_schema` one: `None`
+    /// without a `response_format`, an error when it is not an object with a string `type`.
+    pub fn read_response_format(&self) -> Option<serde_json::Result<ResponseFormat>> {
+        self.response_format.as_ref().map(RawJson::parse)
     }
 
     /// Whether the client asked for a final usage chunk on its stream.
@@ -70,6 +135,25 @@ impl ChatRequest {
             .and_then(|o| o.include_usage)
             .unwrap_or(false)
     }
+}
+
+/// What adapters read of a `response_format`; the rest of it is ignored when read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ResponseFormat {
+    /// `text`, `json_object` or `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The schema of a `json_schema` format.
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+/// The `json_schema` of a `response_format`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct JsonSchemaFormat {
+    /// The JSON Schema the answer must follow.
+    #[serde(default)]
+    pub schema: Option<RawJson>,
 }
 
 /// Options of a streamed answer.
@@ -205,12 +289,21 @@ pub struct FunctionDefinition {
     /// What it does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of its arguments.
+    /// JSON Schema of its arguments, as the client wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Whether the model must follow the schema exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
+}
+
+impl FunctionDefinition {
+    /// The schema of no arguments, an empty object: what providers that require a schema
+    /// take for a function without `parameters`.
+    pub fn no_parameters() -> RawJson {
+        serde_json::from_str(r#"{"type":"object","properties":{}}"#)
+            .expect("a literal object is valid JSON")
+    }
 }
 
 /// A call of a tool by the assistant.
@@ -415,8 +508,49 @@ mod tests {
             "seed": 7
         });
         let req: ChatRequest = serde_json::from_value(body.clone()).expect("valid request");
-        assert_eq!(req.extra.get("reasoning_effort"), Some(&json!("low")));
+        assert_eq!(req.extra.value("reasoning_effort"), Some(json!("low")));
         assert_eq!(serde_json::to_value(&req).expect("serializes"), body);
+    }
+
+    #[test]
+    fn tool_schemas_and_response_formats_pass_through_as_written() {
+        let schema = r#"{"b": 1,  "a": [2.50, {"z": null}]}"#;
+        let text = format!(
+            r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}],
+                "response_format":{{"type":"json_schema","json_schema":{{"name":"n","schema":{{"type":"object"}}}}}}}}"#
+        );
+        let req: ChatRequest = serde_json::from_str(&text).expect("valid request");
+        let tools = req.tools.as_deref().expect("tools");
+        let parameters = tools[0].function.parameters.as_ref().expect("parameters");
+        assert_eq!(
+            parameters.get(),
+            schema,
+            "spacing, order and number forms kept"
+        );
+        let sent = serde_json::to_string(&req).expect("serializes");
+        assert!(
+            sent.contains(&format!(r#""parameters":{schema}"#)),
+            "{sent}"
+        );
+        let format = req
+            .read_response_format()
+            .expect("a format")
+            .expect("readable");
+        assert_eq!(format.kind, "json_schema");
+        let schema = format.json_schema.and_then(|s| s.schema).expect("a schema");
+        assert_eq!(schema.get(), r#"{"type":"object"}"#);
+
+        let odd: ChatRequest = serde_json::from_value(
+            json!({"model": "m", "messages": [], "response_format": "json"}),
+        )
+        .expect("any JSON is forwarded");
+        assert!(odd.read_response_format().expect("a format").is_err());
+        assert_eq!(
+            FunctionDefinition::no_parameters()
+                .parse::<Value>()
+                .expect("JSON"),
+            json!({"type": "object", "properties": {}})
+        );
     }
 
     #[test]
@@ -435,6 +569,40 @@ mod tests {
             Some("what is this?")
         );
         assert_eq!(serde_json::to_value(&msg).expect("serializes"), body);
+    }
+
+    #[test]
+    fn unknown_fields_stay_as_written_and_known_ones_read_as_with_serde_derive() {
+        let text = r#"{"model":"m","messages":[],"vendor":{"b": [1,  2], "a": null},
+            "temperature":null,"seed":7,"user":"u"}"#;
+        let req: ChatRequest = serde_json::from_str(text).expect("valid request");
+        assert_eq!(
+            req.extra.get("vendor").map(RawJson::get),
+            Some(r#"{"b": [1,  2], "a": null}"#)
+        );
+        assert_eq!(req.extra.len(), 2, "{:?}", req.extra);
+        assert_eq!(req.temperature, None, "null reads as absent");
+        assert_eq!(req.user.as_deref(), Some("u"));
+        let again: ChatRequest =
+            serde_json::from_str(&serde_json::to_string(&req).expect("serializes"))
+                .expect("reads back");
+        assert_eq!(again, req);
+
+        for (body, error) in [
+            (
+                r#"{"model":"m","model":"n","messages":[]}"#,
+                "duplicate field `model`",
+            ),
+            (r#"{"messages":[]}"#, "missing field `model`"),
+            (r#"{"model":"m","messages":[],"n":"two"}"#, "invalid type"),
+            (r#"["m", []]"#, "expected a chat completion request object"),
+        ] {
+            let err = serde_json::from_str::<ChatRequest>(body).expect_err(body);
+            assert!(
+                err.is_data() && err.to_string().contains(error),
+                "{body}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! These are the shapes clients send and receive: chat completions (request, response and stream
 //! chunk), embeddings, the model list and the error body. They carry no I/O. Request types keep
 //! every field they do not know in an `extra` map, so parameters a provider adds before we do still
-//! reach OpenAI-compatible upstreams unchanged.
+//! reach OpenAI-compatible upstreams unchanged. Large parts the gateway forwards without reading
+//! (tool schemas, `response_format`) are kept as their JSON text ([`RawJson`]), not as a tree.
 //!
 //! [`anthropic`] holds Anthropic's Messages API shapes, used by the Anthropic adapter and by the
 //! gateway's own `/v1/messages` ingress.
@@ -13,11 +14,13 @@ pub mod chat;
 pub mod embeddings;
 pub mod error;
 pub mod models;
+pub mod raw;
 
 pub use chat::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, ContentPart, Delta,
-    FunctionCall, FunctionCallDelta, FunctionDefinition, MessageContent, PromptTokensDetails, Role,
-    Stop, StreamOptions, Tool, ToolCall, ToolCallDelta, Usage,
+    FunctionCall, FunctionCallDelta, FunctionDefinition, JsonSchemaFormat, MessageContent,
+    PromptTokensDetails, ResponseFormat, Role, Stop, StreamOptions, Tool, ToolCall, ToolCallDelta,
+    Usage,
 };
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
@@ -25,6 +28,7 @@ pub use embeddings::{
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};
+pub use raw::{RawExtra, RawJson};
 
 /// Unknown fields of a request or response, kept in the order they arrived.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchyard_wire::Extra;
+use switchyard_wire::RawExtra;
 
 /// The request body field LiteLLM reads cache directives from:
 /// `{"cache": {"no-cache": true, "no-store": true, "ttl": 600}}`.
@@ -125,8 +125,8 @@ pub enum InvalidCacheDirectives {
 /// assert!(!request.extra.contains_key("cache"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn take_cache_directives(extra: &mut Extra) -> Result<CacheControl, InvalidCacheDirectives> {
-    let directives = match extra.remove(CACHE_FIELD) {
+pub fn take_cache_directives(extra: &mut RawExtra) -> Result<CacheControl, InvalidCacheDirectives> {
+    let directives = match extra.take_value(CACHE_FIELD) {
         None | Some(Value::Null) => return Ok(CacheControl::default()),
         Some(Value::Object(directives)) => directives,
         Some(other) => return Err(InvalidCacheDirectives::NotAnObject(json_type(&other))),
@@ -184,10 +184,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn take(body: Value) -> (Result<CacheControl, InvalidCacheDirectives>, Extra) {
-        let Value::Object(mut extra) = body else {
-            panic!("object expected")
-        };
+    fn take(body: Value) -> (Result<CacheControl, InvalidCacheDirectives>, RawExtra) {
+        let mut extra: RawExtra = serde_json::from_value(body).expect("object expected");
         (take_cache_directives(&mut extra), extra)
     }
 
@@ -198,10 +196,7 @@ mod tests {
         assert!(control.no_store && !control.no_cache);
         assert!(!control.reads() && !control.writes());
         assert_eq!(control.ttl, Some(Duration::from_millis(1500)));
-        assert_eq!(
-            rest,
-            json!({"seed": 1}).as_object().cloned().expect("object")
-        );
+        assert_eq!(rest, take(json!({"seed": 1})).1);
     }
 
     #[test]

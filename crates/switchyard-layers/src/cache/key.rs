@@ -1,13 +1,17 @@
 //! Cache keys: the SHA-256 digest of a request's answer-deciding parts written as canonical JSON
 //! (object keys sorted, integral floats written as integers), so that equal requests get equal keys
 //! whatever the order of their JSON keys, in every process and on every replica.
+//!
+//! Values are canonicalized from their JSON text as it is read, never through a tree of
+//! `serde_json::Value`s: a request's parts kept as text (a 20 MB tool schema) would otherwise be
+//! blown up to many times their size just to be hashed.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Number, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 /// Version of the normalized form; changing what goes into a key bumps it, so old entries are
@@ -25,6 +29,36 @@ impl CacheKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// This key within `scope`: one request gets a different key in each scope, so callers of
+    /// different scopes (tenants, say) never read each other's answers, nor learn from a hit
+    /// what another scope asked. The kind prefix is kept; the scope itself is hashed in, so it
+    /// never shows in a store's keys.
+    ///
+    /// ```
+    /// use switchyard_layers::cache::KeyHasher;
+    ///
+    /// let mut hasher = KeyHasher::new("chat");
+    /// hasher.field("text", "2+2?");
+    /// let key = hasher.finish().expect("a string always serializes");
+    /// assert_eq!(key.scoped("team:a"), key.scoped("team:a"));
+    /// assert_ne!(key.scoped("team:a"), key.scoped("team:b"));
+    /// assert_ne!(key.scoped("team:a"), key);
+    /// assert!(key.scoped("team:a").as_str().starts_with("chat:"));
+    /// ```
+    #[must_use]
+    pub fn scoped(&self, scope: &str) -> Self {
+        let (kind, _) = self.0.split_once(':').unwrap_or(("", &self.0));
+        let mut digest = Sha256::new();
+        // The same canonical-JSON framing as whole keys, so no scope and key pair can be read
+        // as another pair.
+        let framed = serde_json::to_writer(
+            DigestWriter(&mut digest),
+            &[FORMAT, "scoped", scope, self.as_str()],
+        );
+        debug_assert!(framed.is_ok(), "strings always serialize");
+        Self(hex_key(kind, &digest.finalize()).into())
+    }
 }
 
 impl fmt::Display for CacheKey {
@@ -37,8 +71,8 @@ impl fmt::Display for CacheKey {
 /// object, and makes a [`CacheKey`] of it.
 ///
 /// Fields are written in the order of the calls; values are normalized, so JSON key order never
-/// matters. Each value is converted and hashed on its own, so a long conversation is never
-/// copied whole.
+/// matters. Each value is written and hashed on its own, so a long conversation is never copied
+/// whole.
 ///
 /// ```
 /// use switchyard_layers::cache::KeyHasher;
@@ -87,10 +121,9 @@ impl KeyHasher {
 
     /// Adds one field: `name` and `value` in canonical form.
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> &mut Self {
-        let value = serde_json::to_value(value);
         self.write(|out| {
             write_name(out, name)?;
-            write_canonical(out, &value.map_err(io::Error::other)?)
+            write_canonical(out, value)
         });
         self
     }
@@ -108,8 +141,7 @@ impl KeyHasher {
                 if i > 0 {
                     out.write_all(b",")?;
                 }
-                let value = serde_json::to_value(item).map_err(io::Error::other)?;
-                write_canonical(out, &value)?;
+                write_canonical(out, item)?;
             }
             out.write_all(b"]")
         });
@@ -133,8 +165,7 @@ impl KeyHasher {
                 }
                 write_str(out, name)?;
                 out.write_all(b":")?;
-                let value = serde_json::to_value(value).map_err(io::Error::other)?;
-                write_canonical(out, &value)?;
+                write_canonical(out, value)?;
             }
             out.write_all(b"}")
         });
@@ -148,15 +179,7 @@ impl KeyHasher {
         if self.failed {
             return None;
         }
-        let digest = self.digest.finalize();
-        let mut key = String::with_capacity(self.kind.len() + 1 + 2 * digest.len());
-        key.push_str(self.kind);
-        key.push(':');
-        for byte in digest.iter() {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        Some(CacheKey(key.into()))
+        Some(CacheKey(hex_key(self.kind, &self.digest.finalize()).into()))
     }
 
     fn write(&mut self, f: impl FnOnce(&mut DigestWriter<'_>) -> io::Result<()>) {
@@ -167,6 +190,18 @@ impl KeyHasher {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `{kind}:{hex digest}`.
+fn hex_key(kind: &str, digest: &[u8]) -> String {
+    let mut key = String::with_capacity(kind.len() + 1 + 2 * digest.len());
+    key.push_str(kind);
+    key.push(':');
+    for byte in digest {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    key
+}
 
 /// Feeds written bytes to the digest.
 struct DigestWriter<'a>(&'a mut Sha256);
@@ -192,59 +227,150 @@ fn write_str(out: &mut impl Write, text: &str) -> io::Result<()> {
     serde_json::to_writer(out, text).map_err(io::Error::other)
 }
 
-/// Writes `value` as JSON with object keys sorted, whatever order the map keeps (serde_json keeps
-/// insertion order when any crate in the build enables `preserve_order`).
-fn write_canonical(out: &mut impl Write, value: &Value) -> io::Result<()> {
-    match value {
-        Value::Number(number) => write_number(out, number),
-        Value::Array(items) => {
-            out.write_all(b"[")?;
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                write_canonical(out, item)?;
-            }
-            out.write_all(b"]")
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.write_all(b"{")?;
-            for (i, (name, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                write_str(out, name)?;
-                out.write_all(b":")?;
-                write_canonical(out, value)?;
-            }
-            out.write_all(b"}")
-        }
-        Value::Null | Value::Bool(_) | Value::String(_) => {
-            serde_json::to_writer(out, value).map_err(io::Error::other)
-        }
+/// Writes `value` as canonical JSON: written as JSON text first (a part kept as text is copied
+/// as it is), then read back by [`Canonical`], which writes it with object keys sorted.
+fn write_canonical<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    let text = serde_json::to_vec(value).map_err(io::Error::other)?;
+    let mut reader = serde_json::Deserializer::from_slice(&text);
+    Canonical(out)
+        .deserialize(&mut reader)
+        .and_then(|()| reader.end())
+        .map_err(io::Error::other)
+}
+
+/// Reads one JSON value and writes it in canonical form to its writer: only objects are held,
+/// as their entries' canonical text, to be sorted; everything else streams through.
+///
+/// The result is what writing the value's `serde_json::Value` with sorted keys would give
+/// (a repeated key keeps its last value, as a `Value` map does), so keys do not change.
+struct Canonical<'a, W>(&'a mut W);
+
+impl<'de, W: Write> DeserializeSeed<'de> for Canonical<'_, W> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-/// `2.0` and `2` mean the same to every API: integral floats are written as integers.
-fn write_number(out: &mut impl Write, number: &Number) -> io::Result<()> {
-    /// Beyond 2^53 not every integer is a float; such values are written as they are.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    match number.as_f64() {
-        Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() < EXACT => {
-            // Exact: the value is integral and within the range where i64 and f64 agree.
-            let integer = float as i64;
-            write!(out, "{integer}")
+/// One element of an array, streamed: the comma before it is written only once there is one.
+struct Element<'a, W> {
+    out: &'a mut W,
+    first: bool,
+}
+
+impl<'de, W: Write> DeserializeSeed<'de> for Element<'_, W> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if !self.first {
+            self.out.write_all(b",").map_err(de::Error::custom)?;
         }
-        _ => serde_json::to_writer(out, number).map_err(io::Error::other),
+        Canonical(self.out).deserialize(deserializer)
+    }
+}
+
+impl<W: Write> Canonical<'_, W> {
+    fn put<E: de::Error>(self, bytes: &[u8]) -> Result<(), E> {
+        self.0.write_all(bytes).map_err(E::custom)
+    }
+
+    fn json<T: Serialize + ?Sized, E: de::Error>(self, value: &T) -> Result<(), E> {
+        serde_json::to_writer(&mut *self.0, value).map_err(E::custom)
+    }
+}
+
+impl<'de, W: Write> Visitor<'de> for Canonical<'_, W> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.put(b"null")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        self.json(&value)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+        self.json(&value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        self.json(&value)
+    }
+
+    /// `2.0` and `2` mean the same to every API: integral floats are written as integers.
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+        /// Beyond 2^53 not every integer is a float; such values are written as they are.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if value.fract() == 0.0 && value.abs() < EXACT {
+            // Exact: the value is integral and within the range where i64 and f64 agree.
+            let integer = value as i64;
+            return self.json(&integer);
+        }
+        // As a `Value` would hold it: a non-finite float is `null` there.
+        match serde_json::Number::from_f64(value) {
+            Some(number) => self.json(&number),
+            None => self.put(b"null"),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        self.json(value)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let out = self.0;
+        out.write_all(b"[").map_err(de::Error::custom)?;
+        let mut first = true;
+        while seq
+            .next_element_seed(Element {
+                out: &mut *out,
+                first,
+            })?
+            .is_some()
+        {
+            first = false;
+        }
+        out.write_all(b"]").map_err(de::Error::custom)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let mut value = Vec::new();
+            map.next_value_seed(Canonical(&mut value))?;
+            entries.push((name, value));
+        }
+        // Stable: of entries with one name, the last read stays last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let out = self.0;
+        out.write_all(b"{").map_err(de::Error::custom)?;
+        let mut written = 0;
+        for (i, (name, value)) in entries.iter().enumerate() {
+            if entries.get(i + 1).is_some_and(|next| next.0 == *name) {
+                continue;
+            }
+            if written > 0 {
+                out.write_all(b",").map_err(de::Error::custom)?;
+            }
+            serde_json::to_writer(&mut *out, name).map_err(de::Error::custom)?;
+            out.write_all(b":").map_err(de::Error::custom)?;
+            out.write_all(value).map_err(de::Error::custom)?;
+            written += 1;
+        }
+        out.write_all(b"}").map_err(de::Error::custom)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn key_of(value: &Value) -> CacheKey {
         let mut hasher = KeyHasher::new("t");
@@ -283,6 +409,81 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a.as_str()[2..], c.as_str()[2..]);
         assert_eq!(a.as_str().len(), "t:".len() + 64);
+    }
+
+    #[test]
+    fn scopes_separate_keys_and_stay_stable() {
+        let key = key_of(&json!({"q": "2+2?"}));
+        let a = key.scoped("team:a");
+        assert_eq!(a, key_of(&json!({"q": "2+2?"})).scoped("team:a"));
+        assert_ne!(a, key.scoped("team:b"));
+        assert_ne!(a, key);
+        assert_ne!(a, key_of(&json!({"q": "3+3?"})).scoped("team:a"));
+        // A scope holding the framing's own characters is still one scope.
+        assert_ne!(key.scoped("a\",\"b"), key.scoped("a"));
+        assert!(a.as_str().starts_with("t:"));
+        assert_eq!(a.as_str().len(), key.as_str().len());
+    }
+
+    /// The canonical form as keys were written before values streamed: through a `Value`.
+    fn through_a_value(value: &Value, out: &mut String) {
+        match value {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                    out.push_str(&(f as i64).to_string());
+                }
+                _ => out.push_str(&n.to_string()),
+            },
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    through_a_value(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (name, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(name.clone()).to_string());
+                    out.push(':');
+                    through_a_value(value, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    #[test]
+    fn streamed_canonical_form_is_the_one_a_value_gives() {
+        for text in [
+            r#"{"b": [1, 2.0, -3.5, {"z": null, "a": true}], "a": "x\u00e9\"y", "c": {}}"#,
+            r#"[1e3, 1.5e-7, 18446744073709551615, -9223372036854775808, 9007199254740993.0, []]"#,
+            r#"{"dup": 1, "a": 0, "dup": {"later": [1, 2]}}"#,
+            r#""just a string""#,
+            "0.1",
+            "null",
+        ] {
+            let value: Value = serde_json::from_str(text).expect("valid JSON");
+            let mut expected = String::new();
+            through_a_value(&value, &mut expected);
+            let raw: Box<serde_json::value::RawValue> =
+                serde_json::from_str(text).expect("valid JSON");
+            let (mut from_value, mut from_text) = (Vec::new(), Vec::new());
+            write_canonical(&mut from_value, &value).expect("writes");
+            write_canonical(&mut from_text, &raw).expect("writes");
+            for got in [from_value, from_text] {
+                assert_eq!(String::from_utf8(got).expect("UTF-8"), expected, "{text}");
+            }
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@
 //!
 //! // LiteLLM's body directives: read fresh, and the `cache` object never goes upstream.
 //! let mut fresh = ask()?;
-//! fresh.extra.insert("cache".into(), serde_json::json!({"no-cache": true}));
+//! fresh.extra.insert("cache", serde_json::from_str(r#"{"no-cache": true}"#)?);
 //! assert_eq!(service.oneshot(fresh).await?.status, CacheStatus::Bypass);
 //! assert_eq!(upstream_calls.load(Ordering::SeqCst), 2);
 //! assert_eq!(cache.stats().hits, 1);
@@ -67,7 +67,10 @@
 //! - [`Cacheable`] (implemented for [`ChatRequest`](switchyard_wire::ChatRequest)): the request's
 //!   [`CacheKey`] and its caller's [`CacheControl`] (`no-cache`: answer fresh but store;
 //!   `no-store`: neither; a TTL). Chat keys hash the normalized request with SHA-256 through
-//!   [`KeyHasher`]; see the implementation's docs for what is in and out.
+//!   [`KeyHasher`]; see the implementation's docs for what is in and out. A service whose
+//!   callers must not share answers (tenants of a gateway) keys its requests with
+//!   [`CacheKey::scoped`] in its own `Cacheable` implementation; the layer never needs to know
+//!   who is calling.
 //! - [`CacheableResponse`] (implemented for [`Reply`]): complete or streamed, and rebuilt from an
 //!   [`Entry`]. A stream is recorded as it passes and stored only once it ends well; an error
 //!   or an early drop stores nothing. A hit on a stream replays the stored chunks one by one.

@@ -1,8 +1,7 @@
 //! What the cache needs from a request ([`Cacheable`]: its key and its caller's directives), and
 //! the implementation for chat completion requests.
 
-use serde_json::Value;
-use switchyard_wire::ChatRequest;
+use switchyard_wire::{ChatRequest, RawJson};
 
 use super::control::{CacheControl, take_cache_directives};
 use super::key::{CacheKey, KeyHasher};
@@ -115,12 +114,11 @@ impl Cacheable for ChatRequest {
             key.field("user", &self.user);
         }
         let extra = self.extra.iter().filter(|(name, value)| {
-            let name = name.as_str();
             !value.is_null()
-                && !IGNORED_FIELDS.contains(&name)
-                && (options.include_user || !USER_FIELDS.contains(&name))
+                && !IGNORED_FIELDS.contains(name)
+                && (options.include_user || !USER_FIELDS.contains(name))
         });
-        key.entries::<Value, _>("extra", extra.map(|(name, value)| (name.as_str(), value)));
+        key.entries::<RawJson, _>("extra", extra);
         key.finish()
     }
 }
@@ -128,7 +126,7 @@ impl Cacheable for ChatRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn request(body: Value) -> ChatRequest {
         serde_json::from_value(body).expect("valid request")

@@ -9,7 +9,9 @@ use switchyard_wire::anthropic::{
     Content, ContentBlock, ImageSource, InputMessage, MessageRole, MessagesRequest, Metadata,
     SystemPrompt, ToolChoice, ToolDefinition,
 };
-use switchyard_wire::{ChatMessage, ChatRequest, ContentPart, Extra, MessageContent, Role, Stop};
+use switchyard_wire::{
+    ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
+};
 
 use crate::{ErrorClass, ProviderError};
 
@@ -52,8 +54,8 @@ pub fn to_messages_request(
     }
     let parallel_tool_calls = request
         .extra
-        .get("parallel_tool_calls")
-        .and_then(Value::as_bool);
+        .value("parallel_tool_calls")
+        .and_then(|v| v.as_bool());
     let tool_choice = match &request.tool_choice {
         Some(choice) => Some(tool_choice(choice, parallel_tool_calls)?),
         None if parallel_tool_calls == Some(false) && request.tools.is_some() => {
@@ -65,8 +67,8 @@ pub fn to_messages_request(
     };
     let top_k = request
         .extra
-        .get("top_k")
-        .and_then(Value::as_u64)
+        .value("top_k")
+        .and_then(|v| v.as_u64())
         .and_then(|k| u32::try_from(k).ok());
     Ok(MessagesRequest {
         model: model.to_owned(),
@@ -99,7 +101,7 @@ pub fn to_messages_request(
                     input_schema: Some(
                         tool.function
                             .parameters
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                            .unwrap_or_else(FunctionDefinition::no_parameters),
                     ),
                     extra: Extra::new(),
                 })

@@ -14,7 +14,8 @@
 
 use serde_json::{Map, Value};
 use switchyard_wire::{
-    ChatMessage, ChatRequest, ContentPart, MessageContent, Role, Stop, Tool as OpenAiTool,
+    ChatMessage, ChatRequest, ContentPart, FunctionDefinition as OpenAiFunction, MessageContent,
+    Role, Stop, Tool as OpenAiTool,
 };
 
 use super::wire::{
@@ -34,8 +35,8 @@ pub fn converse_request(request: &ChatRequest) -> Result<ConverseRequest, Provid
             "Bedrock's Converse API generates one choice per call; `n` must be 1",
         ));
     }
-    if let Some(format) = &request.response_format
-        && format.get("type").and_then(Value::as_str) != Some("text")
+    if let Some(format) = request.read_response_format()
+        && format.ok().is_none_or(|format| format.kind != "text")
     {
         return Err(bad_request(
             "`response_format` other than `text` is not supported by Bedrock deployments yet",
@@ -306,10 +307,12 @@ fn tool(tool: &OpenAiTool) -> Result<Tool, ProviderError> {
             tool.kind
         )));
     }
-    let schema = tool.function.parameters.clone().unwrap_or_else(|| {
-        // Bedrock requires a schema; a function without parameters takes an empty object.
-        serde_json::json!({"type": "object", "properties": {}})
-    });
+    // Bedrock requires a schema; a function without parameters takes an empty object.
+    let schema = tool
+        .function
+        .parameters
+        .clone()
+        .unwrap_or_else(OpenAiFunction::no_parameters);
     Ok(Tool {
         tool_spec: ToolSpecification {
             name: tool.function.name.clone(),

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use switchyard_wire::RawJson;
 
 /// The body of `Converse` and `ConverseStream` (the model id travels in the path).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -184,7 +185,7 @@ pub struct ToolSpecification {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolInputSchema {
     /// The JSON Schema.
-    pub json: Value,
+    pub json: RawJson,
 }
 
 /// `ToolChoice`: `{"auto": {}}`, `{"any": {}}` or `{"tool": {"name": ...}}`.

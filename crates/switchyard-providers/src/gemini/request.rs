@@ -276,7 +276,7 @@ fn function_response(name: String, message: &ChatMessage) -> Part {
 }
 
 fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, ProviderError> {
-    let number = |name: &str| request.extra.get(name).and_then(Value::as_f64);
+    let number = |name: &str| request.extra.value(name).and_then(|v| v.as_f64());
     let mut config = GenerationConfig {
         temperature: request.temperature,
         top_p: request.top_p,
@@ -286,21 +286,19 @@ fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, 
             Stop::Many(many) => many.clone(),
         }),
         candidate_count: request.n,
-        seed: request.extra.get("seed").and_then(Value::as_i64),
+        seed: request.extra.value("seed").and_then(|v| v.as_i64()),
         presence_penalty: number("presence_penalty"),
         frequency_penalty: number("frequency_penalty"),
         ..GenerationConfig::default()
     };
-    if let Some(format) = &request.response_format {
-        match format.get("type").and_then(Value::as_str) {
-            Some("text") => {}
-            Some("json_object") => config.response_mime_type = Some("application/json".into()),
-            Some("json_schema") => {
+    if let Some(format) = request.read_response_format() {
+        let format = format.map_err(|e| bad_request(format!("`response_format`: {e}")))?;
+        match format.kind.as_str() {
+            "text" => {}
+            "json_object" => config.response_mime_type = Some("application/json".into()),
+            "json_schema" => {
                 config.response_mime_type = Some("application/json".into());
-                config.response_json_schema = format
-                    .get("json_schema")
-                    .and_then(|s| s.get("schema"))
-                    .cloned();
+                config.response_json_schema = format.json_schema.and_then(|s| s.schema);
             }
             _ => {
                 return Err(bad_request(

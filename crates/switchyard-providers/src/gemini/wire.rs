@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use switchyard_wire::RawJson;
 
 /// `GenerateContentRequest`: the body of `generateContent` and `streamGenerateContent`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -133,7 +134,7 @@ pub struct GenerationConfig {
     pub response_mime_type: Option<String>,
     /// The JSON Schema the output must follow.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_json_schema: Option<Value>,
+    pub response_json_schema: Option<RawJson>,
     /// Seed for repeatable sampling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
@@ -165,7 +166,7 @@ pub struct FunctionDeclaration {
     /// Its arguments as JSON Schema (`parametersJsonSchema` takes the JSON Schema OpenAI clients
     /// write; `parameters` accepts only an OpenAPI subset and refuses `additionalProperties`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters_json_schema: Option<Value>,
+    pub parameters_json_schema: Option<RawJson>,
 }
 
 /// `ToolConfig`.

@@ -216,6 +216,11 @@ pub struct LitellmParams {
     /// `timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout: Option<f64>,
+    /// Seconds a stream may run in all once started, however steadily it sends (default
+    /// `router_settings.max_stream_duration`, else 1800); then it ends with a timeout error
+    /// event. Switchyard's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stream_duration: Option<f64>,
     /// Relative share of the group's traffic for the `simple-shuffle` strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
@@ -377,6 +382,10 @@ pub struct RouterSettings {
     /// Default seconds allowed for an upstream call, below `litellm_params.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// Default seconds a stream may run in all once started, below
+    /// `litellm_params.max_stream_duration` (default 1800). Switchyard's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stream_duration: Option<f64>,
     /// Groups that hedge slow attempts with a second one on another deployment:
     /// `{group: 300}` (milliseconds without a first byte) or `{group: p95}` (the deployment's
     /// observed 95th-percentile latency). Switchyard's own key.

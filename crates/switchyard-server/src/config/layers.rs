@@ -41,6 +41,20 @@ pub struct CacheSettings {
     pub ttl: Duration,
     /// Whether answers are keyed on the end user too.
     pub per_user: bool,
+    /// Which callers share answers.
+    pub scope: CacheScope,
+}
+
+/// Which callers may read the answers other callers stored (`cache_params.scope`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheScope {
+    /// The callers of one team; a key without a team, and the master key, each alone.
+    #[default]
+    Team,
+    /// Each key alone.
+    Key,
+    /// Every caller: one tenant's hit reveals what another asked.
+    Shared,
 }
 
 /// Where cached answers are kept.
@@ -200,10 +214,22 @@ fn cache(
             ));
         }
     };
+    let scope = match params.scope.as_deref() {
+        None | Some("team") => CacheScope::Team,
+        Some("key") => CacheScope::Key,
+        Some("shared") => CacheScope::Shared,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                format!("{path}.scope"),
+                format!("must be `team`, `key` or `shared`, not `{other}`"),
+            ));
+        }
+    };
     Ok(Some(CacheSettings {
         store,
         ttl,
         per_user: params.per_user.unwrap_or(false),
+        scope,
     }))
 }
 
@@ -311,6 +337,23 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_shared_within_a_team_unless_configured() {
+        let on = |params: &str| {
+            let text = format!("{MODELS}litellm_settings:\n  cache: true\n{params}");
+            let loaded = parse_with_env(&text, &env).expect("valid");
+            loaded.settings.layers.cache.expect("on").scope
+        };
+        assert_eq!(on(""), CacheScope::Team);
+        for (name, scope) in [
+            ("team", CacheScope::Team),
+            ("key", CacheScope::Key),
+            ("shared", CacheScope::Shared),
+        ] {
+            assert_eq!(on(&format!("  cache_params: {{scope: {name}}}\n")), scope);
+        }
+    }
+
+    #[test]
     fn litellm_redis_cache_params_are_read() {
         let text = format!(
             "{MODELS}litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    \
@@ -355,6 +398,10 @@ mod tests {
             (
                 "litellm_settings: {cache: true, cache_params: {ttl: 0}}",
                 "litellm_settings.cache_params.ttl",
+            ),
+            (
+                "litellm_settings: {cache: true, cache_params: {scope: tenant}}",
+                "litellm_settings.cache_params.scope",
             ),
             ("rate_limits: {user: {rpm: 0}}", "rate_limits.user.rpm"),
             ("rate_limits: {model: {tpm: 0}}", "rate_limits.model.tpm"),

@@ -10,7 +10,9 @@ use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
-use switchyard_router::{DeploymentLimits, Experiment, RoutingPolicy, RoutingRules};
+use switchyard_router::{
+    DEFAULT_MAX_STREAM_DURATION, DeploymentLimits, Experiment, RoutingPolicy, RoutingRules,
+};
 use switchyard_telemetry::{TelemetryError, TelemetrySettings};
 
 use super::budgets::BudgetSettings;
@@ -98,6 +100,8 @@ pub struct DeploymentSettings {
     pub timeout: Duration,
     /// Time allowed until a stream has started, and between two of its chunks.
     pub stream_timeout: Duration,
+    /// Time a stream may run in all once started.
+    pub max_stream_duration: Duration,
     /// Selection hints and limits (`weight`, `order`, `rpm`, `tpm`, `max_parallel_requests`).
     pub limits: DeploymentLimits,
     /// Its price: configured, else the catalog's for its model or `model_info.base_model`;
@@ -141,10 +145,17 @@ impl Settings {
             (None, Some(secs)) => seconds("litellm_settings.request_timeout", secs)?,
             (None, None) => DEFAULT_TIMEOUT,
         };
+        let defaults = DeploymentDefaults {
+            timeout: default_timeout,
+            max_stream_duration: match file.router_settings.max_stream_duration {
+                Some(secs) => seconds("router_settings.max_stream_duration", secs)?,
+                None => DEFAULT_MAX_STREAM_DURATION,
+            },
+        };
         let mut deployments = Vec::with_capacity(file.model_list.len());
         for (index, entry) in file.model_list.into_iter().enumerate() {
             let path = format!("model_list[{index}]");
-            let deployment = deployment(&path, index, entry, default_timeout, env, warnings)?;
+            let deployment = deployment(&path, index, entry, defaults, env, warnings)?;
             if deployments
                 .iter()
                 .any(|d: &DeploymentSettings| d.id == deployment.id)
@@ -224,11 +235,18 @@ fn telemetry_error(err: TelemetryError) -> ConfigError {
     }
 }
 
+/// What a deployment gets for the time limits it does not set itself.
+#[derive(Debug, Clone, Copy)]
+struct DeploymentDefaults {
+    timeout: Duration,
+    max_stream_duration: Duration,
+}
+
 fn deployment(
     path: &str,
     index: usize,
     entry: ModelEntry,
-    default_timeout: Duration,
+    defaults: DeploymentDefaults,
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<DeploymentSettings, ConfigError> {
@@ -246,11 +264,15 @@ fn deployment(
     let params_path = format!("{path}.litellm_params");
     let timeout = match params.timeout {
         Some(secs) => seconds(&format!("{params_path}.timeout"), secs)?,
-        None => default_timeout,
+        None => defaults.timeout,
     };
     let stream_timeout = match params.stream_timeout {
         Some(secs) => seconds(&format!("{params_path}.stream_timeout"), secs)?,
         None => timeout,
+    };
+    let max_stream_duration = match params.max_stream_duration {
+        Some(secs) => seconds(&format!("{params_path}.max_stream_duration"), secs)?,
+        None => defaults.max_stream_duration,
     };
     // A price in `litellm_params` wins over one in `model_info`, key by key, as in LiteLLM.
     let mut price_override = model_info.price_override();
@@ -312,6 +334,7 @@ fn deployment(
         provider,
         timeout,
         stream_timeout,
+        max_stream_duration,
         limits,
         price,
         max_input_tokens,
@@ -481,13 +504,13 @@ pub(super) fn resolve(
 }
 
 fn seconds(path: &str, secs: f64) -> Result<Duration, ConfigError> {
-    if secs.is_finite() && secs > 0.0 {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err(ConfigError::invalid(
+    // `try_`: a number too large for a `Duration` is refused, not a panic at load.
+    match Duration::try_from_secs_f64(secs) {
+        Ok(duration) if secs > 0.0 => Ok(duration),
+        _ => Err(ConfigError::invalid(
             path,
             format!("must be a positive number of seconds, not {secs}"),
-        ))
+        )),
     }
 }
 

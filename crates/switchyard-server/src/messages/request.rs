@@ -9,7 +9,7 @@ use switchyard_wire::anthropic::{
 };
 use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionCall, FunctionDefinition, MessageContent,
-    Role, Stop, StreamOptions, Tool, ToolCall,
+    RawExtra, RawJson, Role, Stop, StreamOptions, Tool, ToolCall,
 };
 
 use crate::error::ApiError;
@@ -53,7 +53,7 @@ pub fn to_chat_request(request: MessagesRequest) -> Result<ChatRequest, ApiError
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    let mut extra = Extra::new();
+    let mut extra = RawExtra::new();
     let tool_choice = request.tool_choice.map(|choice| {
         let (value, disable_parallel) = match choice {
             ToolChoice::Auto {
@@ -72,12 +72,16 @@ pub fn to_chat_request(request: MessagesRequest) -> Result<ChatRequest, ApiError
             ToolChoice::None => (json!("none"), None),
         };
         if disable_parallel == Some(true) {
-            extra.insert("parallel_tool_calls".to_owned(), Value::Bool(false));
+            let no = RawJson::from_value(&false).expect("a boolean is JSON");
+            extra.insert("parallel_tool_calls", no);
         }
         value
     });
     if let Some(top_k) = request.top_k {
-        extra.insert("top_k".to_owned(), Value::from(top_k));
+        extra.insert(
+            "top_k",
+            RawJson::from_value(&top_k).expect("a number is JSON"),
+        );
     }
     let stream = request.stream.unwrap_or(false);
     Ok(ChatRequest {

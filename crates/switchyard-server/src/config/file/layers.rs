@@ -41,6 +41,11 @@ pub struct CacheParams {
     /// Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_user: Option<bool>,
+    /// Who may read an answer another caller stored: `team` (default: callers of one team, a
+    /// key without a team alone, the master key alone), `key` (each key alone) or `shared`
+    /// (every caller: a hit tells one tenant what another asked). Switchyard's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,

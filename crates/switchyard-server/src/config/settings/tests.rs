@@ -32,6 +32,44 @@ fn openai_deployment_resolves_its_key_from_the_environment() {
 }
 
 #[test]
+fn streams_run_for_half_an_hour_unless_the_deployment_or_router_says_otherwise() {
+    let d = one("{model: mock/a}").expect("valid");
+    assert_eq!(d.max_stream_duration, Duration::from_secs(1800));
+    let d = one("{model: mock/a, max_stream_duration: 90}").expect("valid");
+    assert_eq!(d.max_stream_duration, Duration::from_secs(90));
+    let text = "model_list:\n  - {model_name: m, litellm_params: {model: mock/a}}\n  - {model_name: m, litellm_params: {model: mock/b, max_stream_duration: 5}}\nrouter_settings: {max_stream_duration: 120}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    let limits: Vec<Duration> = loaded
+        .settings
+        .deployments
+        .iter()
+        .map(|d| d.max_stream_duration)
+        .collect();
+    assert_eq!(limits, [Duration::from_secs(120), Duration::from_secs(5)]);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    for (text, path) in [
+        (
+            "{model: mock/a, max_stream_duration: 0}",
+            "model_list[0].litellm_params.max_stream_duration",
+        ),
+        (
+            "{model: mock/a, max_stream_duration: -1}",
+            "model_list[0].litellm_params.max_stream_duration",
+        ),
+        (
+            "{model: mock/a, max_stream_duration: 1e300}",
+            "model_list[0].litellm_params.max_stream_duration",
+        ),
+    ] {
+        let err = one(text).expect_err(text);
+        assert!(
+            matches!(&err, ConfigError::Invalid { path: p, .. } if p == path),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_environment_variable_names_the_key_and_variable() {
     let err = one("{model: openai/x, api_key: os.environ/NOT_SET_ANYWHERE}").expect_err("invalid");
     let message = err.to_string();
