@@ -295,3 +295,152 @@ impl Drop for OwnRedis {
         }
     }
 }
+
+/// A PostgreSQL server of one test's own (a fresh cluster in a temporary folder, on a free
+/// loopback port, loopback logins trusted), which the test may stop and start again; stopped
+/// on drop. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user that
+/// Debian's package creates. `None`, with a line saying the test is skipped, when the
+/// shared-state tests are not configured (`SWITCHYARD_TEST_DATABASE_URL` unset).
+pub struct OwnPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: std::path::PathBuf,
+    as_root: bool,
+}
+
+impl OwnPostgres {
+    /// Creates the cluster, starts it and waits until it answers.
+    pub async fn start() -> Option<Self> {
+        database_url()?;
+        let versions = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server is installed (scripts/services.sh)");
+        let mut versions: Vec<std::path::PathBuf> = versions
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        versions.sort();
+        let bin = versions.pop().expect("a PostgreSQL version").join("bin");
+        let dir = tempfile::Builder::new()
+            .prefix("switchyard-pg-")
+            .tempdir()
+            .expect("a folder for the cluster");
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("run `id -u`");
+        let as_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let server = Self {
+            dir,
+            port: crate::closed_port().await,
+            bin,
+            as_root,
+        };
+        if as_root {
+            server.run(
+                std::process::Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(server.dir.path()),
+                false,
+            );
+        }
+        let data = server.dir.path().join("data");
+        server.run(
+            std::process::Command::new(server.bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]),
+            true,
+        );
+        server.resume().await;
+        Some(server)
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once (as a crash would) and waits until it no longer answers.
+    pub async fn stop(&self) {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+        let address = format!("127.0.0.1:{}", self.port);
+        eventually(Duration::from_secs(10), "PostgreSQL stopped", || async {
+            tokio::net::TcpStream::connect(&address)
+                .await
+                .is_err()
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// Starts the server (again) and waits until it answers.
+    pub async fn resume(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        self.pg_ctl(&["-o", &options, "-l", &log.to_string_lossy(), "-w", "start"]);
+        let url = self.url();
+        eventually(Duration::from_secs(20), "PostgreSQL answers", || async {
+            PgConnection::connect(&url).await.ok().map(drop)
+        })
+        .await;
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data");
+        self.run(
+            std::process::Command::new(self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .args(args),
+            true,
+        );
+    }
+
+    /// Runs `command`, as the `postgres` user when `as_postgres` and this process is root.
+    fn run(&self, command: &mut std::process::Command, as_postgres: bool) {
+        let mut command = if as_postgres && self.as_root {
+            let mut wrapped = std::process::Command::new("runuser");
+            wrapped
+                .args(["-u", "postgres", "--"])
+                .arg(command.get_program())
+                .args(command.get_args());
+            wrapped
+        } else {
+            std::mem::replace(command, std::process::Command::new("true"))
+        };
+        let output = command
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        assert!(
+            output.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let mut stop = std::process::Command::new(self.bin.join("pg_ctl"));
+        stop.arg("-D").arg(&data).args(["-m", "immediate", "stop"]);
+        let mut command = if self.as_root {
+            let mut wrapped = std::process::Command::new("runuser");
+            wrapped
+                .args(["-u", "postgres", "--"])
+                .arg(stop.get_program())
+                .args(stop.get_args());
+            wrapped
+        } else {
+            stop
+        };
+        let _ = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchyard_e2e::shared_state::{
-    OwnRedis, Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
+    OwnPostgres, OwnRedis, Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
 };
 use switchyard_e2e::{Gateway, MASTER_KEY, redis_url, unique_prefix};
 use switchyard_store::SpendRecord;
@@ -486,4 +486,60 @@ async fn a_key_rpm_limit_holds_across_two_replicas() {
     );
     drop(gateways);
     schema.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_keys_go_on_while_postgres_is_down_and_every_spend_record_is_written_after() {
+    let Some(postgres) = OwnPostgres::start().await else {
+        return;
+    };
+    let config = format!(
+        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\n",
+        models()
+    );
+    let url = postgres.url();
+    let gateway = Gateway::spawn(&config, &[("TEST_DATABASE_URL", url.as_str())]).await;
+    let (known, id) = new_key(&gateway, &json!({})).await;
+    assert_eq!(status(&gateway, &known, &ask("metered")).await, 200);
+
+    postgres.stop().await;
+    // Within the identity cache's lifetime (5 s), a key just used goes on.
+    for n in 0..15 {
+        assert_eq!(
+            status(&gateway, &known, &ask("metered")).await,
+            200,
+            "call {n} of a known key, PostgreSQL down"
+        );
+    }
+    let unknown = gateway
+        .post(
+            "/v1/chat/completions",
+            &ask("metered"),
+            Some("sk-never-made"),
+        )
+        .await;
+    assert_eq!(unknown.status(), 503, "an unknown key cannot be checked");
+    let generate = gateway
+        .post("/key/generate", &json!({}), Some(MASTER_KEY))
+        .await;
+    assert_eq!(generate.status(), 503);
+    let body: Value = generate.json().await.expect("JSON");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("database")),
+        "{body}"
+    );
+    let readiness: Value = gateway
+        .get("/health/readiness", None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(readiness["status"], "degraded", "{readiness}");
+    assert_eq!(readiness["checks"]["database"], "down", "{readiness}");
+
+    // Back: all 16 calls' spend records are written.
+    postgres.resume().await;
+    logged(&gateway, &id, 16).await;
 }

@@ -12,6 +12,9 @@ use crate::sql::sql_store;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The longest a query waits for a connection from the pool (or for a new one to open).
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A [`Store`](crate::Store) and [`BudgetCounters`](crate::BudgetCounters) in Postgres.
 ///
 /// Tables are created in the first schema of the connection's `search_path` (`public` unless
@@ -29,9 +32,13 @@ impl PostgresStore {
     }
 
     /// Connects with `options` (for a `search_path`, TLS roots, ...) and brings the schema up
-    /// to date.
+    /// to date. A query waits at most [`ACQUIRE_TIMEOUT`] for a connection, so while the server
+    /// is down callers hear so in seconds, not after sqlx's default 30.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
         Self::from_pool(pool).await
     }
 
