@@ -4,7 +4,6 @@
 //! ingress (OpenAI chat completions, embeddings, the Anthropic Messages API) goes through here,
 //! so they share routing, limits, caching, accounting and error mapping.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,8 +12,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use http::HeaderMap;
-use serde_json::Value;
-use switchyard_layers::cache::{CacheControl, CacheStatus, Reply, take_cache_directives};
+use switchyard_layers::cache::{CacheControl, CacheStatus, Reply};
 use switchyard_layers::cost::{Cost, MeteredStream, Tokens};
 use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_providers::{ChunkStream, ProviderError};
@@ -23,10 +21,15 @@ use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, MessageContent,
-    RawExtra,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
+
+mod options;
+
+use options::{
+    cache_control, metadata_of, refuse_client_credentials, routing_options, take_tags, take_timeout,
+};
 
 use crate::caller::{Caller, end_user_of};
 use crate::config::budgets::Unpriced;
@@ -478,75 +481,6 @@ pub async fn embeddings(
     })
 }
 
-/// Body fields through which LiteLLM lets a client name its own upstream or credentials. The
-/// gateway never sends a call anywhere but a configured deployment, with that deployment's
-/// credentials: a request that tries is refused, so the gateway cannot be turned into a proxy
-/// to an address of the caller's choosing (SSRF) or a relay for someone else's key.
-pub const CLIENT_CREDENTIAL_FIELDS: &[&str] = &[
-    "api_base",
-    "base_url",
-    "api_key",
-    "api_version",
-    "azure_ad_token",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_region_name",
-    "vertex_credentials",
-    "vertex_project",
-    "vertex_location",
-];
-
-fn refuse_client_credentials(extra: &RawExtra) -> Result<(), ApiError> {
-    match CLIENT_CREDENTIAL_FIELDS
-        .iter()
-        .find(|field| extra.contains_key(**field))
-    {
-        Some(field) => Err(ApiError::invalid_request(format!(
-            "`{field}` is not accepted: the gateway calls only its configured deployments, \
-             with their own credentials"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// The caller's cache directives: LiteLLM's `cache` body object (taken out of the body, so it
-/// never reaches an upstream; 400 when malformed) merged with the `Cache-Control` header.
-fn cache_control(extra: &mut RawExtra, headers: &HeaderMap) -> Result<CacheControl, ApiError> {
-    let body = take_cache_directives(extra)
-        .map_err(|err| ApiError::invalid_request(format!("`cache`: {err}")))?;
-    let header = headers
-        .get_all(http::header::CACHE_CONTROL)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .map(CacheControl::from_header)
-        .fold(CacheControl::default(), CacheControl::merge);
-    Ok(body.merge(header))
-}
-
-/// Takes the request's own deadline out of the body: LiteLLM's `timeout` or `request_timeout`,
-/// in seconds. It can only shorten the configured one.
-fn take_timeout(extra: &mut RawExtra) -> Result<Option<Duration>, ApiError> {
-    let mut timeout = None;
-    for key in ["timeout", "request_timeout"] {
-        match extra.take_value(key) {
-            None | Some(Value::Null) => {}
-            Some(value) => {
-                let secs = value
-                    .as_f64()
-                    .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs <= 86_400.0)
-                    .ok_or_else(|| {
-                        ApiError::invalid_request(format!(
-                            "`{key}` must be a number of seconds above 0, at most 86400"
-                        ))
-                    })?;
-                timeout = Some(Duration::from_secs_f64(secs));
-            }
-        }
-    }
-    Ok(timeout)
-}
-
 /// What a stream showed on its way, for the call's record: when its first chunk arrived, the
 /// answer's id and model, each choice's finish reason, and the error that broke it, if any.
 #[derive(Debug, Default)]
@@ -666,166 +600,5 @@ fn decide_rule(
             Ok(Some(decision))
         }
         Some(Err(err)) => Err(ApiError::from_rule(&err)),
-    }
-}
-
-/// The scalar entries of the request's `metadata` object as text; tags listed in
-/// `metadata.tags` (where LiteLLM clients may put them) join `tags`. The object stays in the
-/// body: OpenAI reads `metadata` too.
-fn metadata_of(extra: &RawExtra, tags: &mut Vec<String>) -> HashMap<String, String> {
-    let Some(Value::Object(metadata)) = extra.value("metadata") else {
-        return HashMap::new();
-    };
-    let mut out = HashMap::with_capacity(metadata.len());
-    for (key, value) in metadata {
-        match value {
-            Value::String(text) => {
-                out.insert(key.clone(), text.clone());
-            }
-            Value::Number(_) | Value::Bool(_) => {
-                out.insert(key.clone(), value.to_string());
-            }
-            Value::Array(items) if key == "tags" => {
-                tags.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Takes LiteLLM's `tags` out of the body: they are for the gateway's rules, and OpenAI refuses
-/// fields it does not know.
-fn take_tags(extra: &mut RawExtra) -> Result<Vec<String>, ApiError> {
-    let invalid = |found: &Value| {
-        ApiError::invalid_request(format!("`tags` must be a list of strings, found {found}"))
-    };
-    match extra.take_value("tags") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(tag) => Ok(tag),
-                other => Err(invalid(&other)),
-            })
-            .collect(),
-        Some(other) => Err(invalid(&other)),
-    }
-}
-
-/// Takes the gateway's own routing fields out of the body, so they never reach an upstream:
-/// `models` (OpenRouter's fallback list), `fallbacks` (LiteLLM's per-request list of group
-/// names) and `num_retries`.
-fn routing_options(extra: &mut RawExtra) -> Result<CallOptions, ApiError> {
-    let mut options = CallOptions::default();
-    for key in ["models", "fallbacks"] {
-        match extra.take_value(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(names)) => {
-                for name in names {
-                    match name {
-                        Value::String(name) => options.models.push(name),
-                        other => {
-                            return Err(ApiError::invalid_request(format!(
-                                "`{key}` must be a list of model names, found {other}"
-                            )));
-                        }
-                    }
-                }
-            }
-            Some(other) => {
-                return Err(ApiError::invalid_request(format!(
-                    "`{key}` must be a list of model names, found {other}"
-                )));
-            }
-        }
-    }
-    match extra.take_value("num_retries") {
-        None | Some(Value::Null) => {}
-        Some(value) => {
-            let retries = value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n <= 10)
-                .ok_or_else(|| {
-                    ApiError::invalid_request("`num_retries` must be a whole number from 0 to 10")
-                })?;
-            options.num_retries = Some(retries);
-        }
-    }
-    Ok(options)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn extra(value: Value) -> RawExtra {
-        serde_json::from_value(value).expect("an object")
-    }
-
-    #[test]
-    fn routing_fields_are_taken_out_of_the_body() {
-        let mut body =
-            extra(json!({"models": ["b", "c"], "fallbacks": ["d"], "num_retries": 1, "seed": 3}));
-        let options = routing_options(&mut body).expect("valid");
-        assert_eq!(options.models, ["b", "c", "d"]);
-        assert_eq!(options.num_retries, Some(1));
-        assert_eq!(
-            body,
-            extra(json!({"seed": 3})),
-            "only upstream fields remain"
-        );
-    }
-
-    #[test]
-    fn tags_leave_the_body_and_metadata_stays() {
-        let mut body = extra(
-            json!({"tags": ["a", "b"], "metadata": {"task": "code", "n": 2,
-            "urgent": true, "tags": ["c"], "nested": {"x": 1}}}),
-        );
-        let mut tags = take_tags(&mut body).expect("valid");
-        assert_eq!(tags, ["a", "b"]);
-        assert!(!body.contains_key("tags"));
-        let metadata = metadata_of(&body, &mut tags);
-        assert_eq!(tags, ["a", "b", "c"]);
-        assert_eq!(metadata.len(), 3, "scalars only: {metadata:?}");
-        assert_eq!(metadata["task"], "code");
-        assert_eq!(metadata["n"], "2");
-        assert_eq!(metadata["urgent"], "true");
-        assert!(body.contains_key("metadata"), "OpenAI reads metadata too");
-        for bad in [json!({"tags": "a"}), json!({"tags": [1]})] {
-            let err = take_tags(&mut extra(bad.clone())).expect_err("invalid");
-            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
-        }
-    }
-
-    #[test]
-    fn client_side_upstreams_and_credentials_are_refused() {
-        for field in CLIENT_CREDENTIAL_FIELDS {
-            let mut body = extra(json!({}));
-            let upstream =
-                switchyard_wire::RawJson::from_value("http://169.254.169.254/").expect("a string");
-            body.insert(*field, upstream);
-            let err = refuse_client_credentials(&body).expect_err(field);
-            assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
-            assert!(err.message.contains(field), "{}", err.message);
-            assert!(!err.message.contains("169.254"), "the value is not echoed");
-        }
-        assert!(refuse_client_credentials(&extra(json!({"seed": 1}))).is_ok());
-    }
-
-    #[test]
-    fn malformed_routing_fields_are_bad_requests() {
-        for bad in [
-            json!({"models": "b"}),
-            json!({"models": [1]}),
-            json!({"num_retries": -1}),
-            json!({"num_retries": 99}),
-        ] {
-            let err = routing_options(&mut extra(bad.clone())).expect_err("invalid");
-            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
-        }
     }
 }
