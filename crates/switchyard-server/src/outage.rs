@@ -6,7 +6,7 @@
 //! replica (each admits calls while its own slice is not used up).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ pub(crate) enum Refusal {
 pub(crate) struct OutageBudgets {
     last_known: moka::future::Cache<CounterKey, f64>,
     spent: Mutex<HashMap<CounterKey, f64>>,
+    /// Whether `spent` holds anything, read on every budgeted call without taking the lock.
+    pending: AtomicBool,
     replicas: Arc<AtomicU64>,
 }
 
@@ -45,6 +47,7 @@ impl Default for OutageBudgets {
                 .time_to_live(Duration::from_secs(24 * 60 * 60))
                 .build(),
             spent: Mutex::new(HashMap::new()),
+            pending: AtomicBool::new(false),
             replicas: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -84,6 +87,7 @@ impl OutageBudgets {
         for budget in budgets {
             *spent.entry(budget.key.clone()).or_insert(0.0) += usd;
         }
+        self.pending.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -94,21 +98,19 @@ impl OutageBudgets {
         for key in keys {
             *spent.entry(key.clone()).or_insert(0.0) += difference;
         }
+        self.pending.store(true, Ordering::Release);
     }
 
     /// What the outage spent, per counter, taken out to be charged to the counters.
     pub(crate) fn drain(&self) -> Vec<(CounterKey, f64)> {
         let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+        self.pending.store(false, Ordering::Release);
         spent.drain().filter(|(_, usd)| *usd != 0.0).collect()
     }
 
-    /// Whether the outage left spend to hand over.
+    /// Whether the outage left spend to hand over (no lock: read on every budgeted call).
     pub(crate) fn has_spend(&self) -> bool {
-        !self
-            .spent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Replicas alive when last heard (at least 1).
