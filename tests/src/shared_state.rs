@@ -11,15 +11,6 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use crate::{Gateway, MASTER_KEY, unique_prefix};
 
-/// An admin `POST` under the master key; the answer, which must be a 200.
-pub async fn admin_post(gateway: &Gateway, path: &str, body: &Value) -> Value {
-    let response = gateway.post(path, body, Some(MASTER_KEY)).await;
-    let status = response.status();
-    let answer: Value = response.json().await.expect("JSON answer");
-    assert_eq!(status, 200, "{path} {body}: {answer}");
-    answer
-}
-
 /// An admin `GET` under the master key; the answer, which must be a 200.
 pub async fn admin_get(gateway: &Gateway, path: &str) -> Value {
     let response = gateway.get(path, Some(MASTER_KEY)).await;
@@ -31,7 +22,7 @@ pub async fn admin_get(gateway: &Gateway, path: &str) -> Value {
 
 /// A new key made with `body`: its secret and public id.
 pub async fn new_key(gateway: &Gateway, body: &Value) -> (String, String) {
-    let created = admin_post(gateway, "/key/generate", body).await;
+    let created = gateway.admin_post("/key/generate", body).await;
     (
         created["key"].as_str().expect("secret").to_owned(),
         created["token"].as_str().expect("id").to_owned(),

@@ -44,15 +44,6 @@ async fn generate(gateway: &Gateway, body: &Value) -> Value {
     response.json().await.expect("JSON answer")
 }
 
-/// An admin `POST` under the master key; the answer, which must be a 200.
-async fn admin_post(gateway: &Gateway, path: &str, body: &Value) -> Value {
-    let response = gateway.post(path, body, Some(MASTER_KEY)).await;
-    let status = response.status();
-    let answer: Value = response.json().await.expect("JSON answer");
-    assert_eq!(status, 200, "{path} {body}: {answer}");
-    answer
-}
-
 /// An admin `GET` under the master key: status and body text.
 async fn admin_get(gateway: &Gateway, path: &str) -> (u16, String) {
     let response = gateway.get(path, Some(MASTER_KEY)).await;
@@ -119,13 +110,13 @@ async fn a_key_lives_through_generate_info_update_block_unblock_and_delete() {
     assert_eq!(call_status(&gateway, &secret, "gpt-4o-mini").await, 200);
 
     // Update by id: the fields given change, the others stay.
-    let updated = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": id, "key_alias": "renamed", "models": ["gpt-4o-mini", "gpt-4o"],
+    let updated = gateway
+        .admin_post(
+            "/key/update",
+            &json!({"key": id, "key_alias": "renamed", "models": ["gpt-4o-mini", "gpt-4o"],
                 "max_budget": 10.0}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(updated["key_alias"], "renamed");
     assert_eq!(updated["models"], json!(["gpt-4o-mini", "gpt-4o"]));
     assert_eq!(updated["max_budget"], json!(10.0));
@@ -133,12 +124,12 @@ async fn a_key_lives_through_generate_info_update_block_unblock_and_delete() {
     assert_eq!(call_status(&gateway, &secret, "gpt-4o").await, 200);
 
     // Update by secret: `null` clears.
-    let cleared = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": secret, "key_alias": null, "max_budget": null}),
-    )
-    .await;
+    let cleared = gateway
+        .admin_post(
+            "/key/update",
+            &json!({"key": secret, "key_alias": null, "max_budget": null}),
+        )
+        .await;
     assert_eq!(cleared["key_alias"], Value::Null, "{cleared}");
     assert_eq!(cleared["max_budget"], Value::Null, "{cleared}");
     assert_eq!(cleared["models"], json!(["gpt-4o-mini", "gpt-4o"]));
@@ -149,7 +140,7 @@ async fn a_key_lives_through_generate_info_update_block_unblock_and_delete() {
     assert_eq!(info["info"]["max_budget"], Value::Null, "{info}");
 
     // Blocked: refused as not authenticated, until unblocked.
-    let blocked = admin_post(&gateway, "/key/block", &json!({"key": id})).await;
+    let blocked = gateway.admin_post("/key/block", &json!({"key": id})).await;
     assert_eq!(blocked["blocked"], json!(true));
     let response = gateway
         .post("/v1/chat/completions", &ask("gpt-4o-mini"), Some(&secret))
@@ -161,12 +152,16 @@ async fn a_key_lives_through_generate_info_update_block_unblock_and_delete() {
         message.contains(&id) && message.contains("blocked"),
         "{body}"
     );
-    let unblocked = admin_post(&gateway, "/key/unblock", &json!({"key": secret})).await;
+    let unblocked = gateway
+        .admin_post("/key/unblock", &json!({"key": secret}))
+        .await;
     assert_eq!(unblocked["blocked"], json!(false));
     assert_eq!(call_status(&gateway, &secret, "gpt-4o-mini").await, 200);
 
     // Deleted: refused, and unknown to the admin API.
-    let deleted = admin_post(&gateway, "/key/delete", &json!({"keys": [id]})).await;
+    let deleted = gateway
+        .admin_post("/key/delete", &json!({"keys": [id]}))
+        .await;
     assert_eq!(deleted["deleted_keys"], json!([id]));
     let response = gateway
         .post("/v1/chat/completions", &ask("gpt-4o-mini"), Some(&secret))
@@ -190,12 +185,12 @@ async fn null_clears_a_keys_model_list_and_metadata() {
     .await;
     let (secret, id) = secret_and_id(&created);
     assert_eq!(call_status(&gateway, &secret, "gpt-4o").await, 403);
-    let cleared = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": id, "models": null, "metadata": null, "rpm_limit": null}),
-    )
-    .await;
+    let cleared = gateway
+        .admin_post(
+            "/key/update",
+            &json!({"key": id, "models": null, "metadata": null, "rpm_limit": null}),
+        )
+        .await;
     assert_eq!(cleared["models"], json!([]), "{cleared}");
     assert_eq!(cleared["metadata"], json!({}), "{cleared}");
     assert_eq!(cleared["rpm_limit"], Value::Null, "{cleared}");
@@ -205,8 +200,12 @@ async fn null_clears_a_keys_model_list_and_metadata() {
 #[tokio::test]
 async fn a_blocked_user_or_team_blocks_its_keys() {
     let gateway = Gateway::spawn(&config(), &[]).await;
-    admin_post(&gateway, "/user/new", &json!({"user_id": "ada"})).await;
-    admin_post(&gateway, "/team/new", &json!({"team_id": "research"})).await;
+    gateway
+        .admin_post("/user/new", &json!({"user_id": "ada"}))
+        .await;
+    gateway
+        .admin_post("/team/new", &json!({"team_id": "research"}))
+        .await;
     let (user_key, _) = secret_and_id(&generate(&gateway, &json!({"user_id": "ada"})).await);
     let (team_key, _) = secret_and_id(&generate(&gateway, &json!({"team_id": "research"})).await);
     for (path, field, owner, key) in [
@@ -214,7 +213,9 @@ async fn a_blocked_user_or_team_blocks_its_keys() {
         ("/team/update", "team_id", "research", &team_key),
     ] {
         assert_eq!(call_status(&gateway, key, "gpt-4o-mini").await, 200);
-        admin_post(&gateway, path, &json!({ field: owner, "blocked": true })).await;
+        gateway
+            .admin_post(path, &json!({ field: owner, "blocked": true }))
+            .await;
         let response = gateway
             .post("/v1/chat/completions", &ask("gpt-4o-mini"), Some(key))
             .await;
@@ -222,7 +223,9 @@ async fn a_blocked_user_or_team_blocks_its_keys() {
         assert_eq!(status, 401, "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(&format!("`{owner}` is blocked")), "{body}");
-        admin_post(&gateway, path, &json!({ field: owner, "blocked": false })).await;
+        gateway
+            .admin_post(path, &json!({ field: owner, "blocked": false }))
+            .await;
         assert_eq!(call_status(&gateway, key, "gpt-4o-mini").await, 200);
     }
 }
@@ -307,12 +310,9 @@ async fn an_expired_key_is_refused_until_its_expiry_moves() {
     assert_eq!(call_status(&gateway, &secret, "gpt-4o-mini").await, 200);
 
     let past = now() - 60;
-    let updated = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": id, "expires_at": past}),
-    )
-    .await;
+    let updated = gateway
+        .admin_post("/key/update", &json!({"key": id, "expires_at": past}))
+        .await;
     assert_eq!(updated["expires"], json!(past));
     let response = gateway
         .post("/v1/chat/completions", &ask("gpt-4o-mini"), Some(&secret))
@@ -326,21 +326,15 @@ async fn an_expired_key_is_refused_until_its_expiry_moves() {
     );
 
     // A new `duration` counts from now; `null` makes the key last for ever.
-    let renewed = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": id, "duration": "1h"}),
-    )
-    .await;
+    let renewed = gateway
+        .admin_post("/key/update", &json!({"key": id, "duration": "1h"}))
+        .await;
     let expires = renewed["expires"].as_i64().expect("an expiry");
     assert!((expires - now() - 3_600).abs() <= 5, "{renewed}");
     assert_eq!(call_status(&gateway, &secret, "gpt-4o-mini").await, 200);
-    let forever = admin_post(
-        &gateway,
-        "/key/update",
-        &json!({"key": id, "expires_at": null}),
-    )
-    .await;
+    let forever = gateway
+        .admin_post("/key/update", &json!({"key": id, "expires_at": null}))
+        .await;
     assert_eq!(forever["expires"], Value::Null, "{forever}");
     assert_eq!(call_status(&gateway, &secret, "gpt-4o-mini").await, 200);
 }
@@ -433,12 +427,12 @@ async fn a_key_calls_only_the_models_it_lists() {
     );
 
     // A key without a list of its own takes its team's.
-    admin_post(
-        &gateway,
-        "/team/new",
-        &json!({"team_id": "big-only", "models": ["gpt-4o"]}),
-    )
-    .await;
+    gateway
+        .admin_post(
+            "/team/new",
+            &json!({"team_id": "big-only", "models": ["gpt-4o"]}),
+        )
+        .await;
     let (team_key, _) = secret_and_id(&generate(&gateway, &json!({"team_id": "big-only"})).await);
     assert_eq!(call_status(&gateway, &team_key, "gpt-4o").await, 200);
     let response = gateway

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchyard_e2e::shared_state::{
-    OwnPostgres, OwnRedis, Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
+    OwnPostgres, OwnRedis, Schema, admin_get, eventually, forget_redis_keys, new_key,
 };
 use switchyard_e2e::{Gateway, MASTER_KEY, redis_url, unique_prefix};
 use switchyard_store::SpendRecord;
@@ -272,7 +272,7 @@ async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
         // B has seen the key work, so it remembers who it belongs to.
         assert_eq!(status(&b, &key, &ask("metered")).await, 200, "{what}");
         let (path, body) = change(&id);
-        admin_post(&a, path, &body).await;
+        a.admin_post(path, &body).await;
         let changed = Instant::now();
         eventually(
             Duration::from_secs(1),
@@ -319,18 +319,12 @@ async fn owner_team_and_end_user_limits_each_hold_whatever_the_body_says() {
     );
     let gateway = Gateway::spawn(&config, &[]).await;
     // A user's and a team's own limits apply to every key of theirs.
-    admin_post(
-        &gateway,
-        "/user/new",
-        &json!({"user_id": "lim-user", "rpm_limit": 2}),
-    )
-    .await;
-    admin_post(
-        &gateway,
-        "/team/new",
-        &json!({"team_id": "lim-team", "rpm_limit": 2}),
-    )
-    .await;
+    gateway
+        .admin_post("/user/new", &json!({"user_id": "lim-user", "rpm_limit": 2}))
+        .await;
+    gateway
+        .admin_post("/team/new", &json!({"team_id": "lim-team", "rpm_limit": 2}))
+        .await;
     let (user_key_1, _) = new_key(&gateway, &json!({"user_id": "lim-user"})).await;
     let (user_key_2, _) = new_key(&gateway, &json!({"user_id": "lim-user"})).await;
     let served = answered(&gateway, &user_key_1, 1, |_| None).await

@@ -17,9 +17,7 @@ use axum::routing::post;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use switchyard_e2e::shared_state::{
-    Schema, admin_get, admin_post, eventually, forget_redis_keys, new_key,
-};
+use switchyard_e2e::shared_state::{Schema, admin_get, eventually, forget_redis_keys, new_key};
 use switchyard_e2e::{
     Gateway, MASTER_KEY, error_of, redis_url, serve_on_loopback, sse_data, unique_prefix,
 };
@@ -212,18 +210,18 @@ async fn user_and_team_budgets_refuse_keys_without_budgets_of_their_own() {
         priced_mock("metered", "")
     );
     let gateway = Gateway::spawn(&config, &[]).await;
-    admin_post(
-        &gateway,
-        "/user/new",
-        &json!({"user_id": "ada@example.com", "max_budget": 0.000_03}),
-    )
-    .await;
-    admin_post(
-        &gateway,
-        "/team/new",
-        &json!({"team_id": "research", "max_budget": 0.000_03}),
-    )
-    .await;
+    gateway
+        .admin_post(
+            "/user/new",
+            &json!({"user_id": "ada@example.com", "max_budget": 0.000_03}),
+        )
+        .await;
+    gateway
+        .admin_post(
+            "/team/new",
+            &json!({"team_id": "research", "max_budget": 0.000_03}),
+        )
+        .await;
     let (unowned, _) = new_key(&gateway, &json!({})).await;
 
     for (scope, field, owner) in [
@@ -254,12 +252,12 @@ async fn user_and_team_budgets_refuse_keys_without_budgets_of_their_own() {
     assert_eq!(response.status(), 200);
 
     // A bigger budget lets the user's keys spend again.
-    admin_post(
-        &gateway,
-        "/user/update",
-        &json!({"user_id": "ada@example.com", "max_budget": 1.0}),
-    )
-    .await;
+    gateway
+        .admin_post(
+            "/user/update",
+            &json!({"user_id": "ada@example.com", "max_budget": 1.0}),
+        )
+        .await;
     let (again, _) = new_key(&gateway, &json!({"user_id": "ada@example.com"})).await;
     let response = gateway
         .post(
@@ -307,8 +305,12 @@ async fn every_call_leaves_a_spend_record_that_matches_its_answer() {
         priced_mock("candidate-group", ""),
     );
     let gateway = Gateway::spawn(&config, &[]).await;
-    admin_post(&gateway, "/user/new", &json!({"user_id": "grace"})).await;
-    admin_post(&gateway, "/team/new", &json!({"team_id": "compilers"})).await;
+    gateway
+        .admin_post("/user/new", &json!({"user_id": "grace"}))
+        .await;
+    gateway
+        .admin_post("/team/new", &json!({"team_id": "compilers"}))
+        .await;
     let (secret, id) = new_key(
         &gateway,
         &json!({"key_alias": "reporting", "user_id": "grace", "team_id": "compilers",
