@@ -119,7 +119,10 @@ pub async fn chat(
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err).await),
     };
-    let estimate = || estimate::chat(state, &request);
+    // Counted once: the budget estimate, the stream's meter and the fallback usage share it.
+    let prompt_estimate = estimated_prompt_tokens(&request);
+    let asked_output = estimate::asked_output(&request);
+    let estimate = || estimate::chat(state, &request.model, prompt_estimate, asked_output);
     match reserve(state, &caller, &request.model, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -129,8 +132,6 @@ pub async fn chat(
     record.route_reason = decision.as_ref().map(ToString::to_string);
     record.model_group = Some(request.model.clone());
     observe::open_chat(&record, &request, state.record_content());
-    let prompt_estimate = estimated_prompt_tokens(&request);
-    let asked_output = estimate::asked_output(&request);
     let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,

@@ -5,7 +5,6 @@
 //! model can take or produce is not charged as reported.
 
 use switchyard_layers::cost::{Cost, ModelPrice, PriceCatalog, Tokens, cost_of_tokens};
-use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_wire::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
 
 use crate::state::{AppState, TokenLimits};
@@ -35,11 +34,10 @@ pub fn asked_output(request: &ChatRequest) -> Option<u64> {
         .map(u64::from)
 }
 
-/// The estimate of a chat call to `request.model`'s group.
-pub fn chat(state: &AppState, request: &ChatRequest) -> Estimate {
-    let prompt = estimated_prompt_tokens(request);
-    let asked = asked_output(request);
-    over_group(state, &request.model, |price, limits| {
+/// The estimate of a chat call to `group` whose prompt counts `prompt` tokens (as
+/// `estimated_prompt_tokens` counts them) and that asks for at most `asked` output tokens.
+pub fn chat(state: &AppState, group: &str, prompt: u64, asked: Option<u64>) -> Estimate {
+    over_group(state, group, |price, limits| {
         let output = asked.or(limits.output).unwrap_or(DEFAULT_OUTPUT_TOKENS);
         prompt_price(price) * prompt as f64 + price.output_per_token * output as f64
     })
