@@ -338,6 +338,15 @@ fn openai_error_code(body: &Value) -> &str {
     error["code"].as_str().unwrap_or_default()
 }
 
+/// What the gateway says an answer cost: its `x-switchyard-cost-usd` header, in US dollars.
+pub fn cost_of(response: &reqwest::Response) -> f64 {
+    response.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number")
+}
+
 /// Splits an SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")

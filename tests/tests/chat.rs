@@ -157,11 +157,7 @@ async fn a_complete_answer_reports_its_cost_at_the_catalog_price() {
     assert_eq!(priced.status(), 200);
     // The fake upstream reports 10 prompt and 5 completion tokens; LiteLLM lists gpt-4o-mini at
     // $0.15 and $0.60 per million.
-    let cost: f64 = priced.headers()["x-switchyard-cost-usd"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("a number");
+    let cost = switchyard_e2e::cost_of(&priced);
     assert!(
         (cost - (10.0 * 0.15e-6 + 5.0 * 0.6e-6)).abs() < 1e-12,
         "{cost}"

@@ -7,10 +7,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchyard_e2e::shared_state::{
-    OwnPostgres, OwnRedis, Schema, admin_get, eventually, forget_redis_keys, new_key,
-};
-use switchyard_e2e::{Gateway, MASTER_KEY, redis_url, unique_prefix};
+use switchyard_e2e::shared_state::{OwnPostgres, OwnRedis, Schema, admin_get, eventually, new_key};
+use switchyard_e2e::{Gateway, MASTER_KEY};
 use switchyard_store::SpendRecord;
 
 /// A mock deployment `metered` at $0.000001 and $0.000002 per token, and one `free` (no budget
@@ -239,23 +237,13 @@ async fn with_local_slices_each_replica_spends_only_its_share_while_redis_is_dow
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
-    let Some(redis) = redis_url() else {
+    let Some(redis) = OwnRedis::start().await else {
         return;
     };
     let Some(schema) = Schema::create().await else {
         return;
     };
-    let prefix = unique_prefix();
-    let config = format!(
-        "{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: os.environ/TEST_DATABASE_URL\nrouter_settings:\n  redis_url: os.environ/TEST_REDIS_URL\n  redis_key_prefix: {prefix}\n",
-        models()
-    );
-    let env = [
-        ("TEST_DATABASE_URL", schema.url.as_str()),
-        ("TEST_REDIS_URL", redis.as_str()),
-    ];
-    let a = Gateway::spawn(&config, &env).await;
-    let b = Gateway::spawn(&config, &env).await;
+    let [a, b] = two_replicas(&schema, &redis, "").await;
     let changes: [(&str, AdminChange); 4] = [
         ("delete", |id| ("/key/delete", json!({"keys": [id]}))),
         ("block", |id| ("/key/block", json!({"key": id}))),
@@ -284,7 +272,6 @@ async fn a_key_change_on_one_replica_reaches_the_other_within_a_second() {
     }
     println!("slowest key change to reach the other replica: {slowest:?}");
     drop((a, b));
-    forget_redis_keys(&redis, &prefix).await;
     schema.remove().await;
 }
 

@@ -276,11 +276,7 @@ async fn a_deployment_without_a_price_is_not_free_to_a_budgeted_key() {
     assert_eq!(call(free, "vllm").await.status(), 200);
     let priced = call(budgeted.clone(), "azure-like").await;
     assert_eq!(priced.status(), 200);
-    let cost: f64 = priced.headers()["x-switchyard-cost-usd"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("a number");
+    let cost = switchyard_e2e::cost_of(&priced);
     // gpt-4o's list price: $2.50 and $10 per million tokens.
     assert!(
         (cost - (10.0 * 2.5e-6 + 5.0 * 10e-6)).abs() < 1e-12,
