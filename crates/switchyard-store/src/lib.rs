@@ -21,6 +21,7 @@ mod period;
 mod postgres;
 mod redis;
 mod sql;
+mod sql_counters;
 mod sqlite;
 mod store;
 mod writer;

@@ -9,11 +9,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::StoreError;
 use crate::sql::sql_store;
+use crate::sql_counters::sql_counters;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The longest a query waits for a connection from the pool (or for a new one to open).
-pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A [`Store`](crate::Store) and [`BudgetCounters`](crate::BudgetCounters) in Postgres.
 ///
@@ -32,7 +33,7 @@ impl PostgresStore {
     }
 
     /// Connects with `options` (for a `search_path`, TLS roots, ...) and brings the schema up
-    /// to date. A query waits at most [`ACQUIRE_TIMEOUT`] for a connection, so while the server
+    /// to date. A query waits at most `ACQUIRE_TIMEOUT` (3 s) for a connection, so while the server
     /// is down callers hear so in seconds, not after sqlx's default 30.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -69,3 +70,4 @@ impl fmt::Debug for PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres);
+sql_counters!(PostgresStore, sqlx::Postgres);

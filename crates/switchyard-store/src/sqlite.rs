@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::StoreError;
 use crate::sql::sql_store;
+use crate::sql_counters::sql_counters;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -104,3 +105,4 @@ impl fmt::Debug for SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+sql_counters!(SqliteStore, sqlx::Sqlite);
