@@ -5,6 +5,7 @@ Usage:  python3 tests/litellm_configs/keys.py            # rewrites keys.tsv
         python3 tests/litellm_configs/keys.py --check    # only parse-check every config
         python3 tests/litellm_configs/keys.py --coverage # also list documented keys the
                                                          # corpus never uses (from documented_keys.md)
+        python3 tests/litellm_configs/keys.py --table    # print the README's corpus table
 
 Needs PyYAML (python3 -c 'import yaml'; else `pip install --target /tmp/pyyaml pyyaml`
 and run with PYTHONPATH=/tmp/pyyaml).
@@ -247,6 +248,100 @@ DOC = {
 }
 
 
+FEATURES = [  # (label, predicate over the set of key paths, the data and the raw text)
+    ("wildcard models", lambda p, d, t: any("*" in str(m.get("model_name", "")) or
+                                           "*" in str((m.get("litellm_params") or {}).get("model", ""))
+                                           for m in deployments(d))),
+    ("load balancing", lambda p, d, t: len([m.get("model_name") for m in deployments(d)]) >
+                                       len({m.get("model_name") for m in deployments(d)})),
+    ("os.environ/", lambda p, d, t: "os.environ/" in t or "os.envrion/" in t),
+    ("fallbacks", lambda p, d, t: any("fallbacks" in k for k in p)),
+    ("retries/timeouts/cooldowns", lambda p, d, t: any(k.endswith(x) for k in p for x in (
+        ".num_retries", ".request_timeout", "router_settings.timeout", ".allowed_fails", ".cooldown_time"))),
+    ("model_group_alias", lambda p, d, t: "router_settings.model_group_alias" in p),
+    ("routing strategy", lambda p, d, t: "router_settings.routing_strategy" in p),
+    ("pre-call checks", lambda p, d, t: "router_settings.enable_pre_call_checks" in p),
+    ("tag routing", lambda p, d, t: any(k.endswith((".tags", ".tag_regex", ".enable_tag_filtering")) and
+                                        k.startswith(("model_list", "router_settings")) for k in p)),
+    ("caching", lambda p, d, t: "litellm_settings.cache" in p),
+    ("redis", lambda p, d, t: "router_settings.redis_host" in p or "redis" in str(
+        ((d.get("litellm_settings") or {}).get("cache_params") or {}).get("type", "") if isinstance(
+            d.get("litellm_settings"), dict) else "") or "router_settings.cache_params" in p),
+    ("budgets", lambda p, d, t: any(k.endswith(x) for k in p for x in (
+        "max_budget", "budget_duration", "max_end_user_budget", "max_internal_user_budget"))),
+    ("rate limits (rpm/tpm)", lambda p, d, t: any(k.endswith((".rpm", ".tpm")) for k in p) or
+                                              "priority_reservation" in t),
+    ("callbacks", lambda p, d, t: any(k.endswith(("success_callback", "failure_callback", ".callbacks"))
+                                      for k in p)),
+    ("alerting", lambda p, d, t: "general_settings.alerting" in p),
+    ("guardrails", lambda p, d, t: "guardrails" in p),
+    ("master key / auth", lambda p, d, t: any(k in p for k in (
+        "general_settings.master_key", "general_settings.custom_auth",
+        "general_settings.custom_key_generate", "litellm_jwtauth"))),
+    ("database", lambda p, d, t: any(k.startswith("general_settings.database") for k in p) or
+                                 "general_settings.disable_spend_logs" in p),
+    ("pricing / base_model", lambda p, d, t: any("cost" in k or k.endswith(".base_model") for k in p)),
+    ("model_info.mode / health", lambda p, d, t: any(k.startswith("model_list[].model_info.") and (
+        k.rsplit(".", 1)[1] == "mode" or "health" in k.rsplit(".", 1)[1]) for k in p)),
+    ("model_info id / custom keys", lambda p, d, t: any(k.startswith("model_list[].model_info.") and
+                                                        k.rsplit(".", 1)[1] in ("id", "metadata", "version",
+                                                                                "my_custom_key") for k in p)),
+    ("access groups / environments", lambda p, d, t: any(k.endswith((".access_groups",
+                                                                      ".supported_environments")) for k in p)),
+    ("credentials", lambda p, d, t: "credential_list" in p or
+                                    "model_list[].litellm_params.litellm_credential_name" in p),
+    ("bedrock/vertex without region", lambda p, d, t: any(
+        str(lp.get("model", "")).startswith(("bedrock/", "vertex_ai/", "sagemaker/")) and not
+        ({"aws_region_name", "vertex_location"} & set(lp))
+        for lp in ((m.get("litellm_params") or {}) for m in deployments(d)))),
+    ("include", lambda p, d, t: "include" in p),
+    ("environment_variables", lambda p, d, t: "environment_variables" in p),
+    ("drop params", lambda p, d, t: any(k.endswith(("drop_params", "allowed_openai_params")) for k in p)),
+    ("per-deployment defaults", lambda p, d, t: any(k.startswith("model_list[].litellm_params.") and
+                                                    k.rsplit(".", 1)[1] in (
+        "temperature", "max_tokens", "seed", "top_p", "top_k", "reasoning_effort", "extra_headers",
+        "organization", "azure_ad_token", "requestMetadata", "mock_response") for k in p)),
+    ("custom prompt template / tokenizer", lambda p, d, t: any(k.endswith((".roles", ".custom_tokenizer"))
+                                                               for k in p)),
+    ("misplaced keys (as published)", lambda p, d, t: any(k.startswith("model_list.") or
+                                                          k in ("model_list[].model", "model_list[].base_model")
+                                                          for k in p)),
+    ("settings only (no model_list)", lambda p, d, t: "model_list" not in p),
+]
+
+
+def deployments(d):
+    ml = d.get("model_list")
+    return [m for m in ml if isinstance(m, dict)] if isinstance(ml, list) else []
+
+
+def providers(d):
+    out = []
+    for m in deployments(d):
+        model = str((m.get("litellm_params") or {}).get("model", m.get("model", "")))
+        prov = model.split("/", 1)[0] if "/" in model else ("(wildcard)" if model == "*" else "(bare name)")
+        if prov not in out:
+            out.append(prov)
+    return ", ".join(out)
+
+
+def table(files):
+    print("| File | Origin page - section | Providers (`model` prefixes) | Features exercised |")
+    print("|------|------------------------|------------------------------|--------------------|")
+    for f in files:
+        text = open(f, encoding="utf-8").read()
+        origin = re.search(r"^# origin: (\S+)", text, re.M).group(1)
+        section = re.search(r"^# section: (.*)$", text, re.M).group(1)
+        section = re.sub(r" \(.*$", "", section).replace("|", "/")
+        data = load(f)
+        paths = set()
+        walk(data, "", paths)
+        feats = [label for label, pred in FEATURES if pred(paths, data, text)]
+        page = origin.replace("https://docs.litellm.ai/docs/", "")
+        name = os.path.basename(f)
+        print(f"| [{name}]({name}) | [{page}]({origin}) - {section} | {providers(data)} | {', '.join(feats)} |")
+
+
 def load(path, seen=None):
     """Load a config and resolve `include` like LiteLLM (relative to the file)."""
     seen = seen or set()
@@ -309,6 +404,9 @@ def main(argv):
     print(f"{len(files)} configs parse; {len(counts)} distinct key paths", file=sys.stderr)
     if "--check" in argv:
         return 0
+    if "--table" in argv:
+        table(files)
+        return 0
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     with open(os.path.join(HERE, "keys.tsv"), "w", encoding="utf-8") as out:
         out.write("key_path\tfiles\twhat_litellm_does\n")
@@ -321,9 +419,10 @@ def main(argv):
             m = re.match(r"## `([^`]+)`", line)
             if m:
                 section = m.group(1)
-            m = re.match(r"\| `([^`]+)` \|", line)
-            if m and section:
-                documented.add(f"{section}.{m.group(1)}")
+            if section and line.startswith("| `"):
+                first_cell = line.split("|")[1]
+                for name in re.findall(r"`([^`]+)`", first_cell):
+                    documented.add(f"{section}.{name}")
         unused = sorted(d for d in documented if d not in counts)
         print(f"documented but unused in corpus ({len(unused)}):")
         print("\n".join("  " + u for u in unused))
