@@ -51,6 +51,9 @@ pub struct CallOptions {
     /// fallback group (configured or from [`models`](Self::models)) comes up: a group it refuses
     /// is skipped, never called. The requested group itself is the caller's to admit.
     pub allowed: Option<GroupFilter>,
+    /// Whether the call stays in its group: no configured fallback is tried (LiteLLM's
+    /// per-request `disable_fallbacks`). Groups the client listed itself still are.
+    pub no_fallbacks: bool,
 }
 
 impl CallOptions {
@@ -305,7 +308,7 @@ impl Router {
                 attempts += 1;
                 let more_possible = attempt < retries
                     || !queue.is_empty()
-                    || self.policy.has_fallbacks(&name)
+                    || (!options.no_fallbacks && self.policy.has_fallbacks(&name))
                     || self.policy.hedging.contains_key(&name);
                 let Some(this_request) = (if more_possible {
                     request.clone()
@@ -370,7 +373,12 @@ impl Router {
                     }
                 }
             }
-            match self.policy.fallbacks_for(&name, reason) {
+            let chain = if options.no_fallbacks {
+                None
+            } else {
+                self.policy.fallbacks_for(&name, reason)
+            };
+            match chain {
                 Some(chain) => {
                     for fallback in chain.iter().rev() {
                         queue.push_front(fallback.clone());

@@ -309,6 +309,30 @@ async fn retries_then_fallbacks_then_per_request_models() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn no_fallbacks_keeps_the_call_in_its_group() {
+    let mut policy = RoutingPolicy {
+        num_retries: 0,
+        ..RoutingPolicy::default()
+    };
+    policy
+        .fallbacks
+        .insert("m".to_owned(), vec!["f".to_owned()]);
+    let r = router(vec![deployment("m", "m1"), deployment("f", "f1")], policy);
+    let script = Script::default().fail("m1", vec![err(ErrorClass::UpstreamServer)]);
+    let options = CallOptions {
+        no_fallbacks: true,
+        ..CallOptions::default()
+    };
+    let result = r.call("m", Probe::default(), &options, script.send()).await;
+    assert!(result.is_err(), "the group's failure is the answer");
+    assert_eq!(
+        script.calls(),
+        ["m1"],
+        "the configured fallback is not called"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn fallbacks_the_filter_refuses_are_skipped_never_called() {
     let mut policy = RoutingPolicy::default();
     policy
@@ -328,6 +352,7 @@ async fn fallbacks_the_filter_refuses_are_skipped_never_called() {
         models: vec!["x".to_owned()],
         num_retries: Some(0),
         allowed: Some(GroupFilter::new(|group| group == "m" || group == "ok")),
+        ..CallOptions::default()
     };
     let routed = r
         .call("m", Probe::default(), &options, script.send())
@@ -342,6 +367,7 @@ async fn fallbacks_the_filter_refuses_are_skipped_never_called() {
         models: vec!["gold".to_owned()],
         num_retries: Some(0),
         allowed: Some(GroupFilter::new(|group| group == "m")),
+        ..CallOptions::default()
     };
     let error = r
         .call("m", Probe::default(), &options, script.send())

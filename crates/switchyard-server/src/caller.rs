@@ -74,7 +74,11 @@ impl Caller {
 
     /// Whether the caller may call `model`.
     pub fn may_call(&self, model: &str) -> bool {
-        self.models.is_empty() || self.models.iter().any(|allowed| allowed == model)
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|allowed| model_matches(allowed, model))
     }
 
     /// The fallback groups the router may take this caller to: those its allow-list names
@@ -85,9 +89,20 @@ impl Caller {
         }
         let models = Arc::clone(&self.models);
         Some(GroupFilter::new(move |group| {
-            models.iter().any(|allowed| allowed == group)
+            models.iter().any(|allowed| model_matches(allowed, group))
         }))
     }
+}
+
+/// Whether an entry of a key's `models` admits `model`: the same name; `*` or LiteLLM's
+/// `all-proxy-models` (every model); or a prefix ending in `*` (`openai/*`, `gpt-4o*`).
+pub fn model_matches(allowed: &str, model: &str) -> bool {
+    if allowed == model || allowed == "*" || allowed == "all-proxy-models" {
+        return true;
+    }
+    allowed
+        .strip_suffix('*')
+        .is_some_and(|prefix| !prefix.is_empty() && model.starts_with(prefix))
 }
 
 /// Headers LiteLLM always reads for the end user of a call.
@@ -122,6 +137,21 @@ pub fn end_user_of(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wildcards_in_a_keys_models_admit_what_they_name() {
+        assert!(model_matches("gpt-4o", "gpt-4o"));
+        assert!(!model_matches("gpt-4o", "gpt-4o-mini"));
+        assert!(model_matches("*", "anything"));
+        assert!(model_matches("all-proxy-models", "anything"));
+        assert!(model_matches("openai/*", "openai/gpt-4o"));
+        assert!(!model_matches("openai/*", "anthropic/claude"));
+        assert!(model_matches("gpt-4o*", "gpt-4o-mini"));
+        assert!(
+            !model_matches("*x", "x"),
+            "only a trailing star is a wildcard"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -28,7 +28,8 @@ use tracing::Instrument;
 mod options;
 
 use options::{
-    cache_control, metadata_of, refuse_client_credentials, routing_options, take_tags, take_timeout,
+    cache_control, metadata_of, refuse_client_credentials, routing_options, take_litellm_fields,
+    take_tags, take_timeout,
 };
 
 use crate::caller::{Caller, end_user_of};
@@ -108,8 +109,7 @@ pub async fn chat(
     );
     let mut record = CallRecord::start(operation::CHAT, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
-    if !caller.may_call(&request.model) {
-        let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
+    if let Err(err) = admit_model(state, &caller, &mut request.model) {
         return Err(fail(state, record, started, err).await);
     }
     let prepared = record
@@ -272,12 +272,14 @@ fn prepare_chat(
         ));
     }
     refuse_client_credentials(&request.extra)?;
-    let options = routing_options(&mut request.extra)?;
+    let mut options = routing_options(&mut request.extra)?;
     let tags = take_tags(&mut request.extra)?;
     let timeout = take_timeout(&mut request.extra)?;
-    let cache_control = cache_control(&mut request.extra, headers)?;
+    let mut cache_control = cache_control(&mut request.extra, headers)?;
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
     let decision = decide_rule(state, request, tags, headers)?;
+    // After the rules, which read `metadata`.
+    take_litellm_fields(&mut request.extra, &mut options, &mut cache_control)?;
     if let Some(policy) = &state.layers().max_tokens {
         policy
             .apply(request)
@@ -363,8 +365,7 @@ pub async fn embeddings(
     let mut record =
         CallRecord::start(operation::EMBEDDINGS, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
-    if !caller.may_call(&request.model) {
-        let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
+    if let Err(err) = admit_model(state, &caller, &mut request.model) {
         return Err(fail(state, record, started, err).await);
     }
     if request.input.is_empty() {
@@ -378,7 +379,15 @@ pub async fn embeddings(
     }
     let mut options = match refuse_client_credentials(&request.extra)
         .and_then(|()| routing_options(&mut request.extra))
-    {
+        .and_then(|mut options| {
+            // Embeddings are not cached; the cache fields are taken out all the same.
+            take_litellm_fields(
+                &mut request.extra,
+                &mut options,
+                &mut CacheControl::default(),
+            )
+            .map(|()| options)
+        }) {
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err).await),
     };
@@ -407,6 +416,7 @@ pub async fn embeddings(
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, request| {
+            let request = state.shape_request(&deployment.id, request);
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt = observe::attempt_span(&span, &deployment, number);
             let entered = attempt.span().clone();
@@ -566,6 +576,21 @@ fn assign_variant(
     let variant = experiment.assign(key);
     model.clone_from(&variant.model);
     Some((experiment.name.clone(), variant.name.clone()))
+}
+
+/// Checks the requested model against the caller's allow-list and, when it is an alias
+/// (`model_group_alias`), points it at its group: the caller may call an alias when it may
+/// call the alias or the group.
+fn admit_model(state: &AppState, caller: &Caller, model: &mut String) -> Result<(), ApiError> {
+    let target = state.alias_target(model);
+    let allowed = caller.may_call(model) || target.is_some_and(|group| caller.may_call(group));
+    if !allowed {
+        return Err(ApiError::model_not_allowed(model, &caller.key_id));
+    }
+    if let Some(group) = target {
+        *model = group.to_owned();
+    }
+    Ok(())
 }
 
 /// When `request.model` invokes routing rules, lets them choose the group from the request's

@@ -18,6 +18,7 @@ mod messages;
 mod observe;
 mod outage;
 mod pipeline;
+pub mod request_params;
 mod routes;
 mod settled;
 mod state;

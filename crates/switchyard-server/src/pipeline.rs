@@ -362,6 +362,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, request| {
+            let request = state.shape_request(&deployment.id, request);
             // Retries, fallbacks and hedges each get their own child of the call span; the
             // attempt runs inside it, so the upstream request carries its context.
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;

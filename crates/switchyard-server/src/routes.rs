@@ -150,7 +150,8 @@ pub async fn models(
         .iter()
         .map(|group| group.name())
         .chain(state.experiments().map(|e| e.model.as_str()))
-        .chain(state.rules().models());
+        .chain(state.rules().models())
+        .chain(state.listed_aliases());
     let data = names
         .filter(|name| caller.may_call(name))
         .map(|name| Model {

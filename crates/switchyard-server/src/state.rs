@@ -3,6 +3,8 @@
 //! when configured, and the gateway's metrics. Built once from validated settings; cheap to
 //! clone (one `Arc`).
 
+use crate::config::settings::ModelAlias;
+use crate::request_params::RequestParams;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,6 +81,8 @@ pub struct AppState {
 struct Inner {
     router: Router,
     experiments: HashMap<String, Experiment>,
+    /// Other names for model groups.
+    aliases: HashMap<String, ModelAlias>,
     rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
@@ -91,6 +95,8 @@ struct Inner {
     prices: HashMap<String, ModelPrice>,
     /// Token limits of each deployment's model, by deployment id, when known.
     token_limits: HashMap<String, TokenLimits>,
+    /// Request defaults and removals of the deployments that have some, by deployment id.
+    request_params: HashMap<String, RequestParams>,
     /// How budgets are enforced.
     budgets: BudgetSettings,
     /// Rate limits, cache, deadline and `max_tokens` policies in front of the router.
@@ -138,9 +144,13 @@ impl AppState {
         let mut deployments = Vec::with_capacity(settings.deployments.len());
         let mut prices = HashMap::new();
         let mut token_limits = HashMap::new();
+        let mut request_params = HashMap::new();
         for d in settings.deployments {
             if let Some(price) = d.price {
                 prices.insert(d.id.clone(), price);
+            }
+            if !d.request_params.is_empty() {
+                request_params.insert(d.id.clone(), d.request_params);
             }
             token_limits.insert(
                 d.id.clone(),
@@ -194,6 +204,11 @@ impl AppState {
                     .into_iter()
                     .map(|e| (e.model.clone(), e))
                     .collect(),
+                aliases: settings
+                    .aliases
+                    .into_iter()
+                    .map(|a| (a.alias.clone(), a))
+                    .collect(),
                 rules: settings.rules,
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
@@ -206,6 +221,7 @@ impl AppState {
                 usage_sync,
                 prices,
                 token_limits,
+                request_params,
                 budgets: settings.budgets,
                 layers,
                 storage,
@@ -219,6 +235,24 @@ impl AppState {
     /// The list price of a deployment, when the catalog knows its model.
     pub fn price(&self, deployment_id: &str) -> Option<&ModelPrice> {
         self.inner.prices.get(deployment_id)
+    }
+
+    /// `request` as deployment `deployment_id` takes it: its `litellm_params` defaults filled
+    /// in, its `additional_drop_params` removed. Most deployments have neither and get the
+    /// request untouched.
+    pub fn shape_request<T>(&self, deployment_id: &str, request: T) -> T
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    {
+        match self.inner.request_params.get(deployment_id) {
+            None => request,
+            Some(params) => params.apply(request.clone()).unwrap_or_else(|err| {
+                // Checked against a request at load; a request this one cannot shape is
+                // sent as the client wrote it.
+                tracing::warn!(deployment = deployment_id, error = %err, "request parameters not applied");
+                request
+            }),
+        }
     }
 
     /// The token limits of a deployment's model, as far as they are known.
@@ -339,6 +373,20 @@ impl AppState {
     /// The experiment clients join by sending `model`, if there is one.
     pub fn experiment(&self, model: &str) -> Option<&Experiment> {
         self.inner.experiments.get(model)
+    }
+
+    /// The group `model` is an alias for, when it is one.
+    pub fn alias_target(&self, model: &str) -> Option<&str> {
+        self.inner.aliases.get(model).map(|a| a.group.as_str())
+    }
+
+    /// The aliases model lists show (those not `hidden`).
+    pub fn listed_aliases(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .aliases
+            .values()
+            .filter(|a| !a.hidden)
+            .map(|a| a.alias.as_str())
     }
 
     /// Every experiment.

@@ -246,6 +246,20 @@ pub struct LitellmParams {
     /// Mock provider: share of calls (0.0 to 1.0) that fail as an upstream error would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock_failure_rate: Option<f64>,
+    /// Request fields removed before a request goes to this deployment: names (`user`) or
+    /// paths (`tools[*].input_examples`), as LiteLLM's `additional_drop_params`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_drop_params: Vec<String>,
+    /// Request parameters LiteLLM would otherwise drop for this provider. Switchyard drops no
+    /// parameter an OpenAI-compatible upstream is sent; other providers get the parameters
+    /// their API has a counterpart for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_openai_params: Vec<String>,
+    /// Any other key is a request parameter (`temperature`, `max_tokens`, `seed`, `top_k`,
+    /// `reasoning_effort`, ...) sent with every request to this deployment that does not set
+    /// it itself, as LiteLLM passes its `litellm_params` to the call.
+    #[serde(flatten)]
+    pub request_defaults: BTreeMap<String, serde_json::Value>,
 }
 
 /// Metadata about a deployment.
@@ -277,6 +291,26 @@ pub struct ModelInfo {
     /// The most tokens the model generates in one answer (LiteLLM's key; else the catalog's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
+    /// What the deployment serves (`chat`, `completion`, `embedding`, `image_generation`,
+    /// `audio_transcription`, `audio_speech`, `rerank`, `moderation`, ...): shown in the model
+    /// info routes and used by `GET /health` to check it with the right call (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The model `GET /health` checks a wildcard deployment with (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_model: Option<String>,
+    /// Seconds `GET /health` waits for this deployment (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_timeout: Option<f64>,
+    /// The environments (`LITELLM_ENVIRONMENT` or `SWITCHYARD_ENVIRONMENT`: `development`,
+    /// `staging`, `production`) the deployment is served in; others leave it out, as LiteLLM
+    /// does. Served everywhere when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_environments: Option<Vec<String>>,
+    /// Any other key: information about the deployment, shown as it is by the model info
+    /// routes (LiteLLM takes any key here).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Gateway-wide settings.
@@ -336,6 +370,12 @@ pub struct GeneralSettings {
     /// before any upstream call, `allow` serves it at a recorded cost of 0 (Switchyard's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_unpriced: Option<String>,
+    /// Controls the configuration asks for that Switchyard does not have (`custom_auth`,
+    /// `guardrails`, `allowed_ips`, ...), by key or path, which the operator accepts to run
+    /// without: each is then warned about at start instead of keeping the gateway from
+    /// starting (Switchyard's key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_unenforced_controls: Vec<String>,
     /// A request header naming the end user a call is made for, such as
     /// `x-openwebui-user-email` (LiteLLM's key). `x-litellm-end-user-id` and
     /// `x-litellm-customer-id` are always read; the body's `user` comes last.
@@ -361,6 +401,11 @@ pub struct LitellmSettings {
     /// keys (LiteLLM's key). No limit when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_end_user_budget: Option<f64>,
+    /// Drop request parameters a provider has no counterpart for instead of failing the call
+    /// (LiteLLM's key). Switchyard always does: an OpenAI-compatible upstream gets every
+    /// parameter, other providers the ones their API has; `false` is warned about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_params: Option<bool>,
     /// The retry and fallback keys, as under `router_settings`.
     #[serde(flatten)]
     pub retries: RetrySettings,
@@ -405,6 +450,11 @@ pub struct RouterSettings {
     /// `redis_host`, `redis_port` and `redis_password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<Secret>,
+    /// Other names for model groups (LiteLLM's key): `{alias: group}`, or
+    /// `{alias: {model: group, hidden: true}}` to keep the alias out of `/v1/models`. A call
+    /// to the alias is served by the group; a key may call it when it may call either name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_group_alias: BTreeMap<String, GroupAlias>,
     /// Prefix of the Redis keys (default `switchyard`): gateways that share one Redis share
     /// usage only with the same prefix. Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,6 +465,22 @@ pub struct RouterSettings {
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// The group an alias stands for.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum GroupAlias {
+    /// The group's name.
+    Group(String),
+    /// The group's name, and whether the alias is left out of model lists.
+    Detailed {
+        /// The group's name.
+        model: String,
+        /// Whether `/v1/models` leaves the alias out (default false).
+        #[serde(default)]
+        hidden: bool,
+    },
 }
 
 /// A Redis port: a number, or `os.environ/NAME`.

@@ -147,13 +147,6 @@ fn cache(
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Option<CacheSettings>, ConfigError> {
     let params = section.cache_params.clone().unwrap_or_default();
-    // serde_ignored cannot see through `flatten`; the section collects its unknown keys.
-    for key in params.unknown.keys() {
-        warnings.push(ConfigWarning {
-            path: format!("litellm_settings.cache_params.{key}"),
-            message: "unknown key, ignored".to_owned(),
-        });
-    }
     if section.cache != Some(true) {
         if section.cache_params.is_some() {
             warnings.push(ConfigWarning {
@@ -162,6 +155,25 @@ fn cache(
             });
         }
         return Ok(None);
+    }
+    if let Some(types) = &params.supported_call_types {
+        let path = "litellm_settings.cache_params.supported_call_types";
+        let chat = |t: &String| matches!(t.as_str(), "completion" | "acompletion");
+        for other in types.iter().filter(|t| !chat(t)) {
+            warnings.push(ConfigWarning {
+                path: path.to_owned(),
+                message: format!(
+                    "`{other}` answers are not cached: Switchyard caches chat completions only"
+                ),
+            });
+        }
+        if !types.iter().any(chat) {
+            warnings.push(ConfigWarning {
+                path: path.to_owned(),
+                message: "no chat completion call type is listed, so the cache is off".to_owned(),
+            });
+            return Ok(None);
+        }
     }
     let ttl = match params.ttl {
         None => DEFAULT_CACHE_TTL,
@@ -358,7 +370,7 @@ mod tests {
         let text = format!(
             "{MODELS}litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    \
              host: 127.0.0.1\n    port: 6390\n    password: os.environ/CACHE_PASSWORD\n    \
-             ttl: 30\n    namespace: team-a\n    supported_call_types: [acompletion]\n"
+             ttl: 30\n    namespace: team-a\n    supported_call_types: [acompletion, aembedding]\n"
         );
         let loaded = parse_with_env(&text, &env).expect("valid");
         let cache = loaded.settings.layers.cache.expect("on");
@@ -375,10 +387,9 @@ mod tests {
         assert_eq!(connection.redis_settings().password(), Some("hunter2"));
         assert!(!format!("{cache:?}").contains("hunter2"));
         assert!(
-            loaded
-                .warnings
-                .iter()
-                .any(|w| w.path == "litellm_settings.cache_params.supported_call_types"),
+            loaded.warnings.iter().any(|w| w.path
+                == "litellm_settings.cache_params.supported_call_types"
+                && w.message.contains("aembedding")),
             "{:?}",
             loaded.warnings
         );

@@ -8,11 +8,14 @@ pub mod budgets;
 pub mod experiments;
 pub mod file;
 pub mod layers;
+pub mod litellm_keys;
 pub mod routing;
 pub mod rules;
 pub mod settings;
 pub mod shared_usage;
+pub mod source;
 pub mod storage;
+pub mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,6 +37,9 @@ pub enum ConfigError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Keys the gateway cannot honour as the configuration asks (each with what to do).
+    #[error("the configuration asks for what Switchyard does not do:{}", list(.0))]
+    Refused(Vec<ConfigWarning>),
     /// A value is missing, malformed or out of range.
     #[error("invalid configuration at `{path}`: {reason}")]
     Invalid {
@@ -42,6 +48,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+fn list(refusals: &[ConfigWarning]) -> String {
+    refusals.iter().map(|r| format!("\n  {r}")).collect()
 }
 
 impl ConfigError {
@@ -78,19 +88,31 @@ pub struct LoadedConfig {
 }
 
 /// Reads and validates a configuration file, resolving `os.environ/NAME` from the process
-/// environment.
+/// environment; `include:` paths are relative to the file's directory.
 pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text)
+    load(&text, &source::Origin::of_file(path), &process_env)
+}
+
+/// [`load_file`] with `os.environ/NAME` resolved by `env`.
+pub fn load_file_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load(&text, &source::Origin::of_file(path), env)
 }
 
 /// Parses and validates configuration text, resolving `os.environ/NAME` from the process
 /// environment.
 pub fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
-    parse_with_env(text, &|name| std::env::var(name).ok())
+    parse_with_env(text, &process_env)
 }
 
 /// Parses and validates configuration text, resolving `os.environ/NAME` with `env`.
@@ -98,26 +120,60 @@ pub fn parse_with_env(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let (file, mut warnings) = parse_file(text)?;
-    let settings = Settings::from_file(file, env, &mut warnings)?;
+    load(text, &source::Origin::default(), env)
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load(
+    text: &str,
+    origin: &source::Origin,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let mut warnings = Vec::new();
+    let source = source::read(
+        text,
+        origin,
+        env,
+        &litellm_keys::may_stay_unresolved,
+        &mut warnings,
+    )?;
+    let file = typed(source.document, &mut warnings)?;
+    // `environment_variables` win over the process environment for every lookup, as LiteLLM
+    // sets them in its environment before reading anything.
+    let variables = source.variables;
+    let env = |name: &str| variables.get(name).cloned().or_else(|| env(name));
+    let settings = Settings::from_file(file, &env, &mut warnings)?;
     Ok(LoadedConfig { settings, warnings })
 }
 
-/// Parses configuration text into the user-facing shape, collecting unknown keys as warnings.
+/// Parses configuration text into the user-facing shape (without `include:`s, with
+/// `os.environ/` resolved from the process environment), with its warnings.
 pub fn parse_file(text: &str) -> Result<(ConfigFile, Vec<ConfigWarning>), ConfigError> {
-    if text.trim().is_empty() {
-        return Ok((ConfigFile::default(), Vec::new()));
-    }
     let mut warnings = Vec::new();
-    let deserializer = yaml_serde::Deserializer::from_str(text);
-    let mut on_unknown = |path: serde_ignored::Path<'_>| {
-        warnings.push(ConfigWarning {
-            path: path_string(&path),
-            message: "unknown key, ignored".to_owned(),
-        });
-    };
-    let ignored = serde_ignored::Deserializer::new(deserializer, &mut on_unknown);
-    let file: ConfigFile = serde_path_to_error::deserialize(ignored).map_err(|err| {
+    let source = source::read(
+        text,
+        &source::Origin::default(),
+        &process_env,
+        &litellm_keys::may_stay_unresolved,
+        &mut warnings,
+    )?;
+    let file = typed(source.document, &mut warnings)?;
+    Ok((file, warnings))
+}
+
+/// The document as [`ConfigFile`]; keys it does not take are judged by [`litellm_keys`]:
+/// warned about, or refused.
+fn typed(
+    document: serde_json::Value,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<ConfigFile, ConfigError> {
+    let mut unknown = Vec::new();
+    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path_string(&path));
+    let ignored = serde_ignored::Deserializer::new(document, &mut on_unknown);
+    let mut file: ConfigFile = serde_path_to_error::deserialize(ignored).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." {
             "(top level)".to_owned()
@@ -126,7 +182,66 @@ pub fn parse_file(text: &str) -> Result<(ConfigFile, Vec<ConfigWarning>), Config
         };
         ConfigError::invalid(path, err.into_inner().to_string())
     })?;
-    Ok((file, warnings))
+    // serde_ignored cannot see through `flatten`; these sections collect their unknown keys.
+    let flattened = [
+        ("litellm_settings", Some(&file.litellm_settings.unknown)),
+        ("router_settings", Some(&file.router_settings.unknown)),
+        (
+            "litellm_settings.cache_params",
+            file.litellm_settings
+                .cache_params
+                .as_ref()
+                .map(|c| &c.unknown),
+        ),
+    ];
+    for (section, keys) in flattened {
+        for key in keys.into_iter().flat_map(|k| k.keys()) {
+            unknown.push(format!("{section}.{key}"));
+        }
+    }
+    // A deployment's other keys are request parameters (`litellm_params`) or information
+    // (`model_info`), except those LiteLLM documents as settings of its own, which are judged
+    // like any other key.
+    for (index, entry) in file.model_list.iter_mut().enumerate() {
+        let path = format!("model_list[{index}]");
+        take_documented(
+            &mut entry.litellm_params.request_defaults,
+            &path,
+            "litellm_params",
+            &mut unknown,
+        );
+        take_documented(
+            &mut entry.model_info.extra,
+            &path,
+            "model_info",
+            &mut unknown,
+        );
+    }
+    let verdict = litellm_keys::judge(&unknown, &file.general_settings.allow_unenforced_controls);
+    if !verdict.refusals.is_empty() {
+        return Err(ConfigError::Refused(verdict.refusals));
+    }
+    warnings.extend(verdict.warnings);
+    Ok(file)
+}
+
+/// Moves the keys of a deployment's open-ended `section` that [`litellm_keys`] knows out of
+/// `map`, into `unknown` by path, to be judged.
+fn take_documented(
+    map: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    deployment: &str,
+    section: &str,
+    unknown: &mut Vec<String>,
+) {
+    let documented: Vec<String> = map
+        .keys()
+        .filter(|key| litellm_keys::handling(&format!("model_list[].{section}.{key}")).is_some())
+        .cloned()
+        .collect();
+    for key in documented {
+        map.remove(&key);
+        unknown.push(format!("{deployment}.{section}.{key}"));
+    }
 }
 
 /// `model_list[0].litellm_params.foo`, the way the error paths are written.
@@ -171,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_warned_about_by_path() {
+    fn unknown_keys_are_warned_about_by_path_and_deployment_keys_are_request_parameters() {
         let text = "
 model_list:
   - model_name: m
@@ -183,13 +298,70 @@ general_settings:
 ";
         let loaded = parse_with_env(text, &no_env).expect("valid");
         let paths: Vec<_> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["general_settings.colour"]);
+        assert!(!loaded.settings.deployments[0].request_params.is_empty());
+    }
+
+    #[test]
+    fn documented_keys_are_refused_or_warned_saying_what_happens_instead() {
+        let text = "
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/m, vertex_project: p}
+litellm_settings:
+  success_callback: [langfuse]
+general_settings:
+  custom_auth: my_module.auth
+";
+        let err = parse_with_env(text, &no_env).expect_err("refused");
+        let ConfigError::Refused(refusals) = &err else {
+            panic!("{err}")
+        };
+        let paths: Vec<_> = refusals.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(
             paths,
             [
-                "model_list[0].litellm_params.frobnicate",
-                "general_settings.colour"
+                "general_settings.custom_auth",
+                "model_list[0].litellm_params.vertex_project"
             ]
         );
+        assert!(
+            err.to_string().contains("allow_unenforced_controls"),
+            "{err}"
+        );
+        let allowed = text
+            .replace("vertex_project: p", "temperature: 0.1")
+            .replace(
+                "custom_auth: my_module.auth",
+                "custom_auth: x\n  allow_unenforced_controls: [custom_auth]",
+            );
+        let loaded = parse_with_env(&allowed, &no_env).expect("loads once allowed");
+        let messages: Vec<_> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("custom_auth") && m.contains("NOT enforced")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("success_callback") && m.contains("OpenTelemetry")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn yaml_1_1_numbers_and_environment_variables_work_as_in_litellm() {
+        let text = "
+environment_variables:
+  MOCK_TEXT: from the file
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/m, rpm: 20_000, mock_response: os.environ/MOCK_TEXT}
+";
+        let loaded = parse_with_env(text, &no_env).expect("valid");
+        assert_eq!(loaded.settings.deployments[0].limits.rpm, Some(20_000));
     }
 
     #[test]

@@ -17,18 +17,6 @@ pub fn policy(
     deployments: &[DeploymentSettings],
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<RoutingPolicy, ConfigError> {
-    // serde_ignored cannot see through `flatten`; these sections collect their unknown keys.
-    for (section, unknown) in [
-        ("litellm_settings", &litellm_settings.unknown),
-        ("router_settings", &router.unknown),
-    ] {
-        for key in unknown.keys() {
-            warnings.push(ConfigWarning {
-                path: format!("{section}.{key}"),
-                message: "unknown key, ignored".to_owned(),
-            });
-        }
-    }
     let litellm: &RetrySettings = &litellm_settings.retries;
     let defaults = RoutingPolicy::default();
     let retries = &router.retries;

@@ -44,6 +44,8 @@ pub struct Settings {
     pub routing: RoutingPolicy,
     /// A/B experiments.
     pub experiments: Vec<Experiment>,
+    /// Other names for model groups (`router_settings.model_group_alias`).
+    pub aliases: Vec<ModelAlias>,
     /// Routing rules, by the model names that invoke them.
     pub rules: RoutingRules,
     /// The Redis through which replicas share per-minute usage; `None` keeps it per replica.
@@ -75,6 +77,7 @@ impl fmt::Debug for Settings {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("routing", &self.routing)
             .field("experiments", &self.experiments)
+            .field("aliases", &self.aliases)
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
@@ -112,6 +115,8 @@ pub struct DeploymentSettings {
     pub max_input_tokens: Option<u64>,
     /// The most tokens its model generates in one answer (`model_info`, else the catalog).
     pub max_output_tokens: Option<u64>,
+    /// Request parameters it fills in and fields it removes (`litellm_params`).
+    pub request_params: crate::request_params::RequestParams,
 }
 
 /// The provider family of a deployment and its settings.
@@ -153,8 +158,29 @@ impl Settings {
             },
         };
         let mut deployments = Vec::with_capacity(file.model_list.len());
+        let environment = env("SWITCHYARD_ENVIRONMENT").or_else(|| env("LITELLM_ENVIRONMENT"));
+        if file.litellm_settings.drop_params == Some(false) {
+            warnings.push(ConfigWarning {
+                path: "litellm_settings.drop_params".to_owned(),
+                message: "Switchyard drops parameters a provider has no counterpart for                           whatever this says (LiteLLM would fail such calls with 400)"
+                    .to_owned(),
+            });
+        }
         for (index, entry) in file.model_list.into_iter().enumerate() {
             let path = format!("model_list[{index}]");
+            if let (Some(served), Some(current)) =
+                (&entry.model_info.supported_environments, &environment)
+                && !served.contains(current)
+            {
+                warnings.push(ConfigWarning {
+                    path: format!("{path}.model_info.supported_environments"),
+                    message: format!(
+                        "not served in environment `{current}` (served in: {})",
+                        served.join(", ")
+                    ),
+                });
+                continue;
+            }
             let deployment = deployment(&path, index, entry, defaults, env, warnings)?;
             if deployments
                 .iter()
@@ -199,6 +225,7 @@ impl Settings {
             warnings,
         )?;
         let experiments = super::experiments::experiments(file.experiments, &deployments)?;
+        let aliases = aliases(&file.router_settings.model_group_alias, &deployments)?;
         let rules = super::rules::rules(&file.routing_rules, &deployments, &experiments, warnings)?;
         let shared_usage = super::shared_usage::shared_usage(&file.router_settings, env, warnings)?;
         let database = super::storage::database(file.general_settings.database_url.as_ref(), env)?;
@@ -215,6 +242,7 @@ impl Settings {
             max_request_bytes,
             routing,
             experiments,
+            aliases,
             rules,
             shared_usage,
             layers,
@@ -225,6 +253,51 @@ impl Settings {
             telemetry: file.telemetry,
         })
     }
+}
+
+/// Another name for a model group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelAlias {
+    /// The name clients send.
+    pub alias: String,
+    /// The group that serves it.
+    pub group: String,
+    /// Whether model lists leave it out.
+    pub hidden: bool,
+}
+
+fn aliases(
+    entries: &std::collections::BTreeMap<String, super::file::GroupAlias>,
+    deployments: &[DeploymentSettings],
+) -> Result<Vec<ModelAlias>, ConfigError> {
+    use super::file::GroupAlias;
+    entries
+        .iter()
+        .map(|(alias, target)| {
+            let path = format!("router_settings.model_group_alias.{alias}");
+            let (group, hidden) = match target {
+                GroupAlias::Group(group) => (group.clone(), false),
+                GroupAlias::Detailed { model, hidden } => (model.clone(), *hidden),
+            };
+            if deployments.iter().any(|d| d.model_name == *alias) {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("`{alias}` is a model group itself; an alias needs a name of its own"),
+                ));
+            }
+            if !deployments.iter().any(|d| d.model_name == group) {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("names `{group}`, which no deployment in `model_list` serves"),
+                ));
+            }
+            Ok(ModelAlias {
+                alias: alias.clone(),
+                group,
+                hidden,
+            })
+        })
+        .collect()
 }
 
 /// A telemetry setting the gateway cannot use, reported at its path.
@@ -324,6 +397,7 @@ fn deployment(
     let max_output_tokens = model_info
         .max_output_tokens
         .or_else(|| listed.and_then(|entry| entry.max_output_tokens));
+    let request_params = request_params(&params_path, &params)?;
     let provider = providers::provider(&params_path, params, env, warnings)?;
     let id = model_info
         .id
@@ -339,7 +413,40 @@ fn deployment(
         price,
         max_input_tokens,
         max_output_tokens,
+        request_params,
     })
+}
+
+/// The deployment's request defaults and removals, checked against a request: a default of the
+/// wrong type (`temperature: hot`) is refused here rather than failing every call.
+fn request_params(
+    path: &str,
+    params: &LitellmParams,
+) -> Result<crate::request_params::RequestParams, ConfigError> {
+    let fill: serde_json::Map<String, serde_json::Value> = params
+        .request_defaults
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let shaped = crate::request_params::RequestParams::new(fill, &params.additional_drop_params)
+        .map_err(|reason| ConfigError::invalid(format!("{path}.additional_drop_params"), reason))?;
+    let sample: switchyard_wire::ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "m", "messages": [{"role": "user", "content": "x"}]
+    }))
+    .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    if let Err(err) = shaped.apply(sample) {
+        let key = params
+            .request_defaults
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("`, `");
+        return Err(ConfigError::invalid(
+            path,
+            format!("the request parameters `{key}` do not make a valid request: {err}"),
+        ));
+    }
+    Ok(shaped)
 }
 
 fn limits(

@@ -46,6 +46,112 @@ pub(crate) fn refuse_client_credentials(extra: &RawExtra) -> Result<(), ApiError
     }
 }
 
+/// Request fields LiteLLM's clients send that ask for something this gateway does not do; a
+/// request carrying one is refused (400) rather than served without it.
+const UNSUPPORTED_FIELDS: &[(&str, &str)] = &[
+    ("guardrails", "this gateway runs no guardrails"),
+    (
+        "mock_response",
+        "this gateway does not answer with a client-given mock",
+    ),
+    (
+        "mock_testing_fallbacks",
+        "this gateway does not simulate failures",
+    ),
+    (
+        "mock_testing_context_window_fallbacks",
+        "this gateway does not simulate failures",
+    ),
+    (
+        "mock_testing_content_policy_fallbacks",
+        "this gateway does not simulate failures",
+    ),
+    (
+        "mock_testing_rate_limit_error",
+        "this gateway does not simulate failures",
+    ),
+    ("mock_timeout", "this gateway does not simulate failures"),
+    ("prompt_id", "this gateway keeps no prompt templates"),
+    ("prompt_variables", "this gateway keeps no prompt templates"),
+    (
+        "input_cost_per_token",
+        "prices are the gateway's, not the caller's",
+    ),
+    (
+        "output_cost_per_token",
+        "prices are the gateway's, not the caller's",
+    ),
+];
+
+/// Request fields LiteLLM reads for itself and never sends upstream, which carry nothing this
+/// gateway acts on: taken out of the body, so that an upstream never refuses the call for them.
+const GATEWAY_ONLY_FIELDS: &[&str] = &[
+    "litellm_session_id",
+    "litellm_trace_id",
+    "litellm_call_id",
+    "litellm_metadata",
+    "no-log",
+    "max_retries",
+    "proxy_server_request",
+    "secret_fields",
+];
+
+/// Takes LiteLLM's own request fields out of the body before it goes upstream: `caching` and
+/// `ttl` join the cache directives, `disable_fallbacks` keeps the call in its group, `metadata`
+/// leaves unless the call asks OpenAI to `store` it (the only use OpenAI has for it), fields
+/// LiteLLM keeps to itself leave, and fields asking for what this gateway does not do are a 400.
+pub(crate) fn take_litellm_fields(
+    extra: &mut RawExtra,
+    options: &mut CallOptions,
+    cache: &mut CacheControl,
+) -> Result<(), ApiError> {
+    if let Some((field, why)) = UNSUPPORTED_FIELDS
+        .iter()
+        .find(|(field, _)| extra.contains_key(*field))
+    {
+        return Err(ApiError::invalid_request(format!(
+            "`{field}` is not supported: {why}"
+        )));
+    }
+    for field in GATEWAY_ONLY_FIELDS {
+        extra.remove(field);
+    }
+    let flag = |value: Value, field: &str| {
+        value.as_bool().ok_or_else(|| {
+            ApiError::invalid_request(format!("`{field}` must be true or false, found {value}"))
+        })
+    };
+    match extra.take_value("caching") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            if !flag(value, "caching")? {
+                *cache = cache.merge(CacheControl::BYPASS);
+            }
+        }
+    }
+    match extra.take_value("ttl") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            let secs = value
+                .as_f64()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs <= 31_536_000.0)
+                .ok_or_else(|| {
+                    ApiError::invalid_request("`ttl` must be a number of seconds from 0")
+                })?;
+            cache.ttl = Some(Duration::from_secs_f64(secs));
+        }
+    }
+    match extra.take_value("disable_fallbacks") {
+        None | Some(Value::Null) => {}
+        Some(value) => options.no_fallbacks = flag(value, "disable_fallbacks")?,
+    }
+    let stored = extra.value("store").and_then(|v| v.as_bool()) == Some(true);
+    if !stored {
+        extra.remove("metadata");
+    }
+    Ok(())
+}
+
 /// The caller's cache directives: LiteLLM's `cache` body object (taken out of the body, so it
 /// never reaches an upstream; 400 when malformed) merged with the `Cache-Control` header.
 pub(crate) fn cache_control(
@@ -231,6 +337,62 @@ mod tests {
             assert!(!err.message.contains("169.254"), "the value is not echoed");
         }
         assert!(refuse_client_credentials(&extra(json!({"seed": 1}))).is_ok());
+    }
+
+    #[test]
+    fn litellm_fields_never_reach_the_upstream() {
+        let mut body = extra(json!({
+            "caching": false, "ttl": 60, "disable_fallbacks": true,
+            "metadata": {"generation_name": "x"}, "litellm_session_id": "s", "no-log": true,
+            "seed": 3
+        }));
+        let mut options = CallOptions::default();
+        let mut cache = CacheControl::default();
+        take_litellm_fields(&mut body, &mut options, &mut cache).expect("valid");
+        assert_eq!(
+            body,
+            extra(json!({"seed": 3})),
+            "only upstream fields remain"
+        );
+        assert!(options.no_fallbacks);
+        assert!(
+            !cache.reads() && !cache.writes(),
+            "`caching: false` bypasses the cache"
+        );
+        assert_eq!(cache.ttl, Some(Duration::from_secs(60)));
+
+        // OpenAI reads `metadata` for stored completions.
+        let mut body = extra(json!({"store": true, "metadata": {"a": "b"}}));
+        take_litellm_fields(&mut body, &mut options, &mut CacheControl::default()).expect("valid");
+        assert!(body.contains_key("metadata"));
+    }
+
+    #[test]
+    fn litellm_fields_asking_for_what_the_gateway_lacks_are_refused() {
+        for (field, value) in [
+            ("guardrails", json!(["pii"])),
+            ("mock_testing_fallbacks", json!(true)),
+            ("input_cost_per_token", json!(0.0)),
+        ] {
+            let mut body = extra(json!({ field: value }));
+            let err = take_litellm_fields(
+                &mut body,
+                &mut CallOptions::default(),
+                &mut CacheControl::default(),
+            )
+            .expect_err(field);
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
+            assert!(err.message.contains(field), "{}", err.message);
+        }
+        let mut body = extra(json!({"caching": "no"}));
+        assert!(
+            take_litellm_fields(
+                &mut body,
+                &mut CallOptions::default(),
+                &mut CacheControl::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub struct CacheParams {
     /// (every caller: a hit tells one tenant what another asked). Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The calls answered from the cache, by LiteLLM's names (`completion`/`acompletion` for
+    /// chat completions, `aembedding`, `atext_completion`, `atranscription`, ...); default all.
+    /// Switchyard caches chat completions only: a list without them turns the cache off, and
+    /// other types listed are warned about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_call_types: Option<Vec<String>>,
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
