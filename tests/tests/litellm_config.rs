@@ -19,6 +19,8 @@ fn config(api_base: &str) -> String {
       seed: 7
       top_k: 40
       additional_drop_params: [user, \"tools[*].function.strict\"]
+      organization: org-e2e
+      extra_headers: {{x-team: blue}}
   - model_name: plain
     litellm_params:
       model: openai/plain-model
@@ -93,6 +95,33 @@ async fn deployment_params_fill_in_and_drop_fields_and_litellm_fields_stay_home(
             "`{field}` reached the upstream: {sent}"
         );
     }
+    let received = upstream.received();
+    let headers = &received.last().expect("a call").headers;
+    assert_eq!(headers["openai-organization"], "org-e2e");
+    assert_eq!(headers["x-team"], "blue");
+}
+
+#[tokio::test]
+async fn a_deployment_with_a_mock_response_never_calls_its_provider() {
+    let upstream = FakeUpstream::start().await;
+    let config = config(&upstream.api_base).replace(
+        "      model: openai/plain-model\n",
+        "      model: openai/plain-model\n      mock_response: canned answer\n",
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let response = gateway
+        .post("/v1/chat/completions", &hello("plain"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        json!("canned answer")
+    );
+    assert!(
+        upstream.received().is_empty(),
+        "the provider was never called"
+    );
 }
 
 #[tokio::test]
@@ -186,4 +215,148 @@ async fn a_keys_wildcard_admits_the_models_it_names_and_no_others() {
         .await;
     let (status, _, _) = error_of(response).await;
     assert_eq!(status, 403, "an alias of a refused group is refused");
+}
+
+/// LiteLLM's wildcard routing (docs: wildcard_routing, proxy/configs "default models").
+fn wildcard_config(api_base: &str) -> String {
+    format!(
+        "model_list:
+  - model_name: \"openai/*\"
+    litellm_params:
+      model: \"openai/*\"
+      api_base: {api_base}
+  - model_name: \"fixed-*\"
+    litellm_params:
+      model: openai/one-model
+      api_base: {api_base}
+  - model_name: \"*\"
+    litellm_params:
+      model: \"*\"
+litellm_settings:
+  cache: true
+general_settings:
+  master_key: {MASTER_KEY}
+"
+    )
+}
+
+#[tokio::test]
+async fn wildcard_groups_pass_the_requested_model_through() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = Gateway::spawn(&wildcard_config(&upstream.api_base), &[]).await;
+    for (asked, sent) in [
+        ("openai/gpt-4o-mini", "gpt-4o-mini"),
+        ("openai/o3", "o3"),
+        ("fixed-anything", "one-model"),
+    ] {
+        let response = gateway
+            .post("/v1/chat/completions", &hello(asked), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200, "{asked}");
+        let received = upstream.received();
+        assert_eq!(
+            received.last().expect("a call").body["model"],
+            json!(sent),
+            "{asked}"
+        );
+    }
+    // The cache keeps two models apart even though one group serves both.
+    let before = upstream.received().len();
+    for asked in ["openai/model-a", "openai/model-b"] {
+        let response = gateway
+            .post("/v1/chat/completions", &hello(asked), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(
+        upstream.received().len(),
+        before + 2,
+        "no answer of one model served the other"
+    );
+
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &hello("anthropic/claude-x"),
+            Some(MASTER_KEY),
+        )
+        .await;
+    let (status, _, body) = error_of(response).await;
+    assert_eq!(status, 404, "no wildcard group matches: {body}");
+}
+
+#[tokio::test]
+async fn a_star_deployment_serves_bare_names_by_their_catalog_provider() {
+    let upstream = FakeUpstream::start().await;
+    let config = wildcard_config(&upstream.api_base).replace(
+        "  - model_name: \"openai/*\"\n    litellm_params:\n      model: \"openai/*\"\n",
+        "  - model_name: \"unused-openai\"\n    litellm_params:\n      model: openai/unused\n",
+    );
+    let gateway = Gateway::spawn(
+        &config,
+        &[
+            ("OPENAI_API_KEY", "sk-upstream"),
+            ("OPENAI_API_BASE", &upstream.api_base),
+        ],
+    )
+    .await;
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &hello("gpt-4o-mini"),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let received = upstream.received();
+    let call = received.last().expect("a call");
+    assert_eq!(call.body["model"], json!("gpt-4o-mini"));
+    assert_eq!(call.authorization.as_deref(), Some("Bearer sk-upstream"));
+}
+
+#[tokio::test]
+async fn a_budgeted_key_on_a_wildcard_is_charged_at_the_catalog_price() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = Gateway::spawn(&wildcard_config(&upstream.api_base), &[]).await;
+    let key = gateway
+        .admin_post("/key/generate", &json!({"max_budget": 10.0}))
+        .await;
+    let key = key["key"].as_str().expect("a key").to_owned();
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &hello("openai/gpt-4o-mini"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a catalog model is priced, so a budget may use it"
+    );
+    let cost = switchyard_e2e::cost_of(&response);
+    // The fake upstream reports 10 prompt and 5 completion tokens; gpt-4o-mini's list price.
+    let expected = 10.0 * 0.15e-6 + 5.0 * 0.6e-6;
+    assert!(
+        (cost - expected).abs() < 1e-12,
+        "cost {cost}, expected {expected}"
+    );
+
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &hello("openai/not-in-any-catalog"),
+            Some(&key),
+        )
+        .await;
+    let (status, _, body) = error_of(response).await;
+    assert_eq!(
+        status, 400,
+        "an unpriced model is refused to a budget: {body}"
+    );
 }

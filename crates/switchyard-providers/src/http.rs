@@ -175,6 +175,30 @@ impl HttpClient {
     }
 }
 
+/// Adds a deployment's own headers (LiteLLM's `extra_headers`, `organization`, ...) to the
+/// headers its calls carry; credentials among them (`authorization`, `api-key`, `x-api-key`)
+/// are marked sensitive, so that no log shows them.
+pub fn add_extra_headers(
+    headers: &mut http::HeaderMap,
+    extra: &[(String, String)],
+) -> Result<(), ProviderError> {
+    for (name, value) in extra {
+        let invalid = || {
+            ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("the deployment's header `{name}` is not a valid HTTP header"),
+            )
+        };
+        let name = http::HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+        let mut value = http::HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        if matches!(name.as_str(), "authorization" | "api-key" | "x-api-key") {
+            value.set_sensitive(true);
+        }
+        headers.insert(name, value);
+    }
+    Ok(())
+}
+
 /// Parses an upstream URL once, at configuration time.
 pub fn parse_uri(url: &str) -> Result<Uri, ProviderError> {
     let uri: Uri = url.parse().map_err(|e| {

@@ -62,6 +62,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>>;
 }
 
+/// Whether a deployment's configured upstream model is a wildcard (`*`, `claude-*`), as
+/// LiteLLM's `openai/*` deployments are: such a deployment sends each call to the model the
+/// gateway resolved from the request (in the request's `model`) instead of a fixed one.
+pub fn is_wildcard(model: &str) -> bool {
+    model.contains('*')
+}
+
 /// Seconds since the Unix epoch, as the `created` field of OpenAI objects counts time.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -38,6 +38,9 @@ pub struct OpenAiSettings {
     pub api_key: Option<String>,
     /// How URLs and the key header are laid out.
     pub dialect: Dialect,
+    /// Headers every call carries besides the key (`extra_headers`, `OpenAI-Organization`,
+    /// an Azure AD token's `authorization`).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// The layout of an OpenAI-compatible API.
@@ -121,6 +124,7 @@ impl OpenAiCompatible {
         if let Some((name, value)) = key_header {
             headers.insert(name, value);
         }
+        crate::http::add_extra_headers(&mut headers, &settings.extra_headers)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -178,7 +182,9 @@ impl Provider for OpenAiCompatible {
         mut request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        request.model.clone_from(&inner.model);
+        if !crate::is_wildcard(&inner.model) {
+            request.model.clone_from(&inner.model);
+        }
         request.stream = None;
         request.stream_options = None;
         Box::pin(async move { inner.post_json(&inner.chat_uri, &request).await })
@@ -189,7 +195,9 @@ impl Provider for OpenAiCompatible {
         mut request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        request.model.clone_from(&inner.model);
+        if !crate::is_wildcard(&inner.model) {
+            request.model.clone_from(&inner.model);
+        }
         request.stream = Some(true);
         // Usage is always asked for, so that cost can be counted; the server strips it for
         // clients that did not ask.
@@ -208,7 +216,9 @@ impl Provider for OpenAiCompatible {
         mut request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        request.model.clone_from(&inner.model);
+        if !crate::is_wildcard(&inner.model) {
+            request.model.clone_from(&inner.model);
+        }
         Box::pin(async move { inner.post_json(&inner.embeddings_uri, &request).await })
     }
 }
@@ -356,6 +366,7 @@ mod tests {
             api_base: "https://host.example/base/".to_owned(),
             api_key: Some("k-123".to_owned()),
             dialect,
+            extra_headers: vec![("OpenAI-Organization".to_owned(), "org-1".to_owned())],
         };
         OpenAiCompatible::new(test_client(), settings).expect("valid settings")
     }
@@ -370,6 +381,18 @@ mod tests {
         let value = a.inner.headers.get("authorization").expect("key header");
         assert_eq!(value.to_str().ok(), Some("Bearer k-123"));
         assert!(value.is_sensitive());
+        // OpenAI's organization header: https://platform.openai.com/docs/api-reference/authentication
+        assert_eq!(a.inner.headers["openai-organization"], "org-1");
+    }
+
+    #[test]
+    fn extra_headers_that_are_credentials_are_sensitive_and_bad_ones_refused() {
+        let mut headers = HeaderMap::new();
+        let extra = [("Authorization".to_owned(), "Bearer ad-token".to_owned())];
+        crate::http::add_extra_headers(&mut headers, &extra).expect("valid");
+        assert!(headers["authorization"].is_sensitive());
+        let bad = [("bad header".to_owned(), "x".to_owned())];
+        assert!(crate::http::add_extra_headers(&mut headers, &bad).is_err());
     }
 
     #[test]

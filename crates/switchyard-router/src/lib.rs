@@ -30,7 +30,9 @@ pub use deployment::{
 pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups, Unavailable};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
-pub use router::{CallGuard, CallOptions, CooldownHook, GroupFilter, RouteError, Routed, Router};
+pub use router::{
+    CallGuard, CallOptions, CooldownHook, GroupFilter, RouteError, Routed, Router, WildcardRoute,
+};
 pub use rules::{
     ComplexityRule, Conditions, Decision, HybridRule, Prefer, RequestFacts, RoutingRules, Rule,
     RuleError, RuleKind, TaskRule, Tier, TierRule, group_latency, group_price,

@@ -54,6 +54,30 @@ pub struct CallOptions {
     /// Whether the call stays in its group: no configured fallback is tried (LiteLLM's
     /// per-request `disable_fallbacks`). Groups the client listed itself still are.
     pub no_fallbacks: bool,
+    /// When the requested model is served by a wildcard group (`openai/*`): the group, and
+    /// what its `*` stood for.
+    pub wildcard: Option<WildcardRoute>,
+}
+
+/// A call to a model no group is named after, served by a wildcard group (LiteLLM's
+/// `model_name: "openai/*"`). The request keeps the model it asked for; each wildcard
+/// deployment is asked for its own model with the `*` replaced by [`capture`](Self::capture).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WildcardRoute {
+    /// The wildcard group that serves the call.
+    pub group: String,
+    /// What the group's `*` stood for in the requested model.
+    pub capture: String,
+}
+
+impl WildcardRoute {
+    /// The model deployment `configured` (`*`, `claude-*`) is asked for: itself when it has no
+    /// `*`, else with its `*` replaced by the capture.
+    pub fn upstream_model(&self, configured: &str) -> Option<String> {
+        configured
+            .contains('*')
+            .then(|| configured.replacen('*', &self.capture, 1))
+    }
 }
 
 impl CallOptions {

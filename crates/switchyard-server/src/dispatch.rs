@@ -16,7 +16,9 @@ use switchyard_layers::cache::{CacheControl, CacheStatus, Reply};
 use switchyard_layers::cost::{Cost, MeteredStream, Tokens};
 use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_providers::{ChunkStream, ProviderError};
-use switchyard_router::{CallOptions, Decision, GroupFilter, RequestFacts, StickyBy};
+use switchyard_router::{
+    CallOptions, Decision, GroupFilter, RequestFacts, StickyBy, WildcardRoute,
+};
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
@@ -119,19 +121,23 @@ pub async fn chat(
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err).await),
     };
+    options.wildcard = state.wildcard_route(&request.model);
+    let group = group_of(&request.model, &options);
     // Counted once: the budget estimate, the stream's meter and the fallback usage share it.
     let prompt_estimate = estimated_prompt_tokens(&request);
     let asked_output = estimate::asked_output(&request);
-    let estimate = || estimate::chat(state, &request.model, prompt_estimate, asked_output);
-    match reserve(state, &caller, &request.model, estimate).await {
+    let wildcard = options.wildcard.as_ref();
+    let estimate = || estimate::chat(state, &group, wildcard, prompt_estimate, asked_output);
+    match reserve(state, &caller, &group, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),
     }
     options.allowed = fallback_filter(state, &caller);
     record.experiment.clone_from(&experiment);
     record.route_reason = decision.as_ref().map(ToString::to_string);
-    record.model_group = Some(request.model.clone());
+    record.model_group = Some(group);
     observe::open_chat(&record, &request, state.record_content());
+    let wildcard = options.wildcard.clone();
     let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
@@ -166,7 +172,7 @@ pub async fn chat(
         record.model_group = Some(u.deployment.model_name.clone());
         record.attempts = u.attempts;
         record.fallback_from.clone_from(&u.fallback_from);
-        state.price(&u.deployment.id).copied()
+        state.price_on(&u.deployment, wildcard.as_ref())
     });
     let limits = upstream
         .as_ref()
@@ -393,7 +399,10 @@ pub async fn embeddings(
     };
     options.allowed = fallback_filter(state, &caller);
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
-    let estimate = || estimate::embeddings(state, &request);
+    options.wildcard = state.wildcard_route(&request.model);
+    let group = group_of(&request.model, &options);
+    let wildcard = options.wildcard.clone();
+    let estimate = || estimate::embeddings(state, &group, &request, wildcard.as_ref());
     let input_tokens = estimate::embedding_tokens(&request.input);
     let limited = pipeline::EmbeddingsCall {
         caller: caller.clone(),
@@ -403,19 +412,22 @@ pub async fn embeddings(
     if let Err(err) = pipeline::admit_embeddings(state, limited).await {
         return Err(fail(state, record, started, err).await);
     }
-    match reserve(state, &caller, &request.model, estimate).await {
+    match reserve(state, &caller, &group, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),
     }
     record.experiment.clone_from(&experiment);
-    record.model_group = Some(request.model.clone());
+    record.model_group = Some(group.clone());
     observe::note_caller(&record);
-    let model = request.model.clone();
+    let model = group;
     let span = record.span.clone();
     let attempts = AtomicU32::new(0);
     let routed = state
         .router()
-        .call(&model, request, &options, |deployment, request| {
+        .call(&model, request, &options, |deployment, mut request| {
+            if let Some(model) = wildcard_model(&deployment, wildcard.as_ref()) {
+                request.model = model;
+            }
             let request = state.shape_request(&deployment.id, request);
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt = observe::attempt_span(&span, &deployment, number);
@@ -452,7 +464,7 @@ pub async fn embeddings(
         ..Tokens::default()
     };
     let pricer = Pricer {
-        price: state.price(&deployment.id).copied(),
+        price: state.price_on(&deployment, wildcard.as_ref()),
         limits: state.token_limits(&deployment.id),
         fallback: Tokens {
             prompt: input_tokens,
@@ -576,6 +588,24 @@ fn assign_variant(
     let variant = experiment.assign(key);
     model.clone_from(&variant.model);
     Some((experiment.name.clone(), variant.name.clone()))
+}
+
+/// The model group that serves a call for `model`: a wildcard group when `options` routes it
+/// to one, else the group of that name.
+pub(crate) fn group_of(model: &str, options: &CallOptions) -> String {
+    match &options.wildcard {
+        Some(route) => route.group.clone(),
+        None => model.to_owned(),
+    }
+}
+
+/// The model a wildcard deployment is asked for on this call (`None` for a deployment with a
+/// fixed model, or a call that came to it by name).
+pub(crate) fn wildcard_model(
+    deployment: &switchyard_router::Deployment,
+    wildcard: Option<&WildcardRoute>,
+) -> Option<String> {
+    wildcard?.upstream_model(deployment.provider.upstream_model())
 }
 
 /// Checks the requested model against the caller's allow-list and, when it is an alias

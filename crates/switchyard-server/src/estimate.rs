@@ -5,6 +5,7 @@
 //! model can take or produce is not charged as reported.
 
 use switchyard_layers::cost::{Cost, ModelPrice, PriceCatalog, Tokens, cost_of_tokens};
+use switchyard_router::WildcardRoute;
 use switchyard_wire::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
 
 use crate::state::{AppState, TokenLimits};
@@ -36,17 +37,28 @@ pub fn asked_output(request: &ChatRequest) -> Option<u64> {
 
 /// The estimate of a chat call to `group` whose prompt counts `prompt` tokens (as
 /// `estimated_prompt_tokens` counts them) and that asks for at most `asked` output tokens.
-pub fn chat(state: &AppState, group: &str, prompt: u64, asked: Option<u64>) -> Estimate {
-    over_group(state, group, |price, limits| {
+pub fn chat(
+    state: &AppState,
+    group: &str,
+    wildcard: Option<&WildcardRoute>,
+    prompt: u64,
+    asked: Option<u64>,
+) -> Estimate {
+    over_group(state, group, wildcard, |price, limits| {
         let output = asked.or(limits.output).unwrap_or(DEFAULT_OUTPUT_TOKENS);
         prompt_price(price) * prompt as f64 + price.output_per_token * output as f64
     })
 }
 
 /// The estimate of an embeddings call to `request.model`'s group.
-pub fn embeddings(state: &AppState, request: &EmbeddingsRequest) -> Estimate {
+pub fn embeddings(
+    state: &AppState,
+    group: &str,
+    request: &EmbeddingsRequest,
+    wildcard: Option<&WildcardRoute>,
+) -> Estimate {
     let prompt = embedding_tokens(&request.input);
-    over_group(state, &request.model, |price, _| {
+    over_group(state, group, wildcard, |price, _| {
         prompt_price(price) * prompt as f64
     })
 }
@@ -72,6 +84,7 @@ fn prompt_price(price: &ModelPrice) -> f64 {
 fn over_group(
     state: &AppState,
     group: &str,
+    wildcard: Option<&WildcardRoute>,
     cost: impl Fn(&ModelPrice, TokenLimits) -> f64,
 ) -> Estimate {
     let mut estimate = Estimate::default();
@@ -79,9 +92,9 @@ fn over_group(
         return estimate;
     };
     for deployment in group.deployments() {
-        match state.price(&deployment.id) {
+        match state.price_on(deployment, wildcard) {
             Some(price) => {
-                let usd = cost(price, state.token_limits(&deployment.id));
+                let usd = cost(&price, state.token_limits(&deployment.id));
                 if usd.is_finite() && usd > estimate.usd {
                     estimate.usd = usd;
                 }

@@ -357,11 +357,15 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
         attempts,
         ..
     } = call;
-    let model = request.model.clone();
+    let model = crate::dispatch::group_of(&request.model, &options);
     let stream = request.is_stream();
     let routed = state
         .router()
-        .call(&model, request, &options, |deployment, request| {
+        .call(&model, request, &options, |deployment, mut request| {
+            let wildcard = options.wildcard.as_ref();
+            if let Some(model) = crate::dispatch::wildcard_model(&deployment, wildcard) {
+                request.model = model;
+            }
             let request = state.shape_request(&deployment.id, request);
             // Retries, fallbacks and hedges each get their own child of the call span; the
             // attempt runs inside it, so the upstream request carries its context.

@@ -3,13 +3,11 @@
 //! when configured, and the gateway's metrics. Built once from validated settings; cheap to
 //! clone (one `Arc`).
 
-use crate::config::settings::ModelAlias;
-use crate::request_params::RequestParams;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use switchyard_layers::cost::ModelPrice;
+use switchyard_layers::cost::{ModelPrice, PriceCatalog};
 
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
@@ -20,16 +18,19 @@ use switchyard_providers::openai::OpenAiCompatible;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
     CooldownHook, Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError,
-    UsageSync, UsageSyncTask,
+    UsageSync, UsageSyncTask, WildcardRoute,
 };
 use switchyard_telemetry::GatewayMetrics;
 
 use crate::config::budgets::BudgetSettings;
+use crate::config::settings::ModelAlias;
 use crate::config::settings::ServerSettings;
 use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
+use crate::request_params::RequestParams;
 use crate::storage::Storage;
 use crate::usage_store::RedisUsageStore;
+use crate::wildcard::Wildcards;
 use switchyard_layers::rate_limit::Sweeper;
 use switchyard_store::StoreError;
 
@@ -83,6 +84,8 @@ struct Inner {
     experiments: HashMap<String, Experiment>,
     /// Other names for model groups.
     aliases: HashMap<String, ModelAlias>,
+    /// The wildcard groups (`openai/*`).
+    wildcards: Wildcards,
     rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
@@ -184,6 +187,10 @@ impl AppState {
             deployment.limits = d.limits;
             deployments.push(deployment);
         }
+        let wildcards = Wildcards::new(
+            deployments.iter().map(|d| d.model_name.as_str()),
+            settings.infer_wildcard_provider,
+        );
         let cooldowns = Arc::clone(&metrics);
         let router = Router::new(ModelGroups::new(deployments), settings.routing).on_cooldown(
             CooldownHook::new(move |deployment| cooldowns.record_cooldown(&deployment.id)),
@@ -209,6 +216,7 @@ impl AppState {
                     .into_iter()
                     .map(|a| (a.alias.clone(), a))
                     .collect(),
+                wildcards,
                 rules: settings.rules,
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
@@ -373,6 +381,37 @@ impl AppState {
     /// The experiment clients join by sending `model`, if there is one.
     pub fn experiment(&self, model: &str) -> Option<&Experiment> {
         self.inner.experiments.get(model)
+    }
+
+    /// The wildcard group that serves `model` when no group, experiment or rule is named
+    /// after it.
+    pub fn wildcard_route(&self, model: &str) -> Option<WildcardRoute> {
+        if self.inner.wildcards.is_empty()
+            || self.router().groups().get(model).is_some()
+            || self.inner.experiments.contains_key(model)
+            || self.rules().routes(model)
+        {
+            return None;
+        }
+        self.inner.wildcards.resolve(model)
+    }
+
+    /// The price of a call on `deployment`: its own, or for a wildcard deployment the price
+    /// the catalog lists for the model the call's wildcard route asks it for.
+    pub fn price_on(
+        &self,
+        deployment: &Deployment,
+        wildcard: Option<&WildcardRoute>,
+    ) -> Option<ModelPrice> {
+        if let Some(price) = self.inner.prices.get(&deployment.id) {
+            return Some(*price);
+        }
+        let model = wildcard?.upstream_model(deployment.provider.upstream_model())?;
+        let catalog = PriceCatalog::embedded();
+        catalog
+            .get(&format!("{}/{model}", deployment.provider.family()))
+            .or_else(|| catalog.get(&model))
+            .map(|entry| entry.price)
     }
 
     /// The group `model` is an alias for, when it is one.

@@ -37,6 +37,8 @@ pub struct AnthropicSettings {
     pub api_base: String,
     /// The key sent as `x-api-key`.
     pub api_key: Option<String>,
+    /// Headers every call carries besides the key and version (`extra_headers`).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for AnthropicSettings {
@@ -86,6 +88,7 @@ impl Anthropic {
             value.set_sensitive(true);
             headers.insert(HeaderName::from_static("x-api-key"), value);
         }
+        crate::http::add_extra_headers(&mut headers, &settings.extra_headers)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -126,7 +129,12 @@ impl Provider for Anthropic {
         request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        let translated = request::to_messages_request(request, &inner.model);
+        let model = if crate::is_wildcard(&inner.model) {
+            request.model.clone()
+        } else {
+            inner.model.clone()
+        };
+        let translated = request::to_messages_request(request, &model);
         Box::pin(async move {
             let body = translated?;
             let response = inner.post(&body).await?;
@@ -146,7 +154,12 @@ impl Provider for Anthropic {
         request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        let translated = request::to_messages_request(request, &inner.model);
+        let model = if crate::is_wildcard(&inner.model) {
+            request.model.clone()
+        } else {
+            inner.model.clone()
+        };
+        let translated = request::to_messages_request(request, &model);
         Box::pin(async move {
             let mut body = translated?;
             body.stream = Some(true);
@@ -183,6 +196,7 @@ mod tests {
             model: "claude-sonnet-4-5".to_owned(),
             api_base: api_base.to_owned(),
             api_key: Some("sk-ant-secret".to_owned()),
+            extra_headers: Vec::new(),
         };
         Anthropic::new(client(), settings).expect("valid settings")
     }
@@ -204,6 +218,7 @@ mod tests {
             model: "m".to_owned(),
             api_base: "x".to_owned(),
             api_key: Some("sk-ant-secret".to_owned()),
+            extra_headers: Vec::new(),
         };
         assert!(!format!("{settings:?}").contains("sk-ant-secret"));
     }
@@ -215,6 +230,7 @@ mod tests {
             model: "m".to_owned(),
             api_base: ANTHROPIC_API_BASE.to_owned(),
             api_key: Some("bad\nkey".to_owned()),
+            extra_headers: Vec::new(),
         };
         let err = Anthropic::new(client(), settings).expect_err("refused");
         assert_eq!(err.class, ErrorClass::Authentication);

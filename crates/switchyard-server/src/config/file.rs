@@ -246,6 +246,17 @@ pub struct LitellmParams {
     /// Mock provider: share of calls (0.0 to 1.0) that fail as an upstream error would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock_failure_rate: Option<f64>,
+    /// Headers sent with every call to this deployment (LiteLLM's key), values may be
+    /// `os.environ/NAME`. OpenAI-compatible, Azure and Anthropic deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_headers: Option<BTreeMap<String, String>>,
+    /// OpenAI's organization id, sent as `OpenAI-Organization` (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Azure: a Microsoft Entra ID (Azure AD) token sent as `Authorization: Bearer`, instead
+    /// of or beside `api_key` (LiteLLM's key), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_ad_token: Option<Secret>,
     /// Request fields removed before a request goes to this deployment: names (`user`) or
     /// paths (`tools[*].input_examples`), as LiteLLM's `additional_drop_params`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

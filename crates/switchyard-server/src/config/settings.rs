@@ -46,6 +46,9 @@ pub struct Settings {
     pub experiments: Vec<Experiment>,
     /// Other names for model groups (`router_settings.model_group_alias`).
     pub aliases: Vec<ModelAlias>,
+    /// Whether a `model: "*"` deployment asks for bare model names to be served by the
+    /// provider the catalog lists for them (see [`crate::wildcard`]).
+    pub infer_wildcard_provider: bool,
     /// Routing rules, by the model names that invoke them.
     pub rules: RoutingRules,
     /// The Redis through which replicas share per-minute usage; `None` keeps it per replica.
@@ -78,6 +81,7 @@ impl fmt::Debug for Settings {
             .field("routing", &self.routing)
             .field("experiments", &self.experiments)
             .field("aliases", &self.aliases)
+            .field("infer_wildcard_provider", &self.infer_wildcard_provider)
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
@@ -166,7 +170,9 @@ impl Settings {
                     .to_owned(),
             });
         }
-        for (index, entry) in file.model_list.into_iter().enumerate() {
+        let (model_list, infer_wildcard_provider) =
+            any_provider_wildcards(file.model_list, env, warnings)?;
+        for (index, entry) in model_list.into_iter().enumerate() {
             let path = format!("model_list[{index}]");
             if let (Some(served), Some(current)) =
                 (&entry.model_info.supported_environments, &environment)
@@ -243,6 +249,7 @@ impl Settings {
             routing,
             experiments,
             aliases,
+            infer_wildcard_provider,
             rules,
             shared_usage,
             layers,
@@ -253,6 +260,71 @@ impl Settings {
             telemetry: file.telemetry,
         })
     }
+}
+
+/// The providers a `model: "*"` deployment may stand for, with the variable their key comes
+/// from: those whose adapters take the model per call.
+const ANY_PROVIDER: [(&str, &str); 2] = [
+    ("openai", "OPENAI_API_KEY"),
+    ("anthropic", "ANTHROPIC_API_KEY"),
+];
+
+/// Turns each `model_name: "*"` / `model: "*"` deployment into one `{provider}/*` deployment
+/// per provider whose key the environment holds (LiteLLM's "default models": any model, with
+/// the provider's default credentials). Says whether there was one.
+fn any_provider_wildcards(
+    model_list: Vec<ModelEntry>,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(Vec<ModelEntry>, bool), ConfigError> {
+    let mut out = Vec::with_capacity(model_list.len());
+    let mut any = false;
+    for (index, entry) in model_list.into_iter().enumerate() {
+        if entry.litellm_params.model != "*" {
+            out.push(entry);
+            continue;
+        }
+        let path = format!("model_list[{index}]");
+        if entry.model_name != "*" {
+            return Err(ConfigError::invalid(
+                format!("{path}.litellm_params.model"),
+                "`*` (any model of any provider) needs `model_name: \"*\"`; for one provider \
+                 write `openai/*` or `anthropic/*`",
+            ));
+        }
+        any = true;
+        let mut served = Vec::new();
+        for (family, key_var) in ANY_PROVIDER {
+            let pattern = format!("{family}/*");
+            let taken = out.iter().any(|e: &ModelEntry| e.model_name == pattern);
+            if taken || (entry.litellm_params.api_key.is_none() && env(key_var).is_none()) {
+                continue;
+            }
+            let mut expanded = entry.clone();
+            expanded.model_name.clone_from(&pattern);
+            expanded.litellm_params.model = pattern;
+            if let Some(id) = &mut expanded.model_info.id {
+                id.push_str(&format!("-{family}"));
+            }
+            served.push(family);
+            out.push(expanded);
+        }
+        warnings.push(ConfigWarning {
+            path: format!("{path}.litellm_params.model"),
+            message: if served.is_empty() {
+                "`*` serves nothing: neither OPENAI_API_KEY nor ANTHROPIC_API_KEY is set \
+                 (Switchyard serves any-provider wildcards for OpenAI and Anthropic)"
+                    .to_owned()
+            } else {
+                format!(
+                    "`*` serves any model of: {} (by the provider the price catalog lists for \
+                     the name; other providers need their own `provider/*` deployment)",
+                    served.join(", ")
+                )
+            },
+        });
+    }
+    Ok((out, any))
 }
 
 /// Another name for a model group.
@@ -399,6 +471,7 @@ fn deployment(
         .or_else(|| listed.and_then(|entry| entry.max_output_tokens));
     let request_params = request_params(&params_path, &params)?;
     let provider = providers::provider(&params_path, params, env, warnings)?;
+    check_wildcard(path, &model_name, &provider)?;
     let id = model_info
         .id
         .unwrap_or_else(|| format!("{model_name}-{index}"));
@@ -415,6 +488,44 @@ fn deployment(
         max_output_tokens,
         request_params,
     })
+}
+
+/// A wildcard upstream model (`openai/*`) needs a wildcard `model_name` to take the model
+/// from, and a provider whose adapter takes the model per call.
+fn check_wildcard(
+    path: &str,
+    model_name: &str,
+    provider: &ProviderSettings,
+) -> Result<(), ConfigError> {
+    let (model, per_call) = match provider {
+        ProviderSettings::OpenAi(s) => (
+            s.model.as_str(),
+            matches!(s.dialect, switchyard_providers::openai::Dialect::OpenAi),
+        ),
+        ProviderSettings::Anthropic(s) => (s.model.as_str(), true),
+        ProviderSettings::Gemini(s) => (s.model.as_str(), false),
+        ProviderSettings::Bedrock(s) => (s.model.as_str(), false),
+        ProviderSettings::Mock(_) => ("", true),
+    };
+    if !switchyard_providers::is_wildcard(model) {
+        return Ok(());
+    }
+    if !model_name.contains('*') {
+        return Err(ConfigError::invalid(
+            format!("{path}.model_name"),
+            format!(
+                "the deployment's model `{model}` is a wildcard, so `model_name` must be one too (such as `openai/*`)"
+            ),
+        ));
+    }
+    if !per_call {
+        return Err(ConfigError::invalid(
+            format!("{path}.litellm_params.model"),
+            "wildcard deployments are served for OpenAI-compatible providers and Anthropic; \
+             list this provider's models one by one",
+        ));
+    }
+    Ok(())
 }
 
 /// The deployment's request defaults and removals, checked against a request: a default of the

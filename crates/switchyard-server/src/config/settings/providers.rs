@@ -29,7 +29,16 @@ pub(super) fn provider(
             "must name a model, as `provider/model` (for example `openai/gpt-4o-mini`)",
         ));
     }
-    let is_mock = family == "mock";
+    // LiteLLM answers a deployment with a `mock_response` from it, whatever its provider.
+    let is_mock = family == "mock" || params.mock_response.is_some();
+    if family != "mock" && params.mock_response.is_some() {
+        warnings.push(ConfigWarning {
+            path: format!("{path}.mock_response"),
+            message: format!(
+                "the deployment answers with `mock_response` and never calls `{family}`, as in LiteLLM"
+            ),
+        });
+    }
     let mock_keys = [
         ("mock_response", params.mock_response.is_some()),
         ("mock_latency_ms", params.mock_latency_ms.is_some()),
@@ -43,8 +52,34 @@ pub(super) fn provider(
             });
         }
     }
+    // Keys only some families send; elsewhere they would be dropped, so they are refused.
+    let header_family = !matches!(family, "mock" | "gemini" | "bedrock");
+    for (key, set, takes) in [
+        (
+            "extra_headers",
+            params.extra_headers.is_some(),
+            header_family,
+        ),
+        (
+            "organization",
+            params.organization.is_some(),
+            header_family && !matches!(family, "azure" | "anthropic"),
+        ),
+        (
+            "azure_ad_token",
+            params.azure_ad_token.is_some(),
+            family == "azure",
+        ),
+    ] {
+        if set && !takes {
+            return Err(ConfigError::invalid(
+                format!("{path}.{key}"),
+                format!("`{family}` deployments take no `{key}`; remove it"),
+            ));
+        }
+    }
     match family {
-        "mock" => {
+        _ if is_mock => {
             let failure_rate = params.mock_failure_rate.unwrap_or(0.0);
             if !(0.0..=1.0).contains(&failure_rate) {
                 return Err(ConfigError::invalid(
@@ -264,13 +299,43 @@ fn openai_compatible(
     } else {
         api_base
     };
+    let mut extra_headers = extra_headers(path, params, env)?;
+    if let Some(org) = &params.organization {
+        let org = resolve(&format!("{path}.organization"), org, env)?;
+        extra_headers.push(("openai-organization".to_owned(), org));
+    }
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: preset.family,
         model: model.to_owned(),
         api_base,
         api_key,
         dialect: Dialect::OpenAi,
+        extra_headers,
     }))
+}
+
+/// The deployment's `extra_headers`, values resolved.
+fn extra_headers(
+    path: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some(headers) = &params.extra_headers else {
+        return Ok(Vec::new());
+    };
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let key_path = format!("{path}.extra_headers.{name}");
+            let value = resolve(&key_path, value, env)?;
+            let valid = http::HeaderName::try_from(name.as_str()).is_ok()
+                && http::HeaderValue::try_from(value.as_str()).is_ok();
+            if !valid {
+                return Err(ConfigError::invalid(key_path, "is not a valid HTTP header"));
+            }
+            Ok((name.to_ascii_lowercase(), value))
+        })
+        .collect()
 }
 
 /// Azure OpenAI's default `api-version` when neither the config nor `AZURE_API_VERSION` names one.
@@ -293,12 +358,18 @@ fn azure(
         Some(value) => resolve(&format!("{path}.api_version"), value, env)?,
         None => env("AZURE_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_owned()),
     };
+    let mut extra_headers = extra_headers(path, params, env)?;
+    if let Some(token) = &params.azure_ad_token {
+        let token = resolve(&format!("{path}.azure_ad_token"), &token.0, env)?;
+        extra_headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
         model: deployment.to_owned(),
         api_base,
         api_key,
         dialect: Dialect::Azure { api_version },
+        extra_headers,
     }))
 }
 
@@ -321,6 +392,7 @@ fn anthropic(
         model: model.to_owned(),
         api_base,
         api_key,
+        extra_headers: extra_headers(path, params, env)?,
     }))
 }
 

@@ -427,3 +427,109 @@ fn without_a_telemetry_section_nothing_is_exported() {
     assert!(loaded.settings.telemetry.otlp.is_none());
     assert!(!loaded.settings.telemetry.record_content);
 }
+
+#[test]
+fn wildcard_deployments_need_a_wildcard_name_and_a_per_call_provider() {
+    let err =
+        one("{model: 'openai/*', api_base: 'http://127.0.0.1:9/v1'}").expect_err("m is no pattern");
+    assert!(err.to_string().contains("model_name"), "{err}");
+    for (model, extra) in [
+        ("gemini/*", "api_key: k"),
+        (
+            "azure/*",
+            "api_base: 'https://x.openai.azure.com', api_key: k",
+        ),
+    ] {
+        let text = format!(
+            "model_list:\n  - model_name: 'p/*'\n    litellm_params: {{model: '{model}', {extra}}}\n"
+        );
+        let err = parse_with_env(&text, &env).expect_err(model);
+        assert!(
+            err.to_string().contains("wildcard deployments are served"),
+            "{model}: {err}"
+        );
+    }
+    let text = "model_list:\n  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:9/v1'}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert_eq!(loaded.settings.deployments[0].model_name, "openai/*");
+}
+
+#[test]
+fn a_star_deployment_becomes_one_per_provider_with_credentials() {
+    let text = "model_list:\n  - model_name: '*'\n    litellm_params: {model: '*'}\n";
+    let both =
+        |name: &str| matches!(name, "OPENAI_API_KEY" | "ANTHROPIC_API_KEY").then(|| "k".to_owned());
+    let loaded = parse_with_env(text, &both).expect("valid");
+    let names: Vec<_> = loaded
+        .settings
+        .deployments
+        .iter()
+        .map(|d| d.model_name.as_str())
+        .collect();
+    assert_eq!(names, ["openai/*", "anthropic/*"]);
+    assert!(loaded.settings.infer_wildcard_provider);
+    let loaded = parse_with_env(text, &|_| None).expect("valid, serving nothing");
+    assert!(loaded.settings.deployments.is_empty());
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("serves nothing"))
+    );
+    let err = parse_with_env(
+        "model_list:\n  - model_name: x\n    litellm_params: {model: '*'}\n",
+        &both,
+    )
+    .expect_err("needs model_name *");
+    assert!(err.to_string().contains("model_name"), "{err}");
+}
+
+#[test]
+fn header_keys_go_only_to_providers_that_send_them() {
+    let d = one("{model: openai/m, api_base: 'http://127.0.0.1:9/v1', organization: org-1, extra_headers: {X-Team: blue}}")
+        .expect("valid");
+    let ProviderSettings::OpenAi(openai) = &d.provider else {
+        panic!("openai expected")
+    };
+    assert!(
+        openai
+            .extra_headers
+            .contains(&("x-team".to_owned(), "blue".to_owned()))
+    );
+    assert!(
+        openai
+            .extra_headers
+            .contains(&("openai-organization".to_owned(), "org-1".to_owned()))
+    );
+    let d = one("{model: azure/dep, api_base: 'https://x.openai.azure.com', azure_ad_token: os.environ/UPSTREAM_KEY}")
+        .expect("valid");
+    let ProviderSettings::OpenAi(azure) = &d.provider else {
+        panic!("azure expected")
+    };
+    assert!(
+        azure
+            .extra_headers
+            .contains(&("authorization".to_owned(), "Bearer sk-from-env".to_owned()))
+    );
+    for (params, key) in [
+        (
+            "{model: gemini/m, api_key: k, extra_headers: {a: b}}",
+            "extra_headers",
+        ),
+        (
+            "{model: anthropic/m, api_key: k, organization: o}",
+            "organization",
+        ),
+        (
+            "{model: openai/m, api_base: 'http://127.0.0.1:9/v1', azure_ad_token: t}",
+            "azure_ad_token",
+        ),
+        (
+            "{model: openai/m, api_base: 'http://127.0.0.1:9/v1', extra_headers: {'bad header': b}}",
+            "extra_headers",
+        ),
+    ] {
+        let err = one(params).expect_err(params);
+        assert!(err.to_string().contains(key), "{params}: {err}");
+    }
+}
