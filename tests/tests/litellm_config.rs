@@ -360,3 +360,76 @@ async fn a_budgeted_key_on_a_wildcard_is_charged_at_the_catalog_price() {
         "an unpriced model is refused to a budget: {body}"
     );
 }
+
+/// LiteLLM's tag routing (docs: proxy/tag_routing).
+#[tokio::test]
+async fn tags_choose_among_a_groups_deployments() {
+    let upstream = FakeUpstream::start().await;
+    let api_base = &upstream.api_base;
+    let config = format!(
+        "model_list:
+  - model_name: gpt-4
+    litellm_params: {{model: openai/free-model, api_base: {api_base}, tags: [free]}}
+  - model_name: gpt-4
+    litellm_params: {{model: openai/paid-model, api_base: {api_base}, tags: [paid]}}
+  - model_name: gpt-4
+    litellm_params: {{model: openai/default-model, api_base: {api_base}, tags: [default]}}
+router_settings:
+  enable_tag_filtering: true
+general_settings:
+  master_key: {MASTER_KEY}
+"
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let last_model = || {
+        upstream.received().last().expect("a call").body["model"]
+            .as_str()
+            .expect("model")
+            .to_owned()
+    };
+    for _ in 0..4 {
+        let mut body = hello("gpt-4");
+        body["tags"] = json!(["free"]);
+        let response = gateway
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(last_model(), "free-model");
+
+        let mut body = hello("gpt-4");
+        body["metadata"] = json!({"tags": ["paid"]});
+        let response = gateway
+            .post("/v1/chat/completions", &body, Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(last_model(), "paid-model");
+
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/v1/chat/completions", gateway.addr()))
+            .bearer_auth(MASTER_KEY)
+            .header("x-litellm-tags", "paid")
+            .json(&hello("gpt-4"))
+            .send()
+            .await
+            .expect("gateway answers");
+        assert_eq!(response.status(), 200);
+        assert_eq!(last_model(), "paid-model");
+
+        let response = gateway
+            .post("/v1/chat/completions", &hello("gpt-4"), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            last_model(),
+            "default-model",
+            "untagged requests go to `default`"
+        );
+    }
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.body.get("tags").is_none()),
+        "tags stay at the gateway"
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deployment::{CooldownCause, Deployment};
+use crate::router::DeploymentRank;
 use crate::strategy::Strategy;
 
 /// The deployments that serve one model name.
@@ -34,18 +35,30 @@ impl ModelGroup {
         now_ms: u64,
         tried: &[Arc<Deployment>],
     ) -> Option<&Arc<Deployment>> {
+        self.pick_ranked(strategy, now_ms, tried, None)
+    }
+
+    /// [`pick`](Self::pick), among the available deployments of the best `rank` only.
+    pub fn pick_ranked(
+        &self,
+        strategy: &Strategy,
+        now_ms: u64,
+        tried: &[Arc<Deployment>],
+        rank: Option<&DeploymentRank>,
+    ) -> Option<&Arc<Deployment>> {
         let was_tried = |d: &Arc<Deployment>| tried.iter().any(|t| Arc::ptr_eq(t, d));
         let mut available: Vec<&Arc<Deployment>> = self
             .deployments
             .iter()
-            .filter(|d| d.is_available(now_ms) && !was_tried(d))
+            .filter(|d| d.is_available(now_ms))
             .collect();
-        if available.is_empty() {
-            available = self
-                .deployments
-                .iter()
-                .filter(|d| d.is_available(now_ms))
-                .collect();
+        // A preference holds for retries too: they stay among the best-ranked deployments.
+        if let Some(rank) = rank {
+            let best = available.iter().map(|d| rank.rank(d)).min()?;
+            available.retain(|d| rank.rank(d) == best);
+        }
+        if available.iter().any(|d| !was_tried(d)) {
+            available.retain(|d| !was_tried(d));
         }
         let tier = available
             .iter()

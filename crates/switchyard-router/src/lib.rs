@@ -31,7 +31,8 @@ pub use experiment::{Experiment, StickyBy, Variant};
 pub use group::{ModelGroup, ModelGroups, Unavailable};
 pub use policy::{DEFAULT_COOLDOWN, FallbackReason, Hedge, RoutingPolicy};
 pub use router::{
-    CallGuard, CallOptions, CooldownHook, GroupFilter, RouteError, Routed, Router, WildcardRoute,
+    CallGuard, CallOptions, CooldownHook, DeploymentRank, GroupFilter, RouteError, Routed, Router,
+    WildcardRoute,
 };
 pub use rules::{
     ComplexityRule, Conditions, Decision, HybridRule, Prefer, RequestFacts, RoutingRules, Rule,

@@ -57,6 +57,44 @@ pub struct CallOptions {
     /// When the requested model is served by a wildcard group (`openai/*`): the group, and
     /// what its `*` stood for.
     pub wildcard: Option<WildcardRoute>,
+    /// Which deployments of a group the call prefers (LiteLLM's tag routing): among the
+    /// available ones, only those of the best rank are picked from.
+    pub preference: Option<DeploymentRank>,
+}
+
+/// Ranks a group's deployments for one call, lower first: a call is served by the available
+/// deployments of the lowest rank any available one has. [`CallOptions::preference`] uses it
+/// for LiteLLM's tag routing (deployments with the request's tags, then those tagged
+/// `default`, then any).
+///
+/// ```
+/// use switchyard_router::{CallOptions, DeploymentRank};
+///
+/// let options = CallOptions {
+///     preference: Some(DeploymentRank::new(|d| u8::from(d.id != "tagged"))),
+///     ..CallOptions::default()
+/// };
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct DeploymentRank(Arc<dyn Fn(&Deployment) -> u8 + Send + Sync>);
+
+impl DeploymentRank {
+    /// A ranking by `rank`.
+    pub fn new(rank: impl Fn(&Deployment) -> u8 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(rank))
+    }
+
+    /// The rank of `deployment`.
+    pub fn rank(&self, deployment: &Deployment) -> u8 {
+        (self.0)(deployment)
+    }
+}
+
+impl std::fmt::Debug for DeploymentRank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeploymentRank")
+    }
 }
 
 /// A call to a model no group is named after, served by a wildcard group (LiteLLM's
@@ -320,7 +358,13 @@ impl Router {
             let mut reason = FallbackReason::Failure;
             for attempt in 0..=retries {
                 let now = self.now_ms();
-                let Some(deployment) = group.pick(&self.policy.strategy, now, &tried) else {
+                let picked = group.pick_ranked(
+                    &self.policy.strategy,
+                    now,
+                    &tried,
+                    options.preference.as_ref(),
+                );
+                let Some(deployment) = picked else {
                     last.get_or_insert_with(|| RouteError::NoneAvailable {
                         group: name.clone(),
                         unavailable: group.unavailable(now),
@@ -351,6 +395,7 @@ impl Router {
                             tried: &mut tried,
                             request: &request,
                             delay,
+                            preference: options.preference.as_ref(),
                         };
                         self.hedged(first, hedge, &send, &mut attempts).await
                     }
@@ -443,7 +488,7 @@ impl Router {
         let now = self.now_ms();
         let second = hedge
             .group
-            .pick(&self.policy.strategy, now, hedge.tried)
+            .pick_ranked(&self.policy.strategy, now, hedge.tried, hedge.preference)
             .filter(|d| !hedge.tried.iter().any(|t| Arc::ptr_eq(t, d)))
             .cloned();
         let (Some(second), Some(request)) = (second, hedge.request.clone()) else {
@@ -550,6 +595,7 @@ struct HedgeStart<'a, R> {
     tried: &'a mut Vec<Arc<Deployment>>,
     request: &'a Option<R>,
     delay: Duration,
+    preference: Option<&'a DeploymentRank>,
 }
 
 /// The error a failed call ends in: the last upstream failure with the total attempts, or

@@ -309,6 +309,47 @@ async fn retries_then_fallbacks_then_per_request_models() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_preference_keeps_calls_and_their_retries_on_the_best_ranked_deployments() {
+    let policy = RoutingPolicy {
+        num_retries: 2,
+        ..RoutingPolicy::default()
+    };
+    let r = router(
+        vec![
+            deployment("m", "free"),
+            deployment("m", "paid"),
+            deployment("m", "other"),
+        ],
+        policy,
+    );
+    let rank = |d: &Deployment| match d.id.as_str() {
+        "paid" => 0,
+        "other" => 2,
+        _ => 1,
+    };
+    let options = CallOptions {
+        preference: Some(DeploymentRank::new(rank)),
+        ..CallOptions::default()
+    };
+    for _ in 0..5 {
+        let script = Script::default();
+        let routed = r
+            .call("m", Probe::default(), &options, script.send())
+            .await
+            .expect("served");
+        assert_eq!(routed.value, "paid");
+    }
+    let script = Script::default().fail("paid", vec![err(ErrorClass::UpstreamServer); 3]);
+    let result = r.call("m", Probe::default(), &options, script.send()).await;
+    assert!(result.is_err());
+    assert_eq!(
+        script.calls(),
+        ["paid", "paid", "paid"],
+        "retries stay on the preferred one"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn no_fallbacks_keeps_the_call_in_its_group() {
     let mut policy = RoutingPolicy {
         num_retries: 0,

@@ -17,12 +17,13 @@ use switchyard_layers::cost::{Cost, MeteredStream, Tokens};
 use switchyard_layers::rate_limit::estimated_prompt_tokens;
 use switchyard_providers::{ChunkStream, ProviderError};
 use switchyard_router::{
-    CallOptions, Decision, GroupFilter, RequestFacts, StickyBy, WildcardRoute,
+    CallOptions, Decision, DeploymentRank, GroupFilter, RequestFacts, StickyBy, WildcardRoute,
 };
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, MessageContent,
+    RawExtra,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -280,6 +281,7 @@ fn prepare_chat(
     refuse_client_credentials(&request.extra)?;
     let mut options = routing_options(&mut request.extra)?;
     let tags = take_tags(&mut request.extra)?;
+    options.preference = tag_preference(state, &tags, &request.extra, headers);
     let timeout = take_timeout(&mut request.extra)?;
     let mut cache_control = cache_control(&mut request.extra, headers)?;
     let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
@@ -386,6 +388,8 @@ pub async fn embeddings(
     let mut options = match refuse_client_credentials(&request.extra)
         .and_then(|()| routing_options(&mut request.extra))
         .and_then(|mut options| {
+            let tags = take_tags(&mut request.extra)?;
+            options.preference = tag_preference(state, &tags, &request.extra, headers);
             // Embeddings are not cached; the cache fields are taken out all the same.
             take_litellm_fields(
                 &mut request.extra,
@@ -588,6 +592,20 @@ fn assign_variant(
     let variant = experiment.assign(key);
     model.clone_from(&variant.model);
     Some((experiment.name.clone(), variant.name.clone()))
+}
+
+/// How the call ranks its group's deployments under tag routing (`None` when it is off): by
+/// its body's `tags`, its `metadata.tags` and its headers.
+fn tag_preference(
+    state: &AppState,
+    tags: &[String],
+    extra: &RawExtra,
+    headers: &HeaderMap,
+) -> Option<DeploymentRank> {
+    let routing = state.tag_routing()?;
+    let mut tags = tags.to_vec();
+    metadata_of(extra, &mut tags);
+    Some(routing.preference(tags, headers))
 }
 
 /// The model group that serves a call for `model`: a wildcard group when `options` routes it

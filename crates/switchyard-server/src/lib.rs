@@ -23,6 +23,7 @@ mod routes;
 mod settled;
 mod state;
 mod stream;
+pub mod tag_routing;
 pub mod wildcard;
 
 pub mod app;

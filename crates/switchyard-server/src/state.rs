@@ -29,6 +29,7 @@ use crate::config::{ProviderSettings, Settings};
 use crate::pipeline::CallLayers;
 use crate::request_params::RequestParams;
 use crate::storage::Storage;
+use crate::tag_routing::TagRouting;
 use crate::usage_store::RedisUsageStore;
 use crate::wildcard::Wildcards;
 use switchyard_layers::rate_limit::Sweeper;
@@ -86,6 +87,8 @@ struct Inner {
     aliases: HashMap<String, ModelAlias>,
     /// The wildcard groups (`openai/*`).
     wildcards: Wildcards,
+    /// Tag routing, when `enable_tag_filtering` asks for it.
+    tag_routing: Option<TagRouting>,
     rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
@@ -148,9 +151,13 @@ impl AppState {
         let mut prices = HashMap::new();
         let mut token_limits = HashMap::new();
         let mut request_params = HashMap::new();
+        let mut deployment_tags = HashMap::new();
         for d in settings.deployments {
             if let Some(price) = d.price {
                 prices.insert(d.id.clone(), price);
+            }
+            if settings.tag_filtering_match_any.is_some() {
+                deployment_tags.insert(d.id.clone(), d.tags);
             }
             if !d.request_params.is_empty() {
                 request_params.insert(d.id.clone(), d.request_params);
@@ -217,6 +224,9 @@ impl AppState {
                     .map(|a| (a.alias.clone(), a))
                     .collect(),
                 wildcards,
+                tag_routing: settings
+                    .tag_filtering_match_any
+                    .map(|match_any| TagRouting::new(match_any, deployment_tags)),
                 rules: settings.rules,
                 master_key: settings.master_key,
                 max_request_bytes: settings.max_request_bytes,
@@ -412,6 +422,11 @@ impl AppState {
             .get(&format!("{}/{model}", deployment.provider.family()))
             .or_else(|| catalog.get(&model))
             .map(|entry| entry.price)
+    }
+
+    /// Tag routing, when the configuration turns it on.
+    pub fn tag_routing(&self) -> Option<&TagRouting> {
+        self.inner.tag_routing.as_ref()
     }
 
     /// The group `model` is an alias for, when it is one.

@@ -257,6 +257,16 @@ pub struct LitellmParams {
     /// of or beside `api_key` (LiteLLM's key), or `os.environ/NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure_ad_token: Option<Secret>,
+    /// Tags of the deployment (LiteLLM's key): with `router_settings.enable_tag_filtering`,
+    /// requests carrying tags go to the deployments with them, and untagged requests to those
+    /// tagged `default` (any deployment when none is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Regular expressions matched against the request's `User-Agent: <value>` line (LiteLLM's
+    /// key): with tag filtering on, a matching request prefers this deployment when its tags
+    /// matched none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_regex: Vec<String>,
     /// Request fields removed before a request goes to this deployment: names (`user`) or
     /// paths (`tools[*].input_examples`), as LiteLLM's `additional_drop_params`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -461,6 +471,14 @@ pub struct RouterSettings {
     /// `redis_host`, `redis_port` and `redis_password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<Secret>,
+    /// Route by tags (LiteLLM's key): a request's `tags` (body, `metadata.tags` or the
+    /// `x-litellm-tags` header) pick the group's deployments with those tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_tag_filtering: Option<bool>,
+    /// With tag filtering: `true` (default) takes deployments with any of the request's tags,
+    /// `false` only those with all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_filtering_match_any: Option<bool>,
     /// Other names for model groups (LiteLLM's key): `{alias: group}`, or
     /// `{alias: {model: group, hidden: true}}` to keep the alias out of `/v1/models`. A call
     /// to the alias is served by the group; a key may call it when it may call either name.

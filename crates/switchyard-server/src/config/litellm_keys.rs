@@ -490,18 +490,6 @@ const KEYS: &[(&str, Handling)] = &[
         ),
     ),
     (
-        "router_settings.enable_tag_filtering",
-        Handling::Refused(
-            "tag-based routing is done with `routing_rules` (kind `task`, `when: {tags: [...]}`)",
-        ),
-    ),
-    (
-        "router_settings.tag_filtering_match_any",
-        Handling::Refused(
-            "tag-based routing is done with `routing_rules` (kind `task`, `when: {tags: [...]}`)",
-        ),
-    ),
-    (
         "router_settings.max_fallbacks",
         Handling::Refused("every fallback listed is tried; shorten the `fallbacks` lists"),
     ),
@@ -617,12 +605,6 @@ const KEYS: &[(&str, Handling)] = &[
     (
         "model_list[].litellm_params.use_in_pass_through",
         Handling::Refused("Switchyard has no pass-through routes; remove the key"),
-    ),
-    (
-        "model_list[].litellm_params.tags",
-        Handling::Refused(
-            "tag-based routing is done with `routing_rules` (kind `task`, `when: {tags: [...]}`)",
-        ),
     ),
     (
         "model_list[].litellm_params.guardrails",

@@ -46,6 +46,9 @@ pub struct Settings {
     pub experiments: Vec<Experiment>,
     /// Other names for model groups (`router_settings.model_group_alias`).
     pub aliases: Vec<ModelAlias>,
+    /// Tag routing (`router_settings.enable_tag_filtering`): whether a request needs all its
+    /// tags on a deployment (`Some(false)`) or any (`Some(true)`); `None` when off.
+    pub tag_filtering_match_any: Option<bool>,
     /// Whether a `model: "*"` deployment asks for bare model names to be served by the
     /// provider the catalog lists for them (see [`crate::wildcard`]).
     pub infer_wildcard_provider: bool,
@@ -82,6 +85,7 @@ impl fmt::Debug for Settings {
             .field("experiments", &self.experiments)
             .field("aliases", &self.aliases)
             .field("infer_wildcard_provider", &self.infer_wildcard_provider)
+            .field("tag_filtering_match_any", &self.tag_filtering_match_any)
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
@@ -121,6 +125,8 @@ pub struct DeploymentSettings {
     pub max_output_tokens: Option<u64>,
     /// Request parameters it fills in and fields it removes (`litellm_params`).
     pub request_params: crate::request_params::RequestParams,
+    /// Its `tags` and `tag_regex` patterns.
+    pub tags: crate::tag_routing::DeploymentTags,
 }
 
 /// The provider family of a deployment and its settings.
@@ -250,6 +256,8 @@ impl Settings {
             experiments,
             aliases,
             infer_wildcard_provider,
+            tag_filtering_match_any: (file.router_settings.enable_tag_filtering == Some(true))
+                .then(|| file.router_settings.tag_filtering_match_any.unwrap_or(true)),
             rules,
             shared_usage,
             layers,
@@ -470,6 +478,19 @@ fn deployment(
         .max_output_tokens
         .or_else(|| listed.and_then(|entry| entry.max_output_tokens));
     let request_params = request_params(&params_path, &params)?;
+    let tags = crate::tag_routing::DeploymentTags {
+        tags: params.tags.clone(),
+        patterns: params
+            .tag_regex
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| {
+                regex::Regex::new(pattern).map_err(|e| {
+                    ConfigError::invalid(format!("{params_path}.tag_regex[{i}]"), e.to_string())
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
     let provider = providers::provider(&params_path, params, env, warnings)?;
     check_wildcard(path, &model_name, &provider)?;
     let id = model_info
@@ -487,6 +508,7 @@ fn deployment(
         max_input_tokens,
         max_output_tokens,
         request_params,
+        tags,
     })
 }
 

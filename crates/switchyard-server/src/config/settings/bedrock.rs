@@ -5,11 +5,15 @@
 
 use switchyard_providers::bedrock::BedrockSettings;
 
-use super::{ConfigError, LitellmParams, ProviderSettings, check_url, resolve};
+use super::{ConfigError, ConfigWarning, LitellmParams, ProviderSettings, check_url, resolve};
+
+/// The region a Bedrock deployment uses when nothing names one, as in LiteLLM.
+pub const DEFAULT_REGION: &str = "us-west-2";
 
 /// Validates a Bedrock deployment of `model` (a model id, inference profile id or ARN).
 ///
-/// The region is `aws_region_name`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`. The keys
+/// The region is `aws_region_name`, else `AWS_REGION_NAME`, `AWS_REGION` or
+/// `AWS_DEFAULT_REGION`, else LiteLLM's default [`DEFAULT_REGION`] (with a warning). The keys
 /// are `aws_access_key_id` and `aws_secret_access_key` (both or neither), else
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; the session token is `aws_session_token`,
 /// or `AWS_SESSION_TOKEN` when the keys come from the environment as well, since a token only
@@ -19,6 +23,7 @@ pub(super) fn settings(
     model: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<ProviderSettings, ConfigError> {
     let param = |key: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
         let key_path = format!("{path}.{key}");
@@ -30,16 +35,21 @@ pub(super) fn settings(
     };
     let region_path = format!("{path}.aws_region_name");
     let region = param("aws_region_name", &params.aws_region_name)?
+        .or_else(|| env("AWS_REGION_NAME"))
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"))
         .map(|region| region.trim().to_owned())
         .filter(|region| !region.is_empty())
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                &region_path,
-                "Bedrock needs a region (aws_region_name, or AWS_REGION / AWS_DEFAULT_REGION in the environment)",
-            )
-        })?;
+        .unwrap_or_else(|| {
+            warnings.push(ConfigWarning {
+                path: region_path.clone(),
+                message: format!(
+                    "no region given (aws_region_name, AWS_REGION_NAME, AWS_REGION or \
+                     AWS_DEFAULT_REGION): {DEFAULT_REGION}, LiteLLM's default, is used"
+                ),
+            });
+            DEFAULT_REGION.to_owned()
+        });
     if !region
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -175,12 +185,8 @@ mod tests {
     #[test]
     fn a_missing_region_or_credentials_stops_start_up_with_the_key_path() {
         let keys = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
-        let err = load("{model: bedrock/m}", &keys).expect_err("no region");
-        assert!(err.to_string().contains("AWS_REGION"), "{err}");
-        assert_eq!(
-            invalid_path(err),
-            "model_list[0].litellm_params.aws_region_name"
-        );
+        let s = load("{model: bedrock/m}", &keys).expect("LiteLLM's default region");
+        assert_eq!(s.region, DEFAULT_REGION);
         let err = load("{model: bedrock/m, aws_region_name: us-east-1}", &[]).expect_err("no keys");
         assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
         assert_eq!(

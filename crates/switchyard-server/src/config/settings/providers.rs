@@ -97,7 +97,7 @@ pub(super) fn provider(
         "azure" => azure(path, model, &params, env),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
-        "bedrock" => bedrock::settings(path, model, &params, env),
+        "bedrock" => bedrock::settings(path, model, &params, env, warnings),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
