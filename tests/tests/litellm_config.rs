@@ -433,3 +433,54 @@ general_settings:
         "tags stay at the gateway"
     );
 }
+
+/// Model access groups (docs: proxy/model_access "access groups").
+#[tokio::test]
+async fn a_key_naming_an_access_group_may_call_its_models_only() {
+    let upstream = FakeUpstream::start().await;
+    let api_base = &upstream.api_base;
+    let config = format!(
+        "model_list:
+  - model_name: beta-a
+    litellm_params: {{model: openai/a, api_base: {api_base}}}
+    model_info: {{access_groups: [beta-models]}}
+  - model_name: beta-b
+    litellm_params: {{model: openai/b, api_base: {api_base}}}
+    model_info: {{access_groups: [beta-models, other]}}
+  - model_name: stable
+    litellm_params: {{model: openai/c, api_base: {api_base}}}
+general_settings:
+  master_key: {MASTER_KEY}
+"
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let key = gateway
+        .admin_post("/key/generate", &json!({"models": ["beta-models"]}))
+        .await;
+    let key = key["key"].as_str().expect("a key").to_owned();
+    for model in ["beta-a", "beta-b"] {
+        let response = gateway
+            .post("/v1/chat/completions", &hello(model), Some(&key))
+            .await;
+        assert_eq!(response.status(), 200, "{model}");
+    }
+    let response = gateway
+        .post("/v1/chat/completions", &hello("stable"), Some(&key))
+        .await;
+    let (status, _, _) = error_of(response).await;
+    assert_eq!(status, 403);
+    let models: Value = gateway
+        .get("/v1/models", Some(&key))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut ids: Vec<&str> = models["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["beta-a", "beta-b"]);
+}

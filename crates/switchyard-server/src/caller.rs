@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use switchyard_layers::rate_limit::Limits;
-use switchyard_router::GroupFilter;
 use switchyard_store::{BudgetPeriod, CounterScope};
 
 /// The identity of one request's caller.
@@ -72,25 +71,14 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may call `model`.
+    /// Whether the caller's allow-list admits `model` by name or wildcard
+    /// ([`AppState::may_call`](crate::AppState::may_call) adds access groups).
     pub fn may_call(&self, model: &str) -> bool {
         self.models.is_empty()
             || self
                 .models
                 .iter()
                 .any(|allowed| model_matches(allowed, model))
-    }
-
-    /// The fallback groups the router may take this caller to: those its allow-list names
-    /// (`None` when it may call every model).
-    pub fn group_filter(&self) -> Option<GroupFilter> {
-        if self.models.is_empty() {
-            return None;
-        }
-        let models = Arc::clone(&self.models);
-        Some(GroupFilter::new(move |group| {
-            models.iter().any(|allowed| model_matches(allowed, group))
-        }))
     }
 }
 

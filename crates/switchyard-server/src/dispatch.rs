@@ -322,17 +322,20 @@ fn has_budget(state: &AppState, caller: &Caller) -> bool {
         || (caller.end_user.is_some() && state.budgets().max_end_user_budget.is_some())
 }
 
-/// The fallback groups the router may take this call to: those the caller's allow-list names,
-/// and, for a caller with a budget (unless `budget_unpriced: allow`), only fully priced ones.
+/// The fallback groups the router may take this call to: those the caller may call (its
+/// allow-list, wildcards and access groups), and, for a caller with a budget (unless
+/// `budget_unpriced: allow`), only fully priced ones.
 fn fallback_filter(state: &AppState, caller: &Caller) -> Option<GroupFilter> {
-    let models = caller.group_filter();
+    let limited = !caller.models.is_empty();
     let refuse_unpriced = state.budgets().unpriced == Unpriced::Refuse && has_budget(state, caller);
-    if !refuse_unpriced {
-        return models;
+    if !limited && !refuse_unpriced {
+        return None;
     }
     let state = state.clone();
+    let caller = caller.clone();
     Some(GroupFilter::new(move |group| {
-        models.as_ref().is_none_or(|filter| filter.allows(group)) && state.group_is_priced(group)
+        (!limited || state.may_call(&caller, group))
+            && (!refuse_unpriced || state.group_is_priced(group))
     }))
 }
 
@@ -631,7 +634,8 @@ pub(crate) fn wildcard_model(
 /// call the alias or the group.
 fn admit_model(state: &AppState, caller: &Caller, model: &mut String) -> Result<(), ApiError> {
     let target = state.alias_target(model);
-    let allowed = caller.may_call(model) || target.is_some_and(|group| caller.may_call(group));
+    let allowed =
+        state.may_call(caller, model) || target.is_some_and(|group| state.may_call(caller, group));
     if !allowed {
         return Err(ApiError::model_not_allowed(model, &caller.key_id));
     }

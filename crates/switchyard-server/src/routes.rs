@@ -153,7 +153,7 @@ pub async fn models(
         .chain(state.rules().models())
         .chain(state.listed_aliases());
     let data = names
-        .filter(|name| caller.may_call(name))
+        .filter(|name| state.may_call(&caller, name))
         .map(|name| Model {
             id: name.to_owned(),
             object: "model".to_owned(),

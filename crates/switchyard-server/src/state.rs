@@ -22,6 +22,7 @@ use switchyard_router::{
 };
 use switchyard_telemetry::GatewayMetrics;
 
+use crate::caller::Caller;
 use crate::config::budgets::BudgetSettings;
 use crate::config::settings::ModelAlias;
 use crate::config::settings::ServerSettings;
@@ -89,6 +90,8 @@ struct Inner {
     wildcards: Wildcards,
     /// Tag routing, when `enable_tag_filtering` asks for it.
     tag_routing: Option<TagRouting>,
+    /// The model groups of each access group (`model_info.access_groups`).
+    access_groups: HashMap<String, Vec<String>>,
     rules: RoutingRules,
     master_key: Option<String>,
     max_request_bytes: usize,
@@ -152,9 +155,16 @@ impl AppState {
         let mut token_limits = HashMap::new();
         let mut request_params = HashMap::new();
         let mut deployment_tags = HashMap::new();
+        let mut access_groups: HashMap<String, Vec<String>> = HashMap::new();
         for d in settings.deployments {
             if let Some(price) = d.price {
                 prices.insert(d.id.clone(), price);
+            }
+            for access_group in &d.access_groups {
+                let members = access_groups.entry(access_group.clone()).or_default();
+                if !members.contains(&d.model_name) {
+                    members.push(d.model_name.clone());
+                }
             }
             if settings.tag_filtering_match_any.is_some() {
                 deployment_tags.insert(d.id.clone(), d.tags);
@@ -224,6 +234,7 @@ impl AppState {
                     .map(|a| (a.alias.clone(), a))
                     .collect(),
                 wildcards,
+                access_groups,
                 tag_routing: settings
                     .tag_filtering_match_any
                     .map(|match_any| TagRouting::new(match_any, deployment_tags)),
@@ -422,6 +433,18 @@ impl AppState {
             .get(&format!("{}/{model}", deployment.provider.family()))
             .or_else(|| catalog.get(&model))
             .map(|entry| entry.price)
+    }
+
+    /// Whether `caller` may call model group `model`: its allow-list names the group (or a
+    /// wildcard matching it), or an access group the group belongs to.
+    pub fn may_call(&self, caller: &Caller, model: &str) -> bool {
+        caller.may_call(model)
+            || caller.models.iter().any(|allowed| {
+                self.inner
+                    .access_groups
+                    .get(allowed)
+                    .is_some_and(|groups| groups.iter().any(|g| g == model))
+            })
     }
 
     /// Tag routing, when the configuration turns it on.

@@ -317,6 +317,10 @@ pub struct ModelInfo {
     /// info routes and used by `GET /health` to check it with the right call (LiteLLM's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// Access groups the deployment's model group belongs to (LiteLLM's key): a key or team
+    /// whose `models` names an access group may call every group in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_groups: Vec<String>,
     /// The model `GET /health` checks a wildcard deployment with (LiteLLM's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_model: Option<String>,

@@ -623,12 +623,6 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused("clients cannot send their own upstream credentials; remove the key"),
     ),
     (
-        "model_list[].model_info.access_groups",
-        Handling::Refused(
-            "model access groups are not supported; list the model names in each key's `models`",
-        ),
-    ),
-    (
         "model_list[].model_info.custom_tokenizer",
         Handling::Ignored(
             "Switchyard counts tokens with the upstream's reported usage; no tokenizer is loaded",

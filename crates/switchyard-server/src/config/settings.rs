@@ -127,6 +127,8 @@ pub struct DeploymentSettings {
     pub request_params: crate::request_params::RequestParams,
     /// Its `tags` and `tag_regex` patterns.
     pub tags: crate::tag_routing::DeploymentTags,
+    /// The access groups its model group belongs to (`model_info.access_groups`).
+    pub access_groups: Vec<String>,
 }
 
 /// The provider family of a deployment and its settings.
@@ -509,6 +511,7 @@ fn deployment(
         max_output_tokens,
         request_params,
         tags,
+        access_groups: model_info.access_groups,
     })
 }
 
