@@ -484,3 +484,40 @@ general_settings:
     ids.sort_unstable();
     assert_eq!(ids, ["beta-a", "beta-b"]);
 }
+
+/// `cache_params.mode: default_off` (docs: proxy/caching "Turn on / off caching per request"):
+/// only calls that ask for the cache use it.
+#[tokio::test]
+async fn an_opt_in_cache_answers_only_calls_that_ask_for_it() {
+    let upstream = FakeUpstream::start().await;
+    let config = format!(
+        "{}litellm_settings:\n  cache: true\n  cache_params:\n    mode: default_off\n",
+        config(&upstream.api_base)
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    for _ in 0..2 {
+        let response = gateway
+            .post("/v1/chat/completions", &hello("plain"), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-switchyard-cache"], "BYPASS");
+    }
+    assert_eq!(
+        upstream.received().len(),
+        2,
+        "not asked for: never answered from the cache"
+    );
+    let mut asking = hello("plain");
+    asking["cache"] = json!({"use-cache": true});
+    let first = gateway
+        .post("/v1/chat/completions", &asking, Some(MASTER_KEY))
+        .await;
+    assert_eq!(first.headers()["x-switchyard-cache"], "MISS");
+    let mut asking = hello("plain");
+    asking["caching"] = json!(true);
+    let second = gateway
+        .post("/v1/chat/completions", &asking, Some(MASTER_KEY))
+        .await;
+    assert_eq!(second.headers()["x-switchyard-cache"], "HIT");
+    assert_eq!(upstream.received().len(), 3);
+}

@@ -288,6 +288,9 @@ fn prepare_chat(
     let decision = decide_rule(state, request, tags, headers)?;
     // After the rules, which read `metadata`.
     take_litellm_fields(&mut request.extra, &mut options, &mut cache_control)?;
+    if state.cache_opt_in() && !cache_control.use_cache {
+        cache_control = CacheControl::BYPASS;
+    }
     if let Some(policy) = &state.layers().max_tokens {
         policy
             .apply(request)

@@ -90,6 +90,8 @@ struct Inner {
     wildcards: Wildcards,
     /// Tag routing, when `enable_tag_filtering` asks for it.
     tag_routing: Option<TagRouting>,
+    /// Whether the response cache serves only calls that ask for it (`mode: default_off`).
+    cache_opt_in: bool,
     /// The model groups of each access group (`model_info.access_groups`).
     access_groups: HashMap<String, Vec<String>>,
     rules: RoutingRules,
@@ -219,6 +221,7 @@ impl AppState {
             }
             None => None,
         };
+        let cache_opt_in = settings.layers.cache.as_ref().is_some_and(|c| c.opt_in);
         let layers = CallLayers::build(settings.layers, settings.request_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -235,6 +238,7 @@ impl AppState {
                     .collect(),
                 wildcards,
                 access_groups,
+                cache_opt_in,
                 tag_routing: settings
                     .tag_filtering_match_any
                     .map(|match_any| TagRouting::new(match_any, deployment_tags)),
@@ -445,6 +449,11 @@ impl AppState {
                     .get(allowed)
                     .is_some_and(|groups| groups.iter().any(|g| g == model))
             })
+    }
+
+    /// Whether the response cache serves only calls that ask for it (`mode: default_off`).
+    pub fn cache_opt_in(&self) -> bool {
+        self.inner.cache_opt_in
     }
 
     /// Tag routing, when the configuration turns it on.

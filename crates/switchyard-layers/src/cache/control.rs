@@ -32,6 +32,9 @@ pub struct CacheControl {
     /// Keep this answer this long instead of the layer's default TTL (LiteLLM's `ttl`), up to the
     /// layer's maximum. Zero stores nothing.
     pub ttl: Option<Duration>,
+    /// The caller asks for the cache (LiteLLM's `use-cache`), which a cache that is off unless
+    /// asked for (LiteLLM's `mode: default_off`) needs; a cache that is on ignores it.
+    pub use_cache: bool,
 }
 
 impl CacheControl {
@@ -40,6 +43,7 @@ impl CacheControl {
         no_cache: true,
         no_store: true,
         ttl: None,
+        use_cache: false,
     };
 
     /// Whether the cache may answer.
@@ -77,6 +81,7 @@ impl CacheControl {
             no_cache: self.no_cache || other.no_cache,
             no_store: self.no_store || other.no_store,
             ttl: other.ttl.or(self.ttl),
+            use_cache: self.use_cache || other.use_cache,
         }
     }
 }
@@ -137,6 +142,7 @@ pub fn take_cache_directives(extra: &mut RawExtra) -> Result<CacheControl, Inval
             "no-cache" => control.no_cache |= flag(name, value)?,
             "no-store" => control.no_store |= flag(name, value)?,
             "ttl" => control.ttl = Some(seconds(name, value)?),
+            "use-cache" => control.use_cache |= flag(name, value)?,
             "s-maxage" => {
                 seconds(name, value)?;
                 control.no_cache = true;

@@ -43,6 +43,8 @@ pub struct CacheSettings {
     pub per_user: bool,
     /// Which callers share answers.
     pub scope: CacheScope,
+    /// Whether only calls that ask for the cache use it (`mode: default_off`).
+    pub opt_in: bool,
 }
 
 /// Which callers may read the answers other callers stored (`cache_params.scope`).
@@ -237,11 +239,22 @@ fn cache(
             ));
         }
     };
+    let opt_in = match params.mode.as_deref() {
+        None | Some("default_on") => false,
+        Some("default_off") => true,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "litellm_settings.cache_params.mode",
+                format!("must be `default_on` or `default_off`, not `{other}`"),
+            ));
+        }
+    };
     Ok(Some(CacheSettings {
         store,
         ttl,
         per_user: params.per_user.unwrap_or(false),
         scope,
+        opt_in,
     }))
 }
 

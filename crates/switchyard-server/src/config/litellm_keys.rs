@@ -655,12 +655,6 @@ const KEYS: &[(&str, Handling)] = &[
         ),
     ),
     (
-        "litellm_settings.cache_params.mode",
-        Handling::Refused(
-            "the cache answers every request that does not opt out (`cache: {no-cache: true}`);              opt-in caching (`default_off`) is not supported",
-        ),
-    ),
-    (
         "litellm_settings.cache_params.redis_startup_nodes",
         Handling::Refused("Redis Cluster is not supported; give one Redis (`host` or `url`)"),
     ),

@@ -96,8 +96,8 @@ const GATEWAY_ONLY_FIELDS: &[&str] = &[
     "secret_fields",
 ];
 
-/// Takes LiteLLM's own request fields out of the body before it goes upstream: `caching` and
-/// `ttl` join the cache directives, `disable_fallbacks` keeps the call in its group, `metadata`
+/// Takes LiteLLM's own request fields out of the body before it goes upstream: `caching`
+/// (`false` keeps the cache out, `true` asks for it) and `ttl` join the cache directives, `disable_fallbacks` keeps the call in its group, `metadata`
 /// leaves unless the call asks OpenAI to `store` it (the only use OpenAI has for it), fields
 /// LiteLLM keeps to itself leave, and fields asking for what this gateway does not do are a 400.
 pub(crate) fn take_litellm_fields(
@@ -124,7 +124,9 @@ pub(crate) fn take_litellm_fields(
     match extra.take_value("caching") {
         None | Some(Value::Null) => {}
         Some(value) => {
-            if !flag(value, "caching")? {
+            if flag(value, "caching")? {
+                cache.use_cache = true;
+            } else {
                 *cache = cache.merge(CacheControl::BYPASS);
             }
         }

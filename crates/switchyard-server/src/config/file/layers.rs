@@ -52,6 +52,11 @@ pub struct CacheParams {
     /// other types listed are warned about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_call_types: Option<Vec<String>>,
+    /// `default_on` (the default): every call may be answered from the cache;
+    /// `default_off`: only calls that ask for it (`cache: {"use-cache": true}` or
+    /// `caching: true`), as LiteLLM's key says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
     /// Keys we do not know (warned about, then ignored).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
