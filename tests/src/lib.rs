@@ -389,6 +389,9 @@ pub struct Received {
 /// - `absurd-usage`: a normal answer reporting 10^15 prompt tokens;
 /// - anything else: a normal answer, `upstream says: <last user text>` (10 prompt and 5
 ///   completion tokens).
+///
+/// `/v1/completions` answers OpenAI's `text_completion` (streamed too): each prompt `p` gets `n`
+/// choices `upstream completes: <p>`, with usage of 10 prompt and 5 completion tokens.
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
     pub api_base: String,
@@ -418,6 +421,7 @@ impl FakeUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/completions", post(completions))
             // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);
@@ -613,6 +617,77 @@ fn sse(body: Body) -> Response {
         "text/event-stream".parse().expect("header"),
     );
     response
+}
+
+/// `POST /v1/completions`, in the shapes of
+/// <https://platform.openai.com/docs/api-reference/completions/object>.
+async fn completions(
+    State(state): State<UpstreamState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "not JSON", "invalid_request_error");
+    };
+    record(&state, "/v1/completions", &headers, &body);
+    let prompts: Vec<String> = match &body["prompt"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+            .collect(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "no prompt",
+                "invalid_request_error",
+            );
+        }
+    };
+    let n = body["n"].as_u64().unwrap_or(1);
+    let model = body["model"].clone();
+    let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    let choices = |text: &dyn Fn(&str) -> String, finish: Value| -> Vec<Value> {
+        let mut out = Vec::new();
+        for prompt in &prompts {
+            for _ in 0..n {
+                out.push(
+                    json!({"text": text(prompt), "index": out.len(), "logprobs": null,
+                    "finish_reason": finish}),
+                );
+            }
+        }
+        out
+    };
+    let object = |choices: Vec<Value>| {
+        json!({"id": "cmpl-up", "object": "text_completion", "created": 1, "model": model,
+            "choices": choices, "system_fingerprint": "fp_fake"})
+    };
+    if body["stream"] != json!(true) {
+        let mut answer = object(choices(
+            &|p| format!("upstream completes: {p}"),
+            json!("stop"),
+        ));
+        answer["usage"] = usage;
+        return axum::Json(answer).into_response();
+    }
+    let mut events = vec![
+        event(&object(choices(&|_| "upstream ".to_owned(), Value::Null))),
+        event(&object(choices(
+            &|p| format!("completes: {p}"),
+            Value::Null,
+        ))),
+        event(&object(choices(&|_| String::new(), json!("stop")))),
+    ];
+    if body["stream_options"]["include_usage"] == json!(true) {
+        let mut last = object(Vec::new());
+        last["usage"] = usage;
+        events.push(event(&last));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    sse(Body::from_stream(futures_util::stream::iter(
+        events.into_iter().map(Ok::<_, std::io::Error>),
+    )))
 }
 
 async fn embeddings(

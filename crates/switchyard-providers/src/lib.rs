@@ -12,6 +12,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+mod completions;
 pub mod error;
 pub mod gemini;
 pub mod http;
@@ -24,7 +25,7 @@ use std::pin::Pin;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
 };
 
 pub use error::{ErrorClass, ProviderError};
@@ -60,6 +61,26 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         &self,
         request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>>;
+
+    /// A complete legacy text completion (`/completions`), answered in chat shape (each
+    /// choice's text as its message) so that every call shares one call path; the gateway
+    /// renders it back as a `text_completion`. Providers without a completions API answer it
+    /// through [`Provider::chat`], one call per prompt.
+    fn completion(
+        &self,
+        request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        completions::complete_through_chat(self, request)
+    }
+
+    /// A streamed legacy text completion, as chat chunks (each piece of text as a delta); see
+    /// [`Provider::completion`]. Ends with a usage chunk as [`Provider::chat_stream`] does.
+    fn completion_stream(
+        &self,
+        request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        completions::stream_through_chat(self, request)
+    }
 }
 
 /// Seconds since the Unix epoch, as the `created` field of OpenAI objects counts time.

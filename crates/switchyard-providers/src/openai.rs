@@ -1,5 +1,5 @@
 //! The OpenAI-compatible adapter: OpenAI itself and every server that speaks its chat
-//! completions and embeddings API at some base URL (vLLM, Ollama, Groq, Mistral, Together,
+//! completions, legacy text completions and embeddings API at some base URL (vLLM, Ollama, Groq, Mistral, Together,
 //! OpenRouter, ...).
 //!
 //! Requests go out as the client sent them, unknown fields included, with the model replaced by
@@ -14,7 +14,8 @@ use http::{HeaderMap, HeaderValue, Uri};
 use serde::de::DeserializeOwned;
 use sse_stream::SseByteStream;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+    ChatChunk, ChatRequest, ChatResponse, Completion, CompletionRequest, EmbeddingsRequest,
+    EmbeddingsResponse, StreamOptions,
 };
 
 use crate::http::{
@@ -77,6 +78,7 @@ struct Inner {
     family: &'static str,
     model: String,
     chat_uri: Uri,
+    completions_uri: Uri,
     embeddings_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
@@ -86,19 +88,18 @@ impl OpenAiCompatible {
     /// An adapter for one deployment, sending through the shared `client`.
     pub fn new(client: HttpClient, settings: OpenAiSettings) -> Result<Self, ProviderError> {
         let base = settings.api_base.trim_end_matches('/');
-        let (chat_url, embeddings_url) = match &settings.dialect {
-            Dialect::OpenAi => (
-                format!("{base}/chat/completions"),
-                format!("{base}/embeddings"),
+        let url = |path: &str| match &settings.dialect {
+            Dialect::OpenAi => format!("{base}/{path}"),
+            Dialect::Azure { api_version } => format!(
+                "{base}/openai/deployments/{}/{path}?api-version={api_version}",
+                settings.model
             ),
-            Dialect::Azure { api_version } => {
-                let deployment = format!("{base}/openai/deployments/{}", settings.model);
-                (
-                    format!("{deployment}/chat/completions?api-version={api_version}"),
-                    format!("{deployment}/embeddings?api-version={api_version}"),
-                )
-            }
         };
+        let (chat_url, completions_url, embeddings_url) = (
+            url("chat/completions"),
+            url("completions"),
+            url("embeddings"),
+        );
         let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
@@ -127,6 +128,7 @@ impl OpenAiCompatible {
                 family: settings.family,
                 model: settings.model,
                 chat_uri: parse_uri(&chat_url)?,
+                completions_uri: parse_uri(&completions_url)?,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
             }),
@@ -191,12 +193,7 @@ impl Provider for OpenAiCompatible {
         let inner = Arc::clone(&self.inner);
         request.model.clone_from(&inner.model);
         request.stream = Some(true);
-        // Usage is always asked for, so that cost can be counted; the server strips it for
-        // clients that did not ask.
-        request
-            .stream_options
-            .get_or_insert_with(StreamOptions::default)
-            .include_usage = Some(true);
+        ask_for_usage(&mut request.stream_options);
         Box::pin(async move {
             let response = inner.post(&inner.chat_uri, &request).await?;
             Ok(chunk_stream(SseByteStream::new(response.into_sse_stream())))
@@ -211,6 +208,43 @@ impl Provider for OpenAiCompatible {
         request.model.clone_from(&inner.model);
         Box::pin(async move { inner.post_json(&inner.embeddings_uri, &request).await })
     }
+
+    fn completion(
+        &self,
+        mut request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        request.stream = None;
+        request.stream_options = None;
+        Box::pin(async move {
+            let answer: Completion = inner.post_json(&inner.completions_uri, &request).await?;
+            Ok(answer.into_chat())
+        })
+    }
+
+    fn completion_stream(
+        &self,
+        mut request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        request.stream = Some(true);
+        ask_for_usage(&mut request.stream_options);
+        Box::pin(async move {
+            let response = inner.post(&inner.completions_uri, &request).await?;
+            let events = SseByteStream::new(response.into_sse_stream());
+            Ok(event_stream(events, Completion::into_chat_chunk))
+        })
+    }
+}
+
+/// Asks a stream for its usage chunk, whatever the client asked: cost is counted from it, and
+/// the server strips it for clients that did not ask.
+fn ask_for_usage(options: &mut Option<StreamOptions>) {
+    options
+        .get_or_insert_with(StreamOptions::default)
+        .include_usage = Some(true);
 }
 
 /// Turns the upstream's SSE events into chunks. Ends at `data: [DONE]`; an upstream that closes
@@ -221,10 +255,22 @@ where
     S::Ok: bytes::Buf + Send,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
+    event_stream(events, |chunk: ChatChunk| chunk)
+}
+
+/// Turns the upstream's SSE events, each a `T`, into chat chunks with `into_chunk`; ends as
+/// [`chunk_stream`] does.
+fn event_stream<S, T>(events: SseByteStream<S>, into_chunk: fn(T) -> ChatChunk) -> ChunkStream
+where
+    S: futures_util::TryStream + Send + 'static,
+    S::Ok: bytes::Buf + Send,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+{
     let events = Box::pin(events);
     Box::pin(futures_util::stream::unfold(
         Some(events),
-        |events| async move {
+        move |events| async move {
             let mut events = events?;
             loop {
                 let event = match events.next().await {
@@ -242,8 +288,8 @@ where
                 if data.trim() == "[DONE]" {
                     return None;
                 }
-                return match serde_json::from_str::<ChatChunk>(&data) {
-                    Ok(chunk) => Some((Ok(chunk), Some(events))),
+                return match serde_json::from_str::<T>(&data) {
+                    Ok(chunk) => Some((Ok(into_chunk(chunk)), Some(events))),
                     Err(err) => Some((Err(event_error(&data, err)), None)),
                 };
             }
@@ -367,6 +413,10 @@ mod tests {
             a.inner.chat_uri.to_string(),
             "https://host.example/base/chat/completions"
         );
+        assert_eq!(
+            a.inner.completions_uri.to_string(),
+            "https://host.example/base/completions"
+        );
         let value = a.inner.headers.get("authorization").expect("key header");
         assert_eq!(value.to_str().ok(), Some("Bearer k-123"));
         assert!(value.is_sensitive());
@@ -384,6 +434,10 @@ mod tests {
         assert_eq!(
             a.inner.embeddings_uri.to_string(),
             "https://host.example/base/openai/deployments/dep-1/embeddings?api-version=2024-10-21"
+        );
+        assert_eq!(
+            a.inner.completions_uri.to_string(),
+            "https://host.example/base/openai/deployments/dep-1/completions?api-version=2024-10-21"
         );
         assert!(a.inner.headers.contains_key("api-key"));
         assert!(!a.inner.headers.contains_key("authorization"));

@@ -28,6 +28,8 @@ pub fn router(live: Live) -> Router {
     let api = Router::<Live>::new()
         .route("/v1/chat/completions", post(routes::chat_completions))
         .route("/chat/completions", post(routes::chat_completions))
+        .route("/v1/completions", post(routes::completions))
+        .route("/completions", post(routes::completions))
         .route("/v1/embeddings", post(routes::embeddings))
         .route("/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))

@@ -1,7 +1,8 @@
 //! Sending one call: its options taken out of the body, its experiment and routing rule
 //! applied, then through the call path's layers ([`pipeline`]) to a deployment, and its
 //! [`CallRecord`] finished with tokens and cost when the answer (or stream) is done. Every
-//! ingress (OpenAI chat completions, embeddings, the Anthropic Messages API) goes through here,
+//! ingress (OpenAI chat and text completions, embeddings, the Anthropic Messages API) goes
+//! through here,
 //! so they share routing, limits, caching, accounting and error mapping.
 
 use std::pin::Pin;
@@ -20,7 +21,8 @@ use switchyard_router::{CallOptions, Decision, GroupFilter, RequestFacts, Sticky
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, MessageContent,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
+    MessageContent, PromptOptions,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -95,7 +97,32 @@ impl Route {
 /// flight until then, a stream until it ends.
 pub async fn chat(
     state: &AppState,
+    request: ChatRequest,
+    headers: &HeaderMap,
+    caller: Caller,
+) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    send(state, request, None, headers, caller).await
+}
+
+/// Sends a legacy text completion as [`chat`] sends a chat call: as the chat call it stands
+/// for ([`CompletionRequest::split`]), so it shares routing, limits, budgets and accounting;
+/// each deployment's provider is asked for a text completion (`/completions` where it has
+/// one). The answer comes back in chat shape.
+pub async fn text_completion(
+    state: &AppState,
+    request: CompletionRequest,
+    headers: &HeaderMap,
+    caller: Caller,
+) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    let (chat, prompt) = request.split();
+    send(state, chat, Some(prompt), headers, caller).await
+}
+
+/// A chat call, or with `prompt` the text completion it stands for.
+async fn send(
+    state: &AppState,
     mut request: ChatRequest,
+    prompt: Option<PromptOptions>,
     headers: &HeaderMap,
     mut caller: Caller,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
@@ -106,7 +133,11 @@ pub async fn chat(
         state.budgets().end_user_header.as_ref(),
         request.user.as_deref(),
     );
-    let mut record = CallRecord::start(operation::CHAT, caller.clone(), request.model.clone());
+    let operation = match prompt {
+        Some(_) => operation::TEXT_COMPLETION,
+        None => operation::CHAT,
+    };
+    let mut record = CallRecord::start(operation, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
     if !caller.may_call(&request.model) {
         let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
@@ -114,7 +145,7 @@ pub async fn chat(
     }
     let prepared = record
         .span
-        .in_scope(|| prepare_chat(state, &mut request, headers));
+        .in_scope(|| prepare_chat(state, &mut request, prompt.as_ref(), headers));
     let (mut options, timeout, cache_control, experiment, decision) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -135,6 +166,7 @@ pub async fn chat(
     let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
+        prompt: prompt.map(Arc::new),
         options,
         caller,
         timeout,
@@ -255,6 +287,7 @@ pub async fn chat(
 fn prepare_chat(
     state: &AppState,
     request: &mut ChatRequest,
+    prompt: Option<&PromptOptions>,
     headers: &HeaderMap,
 ) -> Result<
     (
@@ -267,9 +300,10 @@ fn prepare_chat(
     ApiError,
 > {
     if request.messages.is_empty() {
-        return Err(ApiError::invalid_request(
-            "`messages` must hold at least one message",
-        ));
+        return Err(ApiError::invalid_request(match prompt {
+            Some(_) => "`prompt` must hold at least one prompt",
+            None => "`messages` must hold at least one message",
+        }));
     }
     refuse_client_credentials(&request.extra)?;
     let options = routing_options(&mut request.extra)?;

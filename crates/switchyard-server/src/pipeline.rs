@@ -24,7 +24,7 @@ use switchyard_layers::rate_limit::{
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
 use switchyard_telemetry::CallSpan;
-use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
+use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse, CompletionRequest, PromptOptions};
 use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
@@ -41,6 +41,9 @@ use crate::state::{AppState, BuildError};
 pub(crate) struct ChatCall {
     /// The request, its model pointed at the group that serves it.
     pub request: ChatRequest,
+    /// For a legacy text completion, what it holds besides the chat call it stands for: the
+    /// upstream is asked for `/completions` ([`CompletionRequest::join`]).
+    pub prompt: Option<Arc<PromptOptions>>,
     /// Per-request routing options (`models`, `fallbacks`, `num_retries`).
     pub options: CallOptions,
     /// Who is calling.
@@ -90,6 +93,10 @@ impl Cacheable for ScopedCall {
     }
 
     fn cache_key(&self, options: &KeyOptions) -> Option<CacheKey> {
+        // Text completions are not cached: their key would have to hold their prompt options.
+        if self.call.prompt.is_some() {
+            return None;
+        }
         let key = self.call.request.cache_key(options)?;
         Some(match &self.scope {
             Some(scope) => key.scoped(scope),
@@ -352,6 +359,7 @@ impl Service<ChatCall> for RouteChat {
 async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> {
     let ChatCall {
         request,
+        prompt,
         options,
         span,
         attempts,
@@ -359,6 +367,10 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
     } = call;
     let model = request.model.clone();
     let stream = request.is_stream();
+    let request = match prompt {
+        None => UpstreamRequest::Chat(request),
+        Some(prompt) => UpstreamRequest::Completion(CompletionRequest::join(&request, &prompt)),
+    };
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, request| {
@@ -369,13 +381,20 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
             let entered = attempt.span().clone();
             Box::pin(
                 async move {
+                    let provider = &deployment.provider;
                     let result = if stream {
-                        let started = deployment.provider.chat_stream(request);
+                        let started = match request {
+                            UpstreamRequest::Chat(chat) => provider.chat_stream(chat),
+                            UpstreamRequest::Completion(text) => provider.completion_stream(text),
+                        };
                         within(&deployment, deployment.stream_timeout, started)
                             .await
                             .map(Attempt::Stream)
                     } else {
-                        let answer = deployment.provider.chat(request);
+                        let answer = match request {
+                            UpstreamRequest::Chat(chat) => provider.chat(chat),
+                            UpstreamRequest::Completion(text) => provider.completion(text),
+                        };
                         within(&deployment, deployment.timeout, answer)
                             .await
                             .map(|a| Attempt::Complete(Box::new(a)))
@@ -416,6 +435,13 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
         cache: None,
         correction: None,
     })
+}
+
+/// What the upstream is asked for: a chat completion, or a legacy text completion.
+#[derive(Clone)]
+enum UpstreamRequest {
+    Chat(ChatRequest),
+    Completion(CompletionRequest),
 }
 
 /// What one attempt produced, before the in-flight guard is attached to streams.

@@ -1,11 +1,14 @@
-//! The HTTP API: chat completions, embeddings, the model list, health checks and metrics.
+//! The HTTP API: chat and legacy text completions, embeddings, the model list, health checks
+//! and metrics.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
-use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
+use switchyard_wire::{
+    ChatRequest, Completion, CompletionRequest, EmbeddingsRequest, Model, ModelList,
+};
 
 use crate::body::JsonBody;
 use crate::caller::Caller;
@@ -13,7 +16,7 @@ use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::state::AppState;
-use crate::stream::sse_response;
+use crate::stream::{completion_sse_response, sse_response};
 
 /// Response header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
@@ -50,6 +53,32 @@ pub async fn chat_completions(
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => sse_response(route.answered_by(), chunks, include_usage),
+    };
+    tag_route(&mut response, &route);
+    Ok(response)
+}
+
+/// `POST /v1/completions`: a legacy text completion
+/// (<https://platform.openai.com/docs/api-reference/completions>), complete or streamed, as
+/// LiteLLM serves it: passed to upstreams with a completions API, through chat on the others.
+pub async fn completions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<CompletionRequest>,
+) -> Result<Response, ApiError> {
+    let include_usage = request
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    let Dispatched { route, outcome } =
+        dispatch::text_completion(&state, request, &headers, caller).await?;
+    let mut response = match outcome {
+        ChatOutcome::Complete(answer) => Json(Completion::from_chat(*answer)).into_response(),
+        ChatOutcome::Stream(chunks) => {
+            completion_sse_response(route.answered_by(), chunks, include_usage)
+        }
     };
     tag_route(&mut response, &route);
     Ok(response)

@@ -1,7 +1,7 @@
 //! OpenAI-compatible wire types for Switchyard.
 //!
 //! These are the shapes clients send and receive: chat completions (request, response and stream
-//! chunk), embeddings, the model list and the error body. They carry no I/O. Request types keep
+//! chunk), legacy text completions, embeddings, the model list and the error body. They carry no I/O. Request types keep
 //! every field they do not know in an `extra` map, so parameters a provider adds before we do still
 //! reach OpenAI-compatible upstreams unchanged. Large parts the gateway forwards without reading
 //! (tool schemas, `response_format`) are kept as their JSON text ([`RawJson`]), not as a tree.
@@ -11,6 +11,7 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod models;
@@ -22,6 +23,7 @@ pub use chat::{
     PromptTokensDetails, ResponseFormat, Role, Stop, StreamOptions, Tool, ToolCall, ToolCallDelta,
     Usage,
 };
+pub use completions::{Completion, CompletionChoice, CompletionRequest, Prompt, PromptOptions};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
     EmbeddingsResponse,

@@ -1,0 +1,322 @@
+//! End to end through a real gateway process: the routes LiteLLM serves besides chat and
+//! embeddings, each answering in its documented shape through a fake upstream and each holding
+//! a key's model allow-list (403), its budget (400 `budget_exceeded`) and leaving a spend record,
+//! as chat completions do.
+//!
+//! Shapes: OpenAI's API reference (<https://platform.openai.com/docs/api-reference/completions>)
+//! and LiteLLM's proxy documentation, cited at each test.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard_e2e::fake_anthropic::{ANTHROPIC_KEY, FakeAnthropic};
+use switchyard_e2e::shared_state::{admin_get, eventually, new_key};
+use switchyard_e2e::{
+    FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, cost_of, error_of, sse_data,
+};
+
+/// US dollars per prompt and per completion token of every deployment here: the fake upstream
+/// reports 10 and 5 tokens, so a call through it costs $0.019.
+const INPUT_PRICE: f64 = 0.001;
+const OUTPUT_PRICE: f64 = 0.0018;
+const CALL_COST: f64 = 10.0 * INPUT_PRICE + 5.0 * OUTPUT_PRICE;
+
+/// A model group `name` on the fake OpenAI-compatible upstream (upstream model `upstream`),
+/// priced, with deployment id `{name}-1`.
+fn upstream_group(name: &str, upstream: &str, api_base: &str) -> String {
+    format!(
+        "  - model_name: {name}\n    litellm_params: {{model: openai/{upstream}, api_base: '{api_base}', api_key: os.environ/UPSTREAM_KEY, input_cost_per_token: {INPUT_PRICE}, output_cost_per_token: {OUTPUT_PRICE}}}\n    model_info: {{id: {name}-1}}\n"
+    )
+}
+
+/// A gateway with `instruct` and `other` on the fake upstream, `mocked` on the mock provider
+/// and `claude` on a fake Anthropic API.
+async fn setup() -> (FakeUpstream, FakeAnthropic, Gateway) {
+    let upstream = FakeUpstream::start().await;
+    let anthropic = FakeAnthropic::start().await;
+    let api = &upstream.api_base;
+    let config = format!(
+        "model_list:\n{}{}  - model_name: mocked\n    litellm_params: {{model: mock/echo, input_cost_per_token: {INPUT_PRICE}, output_cost_per_token: {OUTPUT_PRICE}}}\n    model_info: {{id: mocked-1}}\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-text, api_base: '{}', api_key: {ANTHROPIC_KEY}}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        upstream_group("instruct", "upstream-instruct", api),
+        upstream_group("other", "upstream-other", api),
+        anthropic.api_base,
+    );
+    let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    (upstream, anthropic, gateway)
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Checks one documented `text_completion` choice.
+fn assert_choice(choice: &Value, text: &str, index: u64) {
+    assert_eq!(choice["text"], text, "{choice}");
+    assert_eq!(choice["index"], index, "{choice}");
+    assert!(choice.get("logprobs").is_some(), "logprobs key: {choice}");
+    assert!(
+        choice.get("finish_reason").is_some(),
+        "finish_reason: {choice}"
+    );
+}
+
+/// The spend records of answered calls (status 200) of key `id`, once there are `count`.
+async fn spend_records(gateway: &Gateway, id: &str, count: usize) -> Vec<Value> {
+    let path = format!("/spend/logs?key_id={id}");
+    eventually(
+        Duration::from_secs(15),
+        &format!("{count} spend records"),
+        || async {
+            let answer = admin_get(gateway, &path).await;
+            let records: Vec<Value> = answer
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["status"] == 200)
+                .cloned()
+                .collect();
+            (records.len() >= count).then_some(records)
+        },
+    )
+    .await
+}
+
+/// Checks that a key limited to `instruct` with a budget below two calls is refused `other`
+/// (403), is answered once on `instruct` and charged for it (spend record), then refused over
+/// its budget: `call(gateway, key, model)` sends the route's request.
+async fn assert_key_checks_hold<F, Fut>(gateway: &Gateway, upstream: &FakeUpstream, call: F)
+where
+    F: Fn(String, &'static str) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let (key, id) = new_key(
+        gateway,
+        &json!({"models": ["instruct"], "max_budget": CALL_COST / 2.0}),
+    )
+    .await;
+    let before = upstream.received().len();
+
+    let (status, code, _) = error_of(call(key.clone(), "other").await).await;
+    assert_eq!((status, code.as_str()), (403, "model_not_allowed"));
+    assert_eq!(
+        upstream.received().len(),
+        before,
+        "a forbidden model reached the upstream"
+    );
+
+    let answered = call(key.clone(), "instruct").await;
+    assert_eq!(answered.status(), 200);
+    let _ = answered.bytes().await;
+    let records = spend_records(gateway, &id, 1).await;
+    let record = &records[0];
+    assert_eq!(record["model_group"], "instruct", "{record}");
+    assert!(
+        (record["cost_usd"].as_f64().expect("cost") - CALL_COST).abs() < 1e-9,
+        "{record}"
+    );
+
+    let (status, code, body) = error_of(call(key, "instruct").await).await;
+    assert_eq!((status, code.as_str()), (400, "budget_exceeded"), "{body}");
+    assert_eq!(
+        upstream.received().len(),
+        before + 1,
+        "only the call within the budget reached the upstream"
+    );
+}
+
+// https://platform.openai.com/docs/api-reference/completions/create
+#[tokio::test]
+async fn text_completions_reach_an_openai_compatible_upstream_as_sent() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    for path in ["/v1/completions", "/completions"] {
+        let response = gateway
+            .post(
+                path,
+                &json!({"model": "instruct", "prompt": ["Say", "this"], "max_tokens": 7,
+                        "logit_bias": {"50256": -100}, "echo": true, "logprobs": 1}),
+                Some(MASTER_KEY),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "x-switchyard-deployment"),
+            Some("instruct-1")
+        );
+        assert!((cost_of(&response) - CALL_COST).abs() < 1e-9);
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(answer["object"], "text_completion", "{answer}");
+        assert_eq!(answer["model"], "upstream-instruct");
+        assert!(
+            answer["id"].is_string() && answer["created"].is_u64(),
+            "{answer}"
+        );
+        assert_choice(&answer["choices"][0], "upstream completes: Say", 0);
+        assert_choice(&answer["choices"][1], "upstream completes: this", 1);
+        assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+        assert_eq!(answer["usage"]["total_tokens"], 15, "{answer}");
+
+        let sent = upstream.received().pop().expect("the upstream was called");
+        assert_eq!(sent.path, "/v1/completions");
+        assert_eq!(
+            sent.authorization.as_deref(),
+            Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+        );
+        assert_eq!(sent.body["model"], "upstream-instruct");
+        assert_eq!(
+            sent.body["prompt"],
+            json!(["Say", "this"]),
+            "the prompt as sent"
+        );
+        for field in ["max_tokens", "logit_bias", "echo", "logprobs"] {
+            assert!(
+                sent.body.get(field).is_some(),
+                "{field} forwarded: {}",
+                sent.body
+            );
+        }
+        assert!(sent.body.get("messages").is_none(), "{}", sent.body);
+    }
+}
+
+// Stream events: `text_completion` objects, then `data: [DONE]`
+// (https://platform.openai.com/docs/api-reference/completions/create#completions-create-stream).
+#[tokio::test]
+async fn streamed_text_completions_arrive_as_text_completion_chunks() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    for include_usage in [false, true] {
+        let response = gateway
+            .post(
+                "/v1/completions",
+                &json!({"model": "instruct", "prompt": "Say", "stream": true,
+                        "stream_options": {"include_usage": include_usage}}),
+                Some(MASTER_KEY),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
+        let body = response.text().await.expect("body");
+        let events = sse_data(&body);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e).expect("a JSON chunk"))
+            .collect();
+        let text: String = chunks
+            .iter()
+            .flat_map(|c| c["choices"].as_array().cloned().unwrap_or_default())
+            .map(|c| c["text"].as_str().expect("text").to_owned())
+            .collect();
+        assert_eq!(text, "upstream completes: Say");
+        assert!(
+            chunks.iter().all(|c| c["object"] == "text_completion"),
+            "{body}"
+        );
+        let usage_chunks = chunks.iter().filter(|c| c.get("usage").is_some()).count();
+        assert_eq!(usage_chunks, usize::from(include_usage), "{body}");
+        let sent = upstream.received().pop().expect("called");
+        assert_eq!(
+            (sent.path.as_str(), &sent.body["stream"]),
+            ("/v1/completions", &json!(true))
+        );
+    }
+}
+
+// LiteLLM answers text completions on providers without a completions API through chat
+// (https://docs.litellm.ai/docs/text_completion).
+#[tokio::test]
+async fn providers_without_a_completions_api_answer_through_chat() {
+    let (_upstream, anthropic, gateway) = setup().await;
+    let answer: Value = gateway
+        .post(
+            "/v1/completions",
+            &json!({"model": "mocked", "prompt": "echo me", "echo": true}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["object"], "text_completion", "{answer}");
+    assert_choice(&answer["choices"][0], "echo meecho me", 0);
+
+    let streamed = gateway
+        .post(
+            "/v1/completions",
+            &json!({"model": "mocked", "prompt": "one two", "stream": true}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .text()
+        .await
+        .expect("body");
+    let events = sse_data(&streamed);
+    let text: String = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e).expect("chunk"))
+        .flat_map(|c| c["choices"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["text"].as_str().expect("text").to_owned())
+        .collect();
+    assert_eq!(text, "one two", "{streamed}");
+
+    let answer: Value = gateway
+        .post(
+            "/v1/completions",
+            &json!({"model": "claude", "prompt": "Hello", "max_tokens": 20}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_choice(&answer["choices"][0], "Hi! My name is Claude.", 0);
+    let sent = anthropic.received().pop().expect("Anthropic was called");
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(
+        sent.body["messages"],
+        json!([{"role": "user", "content": "Hello"}]),
+        "{}",
+        sent.body
+    );
+
+    // What only a completions API can do is refused, not dropped.
+    let (status, code, _) = error_of(
+        gateway
+            .post(
+                "/v1/completions",
+                &json!({"model": "claude", "prompt": [1, 2, 3]}),
+                Some(MASTER_KEY),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "upstream_bad_request"));
+}
+
+#[tokio::test]
+async fn text_completions_hold_allow_lists_and_budgets_and_leave_spend_records() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let malformed = gateway
+        .post(
+            "/v1/completions",
+            &json!({"model": "instruct"}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    let (status, code, _) = error_of(malformed).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    for stream in [false, true] {
+        assert_key_checks_hold(&gateway, &upstream, |key, model| {
+            let gateway = &gateway;
+            async move {
+                gateway
+                    .post(
+                        "/v1/completions",
+                        &json!({"model": model, "prompt": "hi", "stream": stream}),
+                        Some(&key),
+                    )
+                    .await
+            }
+        })
+        .await;
+    }
+}
