@@ -3,7 +3,8 @@ serves besides chat and embeddings.
 
 This module owns those SDK client tests: legacy text completions (plain and streamed, through
 the fake upstream's ``/v1/completions`` and through the built-in mock, which has no completions
-API and answers through chat), each seen through the SDK as an application would use it, and
+API and answers through chat) and the Azure-style routes the SDK's ``AzureOpenAI`` client calls,
+each seen through the SDK as an application would use it, and
 checked against what the fake upstream received. Fixtures come from ``conftest.py``.
 """
 
@@ -13,8 +14,8 @@ import uuid
 
 import openai
 
-from conftest import MOCK_ECHO, MODEL, UPSTREAM_MODEL
-from fake_upstream import COMPLETION_PREFIX, USAGE
+from conftest import MASTER_KEY, MOCK_ECHO, MODEL, UPSTREAM_MODEL
+from fake_upstream import COMPLETION_PREFIX, CONTENT_PREFIX, USAGE
 
 
 def marker() -> str:
@@ -72,3 +73,22 @@ def test_text_completion_through_a_provider_without_a_completions_api(openai_cli
     chunks = list(openai_client.completions.create(model=MOCK_ECHO, prompt="one two three", stream=True))
     assert "".join(c.text for chunk in chunks for c in chunk.choices) == "one two three"
     assert all(chunk.usage is None for chunk in chunks), "usage only when asked for"
+
+
+# -- Azure-style routes, as the SDK's AzureOpenAI client calls them --------------------------
+
+
+def test_azure_openai_client_reaches_the_deployment_named_in_its_path(gateway, fake_upstream) -> None:
+    mark = marker()
+    with openai.AzureOpenAI(
+        azure_endpoint=gateway.base_url, api_key=MASTER_KEY, api_version="2024-10-21", max_retries=0
+    ) as client:
+        completion = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": f"azure {mark}"}]
+        )
+        assert completion.choices[0].message.content == f"{CONTENT_PREFIX}azure {mark}"
+        embedding = client.embeddings.create(model=MODEL, input="x")
+        assert embedding.object == "list" and len(embedding.data) == 1
+    received = fake_upstream.find_by_text(mark)
+    assert [r.path for r in received] == ["/v1/chat/completions"]
+    assert received[0].json["model"] == UPSTREAM_MODEL

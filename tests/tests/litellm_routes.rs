@@ -81,17 +81,21 @@ async fn spend_records(gateway: &Gateway, id: &str, count: usize) -> Vec<Value> 
     .await
 }
 
-/// Checks that a key limited to `instruct` with a budget below two calls is refused `other`
-/// (403), is answered once on `instruct` and charged for it (spend record), then refused over
-/// its budget: `call(gateway, key, model)` sends the route's request.
-async fn assert_key_checks_hold<F, Fut>(gateway: &Gateway, upstream: &FakeUpstream, call: F)
-where
+/// Checks that a key limited to `instruct` with a budget of half a call is refused `other`
+/// (403), is answered once on `instruct` and charged `cost` for it (spend record), then refused
+/// over its budget: `call(key, model)` sends the route's request.
+async fn assert_key_checks_hold<F, Fut>(
+    gateway: &Gateway,
+    upstream: &FakeUpstream,
+    cost: f64,
+    call: F,
+) where
     F: Fn(String, &'static str) -> Fut,
     Fut: std::future::Future<Output = reqwest::Response>,
 {
     let (key, id) = new_key(
         gateway,
-        &json!({"models": ["instruct"], "max_budget": CALL_COST / 2.0}),
+        &json!({"models": ["instruct"], "max_budget": cost / 2.0}),
     )
     .await;
     let before = upstream.received().len();
@@ -111,7 +115,7 @@ where
     let record = &records[0];
     assert_eq!(record["model_group"], "instruct", "{record}");
     assert!(
-        (record["cost_usd"].as_f64().expect("cost") - CALL_COST).abs() < 1e-9,
+        (record["cost_usd"].as_f64().expect("cost") - cost).abs() < 1e-9,
         "{record}"
     );
 
@@ -305,7 +309,7 @@ async fn text_completions_hold_allow_lists_and_budgets_and_leave_spend_records()
     let (status, code, _) = error_of(malformed).await;
     assert_eq!((status, code.as_str()), (400, "invalid_request"));
     for stream in [false, true] {
-        assert_key_checks_hold(&gateway, &upstream, |key, model| {
+        assert_key_checks_hold(&gateway, &upstream, CALL_COST, |key, model| {
             let gateway = &gateway;
             async move {
                 gateway
@@ -315,6 +319,118 @@ async fn text_completions_hold_allow_lists_and_budgets_and_leave_spend_records()
                         Some(&key),
                     )
                     .await
+            }
+        })
+        .await;
+    }
+}
+
+/// `POST {path}` of `body` with the key in Azure's `api-key` header and an `api-version` query,
+/// as the Azure OpenAI SDKs send them.
+async fn azure_post(gateway: &Gateway, path: &str, body: &Value, key: &str) -> reqwest::Response {
+    gateway
+        .client
+        .post(format!("{}{path}?api-version=2024-10-21", gateway.base))
+        .header("api-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("gateway answers")
+}
+
+// LiteLLM serves Azure's routes and takes their model from the path
+// (https://docs.litellm.ai/docs/providers/azure, "Azure OpenAI SDK" against the proxy).
+#[tokio::test]
+async fn azure_routes_take_the_model_from_the_path_and_the_key_from_api_key() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let chat = json!({"messages": [{"role": "user", "content": "hi"}]});
+    for body in [
+        chat.clone(),
+        json!({"model": "other", "messages": chat["messages"]}),
+    ] {
+        let response = azure_post(
+            &gateway,
+            "/openai/deployments/instruct/chat/completions",
+            &body,
+            MASTER_KEY,
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            header(&response, "x-switchyard-deployment"),
+            Some("instruct-1")
+        );
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(answer["object"], "chat.completion", "{answer}");
+        assert_eq!(
+            answer["choices"][0]["message"]["content"],
+            "upstream says: hi"
+        );
+        let sent = upstream.received().pop().expect("called");
+        assert_eq!(
+            (sent.path.as_str(), &sent.body["model"]),
+            ("/v1/chat/completions", &json!("upstream-instruct"))
+        );
+    }
+    let answer: Value = azure_post(
+        &gateway,
+        "/openai/deployments/instruct/embeddings",
+        &json!({"input": ["a", "b"]}),
+        MASTER_KEY,
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(answer["object"], "list", "{answer}");
+    assert_eq!(answer["data"].as_array().map(Vec::len), Some(2));
+    let answer: Value = azure_post(
+        &gateway,
+        "/openai/deployments/instruct/completions",
+        &json!({"prompt": "Say"}),
+        MASTER_KEY,
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_choice(&answer["choices"][0], "upstream completes: Say", 0);
+
+    let (status, code, _) = error_of(
+        gateway
+            .post("/openai/deployments/instruct/chat/completions", &chat, None)
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (401, "invalid_api_key"));
+    let (status, code, _) = error_of(
+        azure_post(
+            &gateway,
+            "/openai/deployments/instruct/chat/completions",
+            &chat,
+            "sk-nope",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (401, "invalid_api_key"));
+
+    // The fake upstream reports 4 prompt tokens for embeddings.
+    for (route, cost) in [
+        ("chat/completions", CALL_COST),
+        ("embeddings", 4.0 * INPUT_PRICE),
+    ] {
+        assert_key_checks_hold(&gateway, &upstream, cost, |key, model| {
+            let gateway = &gateway;
+            async move {
+                let body = json!({"messages": [{"role": "user", "content": "hi"}], "input": "hi"});
+                azure_post(
+                    gateway,
+                    &format!("/openai/deployments/{model}/{route}"),
+                    &body,
+                    &key,
+                )
+                .await
             }
         })
         .await;

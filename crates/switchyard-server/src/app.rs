@@ -15,6 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::auth::{require_key, require_master_key};
+use crate::azure;
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::messages;
@@ -35,6 +36,18 @@ pub fn router(live: Live) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
+        .route(
+            "/openai/deployments/{model}/chat/completions",
+            post(azure::chat_completions),
+        )
+        .route(
+            "/openai/deployments/{model}/completions",
+            post(azure::completions),
+        )
+        .route(
+            "/openai/deployments/{model}/embeddings",
+            post(azure::embeddings),
+        )
         .route_layer(from_fn_with_state(live.clone(), require_key));
     let admin =
         crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));

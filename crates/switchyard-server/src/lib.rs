@@ -10,6 +10,7 @@
 
 mod admin;
 mod auth;
+mod azure;
 mod body;
 mod dispatch;
 mod estimate;

@@ -48,8 +48,18 @@ pub async fn chat_completions(
     headers: HeaderMap,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
+    answer_chat(&state, caller, &headers, request).await
+}
+
+/// Sends a chat call and answers it, for every route that serves chat completions.
+pub(crate) async fn answer_chat(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: ChatRequest,
+) -> Result<Response, ApiError> {
     let include_usage = request.wants_stream_usage();
-    let Dispatched { route, outcome } = dispatch::chat(&state, request, &headers, caller).await?;
+    let Dispatched { route, outcome } = dispatch::chat(state, request, headers, caller).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => sse_response(route.answered_by(), chunks, include_usage),
@@ -67,13 +77,23 @@ pub async fn completions(
     headers: HeaderMap,
     JsonBody(request): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
+    answer_completion(&state, caller, &headers, request).await
+}
+
+/// Sends a text completion and answers it, for every route that serves them.
+pub(crate) async fn answer_completion(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: CompletionRequest,
+) -> Result<Response, ApiError> {
     let include_usage = request
         .stream_options
         .as_ref()
         .and_then(|o| o.include_usage)
         .unwrap_or(false);
     let Dispatched { route, outcome } =
-        dispatch::text_completion(&state, request, &headers, caller).await?;
+        dispatch::text_completion(state, request, headers, caller).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(Completion::from_chat(*answer)).into_response(),
         ChatOutcome::Stream(chunks) => {
@@ -91,8 +111,18 @@ pub async fn embeddings(
     headers: HeaderMap,
     JsonBody(request): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
+    answer_embeddings(&state, caller, &headers, request).await
+}
+
+/// Sends an embeddings call and answers it, for every route that serves embeddings.
+pub(crate) async fn answer_embeddings(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: EmbeddingsRequest,
+) -> Result<Response, ApiError> {
     let Dispatched { route, outcome } =
-        dispatch::embeddings(&state, request, &headers, caller).await?;
+        dispatch::embeddings(state, request, headers, caller).await?;
     let mut response = Json(outcome).into_response();
     tag_route(&mut response, &route);
     Ok(response)
