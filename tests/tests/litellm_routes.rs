@@ -29,16 +29,17 @@ fn upstream_group(name: &str, upstream: &str, api_base: &str) -> String {
     )
 }
 
-/// A gateway with `instruct` and `other` on the fake upstream, `mocked` on the mock provider
-/// and `claude` on a fake Anthropic API.
+/// A gateway with `instruct`, `other` and `vendor/instruct` on the fake upstream, `mocked` on
+/// the mock provider and `claude` on a fake Anthropic API.
 async fn setup() -> (FakeUpstream, FakeAnthropic, Gateway) {
     let upstream = FakeUpstream::start().await;
     let anthropic = FakeAnthropic::start().await;
     let api = &upstream.api_base;
     let config = format!(
-        "model_list:\n{}{}  - model_name: mocked\n    litellm_params: {{model: mock/echo, input_cost_per_token: {INPUT_PRICE}, output_cost_per_token: {OUTPUT_PRICE}}}\n    model_info: {{id: mocked-1}}\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-text, api_base: '{}', api_key: {ANTHROPIC_KEY}}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        "model_list:\n{}{}{}  - model_name: mocked\n    litellm_params: {{model: mock/echo, input_cost_per_token: {INPUT_PRICE}, output_cost_per_token: {OUTPUT_PRICE}}}\n    model_info: {{id: mocked-1}}\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-text, api_base: '{}', api_key: {ANTHROPIC_KEY}}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
         upstream_group("instruct", "upstream-instruct", api),
         upstream_group("other", "upstream-other", api),
+        upstream_group("vendor/instruct", "upstream-vendor", api),
         anthropic.api_base,
     );
     let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
@@ -435,4 +436,43 @@ async fn azure_routes_take_the_model_from_the_path_and_the_key_from_api_key() {
         })
         .await;
     }
+}
+
+// https://platform.openai.com/docs/api-reference/models/retrieve
+#[tokio::test]
+async fn one_model_is_served_to_keys_that_may_call_it() {
+    let (_upstream, _anthropic, gateway) = setup().await;
+    for (path, id) in [
+        ("/v1/models/instruct", "instruct"),
+        ("/models/instruct", "instruct"),
+        ("/v1/models/vendor/instruct", "vendor/instruct"),
+    ] {
+        let response = gateway.get(path, Some(MASTER_KEY)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let model: Value = response.json().await.expect("JSON");
+        assert_eq!(model["id"], id, "{model}");
+        assert_eq!(model["object"], "model");
+        assert!(
+            model["created"].is_u64() && model["owned_by"].is_string(),
+            "{model}"
+        );
+    }
+    let (key, _) = new_key(&gateway, &json!({"models": ["instruct"]})).await;
+    assert_eq!(
+        gateway
+            .get("/v1/models/instruct", Some(&key))
+            .await
+            .status(),
+        200
+    );
+    for path in [
+        "/v1/models/other",
+        "/v1/models/vendor/instruct",
+        "/v1/models/nowhere",
+    ] {
+        let (status, code, _) = error_of(gateway.get(path, Some(&key)).await).await;
+        assert_eq!((status, code.as_str()), (404, "model_not_found"), "{path}");
+    }
+    let (status, code, _) = error_of(gateway.get("/v1/models/instruct", None).await).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_api_key"));
 }

@@ -35,6 +35,8 @@ pub fn router(live: Live) -> Router {
         .route("/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
+        .route("/v1/models/{*id}", get(routes::model))
+        .route("/models/{*id}", get(routes::model))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
         .route(
             "/openai/deployments/{model}/chat/completions",

@@ -1,7 +1,7 @@
 //! The HTTP API: chat and legacy text completions, embeddings, the model list, health checks
 //! and metrics.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue};
@@ -203,23 +203,49 @@ pub async fn models(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Json<ModelList> {
-    let created = state.started_at();
-    let names = state
+    let data = callable_models(&state, &caller)
+        .map(|name| model_object(&state, name))
+        .collect();
+    Json(ModelList::new(data))
+}
+
+/// `GET /v1/models/{id}`: one model the caller may call, as OpenAI's model object
+/// (<https://platform.openai.com/docs/api-reference/models/retrieve>); a model that does not
+/// exist, or that the caller's key may not call, is 404 `model_not_found` alike, so a key
+/// learns nothing of models outside its list. The id may hold `/` (`openai/gpt-4o`).
+pub async fn model(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Model>, ApiError> {
+    callable_models(&state, &caller)
+        .find(|name| *name == id)
+        .map(|name| Json(model_object(&state, name)))
+        .ok_or_else(|| ApiError::model_not_found(&id))
+}
+
+/// The model names the caller may call: configured model groups, experiment models and rule
+/// models, filtered by the caller's allow-list (its own, or its team's).
+pub(crate) fn callable_models<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+) -> impl Iterator<Item = &'a str> {
+    state
         .groups()
         .iter()
         .map(|group| group.name())
         .chain(state.experiments().map(|e| e.model.as_str()))
-        .chain(state.rules().models());
-    let data = names
+        .chain(state.rules().models())
         .filter(|name| caller.may_call(name))
-        .map(|name| Model {
-            id: name.to_owned(),
-            object: "model".to_owned(),
-            created,
-            owned_by: "switchyard".to_owned(),
-        })
-        .collect();
-    Json(ModelList::new(data))
+}
+
+fn model_object(state: &AppState, name: &str) -> Model {
+    Model {
+        id: name.to_owned(),
+        object: "model".to_owned(),
+        created: state.started_at(),
+        owned_by: "switchyard".to_owned(),
+    }
 }
 
 /// `GET /health/liveness`: the process is up.
