@@ -476,3 +476,84 @@ async fn one_model_is_served_to_keys_that_may_call_it() {
     let (status, code, _) = error_of(gateway.get("/v1/models/instruct", None).await).await;
     assert_eq!((status, code.as_str()), (401, "invalid_api_key"));
 }
+
+// LiteLLM's API reference, "Model Group Info" (`GET /model_group/info`) and `GET /v2/model/info`.
+#[tokio::test]
+async fn model_group_info_and_v2_model_info_show_what_a_key_may_call() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let all = admin_get(&gateway, "/model_group/info").await;
+    let names: Vec<&str> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|g| g["model_group"].as_str().expect("model_group"))
+        .collect();
+    for name in ["instruct", "other", "vendor/instruct", "mocked", "claude"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let one = admin_get(&gateway, "/model_group/info?model_group=instruct").await;
+    let group = &one["data"][0];
+    assert_eq!(one["data"].as_array().map(Vec::len), Some(1), "{one}");
+    assert_eq!(group["providers"], json!(["openai"]), "{group}");
+    assert_eq!(group["input_cost_per_token"], INPUT_PRICE);
+    assert_eq!(group["output_cost_per_token"], OUTPUT_PRICE);
+    for field in [
+        "max_input_tokens",
+        "max_output_tokens",
+        "mode",
+        "tpm",
+        "rpm",
+    ] {
+        assert!(group.get(field).is_some(), "{field}: {group}");
+    }
+    assert_eq!(group["supports_function_calling"], true);
+    let params = group["supported_openai_params"].as_array().expect("params");
+    assert!(params.contains(&json!("temperature")), "{group}");
+
+    let (key, _) = new_key(&gateway, &json!({"models": ["instruct"]})).await;
+    let scoped: Value = gateway
+        .get("/model_group/info", Some(&key))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        scoped["data"]
+            .as_array()
+            .map(|d| d.iter().map(|g| g["model_group"].clone()).collect()),
+        Some(vec![json!("instruct")]),
+        "{scoped}"
+    );
+    let (status, code, _) = error_of(
+        gateway
+            .get("/model_group/info?model_group=other", Some(&key))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "model_not_found"));
+
+    let response = gateway.get("/v2/model/info", Some(&key)).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        !text.contains(&upstream.api_base) && !text.contains(UPSTREAM_KEY),
+        "no upstream URL or key: {text}"
+    );
+    let info: Value = serde_json::from_str(&text).expect("JSON");
+    let entries = info["data"].as_array().expect("data");
+    assert_eq!(entries.len(), 1, "{info}");
+    assert_eq!(entries[0]["model_name"], "instruct");
+    assert_eq!(
+        entries[0]["litellm_params"]["model"],
+        "openai/upstream-instruct"
+    );
+    assert_eq!(entries[0]["model_info"]["id"], "instruct-1");
+    assert_eq!(
+        entries[0]["model_info"]["input_cost_per_token"],
+        INPUT_PRICE
+    );
+    let all = admin_get(&gateway, "/v2/model/info").await;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(5), "{all}");
+    let (status, _, _) = error_of(gateway.get("/v2/model/info", None).await).await;
+    assert_eq!(status, 401);
+}

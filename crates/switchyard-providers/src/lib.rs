@@ -62,6 +62,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>>;
 
+    /// The OpenAI chat parameters this provider's calls take (LiteLLM's
+    /// `supported_openai_params`, shown by `/model_group/info`): by default, the ones the
+    /// gateway reads and every adapter translates.
+    fn supported_openai_params(&self) -> Vec<&'static str> {
+        TRANSLATED_OPENAI_PARAMS.to_vec()
+    }
+
     /// A complete legacy text completion (`/completions`), answered in chat shape (each
     /// choice's text as its message) so that every call shares one call path; the gateway
     /// renders it back as a `text_completion`. Providers without a completions API answer it
@@ -82,6 +89,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         completions::stream_through_chat(self, request)
     }
 }
+
+/// The OpenAI chat parameters every adapter translates.
+pub const TRANSLATED_OPENAI_PARAMS: &[&str] = &[
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "user",
+];
 
 /// Seconds since the Unix epoch, as the `created` field of OpenAI objects counts time.
 pub fn unix_now() -> u64 {

@@ -26,6 +26,32 @@ use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 /// OpenAI's own API, used when a deployment names no `api_base`.
 pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
 
+/// The parameters of OpenAI's chat completions API
+/// (<https://platform.openai.com/docs/api-reference/chat/create>), which this adapter sends on as
+/// they came.
+pub const OPENAI_CHAT_PARAMS: &[&str] = &[
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "presence_penalty",
+    "response_format",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
+];
+
 /// How to reach one OpenAI-compatible deployment.
 #[derive(Clone)]
 pub struct OpenAiSettings {
@@ -173,6 +199,10 @@ impl Provider for OpenAiCompatible {
 
     fn upstream_model(&self) -> &str {
         &self.inner.model
+    }
+
+    fn supported_openai_params(&self) -> Vec<&'static str> {
+        OPENAI_CHAT_PARAMS.to_vec()
     }
 
     fn chat(

@@ -19,6 +19,7 @@ use crate::azure;
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::messages;
+use crate::model_info;
 use crate::routes;
 use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
 
@@ -37,6 +38,8 @@ pub fn router(live: Live) -> Router {
         .route("/models", get(routes::models))
         .route("/v1/models/{*id}", get(routes::model))
         .route("/models/{*id}", get(routes::model))
+        .route("/model_group/info", get(model_info::model_group_info))
+        .route("/v2/model/info", get(model_info::model_info_v2))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
         .route(
             "/openai/deployments/{model}/chat/completions",

@@ -16,6 +16,7 @@ mod dispatch;
 mod estimate;
 mod invalidation;
 mod messages;
+mod model_info;
 mod observe;
 mod outage;
 mod pipeline;
