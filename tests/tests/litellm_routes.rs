@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchyard_e2e::fake_anthropic::{ANTHROPIC_KEY, FakeAnthropic};
 use switchyard_e2e::shared_state::{admin_get, eventually, new_key};
 use switchyard_e2e::{
-    FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, cost_of, error_of, sse_data,
+    FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, closed_port, cost_of, error_of, sse_data,
 };
 
 /// US dollars per prompt and per completion token of every deployment here: the fake upstream
@@ -555,5 +555,93 @@ async fn model_group_info_and_v2_model_info_show_what_a_key_may_call() {
     let all = admin_get(&gateway, "/v2/model/info").await;
     assert_eq!(all["data"].as_array().map(Vec::len), Some(5), "{all}");
     let (status, _, _) = error_of(gateway.get("/v2/model/info", None).await).await;
+    assert_eq!(status, 401);
+}
+
+// LiteLLM's `/health` (https://docs.litellm.ai/docs/proxy/health): each deployment called
+// once, `healthy_endpoints` / `unhealthy_endpoints` with their counts, master key only.
+#[tokio::test]
+async fn health_calls_each_deployment_within_its_deadline_and_shows_no_secret() {
+    let upstream = FakeUpstream::start().await;
+    let api = &upstream.api_base;
+    let config = format!(
+        "model_list:\n{}{}  - model_name: hang\n    litellm_params: {{model: openai/hang, api_base: '{api}', api_key: os.environ/UPSTREAM_KEY, timeout: 0.5}}\n  - model_name: unreachable\n    litellm_params: {{model: openai/x, api_base: 'http://127.0.0.1:{}/v1', api_key: os.environ/UPSTREAM_KEY}}\n  - model_name: mocked\n    litellm_params: {{model: mock/echo}}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        upstream_group("instruct", "upstream-instruct", api),
+        upstream_group("broken", "broken", api),
+        closed_port().await,
+    );
+    let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    let started = std::time::Instant::now();
+    let response = gateway.get("/health", Some(MASTER_KEY)).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the hung deployment held the check for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !text.contains(UPSTREAM_KEY) && !text.contains(api.as_str()),
+        "no key or upstream URL: {text}"
+    );
+    let health: Value = serde_json::from_str(&text).expect("JSON");
+    let names = |list: &str| -> Vec<String> {
+        let mut names: Vec<String> = health[list]
+            .as_array()
+            .expect(list)
+            .iter()
+            .map(|e| e["model_name"].as_str().expect("model_name").to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names("healthy_endpoints"),
+        ["instruct", "mocked"],
+        "{health}"
+    );
+    assert_eq!(
+        names("unhealthy_endpoints"),
+        ["broken", "hang", "unreachable"],
+        "{health}"
+    );
+    assert_eq!(
+        (
+            health["healthy_count"].as_u64(),
+            health["unhealthy_count"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+    assert!(
+        health["unhealthy_endpoints"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|e| e["error"].is_string()),
+        "{health}"
+    );
+    let healthy = &health["healthy_endpoints"];
+    assert!(
+        healthy
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|e| e["model"] == "openai/upstream-instruct"),
+        "{health}"
+    );
+
+    let one: Value = admin_get(&gateway, "/health?model=instruct").await;
+    assert_eq!(
+        (
+            one["healthy_count"].as_u64(),
+            one["unhealthy_count"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+
+    let (key, _) = new_key(&gateway, &json!({})).await;
+    let (status, code, _) = error_of(gateway.get("/health", Some(&key)).await).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    let (status, _, _) = error_of(gateway.get("/health", None).await).await;
     assert_eq!(status, 401);
 }

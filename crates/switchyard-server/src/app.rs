@@ -17,6 +17,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 use crate::auth::{require_key, require_master_key};
 use crate::azure;
 use crate::error::ApiError;
+use crate::health;
 use crate::live::Live;
 use crate::messages;
 use crate::model_info;
@@ -54,8 +55,9 @@ pub fn router(live: Live) -> Router {
             post(azure::embeddings),
         )
         .route_layer(from_fn_with_state(live.clone(), require_key));
-    let admin =
-        crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));
+    let admin = crate::admin::routes()
+        .route("/health", get(health::check))
+        .route_layer(from_fn_with_state(live.clone(), require_master_key));
     Router::<Live>::new()
         .merge(api)
         .merge(admin)

@@ -14,6 +14,7 @@ mod azure;
 mod body;
 mod dispatch;
 mod estimate;
+mod health;
 mod invalidation;
 mod messages;
 mod model_info;

@@ -145,7 +145,7 @@ pub async fn model_info_v2(
 
 /// The kind of calls a deployment's model serves, as LiteLLM's model list names it, when the
 /// price catalog knows the model.
-fn mode(deployment: &Deployment) -> Option<&'static str> {
+pub(crate) fn mode(deployment: &Deployment) -> Option<&'static str> {
     let catalog = PriceCatalog::embedded();
     let upstream = deployment.provider.upstream_model();
     let entry = catalog
