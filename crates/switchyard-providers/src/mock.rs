@@ -252,26 +252,13 @@ mod tests {
     use futures_util::StreamExt;
 
     fn request(text: &str) -> ChatRequest {
-        ChatRequest {
-            model: "client-name".to_owned(),
-            messages: vec![
+        ChatRequest::new(
+            "client-name",
+            vec![
                 ChatMessage::text(Role::System, "be brief"),
                 ChatMessage::text(Role::User, text),
             ],
-            stream: None,
-            stream_options: None,
-            max_tokens: None,
-            max_completion_tokens: None,
-            temperature: None,
-            top_p: None,
-            n: None,
-            stop: None,
-            tools: None,
-            tool_choice: None,
-            response_format: None,
-            user: None,
-            extra: Default::default(),
-        }
+        )
     }
 
     fn mock(response: Option<&str>, failure_rate: f64) -> Mock {

@@ -103,21 +103,11 @@ async fn probe(deployment: &Deployment) -> Result<(), ProviderError> {
             .map(drop);
     }
     let request = ChatRequest {
-        model: deployment.model_name.clone(),
-        messages: vec![ChatMessage::text(Role::User, "ping")],
-        stream: None,
-        stream_options: None,
         max_tokens: Some(1),
-        max_completion_tokens: None,
-        temperature: None,
-        top_p: None,
-        n: None,
-        stop: None,
-        tools: None,
-        tool_choice: None,
-        response_format: None,
-        user: None,
-        extra: Default::default(),
+        ..ChatRequest::new(
+            &deployment.model_name,
+            vec![ChatMessage::text(Role::User, "ping")],
+        )
     };
     within(deployment, limit, provider.chat(request))
         .await
