@@ -27,7 +27,9 @@ use switchyard_wire::{
 use tokio::time::Instant;
 use tracing::Instrument;
 
+mod kinds;
 mod options;
+pub(crate) mod unary;
 
 use options::{
     cache_control, metadata_of, refuse_client_credentials, routing_options, take_tags, take_timeout,
@@ -38,7 +40,7 @@ use crate::config::budgets::Unpriced;
 use crate::error::ApiError;
 use crate::estimate::{self, Estimate, Pricer};
 use crate::observe;
-use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream, route_error, within};
+use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream};
 use crate::record::CallRecord;
 use crate::settled::{SettledStream, SettlementSlot};
 use crate::state::AppState;
@@ -379,141 +381,14 @@ async fn fail(
     err
 }
 
-/// Validates and sends an embeddings call; `headers` may carry the caller's `traceparent` and
-/// an experiment's sticky header.
+/// Validates and sends an embeddings call; see [`unary::unary`].
 pub async fn embeddings(
     state: &AppState,
-    mut request: EmbeddingsRequest,
+    request: EmbeddingsRequest,
     headers: &HeaderMap,
-    mut caller: Caller,
+    caller: Caller,
 ) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
-    let started = Instant::now();
-    let _in_flight = state.metrics().in_flight();
-    caller.end_user = end_user_of(
-        headers,
-        state.budgets().end_user_header.as_ref(),
-        request.user.as_deref(),
-    );
-    let mut record =
-        CallRecord::start(operation::EMBEDDINGS, caller.clone(), request.model.clone());
-    set_parent_from(&record.span, headers);
-    if !caller.may_call(&request.model) {
-        let err = ApiError::model_not_allowed(&request.model, &caller.key_id);
-        return Err(fail(state, record, started, err).await);
-    }
-    if request.input.is_empty() {
-        return Err(fail(
-            state,
-            record,
-            started,
-            ApiError::invalid_request("`input` must not be empty"),
-        )
-        .await);
-    }
-    let mut options = match refuse_client_credentials(&request.extra)
-        .and_then(|()| routing_options(&mut request.extra))
-    {
-        Ok(options) => options,
-        Err(err) => return Err(fail(state, record, started, err).await),
-    };
-    options.allowed = fallback_filter(state, &caller);
-    let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
-    let estimate = || estimate::embeddings(state, &request);
-    let input_tokens = estimate::embedding_tokens(&request.input);
-    let limited = pipeline::EmbeddingsCall {
-        caller: caller.clone(),
-        model: request.model.clone(),
-        tokens: input_tokens,
-    };
-    if let Err(err) = pipeline::admit_embeddings(state, limited).await {
-        return Err(fail(state, record, started, err).await);
-    }
-    match reserve(state, &caller, &request.model, estimate).await {
-        Ok(reservation) => record.reservation = reservation,
-        Err(err) => return Err(fail(state, record, started, err).await),
-    }
-    record.experiment.clone_from(&experiment);
-    record.model_group = Some(request.model.clone());
-    observe::note_caller(&record);
-    let model = request.model.clone();
-    let span = record.span.clone();
-    let attempts = AtomicU32::new(0);
-    let routed = state
-        .router()
-        .call(&model, request, &options, |deployment, request| {
-            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            let attempt = observe::attempt_span(&span, &deployment, number);
-            let entered = attempt.span().clone();
-            Box::pin(
-                async move {
-                    let answer = deployment.provider.embeddings(request);
-                    let result = within(&deployment, deployment.timeout, answer).await;
-                    match &result {
-                        Ok(answer) => {
-                            attempt.record_response(&answer.model, "", &[]);
-                            attempt.record_usage(answer.usage.prompt_tokens, 0);
-                        }
-                        Err(err) => attempt.record_error(err.class.as_str()),
-                    }
-                    result
-                }
-                .instrument(entered),
-            )
-        })
-        .instrument(record.span.span().clone())
-        .await
-        .map_err(route_error);
-    let routed = match routed {
-        Ok(routed) => routed,
-        Err(err) => {
-            record.attempts = attempts.load(Ordering::Relaxed);
-            return Err(fail(state, record, started, err).await);
-        }
-    };
-    let deployment = Arc::clone(routed.deployment());
-    let reported = Tokens {
-        prompt: routed.value.usage.prompt_tokens,
-        ..Tokens::default()
-    };
-    let pricer = Pricer {
-        price: state.price(&deployment.id).copied(),
-        limits: state.token_limits(&deployment.id),
-        fallback: Tokens {
-            prompt: input_tokens,
-            ..Tokens::default()
-        },
-        cache_hit: false,
-    };
-    let (tokens, cost) = pricer.account(reported, false, Some(&routed.value.model));
-    record.deployment = Some(deployment.id.clone());
-    record.provider = Some(deployment.provider.family());
-    record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
-    record.model_group = Some(deployment.model_name.clone());
-    record.attempts = routed.attempts;
-    record.fallback_from.clone_from(&routed.fallback_from);
-    record.response_model = Some(routed.value.model.clone());
-    record.tokens = tokens;
-    record.cost = cost;
-    record.latency = started.elapsed();
-    let request_id = Arc::clone(&record.request_id);
-    if let Some(settlement) = state.finish_call(record) {
-        settlement.wait().await;
-    }
-    Ok(Dispatched {
-        route: Route {
-            upstream: Some(Upstream {
-                deployment,
-                attempts: routed.attempts,
-                fallback_from: routed.fallback_from,
-            }),
-            experiment,
-            decision: None,
-            cache: None,
-            cost,
-            request_id,
-        },
-        outcome: routed.value,
-    })
+    unary::unary(state, request, headers, caller).await
 }
 
 /// What a stream showed on its way, for the call's record: when its first chunk arrived, the

@@ -5,7 +5,7 @@
 //! model can take or produce is not charged as reported.
 
 use switchyard_layers::cost::{Cost, ModelPrice, PriceCatalog, Tokens, cost_of_tokens};
-use switchyard_wire::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
+use switchyard_wire::{ChatRequest, EmbeddingInput};
 
 use crate::state::{AppState, TokenLimits};
 
@@ -43,12 +43,10 @@ pub fn chat(state: &AppState, group: &str, prompt: u64, asked: Option<u64>) -> E
     })
 }
 
-/// The estimate of an embeddings call to `request.model`'s group.
-pub fn embeddings(state: &AppState, request: &EmbeddingsRequest) -> Estimate {
-    let prompt = embedding_tokens(&request.input);
-    over_group(state, &request.model, |price, _| {
-        prompt_price(price) * prompt as f64
-    })
+/// The estimate of a call to `group` that uses `prompt` input tokens and generates none
+/// (embeddings, moderations, images, audio, rerank).
+pub fn prompt_only(state: &AppState, group: &str, prompt: u64) -> Estimate {
+    over_group(state, group, |price, _| prompt_price(price) * prompt as f64)
 }
 
 /// Tokens of an embeddings input: a quarter of the characters of texts, the count of tokens.

@@ -218,14 +218,15 @@ impl LimitedCall for ChatCall {
     }
 }
 
-/// An embeddings call as its limits see it: the caller, the group and its estimated tokens.
-pub(crate) struct EmbeddingsCall {
+/// A call answered whole (embeddings, moderations, images, audio, rerank) as its limits see
+/// it: the caller, the group and its estimated tokens.
+pub(crate) struct AdmittedCall {
     pub caller: Caller,
     pub model: String,
     pub tokens: u64,
 }
 
-impl LimitedCall for EmbeddingsCall {
+impl LimitedCall for AdmittedCall {
     fn caller(&self) -> &Caller {
         &self.caller
     }
@@ -235,14 +236,14 @@ impl LimitedCall for EmbeddingsCall {
     }
 }
 
-impl EstimateTokens for EmbeddingsCall {
+impl EstimateTokens for AdmittedCall {
     fn estimated_tokens(&self) -> u64 {
         self.tokens
     }
 }
 
-/// The answer of the embeddings gate: the estimate stands for the usage (an embeddings call
-/// uses its prompt tokens only).
+/// The answer of the gate of calls answered whole: the estimate stands for the usage (they
+/// use their prompt tokens only).
 struct Admitted(u64);
 
 impl UsedTokens for Admitted {
@@ -251,18 +252,16 @@ impl UsedTokens for Admitted {
     }
 }
 
-/// Counts an embeddings call against the caller's limits, as chat calls are counted: 429 when
-/// one is reached, so no route lets a key dodge its limits.
-pub(crate) async fn admit_embeddings(
-    state: &AppState,
-    call: EmbeddingsCall,
-) -> Result<(), ApiError> {
+/// Counts a call answered whole against the caller's limits, as chat calls are counted: 429
+/// when one is reached, so no route lets a key dodge its limits.
+pub(crate) async fn admit(state: &AppState, call: AdmittedCall) -> Result<(), ApiError> {
     let Some(rate_limit) = &state.layers().rate_limit else {
         return Ok(());
     };
-    let gate = tower::service_fn(|call: EmbeddingsCall| async move {
-        Ok::<_, ApiError>(Admitted(call.tokens))
-    });
+    let gate =
+        tower::service_fn(
+            |call: AdmittedCall| async move { Ok::<_, ApiError>(Admitted(call.tokens)) },
+        );
     rate_limit
         .layer(gate)
         .oneshot(call)
