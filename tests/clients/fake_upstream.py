@@ -12,6 +12,8 @@ daemon thread, answering in the shapes OpenAI documents for
   true) closed by ``data: [DONE]``;
 * ``POST /v1/embeddings``: an embeddings ``list`` (floats, or base64 of
   little-endian float32 when ``encoding_format`` is ``"base64"``);
+* ``POST /v1/moderations`` (every input flagged for violence) and
+  ``POST /v1/images/generations`` (``n`` image URLs, usage 10/5/15);
 * ``POST /v1/completions``: a legacy ``text_completion`` whose text is
   ``"upstream completes: <prompt>"`` with usage 10/5/15, or its stream of
   ``text_completion`` chunks (a usage chunk with ``"choices": []`` when
@@ -158,6 +160,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, openai_error("body is not a JSON object", "invalid_request_error", None))
             return
         model = body.get("model")
+        if self.path in ("/v1/moderations", "/v1/images/generations"):
+            self._whole_answer(body)
+            return
         if self.path not in ("/v1/chat/completions", "/v1/embeddings", "/v1/completions"):
             self._send_json(404, openai_error(f"no route POST {self.path}", "invalid_request_error", None))
             return
@@ -261,6 +266,19 @@ class _Handler(BaseHTTPRequestHandler):
         write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _whole_answer(self, body: dict[str, Any]) -> None:
+        """``/v1/moderations`` and ``/v1/images/generations``, in OpenAI's documented shapes."""
+        if self.path == "/v1/moderations":
+            inputs = body.get("input")
+            count = len(inputs) if isinstance(inputs, list) else 1
+            result = {"flagged": True, "categories": {"violence": True}, "category_scores": {"violence": 0.9}}
+            self._send_json(200, {"id": "modr-fake", "model": body.get("model"), "results": [result] * count})
+            return
+        image = {"url": "https://images.example/1.png", "revised_prompt": body.get("prompt")}
+        self._send_json(200, {"created": int(time.time()), "data": [image] * int(body.get("n") or 1),
+                              "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                                        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0}}})
 
     def _completion(self, body: dict[str, Any]) -> None:
         """``/v1/completions``, in the shapes of OpenAI's completions API reference."""

@@ -92,3 +92,29 @@ def test_azure_openai_client_reaches_the_deployment_named_in_its_path(gateway, f
     received = fake_upstream.find_by_text(mark)
     assert [r.path for r in received] == ["/v1/chat/completions"]
     assert received[0].json["model"] == UPSTREAM_MODEL
+
+
+# -- moderations and images (OpenAI's API reference) ----------------------------------------
+
+
+def test_moderation_through_an_upstream(openai_client: openai.OpenAI, fake_upstream) -> None:
+    mark = marker()
+    moderation = openai_client.moderations.create(model=MODEL, input=[f"one {mark}", "two"])
+    assert len(moderation.results) == 2
+    assert moderation.results[0].flagged is True
+    assert moderation.results[0].categories.violence is True
+    received = fake_upstream.find_by_text(mark)
+    assert [r.path for r in received] == ["/v1/moderations"]
+    assert received[0].json["model"] == UPSTREAM_MODEL
+
+
+def test_image_generation_through_an_upstream_and_the_mock(openai_client: openai.OpenAI, fake_upstream) -> None:
+    mark = marker()
+    images = openai_client.images.generate(model=MODEL, prompt=f"a cat {mark}", n=2)
+    assert len(images.data) == 2
+    assert images.data[0].url == "https://images.example/1.png"
+    assert images.usage is not None and images.usage.total_tokens == 15
+    assert [r.path for r in fake_upstream.find_by_text(mark)] == ["/v1/images/generations"]
+
+    mocked = openai_client.images.generate(model=MOCK_ECHO, prompt="a dog")
+    assert mocked.data[0].b64_json and mocked.data[0].revised_prompt == "a dog"

@@ -645,3 +645,108 @@ async fn health_calls_each_deployment_within_its_deadline_and_shows_no_secret() 
     let (status, _, _) = error_of(gateway.get("/health", None).await).await;
     assert_eq!(status, 401);
 }
+
+/// A request body of each kind answered whole, for `model`.
+fn whole_request(path: &str, model: &str) -> Value {
+    match path {
+        "/v1/moderations" => json!({"model": model, "input": "hi"}),
+        "/v1/images/generations" => json!({"model": model, "prompt": "a cat", "n": 2}),
+        _ => json!({"model": model, "query": "cat", "documents": ["a dog", "a cat"], "top_n": 1}),
+    }
+}
+
+// Moderations (https://platform.openai.com/docs/api-reference/moderations), image generation
+// (https://platform.openai.com/docs/api-reference/images/create) and rerank
+// (https://docs.litellm.ai/docs/rerank): passed to the upstream, refused with a 400 on a
+// provider without the API, answered by the mock, and each under the key's checks.
+#[tokio::test]
+async fn moderations_images_and_rerank_pass_through_and_hold_the_key_checks() {
+    let (upstream, anthropic, gateway) = setup().await;
+    for (path, upstream_path) in [
+        ("/v1/moderations", "/v1/moderations"),
+        ("/moderations", "/v1/moderations"),
+        ("/v1/images/generations", "/v1/images/generations"),
+        ("/images/generations", "/v1/images/generations"),
+        ("/v1/rerank", "/v1/rerank"),
+        ("/rerank", "/v1/rerank"),
+        ("/v2/rerank", "/v1/rerank"),
+    ] {
+        let body = whole_request(upstream_path, "instruct");
+        let response = gateway.post(path, &body, Some(MASTER_KEY)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "x-switchyard-deployment"),
+            Some("instruct-1")
+        );
+        assert!(header(&response, "x-switchyard-request-id").is_some());
+        let answer: Value = response.json().await.expect("JSON");
+        match upstream_path {
+            "/v1/moderations" => {
+                assert_eq!(answer["results"][0]["flagged"], true, "{answer}");
+                assert!(answer["id"].is_string() && answer["model"].is_string());
+            }
+            "/v1/images/generations" => {
+                assert_eq!(answer["data"].as_array().map(Vec::len), Some(2), "{answer}");
+                assert!(answer["created"].is_u64() && answer["data"][0]["url"].is_string());
+            }
+            _ => {
+                assert_eq!(answer["results"][0]["index"], 1, "{answer}");
+                assert!(answer["results"][0]["relevance_score"].is_f64(), "{answer}");
+                assert_eq!(answer["results"].as_array().map(Vec::len), Some(1));
+            }
+        }
+        let sent = upstream.received().pop().expect("called");
+        assert_eq!(sent.path, upstream_path);
+        assert_eq!(sent.body["model"], "upstream-instruct");
+
+        // A provider without the API: a clear 400, nothing sent to it.
+        let before = anthropic.received().len();
+        let (status, code, body) = error_of(
+            gateway
+                .post(
+                    path,
+                    &whole_request(upstream_path, "claude"),
+                    Some(MASTER_KEY),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "upstream_bad_request"),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("anthropic"))
+        );
+        assert_eq!(anthropic.received().len(), before);
+
+        // The mock answers each, so the embedded default shows the route.
+        let mocked = gateway
+            .post(
+                path,
+                &whole_request(upstream_path, "mocked"),
+                Some(MASTER_KEY),
+            )
+            .await;
+        assert_eq!(mocked.status(), 200, "{path}");
+    }
+    // Moderations report no usage: their input is charged at the estimate (1 token of "hi").
+    for (path, cost) in [
+        ("/v1/moderations", INPUT_PRICE),
+        ("/v1/images/generations", CALL_COST),
+        ("/v1/rerank", 10.0 * INPUT_PRICE),
+    ] {
+        assert_key_checks_hold(&gateway, &upstream, cost, |key, model| {
+            let gateway = &gateway;
+            async move {
+                gateway
+                    .post(path, &whole_request(path, model), Some(&key))
+                    .await
+            }
+        })
+        .await;
+    }
+}

@@ -26,6 +26,8 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
+    ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse, RerankRequest,
+    RerankResponse,
 };
 
 pub use error::{ErrorClass, ProviderError};
@@ -80,6 +82,31 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         completions::complete_through_chat(self, request)
     }
 
+    /// A moderation of the request's input (`/moderations`); by default refused: the provider
+    /// has no such API.
+    fn moderation(
+        &self,
+        _request: ModerationRequest,
+    ) -> BoxFuture<'static, Result<ModerationResponse, ProviderError>> {
+        unsupported(self.family(), "moderations")
+    }
+
+    /// Images for the request's prompt (`/images/generations`); by default refused.
+    fn image_generation(
+        &self,
+        _request: ImageRequest,
+    ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
+        unsupported(self.family(), "image generation")
+    }
+
+    /// The request's documents ranked against its query (`/rerank`); by default refused.
+    fn rerank(
+        &self,
+        _request: RerankRequest,
+    ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
+        unsupported(self.family(), "rerank")
+    }
+
     /// A streamed legacy text completion, as chat chunks (each piece of text as a delta); see
     /// [`Provider::completion`]. Ends with a usage chunk as [`Provider::chat_stream`] does.
     fn completion_stream(
@@ -88,6 +115,21 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
         completions::stream_through_chat(self, request)
     }
+}
+
+/// The refusal of a call kind a provider has no API for: a bad request naming both, so the
+/// client is told which deployment cannot serve what rather than getting an upstream's 404.
+fn unsupported<T: Send + 'static>(
+    family: &str,
+    kind: &str,
+) -> BoxFuture<'static, Result<T, ProviderError>> {
+    let err = ProviderError::new(
+        ErrorClass::BadRequest,
+        format!(
+            "{family} deployments have no {kind} API; send it to a model group of a provider that has one"
+        ),
+    );
+    Box::pin(futures_util::future::ready(Err(err)))
 }
 
 /// The OpenAI chat parameters every adapter translates.

@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use sse_stream::SseByteStream;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, Completion, CompletionRequest, EmbeddingsRequest,
-    EmbeddingsResponse, StreamOptions,
+    EmbeddingsResponse, ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse,
+    RerankRequest, RerankResponse, StreamOptions,
 };
 
 use crate::http::{
@@ -106,6 +107,9 @@ struct Inner {
     chat_uri: Uri,
     completions_uri: Uri,
     embeddings_uri: Uri,
+    moderations_uri: Uri,
+    images_uri: Uri,
+    rerank_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
 }
@@ -126,6 +130,9 @@ impl OpenAiCompatible {
             url("completions"),
             url("embeddings"),
         );
+        let moderations_uri = parse_uri(&url("moderations"))?;
+        let images_uri = parse_uri(&url("images/generations"))?;
+        let rerank_uri = parse_uri(&url("rerank"))?;
         let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
@@ -155,6 +162,9 @@ impl OpenAiCompatible {
                 model: settings.model,
                 chat_uri: parse_uri(&chat_url)?,
                 completions_uri: parse_uri(&completions_url)?,
+                moderations_uri,
+                images_uri,
+                rerank_uri,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
             }),
@@ -189,6 +199,22 @@ impl Inner {
                 format!("upstream answered with a body that is not a valid response: {e}"),
             )
         })
+    }
+}
+
+impl OpenAiCompatible {
+    /// POSTs `request` to the URI `uri` picks and reads the answer as `R`.
+    fn send<T, R>(
+        &self,
+        uri: fn(&Inner) -> &Uri,
+        request: T,
+    ) -> BoxFuture<'static, Result<R, ProviderError>>
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+        R: DeserializeOwned + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.post_json(uri(&inner), &request).await })
     }
 }
 
@@ -234,9 +260,32 @@ impl Provider for OpenAiCompatible {
         &self,
         mut request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
-        let inner = Arc::clone(&self.inner);
-        request.model.clone_from(&inner.model);
-        Box::pin(async move { inner.post_json(&inner.embeddings_uri, &request).await })
+        request.model.clone_from(&self.inner.model);
+        self.send(|inner| &inner.embeddings_uri, request)
+    }
+
+    fn moderation(
+        &self,
+        mut request: ModerationRequest,
+    ) -> BoxFuture<'static, Result<ModerationResponse, ProviderError>> {
+        request.model.clone_from(&self.inner.model);
+        self.send(|inner| &inner.moderations_uri, request)
+    }
+
+    fn image_generation(
+        &self,
+        mut request: ImageRequest,
+    ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
+        request.model.clone_from(&self.inner.model);
+        self.send(|inner| &inner.images_uri, request)
+    }
+
+    fn rerank(
+        &self,
+        mut request: RerankRequest,
+    ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
+        request.model.clone_from(&self.inner.model);
+        self.send(|inner| &inner.rerank_uri, request)
     }
 
     fn completion(

@@ -21,8 +21,9 @@ use crate::health;
 use crate::live::Live;
 use crate::messages;
 use crate::model_info;
-use crate::routes;
+use crate::routes::{self, answered_whole};
 use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
+use switchyard_wire::{EmbeddingsRequest, ImageRequest, ModerationRequest, RerankRequest};
 
 /// The whole HTTP API over the state `live` serves.
 pub fn router(live: Live) -> Router {
@@ -33,8 +34,18 @@ pub fn router(live: Live) -> Router {
         .route("/chat/completions", post(routes::chat_completions))
         .route("/v1/completions", post(routes::completions))
         .route("/completions", post(routes::completions))
-        .route("/v1/embeddings", post(routes::embeddings))
-        .route("/embeddings", post(routes::embeddings))
+        .route("/v1/embeddings", post(answered_whole::<EmbeddingsRequest>))
+        .route("/embeddings", post(answered_whole::<EmbeddingsRequest>))
+        .route("/v1/moderations", post(answered_whole::<ModerationRequest>))
+        .route("/moderations", post(answered_whole::<ModerationRequest>))
+        .route(
+            "/v1/images/generations",
+            post(answered_whole::<ImageRequest>),
+        )
+        .route("/images/generations", post(answered_whole::<ImageRequest>))
+        .route("/v1/rerank", post(answered_whole::<RerankRequest>))
+        .route("/rerank", post(answered_whole::<RerankRequest>))
+        .route("/v2/rerank", post(answered_whole::<RerankRequest>))
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
         .route("/v1/models/{*id}", get(routes::model))

@@ -15,7 +15,7 @@ use switchyard_wire::{ChatRequest, CompletionRequest, EmbeddingsRequest};
 use crate::body::parse_with_model;
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::{answer_chat, answer_completion, answer_embeddings};
+use crate::routes::{answer_chat, answer_completion, answer_whole};
 use crate::state::AppState;
 
 /// A JSON request body whose model is the deployment the path names.
@@ -65,5 +65,5 @@ pub async fn embeddings(
     headers: HeaderMap,
     DeploymentBody(request): DeploymentBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    answer_embeddings(&state, caller, &headers, request).await
+    answer_whole(&state, caller, &headers, request).await
 }

@@ -21,8 +21,7 @@ use switchyard_router::{CallOptions, Decision, GroupFilter, RequestFacts, Sticky
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
-    MessageContent, PromptOptions,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, MessageContent, PromptOptions,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -379,16 +378,6 @@ async fn fail(
         released.wait().await;
     }
     err
-}
-
-/// Validates and sends an embeddings call; see [`unary::unary`].
-pub async fn embeddings(
-    state: &AppState,
-    request: EmbeddingsRequest,
-    headers: &HeaderMap,
-    caller: Caller,
-) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
-    unary::unary(state, request, headers, caller).await
 }
 
 /// What a stream showed on its way, for the call's record: when its first chunk arrived, the

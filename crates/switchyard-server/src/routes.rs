@@ -1,17 +1,18 @@
-//! The HTTP API: chat and legacy text completions, embeddings, the model list, health checks
-//! and metrics.
+//! The HTTP API: chat and legacy text completions, calls answered whole (embeddings,
+//! moderations, images, rerank), the model list, health checks and metrics.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
-use switchyard_wire::{
-    ChatRequest, Completion, CompletionRequest, EmbeddingsRequest, Model, ModelList,
-};
+use switchyard_wire::{ChatRequest, Completion, CompletionRequest, Model, ModelList};
 
 use crate::body::JsonBody;
 use crate::caller::Caller;
+use crate::dispatch::unary::{UnaryCall, unary};
 use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
 use crate::live::Live;
@@ -104,25 +105,33 @@ pub(crate) async fn answer_completion(
     Ok(response)
 }
 
-/// `POST /v1/embeddings`.
-pub async fn embeddings(
+/// `POST /v1/embeddings`, `/v1/moderations`, `/v1/images/generations`, `/v1/rerank` (and
+/// their other paths): a call answered whole, in its JSON shape.
+pub(crate) async fn answered_whole<C>(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<EmbeddingsRequest>,
-) -> Result<Response, ApiError> {
-    answer_embeddings(&state, caller, &headers, request).await
+    JsonBody(request): JsonBody<C>,
+) -> Result<Response, ApiError>
+where
+    C: UnaryCall + DeserializeOwned,
+    C::Answer: Serialize,
+{
+    answer_whole(&state, caller, &headers, request).await
 }
 
-/// Sends an embeddings call and answers it, for every route that serves embeddings.
-pub(crate) async fn answer_embeddings(
+/// Sends a call answered whole and answers it as JSON, for every route that serves its kind.
+pub(crate) async fn answer_whole<C>(
     state: &AppState,
     caller: Caller,
     headers: &HeaderMap,
-    request: EmbeddingsRequest,
-) -> Result<Response, ApiError> {
-    let Dispatched { route, outcome } =
-        dispatch::embeddings(state, request, headers, caller).await?;
+    request: C,
+) -> Result<Response, ApiError>
+where
+    C: UnaryCall,
+    C::Answer: Serialize,
+{
+    let Dispatched { route, outcome } = unary(state, request, headers, caller).await?;
     let mut response = Json(outcome).into_response();
     tag_route(&mut response, &route);
     Ok(response)

@@ -48,6 +48,16 @@ pub mod operation {
     pub const EMBEDDINGS: &str = "embeddings";
     /// A legacy text completion (`/v1/completions`).
     pub const TEXT_COMPLETION: &str = "text_completion";
+    /// A moderation (`/v1/moderations`).
+    pub const MODERATION: &str = "moderation";
+    /// Image generation (`/v1/images/generations`).
+    pub const IMAGE_GENERATION: &str = "image_generation";
+    /// Speech from text (`/v1/audio/speech`).
+    pub const SPEECH: &str = "speech";
+    /// Transcription of audio (`/v1/audio/transcriptions`).
+    pub const TRANSCRIPTION: &str = "transcription";
+    /// Rerank (`/v1/rerank`).
+    pub const RERANK: &str = "rerank";
 }
 
 /// Attribute names. The `gen_ai.*` ones come from `opentelemetry-semantic-conventions`; the
