@@ -11,7 +11,13 @@ daemon thread, answering in the shapes OpenAI documents for
   usage chunk with ``"choices": []`` when ``stream_options.include_usage`` is
   true) closed by ``data: [DONE]``;
 * ``POST /v1/embeddings``: an embeddings ``list`` (floats, or base64 of
-  little-endian float32 when ``encoding_format`` is ``"base64"``).
+  little-endian float32 when ``encoding_format`` is ``"base64"``);
+* ``POST /v1/moderations`` (every input flagged for violence) and
+  ``POST /v1/images/generations`` (``n`` image URLs, usage 10/5/15);
+* ``POST /v1/completions``: a legacy ``text_completion`` whose text is
+  ``"upstream completes: <prompt>"`` with usage 10/5/15, or its stream of
+  ``text_completion`` chunks (a usage chunk with ``"choices": []`` when
+  ``stream_options.include_usage`` is true) closed by ``data: [DONE]``.
 
 The upstream model name the gateway sends switches the behaviour:
 
@@ -45,6 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
 CONTENT_PREFIX = "upstream says: "
+COMPLETION_PREFIX = "upstream completes: "
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 EMBEDDING_VECTOR = [0.25, -0.5, 1.0, 0.125]
 RETRY_AFTER = "7"
@@ -153,7 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, openai_error("body is not a JSON object", "invalid_request_error", None))
             return
         model = body.get("model")
-        if self.path not in ("/v1/chat/completions", "/v1/embeddings"):
+        if self.path in ("/v1/moderations", "/v1/images/generations"):
+            self._whole_answer(body)
+            return
+        if self.path not in ("/v1/chat/completions", "/v1/embeddings", "/v1/completions"):
             self._send_json(404, openai_error(f"no route POST {self.path}", "invalid_request_error", None))
             return
 
@@ -180,7 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "tool-call" and self.path == "/v1/chat/completions":
             self._tool_call(body)
             return
-        if self.path == "/v1/embeddings":
+        if self.path == "/v1/completions":
+            self._completion(body)
+        elif self.path == "/v1/embeddings":
             self._embeddings(body)
         elif body.get("stream") is True:
             self._chat_stream(body)
@@ -254,6 +266,39 @@ class _Handler(BaseHTTPRequestHandler):
         write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _whole_answer(self, body: dict[str, Any]) -> None:
+        """``/v1/moderations`` and ``/v1/images/generations``, in OpenAI's documented shapes."""
+        if self.path == "/v1/moderations":
+            inputs = body.get("input")
+            count = len(inputs) if isinstance(inputs, list) else 1
+            result = {"flagged": True, "categories": {"violence": True}, "category_scores": {"violence": 0.9}}
+            self._send_json(200, {"id": "modr-fake", "model": body.get("model"), "results": [result] * count})
+            return
+        image = {"url": "https://images.example/1.png", "revised_prompt": body.get("prompt")}
+        self._send_json(200, {"created": int(time.time()), "data": [image] * int(body.get("n") or 1),
+                              "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                                        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0}}})
+
+    def _completion(self, body: dict[str, Any]) -> None:
+        """``/v1/completions``, in the shapes of OpenAI's completions API reference."""
+        prompt = body.get("prompt")
+        text = COMPLETION_PREFIX + (prompt if isinstance(prompt, str) else json.dumps(prompt))
+        base = {"id": f"cmpl-fake{uuid.uuid4().hex[:16]}", "object": "text_completion",
+                "created": int(time.time()), "model": body.get("model")}
+
+        def choice(piece: str, finish: Optional[str]) -> dict[str, Any]:
+            return {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish}
+
+        if body.get("stream") is not True:
+            self._send_json(200, {**base, "choices": [choice(text, "stop")], "usage": dict(USAGE)})
+            return
+        events = [{**base, "choices": [choice(piece, None)]} for piece in re.findall(r"\S+\s*|\s+", text)]
+        events.append({**base, "choices": [choice("", "stop")]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**base, "choices": [], "usage": dict(USAGE)})
+        payload = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+        self._send_bytes(200, payload, "text/event-stream")
 
     def _tool_call(self, body: dict[str, Any]) -> None:
         """The ``tool-call`` model: a call of the first tool, or text quoting a tool result."""

@@ -389,6 +389,11 @@ pub struct Received {
 /// - `absurd-usage`: a normal answer reporting 10^15 prompt tokens;
 /// - anything else: a normal answer, `upstream says: <last user text>` (10 prompt and 5
 ///   completion tokens).
+///
+/// `/v1/moderations`, `/v1/images/generations` (usage of 10 input and 5 output tokens) and
+/// `/v1/rerank` (Cohere's shape, with Jina's `usage` of 10 tokens) answer in their documented
+/// shapes. `/v1/completions` answers OpenAI's `text_completion` (streamed too): each prompt `p` gets `n`
+/// choices `upstream completes: <p>`, with usage of 10 prompt and 5 completion tokens.
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
     pub api_base: String,
@@ -418,6 +423,10 @@ impl FakeUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/completions", post(completions))
+            .route("/v1/moderations", post(whole_answers))
+            .route("/v1/images/generations", post(whole_answers))
+            .route("/v1/rerank", post(whole_answers))
             // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);
@@ -613,6 +622,118 @@ fn sse(body: Body) -> Response {
         "text/event-stream".parse().expect("header"),
     );
     response
+}
+
+/// `POST /v1/completions`, in the shapes of
+/// <https://platform.openai.com/docs/api-reference/completions/object>.
+async fn completions(
+    State(state): State<UpstreamState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "not JSON", "invalid_request_error");
+    };
+    record(&state, "/v1/completions", &headers, &body);
+    let prompts: Vec<String> = match &body["prompt"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+            .collect(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "no prompt",
+                "invalid_request_error",
+            );
+        }
+    };
+    let n = body["n"].as_u64().unwrap_or(1);
+    let model = body["model"].clone();
+    let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    let choices = |text: &dyn Fn(&str) -> String, finish: Value| -> Vec<Value> {
+        let mut out = Vec::new();
+        for prompt in &prompts {
+            for _ in 0..n {
+                out.push(
+                    json!({"text": text(prompt), "index": out.len(), "logprobs": null,
+                    "finish_reason": finish}),
+                );
+            }
+        }
+        out
+    };
+    let object = |choices: Vec<Value>| {
+        json!({"id": "cmpl-up", "object": "text_completion", "created": 1, "model": model,
+            "choices": choices, "system_fingerprint": "fp_fake"})
+    };
+    if body["stream"] != json!(true) {
+        let mut answer = object(choices(
+            &|p| format!("upstream completes: {p}"),
+            json!("stop"),
+        ));
+        answer["usage"] = usage;
+        return axum::Json(answer).into_response();
+    }
+    let mut events = vec![
+        event(&object(choices(&|_| "upstream ".to_owned(), Value::Null))),
+        event(&object(choices(
+            &|p| format!("completes: {p}"),
+            Value::Null,
+        ))),
+        event(&object(choices(&|_| String::new(), json!("stop")))),
+    ];
+    if body["stream_options"]["include_usage"] == json!(true) {
+        let mut last = object(Vec::new());
+        last["usage"] = usage;
+        events.push(event(&last));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    sse(Body::from_stream(futures_util::stream::iter(
+        events.into_iter().map(Ok::<_, std::io::Error>),
+    )))
+}
+
+/// Moderations (<https://platform.openai.com/docs/api-reference/moderations/object>), images
+/// (<https://platform.openai.com/docs/api-reference/images/object>) and rerank
+/// (<https://docs.cohere.com/reference/rerank>), by path.
+async fn whole_answers(
+    State(state): State<UpstreamState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "not JSON", "invalid_request_error");
+    };
+    record(&state, uri.path(), &headers, &body);
+    let answer = match uri.path() {
+        "/v1/moderations" => {
+            let inputs = body["input"].as_array().map_or(1, Vec::len);
+            let result = json!({"flagged": true, "categories": {"violence": true},
+                "category_scores": {"violence": 0.9}});
+            json!({"id": "modr-up", "model": body["model"], "results": vec![result; inputs]})
+        }
+        "/v1/images/generations" => {
+            let image = json!({"url": "https://images.example/1.png",
+                "revised_prompt": body["prompt"]});
+            let n = body["n"].as_u64().unwrap_or(1) as usize;
+            json!({"created": 1, "data": vec![image; n],
+                "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}})
+        }
+        _ => {
+            let count = body["documents"].as_array().map_or(0, Vec::len);
+            let results: Vec<Value> = (0..count)
+                .rev()
+                .map(|i| json!({"index": i, "relevance_score": (i + 1) as f64 / count as f64}))
+                .take(body["top_n"].as_u64().map_or(count, |n| n as usize))
+                .collect();
+            json!({"id": "rerank-up", "results": results, "model": body["model"],
+                "meta": {"billed_units": {"search_units": 1}}, "usage": {"total_tokens": 10}})
+        }
+    };
+    axum::Json(answer).into_response()
 }
 
 async fn embeddings(

@@ -12,6 +12,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+mod completions;
 pub mod error;
 pub mod gemini;
 pub mod http;
@@ -24,7 +25,9 @@ use std::pin::Pin;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
+    ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse, RerankRequest,
+    RerankResponse,
 };
 
 pub use error::{ErrorClass, ProviderError};
@@ -60,6 +63,58 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         &self,
         request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>>;
+
+    /// The OpenAI chat parameters this provider's calls take (LiteLLM's
+    /// `supported_openai_params`, shown by `/model_group/info`): by default, the ones the
+    /// gateway reads and every adapter translates.
+    fn supported_openai_params(&self) -> Vec<&'static str> {
+        TRANSLATED_OPENAI_PARAMS.to_vec()
+    }
+
+    /// A complete legacy text completion (`/completions`), answered in chat shape (each
+    /// choice's text as its message) so that every call shares one call path; the gateway
+    /// renders it back as a `text_completion`. Providers without a completions API answer it
+    /// through [`Provider::chat`], one call per prompt.
+    fn completion(
+        &self,
+        request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        completions::complete_through_chat(self, request)
+    }
+
+    /// A moderation of the request's input (`/moderations`); by default refused: the provider
+    /// has no such API.
+    fn moderation(
+        &self,
+        _request: ModerationRequest,
+    ) -> BoxFuture<'static, Result<ModerationResponse, ProviderError>> {
+        unsupported(self.family(), "moderations")
+    }
+
+    /// Images for the request's prompt (`/images/generations`); by default refused.
+    fn image_generation(
+        &self,
+        _request: ImageRequest,
+    ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
+        unsupported(self.family(), "image generation")
+    }
+
+    /// The request's documents ranked against its query (`/rerank`); by default refused.
+    fn rerank(
+        &self,
+        _request: RerankRequest,
+    ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
+        unsupported(self.family(), "rerank")
+    }
+
+    /// A streamed legacy text completion, as chat chunks (each piece of text as a delta); see
+    /// [`Provider::completion`]. Ends with a usage chunk as [`Provider::chat_stream`] does.
+    fn completion_stream(
+        &self,
+        request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        completions::stream_through_chat(self, request)
+    }
 }
 
 /// Whether a deployment's configured upstream model is a wildcard (`*`, `claude-*`), as
@@ -68,6 +123,35 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
 pub fn is_wildcard(model: &str) -> bool {
     model.contains('*')
 }
+
+/// The refusal of a call kind a provider has no API for: a bad request naming both, so the
+/// client is told which deployment cannot serve what rather than getting an upstream's 404.
+fn unsupported<T: Send + 'static>(
+    family: &str,
+    kind: &str,
+) -> BoxFuture<'static, Result<T, ProviderError>> {
+    let err = ProviderError::new(
+        ErrorClass::BadRequest,
+        format!(
+            "{family} deployments have no {kind} API; send it to a model group of a provider that has one"
+        ),
+    );
+    Box::pin(futures_util::future::ready(Err(err)))
+}
+
+/// The OpenAI chat parameters every adapter translates.
+pub const TRANSLATED_OPENAI_PARAMS: &[&str] = &[
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "user",
+];
 
 /// Seconds since the Unix epoch, as the `created` field of OpenAI objects counts time.
 pub fn unix_now() -> u64 {

@@ -1,5 +1,7 @@
 //! The built-in mock provider: answers locally with fixed or echoed text, after a configurable
-//! latency and with a configurable failure rate, as a complete answer or a stream.
+//! latency and with a configurable failure rate, as a complete answer or a stream; and, so that
+//! the embedded default demonstrates every route, deterministic moderations (nothing flagged),
+//! images (a 1x1 PNG) and rerank scores (the share of the query's words a document holds).
 //!
 //! It serves the embedded default configuration (a first run needs no API key), demos and
 //! benchmarks. It is a provider like the others, not a test double: tests of real adapters use
@@ -8,10 +10,12 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
 use switchyard_wire::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Embedding,
-    EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, Role,
-    Usage,
+    EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse,
+    ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse, RerankRequest,
+    RerankResponse, RerankResult, Role, Usage,
 };
 
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError, unix_now};
@@ -178,6 +182,39 @@ impl Provider for Mock {
         })
     }
 
+    fn moderation(
+        &self,
+        request: ModerationRequest,
+    ) -> BoxFuture<'static, Result<ModerationResponse, ProviderError>> {
+        let (mock, settings) = (self.clone(), std::sync::Arc::clone(&self.settings));
+        Box::pin(async move {
+            Mock::prepare(&settings).await?;
+            Ok(mock.moderate(&request))
+        })
+    }
+
+    fn image_generation(
+        &self,
+        request: ImageRequest,
+    ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
+        let (mock, settings) = (self.clone(), std::sync::Arc::clone(&self.settings));
+        Box::pin(async move {
+            Mock::prepare(&settings).await?;
+            Ok(mock.draw(&request))
+        })
+    }
+
+    fn rerank(
+        &self,
+        request: RerankRequest,
+    ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
+        let (mock, settings) = (self.clone(), std::sync::Arc::clone(&self.settings));
+        Box::pin(async move {
+            Mock::prepare(&settings).await?;
+            Ok(mock.rank(&request))
+        })
+    }
+
     fn embeddings(
         &self,
         request: EmbeddingsRequest,
@@ -221,6 +258,76 @@ impl Provider for Mock {
     }
 }
 
+/// A transparent 1x1 PNG, the mock's every image.
+pub const MOCK_PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+impl Mock {
+    /// Moderates each input: nothing is flagged.
+    pub fn moderate(&self, request: &ModerationRequest) -> ModerationResponse {
+        let inputs = match request.input.parse::<Value>() {
+            Ok(Value::Array(items)) => items.len(),
+            _ => 1,
+        };
+        let result = json!({"flagged": false, "categories": {}, "category_scores": {}});
+        ModerationResponse {
+            id: format!("modr-mock{:016x}", fastrand::u64(..)),
+            model: self.settings.model.clone(),
+            results: vec![result; inputs],
+            extra: Default::default(),
+        }
+    }
+
+    /// `n` images (default 1), each [`MOCK_PNG_BASE64`] with the prompt as revised.
+    pub fn draw(&self, request: &ImageRequest) -> ImagesResponse {
+        let image = json!({"b64_json": MOCK_PNG_BASE64, "revised_prompt": request.prompt});
+        ImagesResponse {
+            created: unix_now(),
+            data: vec![image; request.n.unwrap_or(1).clamp(1, 10) as usize],
+            usage: None,
+            extra: Default::default(),
+        }
+    }
+
+    /// Scores each document by the share of the query's words it holds (case aside), best
+    /// first, the first `top_n`.
+    pub fn rank(&self, request: &RerankRequest) -> RerankResponse {
+        let words: Vec<String> = request
+            .query
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let mut results: Vec<RerankResult> = request
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(index, document)| {
+                let text = match document.parse::<Value>() {
+                    Ok(Value::String(text)) => text,
+                    Ok(other) => other.to_string(),
+                    Err(_) => String::new(),
+                }
+                .to_lowercase();
+                let hits = words.iter().filter(|w| text.contains(w.as_str())).count();
+                RerankResult {
+                    index: index as u32,
+                    relevance_score: hits as f64 / words.len().max(1) as f64,
+                    document: None,
+                }
+            })
+            .collect();
+        results.sort_by(|a, b| b.relevance_score.total_cmp(&a.relevance_score));
+        if let Some(top_n) = request.top_n {
+            results.truncate(top_n as usize);
+        }
+        RerankResponse {
+            id: Some(format!("rerank-mock{:016x}", fastrand::u64(..))),
+            results,
+            meta: None,
+            extra: Default::default(),
+        }
+    }
+}
+
 /// FNV-1a: the same input always embeds to the same vector.
 fn seed(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -252,26 +359,13 @@ mod tests {
     use futures_util::StreamExt;
 
     fn request(text: &str) -> ChatRequest {
-        ChatRequest {
-            model: "client-name".to_owned(),
-            messages: vec![
+        ChatRequest::new(
+            "client-name",
+            vec![
                 ChatMessage::text(Role::System, "be brief"),
                 ChatMessage::text(Role::User, text),
             ],
-            stream: None,
-            stream_options: None,
-            max_tokens: None,
-            max_completion_tokens: None,
-            temperature: None,
-            top_p: None,
-            n: None,
-            stop: None,
-            tools: None,
-            tool_choice: None,
-            response_format: None,
-            user: None,
-            extra: Default::default(),
-        }
+        )
     }
 
     fn mock(response: Option<&str>, failure_rate: f64) -> Mock {
@@ -319,6 +413,18 @@ mod tests {
             chunks[chunks.len() - 2].choices[0].finish_reason.as_deref(),
             Some("stop")
         );
+    }
+
+    #[test]
+    fn rerank_puts_the_documents_holding_the_query_first() {
+        let request: RerankRequest = serde_json::from_value(json!({"model": "r",
+            "query": "capital of France", "documents": ["Berlin is in Germany",
+            "Paris is the capital of France", "the capital"], "top_n": 2}))
+        .expect("valid");
+        let ranked = mock(None, 0.0).rank(&request);
+        let order: Vec<u32> = ranked.results.iter().map(|r| r.index).collect();
+        assert_eq!(order, [1, 2]);
+        assert_eq!(ranked.results[0].relevance_score, 1.0);
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! The OpenAI-compatible adapter: OpenAI itself and every server that speaks its chat
-//! completions and embeddings API at some base URL (vLLM, Ollama, Groq, Mistral, Together,
+//! completions, legacy text completions and embeddings API at some base URL (vLLM, Ollama, Groq, Mistral, Together,
 //! OpenRouter, ...).
 //!
 //! Requests go out as the client sent them, unknown fields included, with the model replaced by
@@ -14,7 +14,9 @@ use http::{HeaderMap, HeaderValue, Uri};
 use serde::de::DeserializeOwned;
 use sse_stream::SseByteStream;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+    ChatChunk, ChatRequest, ChatResponse, Completion, CompletionRequest, EmbeddingsRequest,
+    EmbeddingsResponse, ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse,
+    RerankRequest, RerankResponse, StreamOptions,
 };
 
 use crate::http::{
@@ -24,6 +26,32 @@ use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// OpenAI's own API, used when a deployment names no `api_base`.
 pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
+
+/// The parameters of OpenAI's chat completions API
+/// (<https://platform.openai.com/docs/api-reference/chat/create>), which this adapter sends on as
+/// they came.
+pub const OPENAI_CHAT_PARAMS: &[&str] = &[
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "presence_penalty",
+    "response_format",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
+];
 
 /// How to reach one OpenAI-compatible deployment.
 #[derive(Clone)]
@@ -80,7 +108,11 @@ struct Inner {
     family: &'static str,
     model: String,
     chat_uri: Uri,
+    completions_uri: Uri,
     embeddings_uri: Uri,
+    moderations_uri: Uri,
+    images_uri: Uri,
+    rerank_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
 }
@@ -89,19 +121,21 @@ impl OpenAiCompatible {
     /// An adapter for one deployment, sending through the shared `client`.
     pub fn new(client: HttpClient, settings: OpenAiSettings) -> Result<Self, ProviderError> {
         let base = settings.api_base.trim_end_matches('/');
-        let (chat_url, embeddings_url) = match &settings.dialect {
-            Dialect::OpenAi => (
-                format!("{base}/chat/completions"),
-                format!("{base}/embeddings"),
+        let url = |path: &str| match &settings.dialect {
+            Dialect::OpenAi => format!("{base}/{path}"),
+            Dialect::Azure { api_version } => format!(
+                "{base}/openai/deployments/{}/{path}?api-version={api_version}",
+                settings.model
             ),
-            Dialect::Azure { api_version } => {
-                let deployment = format!("{base}/openai/deployments/{}", settings.model);
-                (
-                    format!("{deployment}/chat/completions?api-version={api_version}"),
-                    format!("{deployment}/embeddings?api-version={api_version}"),
-                )
-            }
         };
+        let (chat_url, completions_url, embeddings_url) = (
+            url("chat/completions"),
+            url("completions"),
+            url("embeddings"),
+        );
+        let moderations_uri = parse_uri(&url("moderations"))?;
+        let images_uri = parse_uri(&url("images/generations"))?;
+        let rerank_uri = parse_uri(&url("rerank"))?;
         let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
@@ -131,6 +165,10 @@ impl OpenAiCompatible {
                 family: settings.family,
                 model: settings.model,
                 chat_uri: parse_uri(&chat_url)?,
+                completions_uri: parse_uri(&completions_url)?,
+                moderations_uri,
+                images_uri,
+                rerank_uri,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
             }),
@@ -152,6 +190,14 @@ impl Inner {
         }
     }
 
+    /// Names this deployment's model in a request: its own, or for a wildcard deployment the
+    /// model the gateway resolved into the request already.
+    fn name_model(&self, model: &mut String) {
+        if !crate::is_wildcard(&self.model) {
+            model.clone_from(&self.model);
+        }
+    }
+
     async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
         &self,
         uri: &Uri,
@@ -168,6 +214,22 @@ impl Inner {
     }
 }
 
+impl OpenAiCompatible {
+    /// POSTs `request` to the URI `uri` picks and reads the answer as `R`.
+    fn send<T, R>(
+        &self,
+        uri: fn(&Inner) -> &Uri,
+        request: T,
+    ) -> BoxFuture<'static, Result<R, ProviderError>>
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+        R: DeserializeOwned + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.post_json(uri(&inner), &request).await })
+    }
+}
+
 impl Provider for OpenAiCompatible {
     fn family(&self) -> &'static str {
         self.inner.family
@@ -177,14 +239,16 @@ impl Provider for OpenAiCompatible {
         &self.inner.model
     }
 
+    fn supported_openai_params(&self) -> Vec<&'static str> {
+        OPENAI_CHAT_PARAMS.to_vec()
+    }
+
     fn chat(
         &self,
         mut request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        if !crate::is_wildcard(&inner.model) {
-            request.model.clone_from(&inner.model);
-        }
+        inner.name_model(&mut request.model);
         request.stream = None;
         request.stream_options = None;
         Box::pin(async move { inner.post_json(&inner.chat_uri, &request).await })
@@ -195,16 +259,9 @@ impl Provider for OpenAiCompatible {
         mut request: ChatRequest,
     ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
         let inner = Arc::clone(&self.inner);
-        if !crate::is_wildcard(&inner.model) {
-            request.model.clone_from(&inner.model);
-        }
+        inner.name_model(&mut request.model);
         request.stream = Some(true);
-        // Usage is always asked for, so that cost can be counted; the server strips it for
-        // clients that did not ask.
-        request
-            .stream_options
-            .get_or_insert_with(StreamOptions::default)
-            .include_usage = Some(true);
+        ask_for_usage(&mut request.stream_options);
         Box::pin(async move {
             let response = inner.post(&inner.chat_uri, &request).await?;
             Ok(chunk_stream(SseByteStream::new(response.into_sse_stream())))
@@ -215,12 +272,70 @@ impl Provider for OpenAiCompatible {
         &self,
         mut request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
-        let inner = Arc::clone(&self.inner);
-        if !crate::is_wildcard(&inner.model) {
-            request.model.clone_from(&inner.model);
-        }
-        Box::pin(async move { inner.post_json(&inner.embeddings_uri, &request).await })
+        self.inner.name_model(&mut request.model);
+        self.send(|inner| &inner.embeddings_uri, request)
     }
+
+    fn moderation(
+        &self,
+        mut request: ModerationRequest,
+    ) -> BoxFuture<'static, Result<ModerationResponse, ProviderError>> {
+        self.inner.name_model(&mut request.model);
+        self.send(|inner| &inner.moderations_uri, request)
+    }
+
+    fn image_generation(
+        &self,
+        mut request: ImageRequest,
+    ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
+        self.inner.name_model(&mut request.model);
+        self.send(|inner| &inner.images_uri, request)
+    }
+
+    fn rerank(
+        &self,
+        mut request: RerankRequest,
+    ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
+        self.inner.name_model(&mut request.model);
+        self.send(|inner| &inner.rerank_uri, request)
+    }
+
+    fn completion(
+        &self,
+        mut request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        inner.name_model(&mut request.model);
+        request.stream = None;
+        request.stream_options = None;
+        Box::pin(async move {
+            let answer: Completion = inner.post_json(&inner.completions_uri, &request).await?;
+            Ok(answer.into_chat())
+        })
+    }
+
+    fn completion_stream(
+        &self,
+        mut request: CompletionRequest,
+    ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        inner.name_model(&mut request.model);
+        request.stream = Some(true);
+        ask_for_usage(&mut request.stream_options);
+        Box::pin(async move {
+            let response = inner.post(&inner.completions_uri, &request).await?;
+            let events = SseByteStream::new(response.into_sse_stream());
+            Ok(event_stream(events, Completion::into_chat_chunk))
+        })
+    }
+}
+
+/// Asks a stream for its usage chunk, whatever the client asked: cost is counted from it, and
+/// the server strips it for clients that did not ask.
+fn ask_for_usage(options: &mut Option<StreamOptions>) {
+    options
+        .get_or_insert_with(StreamOptions::default)
+        .include_usage = Some(true);
 }
 
 /// Turns the upstream's SSE events into chunks. Ends at `data: [DONE]`; an upstream that closes
@@ -231,10 +346,22 @@ where
     S::Ok: bytes::Buf + Send,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
+    event_stream(events, |chunk: ChatChunk| chunk)
+}
+
+/// Turns the upstream's SSE events, each a `T`, into chat chunks with `into_chunk`; ends as
+/// [`chunk_stream`] does.
+fn event_stream<S, T>(events: SseByteStream<S>, into_chunk: fn(T) -> ChatChunk) -> ChunkStream
+where
+    S: futures_util::TryStream + Send + 'static,
+    S::Ok: bytes::Buf + Send,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+{
     let events = Box::pin(events);
     Box::pin(futures_util::stream::unfold(
         Some(events),
-        |events| async move {
+        move |events| async move {
             let mut events = events?;
             loop {
                 let event = match events.next().await {
@@ -252,8 +379,8 @@ where
                 if data.trim() == "[DONE]" {
                     return None;
                 }
-                return match serde_json::from_str::<ChatChunk>(&data) {
-                    Ok(chunk) => Some((Ok(chunk), Some(events))),
+                return match serde_json::from_str::<T>(&data) {
+                    Ok(chunk) => Some((Ok(into_chunk(chunk)), Some(events))),
                     Err(err) => Some((Err(event_error(&data, err)), None)),
                 };
             }
@@ -378,6 +505,10 @@ mod tests {
             a.inner.chat_uri.to_string(),
             "https://host.example/base/chat/completions"
         );
+        assert_eq!(
+            a.inner.completions_uri.to_string(),
+            "https://host.example/base/completions"
+        );
         let value = a.inner.headers.get("authorization").expect("key header");
         assert_eq!(value.to_str().ok(), Some("Bearer k-123"));
         assert!(value.is_sensitive());
@@ -407,6 +538,10 @@ mod tests {
         assert_eq!(
             a.inner.embeddings_uri.to_string(),
             "https://host.example/base/openai/deployments/dep-1/embeddings?api-version=2024-10-21"
+        );
+        assert_eq!(
+            a.inner.completions_uri.to_string(),
+            "https://host.example/base/openai/deployments/dep-1/completions?api-version=2024-10-21"
         );
         assert!(a.inner.headers.contains_key("api-key"));
         assert!(!a.inner.headers.contains_key("authorization"));

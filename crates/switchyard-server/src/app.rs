@@ -15,11 +15,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::auth::{require_key, require_master_key};
+use crate::azure;
 use crate::error::ApiError;
+use crate::health;
 use crate::live::Live;
 use crate::messages;
-use crate::routes;
+use crate::model_info;
+use crate::routes::{self, answered_whole};
 use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
+use switchyard_wire::{EmbeddingsRequest, ImageRequest, ModerationRequest, RerankRequest};
 
 /// The whole HTTP API over the state `live` serves.
 pub fn router(live: Live) -> Router {
@@ -28,14 +32,43 @@ pub fn router(live: Live) -> Router {
     let api = Router::<Live>::new()
         .route("/v1/chat/completions", post(routes::chat_completions))
         .route("/chat/completions", post(routes::chat_completions))
-        .route("/v1/embeddings", post(routes::embeddings))
-        .route("/embeddings", post(routes::embeddings))
+        .route("/v1/completions", post(routes::completions))
+        .route("/completions", post(routes::completions))
+        .route("/v1/embeddings", post(answered_whole::<EmbeddingsRequest>))
+        .route("/embeddings", post(answered_whole::<EmbeddingsRequest>))
+        .route("/v1/moderations", post(answered_whole::<ModerationRequest>))
+        .route("/moderations", post(answered_whole::<ModerationRequest>))
+        .route(
+            "/v1/images/generations",
+            post(answered_whole::<ImageRequest>),
+        )
+        .route("/images/generations", post(answered_whole::<ImageRequest>))
+        .route("/v1/rerank", post(answered_whole::<RerankRequest>))
+        .route("/rerank", post(answered_whole::<RerankRequest>))
+        .route("/v2/rerank", post(answered_whole::<RerankRequest>))
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
+        .route("/v1/models/{*id}", get(routes::model))
+        .route("/models/{*id}", get(routes::model))
+        .route("/model_group/info", get(model_info::model_group_info))
+        .route("/v2/model/info", get(model_info::model_info_v2))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
+        .route(
+            "/openai/deployments/{model}/chat/completions",
+            post(azure::chat_completions),
+        )
+        .route(
+            "/openai/deployments/{model}/completions",
+            post(azure::completions),
+        )
+        .route(
+            "/openai/deployments/{model}/embeddings",
+            post(azure::embeddings),
+        )
         .route_layer(from_fn_with_state(live.clone(), require_key));
-    let admin =
-        crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));
+    let admin = crate::admin::routes()
+        .route("/health", get(health::check))
+        .route_layer(from_fn_with_state(live.clone(), require_master_key));
     Router::<Live>::new()
         .merge(api)
         .merge(admin)

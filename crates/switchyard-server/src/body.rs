@@ -1,5 +1,7 @@
 //! Reading JSON request bodies: the size limit, the body deadline, encoded bodies and parse
-//! failures answer as OpenAI errors.
+//! failures answer as OpenAI errors; and bodies whose model the route's path names.
+
+use std::collections::BTreeMap;
 
 use axum::extract::{FromRef, FromRequest, Request};
 use bytes::Bytes;
@@ -24,6 +26,20 @@ where
         let bytes = read(req, state).await?;
         parse(&bytes).map(JsonBody)
     }
+}
+
+/// Parses a JSON object body with its top-level `model` set to `model`, replacing the body's
+/// own or supplying it when absent: the routes that name the model in their path (Azure's
+/// `/openai/deployments/{model}/...`) take it from there, as LiteLLM does. The body's other
+/// fields are copied as the text they came as, never read into a tree.
+pub fn parse_with_model<T: DeserializeOwned>(bytes: &[u8], model: &str) -> Result<T, ApiError> {
+    let mut fields: BTreeMap<String, Box<serde_json::value::RawValue>> = parse(bytes)?;
+    let named = serde_json::value::to_raw_value(model)
+        .map_err(|err| ApiError::invalid_request(format!("model `{model}`: {err}")))?;
+    fields.insert("model".to_owned(), named);
+    let text = serde_json::to_vec(&fields)
+        .map_err(|err| ApiError::invalid_request(format!("invalid request body: {err}")))?;
+    parse(&text)
 }
 
 /// Reads a request body whole, within the configured size: an encoded body is refused before
@@ -94,6 +110,26 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_names_the_model_whatever_the_body_says() {
+        for body in [
+            r#"{"messages": [], "model": "from-body", "x": {"b": [1,  2]}}"#,
+            r#"{"messages": [], "x": {"b": [1,  2]}}"#,
+        ] {
+            let request: switchyard_wire::ChatRequest =
+                parse_with_model(body.as_bytes(), "from-path").expect("valid");
+            assert_eq!(request.model, "from-path");
+            assert_eq!(
+                request.extra.get("x").map(|v| v.get()),
+                Some(r#"{"b": [1,  2]}"#)
+            );
+        }
+        let err = parse_with_model::<switchyard_wire::ChatRequest>(b"[1]", "m").expect_err("no");
+        assert_eq!(err.code, Some("invalid_request"));
+        let err = parse_with_model::<switchyard_wire::ChatRequest>(b"{", "m").expect_err("no");
+        assert_eq!(err.code, Some("invalid_json"));
+    }
 
     fn encoded(values: &[&'static str]) -> Result<(), ApiError> {
         let mut request = Request::new(axum::body::Body::empty());

@@ -1,7 +1,8 @@
 //! Sending one call: its options taken out of the body, its experiment and routing rule
 //! applied, then through the call path's layers ([`pipeline`]) to a deployment, and its
 //! [`CallRecord`] finished with tokens and cost when the answer (or stream) is done. Every
-//! ingress (OpenAI chat completions, embeddings, the Anthropic Messages API) goes through here,
+//! ingress (OpenAI chat and text completions, embeddings, the Anthropic Messages API) goes
+//! through here,
 //! so they share routing, limits, caching, accounting and error mapping.
 
 use std::pin::Pin;
@@ -22,13 +23,15 @@ use switchyard_router::{
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
-    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, MessageContent,
+    ChatChunk, ChatRequest, ChatResponse, CompletionRequest, MessageContent, PromptOptions,
     RawExtra,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
 
+mod kinds;
 mod options;
+pub(crate) mod unary;
 
 use options::{
     cache_control, metadata_of, refuse_client_credentials, routing_options, take_litellm_fields,
@@ -40,7 +43,7 @@ use crate::config::budgets::Unpriced;
 use crate::error::ApiError;
 use crate::estimate::{self, Estimate, Pricer};
 use crate::observe;
-use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream, route_error, within};
+use crate::pipeline::{self, ChatAnswer, ChatCall, Upstream};
 use crate::record::CallRecord;
 use crate::settled::{SettledStream, SettlementSlot};
 use crate::state::AppState;
@@ -99,7 +102,32 @@ impl Route {
 /// flight until then, a stream until it ends.
 pub async fn chat(
     state: &AppState,
+    request: ChatRequest,
+    headers: &HeaderMap,
+    caller: Caller,
+) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    send(state, request, None, headers, caller).await
+}
+
+/// Sends a legacy text completion as [`chat`] sends a chat call: as the chat call it stands
+/// for ([`CompletionRequest::split`]), so it shares routing, limits, budgets and accounting;
+/// each deployment's provider is asked for a text completion (`/completions` where it has
+/// one). The answer comes back in chat shape.
+pub async fn text_completion(
+    state: &AppState,
+    request: CompletionRequest,
+    headers: &HeaderMap,
+    caller: Caller,
+) -> Result<Dispatched<ChatOutcome>, ApiError> {
+    let (chat, prompt) = request.split();
+    send(state, chat, Some(prompt), headers, caller).await
+}
+
+/// A chat call, or with `prompt` the text completion it stands for.
+async fn send(
+    state: &AppState,
     mut request: ChatRequest,
+    prompt: Option<PromptOptions>,
     headers: &HeaderMap,
     mut caller: Caller,
 ) -> Result<Dispatched<ChatOutcome>, ApiError> {
@@ -110,14 +138,18 @@ pub async fn chat(
         state.budgets().end_user_header.as_ref(),
         request.user.as_deref(),
     );
-    let mut record = CallRecord::start(operation::CHAT, caller.clone(), request.model.clone());
+    let operation = match prompt {
+        Some(_) => operation::TEXT_COMPLETION,
+        None => operation::CHAT,
+    };
+    let mut record = CallRecord::start(operation, caller.clone(), request.model.clone());
     set_parent_from(&record.span, headers);
     if let Err(err) = admit_model(state, &caller, &mut request.model) {
         return Err(fail(state, record, started, err).await);
     }
     let prepared = record
         .span
-        .in_scope(|| prepare_chat(state, &mut request, headers));
+        .in_scope(|| prepare_chat(state, &mut request, prompt.as_ref(), headers));
     let (mut options, timeout, cache_control, experiment, decision) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -142,6 +174,7 @@ pub async fn chat(
     let attempts = Arc::new(AtomicU32::new(0));
     let call = ChatCall {
         request,
+        prompt: prompt.map(Arc::new),
         options,
         caller,
         timeout,
@@ -262,6 +295,7 @@ pub async fn chat(
 fn prepare_chat(
     state: &AppState,
     request: &mut ChatRequest,
+    prompt: Option<&PromptOptions>,
     headers: &HeaderMap,
 ) -> Result<
     (
@@ -274,9 +308,10 @@ fn prepare_chat(
     ApiError,
 > {
     if request.messages.is_empty() {
-        return Err(ApiError::invalid_request(
-            "`messages` must hold at least one message",
-        ));
+        return Err(ApiError::invalid_request(match prompt {
+            Some(_) => "`prompt` must hold at least one prompt",
+            None => "`messages` must hold at least one message",
+        }));
     }
     refuse_client_credentials(&request.extra)?;
     let mut options = routing_options(&mut request.extra)?;
@@ -359,159 +394,6 @@ async fn fail(
         released.wait().await;
     }
     err
-}
-
-/// Validates and sends an embeddings call; `headers` may carry the caller's `traceparent` and
-/// an experiment's sticky header.
-pub async fn embeddings(
-    state: &AppState,
-    mut request: EmbeddingsRequest,
-    headers: &HeaderMap,
-    mut caller: Caller,
-) -> Result<Dispatched<EmbeddingsResponse>, ApiError> {
-    let started = Instant::now();
-    let _in_flight = state.metrics().in_flight();
-    caller.end_user = end_user_of(
-        headers,
-        state.budgets().end_user_header.as_ref(),
-        request.user.as_deref(),
-    );
-    let mut record =
-        CallRecord::start(operation::EMBEDDINGS, caller.clone(), request.model.clone());
-    set_parent_from(&record.span, headers);
-    if let Err(err) = admit_model(state, &caller, &mut request.model) {
-        return Err(fail(state, record, started, err).await);
-    }
-    if request.input.is_empty() {
-        return Err(fail(
-            state,
-            record,
-            started,
-            ApiError::invalid_request("`input` must not be empty"),
-        )
-        .await);
-    }
-    let mut options = match refuse_client_credentials(&request.extra)
-        .and_then(|()| routing_options(&mut request.extra))
-        .and_then(|mut options| {
-            let tags = take_tags(&mut request.extra)?;
-            options.preference = tag_preference(state, &tags, &request.extra, headers);
-            // Embeddings are not cached; the cache fields are taken out all the same.
-            take_litellm_fields(
-                &mut request.extra,
-                &mut options,
-                &mut CacheControl::default(),
-            )
-            .map(|()| options)
-        }) {
-        Ok(options) => options,
-        Err(err) => return Err(fail(state, record, started, err).await),
-    };
-    options.allowed = fallback_filter(state, &caller);
-    let experiment = assign_variant(state, &mut request.model, request.user.as_deref(), headers);
-    options.wildcard = state.wildcard_route(&request.model);
-    let group = group_of(&request.model, &options);
-    let wildcard = options.wildcard.clone();
-    let estimate = || estimate::embeddings(state, &group, &request, wildcard.as_ref());
-    let input_tokens = estimate::embedding_tokens(&request.input);
-    let limited = pipeline::EmbeddingsCall {
-        caller: caller.clone(),
-        model: request.model.clone(),
-        tokens: input_tokens,
-    };
-    if let Err(err) = pipeline::admit_embeddings(state, limited).await {
-        return Err(fail(state, record, started, err).await);
-    }
-    match reserve(state, &caller, &group, estimate).await {
-        Ok(reservation) => record.reservation = reservation,
-        Err(err) => return Err(fail(state, record, started, err).await),
-    }
-    record.experiment.clone_from(&experiment);
-    record.model_group = Some(group.clone());
-    observe::note_caller(&record);
-    let model = group;
-    let span = record.span.clone();
-    let attempts = AtomicU32::new(0);
-    let routed = state
-        .router()
-        .call(&model, request, &options, |deployment, mut request| {
-            if let Some(model) = wildcard_model(&deployment, wildcard.as_ref()) {
-                request.model = model;
-            }
-            let request = state.shape_request(&deployment.id, request);
-            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            let attempt = observe::attempt_span(&span, &deployment, number);
-            let entered = attempt.span().clone();
-            Box::pin(
-                async move {
-                    let answer = deployment.provider.embeddings(request);
-                    let result = within(&deployment, deployment.timeout, answer).await;
-                    match &result {
-                        Ok(answer) => {
-                            attempt.record_response(&answer.model, "", &[]);
-                            attempt.record_usage(answer.usage.prompt_tokens, 0);
-                        }
-                        Err(err) => attempt.record_error(err.class.as_str()),
-                    }
-                    result
-                }
-                .instrument(entered),
-            )
-        })
-        .instrument(record.span.span().clone())
-        .await
-        .map_err(route_error);
-    let routed = match routed {
-        Ok(routed) => routed,
-        Err(err) => {
-            record.attempts = attempts.load(Ordering::Relaxed);
-            return Err(fail(state, record, started, err).await);
-        }
-    };
-    let deployment = Arc::clone(routed.deployment());
-    let reported = Tokens {
-        prompt: routed.value.usage.prompt_tokens,
-        ..Tokens::default()
-    };
-    let pricer = Pricer {
-        price: state.price_on(&deployment, wildcard.as_ref()),
-        limits: state.token_limits(&deployment.id),
-        fallback: Tokens {
-            prompt: input_tokens,
-            ..Tokens::default()
-        },
-        cache_hit: false,
-    };
-    let (tokens, cost) = pricer.account(reported, false, Some(&routed.value.model));
-    record.deployment = Some(deployment.id.clone());
-    record.provider = Some(deployment.provider.family());
-    record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
-    record.model_group = Some(deployment.model_name.clone());
-    record.attempts = routed.attempts;
-    record.fallback_from.clone_from(&routed.fallback_from);
-    record.response_model = Some(routed.value.model.clone());
-    record.tokens = tokens;
-    record.cost = cost;
-    record.latency = started.elapsed();
-    let request_id = Arc::clone(&record.request_id);
-    if let Some(settlement) = state.finish_call(record) {
-        settlement.wait().await;
-    }
-    Ok(Dispatched {
-        route: Route {
-            upstream: Some(Upstream {
-                deployment,
-                attempts: routed.attempts,
-                fallback_from: routed.fallback_from,
-            }),
-            experiment,
-            decision: None,
-            cache: None,
-            cost,
-            request_id,
-        },
-        outcome: routed.value,
-    })
 }
 
 /// What a stream showed on its way, for the call's record: when its first chunk arrived, the

@@ -6,7 +6,7 @@
 
 use switchyard_layers::cost::{Cost, ModelPrice, PriceCatalog, Tokens, cost_of_tokens};
 use switchyard_router::WildcardRoute;
-use switchyard_wire::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
+use switchyard_wire::{ChatRequest, EmbeddingInput};
 
 use crate::state::{AppState, TokenLimits};
 
@@ -50,14 +50,14 @@ pub fn chat(
     })
 }
 
-/// The estimate of an embeddings call to `request.model`'s group.
-pub fn embeddings(
+/// The estimate of a call to `group` that uses `prompt` input tokens and generates none
+/// (embeddings, moderations, images, audio, rerank).
+pub fn prompt_only(
     state: &AppState,
     group: &str,
-    request: &EmbeddingsRequest,
     wildcard: Option<&WildcardRoute>,
+    prompt: u64,
 ) -> Estimate {
-    let prompt = embedding_tokens(&request.input);
     over_group(state, group, wildcard, |price, _| {
         prompt_price(price) * prompt as f64
     })

@@ -10,11 +10,14 @@
 
 mod admin;
 mod auth;
+mod azure;
 mod body;
 mod dispatch;
 mod estimate;
+mod health;
 mod invalidation;
 mod messages;
+mod model_info;
 mod observe;
 mod outage;
 mod pipeline;

@@ -24,7 +24,7 @@ use switchyard_layers::rate_limit::{
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
 use switchyard_telemetry::CallSpan;
-use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse};
+use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse, CompletionRequest, PromptOptions};
 use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
@@ -41,6 +41,9 @@ use crate::state::{AppState, BuildError};
 pub(crate) struct ChatCall {
     /// The request, its model pointed at the group that serves it.
     pub request: ChatRequest,
+    /// For a legacy text completion, what it holds besides the chat call it stands for: the
+    /// upstream is asked for `/completions` ([`CompletionRequest::join`]).
+    pub prompt: Option<Arc<PromptOptions>>,
     /// Per-request routing options (`models`, `fallbacks`, `num_retries`).
     pub options: CallOptions,
     /// Who is calling.
@@ -90,6 +93,10 @@ impl Cacheable for ScopedCall {
     }
 
     fn cache_key(&self, options: &KeyOptions) -> Option<CacheKey> {
+        // Text completions are not cached: their key would have to hold their prompt options.
+        if self.call.prompt.is_some() {
+            return None;
+        }
         let key = self.call.request.cache_key(options)?;
         Some(match &self.scope {
             Some(scope) => key.scoped(scope),
@@ -211,14 +218,15 @@ impl LimitedCall for ChatCall {
     }
 }
 
-/// An embeddings call as its limits see it: the caller, the group and its estimated tokens.
-pub(crate) struct EmbeddingsCall {
+/// A call answered whole (embeddings, moderations, images, audio, rerank) as its limits see
+/// it: the caller, the group and its estimated tokens.
+pub(crate) struct AdmittedCall {
     pub caller: Caller,
     pub model: String,
     pub tokens: u64,
 }
 
-impl LimitedCall for EmbeddingsCall {
+impl LimitedCall for AdmittedCall {
     fn caller(&self) -> &Caller {
         &self.caller
     }
@@ -228,14 +236,14 @@ impl LimitedCall for EmbeddingsCall {
     }
 }
 
-impl EstimateTokens for EmbeddingsCall {
+impl EstimateTokens for AdmittedCall {
     fn estimated_tokens(&self) -> u64 {
         self.tokens
     }
 }
 
-/// The answer of the embeddings gate: the estimate stands for the usage (an embeddings call
-/// uses its prompt tokens only).
+/// The answer of the gate of calls answered whole: the estimate stands for the usage (they
+/// use their prompt tokens only).
 struct Admitted(u64);
 
 impl UsedTokens for Admitted {
@@ -244,18 +252,16 @@ impl UsedTokens for Admitted {
     }
 }
 
-/// Counts an embeddings call against the caller's limits, as chat calls are counted: 429 when
-/// one is reached, so no route lets a key dodge its limits.
-pub(crate) async fn admit_embeddings(
-    state: &AppState,
-    call: EmbeddingsCall,
-) -> Result<(), ApiError> {
+/// Counts a call answered whole against the caller's limits, as chat calls are counted: 429
+/// when one is reached, so no route lets a key dodge its limits.
+pub(crate) async fn admit(state: &AppState, call: AdmittedCall) -> Result<(), ApiError> {
     let Some(rate_limit) = &state.layers().rate_limit else {
         return Ok(());
     };
-    let gate = tower::service_fn(|call: EmbeddingsCall| async move {
-        Ok::<_, ApiError>(Admitted(call.tokens))
-    });
+    let gate =
+        tower::service_fn(
+            |call: AdmittedCall| async move { Ok::<_, ApiError>(Admitted(call.tokens)) },
+        );
     rate_limit
         .layer(gate)
         .oneshot(call)
@@ -352,6 +358,7 @@ impl Service<ChatCall> for RouteChat {
 async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> {
     let ChatCall {
         request,
+        prompt,
         options,
         span,
         attempts,
@@ -359,14 +366,18 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
     } = call;
     let model = crate::dispatch::group_of(&request.model, &options);
     let stream = request.is_stream();
+    let request = match prompt {
+        None => UpstreamRequest::Chat(request),
+        Some(prompt) => UpstreamRequest::Completion(CompletionRequest::join(&request, &prompt)),
+    };
     let routed = state
         .router()
         .call(&model, request, &options, |deployment, mut request| {
             let wildcard = options.wildcard.as_ref();
             if let Some(model) = crate::dispatch::wildcard_model(&deployment, wildcard) {
-                request.model = model;
+                request.set_model(model);
             }
-            let request = state.shape_request(&deployment.id, request);
+            let request = request.shaped_for(&state, &deployment.id);
             // Retries, fallbacks and hedges each get their own child of the call span; the
             // attempt runs inside it, so the upstream request carries its context.
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
@@ -374,13 +385,20 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
             let entered = attempt.span().clone();
             Box::pin(
                 async move {
+                    let provider = &deployment.provider;
                     let result = if stream {
-                        let started = deployment.provider.chat_stream(request);
+                        let started = match request {
+                            UpstreamRequest::Chat(chat) => provider.chat_stream(chat),
+                            UpstreamRequest::Completion(text) => provider.completion_stream(text),
+                        };
                         within(&deployment, deployment.stream_timeout, started)
                             .await
                             .map(Attempt::Stream)
                     } else {
-                        let answer = deployment.provider.chat(request);
+                        let answer = match request {
+                            UpstreamRequest::Chat(chat) => provider.chat(chat),
+                            UpstreamRequest::Completion(text) => provider.completion(text),
+                        };
                         within(&deployment, deployment.timeout, answer)
                             .await
                             .map(|a| Attempt::Complete(Box::new(a)))
@@ -421,6 +439,30 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
         cache: None,
         correction: None,
     })
+}
+
+/// What the upstream is asked for: a chat completion, or a legacy text completion.
+#[derive(Clone)]
+enum UpstreamRequest {
+    Chat(ChatRequest),
+    Completion(CompletionRequest),
+}
+
+impl UpstreamRequest {
+    fn set_model(&mut self, model: String) {
+        match self {
+            Self::Chat(chat) => chat.model = model,
+            Self::Completion(text) => text.model = model,
+        }
+    }
+
+    /// The request as deployment `id` takes it ([`AppState::shape_request`]).
+    fn shaped_for(self, state: &AppState, id: &str) -> Self {
+        match self {
+            Self::Chat(chat) => Self::Chat(state.shape_request(id, chat)),
+            Self::Completion(text) => Self::Completion(state.shape_request(id, text)),
+        }
+    }
 }
 
 /// What one attempt produced, before the in-flight guard is attached to streams.

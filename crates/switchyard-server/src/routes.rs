@@ -1,19 +1,23 @@
-//! The HTTP API: chat completions, embeddings, the model list, health checks and metrics.
+//! The HTTP API: chat and legacy text completions, calls answered whole (embeddings,
+//! moderations, images, rerank), the model list, health checks and metrics.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
-use switchyard_wire::{ChatRequest, EmbeddingsRequest, Model, ModelList};
+use switchyard_wire::{ChatRequest, Completion, CompletionRequest, Model, ModelList};
 
 use crate::body::JsonBody;
 use crate::caller::Caller;
+use crate::dispatch::unary::{UnaryCall, unary};
 use crate::dispatch::{self, ChatOutcome, Dispatched, Route};
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::state::AppState;
-use crate::stream::sse_response;
+use crate::stream::{completion_sse_response, sse_response};
 
 /// Response header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
@@ -45,8 +49,18 @@ pub async fn chat_completions(
     headers: HeaderMap,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
+    answer_chat(&state, caller, &headers, request).await
+}
+
+/// Sends a chat call and answers it, for every route that serves chat completions.
+pub(crate) async fn answer_chat(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: ChatRequest,
+) -> Result<Response, ApiError> {
     let include_usage = request.wants_stream_usage();
-    let Dispatched { route, outcome } = dispatch::chat(&state, request, &headers, caller).await?;
+    let Dispatched { route, outcome } = dispatch::chat(state, request, headers, caller).await?;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => sse_response(route.answered_by(), chunks, include_usage),
@@ -55,15 +69,69 @@ pub async fn chat_completions(
     Ok(response)
 }
 
-/// `POST /v1/embeddings`.
-pub async fn embeddings(
+/// `POST /v1/completions`: a legacy text completion
+/// (<https://platform.openai.com/docs/api-reference/completions>), complete or streamed, as
+/// LiteLLM serves it: passed to upstreams with a completions API, through chat on the others.
+pub async fn completions(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<EmbeddingsRequest>,
+    JsonBody(request): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
+    answer_completion(&state, caller, &headers, request).await
+}
+
+/// Sends a text completion and answers it, for every route that serves them.
+pub(crate) async fn answer_completion(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: CompletionRequest,
+) -> Result<Response, ApiError> {
+    let include_usage = request
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
     let Dispatched { route, outcome } =
-        dispatch::embeddings(&state, request, &headers, caller).await?;
+        dispatch::text_completion(state, request, headers, caller).await?;
+    let mut response = match outcome {
+        ChatOutcome::Complete(answer) => Json(Completion::from_chat(*answer)).into_response(),
+        ChatOutcome::Stream(chunks) => {
+            completion_sse_response(route.answered_by(), chunks, include_usage)
+        }
+    };
+    tag_route(&mut response, &route);
+    Ok(response)
+}
+
+/// `POST /v1/embeddings`, `/v1/moderations`, `/v1/images/generations`, `/v1/rerank` (and
+/// their other paths): a call answered whole, in its JSON shape.
+pub(crate) async fn answered_whole<C>(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<C>,
+) -> Result<Response, ApiError>
+where
+    C: UnaryCall + DeserializeOwned,
+    C::Answer: Serialize,
+{
+    answer_whole(&state, caller, &headers, request).await
+}
+
+/// Sends a call answered whole and answers it as JSON, for every route that serves its kind.
+pub(crate) async fn answer_whole<C>(
+    state: &AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    request: C,
+) -> Result<Response, ApiError>
+where
+    C: UnaryCall,
+    C::Answer: Serialize,
+{
+    let Dispatched { route, outcome } = unary(state, request, headers, caller).await?;
     let mut response = Json(outcome).into_response();
     tag_route(&mut response, &route);
     Ok(response)
@@ -144,24 +212,51 @@ pub async fn models(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Json<ModelList> {
-    let created = state.started_at();
-    let names = state
+    let data = callable_models(&state, &caller)
+        .map(|name| model_object(&state, name))
+        .collect();
+    Json(ModelList::new(data))
+}
+
+/// `GET /v1/models/{id}`: one model the caller may call, as OpenAI's model object
+/// (<https://platform.openai.com/docs/api-reference/models/retrieve>); a model that does not
+/// exist, or that the caller's key may not call, is 404 `model_not_found` alike, so a key
+/// learns nothing of models outside its list. The id may hold `/` (`openai/gpt-4o`).
+pub async fn model(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Model>, ApiError> {
+    callable_models(&state, &caller)
+        .find(|name| *name == id)
+        .map(|name| Json(model_object(&state, name)))
+        .ok_or_else(|| ApiError::model_not_found(&id))
+}
+
+/// The model names the caller may call: configured model groups, experiment models, rule
+/// models and listed aliases, filtered by the caller's allow-list (its own, or its team's,
+/// with wildcards and access groups).
+pub(crate) fn callable_models<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+) -> impl Iterator<Item = &'a str> {
+    state
         .groups()
         .iter()
         .map(|group| group.name())
         .chain(state.experiments().map(|e| e.model.as_str()))
         .chain(state.rules().models())
-        .chain(state.listed_aliases());
-    let data = names
-        .filter(|name| state.may_call(&caller, name))
-        .map(|name| Model {
-            id: name.to_owned(),
-            object: "model".to_owned(),
-            created,
-            owned_by: "switchyard".to_owned(),
-        })
-        .collect();
-    Json(ModelList::new(data))
+        .chain(state.listed_aliases())
+        .filter(|name| state.may_call(caller, name))
+}
+
+fn model_object(state: &AppState, name: &str) -> Model {
+    Model {
+        id: name.to_owned(),
+        object: "model".to_owned(),
+        created: state.started_at(),
+        owned_by: "switchyard".to_owned(),
+    }
 }
 
 /// `GET /health/liveness`: the process is up.

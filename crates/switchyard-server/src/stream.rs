@@ -1,4 +1,5 @@
-//! Answering a chat stream as server-sent events, chunk by chunk as the provider yields them.
+//! Answering a chat stream as server-sent events, chunk by chunk as the provider yields them:
+//! as chat completion chunks, or rendered as the legacy text completion chunks it stands for.
 //!
 //! Usage chunks are forwarded only to clients that asked (`stream_options.include_usage`); an
 //! upstream failure mid-stream becomes one `data: {"error": ...}` event, and the stream ends.
@@ -17,6 +18,7 @@ use futures_util::{Stream, StreamExt};
 use http::{HeaderValue, header};
 use serde::Serialize;
 use switchyard_providers::ChunkStream;
+use switchyard_wire::{ChatChunk, Completion};
 
 use crate::error::ApiError;
 
@@ -24,11 +26,32 @@ const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// A `text/event-stream` response carrying `chunks`.
 pub fn sse_response(deployment: Arc<str>, chunks: ChunkStream, include_usage: bool) -> Response {
+    stream_response(deployment, chunks, include_usage, |chunk| event(&chunk))
+}
+
+/// A `text/event-stream` response carrying `chunks` as `text_completion` chunks.
+pub fn completion_sse_response(
+    deployment: Arc<str>,
+    chunks: ChunkStream,
+    include_usage: bool,
+) -> Response {
+    stream_response(deployment, chunks, include_usage, |chunk| {
+        event(&Completion::from_chat_chunk(chunk))
+    })
+}
+
+fn stream_response(
+    deployment: Arc<str>,
+    chunks: ChunkStream,
+    include_usage: bool,
+    render: fn(ChatChunk) -> Bytes,
+) -> Response {
     let body = SseBody {
         chunks,
         include_usage,
         finished: false,
         deployment,
+        render,
     };
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
@@ -45,6 +68,8 @@ struct SseBody {
     include_usage: bool,
     finished: bool,
     deployment: Arc<str>,
+    /// Writes one chunk as its event.
+    render: fn(ChatChunk) -> Bytes,
 }
 
 impl Stream for SseBody {
@@ -67,7 +92,7 @@ impl Stream for SseBody {
                         }
                         chunk.usage = None;
                     }
-                    return Poll::Ready(Some(Ok(event(&chunk))));
+                    return Poll::Ready(Some(Ok((self.render)(chunk))));
                 }
                 Some(Err(err)) => {
                     self.finished = true;

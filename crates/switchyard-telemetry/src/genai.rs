@@ -46,6 +46,18 @@ pub mod operation {
     pub const CHAT: &str = "chat";
     /// Embeddings.
     pub const EMBEDDINGS: &str = "embeddings";
+    /// A legacy text completion (`/v1/completions`).
+    pub const TEXT_COMPLETION: &str = "text_completion";
+    /// A moderation (`/v1/moderations`).
+    pub const MODERATION: &str = "moderation";
+    /// Image generation (`/v1/images/generations`).
+    pub const IMAGE_GENERATION: &str = "image_generation";
+    /// Speech from text (`/v1/audio/speech`).
+    pub const SPEECH: &str = "speech";
+    /// Transcription of audio (`/v1/audio/transcriptions`).
+    pub const TRANSCRIPTION: &str = "transcription";
+    /// Rerank (`/v1/rerank`).
+    pub const RERANK: &str = "rerank";
 }
 
 /// Attribute names. The `gen_ai.*` ones come from `opentelemetry-semantic-conventions`; the
@@ -56,7 +68,7 @@ pub mod attr {
     #![allow(deprecated)]
     use opentelemetry_semantic_conventions::attribute as semconv;
 
-    /// `gen_ai.operation.name`: `chat` or `embeddings`.
+    /// `gen_ai.operation.name`: `chat`, `text_completion` or `embeddings`.
     pub const GEN_AI_OPERATION_NAME: &str = semconv::GEN_AI_OPERATION_NAME;
     /// `gen_ai.provider.name`: `openai`, `anthropic`, `aws.bedrock`, `gcp.gemini`, ...
     pub const GEN_AI_PROVIDER_NAME: &str = semconv::GEN_AI_PROVIDER_NAME;

@@ -117,6 +117,27 @@ impl RequestObject for ChatRequest {
 }
 
 impl ChatRequest {
+    /// A request to `model` of `messages`, every parameter left at the upstream's default.
+    pub fn new(model: impl Into<String>, messages: Vec<ChatMessage>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            stream: None,
+            stream_options: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            temperature: None,
+            top_p: None,
+            n: None,
+            stop: None,
+            tools: None,
+            tool_choice: None,
+            response_format: None,
+            user: None,
+            extra: RawExtra::new(),
+        }
+    }
+
     /// Whether the client asked for a stream.
     pub fn is_stream(&self) -> bool {
         self.stream.unwrap_or(false)

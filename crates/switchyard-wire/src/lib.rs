@@ -1,7 +1,7 @@
 //! OpenAI-compatible wire types for Switchyard.
 //!
 //! These are the shapes clients send and receive: chat completions (request, response and stream
-//! chunk), embeddings, the model list and the error body. They carry no I/O. Request types keep
+//! chunk), legacy text completions, embeddings, moderations, image generation, rerank, the model list and the error body. They carry no I/O. Request types keep
 //! every field they do not know in an `extra` map, so parameters a provider adds before we do still
 //! reach OpenAI-compatible upstreams unchanged. Large parts the gateway forwards without reading
 //! (tool schemas, `response_format`) are kept as their JSON text ([`RawJson`]), not as a tree.
@@ -11,10 +11,14 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 pub mod error;
+pub mod images;
 pub mod models;
+pub mod moderations;
 pub mod raw;
+pub mod rerank;
 
 pub use chat::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, ContentPart, Delta,
@@ -22,13 +26,17 @@ pub use chat::{
     PromptTokensDetails, ResponseFormat, Role, Stop, StreamOptions, Tool, ToolCall, ToolCallDelta,
     Usage,
 };
+pub use completions::{Completion, CompletionChoice, CompletionRequest, Prompt, PromptOptions};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
     EmbeddingsResponse,
 };
 pub use error::{ErrorBody, ErrorDetail};
+pub use images::{ImageRequest, ImageUsage, ImagesResponse};
 pub use models::{Model, ModelList};
+pub use moderations::{ModerationRequest, ModerationResponse};
 pub use raw::{RawExtra, RawJson};
+pub use rerank::{RerankRequest, RerankResponse, RerankResult};
 
 /// Unknown fields of a request or response, kept in the order they arrived.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

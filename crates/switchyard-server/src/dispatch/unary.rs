@@ -1,0 +1,226 @@
+//! Calls answered whole by one upstream request (embeddings, moderations, image generation,
+//! speech, transcriptions, rerank): one call path for all of them, the same checks as chat
+//! calls in the same order. A [`UnaryCall`] says what differs (how to validate and count the
+//! request, which provider method answers it, what usage the answer reports); [`unary`] does
+//! the rest: end user, call span, model allow-list (403), client credentials refused, routing
+//! options, experiment, rate limits (429), budget reservation (400 over budget), the router with
+//! each deployment's timeout and an attempt span per try, and the finished [`CallRecord`] with
+//! tokens, cost and its settlement.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures_util::future::BoxFuture;
+use http::HeaderMap;
+use switchyard_layers::cache::CacheControl;
+use switchyard_layers::cost::Tokens;
+use switchyard_providers::{Provider, ProviderError};
+use switchyard_telemetry::set_parent_from;
+use switchyard_wire::RawExtra;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::options::{refuse_client_credentials, routing_options, take_litellm_fields, take_tags};
+use super::{
+    Dispatched, Route, admit_model, assign_variant, fail, fallback_filter, group_of, reserve,
+    tag_preference, wildcard_model,
+};
+use crate::caller::{Caller, end_user_of};
+use crate::error::ApiError;
+use crate::estimate::{self, Pricer};
+use crate::observe;
+use crate::pipeline::{self, Upstream, route_error, within};
+use crate::record::CallRecord;
+use crate::state::AppState;
+
+/// A kind of call answered whole by one upstream request.
+pub(crate) trait UnaryCall:
+    Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static
+{
+    /// What the upstream answers.
+    type Answer: Send + 'static;
+
+    /// The call's GenAI operation name, for its span and access log.
+    const OPERATION: &'static str;
+
+    /// The model group asked for.
+    fn model(&self) -> &str;
+
+    /// The model group asked for, for experiments to point elsewhere.
+    fn model_mut(&mut self) -> &mut String;
+
+    /// The body's end user, if it names one.
+    fn user(&self) -> Option<&str>;
+
+    /// The body's fields the gateway does not know, where the gateway's own options travel.
+    fn extra_mut(&mut self) -> &mut RawExtra;
+
+    /// Refuses a request the upstream could not answer (400), before anything is reserved.
+    fn check(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// The request's prompt tokens, estimated (four characters a token): what rate limits
+    /// count and budgets reserve, and what is charged when the answer reports no usage.
+    fn input_tokens(&self) -> u64;
+
+    /// Asks `provider` for the answer.
+    fn send(
+        self,
+        provider: &dyn Provider,
+    ) -> BoxFuture<'static, Result<Self::Answer, ProviderError>>;
+
+    /// The usage the answer reports, if it reports any.
+    fn reported(answer: &Self::Answer) -> Option<Tokens>;
+
+    /// The model the answer says answered, if it says.
+    fn answer_model(answer: &Self::Answer) -> Option<&str>;
+}
+
+/// Validates and sends a [`UnaryCall`]; `headers` may carry the caller's `traceparent`, an
+/// end-user header and an experiment's sticky header.
+pub(crate) async fn unary<C: UnaryCall>(
+    state: &AppState,
+    mut request: C,
+    headers: &HeaderMap,
+    mut caller: Caller,
+) -> Result<Dispatched<C::Answer>, ApiError> {
+    let started = Instant::now();
+    let _in_flight = state.metrics().in_flight();
+    caller.end_user = end_user_of(
+        headers,
+        state.budgets().end_user_header.as_ref(),
+        request.user(),
+    );
+    let mut record = CallRecord::start(C::OPERATION, caller.clone(), request.model().to_owned());
+    set_parent_from(&record.span, headers);
+    if let Err(err) = admit_model(state, &caller, request.model_mut()) {
+        return Err(fail(state, record, started, err).await);
+    }
+    let mut options = match request.check().and_then(|()| {
+        refuse_client_credentials(request.extra_mut())?;
+        let mut options = routing_options(request.extra_mut())?;
+        let tags = take_tags(request.extra_mut())?;
+        options.preference = tag_preference(state, &tags, request.extra_mut(), headers);
+        // These calls are not cached; the cache fields are taken out all the same.
+        take_litellm_fields(
+            request.extra_mut(),
+            &mut options,
+            &mut CacheControl::default(),
+        )?;
+        Ok(options)
+    }) {
+        Ok(options) => options,
+        Err(err) => return Err(fail(state, record, started, err).await),
+    };
+    options.allowed = fallback_filter(state, &caller);
+    let user = request.user().map(str::to_owned);
+    let experiment = assign_variant(state, request.model_mut(), user.as_deref(), headers);
+    options.wildcard = state.wildcard_route(request.model());
+    let group = group_of(request.model(), &options);
+    let wildcard = options.wildcard.clone();
+    let input_tokens = request.input_tokens();
+    let limited = pipeline::AdmittedCall {
+        caller: caller.clone(),
+        model: request.model().to_owned(),
+        tokens: input_tokens,
+    };
+    if let Err(err) = pipeline::admit(state, limited).await {
+        return Err(fail(state, record, started, err).await);
+    }
+    let estimate = || estimate::prompt_only(state, &group, wildcard.as_ref(), input_tokens);
+    match reserve(state, &caller, &group, estimate).await {
+        Ok(reservation) => record.reservation = reservation,
+        Err(err) => return Err(fail(state, record, started, err).await),
+    }
+    record.experiment.clone_from(&experiment);
+    record.model_group = Some(group.clone());
+    observe::note_caller(&record);
+    let model = group;
+    let span = record.span.clone();
+    let attempts = AtomicU32::new(0);
+    let routed = state
+        .router()
+        .call(&model, request, &options, |deployment, mut request| {
+            if let Some(model) = wildcard_model(&deployment, wildcard.as_ref()) {
+                *request.model_mut() = model;
+            }
+            let request = state.shape_request(&deployment.id, request);
+            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let attempt = observe::attempt_span(&span, &deployment, number);
+            let entered = attempt.span().clone();
+            Box::pin(
+                async move {
+                    let answer = request.send(deployment.provider.as_ref());
+                    let result = within(&deployment, deployment.timeout, answer).await;
+                    match &result {
+                        Ok(answer) => {
+                            attempt.record_response(C::answer_model(answer).unwrap_or(""), "", &[]);
+                            if let Some(tokens) = C::reported(answer) {
+                                attempt.record_usage(tokens.prompt, tokens.completion);
+                            }
+                        }
+                        Err(err) => attempt.record_error(err.class.as_str()),
+                    }
+                    result
+                }
+                .instrument(entered),
+            )
+        })
+        .instrument(record.span.span().clone())
+        .await
+        .map_err(route_error);
+    let routed = match routed {
+        Ok(routed) => routed,
+        Err(err) => {
+            record.attempts = attempts.load(Ordering::Relaxed);
+            return Err(fail(state, record, started, err).await);
+        }
+    };
+    let deployment = Arc::clone(routed.deployment());
+    let fallback = Tokens {
+        prompt: input_tokens,
+        ..Tokens::default()
+    };
+    let (reported, estimated) = match C::reported(&routed.value) {
+        Some(tokens) => (tokens, false),
+        None => (fallback, true),
+    };
+    let pricer = Pricer {
+        price: state.price_on(&deployment, wildcard.as_ref()),
+        limits: state.token_limits(&deployment.id),
+        fallback,
+        cache_hit: false,
+    };
+    let answer_model = C::answer_model(&routed.value);
+    let (tokens, cost) = pricer.account(reported, estimated, answer_model);
+    record.deployment = Some(deployment.id.clone());
+    record.provider = Some(deployment.provider.family());
+    record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
+    record.model_group = Some(deployment.model_name.clone());
+    record.attempts = routed.attempts;
+    record.fallback_from.clone_from(&routed.fallback_from);
+    record.response_model = answer_model.map(str::to_owned);
+    record.tokens = tokens;
+    record.cost = cost;
+    record.latency = started.elapsed();
+    let request_id = Arc::clone(&record.request_id);
+    if let Some(settlement) = state.finish_call(record) {
+        settlement.wait().await;
+    }
+    Ok(Dispatched {
+        route: Route {
+            upstream: Some(Upstream {
+                deployment,
+                attempts: routed.attempts,
+                fallback_from: routed.fallback_from,
+            }),
+            experiment,
+            decision: None,
+            cache: None,
+            cost,
+            request_id,
+        },
+        outcome: routed.value,
+    })
+}
