@@ -23,6 +23,9 @@ pub struct RoutingPolicy {
     pub allowed_fails: u32,
     /// How long a failing deployment is left out.
     pub cooldown: Duration,
+    /// Whether failing or rate-limited deployments are left out at all (LiteLLM's
+    /// `disable_cooldowns: true` turns this off: every deployment stays in rotation).
+    pub cooldowns: bool,
     /// Groups to try, in order, when a group fails.
     pub fallbacks: HashMap<String, Vec<String>>,
     /// Groups to try when a group's prompt does not fit its context window.
@@ -51,6 +54,7 @@ impl Default for RoutingPolicy {
             num_retries: 2,
             allowed_fails: 3,
             cooldown: DEFAULT_COOLDOWN,
+            cooldowns: true,
             fallbacks: HashMap::new(),
             context_window_fallbacks: HashMap::new(),
             content_policy_fallbacks: HashMap::new(),

@@ -525,6 +525,9 @@ impl Router {
     /// policy's cooldown); a broken deployment (bad credentials, unknown model) cools at once;
     /// other retryable failures cool it after `allowed_fails` in a minute.
     fn note_failure(&self, deployment: &Deployment, error: &ProviderError) {
+        if !self.policy.cooldowns {
+            return;
+        }
         let now = self.now_ms();
         let cool = |for_how_long: Duration, cause: CooldownCause| {
             let ms = u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX);

@@ -350,6 +350,30 @@ async fn a_preference_keeps_calls_and_their_retries_on_the_best_ranked_deploymen
 }
 
 #[tokio::test(start_paused = true)]
+async fn without_cooldowns_a_failing_deployment_stays_in_rotation() {
+    let policy = RoutingPolicy {
+        num_retries: 0,
+        allowed_fails: 0,
+        cooldowns: false,
+        ..RoutingPolicy::default()
+    };
+    let r = router(vec![deployment("m", "m1")], policy);
+    for _ in 0..3 {
+        let script = Script::default().fail("m1", vec![err(ErrorClass::RateLimited)]);
+        let result = r
+            .call(
+                "m",
+                Probe::default(),
+                &CallOptions::default(),
+                script.send(),
+            )
+            .await;
+        assert!(result.is_err());
+        assert_eq!(script.calls(), ["m1"], "called again, never cooling down");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn no_fallbacks_keeps_the_call_in_its_group() {
     let mut policy = RoutingPolicy {
         num_retries: 0,

@@ -569,6 +569,9 @@ pub struct RetrySettings {
     /// Seconds a failing deployment is left out (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_time: Option<f64>,
+    /// `true` leaves failing and rate-limited deployments in rotation: no cooldowns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_cooldowns: Option<bool>,
     /// `[{"group": ["fallback", ...]}, ...]`: groups to try when a group fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,

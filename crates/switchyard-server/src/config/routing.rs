@@ -125,6 +125,13 @@ pub fn policy(
         .0
         .unwrap_or(defaults.allowed_fails),
         cooldown,
+        cooldowns: !pick(
+            &retries.disable_cooldowns,
+            &litellm.disable_cooldowns,
+            "disable_cooldowns",
+        )
+        .0
+        .unwrap_or(false),
         fallbacks,
         context_window_fallbacks,
         content_policy_fallbacks,

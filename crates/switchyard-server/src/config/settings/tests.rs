@@ -533,3 +533,16 @@ fn header_keys_go_only_to_providers_that_send_them() {
         assert!(err.to_string().contains(key), "{params}: {err}");
     }
 }
+
+#[test]
+fn disable_cooldowns_turns_cooldowns_off_from_either_section() {
+    let models = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/m}\n";
+    let loaded = parse_with_env(models, &env).expect("valid");
+    assert!(loaded.settings.routing.cooldowns);
+    for section in ["router_settings", "litellm_settings"] {
+        let text = format!("{models}{section}:\n  disable_cooldowns: true\n");
+        let loaded = parse_with_env(&text, &env).expect("valid");
+        assert!(!loaded.settings.routing.cooldowns, "{section}");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+}
