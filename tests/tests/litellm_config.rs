@@ -521,3 +521,49 @@ async fn an_opt_in_cache_answers_only_calls_that_ask_for_it() {
     assert_eq!(second.headers()["x-switchyard-cache"], "HIT");
     assert_eq!(upstream.received().len(), 3);
 }
+
+/// `enable_pre_call_checks` (docs: proxy/reliability "pre-call checks"): a prompt too long for
+/// a deployment's `max_input_tokens` goes to one whose model takes it.
+#[tokio::test]
+async fn pre_call_checks_send_long_prompts_to_deployments_that_take_them() {
+    let upstream = FakeUpstream::start().await;
+    let api_base = &upstream.api_base;
+    let config = format!(
+        "model_list:
+  - model_name: m
+    litellm_params: {{model: openai/small-model, api_base: {api_base}}}
+    model_info: {{max_input_tokens: 50}}
+  - model_name: m
+    litellm_params: {{model: openai/big-model, api_base: {api_base}}}
+    model_info: {{max_input_tokens: 100000}}
+router_settings:
+  enable_pre_call_checks: true
+general_settings:
+  master_key: {MASTER_KEY}
+"
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let long =
+        json!({"model": "m", "messages": [{"role": "user", "content": "word ".repeat(400)}]});
+    for _ in 0..6 {
+        let response = gateway
+            .post("/v1/chat/completions", &long, Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let models: Vec<String> = upstream
+        .received()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(models.iter().all(|m| m == "big-model"), "{models:?}");
+    let mut small_seen = false;
+    for _ in 0..20 {
+        let response = gateway
+            .post("/v1/chat/completions", &hello("m"), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        small_seen |= upstream.received().last().expect("a call").body["model"] == "small-model";
+    }
+    assert!(small_seen, "a short prompt may go to either deployment");
+}

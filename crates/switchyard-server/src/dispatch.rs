@@ -158,6 +158,7 @@ async fn send(
     let group = group_of(&request.model, &options);
     // Counted once: the budget estimate, the stream's meter and the fallback usage share it.
     let prompt_estimate = estimated_prompt_tokens(&request);
+    prefer_fitting(state, &mut options, prompt_estimate);
     let asked_output = estimate::asked_output(&request);
     let wildcard = options.wildcard.as_ref();
     let estimate = || estimate::chat(state, &group, wildcard, prompt_estimate, asked_output);
@@ -494,6 +495,24 @@ fn tag_preference(
     let mut tags = tags.to_vec();
     metadata_of(extra, &mut tags);
     Some(routing.preference(tags, headers))
+}
+
+/// With `enable_pre_call_checks`: the call prefers the deployments whose model takes a prompt
+/// of `prompt_tokens` (when its limit is known), before any tag preference.
+pub(crate) fn prefer_fitting(state: &AppState, options: &mut CallOptions, prompt_tokens: u64) {
+    if !state.pre_call_checks() {
+        return;
+    }
+    let tags = options.preference.take();
+    let state = state.clone();
+    options.preference = Some(DeploymentRank::new(move |deployment| {
+        let too_long = state
+            .token_limits(&deployment.id)
+            .input
+            .is_some_and(|max| prompt_tokens > max);
+        let tag_rank = tags.as_ref().map_or(0, |tags| tags.rank(deployment));
+        u8::from(too_long) * 16 + tag_rank
+    }));
 }
 
 /// The model group that serves a call for `model`: a wildcard group when `options` routes it

@@ -92,6 +92,8 @@ struct Inner {
     tag_routing: Option<TagRouting>,
     /// Whether the response cache serves only calls that ask for it (`mode: default_off`).
     cache_opt_in: bool,
+    /// Whether calls prefer deployments whose model takes their prompt.
+    pre_call_checks: bool,
     /// The model groups of each access group (`model_info.access_groups`).
     access_groups: HashMap<String, Vec<String>>,
     rules: RoutingRules,
@@ -127,7 +129,12 @@ impl AppState {
     /// carry the current trace context (`traceparent`), and opens the database (running its
     /// migrations). Needs a tokio runtime.
     pub async fn new(settings: Settings) -> Result<Self, BuildError> {
-        let storage = Storage::open(&settings.database, settings.shared_usage.as_ref()).await?;
+        let storage = Storage::open(
+            &settings.database,
+            settings.database_pool_limit,
+            settings.shared_usage.as_ref(),
+        )
+        .await?;
         Self::assemble(settings, Arc::new(storage), Arc::new(GatewayMetrics::new()))
     }
 
@@ -239,6 +246,7 @@ impl AppState {
                 wildcards,
                 access_groups,
                 cache_opt_in,
+                pre_call_checks: settings.pre_call_checks,
                 tag_routing: settings
                     .tag_filtering_match_any
                     .map(|match_any| TagRouting::new(match_any, deployment_tags)),
@@ -449,6 +457,12 @@ impl AppState {
                     .get(allowed)
                     .is_some_and(|groups| groups.iter().any(|g| g == model))
             })
+    }
+
+    /// Whether calls prefer deployments whose model takes their prompt
+    /// (`enable_pre_call_checks`).
+    pub fn pre_call_checks(&self) -> bool {
+        self.inner.pre_call_checks
     }
 
     /// Whether the response cache serves only calls that ask for it (`mode: default_off`).

@@ -95,6 +95,7 @@ impl Storage {
     /// there.
     pub async fn open(
         database: &Database,
+        pool_limit: Option<u32>,
         redis: Option<&SharedUsageSettings>,
     ) -> Result<Self, StoreError> {
         let (store, counters): (Arc<dyn Store>, Arc<dyn BudgetCounters>) = match database {
@@ -103,7 +104,8 @@ impl Storage {
                 (Arc::clone(&store) as _, store as _)
             }
             Database::Postgres(url) => {
-                let store = Arc::new(PostgresStore::connect(url).await?);
+                let options = url.parse().map_err(StoreError::from)?;
+                let store = Arc::new(PostgresStore::connect_pooled(options, pool_limit).await?);
                 (Arc::clone(&store) as _, store as _)
             }
         };

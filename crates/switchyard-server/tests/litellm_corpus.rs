@@ -98,9 +98,91 @@ fn every_documented_config_loads_or_is_refused_with_its_key() {
     );
 
     let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-    assert_eq!(
-        report, expected,
-        "what the documented configs get changed; if that is meant, rerun with SWITCHYARD_BLESS=1"
+    let changed: Vec<String> = report
+        .lines()
+        .zip(expected.lines().chain(std::iter::repeat("(nothing)")))
+        .filter(|(now, before)| now != before)
+        .take(10)
+        .map(|(now, before)| format!("now:    {now}\nbefore: {before}"))
+        .collect();
+    assert!(
+        changed.is_empty() && report.lines().count() == expected.lines().count(),
+        "what the documented configs get changed (first differences below); if that is meant, \
+         rerun with SWITCHYARD_BLESS=1\n{}",
+        changed.join("\n")
     );
     eprintln!("{loaded} of {} documented configs load", files.len());
+}
+
+/// The keys of a section the typed configuration takes, from its JSON Schema.
+fn typed_keys(schema: &serde_json::Value, section: &str) -> Vec<String> {
+    let mut node = schema;
+    for part in section.split('.') {
+        node = &node["properties"][part];
+        if let Some(reference) = node["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/$defs/");
+            node = &schema["$defs"][name];
+        }
+        // `Option<T>` may wrap the reference in `anyOf`.
+        if let Some(inner) = node["anyOf"].as_array().and_then(|all| {
+            all.iter()
+                .find_map(|s| s["$ref"].as_str())
+                .map(|r| &schema["$defs"][r.trim_start_matches("#/$defs/")])
+        }) {
+            node = inner;
+        }
+    }
+    node["properties"]
+        .as_object()
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Every key LiteLLM's "All settings" page documents for `litellm_settings`, `cache_params`,
+/// `general_settings` and `router_settings` (`tests/litellm_configs/documented_keys.md`) is
+/// taken by the typed configuration or judged by `litellm_keys`: none falls through as unknown.
+#[test]
+fn every_documented_settings_key_is_taken_or_judged() {
+    use switchyard_server::config::litellm_keys::handling;
+    let text = std::fs::read_to_string(corpus_dir().join("documented_keys.md")).expect("keys");
+    let schema = config::json_schema();
+    let mut section: Option<&str> = None;
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("## `") {
+            let name = heading.trim_end_matches('`');
+            section = [
+                "litellm_settings",
+                "litellm_settings.cache_params",
+                "general_settings",
+                "router_settings",
+            ]
+            .into_iter()
+            .find(|s| *s == name);
+            continue;
+        }
+        let Some(section) = section else { continue };
+        let Some(cell) = line.strip_prefix("| `") else {
+            continue;
+        };
+        let names = cell.split('|').next().unwrap_or_default();
+        let typed = typed_keys(&schema, section);
+        for name in names.split(',').map(|n| n.trim().trim_matches('`')) {
+            if name.is_empty() || name.chars().any(|c| c.is_ascii_uppercase()) {
+                continue; // environment variables the page lists among the keys
+            }
+            checked += 1;
+            let path = format!("{section}.{name}");
+            if !typed.iter().any(|k| k == name) && handling(&path).is_none() {
+                missing.push(path);
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} documented keys found");
+    assert!(
+        missing.is_empty(),
+        "documented keys neither taken nor judged:\n{}",
+        missing.join("\n")
+    );
 }

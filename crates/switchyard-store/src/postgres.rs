@@ -36,11 +36,20 @@ impl PostgresStore {
     /// to date. A query waits at most `ACQUIRE_TIMEOUT` (3 s) for a connection, so while the server
     /// is down callers hear so in seconds, not after sqlx's default 30.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        Self::from_pool(pool).await
+        Self::connect_pooled(options, None).await
+    }
+
+    /// [`connect_with`](Self::connect_with), keeping at most `max_connections` open (sqlx's
+    /// default, 10, when `None`): LiteLLM's `database_connection_pool_limit`.
+    pub async fn connect_pooled(
+        options: PgConnectOptions,
+        max_connections: Option<u32>,
+    ) -> Result<Self, StoreError> {
+        let mut pool = PgPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        if let Some(max) = max_connections {
+            pool = pool.max_connections(max);
+        }
+        Self::from_pool(pool.connect_with(options).await?).await
     }
 
     /// Uses an existing pool, bringing the schema up to date.

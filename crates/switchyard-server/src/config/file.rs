@@ -271,6 +271,10 @@ pub struct LitellmParams {
     /// paths (`tools[*].input_examples`), as LiteLLM's `additional_drop_params`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub additional_drop_params: Vec<String>,
+    /// Drop request parameters this provider has no counterpart for (LiteLLM's key). Switchyard
+    /// always does; `false` is warned about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_params: Option<bool>,
     /// Request parameters LiteLLM would otherwise drop for this provider. Switchyard drops no
     /// parameter an OpenAI-compatible upstream is sent; other providers get the parameters
     /// their API has a counterpart for.
@@ -353,6 +357,9 @@ pub struct GeneralSettings {
     /// SQLite file `switchyard.db` in the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<Secret>,
+    /// The most PostgreSQL connections each replica keeps open (LiteLLM's key; default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_connection_pool_limit: Option<u32>,
     /// Seconds between `SIGTERM` (readiness turns false at once) and closing the listener, so
     /// load balancers stop sending new calls first (default 0; 5 suits Kubernetes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,6 +495,28 @@ pub struct RouterSettings {
     /// to the alias is served by the group; a key may call it when it may call either name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_group_alias: BTreeMap<String, GroupAlias>,
+    /// The Redis database number (LiteLLM's key; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_db: Option<i64>,
+    /// Default seconds allowed until a stream has started and between its chunks, below
+    /// `litellm_params.stream_timeout` (LiteLLM's key; default: the timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout: Option<f64>,
+    /// Default `max_parallel_requests` of every deployment that sets none (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_parallel_requests: Option<u32>,
+    /// Request parameters every deployment sends unless it or the request sets them
+    /// (LiteLLM's key), such as `{temperature: 0.2}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_litellm_params: Option<BTreeMap<String, serde_json::Value>>,
+    /// Prefer, for each call, the deployments whose model takes its prompt
+    /// (`max_input_tokens`); a call too long for all goes to one anyway, whose refusal leads to
+    /// `context_window_fallbacks` (LiteLLM's key, also `enable_pre_call_check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_pre_call_checks: Option<bool>,
+    /// `enable_pre_call_checks` as LiteLLM's reference table also spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_pre_call_check: Option<bool>,
     /// Prefix of the Redis keys (default `switchyard`): gateways that share one Redis share
     /// usage only with the same prefix. Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

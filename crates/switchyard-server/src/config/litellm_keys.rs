@@ -41,6 +41,13 @@ const INTERNAL: &str = "tunes a LiteLLM internal Switchyard does not have; it ha
 const PROVIDER_CREDENTIALS: &str = "Switchyard does not take this credential; give the provider's \
      `api_key` (or AWS keys for Bedrock), see README's compatibility table";
 
+const PROMPT_TEMPLATE: &str = "prompt templates are not applied; messages go to the provider as \
+     chat messages (serve the model through an OpenAI-compatible server that applies its template)";
+const ONE_RATE: &str = "Switchyard prices tokens at one input and one output rate (plus prompt-cache \
+     rates); give `input_cost_per_token`/`output_cost_per_token`";
+const TEAM_MODELS: &str =
+    "models for one team only are not supported; limit teams with their `models`";
+
 /// The documented keys, by path (`[]` stands for any list index).
 const KEYS: &[(&str, Handling)] = &[
     // ---- litellm_settings
@@ -505,6 +512,254 @@ const KEYS: &[(&str, Handling)] = &[
         "router_settings.cache_kwargs",
         Handling::Refused("give the cache's Redis in `litellm_settings.cache_params`"),
     ),
+    (
+        "litellm_settings.cache_params.qdrant_semantic_cache_embedding_model",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.qdrant_collection_name",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.qdrant_quantization_config",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.qdrant_semantic_cache_vector_size",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.similarity_threshold",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.redis_semantic_cache_embedding_model",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_bucket_name",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_region_name",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_api_version",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_use_ssl",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_verify",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_aws_access_key_id",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_aws_secret_access_key",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_aws_session_token",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.s3_endpoint_url",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.gcs_bucket_name",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.gcs_path_service_account",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.gcs_path",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.disk_cache_dir",
+        Handling::Refused(
+            "S3, GCS, disk, Qdrant and semantic caches are not supported; `type: local` or `redis`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.sentinel_password",
+        Handling::Refused("Redis Sentinel is not supported; give one Redis (`host` or `url`)"),
+    ),
+    (
+        "litellm_settings.cache_params.gcp_service_account",
+        Handling::Refused(
+            "GCP IAM authentication to Redis is not supported; give `password` or a `url`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.gcp_ssl_ca_certs",
+        Handling::Refused(
+            "GCP IAM authentication to Redis is not supported; give `password` or a `url`",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.ssl",
+        Handling::Refused("give TLS as a `url: rediss://...` (certificates are always checked)"),
+    ),
+    (
+        "litellm_settings.cache_params.ssl_cert_reqs",
+        Handling::Refused("give TLS as a `url: rediss://...` (certificates are always checked)"),
+    ),
+    (
+        "litellm_settings.cache_params.ssl_check_hostname",
+        Handling::Refused("give TLS as a `url: rediss://...` (certificates are always checked)"),
+    ),
+    (
+        "litellm_settings.cache_params.max_connections",
+        Handling::Ignored(
+            "Switchyard keeps one multiplexed Redis connection per replica; there is no pool to size",
+        ),
+    ),
+    (
+        "litellm_settings.cache_params.default_in_memory_ttl",
+        Handling::Refused("the cache has one `ttl` (no in-memory layer in front of Redis)"),
+    ),
+    (
+        "litellm_settings.cache_params.default_in_redis_ttl",
+        Handling::Refused("the cache has one `ttl` (no in-memory layer in front of Redis)"),
+    ),
+    (
+        "litellm_settings.cache_params.disable_copilot_system_to_assistant",
+        Handling::Ignored("deprecated in LiteLLM; no effect"),
+    ),
+    (
+        "general_settings.disable_responses_id_security",
+        Handling::Control("response ids are not tied to their caller"),
+    ),
+    (
+        "general_settings.health_check_details",
+        Handling::Ignored(
+            "GET /health shows each endpoint's failure class and status only, never rate-limit details",
+        ),
+    ),
+    (
+        "general_settings.supported_db_objects",
+        Handling::Refused("models added with /model/new are always stored; other objects are not"),
+    ),
+    (
+        "general_settings.user_mcp_management_mode",
+        Handling::Refused("Switchyard serves no MCP gateway; remove the key"),
+    ),
+    (
+        "general_settings.allow_user_auth",
+        Handling::Control("the deprecated user/password login is not supported; callers need keys"),
+    ),
+    (
+        "general_settings.disable_error_logs",
+        Handling::Refused("failed calls are always recorded in the spend logs"),
+    ),
+    (
+        "general_settings.token_rate_limit_type",
+        Handling::Refused("`tpm` limits count input and output tokens together"),
+    ),
+    (
+        "general_settings.database_type",
+        Handling::Refused("the database is PostgreSQL or SQLite, named by `database_url`"),
+    ),
+    (
+        "general_settings.database_args",
+        Handling::Refused("give PostgreSQL options in the `database_url` query string"),
+    ),
+    (
+        "router_settings.caching_groups",
+        Handling::Refused("each model group has its own cache entries"),
+    ),
+    (
+        "router_settings.alerting_config",
+        Handling::Ignored(ALERTING),
+    ),
+    (
+        "router_settings.assistants_config",
+        Handling::Refused("the Assistants API is not served"),
+    ),
+    (
+        "router_settings.set_verbose",
+        Handling::Ignored("set the log level with `RUST_LOG`"),
+    ),
+    (
+        "router_settings.retry_after",
+        Handling::Refused(
+            "a retry goes to another deployment at once; there is no wait between retries",
+        ),
+    ),
+    (
+        "router_settings.model_group_retry_policy",
+        Handling::Refused("retries are counted by `num_retries` for every group alike"),
+    ),
+    (
+        "router_settings.router_general_settings",
+        Handling::Refused("none of its options is supported"),
+    ),
+    (
+        "router_settings.optional_pre_call_checks",
+        Handling::Refused("only the context-window check (`enable_pre_call_checks`) is supported"),
+    ),
+    (
+        "router_settings.ignore_invalid_deployments",
+        Handling::Refused("an invalid deployment stops start-up, with its path; fix or remove it"),
+    ),
+    (
+        "router_settings.search_tools",
+        Handling::Refused("search tools are not served"),
+    ),
+    (
+        "router_settings.guardrail_list",
+        Handling::Control("Switchyard runs no guardrails; requests reach the model unchecked"),
+    ),
+    (
+        "router_settings.cache_params",
+        Handling::Refused("give the cache in `litellm_settings` (`cache: true`, `cache_params`)"),
+    ),
     // ---- deployments
     (
         "model_list[].litellm_params.vertex_project",
@@ -665,6 +920,74 @@ const KEYS: &[(&str, Handling)] = &[
     (
         "litellm_settings.cache_params.sentinel_nodes",
         Handling::Refused("Redis Sentinel is not supported; give one Redis (`host` or `url`)"),
+    ),
+    (
+        "model_list[].litellm_params.initial_prompt_value",
+        Handling::Refused(PROMPT_TEMPLATE),
+    ),
+    (
+        "model_list[].litellm_params.final_prompt_value",
+        Handling::Refused(PROMPT_TEMPLATE),
+    ),
+    (
+        "model_list[].litellm_params.roles",
+        Handling::Refused(PROMPT_TEMPLATE),
+    ),
+    (
+        "model_list[].litellm_params.bos_token",
+        Handling::Refused(PROMPT_TEMPLATE),
+    ),
+    (
+        "model_list[].litellm_params.eos_token",
+        Handling::Refused(PROMPT_TEMPLATE),
+    ),
+    (
+        "model_list[].model_info.input_cost_per_token_above_200k_tokens",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.output_cost_per_token_above_200k_tokens",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.cache_creation_input_token_cost_above_200k_tokens",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.cache_read_input_token_cost_above_200k_tokens",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.input_cost_per_image",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.output_cost_per_reasoning_token",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.input_cost_per_video_per_second",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.input_cost_per_video_per_second_above_128k_tokens",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.input_cost_per_character",
+        Handling::Refused(ONE_RATE),
+    ),
+    (
+        "model_list[].model_info.team_id",
+        Handling::Refused(TEAM_MODELS),
+    ),
+    (
+        "model_list[].model_info.team_model_rpm_limit",
+        Handling::Refused(TEAM_MODELS),
+    ),
+    (
+        "model_list[].model_info.team_model_tpm_limit",
+        Handling::Refused(TEAM_MODELS),
     ),
     // ---- top level
     (

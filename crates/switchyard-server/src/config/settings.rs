@@ -1,6 +1,7 @@
 //! Validated runtime settings: what the gateway runs on once the file has been checked.
 //! Secrets (`os.environ/NAME`) are resolved here, and every bad value is reported with its path.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -46,6 +47,9 @@ pub struct Settings {
     pub experiments: Vec<Experiment>,
     /// Other names for model groups (`router_settings.model_group_alias`).
     pub aliases: Vec<ModelAlias>,
+    /// Whether calls prefer deployments whose model takes their prompt
+    /// (`router_settings.enable_pre_call_checks`).
+    pub pre_call_checks: bool,
     /// Tag routing (`router_settings.enable_tag_filtering`): whether a request needs all its
     /// tags on a deployment (`Some(false)`) or any (`Some(true)`); `None` when off.
     pub tag_filtering_match_any: Option<bool>,
@@ -60,6 +64,9 @@ pub struct Settings {
     pub layers: LayerSettings,
     /// Where keys, users, teams and spend records are kept.
     pub database: Database,
+    /// The most PostgreSQL connections kept open
+    /// (`general_settings.database_connection_pool_limit`).
+    pub database_pool_limit: Option<u32>,
     /// How budgets are enforced: counter failures, unpriced deployments, end users.
     pub budgets: BudgetSettings,
     /// Timeouts of the listener and its shutdown, and the readiness policy.
@@ -86,10 +93,12 @@ impl fmt::Debug for Settings {
             .field("aliases", &self.aliases)
             .field("infer_wildcard_provider", &self.infer_wildcard_provider)
             .field("tag_filtering_match_any", &self.tag_filtering_match_any)
+            .field("pre_call_checks", &self.pre_call_checks)
             .field("rules", &self.rules)
             .field("shared_usage", &self.shared_usage)
             .field("layers", &self.layers)
             .field("database", &self.database)
+            .field("database_pool_limit", &self.database_pool_limit)
             .field("budgets", &self.budgets)
             .field("server", &self.server)
             .field("request_timeout", &self.request_timeout)
@@ -164,10 +173,17 @@ impl Settings {
         };
         let defaults = DeploymentDefaults {
             timeout: default_timeout,
+            stream_timeout: file
+                .router_settings
+                .stream_timeout
+                .map(|secs| seconds("router_settings.stream_timeout", secs))
+                .transpose()?,
             max_stream_duration: match file.router_settings.max_stream_duration {
                 Some(secs) => seconds("router_settings.max_stream_duration", secs)?,
                 None => DEFAULT_MAX_STREAM_DURATION,
             },
+            max_parallel_requests: file.router_settings.default_max_parallel_requests,
+            request_params: file.router_settings.default_litellm_params.as_ref(),
         };
         let mut deployments = Vec::with_capacity(file.model_list.len());
         let environment = env("SWITCHYARD_ENVIRONMENT").or_else(|| env("LITELLM_ENVIRONMENT"));
@@ -195,7 +211,7 @@ impl Settings {
                 });
                 continue;
             }
-            let deployment = deployment(&path, index, entry, defaults, env, warnings)?;
+            let deployment = deployment(&path, index, entry, &defaults, env, warnings)?;
             if deployments
                 .iter()
                 .any(|d: &DeploymentSettings| d.id == deployment.id)
@@ -258,12 +274,23 @@ impl Settings {
             experiments,
             aliases,
             infer_wildcard_provider,
+            pre_call_checks: file.router_settings.enable_pre_call_checks == Some(true)
+                || file.router_settings.enable_pre_call_check == Some(true),
             tag_filtering_match_any: (file.router_settings.enable_tag_filtering == Some(true))
                 .then(|| file.router_settings.tag_filtering_match_any.unwrap_or(true)),
             rules,
             shared_usage,
             layers,
             database,
+            database_pool_limit: match file.general_settings.database_connection_pool_limit {
+                Some(0) => {
+                    return Err(ConfigError::invalid(
+                        "general_settings.database_connection_pool_limit",
+                        "must be at least 1",
+                    ));
+                }
+                limit => limit,
+            },
             budgets,
             server,
             request_timeout: default_timeout,
@@ -392,24 +419,41 @@ fn telemetry_error(err: TelemetryError) -> ConfigError {
 
 /// What a deployment gets for the time limits it does not set itself.
 #[derive(Debug, Clone, Copy)]
-struct DeploymentDefaults {
+struct DeploymentDefaults<'a> {
     timeout: Duration,
+    /// `router_settings.stream_timeout`; the deployment's timeout when unset.
+    stream_timeout: Option<Duration>,
     max_stream_duration: Duration,
+    /// `router_settings.default_max_parallel_requests`.
+    max_parallel_requests: Option<u32>,
+    /// `router_settings.default_litellm_params`, below each deployment's own.
+    request_params: Option<&'a BTreeMap<String, serde_json::Value>>,
 }
 
 fn deployment(
     path: &str,
     index: usize,
     entry: ModelEntry,
-    defaults: DeploymentDefaults,
+    defaults: &DeploymentDefaults<'_>,
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<DeploymentSettings, ConfigError> {
     let ModelEntry {
         model_name,
-        litellm_params: params,
+        litellm_params: mut params,
         model_info,
     } = entry;
+    if params.max_parallel_requests.is_none() {
+        params.max_parallel_requests = defaults.max_parallel_requests;
+    }
+    if let Some(shared) = defaults.request_params {
+        for (key, value) in shared {
+            params
+                .request_defaults
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
     if model_name.trim().is_empty() {
         return Err(ConfigError::invalid(
             format!("{path}.model_name"),
@@ -423,7 +467,7 @@ fn deployment(
     };
     let stream_timeout = match params.stream_timeout {
         Some(secs) => seconds(&format!("{params_path}.stream_timeout"), secs)?,
-        None => timeout,
+        None => defaults.stream_timeout.unwrap_or(timeout),
     };
     let max_stream_duration = match params.max_stream_duration {
         Some(secs) => seconds(&format!("{params_path}.max_stream_duration"), secs)?,
@@ -479,6 +523,14 @@ fn deployment(
     let max_output_tokens = model_info
         .max_output_tokens
         .or_else(|| listed.and_then(|entry| entry.max_output_tokens));
+    if params.drop_params == Some(false) {
+        warnings.push(ConfigWarning {
+            path: format!("{params_path}.drop_params"),
+            message: "Switchyard drops parameters a provider has no counterpart for whatever \
+                      this says (LiteLLM would fail such calls with 400)"
+                .to_owned(),
+        });
+    }
     let request_params = request_params(&params_path, &params)?;
     let tags = crate::tag_routing::DeploymentTags {
         tags: params.tags.clone(),

@@ -60,7 +60,7 @@ pub fn shared_usage(
         port: ("redis_port", router.redis_port.as_ref()),
         password: ("redis_password", router.redis_password.as_ref()),
     };
-    let Some(redis) = keys.connection(env, warnings)? else {
+    let Some(mut redis) = keys.connection(env, warnings)? else {
         if router.redis_key_prefix.is_some() {
             warnings.push(ConfigWarning {
                 path: "router_settings.redis_key_prefix".to_owned(),
@@ -69,6 +69,10 @@ pub fn shared_usage(
         }
         return Ok(None);
     };
+    if let Some(db) = router.redis_db {
+        let settings = redis.redis_settings().clone().set_db(db);
+        redis = redis.set_redis_settings(settings);
+    }
     let key_prefix = match &router.redis_key_prefix {
         None => DEFAULT_KEY_PREFIX.to_owned(),
         Some(prefix) => key_prefix("router_settings.redis_key_prefix", prefix)?,

@@ -22,8 +22,8 @@ use tracing::Instrument;
 
 use super::options::{refuse_client_credentials, routing_options, take_litellm_fields, take_tags};
 use super::{
-    Dispatched, Route, admit_model, assign_variant, fail, fallback_filter, group_of, reserve,
-    tag_preference, wildcard_model,
+    Dispatched, Route, admit_model, assign_variant, fail, fallback_filter, group_of,
+    prefer_fitting, reserve, tag_preference, wildcard_model,
 };
 use crate::caller::{Caller, end_user_of};
 use crate::error::ApiError;
@@ -120,6 +120,7 @@ pub(crate) async fn unary<C: UnaryCall>(
     let group = group_of(request.model(), &options);
     let wildcard = options.wildcard.clone();
     let input_tokens = request.input_tokens();
+    prefer_fitting(state, &mut options, input_tokens);
     let limited = pipeline::AdmittedCall {
         caller: caller.clone(),
         model: request.model().to_owned(),

@@ -546,3 +546,53 @@ fn disable_cooldowns_turns_cooldowns_off_from_either_section() {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     }
 }
+
+#[test]
+fn router_defaults_apply_to_deployments_that_set_none() {
+    let text = "
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a}
+  - model_name: b
+    litellm_params: {model: mock/b, stream_timeout: 3, max_parallel_requests: 2, temperature: 0.9}
+router_settings:
+  timeout: 20
+  stream_timeout: 7
+  default_max_parallel_requests: 5
+  default_litellm_params: {temperature: 0.1, seed: 4}
+  redis_host: 127.0.0.1
+  redis_db: 3
+  enable_pre_call_check: true
+general_settings:
+  database_connection_pool_limit: 4
+";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    let s = &loaded.settings;
+    let (a, b) = (&s.deployments[0], &s.deployments[1]);
+    assert_eq!(a.stream_timeout, Duration::from_secs(7));
+    assert_eq!(b.stream_timeout, Duration::from_secs(3));
+    assert_eq!(a.limits.max_parallel_requests, Some(5));
+    assert_eq!(b.limits.max_parallel_requests, Some(2));
+    let sample = || -> switchyard_wire::ChatRequest {
+        serde_json::from_value(
+            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .expect("request")
+    };
+    let a_sent =
+        serde_json::to_value(a.request_params.apply(sample()).expect("applies")).expect("json");
+    let b_sent =
+        serde_json::to_value(b.request_params.apply(sample()).expect("applies")).expect("json");
+    assert_eq!(a_sent["temperature"], serde_json::json!(0.1));
+    assert_eq!(
+        b_sent["temperature"],
+        serde_json::json!(0.9),
+        "the deployment's own wins"
+    );
+    assert_eq!(b_sent["seed"], serde_json::json!(4));
+    let redis = s.shared_usage.as_ref().expect("redis");
+    assert_eq!(redis.redis.redis_settings().db(), 3);
+    assert_eq!(s.database_pool_limit, Some(4));
+    assert!(s.pre_call_checks);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
