@@ -9,6 +9,7 @@
 //! - [`usage_store`]: per-minute usage shared between replicas through Redis.
 
 mod admin;
+mod audio;
 mod auth;
 mod azure;
 mod body;

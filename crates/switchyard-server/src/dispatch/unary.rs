@@ -14,6 +14,7 @@ use futures_util::future::BoxFuture;
 use http::HeaderMap;
 use switchyard_layers::cost::Tokens;
 use switchyard_providers::{Provider, ProviderError};
+use switchyard_router::CallOptions;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::RawExtra;
 use tokio::time::Instant;
@@ -46,8 +47,9 @@ pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
     /// The body's end user, if it names one.
     fn user(&self) -> Option<&str>;
 
-    /// The body's fields the gateway does not know, where the gateway's own options travel.
-    fn extra_mut(&mut self) -> &mut RawExtra;
+    /// The body's fields the gateway does not know, where the gateway's own options travel;
+    /// `None` for a request that is not a JSON object (an upload).
+    fn extra_mut(&mut self) -> Option<&mut RawExtra>;
 
     /// Refuses a request the upstream could not answer (400), before anything is reserved.
     fn check(&self) -> Result<(), ApiError> {
@@ -92,9 +94,12 @@ pub(crate) async fn unary<C: UnaryCall>(
         let err = ApiError::model_not_allowed(request.model(), &caller.key_id);
         return Err(fail(state, record, started, err).await);
     }
-    let mut options = match request.check().and_then(|()| {
-        refuse_client_credentials(request.extra_mut())?;
-        routing_options(request.extra_mut())
+    let mut options = match request.check().and_then(|()| match request.extra_mut() {
+        Some(extra) => {
+            refuse_client_credentials(extra)?;
+            routing_options(extra)
+        }
+        None => Ok(CallOptions::default()),
     }) {
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err).await),
