@@ -872,3 +872,119 @@ async fn speech_streams_audio_back_and_transcriptions_forward_the_upload() {
     })
     .await;
 }
+
+fn ask(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+// LiteLLM's batch completions: a comma-separated `model` answers a list, one completion per
+// model ("Batch Completions - pass model as List", proxy docs), or with `fastest_response` the
+// first answer alone (https://docs.litellm.ai/docs/completion/batching).
+#[tokio::test]
+async fn a_comma_separated_model_answers_each_model_under_the_keys_checks() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let answers: Value = gateway
+        .post(
+            "/v1/chat/completions",
+            &ask("instruct, other,nowhere"),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let items = answers.as_array().expect("a list");
+    assert_eq!(items.len(), 3, "{answers}");
+    assert_eq!(items[0]["object"], "chat.completion");
+    assert_eq!(items[0]["model"], "upstream-instruct");
+    assert_eq!(items[1]["model"], "upstream-other");
+    assert_eq!(items[2]["error"]["code"], "model_not_found", "{answers}");
+
+    let fastest: Value = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "instruct,mocked", "fastest_response": true,
+                    "messages": [{"role": "user", "content": "hi"}]}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(fastest["object"], "chat.completion", "{fastest}");
+    let streamed = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "mocked,instruct", "fastest_response": true, "stream": true,
+                    "messages": [{"role": "user", "content": "hi"}]}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        sse_data(&streamed).last().map(String::as_str),
+        Some("[DONE]"),
+        "{streamed}"
+    );
+    let (status, _, _) = error_of(
+        gateway
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": "instruct,other", "stream": true,
+                        "messages": [{"role": "user", "content": "hi"}]}),
+                Some(MASTER_KEY),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Every model must be allowed, or nothing is sent.
+    let (key, _) = new_key(&gateway, &json!({"models": ["instruct"]})).await;
+    let before = upstream.received().len();
+    let (status, code, _) = error_of(
+        gateway
+            .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "model_not_allowed"));
+    assert_eq!(upstream.received().len(), before);
+
+    // Each call reserves on the budget: within half a call's cost, one is answered at most.
+    let (key, id) = new_key(
+        &gateway,
+        &json!({"models": ["instruct", "other"], "max_budget": CALL_COST / 2.0}),
+    )
+    .await;
+    let answers: Value = gateway
+        .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let items = answers.as_array().expect("a list");
+    let refused = items
+        .iter()
+        .filter(|i| i["error"]["code"] == "budget_exceeded")
+        .count();
+    assert_eq!((items.len(), refused), (2, 1), "{answers}");
+    let records = spend_records(&gateway, &id, 1).await;
+    assert!((records[0]["cost_usd"].as_f64().expect("cost") - CALL_COST).abs() < 1e-9);
+    let answers: Value = gateway
+        .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        answers
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|i| i["error"]["code"] == "budget_exceeded"),
+        "{answers}"
+    );
+}

@@ -12,6 +12,7 @@ mod admin;
 mod audio;
 mod auth;
 mod azure;
+mod batch;
 mod body;
 mod dispatch;
 mod estimate;
