@@ -14,6 +14,8 @@ daemon thread, answering in the shapes OpenAI documents for
   little-endian float32 when ``encoding_format`` is ``"base64"``);
 * ``POST /v1/moderations`` (every input flagged for violence) and
   ``POST /v1/images/generations`` (``n`` image URLs, usage 10/5/15);
+* ``POST /v1/audio/speech`` (``FAKE_AUDIO`` as ``audio/mpeg``) and
+  ``POST /v1/audio/transcriptions`` (``{"text": "upstream heard <n> bytes"}``, usage 10/5);
 * ``POST /v1/completions``: a legacy ``text_completion`` whose text is
   ``"upstream completes: <prompt>"`` with usage 10/5/15, or its stream of
   ``text_completion`` chunks (a usage chunk with ``"choices": []`` when
@@ -52,6 +54,7 @@ from typing import Any, Callable, Optional
 
 CONTENT_PREFIX = "upstream says: "
 COMPLETION_PREFIX = "upstream completes: "
+FAKE_AUDIO = b"ID3 fake mp3 audio bytes"
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 EMBEDDING_VECTOR = [0.25, -0.5, 1.0, 0.125]
 RETRY_AFTER = "7"
@@ -156,6 +159,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         rec = self._record()
         body = rec.json
+        if self.path == "/v1/audio/transcriptions":
+            # A multipart upload: the test reads the raw body; the answer names its size.
+            self._send_json(200, {"text": f"upstream heard {len(rec.raw_body)} bytes",
+                                  "usage": {"type": "tokens", "input_tokens": 10, "output_tokens": 5,
+                                            "total_tokens": 15}})
+            return
+        if self.path == "/v1/audio/speech" and isinstance(body, dict):
+            self._send_bytes(200, FAKE_AUDIO, "audio/mpeg")
+            return
         if not isinstance(body, dict):
             self._send_json(400, openai_error("body is not a JSON object", "invalid_request_error", None))
             return

@@ -3,7 +3,8 @@ serves besides chat and embeddings.
 
 This module owns those SDK client tests: legacy text completions (plain and streamed, through
 the fake upstream's ``/v1/completions`` and through the built-in mock, which has no completions
-API and answers through chat) and the Azure-style routes the SDK's ``AzureOpenAI`` client calls,
+API and answers through chat), moderations, images, speech (streamed) and transcriptions
+(uploads), and the Azure-style routes the SDK's ``AzureOpenAI`` client calls,
 each seen through the SDK as an application would use it, and
 checked against what the fake upstream received. Fixtures come from ``conftest.py``.
 """
@@ -15,7 +16,7 @@ import uuid
 import openai
 
 from conftest import MASTER_KEY, MOCK_ECHO, MODEL, UPSTREAM_MODEL
-from fake_upstream import COMPLETION_PREFIX, CONTENT_PREFIX, USAGE
+from fake_upstream import COMPLETION_PREFIX, CONTENT_PREFIX, FAKE_AUDIO, USAGE
 
 
 def marker() -> str:
@@ -118,3 +119,38 @@ def test_image_generation_through_an_upstream_and_the_mock(openai_client: openai
 
     mocked = openai_client.images.generate(model=MOCK_ECHO, prompt="a dog")
     assert mocked.data[0].b64_json and mocked.data[0].revised_prompt == "a dog"
+
+
+# -- audio (https://platform.openai.com/docs/api-reference/audio) ----------------------------
+
+
+def test_speech_streams_the_upstreams_audio(openai_client: openai.OpenAI, fake_upstream) -> None:
+    mark = marker()
+    with openai_client.audio.speech.with_streaming_response.create(
+        model=MODEL, voice="alloy", input=f"say {mark}"
+    ) as response:
+        assert response.headers["content-type"] == "audio/mpeg"
+        audio = b"".join(response.iter_bytes())
+    assert audio == FAKE_AUDIO
+    received = fake_upstream.find_by_text(mark)
+    assert [r.path for r in received] == ["/v1/audio/speech"]
+    assert received[0].json["voice"] == "alloy" and received[0].json["model"] == UPSTREAM_MODEL
+
+    wav = openai_client.audio.speech.create(model=MOCK_ECHO, voice="alloy", input="hello")
+    assert wav.content.startswith(b"RIFF")
+
+
+def test_transcription_forwards_the_upload(openai_client: openai.OpenAI, fake_upstream) -> None:
+    mark = marker().encode()
+    audio = b"RIFF" + mark
+    transcript = openai_client.audio.transcriptions.create(model=MODEL, file=("hello.wav", audio, "audio/wav"))
+    received = fake_upstream.find_by_text(mark.decode())
+    assert [r.path for r in received] == ["/v1/audio/transcriptions"]
+    upload = received[0].raw_body
+    assert received[0].headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b'filename="hello.wav"' in upload and audio in upload
+    assert UPSTREAM_MODEL.encode() in upload
+    assert transcript.text == f"upstream heard {len(upload)} bytes"
+
+    mocked = openai_client.audio.transcriptions.create(model=MOCK_ECHO, file=("a.mp3", b"12345"))
+    assert mocked.text == "mock transcription of a.mp3 (5 bytes)"

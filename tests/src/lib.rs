@@ -392,7 +392,10 @@ pub struct Received {
 ///
 /// `/v1/moderations`, `/v1/images/generations` (usage of 10 input and 5 output tokens) and
 /// `/v1/rerank` (Cohere's shape, with Jina's `usage` of 10 tokens) answer in their documented
-/// shapes. `/v1/completions` answers OpenAI's `text_completion` (streamed too): each prompt `p` gets `n`
+/// shapes; `/v1/audio/speech` answers [`FAKE_AUDIO`] (`audio/mpeg`, in two pieces) and
+/// `/v1/audio/transcriptions` reads the upload (recorded as `{"fields": {...}, "file": {...}}`)
+/// and answers `upstream heard <filename> (<n> bytes)` with usage of 10 and 5 tokens.
+/// `/v1/completions` answers OpenAI's `text_completion` (streamed too): each prompt `p` gets `n`
 /// choices `upstream completes: <p>`, with usage of 10 prompt and 5 completion tokens.
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
@@ -427,6 +430,8 @@ impl FakeUpstream {
             .route("/v1/moderations", post(whole_answers))
             .route("/v1/images/generations", post(whole_answers))
             .route("/v1/rerank", post(whole_answers))
+            .route("/v1/audio/speech", post(speech))
+            .route("/v1/audio/transcriptions", post(transcription))
             // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);
@@ -734,6 +739,56 @@ async fn whole_answers(
         }
     };
     axum::Json(answer).into_response()
+}
+
+/// The audio the fake upstream speaks.
+pub const FAKE_AUDIO: &[u8] = b"ID3 fake mp3 audio bytes";
+
+async fn speech(State(state): State<UpstreamState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(&state, "/v1/audio/speech", &headers, &body);
+    let (head, tail) = FAKE_AUDIO.split_at(4);
+    let pieces = [Bytes::from_static(head), Bytes::from_static(tail)];
+    let mut response = Response::new(Body::from_stream(futures_util::stream::iter(
+        pieces.map(Ok::<_, std::io::Error>),
+    )));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "audio/mpeg".parse().expect("header"));
+    response
+}
+
+async fn transcription(
+    State(state): State<UpstreamState>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let mut fields = serde_json::Map::new();
+    let mut file = Value::Null;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let filename = field.file_name().unwrap_or_default().to_owned();
+            let content_type = field.content_type().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.unwrap_or_default();
+            file = json!({"filename": filename, "content_type": content_type,
+                "bytes": String::from_utf8_lossy(&bytes)});
+        } else {
+            fields.insert(name, Value::String(field.text().await.unwrap_or_default()));
+        }
+    }
+    let body = json!({"fields": fields, "file": file, "model": fields.get("model")});
+    record(&state, "/v1/audio/transcriptions", &headers, &body);
+    let text = format!(
+        "upstream heard {} ({} bytes)",
+        file["filename"].as_str().unwrap_or_default(),
+        file["bytes"].as_str().map_or(0, str::len)
+    );
+    axum::Json(
+        json!({"text": text, "usage": {"type": "tokens", "input_tokens": 10,
+        "output_tokens": 5, "total_tokens": 15}}),
+    )
+    .into_response()
 }
 
 async fn embeddings(

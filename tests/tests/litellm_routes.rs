@@ -750,3 +750,241 @@ async fn moderations_images_and_rerank_pass_through_and_hold_the_key_checks() {
         .await;
     }
 }
+
+/// A transcription upload of `model`: a small WAV-named file and a `language` field.
+fn upload(model: &str) -> reqwest::multipart::Form {
+    let file = reqwest::multipart::Part::bytes(b"RIFF fake wav".to_vec())
+        .file_name("hello.wav")
+        .mime_str("audio/wav")
+        .expect("a media type");
+    reqwest::multipart::Form::new()
+        .text("model", model.to_owned())
+        .text("language", "en")
+        .part("file", file)
+}
+
+async fn transcribe(
+    gateway: &Gateway,
+    form: reqwest::multipart::Form,
+    key: &str,
+) -> reqwest::Response {
+    gateway
+        .client
+        .post(format!("{}/v1/audio/transcriptions", gateway.base))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .expect("gateway answers")
+}
+
+// Speech and transcriptions (https://platform.openai.com/docs/api-reference/audio).
+#[tokio::test]
+async fn speech_streams_audio_back_and_transcriptions_forward_the_upload() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let speak = |model: &'static str| json!({"model": model, "input": "hi", "voice": "alloy"});
+    for path in ["/v1/audio/speech", "/audio/speech"] {
+        let response = gateway
+            .post(path, &speak("instruct"), Some(MASTER_KEY))
+            .await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(&response, "content-type"), Some("audio/mpeg"));
+        assert_eq!(
+            header(&response, "x-switchyard-deployment"),
+            Some("instruct-1")
+        );
+        let audio = response.bytes().await.expect("audio");
+        assert_eq!(&audio[..], switchyard_e2e::FAKE_AUDIO);
+        let sent = upstream.received().pop().expect("called");
+        assert_eq!(
+            (sent.path.as_str(), &sent.body["voice"]),
+            ("/v1/audio/speech", &json!("alloy"))
+        );
+        assert_eq!(sent.body["model"], "upstream-instruct");
+    }
+    let mocked = gateway
+        .post("/v1/audio/speech", &speak("mocked"), Some(MASTER_KEY))
+        .await;
+    assert_eq!(header(&mocked, "content-type"), Some("audio/wav"));
+    assert!(mocked.bytes().await.expect("audio").starts_with(b"RIFF"));
+    let (status, code, _) = error_of(
+        gateway
+            .post("/v1/audio/speech", &speak("claude"), Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "upstream_bad_request"));
+
+    let response = transcribe(&gateway, upload("instruct"), MASTER_KEY).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(
+        answer["text"], "upstream heard hello.wav (13 bytes)",
+        "{answer}"
+    );
+    let sent = upstream.received().pop().expect("called");
+    assert_eq!(sent.path, "/v1/audio/transcriptions");
+    assert_eq!(
+        sent.body["fields"]["model"], "upstream-instruct",
+        "{}",
+        sent.body
+    );
+    assert_eq!(sent.body["fields"]["language"], "en");
+    assert_eq!(sent.body["file"]["content_type"], "audio/wav");
+    assert_eq!(sent.body["file"]["bytes"], "RIFF fake wav");
+
+    let text = transcribe(
+        &gateway,
+        upload("mocked").text("response_format", "text"),
+        MASTER_KEY,
+    )
+    .await
+    .text()
+    .await
+    .expect("text");
+    assert_eq!(text, "mock transcription of hello.wav (13 bytes)");
+    for form in [
+        reqwest::multipart::Form::new().text("model", "instruct"),
+        upload("instruct").text("api_base", "http://169.254.169.254/"),
+    ] {
+        let (status, code, _) = error_of(transcribe(&gateway, form, MASTER_KEY).await).await;
+        assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    }
+
+    // Speech reports no usage: "hi" is charged as 1 estimated token; transcriptions report
+    // 10 and 5.
+    assert_key_checks_hold(&gateway, &upstream, INPUT_PRICE, |key, model| {
+        let gateway = &gateway;
+        async move {
+            gateway
+                .post(
+                    "/v1/audio/speech",
+                    &json!({"model": model, "input": "hi"}),
+                    Some(&key),
+                )
+                .await
+        }
+    })
+    .await;
+    assert_key_checks_hold(&gateway, &upstream, CALL_COST, |key, model| {
+        let gateway = &gateway;
+        async move { transcribe(gateway, upload(model), &key).await }
+    })
+    .await;
+}
+
+fn ask(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+// LiteLLM's batch completions: a comma-separated `model` answers a list, one completion per
+// model ("Batch Completions - pass model as List", proxy docs), or with `fastest_response` the
+// first answer alone (https://docs.litellm.ai/docs/completion/batching).
+#[tokio::test]
+async fn a_comma_separated_model_answers_each_model_under_the_keys_checks() {
+    let (upstream, _anthropic, gateway) = setup().await;
+    let answers: Value = gateway
+        .post(
+            "/v1/chat/completions",
+            &ask("instruct, other,nowhere"),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let items = answers.as_array().expect("a list");
+    assert_eq!(items.len(), 3, "{answers}");
+    assert_eq!(items[0]["object"], "chat.completion");
+    assert_eq!(items[0]["model"], "upstream-instruct");
+    assert_eq!(items[1]["model"], "upstream-other");
+    assert_eq!(items[2]["error"]["code"], "model_not_found", "{answers}");
+
+    let fastest: Value = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "instruct,mocked", "fastest_response": true,
+                    "messages": [{"role": "user", "content": "hi"}]}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(fastest["object"], "chat.completion", "{fastest}");
+    let streamed = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "mocked,instruct", "fastest_response": true, "stream": true,
+                    "messages": [{"role": "user", "content": "hi"}]}),
+            Some(MASTER_KEY),
+        )
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        sse_data(&streamed).last().map(String::as_str),
+        Some("[DONE]"),
+        "{streamed}"
+    );
+    let (status, _, _) = error_of(
+        gateway
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": "instruct,other", "stream": true,
+                        "messages": [{"role": "user", "content": "hi"}]}),
+                Some(MASTER_KEY),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Every model must be allowed, or nothing is sent.
+    let (key, _) = new_key(&gateway, &json!({"models": ["instruct"]})).await;
+    let before = upstream.received().len();
+    let (status, code, _) = error_of(
+        gateway
+            .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "model_not_allowed"));
+    assert_eq!(upstream.received().len(), before);
+
+    // Each call reserves on the budget: within half a call's cost, one is answered at most.
+    let (key, id) = new_key(
+        &gateway,
+        &json!({"models": ["instruct", "other"], "max_budget": CALL_COST / 2.0}),
+    )
+    .await;
+    let answers: Value = gateway
+        .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let items = answers.as_array().expect("a list");
+    let refused = items
+        .iter()
+        .filter(|i| i["error"]["code"] == "budget_exceeded")
+        .count();
+    assert_eq!((items.len(), refused), (2, 1), "{answers}");
+    let records = spend_records(&gateway, &id, 1).await;
+    assert!((records[0]["cost_usd"].as_f64().expect("cost") - CALL_COST).abs() < 1e-9);
+    let answers: Value = gateway
+        .post("/v1/chat/completions", &ask("instruct,other"), Some(&key))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        answers
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|i| i["error"]["code"] == "budget_exceeded"),
+        "{answers}"
+    );
+}

@@ -143,14 +143,24 @@ impl HttpClient {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, ProviderError> {
+        let json = HeaderValue::from_static("application/json");
+        self.post_bytes(uri, headers, json, body).await
+    }
+
+    /// POSTs `body` of media type `content_type` (a `multipart/form-data` upload, ...) to `uri`
+    /// with `headers`; answers whatever status the upstream gave.
+    pub async fn post_bytes(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, ProviderError> {
         let mut request = Request::post(uri.clone())
             .body(Full::new(body))
             .map_err(|e| ProviderError::new(ErrorClass::BadRequest, format!("bad request: {e}")))?;
         let request_headers = request.headers_mut();
-        request_headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        request_headers.insert(header::CONTENT_TYPE, content_type);
         request_headers.insert(
             header::USER_AGENT,
             HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION"))),

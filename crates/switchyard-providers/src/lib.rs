@@ -11,6 +11,7 @@
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 
 pub mod anthropic;
+pub mod audio;
 pub mod bedrock;
 mod completions;
 pub mod error;
@@ -27,8 +28,10 @@ use futures_util::future::BoxFuture;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse,
     ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse, RerankRequest,
-    RerankResponse,
+    RerankResponse, SpeechRequest,
 };
+
+use audio::{Audio, Transcript, TranscriptionRequest};
 
 pub use error::{ErrorClass, ProviderError};
 
@@ -97,6 +100,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         _request: ImageRequest,
     ) -> BoxFuture<'static, Result<ImagesResponse, ProviderError>> {
         unsupported(self.family(), "image generation")
+    }
+
+    /// The request's text spoken (`/audio/speech`), its audio streamed as it arrives; by
+    /// default refused.
+    fn speech(&self, _request: SpeechRequest) -> BoxFuture<'static, Result<Audio, ProviderError>> {
+        unsupported(self.family(), "speech")
+    }
+
+    /// The uploaded audio transcribed (`/audio/transcriptions`); by default refused.
+    fn transcription(
+        &self,
+        _request: TranscriptionRequest,
+    ) -> BoxFuture<'static, Result<Transcript, ProviderError>> {
+        unsupported(self.family(), "transcription")
     }
 
     /// The request's documents ranked against its query (`/rerank`); by default refused.

@@ -1,7 +1,8 @@
 //! The built-in mock provider: answers locally with fixed or echoed text, after a configurable
 //! latency and with a configurable failure rate, as a complete answer or a stream; and, so that
 //! the embedded default demonstrates every route, deterministic moderations (nothing flagged),
-//! images (a 1x1 PNG) and rerank scores (the share of the query's words a document holds).
+//! images (a 1x1 PNG), speech (a WAV of silence, 10 ms a character), transcriptions (naming the
+//! file and its size) and rerank scores (the share of the query's words a document holds).
 //!
 //! It serves the embedded default configuration (a first run needs no API key), demos and
 //! benchmarks. It is a provider like the others, not a test double: tests of real adapters use
@@ -15,8 +16,10 @@ use switchyard_wire::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Embedding,
     EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse,
     ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse, RerankRequest,
-    RerankResponse, RerankResult, Role, Usage,
+    RerankResponse, RerankResult, Role, SpeechRequest, Usage,
 };
+
+use crate::audio::{Audio, Transcript, TranscriptionRequest};
 
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError, unix_now};
 
@@ -204,6 +207,29 @@ impl Provider for Mock {
         })
     }
 
+    fn speech(&self, request: SpeechRequest) -> BoxFuture<'static, Result<Audio, ProviderError>> {
+        let (mock, settings) = (self.clone(), std::sync::Arc::clone(&self.settings));
+        Box::pin(async move {
+            Mock::prepare(&settings).await?;
+            let wav = bytes::Bytes::from(mock.speak(&request));
+            Ok(Audio {
+                content_type: "audio/wav".to_owned(),
+                body: Box::pin(futures_util::stream::iter([Ok(wav)])),
+            })
+        })
+    }
+
+    fn transcription(
+        &self,
+        request: TranscriptionRequest,
+    ) -> BoxFuture<'static, Result<Transcript, ProviderError>> {
+        let (mock, settings) = (self.clone(), std::sync::Arc::clone(&self.settings));
+        Box::pin(async move {
+            Mock::prepare(&settings).await?;
+            Ok(mock.transcribe(&request))
+        })
+    }
+
     fn rerank(
         &self,
         request: RerankRequest,
@@ -285,6 +311,47 @@ impl Mock {
             data: vec![image; request.n.unwrap_or(1).clamp(1, 10) as usize],
             usage: None,
             extra: Default::default(),
+        }
+    }
+
+    /// A WAV of silence (8 kHz, 8-bit mono), 10 ms for each character of the input, at most
+    /// one minute.
+    pub fn speak(&self, request: &SpeechRequest) -> Vec<u8> {
+        let samples = (request.input.chars().count() * 80).min(8_000 * 60) as u32;
+        let mut wav = Vec::with_capacity(44 + samples as usize);
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + samples).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+        wav.extend_from_slice(&8_000u32.to_le_bytes()); // samples a second
+        wav.extend_from_slice(&8_000u32.to_le_bytes()); // bytes a second
+        wav.extend_from_slice(&1u16.to_le_bytes()); // bytes a frame
+        wav.extend_from_slice(&8u16.to_le_bytes()); // bits a sample
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&samples.to_le_bytes());
+        wav.resize(44 + samples as usize, 128); // 8-bit silence
+        wav
+    }
+
+    /// A transcript naming the file and its size: JSON `{"text"}`, or the text alone when
+    /// `response_format` is `text`, `srt` or `vtt`.
+    pub fn transcribe(&self, request: &TranscriptionRequest) -> Transcript {
+        let text = format!(
+            "mock transcription of {} ({} bytes)",
+            request.file.filename,
+            request.file.bytes.len()
+        );
+        match request.field("response_format") {
+            Some("text" | "srt" | "vtt") => Transcript {
+                content_type: "text/plain; charset=utf-8".to_owned(),
+                body: text.into(),
+            },
+            _ => Transcript {
+                content_type: "application/json".to_owned(),
+                body: json!({"text": text}).to_string().into(),
+            },
         }
     }
 

@@ -16,8 +16,10 @@ use sse_stream::SseByteStream;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, Completion, CompletionRequest, EmbeddingsRequest,
     EmbeddingsResponse, ImageRequest, ImagesResponse, ModerationRequest, ModerationResponse,
-    RerankRequest, RerankResponse, StreamOptions,
+    RerankRequest, RerankResponse, SpeechRequest, StreamOptions,
 };
+
+use crate::audio::{Audio, Transcript, TranscriptionRequest};
 
 use crate::http::{
     HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, error_from_response, parse_uri,
@@ -113,6 +115,8 @@ struct Inner {
     moderations_uri: Uri,
     images_uri: Uri,
     rerank_uri: Uri,
+    speech_uri: Uri,
+    transcriptions_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
 }
@@ -136,6 +140,8 @@ impl OpenAiCompatible {
         let moderations_uri = parse_uri(&url("moderations"))?;
         let images_uri = parse_uri(&url("images/generations"))?;
         let rerank_uri = parse_uri(&url("rerank"))?;
+        let speech_uri = parse_uri(&url("audio/speech"))?;
+        let transcriptions_uri = parse_uri(&url("audio/transcriptions"))?;
         let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
@@ -169,6 +175,8 @@ impl OpenAiCompatible {
                 moderations_uri,
                 images_uri,
                 rerank_uri,
+                speech_uri,
+                transcriptions_uri,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
             }),
@@ -300,6 +308,53 @@ impl Provider for OpenAiCompatible {
         self.send(|inner| &inner.rerank_uri, request)
     }
 
+    fn speech(
+        &self,
+        mut request: SpeechRequest,
+    ) -> BoxFuture<'static, Result<Audio, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        request.model.clone_from(&inner.model);
+        Box::pin(async move {
+            let response = inner.post(&inner.speech_uri, &request).await?;
+            let content_type = content_type_of(&response, "audio/mpeg");
+            let body = response
+                .into_stream()
+                .map(|chunk| chunk.map_err(|e| body_error(&e)));
+            Ok(Audio {
+                content_type,
+                body: Box::pin(body),
+            })
+        })
+    }
+
+    fn transcription(
+        &self,
+        request: TranscriptionRequest,
+    ) -> BoxFuture<'static, Result<Transcript, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let (content_type, body) = request.to_multipart(&inner.model);
+            let content_type = HeaderValue::try_from(content_type).map_err(|_| {
+                ProviderError::new(ErrorClass::BadRequest, "unusable multipart boundary")
+            })?;
+            let response = inner
+                .client
+                .post_bytes(
+                    &inner.transcriptions_uri,
+                    &inner.headers,
+                    content_type,
+                    body,
+                )
+                .await?;
+            if !response.status().is_success() {
+                return Err(error_from_response(response).await);
+            }
+            let content_type = content_type_of(&response, "application/json");
+            let body = response.bytes(MAX_RESPONSE_BYTES).await?;
+            Ok(Transcript { content_type, body })
+        })
+    }
+
     fn completion(
         &self,
         mut request: CompletionRequest,
@@ -328,6 +383,16 @@ impl Provider for OpenAiCompatible {
             Ok(event_stream(events, Completion::into_chat_chunk))
         })
     }
+}
+
+/// The media type an upstream answered with, or `default` when it named none.
+fn content_type_of(response: &UpstreamResponse, default: &str) -> String {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(default)
+        .to_owned()
 }
 
 /// Asks a stream for its usage chunk, whatever the client asked: cost is counted from it, and

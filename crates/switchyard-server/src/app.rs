@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
+use crate::audio;
 use crate::auth::{require_key, require_master_key};
 use crate::azure;
 use crate::error::ApiError;
@@ -43,6 +44,10 @@ pub fn router(live: Live) -> Router {
             post(answered_whole::<ImageRequest>),
         )
         .route("/images/generations", post(answered_whole::<ImageRequest>))
+        .route("/v1/audio/speech", post(audio::speech))
+        .route("/audio/speech", post(audio::speech))
+        .route("/v1/audio/transcriptions", post(audio::transcriptions))
+        .route("/audio/transcriptions", post(audio::transcriptions))
         .route("/v1/rerank", post(answered_whole::<RerankRequest>))
         .route("/rerank", post(answered_whole::<RerankRequest>))
         .route("/v2/rerank", post(answered_whole::<RerankRequest>))

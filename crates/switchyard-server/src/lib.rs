@@ -9,8 +9,10 @@
 //! - [`usage_store`]: per-minute usage shared between replicas through Redis.
 
 mod admin;
+mod audio;
 mod auth;
 mod azure;
+mod batch;
 mod body;
 mod dispatch;
 mod estimate;

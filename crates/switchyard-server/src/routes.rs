@@ -52,21 +52,32 @@ pub async fn chat_completions(
     answer_chat(&state, caller, &headers, request).await
 }
 
-/// Sends a chat call and answers it, for every route that serves chat completions.
+/// Sends a chat call and answers it, for every route that serves chat completions; a `model`
+/// of comma-separated names is a batch ([`crate::batch`]).
 pub(crate) async fn answer_chat(
     state: &AppState,
     caller: Caller,
     headers: &HeaderMap,
     request: ChatRequest,
 ) -> Result<Response, ApiError> {
+    if crate::batch::is_batch(&request.model) {
+        return crate::batch::answer(state, caller, headers, request).await;
+    }
     let include_usage = request.wants_stream_usage();
-    let Dispatched { route, outcome } = dispatch::chat(state, request, headers, caller).await?;
+    let dispatched = dispatch::chat(state, request, headers, caller).await?;
+    Ok(respond_chat(dispatched, include_usage))
+}
+
+/// A chat call's answer: the completion as JSON, or its stream as server-sent events, with the
+/// route's headers.
+pub(crate) fn respond_chat(dispatched: Dispatched<ChatOutcome>, include_usage: bool) -> Response {
+    let Dispatched { route, outcome } = dispatched;
     let mut response = match outcome {
         ChatOutcome::Complete(answer) => Json(answer).into_response(),
         ChatOutcome::Stream(chunks) => sse_response(route.answered_by(), chunks, include_usage),
     };
     tag_route(&mut response, &route);
-    Ok(response)
+    response
 }
 
 /// `POST /v1/completions`: a legacy text completion

@@ -1,7 +1,7 @@
 //! OpenAI-compatible wire types for Switchyard.
 //!
 //! These are the shapes clients send and receive: chat completions (request, response and stream
-//! chunk), legacy text completions, embeddings, moderations, image generation, rerank, the model list and the error body. They carry no I/O. Request types keep
+//! chunk), legacy text completions, embeddings, moderations, image generation, speech, rerank, the model list and the error body. They carry no I/O. Request types keep
 //! every field they do not know in an `extra` map, so parameters a provider adds before we do still
 //! reach OpenAI-compatible upstreams unchanged. Large parts the gateway forwards without reading
 //! (tool schemas, `response_format`) are kept as their JSON text ([`RawJson`]), not as a tree.
@@ -15,10 +15,12 @@ pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod images;
+pub mod input;
 pub mod models;
 pub mod moderations;
 pub mod raw;
 pub mod rerank;
+pub mod speech;
 
 pub use chat::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, ContentPart, Delta,
@@ -33,10 +35,12 @@ pub use embeddings::{
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use images::{ImageRequest, ImageUsage, ImagesResponse};
+pub use input::ModelInput;
 pub use models::{Model, ModelList};
 pub use moderations::{ModerationRequest, ModerationResponse};
 pub use raw::{RawExtra, RawJson};
 pub use rerank::{RerankRequest, RerankResponse, RerankResult};
+pub use speech::SpeechRequest;
 
 /// Unknown fields of a request or response, kept in the order they arrived.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

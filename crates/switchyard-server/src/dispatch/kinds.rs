@@ -3,16 +3,19 @@
 
 use futures_util::future::BoxFuture;
 use switchyard_layers::cost::Tokens;
+use switchyard_providers::audio::{Audio, Transcript, TranscriptionRequest};
 use switchyard_providers::{Provider, ProviderError};
 use switchyard_telemetry::genai::operation;
 use switchyard_wire::{
     EmbeddingsRequest, EmbeddingsResponse, ImageRequest, ImagesResponse, ModerationRequest,
-    ModerationResponse, RawExtra, RerankRequest, RerankResponse,
+    ModerationResponse, RawExtra, RerankRequest, RerankResponse, SpeechRequest,
 };
 
+use super::options::CLIENT_CREDENTIAL_FIELDS;
 use super::unary::UnaryCall;
 use crate::error::ApiError;
 use crate::estimate;
+use crate::state::AppState;
 
 /// Tokens of `chars` characters of text, four characters a token.
 fn text_tokens(chars: usize) -> u64 {
@@ -35,8 +38,12 @@ macro_rules! request_fields {
             user(self)
         }
 
-        fn extra_mut(&mut self) -> &mut RawExtra {
-            &mut self.extra
+        fn extra_mut(&mut self) -> Option<&mut RawExtra> {
+            Some(&mut self.extra)
+        }
+
+        fn shaped_for(self, state: &AppState, id: &str) -> Self {
+            state.shape_request(id, self)
         }
     };
 }
@@ -180,5 +187,94 @@ impl UnaryCall for RerankRequest {
 
     fn answer_model(answer: &Self::Answer) -> Option<&str> {
         answer.extra.get("model")?.as_str()
+    }
+}
+
+impl UnaryCall for SpeechRequest {
+    type Answer = Audio;
+
+    const OPERATION: &'static str = operation::SPEECH;
+
+    request_fields!(user: |_| None);
+
+    fn input_tokens(&self) -> u64 {
+        text_tokens(self.input.chars().count())
+    }
+
+    fn send(
+        self,
+        provider: &dyn Provider,
+    ) -> BoxFuture<'static, Result<Self::Answer, ProviderError>> {
+        provider.speech(self)
+    }
+
+    fn reported(_answer: &Self::Answer) -> Option<Tokens> {
+        None
+    }
+
+    fn answer_model(_answer: &Self::Answer) -> Option<&str> {
+        None
+    }
+}
+
+impl UnaryCall for TranscriptionRequest {
+    type Answer = Transcript;
+
+    const OPERATION: &'static str = operation::TRANSCRIPTION;
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn model_mut(&mut self) -> &mut String {
+        &mut self.model
+    }
+
+    fn user(&self) -> Option<&str> {
+        None
+    }
+
+    fn extra_mut(&mut self) -> Option<&mut RawExtra> {
+        None
+    }
+
+    /// Form fields naming an upstream or credentials are refused as body fields are.
+    fn check(&self) -> Result<(), ApiError> {
+        match self
+            .fields
+            .iter()
+            .find(|(name, _)| CLIENT_CREDENTIAL_FIELDS.contains(&name.as_str()))
+        {
+            Some((name, _)) => Err(ApiError::invalid_request(format!(
+                "`{name}` is not accepted: the gateway calls only its configured deployments, \
+                 with their own credentials"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Audio has no text to count: only the tokens the answer reports are charged.
+    fn input_tokens(&self) -> u64 {
+        0
+    }
+
+    fn send(
+        self,
+        provider: &dyn Provider,
+    ) -> BoxFuture<'static, Result<Self::Answer, ProviderError>> {
+        provider.transcription(self)
+    }
+
+    fn reported(answer: &Self::Answer) -> Option<Tokens> {
+        let (prompt, completion) = answer.token_usage()?;
+        Some(Tokens {
+            prompt,
+            completion,
+            ..Tokens::default()
+        })
+    }
+
+    fn answer_model(_answer: &Self::Answer) -> Option<&str> {
+        None
     }
 }

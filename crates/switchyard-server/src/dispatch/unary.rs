@@ -15,6 +15,7 @@ use http::HeaderMap;
 use switchyard_layers::cache::CacheControl;
 use switchyard_layers::cost::Tokens;
 use switchyard_providers::{Provider, ProviderError};
+use switchyard_router::CallOptions;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::RawExtra;
 use tokio::time::Instant;
@@ -34,9 +35,7 @@ use crate::record::CallRecord;
 use crate::state::AppState;
 
 /// A kind of call answered whole by one upstream request.
-pub(crate) trait UnaryCall:
-    Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static
-{
+pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
     /// What the upstream answers.
     type Answer: Send + 'static;
 
@@ -52,12 +51,20 @@ pub(crate) trait UnaryCall:
     /// The body's end user, if it names one.
     fn user(&self) -> Option<&str>;
 
-    /// The body's fields the gateway does not know, where the gateway's own options travel.
-    fn extra_mut(&mut self) -> &mut RawExtra;
+    /// The body's fields the gateway does not know, where the gateway's own options travel;
+    /// `None` for a request that is not a JSON object (an upload).
+    fn extra_mut(&mut self) -> Option<&mut RawExtra>;
 
     /// Refuses a request the upstream could not answer (400), before anything is reserved.
     fn check(&self) -> Result<(), ApiError> {
         Ok(())
+    }
+
+    /// The request as deployment `id` takes it: its `litellm_params` defaults and
+    /// `additional_drop_params` applied ([`AppState::shape_request`]); a request that is not a
+    /// JSON object (an upload) goes as it came.
+    fn shaped_for(self, _state: &AppState, _id: &str) -> Self {
+        self
     }
 
     /// The request's prompt tokens, estimated (four characters a token): what rate limits
@@ -97,18 +104,17 @@ pub(crate) async fn unary<C: UnaryCall>(
     if let Err(err) = admit_model(state, &caller, request.model_mut()) {
         return Err(fail(state, record, started, err).await);
     }
-    let mut options = match request.check().and_then(|()| {
-        refuse_client_credentials(request.extra_mut())?;
-        let mut options = routing_options(request.extra_mut())?;
-        let tags = take_tags(request.extra_mut())?;
-        options.preference = tag_preference(state, &tags, request.extra_mut(), headers);
-        // These calls are not cached; the cache fields are taken out all the same.
-        take_litellm_fields(
-            request.extra_mut(),
-            &mut options,
-            &mut CacheControl::default(),
-        )?;
-        Ok(options)
+    let mut options = match request.check().and_then(|()| match request.extra_mut() {
+        Some(extra) => {
+            refuse_client_credentials(extra)?;
+            let mut options = routing_options(extra)?;
+            let tags = take_tags(extra)?;
+            options.preference = tag_preference(state, &tags, extra, headers);
+            // These calls are not cached; the cache fields are taken out all the same.
+            take_litellm_fields(extra, &mut options, &mut CacheControl::default())?;
+            Ok(options)
+        }
+        None => Ok(CallOptions::default()),
     }) {
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -146,7 +152,7 @@ pub(crate) async fn unary<C: UnaryCall>(
             if let Some(model) = wildcard_model(&deployment, wildcard.as_ref()) {
                 *request.model_mut() = model;
             }
-            let request = state.shape_request(&deployment.id, request);
+            let request = request.shaped_for(state, &deployment.id);
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt = observe::attempt_span(&span, &deployment, number);
             let entered = attempt.span().clone();
