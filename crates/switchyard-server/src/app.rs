@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
-use crate::auth::{require_key, require_master_key};
+use crate::auth::{require_key, require_model_key};
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::messages;
@@ -33,9 +33,8 @@ pub fn router(live: Live) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/models", get(routes::models))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
-        .route_layer(from_fn_with_state(live.clone(), require_key));
-    let admin =
-        crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_master_key));
+        .route_layer(from_fn_with_state(live.clone(), require_model_key));
+    let admin = crate::admin::routes().route_layer(from_fn_with_state(live.clone(), require_key));
     Router::<Live>::new()
         .merge(api)
         .merge(admin)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use switchyard_layers::rate_limit::Limits;
 use switchyard_router::GroupFilter;
-use switchyard_store::{BudgetPeriod, CounterScope};
+use switchyard_store::{BudgetPeriod, CounterScope, UserRole};
 
 /// The identity of one request's caller.
 #[derive(Debug, Clone)]
@@ -21,6 +21,10 @@ pub struct Caller {
     pub user_id: Option<Arc<str>>,
     /// The team the key belongs to.
     pub team_id: Option<Arc<str>>,
+    /// The organization the key belongs to (its own, or its team's).
+    pub organization_id: Option<Arc<str>>,
+    /// The role of the key's user in the admin API (none for a key without a user).
+    pub user_role: Option<UserRole>,
     /// The key's own requests and tokens per minute, replacing `rate_limits.key`.
     pub limits: Option<Limits>,
     /// The key owner's own limits (`/user/new`'s `rpm_limit`/`tpm_limit`), replacing
@@ -33,17 +37,25 @@ pub struct Caller {
     pub end_user: Option<Arc<str>>,
     /// Model names the caller may call; empty allows every model.
     pub models: Arc<[String]>,
-    /// The key, its user and its team, whose spend each call adds to (virtual keys only).
+    /// Model names the caller's organization may call, a ceiling over `models`; empty sets
+    /// none.
+    pub organization_models: Arc<[String]>,
+    /// The key, its user, its team and its organization, whose spend each call adds to
+    /// (virtual keys only).
     pub accounts: Arc<[Account]>,
 }
 
-/// A key, user or team that is charged for a caller's calls, with its budget if it has one.
+/// A key, user, team or organization that is charged for a caller's calls, with its budget if
+/// it has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    /// Key, user or team.
+    /// Key, user, team or organization.
     pub scope: CounterScope,
     /// Its id.
     pub id: String,
+    /// How a refusal over its budget names it: a key's alias and abbreviated secret
+    /// (`ci (sk-...abcd)`), else its id.
+    pub name: String,
     /// US dollars it may spend per period (ever, without a period).
     pub max_budget: Option<f64>,
     /// How often the budget starts over.
@@ -63,31 +75,40 @@ impl Caller {
             key_alias: None,
             user_id: None,
             team_id: None,
+            organization_id: None,
+            user_role: None,
             limits: None,
             user_limits: None,
             team_limits: None,
             end_user: None,
             models: Arc::from(Vec::new()),
+            organization_models: Arc::from(Vec::new()),
             accounts: Arc::from(Vec::new()),
         }
     }
 
     /// Whether the caller may call `model`.
     pub fn may_call(&self, model: &str) -> bool {
-        self.models.is_empty() || self.models.iter().any(|allowed| allowed == model)
+        allows(&self.models, model) && allows(&self.organization_models, model)
     }
 
-    /// The fallback groups the router may take this caller to: those its allow-list names
+    /// The fallback groups the router may take this caller to: those its allow-lists name
     /// (`None` when it may call every model).
     pub fn group_filter(&self) -> Option<GroupFilter> {
-        if self.models.is_empty() {
+        if self.models.is_empty() && self.organization_models.is_empty() {
             return None;
         }
         let models = Arc::clone(&self.models);
+        let ceiling = Arc::clone(&self.organization_models);
         Some(GroupFilter::new(move |group| {
-            models.iter().any(|allowed| allowed == group)
+            allows(&models, group) && allows(&ceiling, group)
         }))
     }
+}
+
+/// Whether an allow-list lets `model` through (an empty list lets everything).
+fn allows(list: &[String], model: &str) -> bool {
+    list.is_empty() || list.iter().any(|allowed| allowed == model)
 }
 
 /// Headers LiteLLM always reads for the end user of a call.

@@ -22,6 +22,7 @@ mod routes;
 mod settled;
 mod state;
 mod stream;
+mod timestamp;
 
 pub mod app;
 pub mod caller;
