@@ -532,7 +532,7 @@ fn budget_sentence(what: &str, name: &str, spent: &str, max_budget: &str) -> Str
 
 /// `value` as Python's `repr(float)` writes it, since LiteLLM's messages are Python's:
 /// `0.06`, `10.0`, `1e-07`, `1e+16`.
-fn python_float(value: f64) -> String {
+pub(crate) fn python_float(value: f64) -> String {
     if !value.is_finite() {
         return if value.is_nan() {
             "nan"

@@ -20,7 +20,7 @@ use super::keys::{GenerateKey, check_budget, new_key};
 use super::views::{KeyView, alias_field, id_field, key_views, read_account};
 use super::{AdminQuery, store_error};
 use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, python_float};
 use crate::state::AppState;
 use crate::storage::unix_seconds;
 
@@ -387,8 +387,9 @@ fn fits_in(team: &AccountRecord, organization: &AccountRecord) -> Result<(), Api
         && team_budget > organization_budget
     {
         return Err(ApiError::invalid_request(format!(
-            "Team max_budget ({team_budget:?}) exceeds organization's max_budget \
-             ({organization_budget:?})"
+            "Team max_budget ({}) exceeds organization's max_budget ({})",
+            python_float(team_budget),
+            python_float(organization_budget)
         )));
     }
     if !organization.models.is_empty() {
