@@ -971,3 +971,67 @@ async fn the_budget_refusal_status_is_configurable_as_in_litellm() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn global_spend_is_for_admins_and_viewers() {
+    let gateway = Gateway::spawn(&config(""), &[]).await;
+    for (user, role) in [("watcher", "proxy_admin_viewer"), ("ana", "internal_user")] {
+        gateway
+            .admin_post(
+                "/user/new",
+                &json!({"user_id": user, "user_role": role, "auto_create_key": false}),
+            )
+            .await;
+    }
+    let (viewer, _) = new_key(&gateway, &json!({"user_id": "watcher"})).await;
+    let (ana, _) = new_key(&gateway, &json!({"user_id": "ana"})).await;
+    let (secret, id) = new_key(&gateway, &json!({"key_alias": "spender"})).await;
+    let mut spent = 0.0;
+    for _ in 0..2 {
+        let response = gateway
+            .post("/v1/chat/completions", &ask("metered"), Some(&secret))
+            .await;
+        spent += response.headers()["x-litellm-response-cost"]
+            .to_str()
+            .expect("ascii")
+            .parse::<f64>()
+            .expect("a cost");
+        let _ = response.bytes().await;
+    }
+    // LiteLLM's /global/spend/keys rows: api_key, key_alias, key_name, total_spend.
+    let keys = eventually(
+        std::time::Duration::from_secs(15),
+        "both calls recorded",
+        || async {
+            let response = gateway
+                .get("/global/spend/keys?limit=5", Some(&viewer))
+                .await;
+            assert_eq!(response.status(), 200);
+            let rows: Value = response.json().await.expect("JSON");
+            let total = rows[0]["total_spend"].as_f64().unwrap_or_default();
+            ((total - spent).abs() < 1e-9).then_some(rows)
+        },
+    )
+    .await;
+    assert_eq!(keys[0]["api_key"], json!(id), "{keys}");
+    assert_eq!(keys[0]["key_alias"], "spender", "{keys}");
+    assert_eq!(
+        keys[0]["key_name"],
+        json!(format!("sk-...{}", &secret[secret.len() - 4..]))
+    );
+    let models = admin_get(&gateway, "/global/spend/models").await;
+    assert_eq!(models[0]["model"], "metered", "{models}");
+    let total = admin_get(&gateway, "/global/spend").await;
+    assert!(
+        (total["spend"].as_f64().expect("a total") - spent).abs() < 1e-9,
+        "{total}"
+    );
+    for path in [
+        "/global/spend",
+        "/global/spend/keys",
+        "/global/spend/models",
+    ] {
+        let (status, body) = call(&gateway, "GET", path, &ana, &Value::Null).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+}

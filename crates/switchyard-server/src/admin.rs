@@ -67,6 +67,9 @@ pub fn routes() -> Router<Live> {
         .route("/model/info", get(models::info))
         .route("/spend/logs", get(spend::logs))
         .route("/spend/report", get(spend::report))
+        .route("/global/spend", get(spend::global_spend))
+        .route("/global/spend/keys", get(spend::global_spend_keys))
+        .route("/global/spend/models", get(spend::global_spend_models))
 }
 
 /// A store failure as an answer: a missing record is 404, a conflict 409, a bad value 400;

@@ -1,7 +1,8 @@
 //! `/spend/logs` and `/spend/report`: the spend records of calls, filtered by call
 //! (`request_id`), key, user, team, model and time, in the shape of LiteLLM's `SpendLogs`
 //! (<https://docs.litellm.ai/docs/proxy/cost_tracking>; `LiteLLM_SpendLogs` in its
-//! `schema.prisma`), and their totals per key, user, team or model. Times are LiteLLM's dates
+//! `schema.prisma`), and their totals per key, user, team or model; and LiteLLM's global spend
+//! (`/global/spend`, `/global/spend/keys`, `/global/spend/models`). Times are LiteLLM's dates
 //! (`start_date`, `end_date`, `YYYY-MM-DD`, UTC; the end date is included) or Unix milliseconds
 //! (`start_ms`, `end_ms`). Admins and viewers read every record; internal users their own.
 
@@ -174,4 +175,94 @@ pub async fn report(
         .await
         .map_err(store_error)?;
     Ok(Json(totals))
+}
+
+/// `?limit=` of the global spend routes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalQuery {
+    limit: Option<u32>,
+}
+
+/// The last 30 days in Unix milliseconds, the window of LiteLLM's `/global/spend/keys` and
+/// `/global/spend/models` (its `Last30dKeysBySpend` and `Last30dModelsBySpend` views).
+fn last_30_days() -> (i64, i64) {
+    let now_ms = crate::storage::unix_seconds().saturating_mul(1_000);
+    (
+        now_ms.saturating_sub(30 * 86_400_000),
+        now_ms.saturating_add(1),
+    )
+}
+
+/// `GET /global/spend`: `{"spend": <every call's cost>, "max_budget": null}` (no proxy-wide
+/// budget), for admins and viewers.
+pub async fn global_spend(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require_reader("/global/spend")?;
+    let totals = state
+        .storage()
+        .store()
+        .spend_totals(SpendGroup::Key, 0, i64::MAX)
+        .await
+        .map_err(store_error)?;
+    let spend: f64 = totals.iter().map(|total| total.cost_usd).sum();
+    Ok(Json(json!({"spend": spend, "max_budget": null})))
+}
+
+/// `GET /global/spend/keys?limit=`: the keys that spent most in the last 30 days,
+/// `[{"api_key", "key_alias", "key_name", "total_spend"}]`, for admins and viewers.
+pub async fn global_spend_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    AdminQuery(query): AdminQuery<GlobalQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    principal.require_reader("/global/spend/keys")?;
+    let store = state.storage().store();
+    let (start_ms, end_ms) = last_30_days();
+    let totals = store
+        .spend_totals(SpendGroup::Key, start_ms, end_ms)
+        .await
+        .map_err(store_error)?;
+    let mut rows = Vec::new();
+    for total in totals
+        .into_iter()
+        .filter(|total| total.group.is_some())
+        .take(query.limit.unwrap_or(100).min(1_000) as usize)
+    {
+        let id = total.group.unwrap_or_default();
+        let key = store.key_by_id(&id).await.map_err(store_error)?;
+        rows.push(json!({
+            "api_key": id,
+            "key_alias": key.as_ref().and_then(|k| k.alias.clone()),
+            "key_name": key.and_then(|k| k.key_name),
+            "total_spend": total.cost_usd,
+        }));
+    }
+    Ok(Json(rows))
+}
+
+/// `GET /global/spend/models?limit=`: the model groups that spent most in the last 30 days,
+/// `[{"model", "total_spend"}]`, for admins and viewers.
+pub async fn global_spend_models(
+    State(state): State<AppState>,
+    principal: Principal,
+    AdminQuery(query): AdminQuery<GlobalQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    principal.require_reader("/global/spend/models")?;
+    let (start_ms, end_ms) = last_30_days();
+    let totals = state
+        .storage()
+        .store()
+        .spend_totals(SpendGroup::Model, start_ms, end_ms)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        totals
+            .into_iter()
+            .take(query.limit.unwrap_or(100).min(1_000) as usize)
+            .map(|total| json!({"model": total.group, "total_spend": total.cost_usd}))
+            .collect(),
+    ))
 }
