@@ -90,7 +90,7 @@ async fn people(gateway: &Gateway) -> People {
     let team = gateway
         .admin_post(
             "/team/new",
-            &json!({"team_id": "red", "members_with_roles": [
+            &json!({"team_id": "red", "models": ["metered"], "members_with_roles": [
                 {"user_id": "ana", "role": "admin"}, {"user_id": "bo", "role": "user"}]}),
         )
         .await;
@@ -260,6 +260,46 @@ async fn permissions_hold(gateway: &Gateway) {
         (200, &json!("red")),
         "{}",
         team_key.1
+    );
+    // A team key may not widen the team's models, nor leave the team.
+    let too_wide =
+        "team=red may call only [\"metered\"]; a key of the team may not name [\"other\"]";
+    refused(
+        &call(
+            gateway,
+            "POST",
+            "/key/generate",
+            &p.ana,
+            &json!({"team_id": "red", "models": ["other"]}),
+        )
+        .await,
+        403,
+        too_wide,
+    );
+    let team_key_id = team_key.1["token"].as_str().expect("an id").to_owned();
+    refused(
+        &call(
+            gateway,
+            "POST",
+            "/key/update",
+            &p.ana,
+            &json!({"key": team_key_id, "team_id": null}),
+        )
+        .await,
+        403,
+        "Non-admin users cannot remove the team_id from a key.",
+    );
+    refused(
+        &call(
+            gateway,
+            "POST",
+            "/key/update",
+            &p.ana,
+            &json!({"key": team_key_id, "models": ["other"]}),
+        )
+        .await,
+        403,
+        too_wide,
     );
     refused(
         &call(

@@ -64,6 +64,13 @@ pub async fn generate(
         request.organization_id.as_deref(),
     )
     .await?;
+    within_team_models(
+        &**store,
+        &principal,
+        request.team_id.as_deref(),
+        &request.models,
+    )
+    .await?;
     let (secret, key) = new_key(request)?;
     store.create_key(&key).await.map_err(store_error)?;
     let mut answer = KeyView::new(key, 0.0).into_object();
@@ -154,6 +161,37 @@ async fn owner_for(
         )));
     }
     Ok(own.map(str::to_owned))
+}
+
+/// A key a non-admin makes or changes may name only models its team may call: a key's own list
+/// takes the place of its team's, so a wider one would widen the team's.
+async fn within_team_models(
+    store: &dyn Store,
+    principal: &Principal,
+    team_id: Option<&str>,
+    models: &[String],
+) -> Result<(), ApiError> {
+    let Some(team_id) = team_id.filter(|_| !principal.is_admin() && !models.is_empty()) else {
+        return Ok(());
+    };
+    let Some(team) = store
+        .account(AccountKind::Team, team_id)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(());
+    };
+    let outside: Vec<&String> = models
+        .iter()
+        .filter(|model| !team.models.is_empty() && !team.models.contains(model))
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "team={team_id} may call only {:?}; a key of the team may not name {outside:?}",
+        team.models
+    )))
 }
 
 /// `?key=`: a key's secret or public id; none names the calling key.
@@ -249,6 +287,12 @@ pub async fn update(
                 "Non-admin users cannot remove the user_id from a key.",
             ));
         }
+        // A key leaving its team would leave the team's budget and models behind.
+        if key.team_id.is_some() && change.team_id.as_ref().is_some_and(|team| team.is_none()) {
+            return Err(ApiError::forbidden(
+                "Non-admin users cannot remove the team_id from a key.",
+            ));
+        }
         let user = change.user_id.clone().flatten();
         let team = change.team_id.clone().flatten();
         let organization = change.organization_id.clone().flatten();
@@ -260,6 +304,9 @@ pub async fn update(
             organization.as_deref(),
         )
         .await?;
+        let team = team.or_else(|| key.team_id.clone());
+        let models = change.models.as_ref().unwrap_or(&key.models);
+        within_team_models(&**store, &principal, team.as_deref(), models).await?;
     }
     let view = apply(&state, key, &change).await?;
     let id = view.key_id.clone();
