@@ -265,12 +265,15 @@ def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(claude: anthro
 # Request headers and body the adapter sends: https://docs.anthropic.com/en/api/messages
 def test_openai_sdk_gets_a_translated_anthropic_answer(gpt: openai.OpenAI, anthropic_upstream) -> None:
     mark = marker()
-    completion = gpt.chat.completions.create(
+    raw = gpt.chat.completions.with_raw_response.create(
         model=CLAUDE, messages=[{"role": "system", "content": "be brief"}, *user(mark)]
     )
+    completion = raw.parse()
 
-    # Answer fixture: the reference example of https://docs.anthropic.com/en/api/messages.
-    assert completion.id == "msg_013Zva2CMHLNnXjNJJKqJ2EF"
+    # Answer fixture: the reference example of https://docs.anthropic.com/en/api/messages. The
+    # answer's id is the gateway's call id (that of its spend record), not Anthropic's `msg_...`.
+    assert completion.id == raw.headers["x-litellm-call-id"]
+    assert completion.id.startswith("chatcmpl-")
     assert completion.choices[0].message.content == "Hi! My name is Claude."
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None

@@ -56,8 +56,11 @@ async fn a_plain_answer_is_translated_and_the_upstream_gets_a_messages_request()
         response.headers()["x-switchyard-deployment"],
         "claude-text-deployment"
     );
+    // The answer's id is the call's (`x-litellm-call-id`, the id of its spend record), not
+    // Anthropic's `msg_...`.
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let answer: Value = response.json().await.expect("JSON");
-    assert_eq!(answer["id"], "msg_013Zva2CMHLNnXjNJJKqJ2EF");
+    assert_eq!(answer["id"], call_id.to_str().expect("ascii"));
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["model"], "claude-sonnet-4-5-20250929");
     assert_eq!(answer["choices"][0]["message"]["role"], "assistant");
@@ -141,12 +144,13 @@ async fn a_streamed_answer_arrives_as_openai_chunks_ending_with_usage_and_done()
     .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let (chunks, done) = chunks(&read_to_end(response).await);
     assert!(done, "a complete stream ends with [DONE]");
     assert!(
         chunks
             .iter()
-            .all(|c| c["id"] == "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY")
+            .all(|c| c["id"] == call_id.to_str().expect("ascii"))
     );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     let text: String = chunks
@@ -380,10 +384,11 @@ async fn messages_are_answered_by_an_openai_compatible_deployment() {
         response.headers()["x-switchyard-deployment"],
         "gpt-4o-mini-deployment"
     );
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let answer: Value = response.json().await.expect("JSON");
     assert_eq!(
         answer,
-        json!({"id": "chatcmpl-up", "type": "message", "role": "assistant", "model": "upstream-model",
+        json!({"id": call_id.to_str().expect("ascii"), "type": "message", "role": "assistant", "model": "upstream-model",
             "content": [{"type": "text", "text": "upstream says: hello"}],
             "stop_reason": "end_turn", "stop_sequence": null,
             "usage": {"input_tokens": 10, "output_tokens": 5}})
@@ -510,12 +515,10 @@ async fn messages_through_an_anthropic_deployment_keep_tool_use_both_ways() {
     let request = json!({"model": "claude-tool", "max_tokens": 300,
         "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
         "messages": [{"role": "user", "content": "weather in SF?"}]});
-    let answer: Value = messages(&gateway, request.clone())
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(answer["id"], "msg_01Aq9w938a90dw8q");
+    let response = messages(&gateway, request.clone()).await;
+    let call_id = response.headers()["x-litellm-call-id"].clone();
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(answer["id"], call_id.to_str().expect("ascii"));
     assert_eq!(answer["stop_reason"], "tool_use");
     assert_eq!(
         answer["content"],

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_e2e::fake_bedrock::{
-    ACCESS_KEY_ID, BedrockRequest, FakeBedrock, REGION, REQUEST_ID, RETRY_AFTER_SECONDS,
-    SECRET_ACCESS_KEY, SESSION_TOKEN, bedrock_config, bedrock_setup, models,
+    ACCESS_KEY_ID, BedrockRequest, FakeBedrock, REGION, RETRY_AFTER_SECONDS, SECRET_ACCESS_KEY,
+    SESSION_TOKEN, bedrock_config, bedrock_setup, models,
 };
 use switchyard_e2e::{Gateway, MASTER_KEY, error_of, sse_data};
 
@@ -94,8 +94,10 @@ async fn a_plain_answer_is_openai_shaped_and_the_upstream_got_a_signed_converse_
         )
         .await;
     assert_eq!(response.status(), 200);
+    // The answer's id is the call's (`x-litellm-call-id`), not Bedrock's request id.
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["id"], format!("chatcmpl-{REQUEST_ID}"));
+    assert_eq!(body["id"], call_id.to_str().expect("ascii"));
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], models::TEXT);
     assert!(body["created"].as_u64() > Some(0));
@@ -200,11 +202,12 @@ async fn a_streamed_answer_arrives_as_openai_chunks_with_a_final_usage_chunk() {
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let (chunks, done) = chunks(&stream_body(response).await);
     assert!(done, "the stream ends with [DONE]");
     assert_eq!(chunks.len(), 6, "{chunks:#?}");
     for chunk in &chunks {
-        assert_eq!(chunk["id"], format!("chatcmpl-{REQUEST_ID}"));
+        assert_eq!(chunk["id"], call_id.to_str().expect("ascii"));
         assert_eq!(chunk["object"], "chat.completion.chunk");
         assert_eq!(chunk["model"], models::TEXT);
     }

@@ -134,7 +134,10 @@ impl Setup {
         loop {
             let logs: Value = self
                 .client
-                .get(format!("{}/spend/logs?limit=1000", self.gateway.base))
+                .get(format!(
+                    "{}/spend/logs?request_id={request_id}",
+                    self.gateway.base
+                ))
                 .bearer_auth(MASTER_KEY)
                 .send()
                 .await
@@ -234,12 +237,12 @@ async fn stream_cut_after_half_a_second(setup: &Setup, model: &str) -> (String, 
 /// A streamed call's spend record bills the tokens it passed on: output tokens counted from the
 /// text (an estimate, as the upstream sent no usage), priced.
 fn assert_billed(record: &Value, min_output_tokens: u64) {
-    let output = record["output_tokens"].as_u64().expect("output tokens");
-    let input = record["input_tokens"].as_u64().expect("input tokens");
+    let output = record["completion_tokens"].as_u64().expect("output tokens");
+    let input = record["prompt_tokens"].as_u64().expect("input tokens");
     assert!(output >= min_output_tokens, "{record}");
     assert!(input > 0, "{record}");
-    assert_eq!(record["cost_estimated"], true, "{record}");
-    let cost = record["cost_usd"].as_f64().expect("cost");
+    assert_eq!(record["metadata"]["cost_estimated"], true, "{record}");
+    let cost = record["spend"].as_f64().expect("cost");
     let expected = input as f64 * INPUT_PRICE + output as f64 * OUTPUT_PRICE;
     assert!(
         (cost - expected).abs() < 1e-12,

@@ -57,8 +57,10 @@ async fn a_plain_answer_is_openai_shaped_and_the_upstream_got_gemini_s_request()
         response.headers()["x-switchyard-deployment"],
         "gemini-text-deployment"
     );
+    // The answer's id is the call's (`x-litellm-call-id`), not Gemini's `responseId`.
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["id"], "mAitaLmkHPPlz7IPvtfUqQ4");
+    assert_eq!(body["id"], call_id.to_str().expect("ascii"));
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], "gemini-2.5-flash");
     assert!(body["created"].as_u64() > Some(0));
@@ -113,11 +115,12 @@ async fn a_streamed_answer_arrives_as_openai_chunks_with_a_final_usage_chunk() {
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let call_id = response.headers()["x-litellm-call-id"].clone();
     let (chunks, done) = chunks(&stream_body(response).await);
     assert!(done, "the stream ends with [DONE]");
     assert_eq!(chunks.len(), 5, "{chunks:#?}");
     for chunk in &chunks {
-        assert_eq!(chunk["id"], "3A-taNiUOaeAz7IPrYqbmQo");
+        assert_eq!(chunk["id"], call_id.to_str().expect("ascii"));
         assert_eq!(chunk["object"], "chat.completion.chunk");
         assert_eq!(chunk["model"], "gemini-2.5-flash");
     }

@@ -705,7 +705,7 @@ async fn client_strings_echoed_in_errors_are_cut_short() {
     )
     .await;
     for record in &records {
-        let model = record["model_requested"].as_str().unwrap_or_default();
+        let model = record["model"].as_str().unwrap_or_default();
         assert!(
             model.chars().count() <= 65,
             "stored whole: {} chars",

@@ -48,15 +48,15 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The spend records of key `id`, once there are `count` of them.
-async fn spend_logs(gateway: &Gateway, id: &str, count: usize) -> Vec<SpendRecord> {
-    let path = format!("/spend/logs?key_id={id}");
+/// The spend logs of key `id` (LiteLLM's `SpendLogs` rows), once there are `count` of them.
+async fn spend_logs(gateway: &Gateway, id: &str, count: usize) -> Vec<Value> {
+    let path = format!("/spend/logs?api_key={id}");
     eventually(
         Duration::from_secs(15),
         &format!("{count} spend records"),
         || async {
             let answer = admin_get(gateway, &path).await;
-            let records: Vec<SpendRecord> = serde_json::from_value(answer).expect("spend records");
+            let records = answer.as_array().expect("a list of spend logs").clone();
             (records.len() >= count).then_some(records)
         },
     )
@@ -66,6 +66,23 @@ async fn spend_logs(gateway: &Gateway, id: &str, count: usize) -> Vec<SpendRecor
 /// The cost of `record` at this file's prices.
 fn priced(record: &SpendRecord) -> f64 {
     record.input_tokens as f64 * INPUT_PRICE + record.output_tokens as f64 * OUTPUT_PRICE
+}
+
+/// The cost of a spend log row at this file's prices.
+fn priced_row(row: &Value) -> f64 {
+    let tokens = |field: &str| {
+        row[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{field}: {row}"))
+    };
+    tokens("prompt_tokens") as f64 * INPUT_PRICE + tokens("completion_tokens") as f64 * OUTPUT_PRICE
+}
+
+/// A spend log row's cost.
+fn spend(row: &Value) -> f64 {
+    row["spend"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("spend: {row}"))
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -126,7 +143,8 @@ async fn a_key_budget_holds_across_two_gateways_sharing_postgres_and_redis() {
             continue;
         }
         let (status, code, body) = error_of(response).await;
-        assert_eq!((status, code.as_str()), (400, "budget_exceeded"), "{body}");
+        // LiteLLM's status for a spent budget since its v1.104.0.
+        assert_eq!((status, code.as_str()), (422, "budget_exceeded"), "{body}");
         refused_on = Some(replica);
         break;
     }
@@ -147,11 +165,18 @@ async fn a_key_budget_holds_across_two_gateways_sharing_postgres_and_redis() {
         let (status, code, body) = error_of(response).await;
         assert_eq!(
             (status, code.as_str()),
-            (400, "budget_exceeded"),
+            (422, "budget_exceeded"),
             "replica {replica}: {body}"
         );
+        // LiteLLM's words: the key's alias and abbreviated secret, its spend and its budget.
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains(&format!("key `{id}`")), "{body}");
+        let key_name = format!("sk-...{}", &secret[secret.len() - 4..]);
+        assert!(
+            message.starts_with(&format!(
+                "Budget has been exceeded! Key=shared ({key_name}) Current cost: "
+            )) && message.ends_with(", Max budget: 0.0002"),
+            "{body}"
+        );
     }
 
     // Every call is recorded (the refused ones at no cost); the spend overshoots the budget by
@@ -159,10 +184,10 @@ async fn a_key_budget_holds_across_two_gateways_sharing_postgres_and_redis() {
     let calls = costs.len() + 3;
     let records = spend_logs(&replicas[1], &id, calls).await;
     assert_eq!(records.len(), calls);
-    let ok = records.iter().filter(|r| r.status == 200).count();
+    let ok = records.iter().filter(|r| r["status"] == "success").count();
     let refused = records
         .iter()
-        .filter(|r| r.status == 400 && r.cost_usd == 0.0)
+        .filter(|r| r["status"] == "failure" && spend(r) == 0.0)
         .count();
     assert_eq!((ok, refused), (costs.len(), 3));
     let report = admin_get(&replicas[0], "/spend/report?group_by=key").await;
@@ -195,7 +220,7 @@ async fn spend_until_refused(gateway: &Gateway, key: &str, model: &str) -> (usiz
             .await;
         if response.status() != 200 {
             let (status, code, body) = error_of(response).await;
-            assert_eq!((status, code.as_str()), (400, "budget_exceeded"), "{body}");
+            assert_eq!((status, code.as_str()), (422, "budget_exceeded"), "{body}");
             return (served, body);
         }
         let _ = response.bytes().await;
@@ -224,18 +249,27 @@ async fn user_and_team_budgets_refuse_keys_without_budgets_of_their_own() {
         .await;
     let (unowned, _) = new_key(&gateway, &json!({})).await;
 
-    for (scope, field, owner) in [
-        ("user", "user_id", "ada@example.com"),
-        ("team", "team_id", "research"),
+    // LiteLLM's words for each (https://docs.litellm.ai/docs/proxy/users,
+    // https://docs.litellm.ai/docs/proxy/error_reference).
+    for (scope, field, owner, words) in [
+        (
+            "user",
+            "user_id",
+            "ada@example.com",
+            "ExceededBudget: User=ada@example.com over budget. Spend=",
+        ),
+        (
+            "team",
+            "team_id",
+            "research",
+            "Budget has been exceeded! Team=research Current cost: ",
+        ),
     ] {
         let (first, _) = new_key(&gateway, &json!({ field: owner })).await;
         let (served, body) = spend_until_refused(&gateway, &first, "metered").await;
         assert!(served > 0, "{scope}: refused before spending: {body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains(&format!("{scope} `{owner}`")),
-            "{scope}: {body}"
-        );
+        assert!(message.starts_with(words), "{scope}: {body}");
         // The budget is the owner's: a new key of theirs is refused at once.
         let (second, _) = new_key(&gateway, &json!({ field: owner })).await;
         let (served, body) = spend_until_refused(&gateway, &second, "metered").await;
@@ -273,6 +307,8 @@ async fn user_and_team_budgets_refuse_keys_without_budgets_of_their_own() {
 #[derive(Debug)]
 struct Seen {
     request_id: String,
+    /// The answer's `id` (of every chunk of a stream).
+    answer_id: String,
     deployment: Option<String>,
     cost: Option<f64>,
     variant: Option<String>,
@@ -284,16 +320,37 @@ async fn seen(gateway: &Gateway, key: &str, body: &Value) -> Seen {
     assert_eq!(response.status(), 200, "{body}");
     let seen = Seen {
         request_id: header(&response, "x-switchyard-request-id").expect("a request id"),
+        answer_id: String::new(),
         deployment: header(&response, "x-switchyard-deployment"),
         cost: header(&response, "x-switchyard-cost-usd").map(|c| c.parse().expect("a number")),
         variant: header(&response, "x-switchyard-variant"),
         cache: header(&response, "x-switchyard-cache"),
     };
+    let call_id = header(&response, "x-litellm-call-id").expect("LiteLLM's call id");
+    assert_eq!(call_id, seen.request_id, "one id for the call");
     let text = response.text().await.expect("body");
-    if body["stream"] == json!(true) {
-        assert_eq!(sse_data(&text).last().map(String::as_str), Some("[DONE]"));
+    let ids: Vec<String> = if body["stream"] == json!(true) {
+        let events = sse_data(&text);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        events[..events.len() - 1]
+            .iter()
+            .map(|event| {
+                let chunk: Value = serde_json::from_str(event).expect("a JSON chunk");
+                chunk["id"].as_str().expect("a chunk id").to_owned()
+            })
+            .collect()
+    } else {
+        let answer: Value = serde_json::from_str(&text).expect("a JSON answer");
+        vec![answer["id"].as_str().expect("an answer id").to_owned()]
+    };
+    assert!(
+        ids.iter().all(|id| *id == seen.request_id),
+        "{ids:?} vs {seen:?}"
+    );
+    Seen {
+        answer_id: ids[0].clone(),
+        ..seen
     }
-    seen
 }
 
 #[tokio::test]
@@ -350,66 +407,100 @@ async fn every_call_leaves_a_spend_record_that_matches_its_answer() {
 
     let records = spend_logs(&gateway, &id, calls.len() + 1).await;
     assert_eq!(records.len(), calls.len() + 1);
-    let by_id: HashMap<&str, &SpendRecord> =
-        records.iter().map(|r| (r.request_id.as_str(), r)).collect();
+    // LiteLLM's `SpendLogs` rows, keyed by `request_id`: the `id` of the answer the client got.
+    let by_id: HashMap<&str, &Value> = records
+        .iter()
+        .map(|r| (r["request_id"].as_str().expect("a request id"), r))
+        .collect();
     for (call, body) in &calls {
+        assert!(call.answer_id.starts_with("chatcmpl-"), "{call:?}");
         let record = by_id
-            .get(call.request_id.as_str())
+            .get(call.answer_id.as_str())
             .unwrap_or_else(|| panic!("no record of {call:?}"));
-        assert_eq!(record.key_id.as_deref(), Some(id.as_str()));
-        assert_eq!(record.key_alias.as_deref(), Some("reporting"));
-        assert_eq!(record.user_id.as_deref(), Some("grace"));
-        assert_eq!(record.team_id.as_deref(), Some("compilers"));
-        assert_eq!(record.model_requested, body["model"], "{record:?}");
-        assert_eq!(record.status, 200);
-        assert_eq!(record.deployment, call.deployment, "{record:?}");
-        assert!(
-            record.input_tokens > 0 && record.output_tokens > 0,
-            "{record:?}"
+        assert_eq!(record["call_type"], "acompletion", "{record}");
+        assert_eq!(record["api_key"], json!(id), "{record}");
+        assert_eq!(record["metadata"]["user_api_key_alias"], "reporting");
+        assert_eq!(record["user"], "grace", "{record}");
+        assert_eq!(record["team_id"], "compilers", "{record}");
+        assert_eq!(record["model"], body["model"], "{record}");
+        assert_eq!(record["status"], "success", "{record}");
+        assert_eq!(
+            record["model_id"].as_str().filter(|d| !d.is_empty()),
+            call.deployment.as_deref(),
+            "{record}"
         );
+        let tokens = |field: &str| record[field].as_u64().expect("a count");
+        assert!(
+            tokens("prompt_tokens") > 0 && tokens("completion_tokens") > 0,
+            "{record}"
+        );
+        assert_eq!(
+            tokens("total_tokens"),
+            tokens("prompt_tokens") + tokens("completion_tokens")
+        );
+        for field in ["startTime", "endTime"] {
+            let text = record[field].as_str().expect("a time");
+            assert!(
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .is_ok(),
+                "{field}: {text}"
+            );
+        }
         let hit = call.cache.as_deref() == Some("HIT");
-        assert_eq!(record.cache_hit, hit, "{record:?}");
+        assert_eq!(
+            record["cache_hit"],
+            if hit { "True" } else { "False" },
+            "{record}"
+        );
         if hit {
-            assert_eq!(record.cost_usd, 0.0, "{record:?}");
-            assert_eq!(record.provider, None, "{record:?}");
+            assert_eq!(spend(record), 0.0, "{record}");
+            assert_eq!(record["custom_llm_provider"], "", "{record}");
         } else {
-            assert_eq!(record.provider.as_deref(), Some("mock"), "{record:?}");
-            assert!(record.cost_usd > 0.0, "{record:?}");
-            assert!(close(record.cost_usd, priced(record)), "{record:?}");
+            assert_eq!(record["custom_llm_provider"], "mock", "{record}");
+            assert!(spend(record) > 0.0, "{record}");
+            assert!(close(spend(record), priced_row(record)), "{record}");
         }
         if let Some(cost) = call.cost {
-            assert!(close(record.cost_usd, cost), "{record:?} vs {cost}");
+            assert!(close(spend(record), cost), "{record} vs {cost}");
         }
         match &call.variant {
             Some(variant) => {
-                assert_eq!(record.experiment.as_deref(), Some("summary-test"));
-                assert_eq!(record.variant.as_ref(), Some(variant));
-                let group = format!("{variant}-group");
-                assert_eq!(record.model_group.as_ref(), Some(&group), "{record:?}");
+                assert_eq!(record["metadata"]["experiment"], "summary-test");
+                assert_eq!(record["metadata"]["variant"], json!(variant));
+                assert_eq!(record["model_group"], json!(format!("{variant}-group")));
             }
             None => {
-                assert_eq!((&record.experiment, &record.variant), (&None, &None));
-                assert_eq!(record.model_group.as_deref(), Some("metered"));
+                assert_eq!(record["metadata"]["experiment"], Value::Null, "{record}");
+                assert_eq!(record["model_group"], "metered", "{record}");
             }
         }
+        // `?request_id=` finds the one record (LiteLLM's `/spend/logs?request_id=`).
+        let one = admin_get(
+            &gateway,
+            &format!("/spend/logs?request_id={}", call.answer_id),
+        )
+        .await;
+        assert_eq!(one.as_array().map(Vec::len), Some(1), "{one}");
+        assert_eq!(one[0]["request_id"], json!(call.answer_id));
     }
     let refused = records
         .iter()
-        .find(|r| r.status == 403)
+        .find(|r| r["status"] == "failure")
         .expect("the refused call's record");
-    assert_eq!(refused.model_requested, "control-group");
-    assert_eq!((refused.cost_usd, refused.deployment.as_ref()), (0.0, None));
+    assert_eq!(refused["model"], "control-group");
+    assert_eq!(refused["metadata"]["status_code"], 403);
+    assert_eq!((spend(refused), &refused["model_id"]), (0.0, &json!("")));
 
     // The report adds the same records up.
     let mut expected: HashMap<String, (u64, f64)> = HashMap::new();
     for record in &records {
-        let group = record
-            .model_group
-            .clone()
-            .unwrap_or_else(|| record.model_requested.clone());
+        let group = match record["model_group"].as_str() {
+            Some(group) if !group.is_empty() => group.to_owned(),
+            _ => record["model"].as_str().expect("a model").to_owned(),
+        };
         let total = expected.entry(group).or_default();
         total.0 += 1;
-        total.1 += record.cost_usd;
+        total.1 += spend(record);
     }
     let report = admin_get(&gateway, "/spend/report?group_by=model").await;
     let totals = report.as_array().expect("a list of totals");
@@ -423,7 +514,7 @@ async fn every_call_leaves_a_spend_record_that_matches_its_answer() {
         let reported = total["cost_usd"].as_f64().expect("a cost");
         assert!(close(reported, *cost), "{total}: {cost}");
     }
-    let all: f64 = records.iter().map(|r| r.cost_usd).sum();
+    let all: f64 = records.iter().map(spend).sum();
     for group_by in ["key", "user", "team"] {
         let report = admin_get(&gateway, &format!("/spend/report?group_by={group_by}")).await;
         let totals = report.as_array().expect("a list of totals");

@@ -11,7 +11,6 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use switchyard_e2e::shared_state::{Schema, admin_get, eventually, forget_redis_keys, new_key};
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, error_of, redis_url, unique_prefix};
-use switchyard_store::SpendRecord;
 
 /// US dollars per prompt and completion token of the priced groups: the fake upstream reports
 /// 10 and 5 tokens, so a call costs $0.019.
@@ -127,15 +126,15 @@ async fn a_forbidden_fallback_is_never_called_whatever_path_names_it() {
 }
 
 /// Spend records of key `id` once every call it answered is recorded.
-async fn recorded(gateway: &Gateway, id: &str, answered: usize) -> Vec<SpendRecord> {
+async fn recorded(gateway: &Gateway, id: &str, answered: usize) -> Vec<Value> {
     let path = format!("/spend/logs?key_id={id}&limit=1000");
     eventually(
         Duration::from_secs(20),
         "every answered call recorded",
         || async {
-            let records: Vec<SpendRecord> =
-                serde_json::from_value(admin_get(gateway, &path).await).expect("records");
-            let ok = records.iter().filter(|r| r.status == 200).count();
+            let answer = admin_get(gateway, &path).await;
+            let records = answer.as_array().expect("a list of spend logs").clone();
+            let ok = records.iter().filter(|r| r["status"] == "success").count();
             (ok >= answered).then_some(records)
         },
     )
@@ -176,8 +175,8 @@ async fn race(gateways: &[Gateway], key: &str) -> usize {
 /// The bound the README states: calls admitted while the counter (spend plus what calls in
 /// flight hold) is below the budget, each holding at least its cost, so at most one call's
 /// estimate past the budget; here no more than three calls of $0.019 fit.
-fn assert_within_budget(answered: usize, records: &[SpendRecord]) {
-    let spent: f64 = records.iter().map(|r| r.cost_usd).sum();
+fn assert_within_budget(answered: usize, records: &[Value]) {
+    let spent: f64 = records.iter().filter_map(|r| r["spend"].as_f64()).sum();
     assert!(answered >= 1, "nothing was answered");
     assert!(
         answered <= 3,
@@ -320,15 +319,13 @@ async fn usage_beyond_what_the_model_can_produce_is_not_charged_as_reported() {
     let records = recorded(&gateway, &id, 2).await;
     assert_eq!(records.len(), 2);
     for record in &records {
-        assert!(
-            record.input_tokens < 1_000_000,
-            "charged as reported: {record:?}"
+        let prompt = record["prompt_tokens"].as_u64().expect("a count");
+        assert!(prompt < 1_000_000, "charged as reported: {record}");
+        assert_eq!(
+            record["metadata"]["cost_estimated"], true,
+            "marked as estimated: {record}"
         );
-        assert!(record.cost_estimated, "marked as estimated: {record:?}");
-        assert!(
-            record.cost_usd <= ESTIMATE + 1e-9,
-            "charged ${} for one call",
-            record.cost_usd
-        );
+        let spent = record["spend"].as_f64().expect("a cost");
+        assert!(spent <= ESTIMATE + 1e-9, "charged ${spent} for one call");
     }
 }

@@ -169,6 +169,9 @@ pub struct Routed<T> {
     pub guard: CallGuard,
     /// Attempts made, this one included.
     pub attempts: u32,
+    /// Fallback groups attempted (the one that answered included): LiteLLM's
+    /// `x-litellm-attempted-fallbacks`. 0 when the requested group answered.
+    pub fallbacks: u32,
     /// The requested group, when a fallback group answered instead.
     pub fallback_from: Option<String>,
 }
@@ -339,6 +342,7 @@ impl Router {
         let mut visited: Vec<String> = Vec::new();
         let mut request = Some(request);
         let mut attempts = 0u32;
+        let mut groups_attempted = 0u32;
         let mut last: Option<RouteError> = None;
 
         while let Some(name) = queue.pop_front() {
@@ -372,6 +376,9 @@ impl Router {
                     break;
                 };
                 let deployment = Arc::clone(deployment);
+                if tried.is_empty() {
+                    groups_attempted += 1;
+                }
                 tried.push(Arc::clone(&deployment));
                 attempts += 1;
                 let more_possible = attempt < retries
@@ -409,6 +416,7 @@ impl Router {
                             value,
                             guard,
                             attempts,
+                            fallbacks: groups_attempted.saturating_sub(1),
                             fallback_from: (name != model).then(|| model.to_owned()),
                         });
                     }

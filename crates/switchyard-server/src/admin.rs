@@ -1,13 +1,16 @@
-//! The admin API, under the master key: virtual keys ([`keys`]), users and teams
-//! ([`accounts`]) and spend queries ([`spend`]), with LiteLLM's paths and field names
-//! (`/key/generate`, `/key/info`, `/key/update`, `/key/delete`, `/user/new`, `/team/new`,
-//! `/spend/logs`, ...), so its scripts and UI calls keep working; and the deployments' live
-//! state ([`models`]).
+//! The admin API, with LiteLLM's paths, field names and permissions, so its scripts and UI
+//! calls keep working: virtual keys ([`keys`]), users, teams and organizations ([`accounts`])
+//! and their members ([`members`]), spend queries ([`spend`]), and the deployments' live state
+//! ([`models`]). Who may call what is decided in [`access`]; how records are shown in
+//! [`views`].
 
+pub(crate) mod access;
 mod accounts;
 mod keys;
+mod members;
 mod models;
 mod spend;
+mod views;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
@@ -20,7 +23,8 @@ use crate::error::ApiError;
 use crate::live::Live;
 use crate::state::AppState;
 
-/// Every admin route; the caller puts the master key check in front.
+/// Every admin route; the caller puts key authentication in front, and each route decides
+/// what the caller's role allows.
 pub fn routes() -> Router<Live> {
     Router::new()
         .route("/key/generate", post(keys::generate))
@@ -40,9 +44,32 @@ pub fn routes() -> Router<Live> {
         .route("/team/update", post(accounts::update_team))
         .route("/team/delete", post(accounts::delete_teams))
         .route("/team/list", get(accounts::list_teams))
+        .route("/team/member_add", post(members::add_to_team))
+        .route("/team/member_update", post(members::update_in_team))
+        .route("/team/member_delete", post(members::remove_from_team))
+        .route("/organization/new", post(accounts::new_organization))
+        .route("/organization/info", get(accounts::organization_info))
+        .route("/organization/update", post(accounts::update_organization))
+        .route("/organization/delete", post(accounts::delete_organizations))
+        .route("/organization/list", get(accounts::list_organizations))
+        .route(
+            "/organization/member_add",
+            post(members::add_to_organization),
+        )
+        .route(
+            "/organization/member_update",
+            post(members::update_in_organization),
+        )
+        .route(
+            "/organization/member_delete",
+            post(members::remove_from_organization),
+        )
         .route("/model/info", get(models::info))
         .route("/spend/logs", get(spend::logs))
         .route("/spend/report", get(spend::report))
+        .route("/global/spend", get(spend::global_spend))
+        .route("/global/spend/keys", get(spend::global_spend_keys))
+        .route("/global/spend/models", get(spend::global_spend_models))
 }
 
 /// A store failure as an answer: a missing record is 404, a conflict 409, a bad value 400;

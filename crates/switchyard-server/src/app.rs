@@ -15,7 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
 use crate::audio;
-use crate::auth::{require_key, require_master_key};
+use crate::auth::{require_key, require_model_key};
 use crate::azure;
 use crate::error::ApiError;
 use crate::health;
@@ -70,10 +70,10 @@ pub fn router(live: Live) -> Router {
             "/openai/deployments/{model}/embeddings",
             post(azure::embeddings),
         )
-        .route_layer(from_fn_with_state(live.clone(), require_key));
+        .route_layer(from_fn_with_state(live.clone(), require_model_key));
     let admin = crate::admin::routes()
         .route("/health", get(health::check))
-        .route_layer(from_fn_with_state(live.clone(), require_master_key));
+        .route_layer(from_fn_with_state(live.clone(), require_key));
     Router::<Live>::new()
         .merge(api)
         .merge(admin)

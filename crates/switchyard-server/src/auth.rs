@@ -1,13 +1,16 @@
 //! Who may call: the master key, sent as `Authorization: Bearer ...` (or `x-api-key` /
 //! `api-key`, as Anthropic and Azure clients send it) and compared in constant time, or a
 //! virtual key, looked up by its SHA-256 hash (the store holds only hashes). A request let
-//! through carries its [`Caller`] in its extensions. The admin API takes the master key only.
+//! through carries its [`Caller`] in its extensions; what the caller may do in the admin API is
+//! decided there (`admin/access.rs`). Keys of a `proxy_admin_viewer` may not call models.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
+
+use switchyard_store::UserRole;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -29,23 +32,28 @@ pub async fn require_key(
     }
 }
 
-/// Middleware for the admin API: only the master key passes; an open gateway has no admin API.
-pub async fn require_master_key(
+/// Middleware for the model routes: [`require_key`], and a key whose user is a
+/// `proxy_admin_viewer` is refused with 403, as LiteLLM refuses that role every call that costs
+/// (`route_checks.py`, `_check_proxy_admin_viewer_access`; the role "cannot create keys",
+/// <https://docs.litellm.ai/docs/proxy/access_control>).
+pub async fn require_model_key(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = state.master_key() else {
-        return ApiError::forbidden(
-            "the admin API needs `general_settings.master_key` to be configured",
-        )
-        .into_response();
-    };
-    match presented_key(request.headers()) {
-        Some(presented) if is_master(presented, expected) => next.run(request).await,
-        Some(_) => ApiError::forbidden("only the master key may use the admin API").into_response(),
-        None => ApiError::unauthorized("no API key: send it as `Authorization: Bearer <key>`")
-            .into_response(),
+    match authenticate(&state, request.headers()).await {
+        Ok(caller) if caller.user_role == Some(UserRole::ProxyAdminViewer) => {
+            ApiError::forbidden(format!(
+                "user not allowed to access this OpenAI routes, role= {}",
+                UserRole::ProxyAdminViewer
+            ))
+            .into_response()
+        }
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(err) => err.into_response(),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use switchyard_layers::rate_limit::Limits;
-use switchyard_store::{BudgetPeriod, CounterScope};
+use switchyard_store::{BudgetPeriod, CounterScope, UserRole};
 
 /// The identity of one request's caller.
 #[derive(Debug, Clone)]
@@ -20,6 +20,10 @@ pub struct Caller {
     pub user_id: Option<Arc<str>>,
     /// The team the key belongs to.
     pub team_id: Option<Arc<str>>,
+    /// The organization the key belongs to (its own, or its team's).
+    pub organization_id: Option<Arc<str>>,
+    /// The role of the key's user in the admin API (none for a key without a user).
+    pub user_role: Option<UserRole>,
     /// The key's own requests and tokens per minute, replacing `rate_limits.key`.
     pub limits: Option<Limits>,
     /// The key owner's own limits (`/user/new`'s `rpm_limit`/`tpm_limit`), replacing
@@ -32,17 +36,25 @@ pub struct Caller {
     pub end_user: Option<Arc<str>>,
     /// Model names the caller may call; empty allows every model.
     pub models: Arc<[String]>,
-    /// The key, its user and its team, whose spend each call adds to (virtual keys only).
+    /// Model names the caller's organization may call, a ceiling over `models`; empty sets
+    /// none.
+    pub organization_models: Arc<[String]>,
+    /// The key, its user, its team and its organization, whose spend each call adds to
+    /// (virtual keys only).
     pub accounts: Arc<[Account]>,
 }
 
-/// A key, user or team that is charged for a caller's calls, with its budget if it has one.
+/// A key, user, team or organization that is charged for a caller's calls, with its budget if
+/// it has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    /// Key, user or team.
+    /// Key, user, team or organization.
     pub scope: CounterScope,
     /// Its id.
     pub id: String,
+    /// How a refusal over its budget names it: a key's alias and abbreviated secret
+    /// (`ci (sk-...abcd)`), else its id.
+    pub name: String,
     /// US dollars it may spend per period (ever, without a period).
     pub max_budget: Option<f64>,
     /// How often the budget starts over.
@@ -62,23 +74,23 @@ impl Caller {
             key_alias: None,
             user_id: None,
             team_id: None,
+            organization_id: None,
+            user_role: None,
             limits: None,
             user_limits: None,
             team_limits: None,
             end_user: None,
             models: Arc::from(Vec::new()),
+            organization_models: Arc::from(Vec::new()),
             accounts: Arc::from(Vec::new()),
         }
     }
 
-    /// Whether the caller's allow-list admits `model` by name or wildcard
-    /// ([`AppState::may_call`](crate::AppState::may_call) adds access groups).
+    /// Whether the caller's allow-lists (its own or its team's, and its organization's ceiling)
+    /// admit `model` by name or wildcard ([`AppState::may_call`](crate::AppState::may_call)
+    /// adds access groups).
     pub fn may_call(&self, model: &str) -> bool {
-        self.models.is_empty()
-            || self
-                .models
-                .iter()
-                .any(|allowed| model_matches(allowed, model))
+        allows(&self.models, model) && allows(&self.organization_models, model)
     }
 }
 
@@ -91,6 +103,11 @@ pub fn model_matches(allowed: &str, model: &str) -> bool {
     allowed
         .strip_suffix('*')
         .is_some_and(|prefix| !prefix.is_empty() && model.starts_with(prefix))
+}
+
+/// Whether an allow-list lets `model` through (an empty list lets everything).
+fn allows(list: &[String], model: &str) -> bool {
+    list.is_empty() || list.iter().any(|allowed| model_matches(allowed, model))
 }
 
 /// Headers LiteLLM always reads for the end user of a call.

@@ -83,6 +83,13 @@ pub struct Route {
     pub cost: Option<Cost>,
     /// The gateway's id of the call.
     pub request_id: Arc<str>,
+    /// The model group that served the call.
+    pub model_group: Option<String>,
+    /// What the calling key had spent in its budget window before the call, when it has a
+    /// budget.
+    pub key_spend: Option<f64>,
+    /// When the call arrived.
+    pub started: Instant,
 }
 
 impl Route {
@@ -232,16 +239,24 @@ async fn send(
         cache,
         cost: None,
         request_id: Arc::clone(&record.request_id),
+        model_group: record.model_group.clone(),
+        key_spend: record.reservation.as_ref().and_then(Reservation::key_spend),
+        started,
     };
     let outcome = match reply {
-        Reply::Complete(answer) => {
+        Reply::Complete(mut answer) => {
+            // The answer's id is the call's, so that the client can find its spend record by
+            // it (LiteLLM's `request_id`); the upstream's own id stays in the call's span.
+            record.response_id = Some(std::mem::replace(
+                &mut answer.id,
+                record.request_id.to_string(),
+            ));
             let reported = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
             let (tokens, cost) = pricer.account(reported, false, Some(&answer.model));
             route.cost = cost;
             record.tokens = tokens;
             record.cost = route.cost;
             record.latency = started.elapsed();
-            record.response_id = Some(answer.id.clone());
             record.response_model = Some(answer.model.clone());
             record.finish_reasons = answer
                 .choices
@@ -263,6 +278,7 @@ async fn send(
                 chunks,
                 started,
                 notes: Arc::clone(&notes),
+                id: Arc::clone(&record.request_id),
             };
             let state = state.clone();
             let slot = SettlementSlot::default();
@@ -425,19 +441,21 @@ impl StreamNotes {
     }
 }
 
-/// Passes a stream's chunks through, taking [`StreamNotes`].
+/// Passes a stream's chunks through, taking [`StreamNotes`], each chunk's `id` replaced by the
+/// call's (as a complete answer's is).
 struct ObserveChunks {
     chunks: ChunkStream,
     started: Instant,
     notes: Arc<StreamNotes>,
+    id: Arc<str>,
 }
 
 impl Stream for ObserveChunks {
     type Item = Result<ChatChunk, ProviderError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = self.chunks.as_mut().poll_next(cx);
-        match &item {
+        let mut item = self.chunks.as_mut().poll_next(cx);
+        match &mut item {
             Poll::Ready(Some(Ok(chunk))) => {
                 let notes = &self.notes;
                 if notes.first_chunk.get().is_none() {
@@ -446,6 +464,8 @@ impl Stream for ObserveChunks {
                 if notes.response.get().is_none() && !chunk.id.is_empty() {
                     let _ = notes.response.set((chunk.id.clone(), chunk.model.clone()));
                 }
+                chunk.id.clear();
+                chunk.id.push_str(&self.id);
                 let finished = chunk
                     .choices
                     .iter()

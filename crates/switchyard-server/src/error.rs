@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderName, HeaderValue, StatusCode, header};
 use switchyard_layers::limits::Elapsed;
-use switchyard_layers::rate_limit::{RateLimitError, Scope};
+use switchyard_layers::rate_limit::{LimitKind, RateLimitError, Scope};
 use switchyard_providers::{ErrorClass, ProviderError};
 use switchyard_router::{RuleError, Unavailable};
+use switchyard_store::CounterScope;
 use switchyard_wire::ErrorBody;
 use tower::BoxError;
 
@@ -33,6 +34,9 @@ pub struct ApiError {
     /// The scope of the gateway's own rate limit that refused the call (`api_key`, `user`,
     /// `team`, `model`), for metrics.
     pub limit_scope: Option<Scope>,
+    /// Further response headers (LiteLLM's `rate_limit_type` and `reset_at` on a refusal);
+    /// boxed, as most errors have none.
+    pub headers: Option<Box<Vec<(HeaderName, HeaderValue)>>>,
 }
 
 const INVALID_REQUEST: &str = "invalid_request_error";
@@ -119,6 +123,7 @@ impl ApiError {
             message: bounded(message.into()),
             retry_after: None,
             limit_scope: None,
+            headers: None,
         }
     }
 
@@ -306,22 +311,51 @@ impl ApiError {
     }
 
     /// A caller over one of its rate limits (or, failing closed, limits that cannot be
-    /// checked): 429 with `Retry-After`.
+    /// checked): 429 with `Retry-After`. The message and the `rate_limit_type` and `reset_at`
+    /// headers are LiteLLM's (<https://docs.litellm.ai/docs/proxy/error_reference>, "Which 429 is
+    /// this?"): `Rate limit exceeded for api_key: key-1. Limit type: requests. Current limit: 1,
+    /// Remaining: 0. Limit resets at: 2026-08-27 00:15:18 UTC`.
     pub fn rate_limited(err: &RateLimitError) -> Self {
-        let code = match err {
-            RateLimitError::Limited(_) => "rate_limit_exceeded",
-            RateLimitError::Unavailable(_) => "rate_limits_unavailable",
+        let mut error = match err {
+            RateLimitError::Limited(limited) => {
+                let kind = match limited.kind {
+                    LimitKind::Requests => "requests",
+                    LimitKind::Tokens => "tokens",
+                };
+                let wait = limited.retry_after;
+                let resets = crate::storage::unix_seconds()
+                    .saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX))
+                    .saturating_add(i64::from(wait.subsec_nanos() > 0));
+                let resets = crate::timestamp::litellm_utc(resets).unwrap_or_default();
+                let mut error = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    Some("rate_limit_exceeded"),
+                    format!(
+                        "Rate limit exceeded for {}: {}. Limit type: {kind}. Current limit: {}, \
+                         Remaining: 0. Limit resets at: {resets}",
+                        limited.scope, limited.key, limited.limit
+                    ),
+                );
+                error.limit_scope = Some(limited.scope.clone());
+                let mut headers = vec![(
+                    HeaderName::from_static("rate_limit_type"),
+                    HeaderValue::from_static(kind),
+                )];
+                if let Ok(value) = HeaderValue::from_str(&resets) {
+                    headers.push((HeaderName::from_static("reset_at"), value));
+                }
+                error.headers = Some(Box::new(headers));
+                error
+            }
+            RateLimitError::Unavailable(_) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limits_unavailable"),
+                err.to_string(),
+            ),
         };
-        let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            Some(code),
-            err.to_string(),
-        );
         error.retry_after = Some(err.retry_after());
-        if let RateLimitError::Limited(limited) = err {
-            error.limit_scope = Some(limited.scope.clone());
-        }
         error
     }
 
@@ -340,26 +374,37 @@ impl ApiError {
         }
     }
 
-    /// The caller's key, user or team has spent its budget for the current period.
+    /// A key, user, team, organization or end user has spent its budget for the current
+    /// period: `status` (LiteLLM's default 422, or `budget_exceeded_status_code`), type and code
+    /// `budget_exceeded`, and LiteLLM's words, which clients match on
+    /// (<https://docs.litellm.ai/docs/proxy/error_reference>): `Budget has been exceeded!
+    /// Key=ci (sk-...W8TA) Current cost: 0.06, Max budget: 0.05` for keys, teams and
+    /// organizations, `ExceededBudget: User=ana over budget. Spend=3.7e-05, Budget=0.0` for users
+    /// and end users. `name` is the key's alias and abbreviated secret, else the owner's id.
     pub fn budget_exceeded(
-        scope: &str,
-        id: &str,
-        max_budget: f64,
+        status: StatusCode,
+        scope: CounterScope,
+        name: &str,
         spent: f64,
-        resets_at: Option<i64>,
+        max_budget: f64,
     ) -> Self {
-        let reset = match resets_at {
-            Some(at) => format!("; it starts over at Unix time {at}"),
-            None => String::new(),
-        };
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "budget_exceeded",
-            Some("budget_exceeded"),
-            format!(
-                "budget exceeded for {scope} `{id}`: spent ${spent:.6} of ${max_budget:.6}{reset}"
+        let (spent, max_budget) = (python_float(spent), python_float(max_budget));
+        let message = match scope {
+            CounterScope::Key => budget_sentence("Key", name, &spent, &max_budget),
+            CounterScope::Team => budget_sentence("Team", name, &spent, &max_budget),
+            CounterScope::Organization => {
+                budget_sentence("Organization", name, &spent, &max_budget)
+            }
+            CounterScope::User => {
+                format!(
+                    "ExceededBudget: User={name} over budget. Spend={spent}, Budget={max_budget}"
+                )
+            }
+            CounterScope::EndUser => format!(
+                "ExceededBudget: End User={name} over budget. Spend={spent}, Budget={max_budget}"
             ),
-        )
+        };
+        Self::new(status, "budget_exceeded", Some("budget_exceeded"), message)
     }
 
     /// A call with a budget to a model group with a deployment that has no price
@@ -376,12 +421,23 @@ impl ApiError {
         )
     }
 
-    /// The caller may not do this (the admin API without the master key).
+    /// The caller may not do this (an admin route the caller's role or team does not allow).
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "permission_error",
             Some("forbidden"),
+            message,
+        )
+    }
+
+    /// The caller may not use this admin route at all (LiteLLM answers 401 here, not 403:
+    /// "Only proxy admin can be used to generate, delete, update info for new keys/users/teams").
+    pub fn admin_only(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("admin_only"),
             message,
         )
     }
@@ -467,6 +523,46 @@ impl ApiError {
     }
 }
 
+/// LiteLLM's sentence for a spent key, team or organization budget.
+fn budget_sentence(what: &str, name: &str, spent: &str, max_budget: &str) -> String {
+    format!(
+        "Budget has been exceeded! {what}={name} Current cost: {spent}, Max budget: {max_budget}"
+    )
+}
+
+/// `value` as Python's `repr(float)` writes it, since LiteLLM's messages are Python's:
+/// `0.06`, `10.0`, `1e-07`, `1e+16`.
+pub(crate) fn python_float(value: f64) -> String {
+    if !value.is_finite() {
+        return if value.is_nan() {
+            "nan"
+        } else if value > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        }
+        .to_owned();
+    }
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-4..1e16).contains(&magnitude) {
+        let text = format!("{value}");
+        return if text.contains('.') {
+            text
+        } else {
+            format!("{text}.0")
+        };
+    }
+    let text = format!("{value:e}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let exponent: i32 = exponent.parse().unwrap_or(0);
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+        }
+        None => text,
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -484,6 +580,9 @@ impl From<Elapsed> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        for (name, value) in self.headers.iter().flat_map(|headers| headers.iter()) {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
@@ -579,6 +678,113 @@ mod tests {
             ApiError::invalid_request("`x` is `y`").message,
             "`x` is `y`"
         );
+    }
+
+    #[test]
+    fn numbers_read_as_python_writes_them() {
+        for (value, text) in [
+            (0.06, "0.06"),
+            (10.0, "10.0"),
+            (0.0, "0.0"),
+            (1e-7, "1e-07"),
+            (3.7e-5, "3.7e-05"),
+            (0.0001, "0.0001"),
+            (20.000_664_999_999_98, "20.00066499999998"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+        ] {
+            assert_eq!(python_float(value), text, "{value}");
+        }
+    }
+
+    #[test]
+    fn budget_refusals_use_litellms_words() {
+        // https://docs.litellm.ai/docs/proxy/error_reference (worked example, gateway origin).
+        let err = ApiError::budget_exceeded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            CounterScope::Key,
+            "analytics-team (sk-...W8TA)",
+            0.06,
+            0.05,
+        );
+        assert_eq!(
+            err.message,
+            "Budget has been exceeded! Key=analytics-team (sk-...W8TA) Current cost: 0.06, Max budget: 0.05"
+        );
+        assert_eq!((err.status.as_u16(), err.kind), (422, "budget_exceeded"));
+        // https://docs.litellm.ai/docs/proxy/users (a user over budget).
+        let err = ApiError::budget_exceeded(
+            StatusCode::TOO_MANY_REQUESTS,
+            CounterScope::User,
+            "ana",
+            3.7e-5,
+            0.0,
+        );
+        assert_eq!(
+            err.message,
+            "ExceededBudget: User=ana over budget. Spend=3.7e-05, Budget=0.0"
+        );
+        assert_eq!(err.status.as_u16(), 429);
+        let team = ApiError::budget_exceeded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            CounterScope::Team,
+            "t1",
+            70.004,
+            70.0,
+        );
+        assert_eq!(
+            team.message,
+            "Budget has been exceeded! Team=t1 Current cost: 70.004, Max budget: 70.0"
+        );
+        let org = ApiError::budget_exceeded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            CounterScope::Organization,
+            "o1",
+            9.1,
+            9.0,
+        );
+        assert!(
+            org.message
+                .starts_with("Budget has been exceeded! Organization=o1 ")
+        );
+        let end_user = ApiError::budget_exceeded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            CounterScope::EndUser,
+            "e1",
+            3.0,
+            2.0,
+        );
+        assert_eq!(
+            end_user.message,
+            "ExceededBudget: End User=e1 over budget. Spend=3.0, Budget=2.0"
+        );
+    }
+
+    #[test]
+    fn rate_limit_refusals_use_litellms_words_and_headers() {
+        use switchyard_layers::rate_limit::{Key, RateLimited};
+        let err = RateLimitError::from(RateLimited {
+            scope: Scope::API_KEY,
+            key: Key::from("key-42"),
+            kind: LimitKind::Requests,
+            limit: 1,
+            retry_after: Duration::from_millis(1_500),
+        });
+        let api = ApiError::rate_limited(&err);
+        assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            api.message.starts_with(
+                "Rate limit exceeded for api_key: key-42. Limit type: requests. Current limit: 1, \
+                 Remaining: 0. Limit resets at: "
+            ),
+            "{}",
+            api.message
+        );
+        assert!(api.message.ends_with(" UTC"), "{}", api.message);
+        let response = api.into_response();
+        assert_eq!(response.headers()["rate_limit_type"], "requests");
+        assert!(response.headers().contains_key("reset_at"));
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
     }
 
     #[test]

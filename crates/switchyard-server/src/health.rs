@@ -1,8 +1,8 @@
 //! `GET /health`, LiteLLM's upstream health check (<https://docs.litellm.ai/docs/proxy/health>):
 //! every deployment (or those of `?model=`) is sent one tiny request, all at once, each within
 //! its deployment's timeout and at most [`CHECK_WITHIN`], and the answer sorts them into
-//! `healthy_endpoints` and `unhealthy_endpoints` with their counts. Master key only, as in
-//! LiteLLM. An endpoint is named by its model group, deployment id and upstream model; never by
+//! `healthy_endpoints` and `unhealthy_endpoints` with their counts. Proxy admins only (the
+//! master key, or a key of a `proxy_admin` user). An endpoint is named by its model group, deployment id and upstream model; never by
 //! its key or URL, and an error says only its class and status. The checks go straight to each
 //! deployment: they are not routed, retried or counted against anyone's budget.
 
@@ -18,6 +18,7 @@ use switchyard_router::Deployment;
 use switchyard_wire::{ChatMessage, ChatRequest, EmbeddingInput, EmbeddingsRequest, Role};
 
 use crate::admin::AdminQuery;
+use crate::admin::access::Principal;
 use crate::error::ApiError;
 use crate::model_info::mode;
 use crate::pipeline::within;
@@ -38,8 +39,10 @@ pub struct HealthQuery {
 /// "healthy_count", "unhealthy_count"}`.
 pub async fn check(
     State(state): State<AppState>,
+    principal: Principal,
     AdminQuery(query): AdminQuery<HealthQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    principal.require_admin("/health")?;
     let deployments: Vec<_> = state
         .groups()
         .iter()

@@ -29,6 +29,7 @@ mod settled;
 mod state;
 mod stream;
 pub mod tag_routing;
+mod timestamp;
 pub mod wildcard;
 
 pub mod app;

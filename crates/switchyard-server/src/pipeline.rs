@@ -118,6 +118,8 @@ pub(crate) struct Upstream {
     pub deployment: Arc<Deployment>,
     /// Attempts made, the successful one included.
     pub attempts: u32,
+    /// Fallback groups attempted.
+    pub fallbacks: u32,
     /// The requested group, when a fallback group answered.
     pub fallback_from: Option<String>,
 }
@@ -418,6 +420,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
     let upstream = Upstream {
         deployment: Arc::clone(routed.deployment()),
         attempts: routed.attempts,
+        fallbacks: routed.fallbacks,
         fallback_from: routed.fallback_from,
     };
     let reply = match routed.value {

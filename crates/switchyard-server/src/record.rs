@@ -21,7 +21,8 @@ use crate::storage::{Reservation, Settlement};
 /// One call, from the request to its last byte.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
-    /// The gateway's id of the call.
+    /// The gateway's id of the call: the `id` of a chat answer (`chatcmpl-...`), the id of its
+    /// spend record (LiteLLM's `request_id`), `x-litellm-call-id`.
     pub request_id: Arc<str>,
     /// `chat` or `embeddings`.
     pub operation: &'static str,
@@ -92,7 +93,7 @@ impl CallRecord {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         Self {
-            request_id: Arc::from(new_request_id()),
+            request_id: Arc::from(new_request_id(operation)),
             operation,
             started_at_ms,
             latency: Duration::ZERO,
@@ -122,9 +123,15 @@ impl CallRecord {
     }
 }
 
-/// A random 128-bit id in hex, for correlating a call's records.
-fn new_request_id() -> String {
-    format!("{:032x}", fastrand::u128(..))
+/// A random 128-bit id in hex, for correlating a call's records; a chat call's is also the
+/// `id` of its answer, so it reads as one: `chatcmpl-` and the hex.
+fn new_request_id(operation: &str) -> String {
+    let id = fastrand::u128(..);
+    if operation == switchyard_telemetry::genai::operation::CHAT {
+        format!("chatcmpl-{id:032x}")
+    } else {
+        format!("{id:032x}")
+    }
 }
 
 impl AppState {

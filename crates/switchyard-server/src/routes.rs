@@ -42,6 +42,30 @@ pub const ROUTE_REASON_HEADER: &str = "x-switchyard-route-reason";
 /// The longest route reason sent; longer ones are cut and end in `...`.
 const MAX_REASON_LEN: usize = 256;
 
+/// LiteLLM's response headers (<https://docs.litellm.ai/docs/proxy/response_headers>), sent
+/// beside Switchyard's own. `x-litellm-model-api-base` is not sent: upstream URLs are not
+/// shown to clients; nor are `x-litellm-overhead-duration-ms` and `x-litellm-max-fallbacks`.
+pub mod litellm_headers {
+    /// The call's id: the `id` of a chat answer and of the call's spend record.
+    pub const CALL_ID: &str = "x-litellm-call-id";
+    /// The deployment that answered (its `model_info.id`).
+    pub const MODEL_ID: &str = "x-litellm-model-id";
+    /// The model group that served the call.
+    pub const MODEL_GROUP: &str = "x-litellm-model-group";
+    /// What a complete answer cost, in US dollars.
+    pub const RESPONSE_COST: &str = "x-litellm-response-cost";
+    /// Retries within groups: attempts beyond the first of each group attempted.
+    pub const ATTEMPTED_RETRIES: &str = "x-litellm-attempted-retries";
+    /// Fallback groups attempted.
+    pub const ATTEMPTED_FALLBACKS: &str = "x-litellm-attempted-fallbacks";
+    /// What the key had spent in its budget window before the call (keys with a budget).
+    pub const KEY_SPEND: &str = "x-litellm-key-spend";
+    /// Milliseconds from the request's arrival to the answer's headers.
+    pub const RESPONSE_DURATION_MS: &str = "x-litellm-response-duration-ms";
+    /// The proxy's version: Switchyard's.
+    pub const VERSION: &str = "x-litellm-version";
+}
+
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -154,6 +178,7 @@ where
 /// part in [`CACHE_HEADER`], a complete answer's cost in [`COST_HEADER`] and the call's id in
 /// [`REQUEST_ID_HEADER`].
 pub(crate) fn tag_route(response: &mut Response, route: &Route) {
+    tag_litellm(response, route);
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&route.request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
@@ -193,6 +218,42 @@ pub(crate) fn tag_route(response: &mut Response, route: &Route) {
         && let Ok(value) = HeaderValue::from_str(&header_text(&decision.to_string()))
     {
         headers.insert(ROUTE_REASON_HEADER, value);
+    }
+}
+
+/// Says how a call was answered in LiteLLM's headers ([`litellm_headers`]).
+fn tag_litellm(response: &mut Response, route: &Route) {
+    use litellm_headers::*;
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put(CALL_ID, route.request_id.to_string());
+    put(VERSION, env!("CARGO_PKG_VERSION").to_owned());
+    put(
+        RESPONSE_DURATION_MS,
+        format!("{:.3}", route.started.elapsed().as_secs_f64() * 1e3),
+    );
+    if let Some(group) = &route.model_group {
+        put(MODEL_GROUP, group.clone());
+    }
+    let (retries, fallbacks) = match &route.upstream {
+        Some(upstream) => {
+            put(MODEL_ID, upstream.deployment.id.clone());
+            let groups = upstream.fallbacks.saturating_add(1);
+            (upstream.attempts.saturating_sub(groups), upstream.fallbacks)
+        }
+        None => (0, 0),
+    };
+    put(ATTEMPTED_RETRIES, retries.to_string());
+    put(ATTEMPTED_FALLBACKS, fallbacks.to_string());
+    if let Some(cost) = route.cost {
+        put(RESPONSE_COST, cost.usd.to_string());
+    }
+    if let Some(spend) = route.key_spend {
+        put(KEY_SPEND, spend.to_string());
     }
 }
 

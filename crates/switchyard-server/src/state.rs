@@ -450,13 +450,19 @@ impl AppState {
     /// Whether `caller` may call model group `model`: its allow-list names the group (or a
     /// wildcard matching it), or an access group the group belongs to.
     pub fn may_call(&self, caller: &Caller, model: &str) -> bool {
-        caller.may_call(model)
-            || caller.models.iter().any(|allowed| {
-                self.inner
-                    .access_groups
-                    .get(allowed)
-                    .is_some_and(|groups| groups.iter().any(|g| g == model))
-            })
+        let in_group = |allowed: &String| {
+            self.inner
+                .access_groups
+                .get(allowed)
+                .is_some_and(|groups| groups.iter().any(|g| g == model))
+        };
+        let admits = |list: &[String]| {
+            list.is_empty()
+                || list.iter().any(|allowed| {
+                    crate::caller::model_matches(allowed, model) || in_group(allowed)
+                })
+        };
+        admits(&caller.models) && admits(&caller.organization_models)
     }
 
     /// Whether calls prefer deployments whose model takes their prompt

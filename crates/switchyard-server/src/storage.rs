@@ -11,9 +11,9 @@ use moka::future::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
-    Budget, BudgetCounters, CounterKey, CounterScope, KeyHash, KeyRecord, PostgresStore,
-    RedisCounters, Reserve, ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig,
-    SqliteStore, Store, StoreError, TeamRecord, UserRecord, hash_key,
+    AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, KeyHash,
+    KeyRecord, PostgresStore, RedisCounters, Reserve, ShutdownReport, SpendRecord, SpendWriter,
+    SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
 };
 
 use crate::caller::{Account, Caller};
@@ -30,12 +30,13 @@ use crate::record::CallRecord;
 /// (announced on a channel, see [`crate::invalidation`]), else within this time.
 pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 
-/// A virtual key with its user and team, as stored.
+/// A virtual key with its user, team and organization, as stored.
 #[derive(Debug)]
 struct Identity {
     key: KeyRecord,
-    user: Option<UserRecord>,
-    team: Option<TeamRecord>,
+    user: Option<AccountRecord>,
+    team: Option<AccountRecord>,
+    organization: Option<AccountRecord>,
 }
 
 /// The store, the counters, the spend writer and the identity cache.
@@ -82,6 +83,16 @@ pub struct Reservation {
     usd: f64,
     /// Held on this replica's outage slices, not on the counters.
     local: bool,
+    /// What the calling key had spent in its budget window before this call (with what calls
+    /// in flight hold), when the key has a budget: LiteLLM's `x-litellm-key-spend`.
+    key_spend: Option<f64>,
+}
+
+impl Reservation {
+    /// What the calling key had spent in its budget window before this call, when known.
+    pub fn key_spend(&self) -> Option<f64> {
+        self.key_spend
+    }
 }
 
 impl std::fmt::Debug for Storage {
@@ -249,11 +260,11 @@ impl Storage {
         let exceeded = |index: usize, spent: f64| {
             let owner = &owners[index];
             ApiError::budget_exceeded(
-                owner.scope.as_str(),
-                &owner.id,
-                wanted[index].max_usd,
+                budgets.exceeded_status.0,
+                owner.scope,
+                &owner.name,
                 spent,
-                owner.period.map(|p| p.period_end(now)),
+                wanted[index].max_usd,
             )
         };
         if self.outage.has_spend() {
@@ -265,10 +276,16 @@ impl Storage {
             match self.counters.reserve(&wanted, usd).await {
                 Ok(Reserve::Held(now_holds)) => {
                     self.outage.remember(&wanted, &now_holds).await;
+                    let key_spend = owners
+                        .iter()
+                        .position(|owner| owner.scope == CounterScope::Key)
+                        .and_then(|index| now_holds.get(index))
+                        .map(|holds| (holds - usd).max(0.0));
                     return Ok(Some(Reservation {
                         keys: wanted.into_iter().map(|b| b.key).collect(),
                         usd,
                         local: false,
+                        key_spend,
                     }));
                 }
                 Ok(Reserve::Exceeded { index, spent }) => {
@@ -314,6 +331,7 @@ impl Storage {
                         keys: wanted.into_iter().map(|b| b.key).collect(),
                         usd,
                         local: true,
+                        key_spend: None,
                     }))
                 }
                 Err(Refusal::Exceeded { index, spent }) => Err(exceeded(index, spent)),
@@ -442,14 +460,27 @@ async fn identity(store: &dyn Store, hash: &KeyHash) -> Result<Option<Arc<Identi
         return Ok(None);
     };
     let user = match &key.user_id {
-        Some(id) => store.user(id).await?,
+        Some(id) => store.account(AccountKind::User, id).await?,
         None => None,
     };
     let team = match &key.team_id {
-        Some(id) => store.team(id).await?,
+        Some(id) => store.account(AccountKind::Team, id).await?,
         None => None,
     };
-    Ok(Some(Arc::new(Identity { key, user, team })))
+    let organization_id = key
+        .organization_id
+        .as_ref()
+        .or_else(|| team.as_ref()?.organization_id.as_ref());
+    let organization = match organization_id {
+        Some(id) => store.account(AccountKind::Organization, id).await?,
+        None => None,
+    };
+    Ok(Some(Arc::new(Identity {
+        key,
+        user,
+        team,
+        organization,
+    })))
 }
 
 /// Limits of `rpm` and `tpm` when either is set.
@@ -486,41 +517,76 @@ fn caller_of(identity: &Identity) -> Caller {
     } else {
         key.models.clone()
     };
+    // An organization's models are a ceiling over its teams' and keys' lists.
+    let organization_models = identity
+        .organization
+        .as_ref()
+        .map(|organization| organization.models.clone())
+        .unwrap_or_default();
     let mut accounts = vec![Account {
         scope: CounterScope::Key,
         id: key.id.clone(),
+        name: key_descriptor(key),
         max_budget: key.max_budget,
         period: key.budget_duration,
     }];
-    if let Some(user_id) = &key.user_id {
-        let user = identity.user.as_ref();
-        accounts.push(Account {
-            scope: CounterScope::User,
-            id: user_id.clone(),
-            max_budget: user.and_then(|u| u.max_budget),
-            period: user.and_then(|u| u.budget_duration),
-        });
-    }
-    if let Some(team_id) = &key.team_id {
-        let team = identity.team.as_ref();
-        accounts.push(Account {
-            scope: CounterScope::Team,
-            id: team_id.clone(),
-            max_budget: team.and_then(|t| t.max_budget),
-            period: team.and_then(|t| t.budget_duration),
-        });
+    let owners = [
+        (
+            CounterScope::User,
+            key.user_id.as_ref(),
+            identity.user.as_ref(),
+        ),
+        (
+            CounterScope::Team,
+            key.team_id.as_ref(),
+            identity.team.as_ref(),
+        ),
+        (
+            CounterScope::Organization,
+            identity.organization.as_ref().map(|o| &o.id),
+            identity.organization.as_ref(),
+        ),
+    ];
+    for (scope, id, account) in owners {
+        if let Some(id) = id {
+            accounts.push(Account {
+                scope,
+                id: id.clone(),
+                name: id.clone(),
+                max_budget: account.and_then(|a| a.max_budget),
+                period: account.and_then(|a| a.budget_duration),
+            });
+        }
     }
     Caller {
         key_id: Arc::from(key.id.as_str()),
         key_alias: key.alias.as_deref().map(Arc::from),
         user_id: key.user_id.as_deref().map(Arc::from),
         team_id: key.team_id.as_deref().map(Arc::from),
+        organization_id: identity
+            .organization
+            .as_ref()
+            .map(|o| Arc::from(o.id.as_str())),
+        user_role: identity.user.as_ref().and_then(|u| u.user_role),
         limits,
         user_limits,
         team_limits,
         end_user: None,
         models: Arc::from(models),
+        organization_models: Arc::from(organization_models),
         accounts: Arc::from(accounts),
+    }
+}
+
+/// How a refusal over a key's budget names the key, as LiteLLM does: its alias and abbreviated
+/// secret (`ci (sk-...abcd)`), either alone, or its public id for keys older than the
+/// abbreviation.
+fn key_descriptor(key: &KeyRecord) -> String {
+    match (&key.alias, &key.key_name) {
+        (Some(alias), Some(name)) => format!("{alias} ({name})"),
+        (Some(alias), None) => alias.clone(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => key.id.clone(),
     }
 }
 
@@ -541,6 +607,7 @@ fn budgeted(caller: &Caller, budgets: &BudgetSettings) -> Vec<Account> {
         owners.push(Account {
             scope: CounterScope::EndUser,
             id: end_user.to_string(),
+            name: end_user.to_string(),
             max_budget: Some(max),
             period: None,
         });
@@ -576,6 +643,18 @@ fn spend_record(call: &CallRecord) -> SpendRecord {
         experiment,
         variant,
         end_user: caller.end_user.as_deref().map(str::to_owned),
+        organization_id: caller.organization_id.as_deref().map(str::to_owned),
+        call_type: Some(call_type(call.operation).to_owned()),
+    }
+}
+
+/// LiteLLM's `call_type` of a GenAI operation: `acompletion` for chat (whichever API the client
+/// spoke), `aembedding` for embeddings.
+fn call_type(operation: &str) -> &str {
+    match operation {
+        "chat" => "acompletion",
+        "embeddings" => "aembedding",
+        other => other,
     }
 }
 

@@ -25,16 +25,19 @@ pub enum CounterScope {
     Team,
     /// An end user of the caller's application (the body's `user`; LiteLLM's "customer").
     EndUser,
+    /// An organization (the key's, or its team's).
+    Organization,
 }
 
 impl CounterScope {
-    /// `"key"`, `"user"`, `"team"` or `"end_user"`, as stored.
+    /// `"key"`, `"user"`, `"team"`, `"end_user"` or `"organization"`, as stored.
     pub fn as_str(&self) -> &'static str {
         match self {
             CounterScope::Key => "key",
             CounterScope::User => "user",
             CounterScope::Team => "team",
             CounterScope::EndUser => "end_user",
+            CounterScope::Organization => "organization",
         }
     }
 }

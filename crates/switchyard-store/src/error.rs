@@ -6,7 +6,8 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The record to read, change or delete does not exist (`"key"`, `"user"`, `"team"`).
+    /// The record to read, change or delete does not exist (`"key"`, `"user"`, `"team"`,
+    /// `"organization"`, `"member"`).
     #[error("{0} not found")]
     NotFound(&'static str),
     /// A record with the same id (or, for keys, the same secret) already exists.

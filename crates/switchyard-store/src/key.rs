@@ -49,6 +49,17 @@ pub fn new_key_id() -> Result<String, RandomnessError> {
     Ok(format!("key-{}", to_hex(&bytes)))
 }
 
+/// A secret abbreviated for display: `sk-...` and its last four characters, as LiteLLM shows a
+/// key (its `key_name`). Four characters of 46 random ones tell nothing about the rest.
+pub fn abbreviate_key(secret: &str) -> String {
+    let tail: String = {
+        let mut last: Vec<char> = secret.chars().rev().take(4).collect();
+        last.reverse();
+        last.into_iter().collect()
+    };
+    format!("sk-...{tail}")
+}
+
 /// The SHA-256 of a secret, the form in which stores keep and look up keys. The same as
 /// LiteLLM's hashed tokens (hex SHA-256 of the whole `sk-…` string).
 pub fn hash_key(secret: &str) -> KeyHash {
@@ -155,6 +166,13 @@ mod tests {
             hash_key("sk-1234").to_hex(),
             "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
         );
+    }
+
+    #[test]
+    fn abbreviations_keep_the_last_four_characters_only() {
+        // LiteLLM's `key_name`: https://docs.litellm.ai/docs/proxy/virtual_keys (`"sk-...7sFA"`).
+        assert_eq!(abbreviate_key("sk-kdEXbIqZRwEeEiHwdg7sFA"), "sk-...7sFA");
+        assert_eq!(abbreviate_key("ab"), "sk-...ab");
     }
 
     #[test]

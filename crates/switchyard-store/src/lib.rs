@@ -1,8 +1,8 @@
-//! Durable state for Switchyard: virtual keys, users, teams, budgets and spend.
+//! Durable state for Switchyard: virtual keys, users, teams, organizations, budgets and spend.
 //!
-//! - [`Store`]: keys (looked up by the SHA-256 of their secret), users, teams and the spend log,
-//!   in SQLite ([`SqliteStore`]) or Postgres ([`PostgresStore`]); the schema is migrated at
-//!   connect.
+//! - [`Store`]: keys (looked up by the SHA-256 of their secret), accounts (users, teams and
+//!   organizations: [`AccountRecord`]) with their members, and the spend log, in SQLite
+//!   ([`SqliteStore`]) or Postgres ([`PostgresStore`]); the schema is migrated at connect.
 //! - [`BudgetCounters`]: spend per budget window, reserved before a call and settled after it,
 //!   in the same databases or in Redis ([`RedisCounters`]) so that replicas share budgets; a
 //!   missing counter is rebuilt from the spend log ([`Store::spend_in_window`]), never read as 0.
@@ -13,6 +13,7 @@
 //! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
 //!   it puts a moment in, computed alike by every replica.
 
+mod account;
 mod counters;
 mod error;
 mod key;
@@ -26,12 +27,16 @@ mod sqlite;
 mod store;
 mod writer;
 
+pub use account::{
+    AccountFilter, AccountKind, AccountRecord, MemberRecord, MemberRole, UnknownRole, UserRole,
+};
 pub use counters::{Budget, BudgetCounters, CounterKey, CounterScope, Reserve};
 pub use error::{BackendError, StoreError};
-pub use key::{KeyHash, ParseKeyHashError, RandomnessError, generate_key, hash_key, new_key_id};
+pub use key::{
+    KeyHash, ParseKeyHashError, RandomnessError, abbreviate_key, generate_key, hash_key, new_key_id,
+};
 pub use model::{
-    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, TeamRecord,
-    UserRecord,
+    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
 };
 pub use period::{BudgetPeriod, KeyDuration, ParsePeriodError};
 pub use postgres::PostgresStore;

@@ -1,5 +1,6 @@
-//! The records a store keeps (keys, users, teams, spend) and the small query types around them
-//! (patches, filters, groupings). Plain data: serde for the admin API, no I/O.
+//! The records a store keeps of keys and spend, and the small query types around them
+//! (patches, filters, groupings); users, teams and organizations are in `account.rs`. Plain
+//! data, no I/O.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -33,6 +34,11 @@ pub struct KeyRecord {
     pub user_id: Option<String>,
     /// Team; its budget applies too.
     pub team_id: Option<String>,
+    /// Organization; its budget applies too (as does the organization of the key's team).
+    pub organization_id: Option<String>,
+    /// The secret abbreviated for display (`sk-...abcd`, LiteLLM's `key_name`); `None` for keys
+    /// made before it was kept.
+    pub key_name: Option<String>,
     /// Refused without being deleted.
     pub blocked: bool,
     /// Unix seconds.
@@ -58,6 +64,8 @@ impl KeyRecord {
             metadata: serde_json::Value::Object(serde_json::Map::new()),
             user_id: None,
             team_id: None,
+            organization_id: None,
+            key_name: None,
             blocked: false,
             created_at: now,
             updated_at: now,
@@ -108,13 +116,16 @@ pub struct KeyUpdate {
     /// New team.
     #[serde(default, deserialize_with = "present")]
     pub team_id: Option<Option<String>>,
+    /// New organization.
+    #[serde(default, deserialize_with = "present")]
+    pub organization_id: Option<Option<String>>,
     /// Block or unblock.
     #[serde(default)]
     pub blocked: Option<bool>,
 }
 
 /// A field that is present in the JSON, `null` or not: `Some(value)`.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -130,6 +141,8 @@ pub struct KeyFilter {
     pub user_id: Option<String>,
     /// Only this team's keys.
     pub team_id: Option<String>,
+    /// Only this organization's own keys (not those of its teams).
+    pub organization_id: Option<String>,
     /// At most this many.
     pub limit: u32,
     /// Skip this many first.
@@ -141,58 +154,11 @@ impl Default for KeyFilter {
         Self {
             user_id: None,
             team_id: None,
+            organization_id: None,
             limit: 100,
             offset: 0,
         }
     }
-}
-
-/// A user: an owner of keys with a budget and limits of their own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRecord {
-    /// The user's id (often an email address).
-    pub id: String,
-    /// A human name.
-    pub alias: Option<String>,
-    /// Budget in US dollars per period, or ever if none.
-    pub max_budget: Option<f64>,
-    /// How often the budget starts over.
-    pub budget_duration: Option<BudgetPeriod>,
-    /// Requests per minute over all the user's keys.
-    pub rpm_limit: Option<u64>,
-    /// Tokens per minute over all the user's keys.
-    pub tpm_limit: Option<u64>,
-    /// Free-form JSON.
-    pub metadata: serde_json::Value,
-    /// Every key of the user is refused.
-    pub blocked: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-}
-
-/// A team: a shared budget and limits for the keys that belong to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TeamRecord {
-    /// The team's id.
-    pub id: String,
-    /// A human name.
-    pub alias: Option<String>,
-    /// Budget in US dollars per period, or ever if none.
-    pub max_budget: Option<f64>,
-    /// How often the budget starts over.
-    pub budget_duration: Option<BudgetPeriod>,
-    /// Requests per minute over all the team's keys.
-    pub rpm_limit: Option<u64>,
-    /// Tokens per minute over all the team's keys.
-    pub tpm_limit: Option<u64>,
-    /// Models the team's keys may call; empty means all.
-    pub models: Vec<String>,
-    /// Free-form JSON.
-    pub metadata: serde_json::Value,
-    /// Every key of the team is refused.
-    pub blocked: bool,
-    /// Unix seconds.
-    pub created_at: i64,
 }
 
 /// One call: who made it, what it went to, what it cost. Stored once per `request_id`.
@@ -241,6 +207,12 @@ pub struct SpendRecord {
     /// The end user the call was made for (the body's `user`, or the operator's header).
     #[serde(default)]
     pub end_user: Option<String>,
+    /// The organization charged (the key's, or its team's).
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// What kind of call it was, in LiteLLM's words (`acompletion`, `aembedding`).
+    #[serde(default)]
+    pub call_type: Option<String>,
 }
 
 /// Which spend records [`Store::spend_logs`](crate::Store::spend_logs) returns, newest first.
@@ -248,6 +220,8 @@ pub struct SpendRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpendFilter {
+    /// Only the record of this call.
+    pub request_id: Option<String>,
     /// Only this key (public id).
     pub key_id: Option<String>,
     /// Only this user.
@@ -267,6 +241,7 @@ pub struct SpendFilter {
 impl Default for SpendFilter {
     fn default() -> Self {
         Self {
+            request_id: None,
             key_id: None,
             user_id: None,
             team_id: None,

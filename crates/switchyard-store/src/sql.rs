@@ -6,48 +6,52 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::account::{AccountKind, AccountRecord, MemberRecord};
 use crate::error::{BackendError, StoreError};
 use crate::key::KeyHash;
-use crate::model::{KeyRecord, SpendRecord, SpendTotal, TeamRecord, UserRecord};
+use crate::model::{KeyRecord, SpendRecord, SpendTotal};
 use crate::period::BudgetPeriod;
 
-/// Spend records per `INSERT`: 20 parameters each stays under SQLite's 32 766 and Postgres's
+/// Spend records per `INSERT`: 23 parameters each stays under SQLite's 32 766 and Postgres's
 /// 65 535 bind parameters.
 pub(crate) const SPEND_ROWS_PER_INSERT: usize = 500;
 
 pub(crate) const KEY_COLUMNS: &str = "id, key_hash, alias, models, max_budget, budget_duration, \
-     rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, blocked, created_at, updated_at";
+     rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, organization_id, key_name, \
+     blocked, created_at, updated_at";
 
-pub(crate) const USER_COLUMNS: &str = "id, alias, max_budget, budget_duration, rpm_limit, \
-     tpm_limit, metadata, blocked, created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "kind, id, alias, max_budget, budget_duration, \
+     rpm_limit, tpm_limit, models, metadata, blocked, organization_id, user_role, user_email, \
+     created_at, updated_at";
 
-pub(crate) const TEAM_COLUMNS: &str = "id, alias, max_budget, budget_duration, rpm_limit, \
-     tpm_limit, models, metadata, blocked, created_at";
+pub(crate) const MEMBER_COLUMNS: &str = "kind, account_id, user_id, role, created_at";
 
 pub(crate) const SPEND_COLUMNS: &str = "request_id, time_ms, key_id, key_alias, user_id, \
      team_id, model_requested, model_group, deployment, provider, input_tokens, output_tokens, \
      cached_tokens, cost_usd, cost_estimated, latency_ms, status, cache_hit, experiment, variant, \
-     end_user";
+     end_user, organization_id, call_type";
 
 pub(crate) const INSERT_KEY: &str = "INSERT INTO virtual_keys (id, key_hash, alias, models, \
      max_budget, budget_duration, rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, \
-     blocked, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     organization_id, key_name, blocked, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
-pub(crate) const UPSERT_USER: &str = "INSERT INTO users (id, alias, max_budget, \
-     budget_duration, rpm_limit, tpm_limit, metadata, blocked, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (id) DO UPDATE SET alias = excluded.alias, max_budget = excluded.max_budget, \
-     budget_duration = excluded.budget_duration, rpm_limit = excluded.rpm_limit, \
-     tpm_limit = excluded.tpm_limit, metadata = excluded.metadata, blocked = excluded.blocked";
+/// A replaced account keeps its kind, id and `created_at`.
+pub(crate) const UPSERT_ACCOUNT: &str = "INSERT INTO accounts (kind, id, alias, max_budget, \
+     budget_duration, rpm_limit, tpm_limit, models, metadata, blocked, organization_id, \
+     user_role, user_email, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     ON CONFLICT (kind, id) DO UPDATE SET alias = excluded.alias, \
+     max_budget = excluded.max_budget, budget_duration = excluded.budget_duration, \
+     rpm_limit = excluded.rpm_limit, tpm_limit = excluded.tpm_limit, models = excluded.models, \
+     metadata = excluded.metadata, blocked = excluded.blocked, \
+     organization_id = excluded.organization_id, user_role = excluded.user_role, \
+     user_email = excluded.user_email, updated_at = excluded.updated_at";
 
-pub(crate) const UPSERT_TEAM: &str = "INSERT INTO teams (id, alias, max_budget, \
-     budget_duration, rpm_limit, tpm_limit, models, metadata, blocked, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-     ON CONFLICT (id) DO UPDATE SET alias = excluded.alias, max_budget = excluded.max_budget, \
-     budget_duration = excluded.budget_duration, rpm_limit = excluded.rpm_limit, \
-     tpm_limit = excluded.tpm_limit, models = excluded.models, metadata = excluded.metadata, \
-     blocked = excluded.blocked";
+/// A member added again keeps `created_at` and takes the new role.
+pub(crate) const UPSERT_MEMBER: &str = "INSERT INTO members (kind, account_id, user_id, role, \
+     created_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (kind, account_id, user_id) DO UPDATE SET role = excluded.role";
 
 /// Current unix time in seconds (0 if the clock is before 1970).
 pub(crate) fn now_unix() -> i64 {
@@ -102,6 +106,8 @@ pub(crate) struct KeyRow {
     metadata: String,
     user_id: Option<String>,
     team_id: Option<String>,
+    organization_id: Option<String>,
+    key_name: Option<String>,
     blocked: bool,
     created_at: i64,
     updated_at: i64,
@@ -125,6 +131,8 @@ impl TryFrom<KeyRow> for KeyRecord {
             metadata: from_json(&row.metadata, "metadata")?,
             user_id: row.user_id,
             team_id: row.team_id,
+            organization_id: row.organization_id,
+            key_name: row.key_name,
             blocked: row.blocked,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -133,38 +141,8 @@ impl TryFrom<KeyRow> for KeyRecord {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
-    id: String,
-    alias: Option<String>,
-    max_budget: Option<f64>,
-    budget_duration: Option<String>,
-    rpm_limit: Option<i64>,
-    tpm_limit: Option<i64>,
-    metadata: String,
-    blocked: bool,
-    created_at: i64,
-}
-
-impl TryFrom<UserRow> for UserRecord {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<Self, StoreError> {
-        Ok(UserRecord {
-            id: row.id,
-            alias: row.alias,
-            max_budget: row.max_budget,
-            budget_duration: period(row.budget_duration)?,
-            rpm_limit: row.rpm_limit.map(from_db),
-            tpm_limit: row.tpm_limit.map(from_db),
-            metadata: from_json(&row.metadata, "metadata")?,
-            blocked: row.blocked,
-            created_at: row.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct TeamRow {
+pub(crate) struct AccountRow {
+    kind: String,
     id: String,
     alias: Option<String>,
     max_budget: Option<f64>,
@@ -174,14 +152,19 @@ pub(crate) struct TeamRow {
     models: String,
     metadata: String,
     blocked: bool,
+    organization_id: Option<String>,
+    user_role: Option<String>,
+    user_email: Option<String>,
     created_at: i64,
+    updated_at: i64,
 }
 
-impl TryFrom<TeamRow> for TeamRecord {
+impl TryFrom<AccountRow> for AccountRecord {
     type Error = StoreError;
 
-    fn try_from(row: TeamRow) -> Result<Self, StoreError> {
-        Ok(TeamRecord {
+    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
+        Ok(AccountRecord {
+            kind: account_kind(&row.kind)?,
             id: row.id,
             alias: row.alias,
             max_budget: row.max_budget,
@@ -191,9 +174,47 @@ impl TryFrom<TeamRow> for TeamRecord {
             models: from_json(&row.models, "model list")?,
             metadata: from_json(&row.metadata, "metadata")?,
             blocked: row.blocked,
+            organization_id: row.organization_id,
+            user_role: row
+                .user_role
+                .map(|role| role.parse())
+                .transpose()
+                .map_err(|_| BackendError::Corrupt("user role"))?,
+            user_email: row.user_email,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    kind: String,
+    account_id: String,
+    user_id: String,
+    role: String,
+    created_at: i64,
+}
+
+impl TryFrom<MemberRow> for MemberRecord {
+    type Error = StoreError;
+
+    fn try_from(row: MemberRow) -> Result<Self, StoreError> {
+        Ok(MemberRecord {
+            kind: account_kind(&row.kind)?,
+            account_id: row.account_id,
+            user_id: row.user_id,
+            role: row
+                .role
+                .parse()
+                .map_err(|_| BackendError::Corrupt("member role"))?,
             created_at: row.created_at,
         })
     }
+}
+
+fn account_kind(text: &str) -> Result<AccountKind, StoreError> {
+    AccountKind::from_stored(text).ok_or_else(|| BackendError::Corrupt("account kind").into())
 }
 
 #[derive(sqlx::FromRow)]
@@ -219,6 +240,8 @@ pub(crate) struct SpendRow {
     experiment: Option<String>,
     variant: Option<String>,
     end_user: Option<String>,
+    organization_id: Option<String>,
+    call_type: Option<String>,
 }
 
 impl From<SpendRow> for SpendRecord {
@@ -245,6 +268,8 @@ impl From<SpendRow> for SpendRecord {
             experiment: row.experiment,
             variant: row.variant,
             end_user: row.end_user,
+            organization_id: row.organization_id,
+            call_type: row.call_type,
         }
     }
 }
@@ -267,6 +292,43 @@ impl From<TotalRow> for SpendTotal {
             output_tokens: from_db(row.output_tokens),
             cost_usd: row.cost_usd,
         }
+    }
+}
+
+/// ` WHERE ...` for the keys `filter` names (its paging aside).
+pub(crate) fn key_conditions<DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    filter: &crate::model::KeyFilter,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push(" WHERE TRUE");
+    if let Some(user_id) = &filter.user_id {
+        query.push(" AND user_id = ").push_bind(user_id.clone());
+    }
+    if let Some(team_id) = &filter.team_id {
+        query.push(" AND team_id = ").push_bind(team_id.clone());
+    }
+    if let Some(organization_id) = &filter.organization_id {
+        query
+            .push(" AND organization_id = ")
+            .push_bind(organization_id.clone());
+    }
+}
+
+/// ` WHERE ...` for the accounts `filter` names (its paging aside).
+pub(crate) fn account_conditions<DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    filter: &crate::account::AccountFilter,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push(" WHERE kind = ").push_bind(filter.kind.as_str());
+    if let Some(organization_id) = &filter.organization_id {
+        query
+            .push(" AND organization_id = ")
+            .push_bind(organization_id.clone());
     }
 }
 
@@ -295,6 +357,8 @@ macro_rules! sql_store {
                     .bind($crate::sql::json_text(&key.metadata))
                     .bind(key.user_id.as_deref())
                     .bind(key.team_id.as_deref())
+                    .bind(key.organization_id.as_deref())
+                    .bind(key.key_name.as_deref())
                     .bind(key.blocked)
                     .bind(key.created_at)
                     .bind(key.updated_at)
@@ -383,6 +447,11 @@ macro_rules! sql_store {
                 if let Some(team_id) = &update.team_id {
                     query.push(", team_id = ").push_bind(team_id.clone());
                 }
+                if let Some(organization_id) = &update.organization_id {
+                    query
+                        .push(", organization_id = ")
+                        .push_bind(organization_id.clone());
+                }
                 if let Some(blocked) = update.blocked {
                     query.push(", blocked = ").push_bind(blocked);
                 }
@@ -416,15 +485,8 @@ macro_rules! sql_store {
                 filter: &$crate::KeyFilter,
             ) -> Result<Vec<$crate::KeyRecord>, $crate::StoreError> {
                 let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                query
-                    .push($crate::sql::KEY_COLUMNS)
-                    .push(" FROM virtual_keys WHERE TRUE");
-                if let Some(user_id) = &filter.user_id {
-                    query.push(" AND user_id = ").push_bind(user_id.clone());
-                }
-                if let Some(team_id) = &filter.team_id {
-                    query.push(" AND team_id = ").push_bind(team_id.clone());
-                }
+                query.push($crate::sql::KEY_COLUMNS).push(" FROM virtual_keys");
+                $crate::sql::key_conditions(&mut query, filter);
                 query
                     .push(" ORDER BY created_at, id LIMIT ")
                     .push_bind(i64::from(filter.limit))
@@ -435,127 +497,177 @@ macro_rules! sql_store {
                 rows.into_iter().map($crate::KeyRecord::try_from).collect()
             }
 
-            async fn upsert_user(
+            async fn count_keys(
                 &self,
-                user: &$crate::UserRecord,
+                filter: &$crate::KeyFilter,
+            ) -> Result<u64, $crate::StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM virtual_keys");
+                $crate::sql::key_conditions(&mut query, filter);
+                let count: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+                Ok($crate::sql::from_db(count))
+            }
+
+            async fn upsert_account(
+                &self,
+                account: &$crate::AccountRecord,
             ) -> Result<(), $crate::StoreError> {
-                sqlx::query($crate::sql::UPSERT_USER)
-                    .bind(&user.id)
-                    .bind(user.alias.as_deref())
-                    .bind(user.max_budget)
-                    .bind(user.budget_duration.map(|period| period.to_string()))
-                    .bind(user.rpm_limit.map($crate::sql::to_db))
-                    .bind(user.tpm_limit.map($crate::sql::to_db))
-                    .bind($crate::sql::json_text(&user.metadata))
-                    .bind(user.blocked)
-                    .bind(user.created_at)
+                sqlx::query($crate::sql::UPSERT_ACCOUNT)
+                    .bind(account.kind.as_str())
+                    .bind(&account.id)
+                    .bind(account.alias.as_deref())
+                    .bind(account.max_budget)
+                    .bind(account.budget_duration.map(|period| period.to_string()))
+                    .bind(account.rpm_limit.map($crate::sql::to_db))
+                    .bind(account.tpm_limit.map($crate::sql::to_db))
+                    .bind($crate::sql::json_text(&account.models))
+                    .bind($crate::sql::json_text(&account.metadata))
+                    .bind(account.blocked)
+                    .bind(account.organization_id.as_deref())
+                    .bind(account.user_role.map(|role| role.as_str()))
+                    .bind(account.user_email.as_deref())
+                    .bind(account.created_at)
+                    .bind(account.updated_at)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
-            async fn user(
+            async fn account(
                 &self,
+                kind: $crate::AccountKind,
                 id: &str,
-            ) -> Result<Option<$crate::UserRecord>, $crate::StoreError> {
+            ) -> Result<Option<$crate::AccountRecord>, $crate::StoreError> {
                 let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
                 query
-                    .push($crate::sql::USER_COLUMNS)
-                    .push(" FROM users WHERE id = ")
+                    .push($crate::sql::ACCOUNT_COLUMNS)
+                    .push(" FROM accounts WHERE kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND id = ")
                     .push_bind(id);
-                let row: Option<$crate::sql::UserRow> =
+                let row: Option<$crate::sql::AccountRow> =
                     query.build_query_as().fetch_optional(&self.pool).await?;
-                row.map($crate::UserRecord::try_from).transpose()
+                row.map($crate::AccountRecord::try_from).transpose()
             }
 
-            async fn delete_user(&self, id: &str) -> Result<(), $crate::StoreError> {
-                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            async fn delete_account(
+                &self,
+                kind: $crate::AccountKind,
+                id: &str,
+            ) -> Result<(), $crate::StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM accounts WHERE kind = $1 AND id = $2")
+                    .bind(kind.as_str())
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *transaction)
                     .await?;
                 if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound("user"));
+                    return Err($crate::StoreError::NotFound(kind.as_str()));
+                }
+                let memberships = match kind {
+                    $crate::AccountKind::User => sqlx::query("DELETE FROM members WHERE user_id = $1")
+                        .bind(id),
+                    _ => sqlx::query("DELETE FROM members WHERE kind = $1 AND account_id = $2")
+                        .bind(kind.as_str())
+                        .bind(id),
+                };
+                memberships.execute(&mut *transaction).await?;
+                transaction.commit().await?;
+                Ok(())
+            }
+
+            async fn list_accounts(
+                &self,
+                filter: &$crate::AccountFilter,
+            ) -> Result<Vec<$crate::AccountRecord>, $crate::StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                query.push($crate::sql::ACCOUNT_COLUMNS).push(" FROM accounts");
+                $crate::sql::account_conditions(&mut query, filter);
+                query
+                    .push(" ORDER BY id LIMIT ")
+                    .push_bind(i64::from(filter.limit))
+                    .push(" OFFSET ")
+                    .push_bind(i64::from(filter.offset));
+                let rows: Vec<$crate::sql::AccountRow> =
+                    query.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::AccountRecord::try_from).collect()
+            }
+
+            async fn count_accounts(
+                &self,
+                filter: &$crate::AccountFilter,
+            ) -> Result<u64, $crate::StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM accounts");
+                $crate::sql::account_conditions(&mut query, filter);
+                let count: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+                Ok($crate::sql::from_db(count))
+            }
+
+            async fn set_member(
+                &self,
+                member: &$crate::MemberRecord,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query($crate::sql::UPSERT_MEMBER)
+                    .bind(member.kind.as_str())
+                    .bind(&member.account_id)
+                    .bind(&member.user_id)
+                    .bind(member.role.as_str())
+                    .bind(member.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn remove_member(
+                &self,
+                kind: $crate::AccountKind,
+                account_id: &str,
+                user_id: &str,
+            ) -> Result<(), $crate::StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM members WHERE kind = $1 AND account_id = $2 AND user_id = $3",
+                )
+                .bind(kind.as_str())
+                .bind(account_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound("member"));
                 }
                 Ok(())
             }
 
-            async fn list_users(
+            async fn members(
                 &self,
-                limit: u32,
-                offset: u32,
-            ) -> Result<Vec<$crate::UserRecord>, $crate::StoreError> {
+                kind: $crate::AccountKind,
+                account_id: &str,
+            ) -> Result<Vec<$crate::MemberRecord>, $crate::StoreError> {
                 let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
                 query
-                    .push($crate::sql::USER_COLUMNS)
-                    .push(" FROM users ORDER BY id LIMIT ")
-                    .push_bind(i64::from(limit))
-                    .push(" OFFSET ")
-                    .push_bind(i64::from(offset));
-                let rows: Vec<$crate::sql::UserRow> =
+                    .push($crate::sql::MEMBER_COLUMNS)
+                    .push(" FROM members WHERE kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND account_id = ")
+                    .push_bind(account_id)
+                    .push(" ORDER BY user_id");
+                let rows: Vec<$crate::sql::MemberRow> =
                     query.build_query_as().fetch_all(&self.pool).await?;
-                rows.into_iter().map($crate::UserRecord::try_from).collect()
+                rows.into_iter().map($crate::MemberRecord::try_from).collect()
             }
 
-            async fn upsert_team(
+            async fn memberships(
                 &self,
-                team: &$crate::TeamRecord,
-            ) -> Result<(), $crate::StoreError> {
-                sqlx::query($crate::sql::UPSERT_TEAM)
-                    .bind(&team.id)
-                    .bind(team.alias.as_deref())
-                    .bind(team.max_budget)
-                    .bind(team.budget_duration.map(|period| period.to_string()))
-                    .bind(team.rpm_limit.map($crate::sql::to_db))
-                    .bind(team.tpm_limit.map($crate::sql::to_db))
-                    .bind($crate::sql::json_text(&team.models))
-                    .bind($crate::sql::json_text(&team.metadata))
-                    .bind(team.blocked)
-                    .bind(team.created_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn team(
-                &self,
-                id: &str,
-            ) -> Result<Option<$crate::TeamRecord>, $crate::StoreError> {
+                user_id: &str,
+            ) -> Result<Vec<$crate::MemberRecord>, $crate::StoreError> {
                 let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
                 query
-                    .push($crate::sql::TEAM_COLUMNS)
-                    .push(" FROM teams WHERE id = ")
-                    .push_bind(id);
-                let row: Option<$crate::sql::TeamRow> =
-                    query.build_query_as().fetch_optional(&self.pool).await?;
-                row.map($crate::TeamRecord::try_from).transpose()
-            }
-
-            async fn delete_team(&self, id: &str) -> Result<(), $crate::StoreError> {
-                let done = sqlx::query("DELETE FROM teams WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound("team"));
-                }
-                Ok(())
-            }
-
-            async fn list_teams(
-                &self,
-                limit: u32,
-                offset: u32,
-            ) -> Result<Vec<$crate::TeamRecord>, $crate::StoreError> {
-                let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                query
-                    .push($crate::sql::TEAM_COLUMNS)
-                    .push(" FROM teams ORDER BY id LIMIT ")
-                    .push_bind(i64::from(limit))
-                    .push(" OFFSET ")
-                    .push_bind(i64::from(offset));
-                let rows: Vec<$crate::sql::TeamRow> =
+                    .push($crate::sql::MEMBER_COLUMNS)
+                    .push(" FROM members WHERE user_id = ")
+                    .push_bind(user_id)
+                    .push(" ORDER BY kind, account_id");
+                let rows: Vec<$crate::sql::MemberRow> =
                     query.build_query_as().fetch_all(&self.pool).await?;
-                rows.into_iter().map($crate::TeamRecord::try_from).collect()
+                rows.into_iter().map($crate::MemberRecord::try_from).collect()
             }
 
             async fn insert_spend(
@@ -591,7 +703,9 @@ macro_rules! sql_store {
                             .push_bind(record.cache_hit)
                             .push_bind(record.experiment.clone())
                             .push_bind(record.variant.clone())
-                            .push_bind(record.end_user.clone());
+                            .push_bind(record.end_user.clone())
+                            .push_bind(record.organization_id.clone())
+                            .push_bind(record.call_type.clone());
                     });
                     query.push(" ON CONFLICT (request_id) DO NOTHING");
                     inserted += query
@@ -612,6 +726,9 @@ macro_rules! sql_store {
                 query
                     .push($crate::sql::SPEND_COLUMNS)
                     .push(" FROM spend_logs WHERE TRUE");
+                if let Some(request_id) = &filter.request_id {
+                    query.push(" AND request_id = ").push_bind(request_id.clone());
+                }
                 if let Some(key_id) = &filter.key_id {
                     query.push(" AND key_id = ").push_bind(key_id.clone());
                 }
@@ -655,6 +772,7 @@ macro_rules! sql_store {
                     $crate::CounterScope::User => "user_id",
                     $crate::CounterScope::Team => "team_id",
                     $crate::CounterScope::EndUser => "end_user",
+                    $crate::CounterScope::Organization => "organization_id",
                 };
                 let mut query = sqlx::QueryBuilder::<$db>::new(
                     "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) FROM spend_logs WHERE ",

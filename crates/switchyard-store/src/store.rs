@@ -1,17 +1,18 @@
-//! [`Store`], the durable state behind the admin API and key authentication: keys, users,
-//! teams and the spend log. One trait, one implementation per database.
+//! [`Store`], the durable state behind the admin API and key authentication: keys, accounts
+//! (users, teams, organizations) with their members, and the spend log. One trait, one
+//! implementation per database.
 
 use async_trait::async_trait;
 
+use crate::account::{AccountFilter, AccountKind, AccountRecord, MemberRecord};
 use crate::counters::CounterScope;
 use crate::error::StoreError;
 use crate::key::KeyHash;
 use crate::model::{
-    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal, TeamRecord,
-    UserRecord,
+    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
 };
 
-/// Durable keys, users, teams and spend; shared as `Arc<dyn Store>`.
+/// Durable keys, accounts and spend; shared as `Arc<dyn Store>`.
 ///
 /// Lookups answer `Ok(None)` for a missing record; changes and deletions of a missing record
 /// fail with [`StoreError::NotFound`]. Times are integer unix seconds, spend times unix
@@ -40,29 +41,52 @@ pub trait Store: Send + Sync {
     /// Keys matching `filter`, oldest first.
     async fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError>;
 
-    /// Creates or replaces user `user.id`; a replaced user keeps its `created_at`.
-    async fn upsert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// How many keys match `filter`, whatever its `limit` and `offset`.
+    async fn count_keys(&self, filter: &KeyFilter) -> Result<u64, StoreError>;
 
-    /// User `id`.
-    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Creates or replaces the account `account.kind`/`account.id`; a replaced account keeps
+    /// its `created_at`.
+    async fn upsert_account(&self, account: &AccountRecord) -> Result<(), StoreError>;
 
-    /// Deletes user `id` (not their keys).
-    async fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+    /// The `kind` account `id`.
+    async fn account(
+        &self,
+        kind: AccountKind,
+        id: &str,
+    ) -> Result<Option<AccountRecord>, StoreError>;
 
-    /// Users by id, at most `limit` after skipping `offset`.
-    async fn list_users(&self, limit: u32, offset: u32) -> Result<Vec<UserRecord>, StoreError>;
+    /// Deletes the `kind` account `id` (not its keys) with its memberships: a team's or an
+    /// organization's members, or a user's places in teams and organizations.
+    async fn delete_account(&self, kind: AccountKind, id: &str) -> Result<(), StoreError>;
 
-    /// Creates or replaces team `team.id`; a replaced team keeps its `created_at`.
-    async fn upsert_team(&self, team: &TeamRecord) -> Result<(), StoreError>;
+    /// Accounts matching `filter`, by id.
+    async fn list_accounts(&self, filter: &AccountFilter)
+    -> Result<Vec<AccountRecord>, StoreError>;
 
-    /// Team `id`.
-    async fn team(&self, id: &str) -> Result<Option<TeamRecord>, StoreError>;
+    /// How many accounts match `filter`, whatever its `limit` and `offset`.
+    async fn count_accounts(&self, filter: &AccountFilter) -> Result<u64, StoreError>;
 
-    /// Deletes team `id` (not its keys).
-    async fn delete_team(&self, id: &str) -> Result<(), StoreError>;
+    /// Adds a member, or changes the role of one already there (keeping `created_at`).
+    async fn set_member(&self, member: &MemberRecord) -> Result<(), StoreError>;
 
-    /// Teams by id, at most `limit` after skipping `offset`.
-    async fn list_teams(&self, limit: u32, offset: u32) -> Result<Vec<TeamRecord>, StoreError>;
+    /// Removes `user_id` from the `kind` account `account_id`; [`StoreError::NotFound`] if not
+    /// a member.
+    async fn remove_member(
+        &self,
+        kind: AccountKind,
+        account_id: &str,
+        user_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The members of the `kind` account `account_id`, by user id.
+    async fn members(
+        &self,
+        kind: AccountKind,
+        account_id: &str,
+    ) -> Result<Vec<MemberRecord>, StoreError>;
+
+    /// Every team and organization `user_id` is a member of.
+    async fn memberships(&self, user_id: &str) -> Result<Vec<MemberRecord>, StoreError>;
 
     /// Appends spend records, ignoring any whose `request_id` is already stored, so a batch can
     /// be retried safely. Returns how many were new.
@@ -72,7 +96,7 @@ pub trait Store: Send + Sync {
     async fn spend_logs(&self, filter: &SpendFilter) -> Result<Vec<SpendRecord>, StoreError>;
 
     /// What the spend log holds for one budget's owner (`scope` and `id`: a key's public id, a
-    /// user, a team or an end user) from `start_ms` (inclusive) to `end_ms` (exclusive, `None`
+    /// user, a team, an end user or an organization) from `start_ms` (inclusive) to `end_ms` (exclusive, `None`
     /// for no end), in US dollars: what a lost budget counter is rebuilt from.
     async fn spend_in_window(
         &self,

@@ -85,10 +85,10 @@ async fn tables_live_in_the_search_path_schema_and_migrations_rerun_harmlessly()
         tables,
         [
             "_sqlx_migrations",
+            "accounts",
+            "members",
             "spend_counters",
             "spend_logs",
-            "teams",
-            "users",
             "virtual_keys"
         ]
     );

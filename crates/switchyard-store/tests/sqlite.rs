@@ -81,3 +81,80 @@ async fn a_closed_store_fails_with_a_backend_error() {
         "{error:?}"
     );
 }
+
+/// A database made before users and teams shared the `accounts` table keeps them: the
+/// migration moves every row, with its budget, limits, models and metadata.
+#[tokio::test]
+async fn users_and_teams_of_an_older_schema_move_into_accounts() {
+    use switchyard_store::{AccountKind, SqliteStore};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for name in ["0001_init.sql", "0002_end_user.sql"] {
+        std::fs::copy(source.join(name), migrations.join(name)).expect("copy migration");
+    }
+    let path = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+    sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .expect("old migrations")
+        .run(&pool)
+        .await
+        .expect("old schema");
+    sqlx::query(
+        "INSERT INTO users (id, alias, max_budget, budget_duration, rpm_limit, tpm_limit, \
+         metadata, blocked, created_at) VALUES ('old-user', 'Ana', 5.5, '1d', 10, 100, \
+         '{\"k\":1}', 1, 1700000000)",
+    )
+    .execute(&pool)
+    .await
+    .expect("old user");
+    sqlx::query(
+        "INSERT INTO teams (id, alias, max_budget, budget_duration, rpm_limit, tpm_limit, \
+         models, metadata, blocked, created_at) VALUES ('old-team', 'Red', 50.0, NULL, NULL, \
+         1000, '[\"gpt-4o\"]', '{}', 0, 1700000001)",
+    )
+    .execute(&pool)
+    .await
+    .expect("old team");
+    pool.close().await;
+
+    let store = SqliteStore::connect(path.to_str().expect("UTF-8 path"))
+        .await
+        .expect("upgrade");
+    let user = store
+        .account(AccountKind::User, "old-user")
+        .await
+        .expect("read")
+        .expect("user moved");
+    assert_eq!(user.alias.as_deref(), Some("Ana"));
+    assert_eq!(user.max_budget, Some(5.5));
+    assert_eq!(user.budget_duration, Some("1d".parse().expect("period")));
+    assert_eq!((user.rpm_limit, user.tpm_limit), (Some(10), Some(100)));
+    assert_eq!(user.metadata, serde_json::json!({"k": 1}));
+    assert!(user.blocked);
+    assert_eq!(
+        (user.created_at, user.updated_at),
+        (1_700_000_000, 1_700_000_000)
+    );
+    let team = store
+        .account(AccountKind::Team, "old-team")
+        .await
+        .expect("read")
+        .expect("team moved");
+    assert_eq!(team.models, ["gpt-4o"]);
+    assert_eq!(team.tpm_limit, Some(1000));
+    assert!(!team.blocked);
+    assert!(
+        store
+            .account(AccountKind::Team, "old-user")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use switchyard_store::{
-    KeyFilter, KeyHash, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
-    SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError, TeamRecord, UserRecord,
+    AccountFilter, AccountKind, AccountRecord, KeyFilter, KeyHash, KeyRecord, KeyUpdate,
+    MemberRecord, SpendFilter, SpendGroup, SpendRecord, SpendTotal, SpendWriter, SpendWriterConfig,
+    SqliteStore, Store, StoreError,
 };
 use tokio::sync::Notify;
 
@@ -86,29 +87,51 @@ impl Store for Wrapped {
     async fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
         self.inner.list_keys(filter).await
     }
-    async fn upsert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.inner.upsert_user(user).await
+    async fn count_keys(&self, filter: &KeyFilter) -> Result<u64, StoreError> {
+        self.inner.count_keys(filter).await
     }
-    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.inner.user(id).await
+    async fn upsert_account(&self, account: &AccountRecord) -> Result<(), StoreError> {
+        self.inner.upsert_account(account).await
     }
-    async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.delete_user(id).await
+    async fn account(
+        &self,
+        kind: AccountKind,
+        id: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.inner.account(kind, id).await
     }
-    async fn list_users(&self, limit: u32, offset: u32) -> Result<Vec<UserRecord>, StoreError> {
-        self.inner.list_users(limit, offset).await
+    async fn delete_account(&self, kind: AccountKind, id: &str) -> Result<(), StoreError> {
+        self.inner.delete_account(kind, id).await
     }
-    async fn upsert_team(&self, team: &TeamRecord) -> Result<(), StoreError> {
-        self.inner.upsert_team(team).await
+    async fn list_accounts(
+        &self,
+        filter: &AccountFilter,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        self.inner.list_accounts(filter).await
     }
-    async fn team(&self, id: &str) -> Result<Option<TeamRecord>, StoreError> {
-        self.inner.team(id).await
+    async fn count_accounts(&self, filter: &AccountFilter) -> Result<u64, StoreError> {
+        self.inner.count_accounts(filter).await
     }
-    async fn delete_team(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.delete_team(id).await
+    async fn set_member(&self, member: &MemberRecord) -> Result<(), StoreError> {
+        self.inner.set_member(member).await
     }
-    async fn list_teams(&self, limit: u32, offset: u32) -> Result<Vec<TeamRecord>, StoreError> {
-        self.inner.list_teams(limit, offset).await
+    async fn remove_member(
+        &self,
+        kind: AccountKind,
+        account_id: &str,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.remove_member(kind, account_id, user_id).await
+    }
+    async fn members(
+        &self,
+        kind: AccountKind,
+        account_id: &str,
+    ) -> Result<Vec<MemberRecord>, StoreError> {
+        self.inner.members(kind, account_id).await
+    }
+    async fn memberships(&self, user_id: &str) -> Result<Vec<MemberRecord>, StoreError> {
+        self.inner.memberships(user_id).await
     }
     async fn insert_spend(&self, records: &[SpendRecord]) -> Result<u64, StoreError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
@@ -179,6 +202,8 @@ fn record(n: usize) -> SpendRecord {
         experiment: None,
         variant: None,
         end_user: None,
+        organization_id: None,
+        call_type: None,
     }
 }
 

@@ -3,19 +3,28 @@
 //! usage is shared through Redis — cooldown and observed latency), for operators and for
 //! checking that replicas agree.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
+use super::access::Principal;
+use crate::caller::Caller;
 use crate::state::AppState;
 
 /// `GET /model/info`: `{"data": [{"model_name", "model_info": {...}}, ...]}`, LiteLLM's shape.
-pub async fn info(State(state): State<AppState>) -> Json<Value> {
+/// Admins and viewers see every deployment; any other key those of the models it may call, as
+/// LiteLLM shows a key "just the models it has access to".
+pub async fn info(
+    State(state): State<AppState>,
+    principal: Principal,
+    Extension(caller): Extension<Caller>,
+) -> Json<Value> {
     let router = state.router();
     let now = router.now_ms();
     let data: Vec<Value> = state
         .groups()
         .iter()
+        .filter(|group| principal.reads_all() || caller.may_call(group.name()))
         .flat_map(|group| group.deployments().iter())
         .map(|d| {
             json!({

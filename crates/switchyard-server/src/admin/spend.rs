@@ -1,21 +1,29 @@
-//! `/spend/logs` and `/spend/report`: the spend records of calls, filtered by key, user, team,
-//! model and time, and their totals per key, user, team or model over a time range. Times are
-//! Unix milliseconds (`start_ms`, `end_ms`) or LiteLLM's dates (`start_date`, `end_date`,
-//! `YYYY-MM-DD`, UTC; the end date is included).
+//! `/spend/logs` and `/spend/report`: the spend records of calls, filtered by call
+//! (`request_id`), key, user, team, model and time, in the shape of LiteLLM's `SpendLogs`
+//! (<https://docs.litellm.ai/docs/proxy/cost_tracking>; `LiteLLM_SpendLogs` in its
+//! `schema.prisma`), and their totals per key, user, team or model; and LiteLLM's global spend
+//! (`/global/spend`, `/global/spend/keys`, `/global/spend/models`). Times are LiteLLM's dates
+//! (`start_date`, `end_date`, `YYYY-MM-DD`, UTC; the end date is included) or Unix milliseconds
+//! (`start_ms`, `end_ms`). Admins and viewers read every record; internal users their own.
 
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use switchyard_store::{SpendFilter, SpendGroup, SpendRecord, SpendTotal};
 
+use super::access::Principal;
 use super::{AdminQuery, store_error};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::timestamp::{date_start_ms, rfc3339_millis};
 
 /// The query of both routes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpendQuery {
+    /// One call: the `id` of its answer (LiteLLM's `request_id`).
+    request_id: Option<String>,
     /// A key's public id (`api_key`, LiteLLM's name, is taken too).
     key_id: Option<String>,
     api_key: Option<String>,
@@ -34,29 +42,50 @@ pub struct SpendQuery {
 impl SpendQuery {
     fn range(&self) -> Result<(Option<i64>, Option<i64>), ApiError> {
         const DAY_MS: i64 = 86_400_000;
+        let date = |name: &str, date: &str| {
+            date_start_ms(date).ok_or_else(|| {
+                ApiError::invalid_request(format!("`{name}` must be a date as YYYY-MM-DD"))
+            })
+        };
         let start = match (self.start_ms, &self.start_date) {
             (Some(ms), _) => Some(ms),
-            (None, Some(date)) => Some(date_ms("start_date", date)?),
+            (None, Some(day)) => Some(date("start_date", day)?),
             (None, None) => None,
         };
         let end = match (self.end_ms, &self.end_date) {
             (Some(ms), _) => Some(ms),
-            (None, Some(date)) => Some(date_ms("end_date", date)? + DAY_MS),
+            (None, Some(day)) => Some(date("end_date", day)?.saturating_add(DAY_MS)),
             (None, None) => None,
         };
         Ok((start, end))
     }
 }
 
-/// `GET /spend/logs`: newest first, at most `limit` (default 100, at most 10,000).
+/// `GET /spend/logs`: newest first, at most `limit` (default 100, at most 10,000), each as
+/// LiteLLM's `SpendLogs` row. Internal users see only their own calls.
 pub async fn logs(
     State(state): State<AppState>,
+    principal: Principal,
     AdminQuery(query): AdminQuery<SpendQuery>,
-) -> Result<Json<Vec<SpendRecord>>, ApiError> {
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut user_id = query.user_id.clone();
+    if !principal.reads_all() {
+        if !principal.reads_own_spend() {
+            return Err(principal.refusal("/spend/logs"));
+        }
+        let own = principal.user_id.as_deref().map(str::to_owned);
+        if user_id.is_some() && user_id != own {
+            return Err(ApiError::forbidden(
+                "You are not allowed to view another user's spend logs",
+            ));
+        }
+        user_id = own;
+    }
     let (start_ms, end_ms) = query.range()?;
     let filter = SpendFilter {
+        request_id: query.request_id,
         key_id: query.key_id.or(query.api_key),
-        user_id: query.user_id,
+        user_id,
         team_id: query.team_id,
         model: query.model,
         start_ms,
@@ -69,14 +98,71 @@ pub async fn logs(
         .spend_logs(&filter)
         .await
         .map_err(store_error)?;
-    Ok(Json(records))
+    Ok(Json(records.into_iter().map(spend_log).collect()))
 }
 
-/// `GET /spend/report?group_by=...`: totals per group over the range.
+/// A spend record as a row of LiteLLM's `SpendLogs`: `request_id` (the `id` of the answer the
+/// client got), `call_type`, `api_key` (the key's public id; LiteLLM's is the key's hash),
+/// `spend`, `total_tokens`, `prompt_tokens`, `completion_tokens`, `startTime`, `endTime`,
+/// `model` (as requested), `model_id` (the deployment), `model_group`, `custom_llm_provider`,
+/// `user` (the key's user), `end_user`, `team_id`, `organization_id`, `cache_hit` (`"True"` or
+/// `"False"`, a string as LiteLLM stores it), `status` (`success` or `failure`) and `metadata`
+/// (the key's alias, user, team and organization as LiteLLM names them, and Switchyard's own
+/// facts). `api_base` is left out: upstream URLs are not shown.
+fn spend_log(record: SpendRecord) -> Value {
+    let end_ms = record
+        .time_ms
+        .saturating_add(i64::try_from(record.latency_ms).unwrap_or(i64::MAX));
+    let status = if record.status < 400 {
+        "success"
+    } else {
+        "failure"
+    };
+    json!({
+        "request_id": record.request_id,
+        "call_type": record.call_type.unwrap_or_default(),
+        "api_key": record.key_id.clone().unwrap_or_default(),
+        "spend": record.cost_usd,
+        "total_tokens": record.input_tokens.saturating_add(record.output_tokens),
+        "prompt_tokens": record.input_tokens,
+        "completion_tokens": record.output_tokens,
+        "startTime": rfc3339_millis(record.time_ms),
+        "endTime": rfc3339_millis(end_ms),
+        "request_duration_ms": record.latency_ms,
+        "model": record.model_requested,
+        "model_id": record.deployment.clone().unwrap_or_default(),
+        "model_group": record.model_group.unwrap_or_default(),
+        "custom_llm_provider": record.provider.clone().unwrap_or_default(),
+        "user": record.user_id.clone().unwrap_or_default(),
+        "end_user": record.end_user,
+        "team_id": record.team_id.clone(),
+        "organization_id": record.organization_id.clone(),
+        "cache_hit": if record.cache_hit { "True" } else { "False" },
+        "status": status,
+        "metadata": {
+            "user_api_key": record.key_id,
+            "user_api_key_alias": record.key_alias,
+            "user_api_key_user_id": record.user_id,
+            "user_api_key_team_id": record.team_id,
+            "user_api_key_org_id": record.organization_id,
+            "status_code": record.status,
+            "deployment": record.deployment,
+            "provider": record.provider,
+            "cached_tokens": record.cached_tokens,
+            "cost_estimated": record.cost_estimated,
+            "experiment": record.experiment,
+            "variant": record.variant,
+        },
+    })
+}
+
+/// `GET /spend/report?group_by=...`: totals per group over the range, for admins and viewers.
 pub async fn report(
     State(state): State<AppState>,
+    principal: Principal,
     AdminQuery(query): AdminQuery<SpendQuery>,
 ) -> Result<Json<Vec<SpendTotal>>, ApiError> {
+    principal.require_reader("/spend/report")?;
     let (start_ms, end_ms) = query.range()?;
     let totals = state
         .storage()
@@ -91,45 +177,92 @@ pub async fn report(
     Ok(Json(totals))
 }
 
-/// Unix milliseconds at the start (UTC) of `YYYY-MM-DD`.
-fn date_ms(name: &str, date: &str) -> Result<i64, ApiError> {
-    let invalid = || ApiError::invalid_request(format!("`{name}` must be a date as YYYY-MM-DD"));
-    let mut parts = date.trim().splitn(3, '-');
-    let mut next = || -> Result<i64, ApiError> {
-        parts
-            .next()
-            .and_then(|p| p.parse::<i64>().ok())
-            .ok_or_else(invalid)
-    };
-    let (year, month, day) = (next()?, next()?, next()?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return Err(invalid());
-    }
-    Ok(days_from_civil(year, month, day) * 86_400_000)
+/// `?limit=` of the global spend routes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalQuery {
+    limit: Option<u32>,
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+/// The last 30 days in Unix milliseconds, the window of LiteLLM's `/global/spend/keys` and
+/// `/global/spend/models` (its `Last30dKeysBySpend` and `Last30dModelsBySpend` views).
+fn last_30_days() -> (i64, i64) {
+    let now_ms = crate::storage::unix_seconds().saturating_mul(1_000);
+    (
+        now_ms.saturating_sub(30 * 86_400_000),
+        now_ms.saturating_add(1),
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `GET /global/spend`: `{"spend": <every call's cost>, "max_budget": null}` (no proxy-wide
+/// budget), for admins and viewers.
+pub async fn global_spend(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require_reader("/global/spend")?;
+    let totals = state
+        .storage()
+        .store()
+        .spend_totals(SpendGroup::Key, 0, i64::MAX)
+        .await
+        .map_err(store_error)?;
+    let spend: f64 = totals.iter().map(|total| total.cost_usd).sum();
+    Ok(Json(json!({"spend": spend, "max_budget": null})))
+}
 
-    #[test]
-    fn dates_are_utc_midnights() {
-        assert_eq!(date_ms("d", "1970-01-01").ok(), Some(0));
-        assert_eq!(date_ms("d", "2024-03-01").ok(), Some(1_709_251_200_000));
-        assert_eq!(date_ms("d", "2000-02-29").ok(), Some(951_782_400_000));
-        for bad in ["2024-13-01", "yesterday", "2024-01"] {
-            assert!(date_ms("d", bad).is_err(), "{bad}");
-        }
+/// `GET /global/spend/keys?limit=`: the keys that spent most in the last 30 days,
+/// `[{"api_key", "key_alias", "key_name", "total_spend"}]`, for admins and viewers.
+pub async fn global_spend_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    AdminQuery(query): AdminQuery<GlobalQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    principal.require_reader("/global/spend/keys")?;
+    let store = state.storage().store();
+    let (start_ms, end_ms) = last_30_days();
+    let totals = store
+        .spend_totals(SpendGroup::Key, start_ms, end_ms)
+        .await
+        .map_err(store_error)?;
+    let mut rows = Vec::new();
+    for total in totals
+        .into_iter()
+        .filter(|total| total.group.is_some())
+        .take(query.limit.unwrap_or(100).min(1_000) as usize)
+    {
+        let id = total.group.unwrap_or_default();
+        let key = store.key_by_id(&id).await.map_err(store_error)?;
+        rows.push(json!({
+            "api_key": id,
+            "key_alias": key.as_ref().and_then(|k| k.alias.clone()),
+            "key_name": key.and_then(|k| k.key_name),
+            "total_spend": total.cost_usd,
+        }));
     }
+    Ok(Json(rows))
+}
+
+/// `GET /global/spend/models?limit=`: the model groups that spent most in the last 30 days,
+/// `[{"model", "total_spend"}]`, for admins and viewers.
+pub async fn global_spend_models(
+    State(state): State<AppState>,
+    principal: Principal,
+    AdminQuery(query): AdminQuery<GlobalQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    principal.require_reader("/global/spend/models")?;
+    let (start_ms, end_ms) = last_30_days();
+    let totals = state
+        .storage()
+        .store()
+        .spend_totals(SpendGroup::Model, start_ms, end_ms)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        totals
+            .into_iter()
+            .take(query.limit.unwrap_or(100).min(1_000) as usize)
+            .map(|total| json!({"model": total.group, "total_spend": total.cost_usd}))
+            .collect(),
+    ))
 }

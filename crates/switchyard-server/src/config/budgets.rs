@@ -1,9 +1,10 @@
 //! How budgets are enforced, from `general_settings` and `litellm_settings`: what a budgeted call
 //! gets while the budget counters cannot be reached (`budget_failure_policy`) or on a deployment
 //! with no price (`budget_unpriced`), where the end user of a call is named
-//! (`user_header_name`), and the budget every end user has (`max_end_user_budget`).
+//! (`user_header_name`), the budget every end user has (`max_end_user_budget`), and the status
+//! of a refusal over budget (`budget_exceeded_status_code`).
 
-use http::HeaderName;
+use http::{HeaderName, StatusCode};
 
 use super::ConfigError;
 use super::file::{GeneralSettings, LitellmSettings};
@@ -51,6 +52,20 @@ pub struct BudgetSettings {
     pub end_user_header: Option<HeaderName>,
     /// `litellm_settings.max_end_user_budget`, US dollars per end user.
     pub max_end_user_budget: Option<f64>,
+    /// `litellm_settings.budget_exceeded_status_code`: the status of a call refused over budget.
+    pub exceeded_status: ExceededStatus,
+}
+
+/// The status of a call refused because a budget is spent: LiteLLM's default, 422 (since its
+/// v1.104.0; <https://docs.litellm.ai/docs/proxy/budget_exceeded_errors>), or any 4xx the
+/// operator names for clients written against older releases (429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceededStatus(pub StatusCode);
+
+impl Default for ExceededStatus {
+    fn default() -> Self {
+        Self(StatusCode::UNPROCESSABLE_ENTITY)
+    }
 }
 
 /// Reads the budget keys of `general` and `litellm`.
@@ -96,11 +111,24 @@ pub fn budget_settings(
         }
         other => other,
     };
+    let exceeded_status = match litellm.budget_exceeded_status_code {
+        None => ExceededStatus::default(),
+        Some(code) => match StatusCode::from_u16(code) {
+            Ok(status) if status.is_client_error() => ExceededStatus(status),
+            _ => {
+                return Err(ConfigError::invalid(
+                    "litellm_settings.budget_exceeded_status_code",
+                    format!("must be a 4xx status, such as 422 or 429, not {code}"),
+                ));
+            }
+        },
+    };
     Ok(BudgetSettings {
         on_counter_failure,
         unpriced,
         end_user_header,
         max_end_user_budget,
+        exceeded_status,
     })
 }
 
@@ -115,6 +143,25 @@ mod tests {
         assert_eq!(settings.on_counter_failure, CounterFailure::Closed);
         assert_eq!(settings.unpriced, Unpriced::Refuse);
         assert_eq!(settings.end_user_header, None);
+        assert_eq!(settings.exceeded_status.0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn the_refusal_status_is_any_client_error() {
+        let litellm = |code| LitellmSettings {
+            budget_exceeded_status_code: Some(code),
+            ..LitellmSettings::default()
+        };
+        let settings = budget_settings(&GeneralSettings::default(), &litellm(429)).expect("ok");
+        assert_eq!(settings.exceeded_status.0, StatusCode::TOO_MANY_REQUESTS);
+        for bad in [200, 500, 99] {
+            let err =
+                budget_settings(&GeneralSettings::default(), &litellm(bad)).expect_err("refused");
+            assert!(
+                err.to_string().contains("budget_exceeded_status_code"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -438,6 +438,10 @@ pub struct LitellmSettings {
     /// parameter, other providers the ones their API has; `false` is warned about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_params: Option<bool>,
+    /// The HTTP status of a call refused because a budget is spent: 422 by default, as LiteLLM
+    /// answers since v1.104.0 (429 before; <https://docs.litellm.ai/docs/proxy/budget_exceeded_errors>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_exceeded_status_code: Option<u16>,
     /// The retry and fallback keys, as under `router_settings`.
     #[serde(flatten)]
     pub retries: RetrySettings,

@@ -33,6 +33,7 @@ use crate::observe;
 use crate::pipeline::{self, Upstream, route_error, within};
 use crate::record::CallRecord;
 use crate::state::AppState;
+use crate::storage::Reservation;
 
 /// A kind of call answered whole by one upstream request.
 pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
@@ -212,6 +213,8 @@ pub(crate) async fn unary<C: UnaryCall>(
     record.cost = cost;
     record.latency = started.elapsed();
     let request_id = Arc::clone(&record.request_id);
+    let model_group = record.model_group.clone();
+    let key_spend = record.reservation.as_ref().and_then(Reservation::key_spend);
     if let Some(settlement) = state.finish_call(record) {
         settlement.wait().await;
     }
@@ -220,6 +223,7 @@ pub(crate) async fn unary<C: UnaryCall>(
             upstream: Some(Upstream {
                 deployment,
                 attempts: routed.attempts,
+                fallbacks: routed.fallbacks,
                 fallback_from: routed.fallback_from,
             }),
             experiment,
@@ -227,6 +231,9 @@ pub(crate) async fn unary<C: UnaryCall>(
             cache: None,
             cost,
             request_id,
+            model_group,
+            key_spend,
+            started,
         },
         outcome: routed.value,
     })

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchyard_store::{
-    Budget, BudgetCounters, BudgetPeriod, CounterKey, CounterScope, KeyFilter, KeyHash, KeyRecord,
-    KeyUpdate, Reserve, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError,
-    TeamRecord, UserRecord, generate_key, hash_key,
+    AccountFilter, AccountKind, AccountRecord, Budget, BudgetCounters, BudgetPeriod, CounterKey,
+    CounterScope, KeyFilter, KeyHash, KeyRecord, KeyUpdate, MemberRecord, MemberRole, Reserve,
+    SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, UserRole, generate_key,
+    hash_key,
 };
 
 /// One test per store check, for the backend `$open` (an expression evaluating to a future of
@@ -26,8 +27,9 @@ macro_rules! store_tests {
             key_update_patch,
             key_block_and_delete,
             list_keys_filters,
-            users_round_trip_and_delete,
-            teams_round_trip_and_delete,
+            accounts_round_trip_and_delete,
+            accounts_of_each_kind_stay_apart,
+            members_join_change_role_and_leave,
             spend_insert_is_idempotent,
             spend_logs_filters_and_order,
             spend_totals_by_each_group,
@@ -124,8 +126,9 @@ pub async fn run_store_suite(store: Arc<dyn Store>) {
     key_update_patch(Arc::clone(&store)).await;
     key_block_and_delete(Arc::clone(&store)).await;
     list_keys_filters(Arc::clone(&store)).await;
-    users_round_trip_and_delete(Arc::clone(&store)).await;
-    teams_round_trip_and_delete(Arc::clone(&store)).await;
+    accounts_round_trip_and_delete(Arc::clone(&store)).await;
+    accounts_of_each_kind_stay_apart(Arc::clone(&store)).await;
+    members_join_change_role_and_leave(Arc::clone(&store)).await;
     spend_insert_is_idempotent(Arc::clone(&store)).await;
     spend_logs_filters_and_order(Arc::clone(&store)).await;
     spend_totals_by_each_group(Arc::clone(&store)).await;
@@ -158,6 +161,8 @@ fn full_key(id: &str, hash: KeyHash) -> KeyRecord {
         metadata: json!({"owner": "ops", "tags": ["a", "b"], "nested": {"n": 1.5}}),
         user_id: Some(format!("{id}-user")),
         team_id: Some(format!("{id}-team")),
+        organization_id: Some(format!("{id}-org")),
+        key_name: Some("sk-...abcd".to_owned()),
         blocked: false,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_001,
@@ -194,6 +199,8 @@ fn spend(request_id: &str, time_ms: i64) -> SpendRecord {
         experiment: None,
         variant: None,
         end_user: None,
+        organization_id: None,
+        call_type: Some("acompletion".to_owned()),
     }
 }
 
@@ -447,6 +454,7 @@ pub async fn list_keys_filters(store: Arc<dyn Store>) {
             team_id: team.map(str::to_owned),
             limit,
             offset,
+            ..KeyFilter::default()
         };
         async move {
             let keys = store.list_keys(&filter).await.expect("list");
@@ -490,136 +498,332 @@ pub async fn list_keys_filters(store: Arc<dyn Store>) {
         .await
         .expect("list");
     assert_eq!(full, [created[3].clone(), created[4].clone()]);
+
+    // Counts ignore paging; keys of an organization of their own are found by it.
+    let count = |filter: KeyFilter| {
+        let store = Arc::clone(&store);
+        async move { store.count_keys(&filter).await.expect("count") }
+    };
+    let of_u1 = KeyFilter {
+        user_id: Some("list-u1".to_owned()),
+        limit: 1,
+        offset: 1,
+        ..KeyFilter::default()
+    };
+    assert_eq!(count(of_u1).await, 3);
+    let mut in_org = new_key("key-list-org");
+    in_org.organization_id = Some("list-org".to_owned());
+    store.create_key(&in_org).await.expect("create");
+    let of_org = KeyFilter {
+        organization_id: Some("list-org".to_owned()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(count(of_org.clone()).await, 1);
+    assert_eq!(
+        store.list_keys(&of_org).await.expect("list")[0].id,
+        "key-list-org"
+    );
 }
 
-fn user(id: &str, created_at: i64) -> UserRecord {
-    UserRecord {
-        id: id.to_owned(),
+fn account(kind: AccountKind, id: &str, created_at: i64) -> AccountRecord {
+    AccountRecord {
         alias: Some(format!("{id} alias")),
         max_budget: Some(50.0),
         budget_duration: Some(period("monthly")),
         rpm_limit: Some(100),
         tpm_limit: Some(10_000),
-        metadata: json!({"email": format!("{id}@example.com")}),
-        blocked: false,
-        created_at,
-    }
-}
-
-fn team(id: &str, created_at: i64) -> TeamRecord {
-    TeamRecord {
-        id: id.to_owned(),
-        alias: Some(format!("{id} alias")),
-        max_budget: Some(500.0),
-        budget_duration: Some(period("1d")),
-        rpm_limit: Some(1_000),
-        tpm_limit: None,
         models: vec!["gpt-4o-mini".to_owned()],
-        metadata: json!({"cost_center": 42}),
-        blocked: false,
-        created_at,
+        metadata: json!({"cost_center": 42, "nested": {"n": 1.5}}),
+        ..AccountRecord::new(kind, id, created_at)
     }
 }
 
-/// Users round trip; an upsert replaces all but `created_at`; listing pages by id.
-pub async fn users_round_trip_and_delete(store: Arc<dyn Store>) {
-    let alice = user("user-alice", 1_700_000_000);
-    store.upsert_user(&alice).await.expect("upsert");
+/// Accounts round trip with every field; an upsert replaces all but `created_at`; listing
+/// pages by id and filters teams by organization; deleting twice is `NotFound`.
+pub async fn accounts_round_trip_and_delete(store: Arc<dyn Store>) {
+    let alice = AccountRecord {
+        user_role: Some(UserRole::InternalUserViewer),
+        user_email: Some("alice@example.com".to_owned()),
+        ..account(AccountKind::User, "user-alice", 1_700_000_000)
+    };
+    store.upsert_account(&alice).await.expect("upsert");
     assert_eq!(
-        store.user(&alice.id).await.expect("user"),
+        store
+            .account(AccountKind::User, &alice.id)
+            .await
+            .expect("read"),
         Some(alice.clone())
     );
-    assert_eq!(store.user("user-nobody").await.expect("user"), None);
+    assert_eq!(
+        store
+            .account(AccountKind::User, "user-nobody")
+            .await
+            .expect("read"),
+        None
+    );
 
-    let changed = UserRecord {
+    let changed = AccountRecord {
         alias: None,
         max_budget: None,
         budget_duration: None,
         rpm_limit: None,
+        models: Vec::new(),
         blocked: true,
         metadata: json!({}),
+        user_role: Some(UserRole::ProxyAdmin),
+        user_email: None,
         created_at: 1_800_000_000,
+        updated_at: 1_800_000_005,
         ..alice.clone()
     };
-    store.upsert_user(&changed).await.expect("upsert again");
-    let read = store.user(&alice.id).await.expect("user").expect("stored");
+    store.upsert_account(&changed).await.expect("upsert again");
+    let read = store
+        .account(AccountKind::User, &alice.id)
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(
         read,
-        UserRecord {
+        AccountRecord {
             created_at: alice.created_at,
             ..changed
         }
     );
 
-    store
-        .upsert_user(&user("user-carol", 3))
-        .await
-        .expect("upsert");
-    store
-        .upsert_user(&user("user-bob", 2))
-        .await
-        .expect("upsert");
-    let page = |limit, offset| {
+    for (id, organization) in [
+        ("team-red", Some("org-a")),
+        ("team-blue", Some("org-b")),
+        ("team-grey", None),
+    ] {
+        let team = AccountRecord {
+            organization_id: organization.map(str::to_owned),
+            ..account(AccountKind::Team, id, 1)
+        };
+        store.upsert_account(&team).await.expect("upsert team");
+    }
+    let page = |filter: AccountFilter| {
         let store = Arc::clone(&store);
         async move {
-            let users = store.list_users(limit, offset).await.expect("list");
-            users.into_iter().map(|user| user.id).collect::<Vec<_>>()
+            let accounts = store.list_accounts(&filter).await.expect("list");
+            accounts.into_iter().map(|a| a.id).collect::<Vec<_>>()
         }
     };
-    assert_eq!(page(10, 0).await, ["user-alice", "user-bob", "user-carol"]);
-    assert_eq!(page(1, 1).await, ["user-bob"]);
+    assert_eq!(
+        page(AccountFilter::of(AccountKind::Team)).await,
+        ["team-blue", "team-grey", "team-red"]
+    );
+    assert_eq!(
+        page(AccountFilter {
+            limit: 1,
+            offset: 1,
+            ..AccountFilter::of(AccountKind::Team)
+        })
+        .await,
+        ["team-grey"]
+    );
+    assert_eq!(
+        page(AccountFilter {
+            organization_id: Some("org-a".to_owned()),
+            ..AccountFilter::of(AccountKind::Team)
+        })
+        .await,
+        ["team-red"]
+    );
+    let teams = AccountFilter {
+        limit: 1,
+        ..AccountFilter::of(AccountKind::Team)
+    };
+    assert_eq!(store.count_accounts(&teams).await.expect("count"), 3);
 
-    store.delete_user("user-bob").await.expect("delete");
-    assert_eq!(store.user("user-bob").await.expect("user"), None);
+    store
+        .delete_account(AccountKind::Team, "team-red")
+        .await
+        .expect("delete");
+    assert_eq!(
+        store
+            .account(AccountKind::Team, "team-red")
+            .await
+            .expect("read"),
+        None
+    );
     assert!(matches!(
-        store.delete_user("user-bob").await,
-        Err(StoreError::NotFound("user"))
+        store.delete_account(AccountKind::Team, "team-red").await,
+        Err(StoreError::NotFound("team"))
     ));
-    assert_eq!(page(10, 0).await, ["user-alice", "user-carol"]);
 }
 
-/// Teams round trip (models included); an upsert replaces all but `created_at`.
-pub async fn teams_round_trip_and_delete(store: Arc<dyn Store>) {
-    let red = team("team-red", 1_700_000_000);
-    store.upsert_team(&red).await.expect("upsert");
-    assert_eq!(store.team(&red.id).await.expect("team"), Some(red.clone()));
-    assert_eq!(store.team("team-none").await.expect("team"), None);
+/// A user, a team and an organization may share an id without meeting.
+pub async fn accounts_of_each_kind_stay_apart(store: Arc<dyn Store>) {
+    for kind in [
+        AccountKind::User,
+        AccountKind::Team,
+        AccountKind::Organization,
+    ] {
+        let record = AccountRecord {
+            alias: Some(kind.as_str().to_owned()),
+            ..account(kind, "shared-id", 10)
+        };
+        store.upsert_account(&record).await.expect("upsert");
+    }
+    for kind in [
+        AccountKind::User,
+        AccountKind::Team,
+        AccountKind::Organization,
+    ] {
+        let read = store
+            .account(kind, "shared-id")
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(read.kind, kind);
+        assert_eq!(read.alias.as_deref(), Some(kind.as_str()));
+    }
+    store
+        .delete_account(AccountKind::Organization, "shared-id")
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .account(AccountKind::User, "shared-id")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        store
+            .account(AccountKind::Team, "shared-id")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let organizations = store
+        .list_accounts(&AccountFilter::of(AccountKind::Organization))
+        .await
+        .expect("list");
+    assert!(organizations.iter().all(|o| o.id != "shared-id"));
+}
 
-    let changed = TeamRecord {
-        models: Vec::new(),
-        tpm_limit: Some(5),
-        budget_duration: Some(period("2mo")),
-        created_at: 5,
-        ..red.clone()
+/// Members join with a role, change it by joining again (keeping when they joined), and
+/// leave; deleting a team drops its members, deleting a user drops their memberships.
+pub async fn members_join_change_role_and_leave(store: Arc<dyn Store>) {
+    let member = |kind, account: &str, user: &str, role, at| MemberRecord {
+        kind,
+        account_id: account.to_owned(),
+        user_id: user.to_owned(),
+        role,
+        created_at: at,
     };
-    store.upsert_team(&changed).await.expect("upsert again");
-    let read = store.team(&red.id).await.expect("team").expect("stored");
+    for record in [
+        member(AccountKind::Team, "m-team", "m-ana", MemberRole::Admin, 1),
+        member(AccountKind::Team, "m-team", "m-bo", MemberRole::User, 2),
+        member(AccountKind::Team, "m-other", "m-ana", MemberRole::User, 3),
+        member(
+            AccountKind::Organization,
+            "m-org",
+            "m-ana",
+            MemberRole::OrgAdmin,
+            4,
+        ),
+    ] {
+        store.set_member(&record).await.expect("join");
+    }
+    let roles = |members: Vec<MemberRecord>| {
+        members
+            .into_iter()
+            .map(|m| (m.account_id, m.user_id, m.role))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        read,
-        TeamRecord {
-            created_at: red.created_at,
-            ..changed
-        }
+        roles(
+            store
+                .members(AccountKind::Team, "m-team")
+                .await
+                .expect("members")
+        ),
+        [
+            ("m-team".to_owned(), "m-ana".to_owned(), MemberRole::Admin),
+            ("m-team".to_owned(), "m-bo".to_owned(), MemberRole::User),
+        ]
+    );
+    // A team and an organization of the same id are different accounts.
+    assert!(
+        store
+            .members(AccountKind::Organization, "m-team")
+            .await
+            .expect("members")
+            .is_empty()
     );
 
     store
-        .upsert_team(&team("team-blue", 1))
+        .set_member(&member(
+            AccountKind::Team,
+            "m-team",
+            "m-bo",
+            MemberRole::Admin,
+            99,
+        ))
         .await
-        .expect("upsert");
-    let teams = store.list_teams(10, 0).await.expect("list");
-    let names: Vec<_> = teams.iter().map(|team| team.id.as_str()).collect();
-    assert_eq!(names, ["team-blue", "team-red"]);
+        .expect("change role");
+    let bo = store
+        .members(AccountKind::Team, "m-team")
+        .await
+        .expect("members");
+    assert_eq!(bo[1].role, MemberRole::Admin);
     assert_eq!(
-        store.list_teams(1, 1).await.expect("list")[0].id,
-        "team-red"
+        bo[1].created_at, 2,
+        "joining again keeps when the member joined"
     );
 
-    store.delete_team("team-red").await.expect("delete");
-    assert_eq!(store.team("team-red").await.expect("team"), None);
+    assert_eq!(
+        roles(store.memberships("m-ana").await.expect("memberships")),
+        [
+            ("m-org".to_owned(), "m-ana".to_owned(), MemberRole::OrgAdmin),
+            ("m-other".to_owned(), "m-ana".to_owned(), MemberRole::User),
+            ("m-team".to_owned(), "m-ana".to_owned(), MemberRole::Admin),
+        ]
+    );
+
+    store
+        .remove_member(AccountKind::Team, "m-team", "m-bo")
+        .await
+        .expect("leave");
     assert!(matches!(
-        store.delete_team("team-red").await,
-        Err(StoreError::NotFound("team"))
+        store
+            .remove_member(AccountKind::Team, "m-team", "m-bo")
+            .await,
+        Err(StoreError::NotFound("member"))
     ));
+
+    store
+        .upsert_account(&account(AccountKind::Team, "m-team", 1))
+        .await
+        .expect("team");
+    store
+        .delete_account(AccountKind::Team, "m-team")
+        .await
+        .expect("delete team");
+    assert!(
+        store
+            .members(AccountKind::Team, "m-team")
+            .await
+            .expect("members")
+            .is_empty()
+    );
+    store
+        .upsert_account(&account(AccountKind::User, "m-ana", 1))
+        .await
+        .expect("user");
+    store
+        .delete_account(AccountKind::User, "m-ana")
+        .await
+        .expect("delete user");
+    assert!(
+        store
+            .memberships("m-ana")
+            .await
+            .expect("memberships")
+            .is_empty()
+    );
 }
 
 /// Spend inserts ignore request ids already stored (or repeated in the batch), every field
@@ -643,6 +847,8 @@ pub async fn spend_insert_is_idempotent(store: Arc<dyn Store>) {
         experiment: Some("exp".to_owned()),
         variant: Some("b".to_owned()),
         end_user: Some("customer-1".to_owned()),
+        organization_id: Some("spend-org".to_owned()),
+        call_type: Some("aembedding".to_owned()),
         ..spend("idem-1", 1_000)
     };
     let records: Vec<_> = (1..=3)
@@ -852,6 +1058,15 @@ pub async fn spend_logs_filters_and_order(store: Arc<dyn Store>) {
         })
         .await,
         Vec::<String>::new()
+    );
+    // One call by its id (LiteLLM's `/spend/logs?request_id=`).
+    assert_eq!(
+        logs(SpendFilter {
+            request_id: some("logs-c"),
+            ..Default::default()
+        })
+        .await,
+        ["logs-c"]
     );
 }
 
@@ -1246,6 +1461,7 @@ pub async fn spend_in_window_sums_one_owner(store: Arc<dyn Store>) {
         user_id: Some("window-u".to_owned()),
         team_id: Some("window-t".to_owned()),
         end_user: Some("window-customer".to_owned()),
+        organization_id: Some("window-org".to_owned()),
         cost_usd: cost,
         ..spend(id, BASE + at)
     };
@@ -1292,6 +1508,11 @@ pub async fn spend_in_window_sums_one_owner(store: Arc<dyn Store>) {
         sum(CounterScope::EndUser, "window-customer", Some(BASE + 600)).await,
         11.0,
         "end user",
+    );
+    assert_close(
+        sum(CounterScope::Organization, "window-org", None).await,
+        15.0,
+        "organization",
     );
     assert_close(
         sum(CounterScope::Key, "window-nobody", None).await,
