@@ -9,8 +9,9 @@
 //!   alone, as a normal chat completion. Unlike LiteLLM, the others are not cancelled: they run
 //!   to their end in the background, so that each is recorded and charged for what it used.
 //!
-//! Every model must be in the key's allow-list, or nothing is sent (403); each call is then a
-//! chat call of its own, with its own rate limits, budget reservation and spend record.
+//! Every model (or the model it is an alias of) must be in the key's allow-list, or nothing is
+//! sent (403); each call is then a chat call of its own, with its own rate limits, budget
+//! reservation and spend record.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -49,8 +50,12 @@ pub async fn answer(
     if models.is_empty() {
         return Err(ApiError::invalid_request("`model` names no model"));
     }
-    if let Some(forbidden) = models.iter().find(|m| !caller.may_call(m)) {
-        return Err(ApiError::model_not_allowed(forbidden, &caller.key_id));
+    // Checked as each call will be (aliases followed), before any is sent.
+    if let Some(refused) = models
+        .iter()
+        .find_map(|model| dispatch::admit_model(state, &caller, &mut model.clone()).err())
+    {
+        return Err(refused);
     }
     let fastest = match request.extra.take_value("fastest_response") {
         None | Some(Value::Null) => false,

@@ -1,12 +1,12 @@
 //! Who is calling: the identity authentication establishes for a request (which key, its user
-//! and team, their own limits, the models it may call, and the budgets its spend counts
-//! against), carried in the request's extensions to the call path, where rate limits, budgets
+//! and team, their own limits, the models it may call and the aliases it names them by, and the
+//! budgets its spend counts against), carried in the request's extensions to the call path, where rate limits, budgets
 //! and spend records read it; and the end user a call names. Never holds the secret key itself.
 
 use std::sync::Arc;
 
 use switchyard_layers::rate_limit::Limits;
-use switchyard_store::{BudgetPeriod, CounterScope, UserRole};
+use switchyard_store::{BudgetPeriod, CounterScope, ModelAliases, UserRole};
 
 /// The identity of one request's caller.
 #[derive(Debug, Clone)]
@@ -39,6 +39,9 @@ pub struct Caller {
     /// Model names the caller's organization may call, a ceiling over `models`; empty sets
     /// none.
     pub organization_models: Arc<[String]>,
+    /// Model names the caller asks for under another model's name: its team's `model_aliases`
+    /// with its key's `aliases` laid over them (the key's win).
+    pub model_aliases: Arc<ModelAliases>,
     /// The key, its user, its team and its organization, whose spend each call adds to
     /// (virtual keys only).
     pub accounts: Arc<[Account]>,
@@ -82,6 +85,7 @@ impl Caller {
             end_user: None,
             models: Arc::from(Vec::new()),
             organization_models: Arc::from(Vec::new()),
+            model_aliases: Arc::default(),
             accounts: Arc::from(Vec::new()),
         }
     }
@@ -91,6 +95,11 @@ impl Caller {
     /// adds access groups).
     pub fn may_call(&self, model: &str) -> bool {
         allows(&self.models, model) && allows(&self.organization_models, model)
+    }
+
+    /// The model `model` is one of the caller's aliases for (its key's or its team's).
+    pub fn alias_target(&self, model: &str) -> Option<&str> {
+        self.model_aliases.target(model)
     }
 }
 

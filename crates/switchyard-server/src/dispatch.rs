@@ -553,19 +553,36 @@ pub(crate) fn wildcard_model(
     wildcard?.upstream_model(deployment.provider.upstream_model())
 }
 
-/// Checks the requested model against the caller's allow-list and, when it is an alias
-/// (`model_group_alias`), points it at its group: the caller may call an alias when it may
-/// call the alias or the group.
-fn admit_model(state: &AppState, caller: &Caller, model: &mut String) -> Result<(), ApiError> {
-    let target = state.alias_target(model);
+/// Points `model` at the group that serves it, once the caller is found to be allowed it. One
+/// step for every kind of alias: the caller's own first (its key's `aliases` over its team's
+/// `model_aliases`), then the configuration's `router_settings.model_group_alias`; an alias is
+/// followed once, never through a second alias of the same kind.
+///
+/// Which name the allow-list must admit: LiteLLM's example of a key alias
+/// (<https://docs.litellm.ai/docs/proxy/virtual_keys>, "Model Aliases") makes a key with
+/// `models: ["my-free-tier"]` and `aliases: {"gpt-3.5-turbo": "my-free-tier"}` and calls
+/// `gpt-3.5-turbo`: the alias is followed before the check, and the key must be allowed the
+/// model it leads to. Being allowed the alias's name is not enough, so that an alias (which a
+/// key's owner may set) never widens what a key reaches. A configuration alias, the operator's,
+/// admits a caller allowed either its name or its group.
+pub(crate) fn admit_model(
+    state: &AppState,
+    caller: &Caller,
+    model: &mut String,
+) -> Result<(), ApiError> {
+    let own_target = caller.alias_target(model);
+    let named = own_target.unwrap_or(model);
+    let group = state.alias_target(named);
     let allowed =
-        state.may_call(caller, model) || target.is_some_and(|group| state.may_call(caller, group));
+        state.may_call(caller, named) || group.is_some_and(|group| state.may_call(caller, group));
     if !allowed {
-        return Err(ApiError::model_not_allowed(model, &caller.key_id));
+        return Err(match own_target {
+            Some(target) => ApiError::alias_not_allowed(model, target, &caller.key_id),
+            None => ApiError::model_not_allowed(model, &caller.key_id),
+        });
     }
-    if let Some(group) = target {
-        *model = group.to_owned();
-    }
+    let served = group.unwrap_or(named).to_owned();
+    *model = served;
     Ok(())
 }
 

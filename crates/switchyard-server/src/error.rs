@@ -452,6 +452,21 @@ impl ApiError {
         )
     }
 
+    /// The caller asked for one of its aliases (`alias`), and its key may not call the model
+    /// the alias stands for (`target`).
+    pub fn alias_not_allowed(alias: &str, target: &str, key_id: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("model_not_allowed"),
+            format!(
+                "key `{key_id}` may not call model `{}`, which its alias `{}` stands for",
+                echo(target),
+                echo(alias)
+            ),
+        )
+    }
+
     /// A dependency the gateway needs (its database) does not answer.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(

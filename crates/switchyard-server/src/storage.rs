@@ -517,6 +517,11 @@ fn caller_of(identity: &Identity) -> Caller {
     } else {
         key.models.clone()
     };
+    // A key's aliases win over its team's, as its `models` replace its team's.
+    let model_aliases = match &identity.team {
+        Some(team) => team.model_aliases.overlaid_with(&key.aliases),
+        None => key.aliases.clone(),
+    };
     // An organization's models are a ceiling over its teams' and keys' lists.
     let organization_models = identity
         .organization
@@ -574,6 +579,7 @@ fn caller_of(identity: &Identity) -> Caller {
         end_user: None,
         models: Arc::from(models),
         organization_models: Arc::from(organization_models),
+        model_aliases: Arc::new(model_aliases),
         accounts: Arc::from(accounts),
     }
 }

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aliases::ModelAliases;
 use crate::period::BudgetPeriod;
 
 /// Which kind of account a record is.
@@ -178,6 +179,9 @@ pub struct AccountRecord {
     pub tpm_limit: Option<u64>,
     /// Models the account's keys may call; empty means all (teams and organizations).
     pub models: Vec<String>,
+    /// A team's `model_aliases`: model names its keys ask for under another model's name.
+    #[serde(default)]
+    pub model_aliases: ModelAliases,
     /// Free-form JSON.
     pub metadata: serde_json::Value,
     /// Every key of the account is refused.
@@ -207,6 +211,7 @@ impl AccountRecord {
             rpm_limit: None,
             tpm_limit: None,
             models: Vec::new(),
+            model_aliases: ModelAliases::new(),
             metadata: serde_json::Value::Object(serde_json::Map::new()),
             blocked: false,
             organization_id: None,

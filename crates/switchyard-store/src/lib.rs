@@ -10,10 +10,13 @@
 //!   and counts when overloaded, retries a failing store, drains at shutdown.
 //! - [`generate_key`], [`hash_key`], [`KeyHash`]: secrets come from the OS RNG and only their
 //!   hashes are stored; hashes compare in constant time.
+//! - [`ModelAliases`]: a key's `aliases` and a team's `model_aliases`, model names served by
+//!   another model.
 //! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
 //!   it puts a moment in, computed alike by every replica.
 
 mod account;
+mod aliases;
 mod counters;
 mod error;
 mod key;
@@ -30,6 +33,7 @@ mod writer;
 pub use account::{
     AccountFilter, AccountKind, AccountRecord, MemberRecord, MemberRole, UnknownRole, UserRole,
 };
+pub use aliases::ModelAliases;
 pub use counters::{Budget, BudgetCounters, CounterKey, CounterScope, Reserve};
 pub use error::{BackendError, StoreError};
 pub use key::{

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::aliases::ModelAliases;
 use crate::key::{KeyHash, RandomnessError, new_key_id};
 use crate::period::BudgetPeriod;
 
@@ -18,6 +19,10 @@ pub struct KeyRecord {
     pub alias: Option<String>,
     /// Model names or groups the key may call; empty means all.
     pub models: Vec<String>,
+    /// Model names the key asks for under another model's name (LiteLLM's `aliases`); they
+    /// win over its team's `model_aliases`.
+    #[serde(default)]
+    pub aliases: ModelAliases,
     /// Budget in US dollars per [`budget_duration`](Self::budget_duration), or ever if none.
     pub max_budget: Option<f64>,
     /// How often the budget starts over.
@@ -56,6 +61,7 @@ impl KeyRecord {
             key_hash,
             alias: None,
             models: Vec::new(),
+            aliases: ModelAliases::new(),
             max_budget: None,
             budget_duration: None,
             rpm_limit: None,
@@ -92,6 +98,9 @@ pub struct KeyUpdate {
     /// New model list (empty means all).
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// New aliases (replacing the old; empty for none).
+    #[serde(default)]
+    pub aliases: Option<ModelAliases>,
     /// New budget.
     #[serde(default, deserialize_with = "present")]
     pub max_budget: Option<Option<f64>>,

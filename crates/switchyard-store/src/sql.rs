@@ -16,13 +16,13 @@ use crate::period::BudgetPeriod;
 /// 65 535 bind parameters.
 pub(crate) const SPEND_ROWS_PER_INSERT: usize = 500;
 
-pub(crate) const KEY_COLUMNS: &str = "id, key_hash, alias, models, max_budget, budget_duration, \
-     rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, organization_id, key_name, \
-     blocked, created_at, updated_at";
+pub(crate) const KEY_COLUMNS: &str = "id, key_hash, alias, models, aliases, max_budget, \
+     budget_duration, rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, \
+     organization_id, key_name, blocked, created_at, updated_at";
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "kind, id, alias, max_budget, budget_duration, \
-     rpm_limit, tpm_limit, models, metadata, blocked, organization_id, user_role, user_email, \
-     created_at, updated_at";
+     rpm_limit, tpm_limit, models, model_aliases, metadata, blocked, organization_id, user_role, \
+     user_email, created_at, updated_at";
 
 pub(crate) const MEMBER_COLUMNS: &str = "kind, account_id, user_id, role, created_at";
 
@@ -32,19 +32,19 @@ pub(crate) const SPEND_COLUMNS: &str = "request_id, time_ms, key_id, key_alias, 
      end_user, organization_id, call_type";
 
 pub(crate) const INSERT_KEY: &str = "INSERT INTO virtual_keys (id, key_hash, alias, models, \
-     max_budget, budget_duration, rpm_limit, tpm_limit, expires_at, metadata, user_id, team_id, \
-     organization_id, key_name, blocked, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     aliases, max_budget, budget_duration, rpm_limit, tpm_limit, expires_at, metadata, user_id, \
+     team_id, organization_id, key_name, blocked, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 /// A replaced account keeps its kind, id and `created_at`.
 pub(crate) const UPSERT_ACCOUNT: &str = "INSERT INTO accounts (kind, id, alias, max_budget, \
-     budget_duration, rpm_limit, tpm_limit, models, metadata, blocked, organization_id, \
-     user_role, user_email, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     budget_duration, rpm_limit, tpm_limit, models, model_aliases, metadata, blocked, \
+     organization_id, user_role, user_email, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
      ON CONFLICT (kind, id) DO UPDATE SET alias = excluded.alias, \
      max_budget = excluded.max_budget, budget_duration = excluded.budget_duration, \
      rpm_limit = excluded.rpm_limit, tpm_limit = excluded.tpm_limit, models = excluded.models, \
-     metadata = excluded.metadata, blocked = excluded.blocked, \
+     model_aliases = excluded.model_aliases, metadata = excluded.metadata, blocked = excluded.blocked, \
      organization_id = excluded.organization_id, user_role = excluded.user_role, \
      user_email = excluded.user_email, updated_at = excluded.updated_at";
 
@@ -73,7 +73,7 @@ pub(crate) fn from_db(count: i64) -> u64 {
 }
 
 pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
-    // Serializing a `Vec<String>` or a `serde_json::Value` to a string cannot fail.
+    // Serializing `Vec<String>`, `ModelAliases` or `serde_json::Value` cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
 
@@ -98,6 +98,7 @@ pub(crate) struct KeyRow {
     key_hash: String,
     alias: Option<String>,
     models: String,
+    aliases: String,
     max_budget: Option<f64>,
     budget_duration: Option<String>,
     rpm_limit: Option<i64>,
@@ -123,6 +124,7 @@ impl TryFrom<KeyRow> for KeyRecord {
                 .map_err(|_| BackendError::Corrupt("key hash"))?,
             alias: row.alias,
             models: from_json(&row.models, "model list")?,
+            aliases: from_json(&row.aliases, "model aliases")?,
             max_budget: row.max_budget,
             budget_duration: period(row.budget_duration)?,
             rpm_limit: row.rpm_limit.map(from_db),
@@ -150,6 +152,7 @@ pub(crate) struct AccountRow {
     rpm_limit: Option<i64>,
     tpm_limit: Option<i64>,
     models: String,
+    model_aliases: String,
     metadata: String,
     blocked: bool,
     organization_id: Option<String>,
@@ -172,6 +175,7 @@ impl TryFrom<AccountRow> for AccountRecord {
             rpm_limit: row.rpm_limit.map(from_db),
             tpm_limit: row.tpm_limit.map(from_db),
             models: from_json(&row.models, "model list")?,
+            model_aliases: from_json(&row.model_aliases, "model aliases")?,
             metadata: from_json(&row.metadata, "metadata")?,
             blocked: row.blocked,
             organization_id: row.organization_id,
@@ -349,6 +353,7 @@ macro_rules! sql_store {
                     .bind(key.key_hash.to_hex())
                     .bind(key.alias.as_deref())
                     .bind($crate::sql::json_text(&key.models))
+                    .bind($crate::sql::json_text(&key.aliases))
                     .bind(key.max_budget)
                     .bind(key.budget_duration.map(|period| period.to_string()))
                     .bind(key.rpm_limit.map($crate::sql::to_db))
@@ -414,6 +419,11 @@ macro_rules! sql_store {
                     query
                         .push(", models = ")
                         .push_bind($crate::sql::json_text(models));
+                }
+                if let Some(aliases) = &update.aliases {
+                    query
+                        .push(", aliases = ")
+                        .push_bind($crate::sql::json_text(aliases));
                 }
                 if let Some(max_budget) = update.max_budget {
                     query.push(", max_budget = ").push_bind(max_budget);
@@ -520,6 +530,7 @@ macro_rules! sql_store {
                     .bind(account.rpm_limit.map($crate::sql::to_db))
                     .bind(account.tpm_limit.map($crate::sql::to_db))
                     .bind($crate::sql::json_text(&account.models))
+                    .bind($crate::sql::json_text(&account.model_aliases))
                     .bind($crate::sql::json_text(&account.metadata))
                     .bind(account.blocked)
                     .bind(account.organization_id.as_deref())

@@ -86,26 +86,9 @@ async fn a_closed_store_fails_with_a_backend_error() {
 /// migration moves every row, with its budget, limits, models and metadata.
 #[tokio::test]
 async fn users_and_teams_of_an_older_schema_move_into_accounts() {
-    use switchyard_store::{AccountKind, SqliteStore};
+    use switchyard_store::AccountKind;
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let migrations = dir.path().join("migrations");
-    std::fs::create_dir(&migrations).expect("dir");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    for name in ["0001_init.sql", "0002_end_user.sql"] {
-        std::fs::copy(source.join(name), migrations.join(name)).expect("copy migration");
-    }
-    let path = dir.path().join("old.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
-    sqlx::migrate::Migrator::new(migrations.as_path())
-        .await
-        .expect("old migrations")
-        .run(&pool)
-        .await
-        .expect("old schema");
+    let (dir, pool) = older_schema(&["0001_init.sql", "0002_end_user.sql"]).await;
     sqlx::query(
         "INSERT INTO users (id, alias, max_budget, budget_duration, rpm_limit, tpm_limit, \
          metadata, blocked, created_at) VALUES ('old-user', 'Ana', 5.5, '1d', 10, 100, \
@@ -124,9 +107,7 @@ async fn users_and_teams_of_an_older_schema_move_into_accounts() {
     .expect("old team");
     pool.close().await;
 
-    let store = SqliteStore::connect(path.to_str().expect("UTF-8 path"))
-        .await
-        .expect("upgrade");
+    let store = upgrade(&dir).await;
     let user = store
         .account(AccountKind::User, "old-user")
         .await
@@ -157,4 +138,81 @@ async fn users_and_teams_of_an_older_schema_move_into_accounts() {
             .expect("read")
             .is_none()
     );
+}
+
+/// A database file of a test's own, migrated only as far as `names` (of `migrations/sqlite`)
+/// take it, as an older gateway left it; the directory holding it, and a pool open on it.
+async fn older_schema(names: &[&str]) -> (tempfile::TempDir, sqlx::SqlitePool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for name in names {
+        std::fs::copy(source.join(name), migrations.join(name)).expect("copy migration");
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("old.db"))
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+    sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .expect("old migrations")
+        .run(&pool)
+        .await
+        .expect("old schema");
+    (dir, pool)
+}
+
+/// The database of [`older_schema`], opened by the store, which migrates it to the current
+/// schema.
+async fn upgrade(dir: &tempfile::TempDir) -> SqliteStore {
+    let path = dir.path().join("old.db");
+    SqliteStore::connect(path.to_str().expect("UTF-8 path"))
+        .await
+        .expect("upgrade")
+}
+
+/// Keys and teams made before aliases were kept come through the migration with none, and
+/// everything else as it was.
+#[tokio::test]
+async fn keys_and_teams_of_an_older_schema_gain_empty_aliases() {
+    use switchyard_store::AccountKind;
+
+    let (dir, pool) =
+        older_schema(&["0001_init.sql", "0002_end_user.sql", "0003_accounts.sql"]).await;
+    let hash = hash_key("sk-older");
+    sqlx::query(
+        "INSERT INTO virtual_keys (id, key_hash, alias, models, metadata, team_id, blocked, \
+         created_at, updated_at) VALUES ('key-old', $1, 'ci', '[\"gpt-4o\"]', '{}', \
+         'old-team', 0, 1700000000, 1700000000)",
+    )
+    .bind(hash.to_hex())
+    .execute(&pool)
+    .await
+    .expect("old key");
+    sqlx::query(
+        "INSERT INTO accounts (kind, id, models, metadata, blocked, created_at, updated_at) \
+         VALUES ('team', 'old-team', '[\"gpt-4o\"]', '{}', 0, 1700000001, 1700000001)",
+    )
+    .execute(&pool)
+    .await
+    .expect("old team");
+    pool.close().await;
+
+    let store = upgrade(&dir).await;
+    let key = store
+        .key_by_hash(&hash)
+        .await
+        .expect("read")
+        .expect("key kept");
+    assert!(key.aliases.is_empty());
+    assert_eq!(key.models, ["gpt-4o"]);
+    assert_eq!(key.alias.as_deref(), Some("ci"));
+    let team = store
+        .account(AccountKind::Team, "old-team")
+        .await
+        .expect("read")
+        .expect("team kept");
+    assert!(team.model_aliases.is_empty());
+    assert_eq!(team.models, ["gpt-4o"]);
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchyard_store::{
     AccountFilter, AccountKind, AccountRecord, BudgetPeriod, KeyFilter, MemberRecord, MemberRole,
-    Store, UserRole, new_key_id,
+    ModelAliases, Store, UserRole, new_key_id,
 };
 
 use super::access::Principal;
@@ -36,6 +36,8 @@ struct AccountFields {
     rpm_limit: Option<u64>,
     tpm_limit: Option<u64>,
     models: Option<Vec<String>>,
+    /// A team's `model_aliases` (replacing the old; `null` clears them).
+    model_aliases: Option<ModelAliases>,
     metadata: Option<Value>,
     blocked: Option<bool>,
     /// A team's organization.
@@ -84,6 +86,7 @@ fn allowed(kind: AccountKind, field: &str) -> bool {
         AccountKind::User => &["user_role", "user_email", "teams", "blocked"],
         AccountKind::Team => &[
             "models",
+            "model_aliases",
             "blocked",
             "organization_id",
             "members_with_roles",
@@ -107,6 +110,9 @@ fn fields_of(kind: AccountKind, mut body: Map<String, Value>) -> Result<AccountF
         && let Some(value) = body.remove("org_id")
     {
         body.insert("organization_id".to_owned(), value);
+    }
+    if body.get("model_aliases").is_some_and(Value::is_null) {
+        body.insert("model_aliases".to_owned(), json!({}));
     }
     if let Some(field) = body.keys().find(|field| !allowed(kind, field)) {
         return Err(ApiError::invalid_request(format!(
@@ -351,6 +357,9 @@ async fn save(
     }
     if let Some(models) = fields.models {
         account.models = models;
+    }
+    if let Some(aliases) = fields.model_aliases {
+        account.model_aliases = aliases;
     }
     if let Some(metadata) = fields.metadata {
         account.metadata = metadata;
@@ -835,12 +844,16 @@ async fn read_all(store: &dyn Store, accounts: Vec<AccountRecord>) -> Result<Vec
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_kind_reads_its_own_names_and_refuses_others() {
-        let body = |value: Value| match value {
+    /// `value`'s fields, as a request body.
+    fn body(value: Value) -> Map<String, Value> {
+        match value {
             Value::Object(map) => map,
             _ => Map::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn each_kind_reads_its_own_names_and_refuses_others() {
         let team = fields_of(
             AccountKind::Team,
             body(json!({"team_id": "t", "team_alias": "T", "org_id": "o", "models": ["m"]})),
@@ -867,6 +880,39 @@ mod tests {
         let err = fields_of(AccountKind::User, body(json!({"user_role": "admin"})))
             .expect_err("not a LiteLLM role");
         assert_eq!(err.status.as_u16(), 400);
+    }
+
+    #[test]
+    fn a_team_takes_model_aliases_of_names_only() {
+        // `model_aliases` as LiteLLM's /team/new takes it
+        // (https://docs.litellm.ai/docs/proxy/team_based_routing).
+        let team = fields_of(
+            AccountKind::Team,
+            body(json!({"team_id": "t", "model_aliases": {"gpt-3.5-turbo": "gpt-3.5-turbo-eu"}})),
+        )
+        .expect("a team");
+        let aliases = team.model_aliases.expect("aliases given");
+        assert_eq!(aliases.target("gpt-3.5-turbo"), Some("gpt-3.5-turbo-eu"));
+        let cleared = fields_of(AccountKind::Team, body(json!({"model_aliases": null})))
+            .expect("null clears");
+        assert_eq!(cleared.model_aliases, Some(ModelAliases::new()));
+        let absent = fields_of(AccountKind::Team, body(json!({}))).expect("nothing given");
+        assert_eq!(absent.model_aliases, None, "left as it is");
+        for bad in [
+            json!({"model_aliases": {"gpt-4": 4}}),
+            json!({"model_aliases": {"gpt-4": ["a"]}}),
+            json!({"model_aliases": ["gpt-4"]}),
+            json!({"model_aliases": "gpt-4"}),
+        ] {
+            let err = fields_of(AccountKind::Team, body(bad.clone())).expect_err("not names");
+            assert_eq!(err.status.as_u16(), 400, "{bad}");
+        }
+        let err = fields_of(
+            AccountKind::User,
+            body(json!({"model_aliases": {"a": "b"}})),
+        )
+        .expect_err("a user has none");
+        assert!(err.message.contains("`model_aliases`"), "{}", err.message);
     }
 
     #[test]

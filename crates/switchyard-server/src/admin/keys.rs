@@ -13,8 +13,8 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchyard_store::{
-    AccountKind, BudgetPeriod, KeyDuration, KeyFilter, KeyRecord, KeyUpdate, Store, abbreviate_key,
-    generate_key, hash_key,
+    AccountKind, BudgetPeriod, KeyDuration, KeyFilter, KeyRecord, KeyUpdate, ModelAliases, Store,
+    abbreviate_key, generate_key, hash_key,
 };
 
 use super::access::Principal;
@@ -34,6 +34,9 @@ pub struct GenerateKey {
     duration: Option<KeyDuration>,
     #[serde(default)]
     models: Vec<String>,
+    /// Model names the key's calls are served under another model's name, such as
+    /// `{"gpt-4": "gpt-3.5-turbo"}` (LiteLLM's `aliases`); see `dispatch::admit_model`.
+    aliases: Option<ModelAliases>,
     max_budget: Option<f64>,
     budget_duration: Option<BudgetPeriod>,
     rpm_limit: Option<u64>,
@@ -93,6 +96,7 @@ pub(super) fn new_key(request: GenerateKey) -> Result<(String, KeyRecord), ApiEr
     key.alias = request.key_alias;
     key.key_name = Some(abbreviate_key(&secret));
     key.models = request.models;
+    key.aliases = request.aliases.unwrap_or_default();
     key.max_budget = request.max_budget;
     key.budget_duration = request.budget_duration;
     key.rpm_limit = request.rpm_limit;
@@ -256,8 +260,12 @@ pub async fn update(
         body.insert("organization_id".to_owned(), organization);
     }
     // Lists and objects are never absent in a key: `null` clears them to their empty value
-    // (every model allowed, no metadata) rather than leaving them as they were.
-    for (field, empty) in [("models", json!([])), ("metadata", json!({}))] {
+    // (every model allowed, no aliases, no metadata) rather than leaving them as they were.
+    for (field, empty) in [
+        ("models", json!([])),
+        ("aliases", json!({})),
+        ("metadata", json!({})),
+    ] {
         if body.get(field).is_some_and(Value::is_null) {
             body.insert(field.to_owned(), empty);
         }

@@ -7,7 +7,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use switchyard_store::{
-    AccountKind, AccountRecord, BudgetPeriod, CounterScope, KeyRecord, MemberRecord, Store,
+    AccountKind, AccountRecord, BudgetPeriod, CounterScope, KeyRecord, MemberRecord, ModelAliases,
+    Store,
 };
 
 use super::store_error;
@@ -31,6 +32,8 @@ pub struct KeyView {
     pub key_name: Option<String>,
     /// Models it may call; empty means all.
     pub models: Vec<String>,
+    /// Model names its calls are served under another model's name (LiteLLM's `aliases`).
+    pub aliases: ModelAliases,
     /// US dollars spent in the current budget window (ever, without `budget_duration`).
     pub spend: f64,
     /// Budget in US dollars.
@@ -71,6 +74,7 @@ impl KeyView {
             key_alias: key.alias,
             key_name: key.key_name,
             models: key.models,
+            aliases: key.aliases,
             spend,
             max_budget: key.max_budget,
             budget_duration: key.budget_duration,
@@ -164,7 +168,8 @@ pub fn alias_field(kind: AccountKind) -> &'static str {
 
 /// An account as LiteLLM shows a user (`user_id`, `user_alias`, `user_email`, `user_role`,
 /// `teams`), a team (`team_id`, `team_alias`, `organization_id`, `admins`, `members`,
-/// `members_with_roles: [{user_id, role}]`) or an organization (`organization_id`,
+/// `members_with_roles: [{user_id, role}]`, `model_aliases`, also as LiteLLM nests them under
+/// `litellm_model_table`) or an organization (`organization_id`,
 /// `organization_alias`, its budget also under `litellm_budget_table`, `members`), each with
 /// `spend`, `max_budget`, `budget_duration`, `budget_reset_at`, `rpm_limit`, `tpm_limit`,
 /// `models`, `metadata`, `blocked`, `created_at` and `updated_at`. `members` are the members of
@@ -227,6 +232,12 @@ pub fn account_json(account: AccountRecord, spend: f64, members: &[MemberRecord]
             view.insert("admins".to_owned(), json!(ids(true)));
             view.insert("members".to_owned(), json!(ids(false)));
             view.insert("members_with_roles".to_owned(), json!(with_roles));
+            view.insert("model_aliases".to_owned(), json!(account.model_aliases));
+            // LiteLLM keeps a team's aliases in a table of their own, shown joined.
+            view.insert(
+                "litellm_model_table".to_owned(),
+                json!({"model_aliases": account.model_aliases}),
+            );
         }
         AccountKind::Organization => {
             view.insert(

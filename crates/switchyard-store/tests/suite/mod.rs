@@ -12,9 +12,9 @@ use std::sync::Arc;
 use serde_json::json;
 use switchyard_store::{
     AccountFilter, AccountKind, AccountRecord, Budget, BudgetCounters, BudgetPeriod, CounterKey,
-    CounterScope, KeyFilter, KeyHash, KeyRecord, KeyUpdate, MemberRecord, MemberRole, Reserve,
-    SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, UserRole, generate_key,
-    hash_key,
+    CounterScope, KeyFilter, KeyHash, KeyRecord, KeyUpdate, MemberRecord, MemberRole, ModelAliases,
+    Reserve, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, UserRole,
+    generate_key, hash_key,
 };
 
 /// One test per store check, for the backend `$open` (an expression evaluating to a future of
@@ -153,6 +153,9 @@ fn full_key(id: &str, hash: KeyHash) -> KeyRecord {
         key_hash: hash,
         alias: Some(format!("{id} alias")),
         models: vec!["gpt-4o".to_owned(), "claude-sonnet".to_owned()],
+        aliases: [("gpt-4", "gpt-4o"), ("claude", "claude-sonnet")]
+            .into_iter()
+            .collect(),
         max_budget: Some(12.34),
         budget_duration: Some(period("30s")),
         rpm_limit: Some(600),
@@ -272,6 +275,7 @@ pub async fn key_round_trip(store: Arc<dyn Store>) {
         .expect("stored");
     assert_eq!(read, bare);
     assert!(read.models.is_empty());
+    assert!(read.aliases.is_empty());
     assert_eq!(read.metadata, json!({}));
 
     // Each calendar period kind survives the round trip.
@@ -303,6 +307,7 @@ pub async fn key_update_patch(store: Arc<dyn Store>) {
         team_id: Some(None),
         metadata: Some(json!({"replaced": true})),
         models: Some(Vec::new()),
+        aliases: Some([("fast", "gpt-4o-mini")].into_iter().collect()),
         ..KeyUpdate::default()
     };
     let updated = store.update_key(&key.id, &update).await.expect("update");
@@ -314,6 +319,7 @@ pub async fn key_update_patch(store: Arc<dyn Store>) {
         team_id: None,
         metadata: json!({"replaced": true}),
         models: Vec::new(),
+        aliases: [("fast", "gpt-4o-mini")].into_iter().collect(),
         updated_at: updated.updated_at,
         ..key.clone()
     };
@@ -339,9 +345,23 @@ pub async fn key_update_patch(store: Arc<dyn Store>) {
         },
         KeyRecord {
             updated_at: 0,
-            ..updated
+            ..updated.clone()
         }
     );
+
+    // Aliases clear to none.
+    let cleared = store
+        .update_key(
+            &key.id,
+            &KeyUpdate {
+                aliases: Some(ModelAliases::new()),
+                ..KeyUpdate::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert!(cleared.aliases.is_empty());
+    assert_eq!(cleared.models, updated.models, "nothing else changed");
 
     // A new secret: the old one no longer finds the key.
     let (new_secret, new_hash) = generate_key().expect("OS RNG");
@@ -533,6 +553,7 @@ fn account(kind: AccountKind, id: &str, created_at: i64) -> AccountRecord {
         rpm_limit: Some(100),
         tpm_limit: Some(10_000),
         models: vec!["gpt-4o-mini".to_owned()],
+        model_aliases: [("gpt-4", "gpt-4o-mini")].into_iter().collect(),
         metadata: json!({"cost_center": 42, "nested": {"n": 1.5}}),
         ..AccountRecord::new(kind, id, created_at)
     }
@@ -568,6 +589,9 @@ pub async fn accounts_round_trip_and_delete(store: Arc<dyn Store>) {
         budget_duration: None,
         rpm_limit: None,
         models: Vec::new(),
+        model_aliases: [("fast", "gpt-4o-mini"), ("smart", "gpt-4o")]
+            .into_iter()
+            .collect(),
         blocked: true,
         metadata: json!({}),
         user_role: Some(UserRole::ProxyAdmin),
