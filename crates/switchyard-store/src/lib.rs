@@ -10,11 +10,14 @@
 //!   and counts when overloaded, retries a failing store, drains at shutdown.
 //! - [`generate_key`], [`hash_key`], [`KeyHash`]: secrets come from the OS RNG and only their
 //!   hashes are stored; hashes compare in constant time.
+//! - [`DeploymentStore`]: deployments added through the admin API ([`StoredDeployment`]), with
+//!   a revision number that tells replicas when the list changed.
 //! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
 //!   it puts a moment in, computed alike by every replica.
 
 mod account;
 mod counters;
+mod deployments;
 mod error;
 mod key;
 mod model;
@@ -31,6 +34,7 @@ pub use account::{
     AccountFilter, AccountKind, AccountRecord, MemberRecord, MemberRole, UnknownRole, UserRole,
 };
 pub use counters::{Budget, BudgetCounters, CounterKey, CounterScope, Reserve};
+pub use deployments::{DeploymentStore, StoredDeployment};
 pub use error::{BackendError, StoreError};
 pub use key::{
     KeyHash, ParseKeyHashError, RandomnessError, abbreviate_key, generate_key, hash_key, new_key_id,
