@@ -1,11 +1,12 @@
 //! The admin API, with LiteLLM's paths, field names and permissions, so its scripts and UI
 //! calls keep working: virtual keys ([`keys`]), users, teams and organizations ([`accounts`])
-//! and their members ([`members`]), spend queries ([`spend`]), and the deployments' live state
-//! ([`models`]). Who may call what is decided in [`access`]; how records are shown in
+//! and their members ([`members`]), spend queries ([`spend`]), the deployments' live state
+//! ([`models`]) and the deployments added without a restart ([`deployments`]). Who may call what is decided in [`access`]; how records are shown in
 //! [`views`].
 
 pub(crate) mod access;
 mod accounts;
+mod deployments;
 mod keys;
 mod members;
 mod models;
@@ -27,6 +28,13 @@ use crate::state::AppState;
 /// what the caller's role allows.
 pub fn routes() -> Router<Live> {
     Router::new()
+        .route("/model/new", post(deployments::new))
+        .route("/model/update", post(deployments::update))
+        .route(
+            "/model/{id}/update",
+            axum::routing::patch(deployments::patch),
+        )
+        .route("/model/delete", post(deployments::delete))
         .route("/key/generate", post(keys::generate))
         .route("/key/info", get(keys::info))
         .route("/key/update", post(keys::update))

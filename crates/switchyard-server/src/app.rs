@@ -105,6 +105,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let _tasks = live.start_state_tasks();
     let _watcher = live.watch(RELOAD_CHECK_INTERVAL);
+    // Deployments stored through the admin API are served from the first call on.
+    if let Err(err) = live.follow_stored_deployments().await {
+        tracing::error!(error = %err, "the stored deployments are not served until they can be read");
+    }
+    let _follower = live.follow_deployments(DEPLOYMENTS_CHECK_INTERVAL);
     let settings = live.current().server_settings().clone();
     let options = ServerOptions {
         header_read_timeout: settings.header_timeout,
@@ -143,6 +148,10 @@ pub async fn serve(
 
 /// How often the configuration file is checked for changes.
 pub const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How often the stored deployments' revision is checked, so that a deployment another replica
+/// adds, changes or removes is served here within this time.
+pub const DEPLOYMENTS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Cross-origin browser calls from `origins`, when any are configured; none otherwise (the
 /// browser then refuses the answer). Preflights are answered; credentials are not allowed, so

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 
-use crate::config::{ConfigError, parse};
+use crate::config::source::Origin;
+use crate::config::{ConfigError, DEFAULT_CONFIG, load_with_stored};
 use crate::server::ConnectionCount;
 use crate::state::{AppState, BuildError};
 
@@ -31,6 +32,9 @@ pub enum ReloadError {
     /// The new configuration could not be assembled (a provider adapter, Redis URL...).
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// The deployments added through the admin API could not be read.
+    #[error("the stored deployments cannot be read: {0}")]
+    Store(#[from] switchyard_store::StoreError),
 }
 
 /// The served state, swappable; cheap to clone.
@@ -49,6 +53,9 @@ struct Inner {
     reload_failures: AtomicU64,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// The revision of the stored deployments the served state includes (`u64::MAX` before
+    /// they were first read).
+    deployments_revision: AtomicU64,
     /// Client connections open, counted by the server loop.
     connections: Arc<ConnectionCount>,
 }
@@ -76,6 +83,7 @@ impl Live {
                 reloads: AtomicU64::new(0),
                 reload_failures: AtomicU64::new(0),
                 reloading: tokio::sync::Mutex::new(()),
+                deployments_revision: AtomicU64::new(u64::MAX),
                 connections: Arc::new(ConnectionCount::default()),
             }),
         }
@@ -99,32 +107,94 @@ impl Live {
     /// Reads the configuration file again and, when it is valid, serves it from now on.
     /// Answers the new state; on error the old one keeps serving.
     pub async fn reload(&self) -> Result<AppState, ReloadError> {
-        let _one_at_a_time = self.inner.reloading.lock().await;
-        let reloaded = self.swap_in_file().await;
-        if reloaded.is_err() {
-            self.inner.reload_failures.fetch_add(1, Ordering::Relaxed);
+        if self.inner.source.is_none() {
+            return Err(ReloadError::NoFile);
         }
-        reloaded
+        self.rebuild().await
     }
 
-    async fn swap_in_file(&self) -> Result<AppState, ReloadError> {
-        let path = self.inner.source.as_deref().ok_or(ReloadError::NoFile)?;
-        let text = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-        let loaded = parse(&text)?;
+    /// Builds the served state again from the configuration (the file, or the embedded
+    /// default) and the deployments stored through the admin API, and serves it when valid;
+    /// on error the old one keeps serving.
+    pub async fn rebuild(&self) -> Result<AppState, ReloadError> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let rebuilt = self.swap_in().await;
+        if rebuilt.is_err() {
+            self.inner.reload_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        rebuilt
+    }
+
+    /// The configuration's text (the file, or the embedded default) and where its includes are.
+    async fn config_text(&self) -> Result<(String, Origin), ConfigError> {
+        match self.inner.source.as_deref() {
+            Some(path) => {
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|source| ConfigError::Read {
+                            path: path.to_owned(),
+                            source,
+                        })?;
+                Ok((text, Origin::of_file(path)))
+            }
+            None => Ok((DEFAULT_CONFIG.to_owned(), Origin::default())),
+        }
+    }
+
+    /// Checks the configuration with `stored` as its stored deployments, without serving it.
+    pub async fn check_with_stored(
+        &self,
+        stored: &[switchyard_store::StoredDeployment],
+    ) -> Result<(), ConfigError> {
+        let (text, origin) = self.config_text().await?;
+        let stored: Vec<serde_json::Value> = stored.iter().map(stored_entry).collect();
+        load_with_stored(&text, &origin, &|name| std::env::var(name).ok(), &stored).map(|_| ())
+    }
+
+    async fn swap_in(&self) -> Result<AppState, ReloadError> {
+        let (text, origin) = self.config_text().await?;
+        let current = self.current();
+        let (revision, stored) = current.storage().deployments().deployments().await?;
+        let stored: Vec<serde_json::Value> = stored.iter().map(stored_entry).collect();
+        let loaded = load_with_stored(&text, &origin, &|name| std::env::var(name).ok(), &stored)?;
         for warning in &loaded.warnings {
             tracing::warn!("config {warning}");
         }
-        let state = self.current().reconfigured(loaded.settings)?;
+        let state = current.reconfigured(loaded.settings)?;
         self.inner.current.store(Arc::new(state.clone()));
+        self.inner
+            .deployments_revision
+            .store(revision, Ordering::Relaxed);
         self.inner.reloads.fetch_add(1, Ordering::Relaxed);
         self.inner.generation.send_modify(|n| *n += 1);
-        tracing::info!(path = %path.display(), "configuration reloaded");
+        tracing::info!(
+            source = %self.inner.source.as_deref().map_or("(embedded default)".into(), |p| p.display().to_string()),
+            stored_deployments = stored.len(),
+            "configuration rebuilt"
+        );
         Ok(state)
+    }
+
+    /// Rebuilds when the stored deployments changed since the served state was built (another
+    /// replica added, changed or removed one). Answers whether it rebuilt.
+    pub async fn follow_stored_deployments(&self) -> Result<bool, ReloadError> {
+        let revision = self
+            .current()
+            .storage()
+            .deployments()
+            .deployments_revision()
+            .await?;
+        let served = self.inner.deployments_revision.load(Ordering::Relaxed);
+        if revision == served {
+            return Ok(false);
+        }
+        if served == u64::MAX && revision == 0 {
+            // Nothing was ever stored: the state built from the configuration is complete.
+            self.inner.deployments_revision.store(0, Ordering::Relaxed);
+            return Ok(false);
+        }
+        self.rebuild().await.map(|_| true)
     }
 
     /// How many reloads succeeded.
@@ -226,6 +296,60 @@ impl Live {
                 }
             }
         })))
+    }
+}
+
+/// A stored deployment as the `model_list` entry it was added as, its id as `model_info.id`.
+fn stored_entry(deployment: &switchyard_store::StoredDeployment) -> serde_json::Value {
+    let parse = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()))
+    };
+    let mut info = parse(&deployment.model_info);
+    if let serde_json::Value::Object(map) = &mut info {
+        map.insert("id".to_owned(), deployment.id.clone().into());
+    }
+    serde_json::json!({
+        "model_name": deployment.model_name,
+        "litellm_params": parse(&deployment.litellm_params),
+        "model_info": info,
+    })
+}
+
+/// Follows the deployments stored through the admin API: checks their revision every `every`
+/// and rebuilds when another replica changed them. Stops when dropped.
+#[derive(Debug)]
+pub struct DeploymentFollower(tokio::task::JoinHandle<()>);
+
+impl Drop for DeploymentFollower {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Live {
+    /// Starts following the stored deployments. Needs a tokio runtime.
+    pub fn follow_deployments(&self, every: std::time::Duration) -> DeploymentFollower {
+        let live = self.clone();
+        DeploymentFollower(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                ticks.tick().await;
+                match live.follow_stored_deployments().await {
+                    Ok(_) => failing = false,
+                    Err(err) if !failing => {
+                        failing = true;
+                        tracing::error!(
+                            error = %err,
+                            "the stored deployments cannot be followed; the current ones keep serving"
+                        );
+                    }
+                    Err(_) => {}
+                }
+            }
+        }))
     }
 }
 

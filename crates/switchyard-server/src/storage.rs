@@ -11,9 +11,9 @@ use moka::future::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
-    AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, KeyHash,
-    KeyRecord, PostgresStore, RedisCounters, Reserve, ShutdownReport, SpendRecord, SpendWriter,
-    SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
+    AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, DeploymentStore,
+    KeyHash, KeyRecord, PostgresStore, RedisCounters, Reserve, ShutdownReport, SpendRecord,
+    SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
 };
 
 use crate::caller::{Account, Caller};
@@ -42,6 +42,8 @@ struct Identity {
 /// The store, the counters, the spend writer and the identity cache.
 pub struct Storage {
     store: Arc<dyn Store>,
+    /// Deployments added through the admin API.
+    deployments: Arc<dyn DeploymentStore>,
     counters: Arc<dyn BudgetCounters>,
     writer: SpendWriter,
     /// Key hash to its identity; `None` remembers a key that does not exist.
@@ -109,15 +111,20 @@ impl Storage {
         pool_limit: Option<u32>,
         redis: Option<&SharedUsageSettings>,
     ) -> Result<Self, StoreError> {
-        let (store, counters): (Arc<dyn Store>, Arc<dyn BudgetCounters>) = match database {
+        type Parts = (
+            Arc<dyn Store>,
+            Arc<dyn BudgetCounters>,
+            Arc<dyn DeploymentStore>,
+        );
+        let (store, counters, deployments): Parts = match database {
             Database::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::connect(path).await?);
-                (Arc::clone(&store) as _, store as _)
+                (Arc::clone(&store) as _, Arc::clone(&store) as _, store as _)
             }
             Database::Postgres(url) => {
                 let options = url.parse().map_err(StoreError::from)?;
                 let store = Arc::new(PostgresStore::connect_pooled(options, pool_limit).await?);
-                (Arc::clone(&store) as _, store as _)
+                (Arc::clone(&store) as _, Arc::clone(&store) as _, store as _)
             }
         };
         let identities = Cache::builder()
@@ -157,6 +164,7 @@ impl Storage {
         let writer = SpendWriter::spawn(Arc::clone(&store), SpendWriterConfig::default());
         Ok(Self {
             store,
+            deployments,
             counters,
             writer,
             identities,
@@ -172,6 +180,11 @@ impl Storage {
     /// The store, for the admin API.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The deployments added through the admin API.
+    pub fn deployments(&self) -> &Arc<dyn DeploymentStore> {
+        &self.deployments
     }
 
     /// Forgets every remembered identity after a key, user or team changed, here and, when

@@ -12,12 +12,15 @@
 //!   hashes are stored; hashes compare in constant time.
 //! - [`ModelAliases`]: a key's `aliases` and a team's `model_aliases`, model names served by
 //!   another model.
+//! - [`DeploymentStore`]: deployments added through the admin API ([`StoredDeployment`]), with
+//!   a revision number that tells replicas when the list changed.
 //! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
 //!   it puts a moment in, computed alike by every replica.
 
 mod account;
 mod aliases;
 mod counters;
+mod deployments;
 mod error;
 mod key;
 mod model;
@@ -35,6 +38,7 @@ pub use account::{
 };
 pub use aliases::ModelAliases;
 pub use counters::{Budget, BudgetCounters, CounterKey, CounterScope, Reserve};
+pub use deployments::{DeploymentStore, StoredDeployment};
 pub use error::{BackendError, StoreError};
 pub use key::{
     KeyHash, ParseKeyHashError, RandomnessError, abbreviate_key, generate_key, hash_key, new_key_id,

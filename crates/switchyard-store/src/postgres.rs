@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use crate::deployments::sql_deployments;
 use crate::error::StoreError;
 use crate::sql::sql_store;
 use crate::sql_counters::sql_counters;
@@ -79,4 +80,5 @@ impl fmt::Debug for PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres);
+sql_deployments!(PostgresStore, sqlx::Postgres);
 sql_counters!(PostgresStore, sqlx::Postgres);

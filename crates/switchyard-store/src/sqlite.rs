@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::deployments::sql_deployments;
 use crate::error::StoreError;
 use crate::sql::sql_store;
 use crate::sql_counters::sql_counters;
@@ -105,4 +106,5 @@ impl fmt::Debug for SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+sql_deployments!(SqliteStore, sqlx::Sqlite);
 sql_counters!(SqliteStore, sqlx::Sqlite);

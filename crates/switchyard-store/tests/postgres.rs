@@ -86,6 +86,8 @@ async fn tables_live_in_the_search_path_schema_and_migrations_rerun_harmlessly()
         [
             "_sqlx_migrations",
             "accounts",
+            "deployments",
+            "deployments_revision",
             "members",
             "spend_counters",
             "spend_logs",

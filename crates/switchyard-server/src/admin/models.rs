@@ -24,7 +24,7 @@ pub async fn info(
     let data: Vec<Value> = state
         .groups()
         .iter()
-        .filter(|group| principal.reads_all() || caller.may_call(group.name()))
+        .filter(|group| principal.reads_all() || state.may_call(&caller, group.name()))
         .flat_map(|group| group.deployments().iter())
         .map(|d| {
             json!({

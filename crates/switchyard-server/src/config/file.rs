@@ -357,6 +357,10 @@ pub struct GeneralSettings {
     /// SQLite file `switchyard.db` in the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<Secret>,
+    /// LiteLLM's switch for keeping `/model/new` deployments in the database. Switchyard always
+    /// does; `false` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_model_in_db: Option<bool>,
     /// The most PostgreSQL connections each replica keeps open (LiteLLM's key; default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_connection_pool_limit: Option<u32>,

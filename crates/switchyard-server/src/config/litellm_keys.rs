@@ -450,10 +450,6 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused("Switchyard checks upstreams on GET /health only, not in the background"),
     ),
     (
-        "general_settings.store_model_in_db",
-        Handling::Refused("models added with /model/new are always stored; remove the key"),
-    ),
-    (
         "general_settings.disable_retry_on_max_parallel_request_limit_error",
         Handling::Refused("a deployment at its `max_parallel_requests` is skipped, not retried"),
     ),

@@ -132,14 +132,29 @@ fn load(
     origin: &source::Origin,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
+    load_with_stored(text, origin, env, &[])
+}
+
+/// Reads and validates a configuration with the deployments the admin API stored
+/// (`/model/new`) joining its `model_list`, after the file's own, each judged and checked as a
+/// deployment of the file is. `origin` locates `include:`d files.
+pub fn load_with_stored(
+    text: &str,
+    origin: &source::Origin,
+    env: &dyn Fn(&str) -> Option<String>,
+    stored: &[serde_json::Value],
+) -> Result<LoadedConfig, ConfigError> {
     let mut warnings = Vec::new();
-    let source = source::read(
+    let mut source = source::read(
         text,
         origin,
         env,
         &litellm_keys::may_stay_unresolved,
         &mut warnings,
     )?;
+    if !stored.is_empty() {
+        source::add_deployments(&mut source.document, stored, env)?;
+    }
     let file = typed(source.document, &mut warnings)?;
     // `environment_variables` win over the process environment for every lookup, as LiteLLM
     // sets them in its environment before reading anything.

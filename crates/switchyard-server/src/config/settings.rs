@@ -223,6 +223,13 @@ impl Settings {
             }
             deployments.push(deployment);
         }
+        if file.general_settings.store_model_in_db == Some(false) {
+            return Err(ConfigError::invalid(
+                "general_settings.store_model_in_db",
+                "Switchyard always keeps deployments added with /model/new in the database; \
+                 remove the key",
+            ));
+        }
         let budgets =
             super::budgets::budget_settings(&file.general_settings, &file.litellm_settings)?;
         let master_key = match file.general_settings.master_key {

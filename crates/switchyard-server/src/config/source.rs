@@ -47,6 +47,39 @@ impl Origin {
     }
 }
 
+/// Adds `deployments` (stored `model_list` entries) to the document's `model_list`, their
+/// `os.environ/NAME` values resolved like the file's; an unset variable is an error naming the
+/// deployment.
+pub fn add_deployments(
+    document: &mut Value,
+    deployments: &[Value],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let Value::Object(root) = document else {
+        return Ok(());
+    };
+    let list = root
+        .entry("model_list")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if list.is_null() {
+        *list = Value::Array(Vec::new());
+    }
+    let Value::Array(list) = list else {
+        return Err(ConfigError::invalid("model_list", "must be a list"));
+    };
+    for deployment in deployments {
+        let mut deployment = deployment.clone();
+        let id = deployment["model_info"]["id"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+        let mut path = format!("model_list[stored {id}]");
+        resolve_env(&mut deployment, &mut path, env, &|_| false)?;
+        list.push(deployment);
+    }
+    Ok(())
+}
+
 /// Reads `text` into one document: includes merged, variables resolved.
 ///
 /// `skip_env` says which paths may keep an `os.environ/NAME` whose variable is not set (keys
