@@ -23,27 +23,51 @@ pub struct Source {
     pub variables: BTreeMap<String, String>,
 }
 
-/// Where `include:` paths are looked up: the directory of the file that names them.
+/// Where `include:` paths are looked up: the directory of the file that names them. Text that
+/// came from no file may include none.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
-    /// The directory of the configuration file; `None` for text that came from no file
-    /// (includes are then looked up from the working directory).
+    /// The directory of the configuration file; `None` for text that came from no file.
     pub dir: Option<PathBuf>,
 }
+
+/// The largest file `include:` reads.
+const MAX_INCLUDE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Origin {
     /// The origin of the file at `path`.
     pub fn of_file(path: &Path) -> Self {
         Self {
-            dir: path.parent().map(Path::to_owned),
+            dir: Some(
+                path.parent()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            ),
         }
     }
 
-    fn resolve(&self, name: &str) -> PathBuf {
-        match &self.dir {
-            Some(dir) => dir.join(name),
-            None => PathBuf::from(name),
+    /// Reads the included file `name`: a regular file, relative to the including file's
+    /// directory, of at most [`MAX_INCLUDE_BYTES`].
+    fn read(&self, name: &str) -> Result<String, ConfigError> {
+        let Some(dir) = &self.dir else {
+            return Err(ConfigError::invalid(
+                "include",
+                "only a configuration file may include others (`switchyard serve -c FILE`)",
+            ));
+        };
+        let path = dir.join(name);
+        let read_error = |source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(&path).map_err(read_error)?;
+        if !meta.is_file() || meta.len() > MAX_INCLUDE_BYTES {
+            return Err(ConfigError::invalid(
+                format!("include ({name})"),
+                "must name a regular file of at most 16 MiB",
+            ));
         }
+        std::fs::read_to_string(&path).map_err(read_error)
     }
 }
 
@@ -103,11 +127,7 @@ pub fn read(
     };
     if let Some(include) = root.remove("include") {
         for (index, name) in include_names(include)?.into_iter().enumerate() {
-            let path = origin.resolve(&name);
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = origin.read(&name)?;
             let prefix = format!("include[{index}] ({name}): ");
             let included = parse_yaml(&text, &prefix, warnings)?;
             merge_included(root, included, &name, warnings)?;
@@ -382,6 +402,13 @@ router_settings:
         assert_eq!(warnings[0].path, "litellm_settings.request_timeout");
         let err = read_text("include: missing.yaml\n", &origin).expect_err("no such file");
         assert!(err.to_string().contains("missing.yaml"), "{err}");
+        let err = read_text("include: /dev/zero\n", &origin).expect_err("not a regular file");
+        assert!(err.to_string().contains("regular file"), "{err}");
+        let err = read_text("include: models.yaml\n", &Origin::default()).expect_err("no file");
+        assert!(
+            err.to_string().contains("only a configuration file"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
