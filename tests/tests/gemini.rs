@@ -356,7 +356,7 @@ async fn google_errors_map_to_the_right_statuses() {
     let (_upstream, gateway) = gemini_setup().await;
     let cases = [
         ("gemini-bad-request", 400, "upstream_bad_request"),
-        ("gemini-too-long", 400, "context_window_exceeded"),
+        ("gemini-too-long", 400, "context_length_exceeded"),
         ("gemini-unavailable", 502, "overloaded"),
         ("gemini-bad-key", 502, "upstream_authentication_failed"),
     ];
@@ -394,7 +394,11 @@ async fn a_rate_limit_is_429_with_retry_after_streamed_or_not() {
             RETRY_AFTER_SECONDS.to_string().as_str()
         );
         let (status, code, body) = error_of(response).await;
-        assert_eq!((status, code.as_str()), (429, "rate_limited"), "{body}");
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limit_exceeded"),
+            "{body}"
+        );
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -500,4 +504,37 @@ async fn embeddings_use_embed_content_for_one_input_and_batch_embed_contents_for
         2,
         "a refused request is not sent"
     );
+}
+
+// A rejected provider key (Google answers `API_KEY_INVALID`,
+// https://ai.google.dev/gemini-api/docs/troubleshooting) is the gateway's credentials, not the
+// client's: the first answer and the cooldown after it both say so.
+#[tokio::test]
+async fn a_refused_provider_key_is_named_in_the_error_and_in_the_cooldown_after_it() {
+    let (_upstream, gateway) = gemini_setup().await;
+    let request = user("gemini-bad-key", "hi");
+    let call = || gateway.post("/v1/chat/completions", &request, Some(MASTER_KEY));
+    let (status, code, body) = error_of(call().await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (502, "upstream_authentication_failed"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("refused this gateway's credentials"),
+        "{message}"
+    );
+    let (status, code, body) = error_of(call().await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (503, "no_deployment_available"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cooling down") && message.contains("refused this gateway's credentials"),
+        "{message}"
+    );
+    assert!(!message.contains(GEMINI_KEY), "{message}");
 }
