@@ -209,9 +209,20 @@ async fn tool_calls_come_back_as_openai_tool_calls_and_their_results_go_back_as_
     );
     let calls = message["tool_calls"].as_array().expect("tool calls");
     assert_eq!(calls.len(), 2);
-    assert_eq!(
-        calls[0]["id"],
-        "call_0__thought__CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ=="
+    // New ids in Anthropic's alphabet, the thought signature riding in the first one.
+    let ids: Vec<&str> = calls.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(
+        ids.len() == 2
+            && ids[0] != ids[1]
+            && ids.iter().all(|id| id.starts_with("call_")
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')),
+        "{ids:?}"
+    );
+    assert!(
+        ids[0].contains("_ts1_") && !ids[1].contains("_ts1_"),
+        "{ids:?}"
     );
     assert_eq!(calls[0]["type"], "function");
     assert_eq!(calls[0]["function"]["name"], "get_current_weather");
@@ -225,7 +236,6 @@ async fn tool_calls_come_back_as_openai_tool_calls_and_their_results_go_back_as_
         arguments,
         json!({"location": "Boston, MA", "unit": "celsius"})
     );
-    assert_eq!(calls[1]["id"], "call_1");
     assert_eq!(calls[1]["function"]["name"], "get_current_time");
     assert_eq!(
         calls[1]["function"]["arguments"],
@@ -296,9 +306,11 @@ async fn a_streamed_tool_call_is_one_complete_tool_call_delta() {
         chunks[0]["choices"][0]["delta"],
         json!({"role": "assistant", "content": "Let me check the weather."})
     );
+    let id = chunks[1]["choices"][0]["delta"]["tool_calls"][0]["id"].clone();
+    assert!(id.as_str().is_some_and(|id| id.contains("_ts1_")), "{id}");
     assert_eq!(
         chunks[1]["choices"][0]["delta"],
-        json!({"tool_calls": [{"index": 0, "id": "call_0__thought__EpYCCpMCAdHtim9X4w==",
+        json!({"tool_calls": [{"index": 0, "id": id,
                "type": "function", "function": {"name": "get_current_weather",
                "arguments": "{\"location\":\"Boston, MA\"}"}}]})
     );

@@ -1,8 +1,33 @@
 //! Translation helpers every adapter for a non-OpenAI wire format shares.
 
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 use switchyard_wire::{ChatMessage, MessageContent};
 
 use crate::{ErrorClass, ProviderError};
+
+/// A tool call id as a provider with a stricter id format takes it: the id itself when it
+/// matches `^[a-zA-Z0-9_-]+$` (Anthropic's `tool_use.id`, Bedrock's `toolUseId`) and fits
+/// `max_len`, else `call_` and the base64url SHA-256 of the id (48 characters). The same id
+/// always gives the same answer, so a call and the result that names it still match within a
+/// request; ids of other providers (Gemini's, which carry a thought signature and run long)
+/// survive a fallback mid-conversation.
+pub(crate) fn portable_tool_call_id(id: &str, max_len: Option<usize>) -> Cow<'_, str> {
+    let valid = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && max_len.is_none_or(|max| id.len() <= max);
+    if valid {
+        return Cow::Borrowed(id);
+    }
+    let mut short = String::from("call_");
+    URL_SAFE_NO_PAD.encode_string(Sha256::digest(id.as_bytes()), &mut short);
+    Cow::Owned(short)
+}
 
 /// The text of a system or developer message for providers whose system prompt holds text only:
 /// `None` when it is empty, a `BadRequest` naming `provider` when it holds other parts.
@@ -35,6 +60,33 @@ mod tests {
 
     fn message(value: serde_json::Value) -> ChatMessage {
         serde_json::from_value(value).expect("valid message")
+    }
+
+    #[test]
+    fn tool_call_ids_are_kept_when_valid_and_shortened_stably_otherwise() {
+        assert_eq!(
+            portable_tool_call_id("toolu_01A-b", Some(64)),
+            "toolu_01A-b"
+        );
+        let long = format!("call_{}_ts1_{}", "a".repeat(24), "Zm9v-_".repeat(50));
+        assert_eq!(portable_tool_call_id(&long, None), long.as_str());
+        let short = portable_tool_call_id(&long, Some(64));
+        assert_eq!(short.len(), 48);
+        assert_eq!(short, portable_tool_call_id(&long, Some(64)), "stable");
+        for odd in ["call_0__thought__CiQ+/==", "fc.7", ""] {
+            let fixed = portable_tool_call_id(odd, None);
+            assert!(
+                fixed.starts_with("call_")
+                    && fixed
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                "{odd}: {fixed}"
+            );
+        }
+        assert_ne!(
+            portable_tool_call_id("a.b", None),
+            portable_tool_call_id("a:b", None)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
 };
 
+use crate::translate::portable_tool_call_id;
 use crate::{ErrorClass, ProviderError};
 
 /// `max_tokens` when the client names no limit; the Messages API requires one.
@@ -221,7 +222,7 @@ fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderE
             })?
         };
         blocks.push(ContentBlock::ToolUse {
-            id: call.id,
+            id: portable_tool_call_id(&call.id, None).into_owned(),
             name: call.function.name,
             input,
             extra: Extra::new(),
@@ -233,6 +234,8 @@ fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderE
 fn tool_result(message: ChatMessage) -> Result<ContentBlock, ProviderError> {
     let tool_use_id = message
         .tool_call_id
+        .as_deref()
+        .map(|id| portable_tool_call_id(id, None).into_owned())
         .ok_or_else(|| bad_request("a `tool` message needs a `tool_call_id`"))?;
     Ok(ContentBlock::ToolResult {
         tool_use_id,

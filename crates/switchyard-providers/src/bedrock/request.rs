@@ -23,6 +23,7 @@ use super::wire::{
     SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
     ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
 };
+use crate::translate::portable_tool_call_id;
 use crate::{ErrorClass, ProviderError};
 
 const USER: &str = "user";
@@ -204,7 +205,7 @@ fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, Provider
         };
         blocks.push(ContentBlock {
             tool_use: Some(ToolUseBlock {
-                tool_use_id: call.id.clone(),
+                tool_use_id: portable_tool_call_id(&call.id, Some(MAX_TOOL_USE_ID)).into_owned(),
                 name: call.function.name.clone(),
                 input,
             }),
@@ -214,13 +215,18 @@ fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, Provider
     Ok(blocks)
 }
 
+/// The longest `toolUseId` Bedrock takes, with the pattern `^[a-zA-Z0-9_-]+$`
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html>).
+const MAX_TOOL_USE_ID: usize = 64;
+
 /// A `tool` message as a `toolResult` block: a JSON object result as `json`, anything else as
 /// `text`.
 fn tool_result(message: &ChatMessage) -> Result<ContentBlock, ProviderError> {
     let tool_use_id = message
         .tool_call_id
-        .clone()
+        .as_deref()
         .filter(|id| !id.is_empty())
+        .map(|id| portable_tool_call_id(id, Some(MAX_TOOL_USE_ID)).into_owned())
         .ok_or_else(|| bad_request("a `tool` message needs the `tool_call_id` it answers"))?;
     let text = message
         .content

@@ -225,14 +225,14 @@ fn assistant_parts(message: &ChatMessage) -> Result<Vec<Part>, ProviderError> {
                 }
             }
         };
-        let (_, thought_signature) = tool_call_id::split(&call.id);
+        let thought_signature = tool_call_id::signature(&call.id);
         parts.push(Part {
             function_call: Some(FunctionCall {
                 id: None,
                 name: call.function.name.clone(),
                 args: Some(args),
             }),
-            thought_signature: thought_signature.map(str::to_owned),
+            thought_signature,
             ..Part::default()
         });
     }
@@ -512,12 +512,12 @@ mod tests {
             "messages": [
                 {"role": "user", "content": "Weather and time in Boston?"},
                 {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_0__thought__c2lnbmF0dXJl", "type": "function",
+                    {"id": "call_Q2b8dXk0aP3mZr7TnV1wYc9e_ts1_c2lnbmF0dXJl", "type": "function",
                      "function": {"name": "get_current_weather", "arguments": "{\"location\":\"Boston, MA\"}"}},
                     {"id": "call_1", "type": "function",
                      "function": {"name": "get_current_time", "arguments": ""}}
                 ]},
-                {"role": "tool", "tool_call_id": "call_0__thought__c2lnbmF0dXJl", "content": "{\"temperature\": 21}"},
+                {"role": "tool", "tool_call_id": "call_Q2b8dXk0aP3mZr7TnV1wYc9e_ts1_c2lnbmF0dXJl", "content": "{\"temperature\": 21}"},
                 {"role": "tool", "tool_call_id": "call_1", "content": "10:42"},
                 {"role": "user", "content": "Thanks!"}
             ],

@@ -167,7 +167,7 @@ impl Translator {
             let index = candidate.index.unwrap_or(position as u32);
             let progress = self.candidates.entry(index).or_default();
             let parts = candidate.content.as_ref().map_or(&[][..], |c| &c.parts);
-            let said = CandidateAnswer::from_parts(parts, progress.calls);
+            let said = CandidateAnswer::from_parts(parts);
             let tool_calls: Vec<ToolCallDelta> = said
                 .tool_calls
                 .into_iter()
@@ -336,9 +336,14 @@ mod tests {
         assert_eq!(delta.role, None);
         assert_eq!(delta.content, None);
         let calls = delta.tool_calls.as_ref().expect("tool call delta");
+        let id = calls[0].id.clone().expect("an id");
+        assert_eq!(
+            super::super::tool_call_id::signature(&id).as_deref(),
+            Some("EpYCCpMCAdHtim9X4w==")
+        );
         assert_eq!(
             serde_json::to_value(calls).expect("serializes"),
-            json!([{"index": 0, "id": "call_0__thought__EpYCCpMCAdHtim9X4w==", "type": "function",
+            json!([{"index": 0, "id": id, "type": "function",
                     "function": {"name": "get_current_weather",
                                  "arguments": "{\"location\":\"Boston, MA\"}"}}])
         );
