@@ -5,9 +5,66 @@ use std::borrow::Cow;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use switchyard_wire::{ChatMessage, MessageContent};
+use switchyard_wire::{ChatMessage, ChatRequest, JsonSchemaFormat, MessageContent, RawJson};
 
 use crate::{ErrorClass, ProviderError};
+
+/// The output format a chat request asks for in `response_format`
+/// (<https://platform.openai.com/docs/api-reference/chat/create>, `response_format`), read
+/// once for adapters that translate it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RequestedFormat {
+    /// Text: no `response_format`, or `{"type": "text"}`.
+    Text,
+    /// `{"type": "json_object"}`: any JSON object.
+    JsonObject,
+    /// `{"type": "json_schema", "json_schema": {"name", "description", "schema", "strict"}}`:
+    /// JSON that follows `schema`, when given.
+    JsonSchema {
+        /// The format's name.
+        name: Option<String>,
+        /// What the format is for.
+        description: Option<String>,
+        /// The JSON Schema; OpenAI makes it optional.
+        schema: Option<RawJson>,
+    },
+}
+
+/// Reads the request's `response_format`: a `BadRequest` when it is not an object with a
+/// `type` of `text`, `json_object` or `json_schema`.
+pub(crate) fn requested_format(request: &ChatRequest) -> Result<RequestedFormat, ProviderError> {
+    let Some(format) = request.read_response_format() else {
+        return Ok(RequestedFormat::Text);
+    };
+    let format = format.map_err(|e| {
+        ProviderError::new(ErrorClass::BadRequest, format!("`response_format`: {e}"))
+    })?;
+    match format.kind.as_str() {
+        "text" => Ok(RequestedFormat::Text),
+        "json_object" => Ok(RequestedFormat::JsonObject),
+        "json_schema" => {
+            let JsonSchemaFormat {
+                name,
+                description,
+                schema,
+            } = format.json_schema.ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::BadRequest,
+                    "`response_format` of type `json_schema` needs its `json_schema` object",
+                )
+            })?;
+            Ok(RequestedFormat::JsonSchema {
+                name,
+                description,
+                schema: schema.filter(|s| !s.is_null()),
+            })
+        }
+        _ => Err(ProviderError::new(
+            ErrorClass::BadRequest,
+            "`response_format.type` must be `text`, `json_object` or `json_schema`",
+        )),
+    }
+}
 
 /// A tool call id as a provider with a stricter id format takes it: the id itself when it
 /// matches `^[a-zA-Z0-9_-]+$` (Anthropic's `tool_use.id`, Bedrock's `toolUseId`) and fits
@@ -60,6 +117,48 @@ mod tests {
 
     fn message(value: serde_json::Value) -> ChatMessage {
         serde_json::from_value(value).expect("valid message")
+    }
+
+    fn format_of(value: serde_json::Value) -> Result<RequestedFormat, ProviderError> {
+        let mut body = json!({"model": "m", "messages": []});
+        body["response_format"] = value;
+        requested_format(&serde_json::from_value(body).expect("valid request"))
+    }
+
+    // `response_format` shapes: https://platform.openai.com/docs/api-reference/chat/create and
+    // the schema the OpenAI SDK's `.parse()` sends for a pydantic model
+    // (https://platform.openai.com/docs/guides/structured-outputs).
+    #[test]
+    fn response_formats_read_as_openai_defines_them() {
+        let plain: ChatRequest =
+            serde_json::from_value(json!({"model": "m", "messages": []})).expect("valid");
+        assert_eq!(requested_format(&plain).expect("ok"), RequestedFormat::Text);
+        assert_eq!(
+            format_of(json!({"type": "text"})).expect("ok"),
+            RequestedFormat::Text
+        );
+        assert_eq!(
+            format_of(json!({"type": "json_object"})).expect("ok"),
+            RequestedFormat::JsonObject
+        );
+        let parsed = format_of(json!({"type": "json_schema", "json_schema": {
+            "name": "City", "strict": true,
+            "schema": {"type": "object", "properties": {"name": {"type": "string"}},
+                       "required": ["name"], "additionalProperties": false}}}))
+        .expect("ok");
+        let RequestedFormat::JsonSchema { name, schema, .. } = parsed else {
+            panic!("json_schema expected, got {parsed:?}")
+        };
+        assert_eq!(name.as_deref(), Some("City"));
+        assert!(schema.is_some_and(|s| s.get().contains("additionalProperties")));
+        for bad in [
+            json!("json"),
+            json!({"type": "yaml"}),
+            json!({"type": "json_schema"}),
+        ] {
+            let err = format_of(bad.clone()).expect_err("refused");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{bad}");
+        }
     }
 
     #[test]

@@ -172,6 +172,12 @@ pub struct ResponseFormat {
 /// The `json_schema` of a `response_format`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct JsonSchemaFormat {
+    /// The format's name (required by OpenAI; `[a-zA-Z0-9_-]`, at most 64 characters).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the format is for, for the model.
+    #[serde(default)]
+    pub description: Option<String>,
     /// The JSON Schema the answer must follow.
     #[serde(default)]
     pub schema: Option<RawJson>,

@@ -13,7 +13,7 @@ use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
 };
 
-use crate::translate::portable_tool_call_id;
+use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
 use crate::{ErrorClass, ProviderError};
 
 /// `max_tokens` when the client names no limit; the Messages API requires one.
@@ -30,6 +30,7 @@ pub fn to_messages_request(
             "Anthropic answers with one choice; `n` greater than 1 is not supported",
         ));
     }
+    let output_config = output_config(&request)?;
     let mut system = Vec::new();
     let mut turns: Vec<InputMessage> = Vec::new();
     for message in request.messages {
@@ -113,8 +114,39 @@ pub fn to_messages_request(
             user_id: Some(user_id),
             extra: Extra::new(),
         }),
-        extra: Extra::new(),
+        extra: output_config
+            .map(|config| Extra::from_iter([("output_config".to_owned(), config)]))
+            .unwrap_or_default(),
     })
+}
+
+/// `response_format` as Anthropic's structured outputs
+/// (<https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs>): a
+/// `json_schema` format becomes `output_config.format`, `{"type": "json_schema", "schema"}`,
+/// so the answer's text is JSON that follows the schema. Anthropic has no JSON mode without a
+/// schema, so `json_object` (and a `json_schema` without its schema) is refused rather than
+/// answered as free text.
+fn output_config(request: &ChatRequest) -> Result<Option<Value>, ProviderError> {
+    match requested_format(request)? {
+        RequestedFormat::Text => Ok(None),
+        RequestedFormat::JsonSchema {
+            schema: Some(schema),
+            ..
+        } => {
+            let schema: Value = schema
+                .parse()
+                .map_err(|e| bad_request(format!("`response_format.json_schema.schema`: {e}")))?;
+            Ok(Some(
+                json!({"format": {"type": "json_schema", "schema": schema}}),
+            ))
+        }
+        RequestedFormat::JsonSchema { schema: None, .. } => Err(bad_request(
+            "Anthropic deployments need `response_format.json_schema.schema`: Anthropic's structured outputs follow a schema",
+        )),
+        RequestedFormat::JsonObject => Err(bad_request(
+            "`response_format` `json_object` is not supported by Anthropic deployments, which have no JSON mode without a schema; send `json_schema` with a schema",
+        )),
+    }
 }
 
 fn bad_request(message: impl Into<String>) -> ProviderError {
@@ -386,6 +418,45 @@ mod tests {
             )
             .expect("ok");
             assert_eq!(sent["tool_choice"], expected);
+        }
+    }
+
+    // What the OpenAI SDK's `client.chat.completions.parse(response_format=City)` sends
+    // (https://platform.openai.com/docs/guides/structured-outputs), as Anthropic's structured
+    // outputs take it: `output_config.format`
+    // (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs).
+    #[test]
+    fn a_json_schema_response_format_becomes_anthropic_s_output_format() {
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string"},
+            "population": {"type": "integer"}}, "required": ["name", "population"],
+            "additionalProperties": false, "title": "City"});
+        let sent = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "Paris?"}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "City", "strict": true, "schema": schema}}}),
+        )
+        .expect("translates");
+        assert_eq!(
+            sent["output_config"],
+            json!({"format": {"type": "json_schema", "schema": schema}})
+        );
+        let text = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "text"}}),
+        )
+        .expect("translates");
+        assert!(text.get("output_config").is_none(), "{text}");
+        for format in [
+            json!({"type": "json_object"}),
+            json!({"type": "json_schema", "json_schema": {"name": "x"}}),
+            json!({"type": "yaml"}),
+        ] {
+            let err = translate(
+                json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                "response_format": format}),
+            )
+            .expect_err("refused, never answered unformatted");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{format}");
         }
     }
 

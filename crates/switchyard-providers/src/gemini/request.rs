@@ -14,6 +14,7 @@ use super::wire::{
     Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
     FunctionResponse, GenerateContentRequest, GenerationConfig, Part, Tool, ToolConfig,
 };
+use crate::translate::{RequestedFormat, requested_format};
 use crate::{ErrorClass, ProviderError};
 
 /// Gemini's role of the user's turns (function results included).
@@ -291,20 +292,16 @@ fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, 
         frequency_penalty: number("frequency_penalty"),
         ..GenerationConfig::default()
     };
-    if let Some(format) = request.read_response_format() {
-        let format = format.map_err(|e| bad_request(format!("`response_format`: {e}")))?;
-        match format.kind.as_str() {
-            "text" => {}
-            "json_object" => config.response_mime_type = Some("application/json".into()),
-            "json_schema" => {
-                config.response_mime_type = Some("application/json".into());
-                config.response_json_schema = format.json_schema.and_then(|s| s.schema);
-            }
-            _ => {
-                return Err(bad_request(
-                    "`response_format.type` must be `text`, `json_object` or `json_schema`",
-                ));
-            }
+    // JSON mode and JSON Schema: https://ai.google.dev/gemini-api/docs/structured-output
+    // (`responseMimeType`, `responseJsonSchema`).
+    match requested_format(request)? {
+        RequestedFormat::Text => {}
+        RequestedFormat::JsonObject => {
+            config.response_mime_type = Some("application/json".into());
+        }
+        RequestedFormat::JsonSchema { schema, .. } => {
+            config.response_mime_type = Some("application/json".into());
+            config.response_json_schema = schema;
         }
     }
     Ok((config != GenerationConfig::default()).then_some(config))
