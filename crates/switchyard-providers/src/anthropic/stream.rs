@@ -459,4 +459,35 @@ mod tests {
             ErrorClass::InvalidResponse
         );
     }
+
+    use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // Fixture stream_parallel_tool_use.sse: two tool_use blocks after a text block; each
+    // becomes its own OpenAI tool call (index 0 and 1, not the block indexes 1 and 2), its
+    // input pieces joined under its own index.
+    #[tokio::test]
+    async fn parallel_tool_calls_keep_their_own_index_id_and_whole_arguments() {
+        let chunks = ok(replay(include_str!(
+            "../../tests/fixtures/anthropic/stream_parallel_tool_use.sse"
+        ))
+        .await);
+        let calls = assembled_tool_calls(&chunks);
+        let summary: Vec<_> = calls.iter().map(AssembledCall::summary).collect();
+        let ids: Vec<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                "toolu_01NRLabsLyVHZPKxbKvkfSMn"
+            ]
+        );
+        assert_eq!(
+            summary,
+            [
+                (0, "get_weather", json!({"location": "San Francisco, CA"})),
+                (1, "get_time", json!({"timezone": "America/Los_Angeles"})),
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
 }

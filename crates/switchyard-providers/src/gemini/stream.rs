@@ -445,4 +445,44 @@ mod tests {
         .await;
         assert!(unfinished.last().expect("items").is_err());
     }
+
+    use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // Fixture stream_parallel_function_calls.sse: two functionCall parts in one event, a third
+    // in the next. Each is a whole tool call with its own index, a new id, the first carrying
+    // its thought signature.
+    #[tokio::test]
+    async fn parallel_function_calls_keep_their_own_index_id_and_whole_arguments() {
+        let chunks = ok(translate(include_str!(
+            "../../tests/fixtures/gemini/stream_parallel_function_calls.sse"
+        ))
+        .await);
+        let calls = assembled_tool_calls(&chunks);
+        let summary: Vec<_> = calls.iter().map(AssembledCall::summary).collect();
+        assert_eq!(
+            summary,
+            [
+                (0, "get_current_weather", json!({"location": "Boston, MA"})),
+                (
+                    1,
+                    "get_current_time",
+                    json!({"timezone": "America/New_York"})
+                ),
+                (2, "get_current_weather", json!({"location": "Paris"})),
+            ]
+        );
+        let signatures: Vec<Option<String>> = calls
+            .iter()
+            .map(|c| super::super::tool_call_id::signature(&c.id))
+            .collect();
+        assert_eq!(
+            signatures,
+            [
+                Some("CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ==".to_owned()),
+                None,
+                None
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
 }
