@@ -37,6 +37,7 @@ CLAUDE = "claude"  # -> fake Anthropic API, model "claude-text"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 CLAUDE_RATE_LIMITED = "claude-rate-limited"
 CLAUDE_STRUCTURED = "claude-structured"  # -> fake Anthropic API, model "claude-structured"
+CLAUDE_JSON_TOOL = "claude-json-tool"  # -> fake Anthropic API, model "claude-json-tool"
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -69,6 +70,7 @@ def config(openai_base: str, anthropic_base: str) -> str:
         + anthropic_backed(CLAUDE_TOOL, "claude-tool")
         + anthropic_backed(CLAUDE_RATE_LIMITED, "claude-rate-limited")
         + anthropic_backed(CLAUDE_STRUCTURED, "claude-structured")
+        + anthropic_backed(CLAUDE_JSON_TOOL, "claude-json-tool")
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
 
@@ -394,13 +396,34 @@ def test_parse_with_a_pydantic_model_reaches_anthropic_as_its_output_format(
     assert json.loads(replayed["content"])["name"] == "John Smith"
 
 
-def test_json_object_is_refused_for_anthropic_rather_than_answered_unformatted(
+def test_json_object_reaches_anthropic_as_a_forced_tool_and_comes_back_as_json_text(
+    gpt: openai.OpenAI, anthropic_upstream: FakeAnthropicUpstream
+) -> None:
+    # Anthropic has no schema-less JSON mode; the gateway forces a tool that takes any object
+    # (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use) and
+    # answers with its input as the message's text.
+    mark = marker()
+    completion = gpt.chat.completions.create(
+        model=CLAUDE_JSON_TOOL, messages=user(f"weather as JSON {mark}"), response_format={"type": "json_object"}
+    )
+    choice = completion.choices[0]
+    assert json.loads(choice.message.content) == {"location": "San Francisco, CA", "temperature_c": 18}
+    assert choice.message.tool_calls is None and choice.finish_reason == "stop"
+    [sent] = anthropic_upstream.find_by_text(mark)
+    assert [t["name"] for t in sent.json["tools"]] == ["json_object_answer"]
+    assert sent.json["tool_choice"]["type"] == "tool"
+
+
+def test_json_object_with_tools_is_refused_for_anthropic_rather_than_answered_unformatted(
     gpt: openai.OpenAI, anthropic_upstream: FakeAnthropicUpstream
 ) -> None:
     mark = marker()
     with pytest.raises(openai.BadRequestError) as caught:
         gpt.chat.completions.create(
-            model=CLAUDE, messages=user(f"json please {mark}"), response_format={"type": "json_object"}
+            model=CLAUDE,
+            messages=user(f"json please {mark}"),
+            response_format={"type": "json_object"},
+            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]}}],
         )
     error = caught.value.response.json()["error"]
     assert "json_object" in error["message"], error
