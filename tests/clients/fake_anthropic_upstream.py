@@ -11,6 +11,8 @@ chooses the answer:
 ``claude-text``          ``text_response.json``, or ``stream_text.sse``
 ``claude-tool``          ``tool_use_response.json``, or ``stream_tool_use.sse``
 ``claude-rate-limited``  429, ``retry-after: 7``, ``error_rate_limit.json``
+``claude-structured``    ``structured_output_response.json`` (JSON text, for ``output_config``)
+``claude-json-tool``     ``json_tool_response.json`` (the forced tool of a ``json_object`` answer)
 anything else            404 with a ``not_found_error`` body
 =======================  =====================================================
 
@@ -101,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._replay("stream_tool_use.sse")
             else:
                 self._send(200, fixture("tool_use_response.json"), "application/json")
+        elif model == "claude-structured" and not stream:
+            self._send(200, fixture("structured_output_response.json"), "application/json")
+        elif model == "claude-json-tool" and not stream:
+            self._send(200, fixture("json_tool_response.json"), "application/json")
         elif model == "claude-rate-limited":
             self._send(429, fixture("error_rate_limit.json"), "application/json", {"retry-after": RETRY_AFTER})
         else:

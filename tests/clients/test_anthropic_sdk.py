@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import anthropic
 import openai
+import pydantic
 import pytest
 
 from conftest import MASTER_KEY, UPSTREAM_KEY, UPSTREAM_KEY_ENV, Gateway
@@ -35,6 +36,8 @@ TOOL_BACKED = "tool-model"  # -> fake OpenAI-compatible upstream, model "tool-ca
 CLAUDE = "claude"  # -> fake Anthropic API, model "claude-text"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 CLAUDE_RATE_LIMITED = "claude-rate-limited"
+CLAUDE_STRUCTURED = "claude-structured"  # -> fake Anthropic API, model "claude-structured"
+CLAUDE_JSON_TOOL = "claude-json-tool"  # -> fake Anthropic API, model "claude-json-tool"
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -66,6 +69,8 @@ def config(openai_base: str, anthropic_base: str) -> str:
         + anthropic_backed(CLAUDE, "claude-text")
         + anthropic_backed(CLAUDE_TOOL, "claude-tool")
         + anthropic_backed(CLAUDE_RATE_LIMITED, "claude-rate-limited")
+        + anthropic_backed(CLAUDE_STRUCTURED, "claude-structured")
+        + anthropic_backed(CLAUDE_JSON_TOOL, "claude-json-tool")
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
 
@@ -339,3 +344,87 @@ def test_openai_sdk_gets_tool_calls_from_an_anthropic_deployment(gpt: openai.Ope
     assert call.id == "toolu_01A09q90qw90lq917835lq9"
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"location": "San Francisco, CA", "unit": "celsius"}
+
+
+# -- structured outputs: the openai SDK's .parse() to an Anthropic deployment -----------------
+
+
+class ContactInfo(pydantic.BaseModel):
+    """The documented contact-extraction example of Anthropic's structured outputs."""
+
+    name: str
+    email: str
+    plan_interest: str
+    demo_requested: bool
+
+
+# `client.chat.completions.parse(response_format=<pydantic model>)` sends a strict
+# `json_schema` (https://platform.openai.com/docs/guides/structured-outputs); an Anthropic
+# deployment gets it as `output_config.format`
+# (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs) and the SDK parses
+# the JSON answer into the model.
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_parse_with_a_pydantic_model_reaches_anthropic_as_its_output_format(
+    gpt: openai.OpenAI, anthropic_upstream: FakeAnthropicUpstream, fake_upstream
+) -> None:
+    mark = marker()
+    completion = gpt.chat.completions.parse(
+        model=CLAUDE_STRUCTURED,
+        messages=user(f"John Smith (john@example.com) wants Enterprise and a demo. {mark}"),
+        response_format=ContactInfo,
+    )
+    parsed = completion.choices[0].message.parsed
+    assert parsed == ContactInfo(
+        name="John Smith", email="john@example.com", plan_interest="Enterprise", demo_requested=True
+    )
+    [sent] = anthropic_upstream.find_by_text(mark)
+    output_format = sent.json["output_config"]["format"]
+    assert output_format["type"] == "json_schema"
+    assert set(output_format["schema"]["properties"]) == set(ContactInfo.model_fields)
+    assert output_format["schema"]["additionalProperties"] is False
+
+    # The application replays the parsed message (the SDK sends its `parsed` with it) to an
+    # OpenAI-compatible deployment: the upstream gets the message as OpenAI defines it.
+    follow_up = gpt.chat.completions.create(
+        model=OPENAI_BACKED,
+        messages=[*user(f"who? {mark}"), completion.choices[0].message, *user("thanks")],
+    )
+    assert follow_up.choices[0].message.content
+    [forwarded] = fake_upstream.find_by_text(mark)
+    replayed = forwarded.json["messages"][1]
+    assert replayed["role"] == "assistant" and "parsed" not in replayed, replayed
+    assert json.loads(replayed["content"])["name"] == "John Smith"
+
+
+def test_json_object_reaches_anthropic_as_a_forced_tool_and_comes_back_as_json_text(
+    gpt: openai.OpenAI, anthropic_upstream: FakeAnthropicUpstream
+) -> None:
+    # Anthropic has no schema-less JSON mode; the gateway forces a tool that takes any object
+    # (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use) and
+    # answers with its input as the message's text.
+    mark = marker()
+    completion = gpt.chat.completions.create(
+        model=CLAUDE_JSON_TOOL, messages=user(f"weather as JSON {mark}"), response_format={"type": "json_object"}
+    )
+    choice = completion.choices[0]
+    assert json.loads(choice.message.content) == {"location": "San Francisco, CA", "temperature_c": 18}
+    assert choice.message.tool_calls is None and choice.finish_reason == "stop"
+    [sent] = anthropic_upstream.find_by_text(mark)
+    assert [t["name"] for t in sent.json["tools"]] == ["json_object_answer"]
+    assert sent.json["tool_choice"]["type"] == "tool"
+
+
+def test_json_object_with_tools_is_refused_for_anthropic_rather_than_answered_unformatted(
+    gpt: openai.OpenAI, anthropic_upstream: FakeAnthropicUpstream
+) -> None:
+    mark = marker()
+    with pytest.raises(openai.BadRequestError) as caught:
+        gpt.chat.completions.create(
+            model=CLAUDE,
+            messages=user(f"json please {mark}"),
+            response_format={"type": "json_object"},
+            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]}}],
+        )
+    error = caught.value.response.json()["error"]
+    assert "json_object" in error["message"], error
+    assert anthropic_upstream.find_by_text(mark) == [], "nothing was sent"

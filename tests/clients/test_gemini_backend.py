@@ -283,7 +283,7 @@ def test_rate_limit_is_a_rate_limit_error_with_retry_after(client: openai.OpenAI
     error = caught.value
     assert error.status_code == 429
     assert error.response.headers.get("retry-after") == RETRY_AFTER
-    assert isinstance(error.body, dict) and error.body.get("code") == "rate_limited", error.body
+    assert isinstance(error.body, dict) and error.body.get("code") == "rate_limit_exceeded", error.body
     assert "RESOURCE_EXHAUSTED" in str(error.body.get("message")), error.body
     sent_to_gemini(fake_gemini, mark)
 

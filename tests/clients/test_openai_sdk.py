@@ -252,7 +252,7 @@ def test_upstream_429_is_rate_limit_error_with_retry_after(openai_client: openai
     err = caught.value
     assert err.status_code == 429
     assert err.response.headers.get("retry-after") == RETRY_AFTER
-    assert_openai_error_shape(err.response.json(), code="rate_limited")
+    assert_openai_error_shape(err.response.json(), code="rate_limit_exceeded")
     assert len(fake_upstream.find_by_text(mark)) >= 1
 
 
@@ -376,6 +376,24 @@ def test_models_list_names_configured_models(openai_client: openai.OpenAI) -> No
     ids = [m.id for m in models]
     assert sorted(set(ids)) == sorted(CONFIGURED_MODELS), ids
     assert all(m.object == "model" for m in models)
+
+
+def test_model_objects_pass_the_sdk_s_strict_validation(openai_client: openai.OpenAI) -> None:
+    # The model object's fields (https://platform.openai.com/docs/api-reference/models/object):
+    # `id` string, `object` "model", `created` integer (Unix seconds), `owned_by` string; the
+    # SDK's own `Model` type, validated strictly (no coercion), must accept each one as sent.
+    from openai.types import Model
+
+    raw = openai_client.models.with_raw_response.list().http_response.json()
+    assert raw["object"] == "list" and raw["data"], raw
+    for item in raw["data"]:
+        model = Model.model_validate(item, strict=True)
+        assert model.object == "model" and model.created > 0 and model.owned_by, item
+    retrieved = openai_client.models.retrieve(MODEL)
+    assert (retrieved.id, retrieved.object) == (MODEL, "model")
+    Model.model_validate(
+        openai_client.models.with_raw_response.retrieve(MODEL).http_response.json(), strict=True
+    )
 
 
 # -- lifecycle ------------------------------------------------------------------------------

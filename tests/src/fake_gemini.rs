@@ -84,6 +84,8 @@ pub struct GeminiRequest {
 /// - `gemini-rate-limited`: 429 with `retry-after: 7`; `gemini-bad-request`: 400;
 ///   `gemini-bad-key`: 400 `API_KEY_INVALID`; `gemini-too-long`: 400 about the token count;
 ///   `gemini-unavailable`: 503;
+/// - `gemini-tools-then-down`: the function calls of `gemini-tools`, then 503 for a request
+///   that answers them (holds a `functionResponse`): a conversation that must fall back;
 /// - `gemini-cut-stream`: the first event of the streamed text answer, then the connection ends;
 /// - `gemini-embedding`: `embedContent` and `batchEmbedContents` answers;
 /// - any other model: 404 `NOT_FOUND`. A request without `x-goog-api-key` gets 403.
@@ -162,6 +164,18 @@ async fn answer(
         ("gemini-text", "generateContent") => json(GENERATE_TEXT),
         ("gemini-text", "streamGenerateContent") => sse(STREAM_TEXT.to_owned()),
         ("gemini-tools", "generateContent") => json(GENERATE_FUNCTION_CALL),
+        ("gemini-tools-then-down", "generateContent") => {
+            let answers_calls = received
+                .lock()
+                .expect("lock")
+                .last()
+                .is_some_and(|r| r.body.to_string().contains("functionResponse"));
+            if answers_calls {
+                google_error(StatusCode::SERVICE_UNAVAILABLE, ERROR_UNAVAILABLE)
+            } else {
+                json(GENERATE_FUNCTION_CALL)
+            }
+        }
         ("gemini-tools", "streamGenerateContent") => sse(STREAM_FUNCTION_CALL.to_owned()),
         ("gemini-safety", "generateContent") => json(GENERATE_SAFETY_BLOCKED),
         ("gemini-safety", "streamGenerateContent") => sse(event_of(GENERATE_SAFETY_BLOCKED)),

@@ -230,7 +230,7 @@ async fn anthropic_errors_answer_with_the_gateway_statuses() {
         RETRY_AFTER_SECS.to_string().as_str()
     );
     let (status, code, body) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!((status, code.as_str()), (429, "rate_limit_exceeded"));
     assert!(
         body["error"]["message"]
             .as_str()
@@ -241,7 +241,7 @@ async fn anthropic_errors_answer_with_the_gateway_statuses() {
     for (model, status, code) in [
         ("claude-overloaded", 502, "overloaded"),
         ("claude-bad-request", 400, "upstream_bad_request"),
-        ("claude-too-long", 400, "context_window_exceeded"),
+        ("claude-too-long", 400, "context_length_exceeded"),
         ("claude-unreachable", 502, "upstream_unreachable"),
     ] {
         let (got_status, got_code, body) =

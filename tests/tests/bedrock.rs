@@ -357,7 +357,7 @@ async fn a_streamed_tool_call_arrives_as_indexed_tool_call_deltas() {
 async fn bedrock_errors_map_to_the_right_statuses_without_leaking_credentials() {
     let cases = [
         (models::INVALID, 400, "upstream_bad_request"),
-        (models::TOO_LONG, 400, "context_window_exceeded"),
+        (models::TOO_LONG, 400, "context_length_exceeded"),
         (models::UNAVAILABLE, 502, "overloaded"),
         (models::DENIED, 502, "upstream_permission_denied"),
         ("bedrock-unknown", 502, "upstream_not_found"),
@@ -402,7 +402,11 @@ async fn throttling_is_429_with_retry_after_when_bedrock_gives_one() {
             RETRY_AFTER_SECONDS.to_string().as_str()
         );
         let (status, code, body) = error_of(response).await;
-        assert_eq!((status, code.as_str()), (429, "rate_limited"), "{body}");
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limit_exceeded"),
+            "{body}"
+        );
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -420,7 +424,11 @@ async fn throttling_is_429_with_retry_after_when_bedrock_gives_one() {
         .await;
     assert!(response.headers().get("retry-after").is_none());
     let (status, code, body) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"), "{body}");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "rate_limit_exceeded"),
+        "{body}"
+    );
     assert!(
         body["error"]["message"]
             .as_str()

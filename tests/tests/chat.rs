@@ -168,3 +168,36 @@ async fn a_complete_answer_reports_its_cost_at_the_catalog_price() {
     assert_eq!(unpriced.status(), 200);
     assert!(unpriced.headers().get("x-switchyard-cost-usd").is_none());
 }
+
+// An application that appends the message `client.chat.completions.parse()` returned sends the
+// SDK-only `parsed` (and the answer's `annotations`, `audio: null`) back; OpenAI's request
+// messages define none of them (https://platform.openai.com/docs/api-reference/chat/create), so
+// the upstream gets the message without them, streamed or not.
+#[tokio::test]
+async fn a_replayed_parsed_answer_reaches_the_upstream_without_sdk_only_fields() {
+    let (upstream, gateway) = standard_setup().await;
+    for stream in [false, true] {
+        let response = gateway
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": "gpt-4o-mini", "stream": stream, "messages": [
+                    {"role": "user", "content": "city?"},
+                    {"role": "assistant", "content": "{\"city\":\"Paris\"}", "refusal": null,
+                     "parsed": {"city": "Paris"}, "annotations": [], "audio": null, "tool_calls": []},
+                    {"role": "user", "content": "and now?"}]}),
+                Some(MASTER_KEY),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "stream {stream}");
+        let _ = response.text().await;
+    }
+    for sent in upstream.received() {
+        assert_eq!(
+            sent.body["messages"][1],
+            json!({"role": "assistant", "content": "{\"city\":\"Paris\"}", "refusal": null}),
+            "{}",
+            sent.body
+        );
+    }
+    assert_eq!(upstream.received().len(), 2);
+}

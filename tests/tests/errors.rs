@@ -110,7 +110,7 @@ async fn an_upstream_429_is_passed_on_with_retry_after() {
         .await;
     assert_eq!(response.headers()["retry-after"], "3");
     let (status, code, body) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!((status, code.as_str()), (429, "rate_limit_exceeded"));
     assert!(
         body["error"]["message"]
             .as_str()

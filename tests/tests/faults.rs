@@ -306,7 +306,11 @@ async fn a_429_with_retry_after_reaches_the_client_when_no_other_deployment_can_
         Some(&b"7"[..])
     );
     let (status, code, body) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"), "{body}");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "rate_limit_exceeded"),
+        "{body}"
+    );
     assert_eq!(body["error"]["type"], "rate_limit_error");
     // The deployment cools down for the Retry-After: the retries had nowhere to go.
     assert_eq!(setup.upstream.requests(), ["ok", "ok", "rate-limited"]);

@@ -209,9 +209,20 @@ async fn tool_calls_come_back_as_openai_tool_calls_and_their_results_go_back_as_
     );
     let calls = message["tool_calls"].as_array().expect("tool calls");
     assert_eq!(calls.len(), 2);
-    assert_eq!(
-        calls[0]["id"],
-        "call_0__thought__CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ=="
+    // New ids in Anthropic's alphabet, the thought signature riding in the first one.
+    let ids: Vec<&str> = calls.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(
+        ids.len() == 2
+            && ids[0] != ids[1]
+            && ids.iter().all(|id| id.starts_with("call_")
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')),
+        "{ids:?}"
+    );
+    assert!(
+        ids[0].contains("_ts1_") && !ids[1].contains("_ts1_"),
+        "{ids:?}"
     );
     assert_eq!(calls[0]["type"], "function");
     assert_eq!(calls[0]["function"]["name"], "get_current_weather");
@@ -225,7 +236,6 @@ async fn tool_calls_come_back_as_openai_tool_calls_and_their_results_go_back_as_
         arguments,
         json!({"location": "Boston, MA", "unit": "celsius"})
     );
-    assert_eq!(calls[1]["id"], "call_1");
     assert_eq!(calls[1]["function"]["name"], "get_current_time");
     assert_eq!(
         calls[1]["function"]["arguments"],
@@ -296,9 +306,11 @@ async fn a_streamed_tool_call_is_one_complete_tool_call_delta() {
         chunks[0]["choices"][0]["delta"],
         json!({"role": "assistant", "content": "Let me check the weather."})
     );
+    let id = chunks[1]["choices"][0]["delta"]["tool_calls"][0]["id"].clone();
+    assert!(id.as_str().is_some_and(|id| id.contains("_ts1_")), "{id}");
     assert_eq!(
         chunks[1]["choices"][0]["delta"],
-        json!({"tool_calls": [{"index": 0, "id": "call_0__thought__EpYCCpMCAdHtim9X4w==",
+        json!({"tool_calls": [{"index": 0, "id": id,
                "type": "function", "function": {"name": "get_current_weather",
                "arguments": "{\"location\":\"Boston, MA\"}"}}]})
     );
@@ -356,7 +368,7 @@ async fn google_errors_map_to_the_right_statuses() {
     let (_upstream, gateway) = gemini_setup().await;
     let cases = [
         ("gemini-bad-request", 400, "upstream_bad_request"),
-        ("gemini-too-long", 400, "context_window_exceeded"),
+        ("gemini-too-long", 400, "context_length_exceeded"),
         ("gemini-unavailable", 502, "overloaded"),
         ("gemini-bad-key", 502, "upstream_authentication_failed"),
     ];
@@ -394,7 +406,11 @@ async fn a_rate_limit_is_429_with_retry_after_streamed_or_not() {
             RETRY_AFTER_SECONDS.to_string().as_str()
         );
         let (status, code, body) = error_of(response).await;
-        assert_eq!((status, code.as_str()), (429, "rate_limited"), "{body}");
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limit_exceeded"),
+            "{body}"
+        );
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -500,4 +516,37 @@ async fn embeddings_use_embed_content_for_one_input_and_batch_embed_contents_for
         2,
         "a refused request is not sent"
     );
+}
+
+// A rejected provider key (Google answers `API_KEY_INVALID`,
+// https://ai.google.dev/gemini-api/docs/troubleshooting) is the gateway's credentials, not the
+// client's: the first answer and the cooldown after it both say so.
+#[tokio::test]
+async fn a_refused_provider_key_is_named_in_the_error_and_in_the_cooldown_after_it() {
+    let (_upstream, gateway) = gemini_setup().await;
+    let request = user("gemini-bad-key", "hi");
+    let call = || gateway.post("/v1/chat/completions", &request, Some(MASTER_KEY));
+    let (status, code, body) = error_of(call().await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (502, "upstream_authentication_failed"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("refused this gateway's credentials"),
+        "{message}"
+    );
+    let (status, code, body) = error_of(call().await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (503, "no_deployment_available"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cooling down") && message.contains("refused this gateway's credentials"),
+        "{message}"
+    );
+    assert!(!message.contains(GEMINI_KEY), "{message}");
 }

@@ -112,7 +112,7 @@ async fn an_upstream_error_before_the_stream_starts_is_a_plain_http_error() {
         .await;
     assert_eq!(response.headers()["retry-after"], "3");
     let (status, code, _) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!((status, code.as_str()), (429, "rate_limit_exceeded"));
 }
 
 #[tokio::test]

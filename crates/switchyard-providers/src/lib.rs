@@ -19,6 +19,8 @@ pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod openai;
+#[cfg(test)]
+mod test_support;
 mod translate;
 
 use std::pin::Pin;

@@ -238,6 +238,18 @@ impl OpenAiCompatible {
     }
 }
 
+/// Messages as OpenAI's API defines them: what SDKs replay of earlier answers (the OpenAI SDK's
+/// `parsed`, `annotations`, ...) is dropped, since OpenAI-compatible upstreams refuse or
+/// misread it ([`ChatMessage::retain_openai_request_fields`]). The request's own unknown
+/// fields still pass through.
+///
+/// [`ChatMessage::retain_openai_request_fields`]: switchyard_wire::ChatMessage::retain_openai_request_fields
+fn retain_openai_message_fields(request: &mut ChatRequest) {
+    for message in &mut request.messages {
+        message.retain_openai_request_fields();
+    }
+}
+
 impl Provider for OpenAiCompatible {
     fn family(&self) -> &'static str {
         self.inner.family
@@ -257,6 +269,7 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'static, Result<ChatResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
         inner.name_model(&mut request.model);
+        retain_openai_message_fields(&mut request);
         request.stream = None;
         request.stream_options = None;
         Box::pin(async move { inner.post_json(&inner.chat_uri, &request).await })
@@ -268,6 +281,7 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'static, Result<ChunkStream, ProviderError>> {
         let inner = Arc::clone(&self.inner);
         inner.name_model(&mut request.model);
+        retain_openai_message_fields(&mut request);
         request.stream = Some(true);
         ask_for_usage(&mut request.stream_options);
         Box::pin(async move {

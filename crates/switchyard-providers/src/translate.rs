@@ -1,8 +1,90 @@
 //! Translation helpers every adapter for a non-OpenAI wire format shares.
 
-use switchyard_wire::{ChatMessage, MessageContent};
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use switchyard_wire::{ChatMessage, ChatRequest, JsonSchemaFormat, MessageContent, RawJson};
 
 use crate::{ErrorClass, ProviderError};
+
+/// The output format a chat request asks for in `response_format`
+/// (<https://platform.openai.com/docs/api-reference/chat/create>, `response_format`), read
+/// once for adapters that translate it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RequestedFormat {
+    /// Text: no `response_format`, or `{"type": "text"}`.
+    Text,
+    /// `{"type": "json_object"}`: any JSON object.
+    JsonObject,
+    /// `{"type": "json_schema", "json_schema": {"name", "description", "schema", "strict"}}`:
+    /// JSON that follows `schema`, when given.
+    JsonSchema {
+        /// The format's name.
+        name: Option<String>,
+        /// What the format is for.
+        description: Option<String>,
+        /// The JSON Schema; OpenAI makes it optional.
+        schema: Option<RawJson>,
+    },
+}
+
+/// Reads the request's `response_format`: a `BadRequest` when it is not an object with a
+/// `type` of `text`, `json_object` or `json_schema`.
+pub(crate) fn requested_format(request: &ChatRequest) -> Result<RequestedFormat, ProviderError> {
+    let Some(format) = request.read_response_format() else {
+        return Ok(RequestedFormat::Text);
+    };
+    let format = format.map_err(|e| {
+        ProviderError::new(ErrorClass::BadRequest, format!("`response_format`: {e}"))
+    })?;
+    match format.kind.as_str() {
+        "text" => Ok(RequestedFormat::Text),
+        "json_object" => Ok(RequestedFormat::JsonObject),
+        "json_schema" => {
+            let JsonSchemaFormat {
+                name,
+                description,
+                schema,
+            } = format.json_schema.ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::BadRequest,
+                    "`response_format` of type `json_schema` needs its `json_schema` object",
+                )
+            })?;
+            Ok(RequestedFormat::JsonSchema {
+                name,
+                description,
+                schema: schema.filter(|s| !s.is_null()),
+            })
+        }
+        _ => Err(ProviderError::new(
+            ErrorClass::BadRequest,
+            "`response_format.type` must be `text`, `json_object` or `json_schema`",
+        )),
+    }
+}
+
+/// A tool call id as a provider with a stricter id format takes it: the id itself when it
+/// matches `^[a-zA-Z0-9_-]+$` (Anthropic's `tool_use.id`, Bedrock's `toolUseId`) and fits
+/// `max_len`, else `call_` and the base64url SHA-256 of the id (48 characters). The same id
+/// always gives the same answer, so a call and the result that names it still match within a
+/// request; ids of other providers (Gemini's, which carry a thought signature and run long)
+/// survive a fallback mid-conversation.
+pub(crate) fn portable_tool_call_id(id: &str, max_len: Option<usize>) -> Cow<'_, str> {
+    let valid = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && max_len.is_none_or(|max| id.len() <= max);
+    if valid {
+        return Cow::Borrowed(id);
+    }
+    let mut short = String::from("call_");
+    URL_SAFE_NO_PAD.encode_string(Sha256::digest(id.as_bytes()), &mut short);
+    Cow::Owned(short)
+}
 
 /// The text of a system or developer message for providers whose system prompt holds text only:
 /// `None` when it is empty, a `BadRequest` naming `provider` when it holds other parts.
@@ -35,6 +117,75 @@ mod tests {
 
     fn message(value: serde_json::Value) -> ChatMessage {
         serde_json::from_value(value).expect("valid message")
+    }
+
+    fn format_of(value: serde_json::Value) -> Result<RequestedFormat, ProviderError> {
+        let mut body = json!({"model": "m", "messages": []});
+        body["response_format"] = value;
+        requested_format(&serde_json::from_value(body).expect("valid request"))
+    }
+
+    // `response_format` shapes: https://platform.openai.com/docs/api-reference/chat/create and
+    // the schema the OpenAI SDK's `.parse()` sends for a pydantic model
+    // (https://platform.openai.com/docs/guides/structured-outputs).
+    #[test]
+    fn response_formats_read_as_openai_defines_them() {
+        let plain: ChatRequest =
+            serde_json::from_value(json!({"model": "m", "messages": []})).expect("valid");
+        assert_eq!(requested_format(&plain).expect("ok"), RequestedFormat::Text);
+        assert_eq!(
+            format_of(json!({"type": "text"})).expect("ok"),
+            RequestedFormat::Text
+        );
+        assert_eq!(
+            format_of(json!({"type": "json_object"})).expect("ok"),
+            RequestedFormat::JsonObject
+        );
+        let parsed = format_of(json!({"type": "json_schema", "json_schema": {
+            "name": "City", "strict": true,
+            "schema": {"type": "object", "properties": {"name": {"type": "string"}},
+                       "required": ["name"], "additionalProperties": false}}}))
+        .expect("ok");
+        let RequestedFormat::JsonSchema { name, schema, .. } = parsed else {
+            panic!("json_schema expected, got {parsed:?}")
+        };
+        assert_eq!(name.as_deref(), Some("City"));
+        assert!(schema.is_some_and(|s| s.get().contains("additionalProperties")));
+        for bad in [
+            json!("json"),
+            json!({"type": "yaml"}),
+            json!({"type": "json_schema"}),
+        ] {
+            let err = format_of(bad.clone()).expect_err("refused");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tool_call_ids_are_kept_when_valid_and_shortened_stably_otherwise() {
+        assert_eq!(
+            portable_tool_call_id("toolu_01A-b", Some(64)),
+            "toolu_01A-b"
+        );
+        let long = format!("call_{}_ts1_{}", "a".repeat(24), "Zm9v-_".repeat(50));
+        assert_eq!(portable_tool_call_id(&long, None), long.as_str());
+        let short = portable_tool_call_id(&long, Some(64));
+        assert_eq!(short.len(), 48);
+        assert_eq!(short, portable_tool_call_id(&long, Some(64)), "stable");
+        for odd in ["call_0__thought__CiQ+/==", "fc.7", ""] {
+            let fixed = portable_tool_call_id(odd, None);
+            assert!(
+                fixed.starts_with("call_")
+                    && fixed
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                "{odd}: {fixed}"
+            );
+        }
+        assert_ne!(
+            portable_tool_call_id("a.b", None),
+            portable_tool_call_id("a:b", None)
+        );
     }
 
     #[test]

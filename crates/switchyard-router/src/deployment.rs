@@ -6,7 +6,7 @@
 //! counted as of the last [`UsageSync`](crate::UsageSync) cycle; limits and the usage strategy
 //! read their sum.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use switchyard_providers::Provider;
@@ -126,8 +126,29 @@ impl Deployment {
 pub enum CooldownCause {
     /// The upstream answered 429: it asked for fewer calls, not that it is broken.
     RateLimited,
-    /// It failed (errors, timeouts, bad credentials).
+    /// It failed (errors, timeouts, an unknown model).
     Failing,
+    /// The provider refused the gateway's credentials for it (HTTP 401): an operator must fix
+    /// the deployment's key; the cooldown says so rather than hide it.
+    CredentialsRefused,
+}
+
+impl CooldownCause {
+    fn to_u8(self) -> u8 {
+        match self {
+            Self::Failing => 0,
+            Self::RateLimited => 1,
+            Self::CredentialsRefused => 2,
+        }
+    }
+
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::RateLimited,
+            2 => Self::CredentialsRefused,
+            _ => Self::Failing,
+        }
+    }
 }
 
 /// A deployment's cooldown: until when, and why.
@@ -144,8 +165,8 @@ pub struct Cooldown {
 pub struct DeploymentStats {
     in_flight: AtomicU32,
     cooldown_until_ms: AtomicU64,
-    /// Whether the cooldown that ends at `cooldown_until_ms` was a rate limit's.
-    cooldown_rate_limited: AtomicBool,
+    /// The [`CooldownCause`] of the cooldown that ends at `cooldown_until_ms`.
+    cooldown_cause: AtomicU8,
     failure_minute: AtomicU64,
     failures: AtomicU32,
     usage_minute: AtomicU64,
@@ -204,11 +225,7 @@ impl DeploymentStats {
         let until_ms = self.cooldown_until_ms.load(Ordering::Relaxed);
         (until_ms > now_ms).then(|| Cooldown {
             until_ms,
-            cause: if self.cooldown_rate_limited.load(Ordering::Relaxed) {
-                CooldownCause::RateLimited
-            } else {
-                CooldownCause::Failing
-            },
+            cause: CooldownCause::from_u8(self.cooldown_cause.load(Ordering::Relaxed)),
         })
     }
 
@@ -221,8 +238,7 @@ impl DeploymentStats {
         // Two cooldowns starting at once may leave the other's cause: either is a true one,
         // and the next cooldown sets it again.
         if until_ms >= previous {
-            self.cooldown_rate_limited
-                .store(cause == CooldownCause::RateLimited, Ordering::Relaxed);
+            self.cooldown_cause.store(cause.to_u8(), Ordering::Relaxed);
         }
     }
 

@@ -80,9 +80,15 @@ impl ModelGroup {
                 .cooldown(now_ms)
                 .is_some_and(|c| c.cause == CooldownCause::RateLimited)
         });
+        let credentials_refused = self.deployments.iter().any(|d| {
+            d.stats
+                .cooldown(now_ms)
+                .is_some_and(|c| c.cause == CooldownCause::CredentialsRefused)
+        });
         Unavailable {
             retry_after: back_at.map(|at| Duration::from_millis(at.saturating_sub(now_ms))),
             rate_limited,
+            credentials_refused,
         }
     }
 }
@@ -96,6 +102,9 @@ pub struct Unavailable {
     /// Every deployment is cooling down because its upstream answered 429: the group is rate
     /// limited, not failing.
     pub rate_limited: bool,
+    /// At least one deployment cools down because its provider refused the gateway's
+    /// credentials: the cause a client cannot fix and an operator must be told of.
+    pub credentials_refused: bool,
 }
 
 /// Every model group, by name.

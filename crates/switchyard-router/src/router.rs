@@ -559,7 +559,10 @@ impl Router {
                     .min(MAX_RETRY_AFTER_COOLDOWN),
                 CooldownCause::RateLimited,
             ),
-            ErrorClass::Authentication | ErrorClass::PermissionDenied | ErrorClass::NotFound => {
+            ErrorClass::Authentication => {
+                cool(self.policy.cooldown, CooldownCause::CredentialsRefused)
+            }
+            ErrorClass::PermissionDenied | ErrorClass::NotFound => {
                 cool(self.policy.cooldown, CooldownCause::Failing)
             }
             class

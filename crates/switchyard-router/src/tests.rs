@@ -466,6 +466,7 @@ async fn every_deployment_cooling_down_is_none_available_naming_the_group() {
         && *unavailable == Unavailable {
             retry_after: Some(Duration::from_secs(10)),
             rate_limited: false,
+            credentials_refused: false,
         }),
         "{error:?}"
     );
@@ -507,6 +508,7 @@ async fn a_group_cooling_down_after_429s_is_rate_limited_until_the_first_is_back
         Unavailable {
             retry_after: Some(Duration::from_millis(1_500)),
             rate_limited: true,
+            credentials_refused: false,
         },
         "the first deployment is back 2 s after its 429"
     );
@@ -519,6 +521,7 @@ async fn a_group_cooling_down_after_429s_is_rate_limited_until_the_first_is_back
         Unavailable {
             retry_after: Some(Duration::from_millis(1_500)),
             rate_limited: false,
+            credentials_refused: false,
         }
     );
     tokio::time::advance(Duration::from_millis(1_500)).await;
@@ -732,4 +735,29 @@ async fn the_cooldown_hook_hears_each_deployment_put_in_cooldown() {
         .expect("served");
     assert_eq!(routed.value, "secondary");
     assert_eq!(*cooled.lock().expect("lock"), ["primary"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_credentials_cool_the_deployment_and_the_group_says_why() {
+    let r = router(vec![deployment("m", "a")], RoutingPolicy::default());
+    let script = Script::default().fail("a", vec![err(ErrorClass::Authentication)]);
+    let options = CallOptions::default();
+    let first = r
+        .call("m", Probe::default(), &options, script.send())
+        .await
+        .expect_err("credentials refused");
+    assert!(
+        matches!(&first, RouteError::Upstream { error, .. } if error.class == ErrorClass::Authentication),
+        "{first:?}"
+    );
+    let again = r
+        .call("m", Probe::default(), &options, script.send())
+        .await
+        .expect_err("cooling down");
+    assert!(
+        matches!(&again, RouteError::NoneAvailable { unavailable, .. }
+            if unavailable.credentials_refused && !unavailable.rate_limited),
+        "{again:?}"
+    );
+    assert_eq!(script.calls(), ["a"], "not called while cooling down");
 }

@@ -264,6 +264,15 @@ impl ApiError {
                     "every deployment of model group `{group}` is cooling down after its upstream's rate limit; try again after the Retry-After"
                 ),
             )
+        } else if unavailable.credentials_refused {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                Some("no_deployment_available"),
+                format!(
+                    "every deployment of model group `{group}` is cooling down or at its limits; the provider refused this gateway's credentials for at least one of them (the deployment's api_key, set by the gateway's operator, not your key), so it is out of rotation until its cooldown ends"
+                ),
+            )
         } else {
             Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -522,11 +531,20 @@ impl ApiError {
             .status
             .map(|s| format!(" (HTTP {s})"))
             .unwrap_or_default();
+        let cause = match err.class {
+            ErrorClass::Authentication => {
+                "the provider refused this gateway's credentials for the deployment (its api_key, set by the gateway's operator, not your key); upstream said: "
+            }
+            _ => "",
+        };
         let mut api = Self::new(
             status,
             kind,
-            Some(err.class.as_str()),
-            format!("deployment `{deployment}`{status_note}: {}", err.message),
+            Some(openai_code(err.class)),
+            format!(
+                "deployment `{deployment}`{status_note}: {cause}{}",
+                err.message
+            ),
         );
         api.retry_after = err.retry_after;
         api
@@ -535,6 +553,19 @@ impl ApiError {
     /// The OpenAI error body of this error.
     pub fn body(&self) -> ErrorBody {
         ErrorBody::new(self.message.clone(), self.kind, self.code)
+    }
+}
+
+/// The OpenAI error `code` of an upstream failure's class: OpenAI's own code where its API
+/// documents one for the same failure, which clients and frameworks match on
+/// (<https://platform.openai.com/docs/guides/error-codes>; `context_length_exceeded` and
+/// `rate_limit_exceeded` as OpenAI's API answers them, `content_policy_violation` as its image
+/// API does), else the gateway's name of the class (README, "Error codes").
+pub(crate) fn openai_code(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::ContextWindowExceeded => "context_length_exceeded",
+        ErrorClass::RateLimited => "rate_limit_exceeded",
+        other => other.as_str(),
     }
 }
 
@@ -639,8 +670,53 @@ mod tests {
         for (class, status) in cases {
             let err = ApiError::from_provider("d", &ProviderError::new(class, "x"));
             assert_eq!(err.status.as_u16(), status, "{class:?}");
-            assert_eq!(err.code, Some(class.as_str()));
+            assert_eq!(err.code, Some(openai_code(class)));
         }
+        // OpenAI's documented codes where OpenAI has one for the failure.
+        let code = |class| ApiError::from_provider("d", &ProviderError::new(class, "x")).code;
+        assert_eq!(
+            code(ErrorClass::ContextWindowExceeded),
+            Some("context_length_exceeded")
+        );
+        assert_eq!(code(ErrorClass::RateLimited), Some("rate_limit_exceeded"));
+        assert_eq!(
+            code(ErrorClass::ContentPolicy),
+            Some("content_policy_violation")
+        );
+    }
+
+    #[test]
+    fn refused_provider_credentials_are_named_as_the_cause() {
+        let mut refused = ProviderError::new(ErrorClass::Authentication, "invalid x-api-key");
+        refused.status = Some(401);
+        let err = ApiError::from_provider("claude-1", &refused);
+        assert_eq!(err.status, StatusCode::BAD_GATEWAY);
+        assert!(
+            err.message.contains("refused this gateway's credentials")
+                && err.message.contains("invalid x-api-key")
+                && err.message.contains("(HTTP 401)"),
+            "{}",
+            err.message
+        );
+        let cooling = ApiError::no_deployment_available(
+            "claude",
+            Unavailable {
+                retry_after: None,
+                rate_limited: false,
+                credentials_refused: true,
+            },
+        );
+        assert_eq!(cooling.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            cooling.message.contains("cooling down")
+                && cooling
+                    .message
+                    .contains("refused this gateway's credentials"),
+            "{}",
+            cooling.message
+        );
+        let plain = ApiError::no_deployment_available("claude", Unavailable::default());
+        assert!(!plain.message.contains("credentials"), "{}", plain.message);
     }
 
     #[test]

@@ -168,9 +168,12 @@ pub(crate) fn count(metrics: &GatewayMetrics, groups: &ModelGroups, record: &Cal
         let from = if configured(from) { from } else { UNKNOWN };
         metrics.record_fallback(from, model);
     }
-    if record.error_code == Some(RATE_LIMIT_EXCEEDED) {
-        let scope = record.limit_scope.as_ref().map_or(UNKNOWN, |s| s.as_str());
-        metrics.record_rate_limited(scope);
+    // Only the gateway's own limits name a scope; an upstream's 429 carries the same OpenAI
+    // code (`rate_limit_exceeded`) and is not counted here.
+    if record.error_code == Some(RATE_LIMIT_EXCEEDED)
+        && let Some(scope) = &record.limit_scope
+    {
+        metrics.record_rate_limited(scope.as_str());
     }
 }
 
@@ -239,7 +242,7 @@ mod tests {
         count(&metrics, &groups, &refused);
         let mut upstream_429 = record("gpt");
         upstream_429.status = 429;
-        upstream_429.error_code = Some("rate_limited");
+        upstream_429.error_code = Some(RATE_LIMIT_EXCEEDED);
         count(&metrics, &groups, &upstream_429);
         let text = metrics.render();
         assert!(

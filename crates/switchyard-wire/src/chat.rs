@@ -172,6 +172,12 @@ pub struct ResponseFormat {
 /// The `json_schema` of a `response_format`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct JsonSchemaFormat {
+    /// The format's name (required by OpenAI; `[a-zA-Z0-9_-]`, at most 64 characters).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the format is for, for the model.
+    #[serde(default)]
+    pub description: Option<String>,
     /// The JSON Schema the answer must follow.
     #[serde(default)]
     pub schema: Option<RawJson>,
@@ -248,6 +254,32 @@ impl ChatMessage {
             tool_calls: None,
             tool_call_id: None,
             extra: Extra::new(),
+        }
+    }
+}
+
+/// The message fields OpenAI's chat completions API defines in a request beyond `role`,
+/// `content`, `name`, `tool_calls` and `tool_call_id`
+/// (<https://platform.openai.com/docs/api-reference/chat/create>, `messages`): an assistant
+/// message's `refusal`, `audio` (`{"id"}` of an earlier audio answer) and deprecated
+/// `function_call`; no other role has more.
+const OPENAI_ASSISTANT_MESSAGE_FIELDS: &[&str] = &["refusal", "audio", "function_call"];
+
+impl ChatMessage {
+    /// Drops what OpenAI's API does not define in a request message, as an OpenAI-compatible
+    /// upstream must not see it: fields of answers that SDKs replay with the message (the
+    /// OpenAI SDK's `parsed` from `.parse()`, `annotations`, `reasoning_content`, ...), a `null`
+    /// `audio` or `function_call`, and an empty `tool_calls` list, which OpenAI refuses.
+    pub fn retain_openai_request_fields(&mut self) {
+        let allowed: &[&str] = match self.role {
+            Role::Assistant => OPENAI_ASSISTANT_MESSAGE_FIELDS,
+            _ => &[],
+        };
+        self.extra.retain(|name, value| {
+            allowed.contains(&name.as_str()) && !(value.is_null() && name != "refusal")
+        });
+        if self.tool_calls.as_ref().is_some_and(Vec::is_empty) {
+            self.tool_calls = None;
         }
     }
 }
@@ -624,6 +656,38 @@ mod tests {
                 "{body}: {err}"
             );
         }
+    }
+
+    // What the OpenAI Python SDK sends back when an application appends the message that
+    // `client.chat.completions.parse()` returned: the SDK-only `parsed`, and the answer's
+    // `annotations` and `audio: null` (message fields:
+    // https://platform.openai.com/docs/api-reference/chat/create).
+    #[test]
+    fn a_replayed_answer_keeps_only_the_fields_openai_defines_in_requests() {
+        let mut replayed: ChatMessage = serde_json::from_value(json!({
+            "role": "assistant", "content": "{\"city\":\"Paris\"}", "refusal": null,
+            "parsed": {"city": "Paris"}, "annotations": [], "audio": null, "function_call": null,
+            "tool_calls": [], "reasoning_content": "hmm"
+        }))
+        .expect("valid message");
+        replayed.retain_openai_request_fields();
+        assert_eq!(
+            serde_json::to_value(&replayed).expect("serializes"),
+            json!({"role": "assistant", "content": "{\"city\":\"Paris\"}", "refusal": null})
+        );
+        let mut audio: ChatMessage = serde_json::from_value(json!({
+            "role": "assistant", "audio": {"id": "audio_1"}, "name": "bot"
+        }))
+        .expect("valid message");
+        let before = audio.clone();
+        audio.retain_openai_request_fields();
+        assert_eq!(audio, before, "documented fields stay");
+        let mut user: ChatMessage = serde_json::from_value(json!({
+            "role": "user", "content": "hi", "refusal": null, "parsed": 1
+        }))
+        .expect("valid message");
+        user.retain_openai_request_fields();
+        assert!(user.extra.is_empty(), "{:?}", user.extra);
     }
 
     #[test]

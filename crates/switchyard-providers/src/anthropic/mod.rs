@@ -137,6 +137,7 @@ impl Provider for Anthropic {
         let translated = request::to_messages_request(request, &model);
         Box::pin(async move {
             let body = translated?;
+            let json_tool = request::answers_through_json_tool(&body);
             let response = inner.post(&body).await?;
             let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
             let answer: MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
@@ -145,7 +146,7 @@ impl Provider for Anthropic {
                     format!("upstream answered with a body that is not a Messages response: {e}"),
                 )
             })?;
-            Ok(response::to_chat_response(answer))
+            Ok(response::to_chat_response(answer, json_tool))
         })
     }
 
@@ -163,10 +164,12 @@ impl Provider for Anthropic {
         Box::pin(async move {
             let mut body = translated?;
             body.stream = Some(true);
+            let json_tool = request::answers_through_json_tool(&body);
             let response = inner.post(&body).await?;
-            Ok(stream::chunk_stream(SseByteStream::new(
-                response.into_sse_stream(),
-            )))
+            Ok(stream::chunk_stream(
+                SseByteStream::new(response.into_sse_stream()),
+                json_tool,
+            ))
         })
     }
 

@@ -13,6 +13,7 @@ use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
 };
 
+use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
 use crate::{ErrorClass, ProviderError};
 
 /// `max_tokens` when the client names no limit; the Messages API requires one.
@@ -27,6 +28,14 @@ pub fn to_messages_request(
     if request.n.is_some_and(|n| n > 1) {
         return Err(bad_request(
             "Anthropic answers with one choice; `n` greater than 1 is not supported",
+        ));
+    }
+    let structured = structured_output(&request)?;
+    if structured == StructuredOutput::JsonTool
+        && (request.tools.as_ref().is_some_and(|t| !t.is_empty()) || request.tool_choice.is_some())
+    {
+        return Err(bad_request(
+            "`response_format` `json_object` cannot be combined with `tools` on Anthropic deployments, where it is answered by a forced tool; send `json_schema` with a schema",
         ));
     }
     let mut system = Vec::new();
@@ -56,7 +65,7 @@ pub fn to_messages_request(
         .extra
         .value("parallel_tool_calls")
         .and_then(|v| v.as_bool());
-    let tool_choice = match &request.tool_choice {
+    let mut tool_choice = match &request.tool_choice {
         Some(choice) => Some(tool_choice(choice, parallel_tool_calls)?),
         None if parallel_tool_calls == Some(false) && request.tools.is_some() => {
             Some(ToolChoice::Auto {
@@ -70,6 +79,35 @@ pub fn to_messages_request(
         .value("top_k")
         .and_then(|v| v.as_u64())
         .and_then(|k| u32::try_from(k).ok());
+    let mut tools = request.tools.map(|tools| {
+        tools
+            .into_iter()
+            .map(|tool| ToolDefinition {
+                name: tool.function.name,
+                description: tool.function.description,
+                input_schema: Some(
+                    tool.function
+                        .parameters
+                        .unwrap_or_else(FunctionDefinition::no_parameters),
+                ),
+                extra: Extra::new(),
+            })
+            .collect()
+    });
+    let mut extra = Extra::new();
+    match structured {
+        StructuredOutput::None => {}
+        StructuredOutput::OutputFormat(config) => {
+            extra.insert("output_config".to_owned(), config);
+        }
+        StructuredOutput::JsonTool => {
+            tools = Some(vec![json_object_tool()]);
+            tool_choice = Some(ToolChoice::Tool {
+                name: JSON_OBJECT_TOOL.to_owned(),
+                disable_parallel_tool_use: Some(true),
+            });
+        }
+    }
     Ok(MessagesRequest {
         model: model.to_owned(),
         messages: turns.into_iter().map(compact).collect(),
@@ -92,28 +130,78 @@ pub fn to_messages_request(
         top_p: request.top_p,
         top_k,
         stream: None,
-        tools: request.tools.map(|tools| {
-            tools
-                .into_iter()
-                .map(|tool| ToolDefinition {
-                    name: tool.function.name,
-                    description: tool.function.description,
-                    input_schema: Some(
-                        tool.function
-                            .parameters
-                            .unwrap_or_else(FunctionDefinition::no_parameters),
-                    ),
-                    extra: Extra::new(),
-                })
-                .collect()
-        }),
+        tools,
         tool_choice,
         metadata: request.user.map(|user_id| Metadata {
             user_id: Some(user_id),
             extra: Extra::new(),
         }),
-        extra: Extra::new(),
+        extra,
     })
+}
+
+/// The name of the tool a `json_object` answer is forced through; its input is the answer.
+pub const JSON_OBJECT_TOOL: &str = "json_object_answer";
+
+/// Whether `request` forces [`JSON_OBJECT_TOOL`]: its answer's call of that tool is the JSON
+/// object the client asked for, and is handed back as the message's text.
+pub fn answers_through_json_tool(request: &MessagesRequest) -> bool {
+    matches!(&request.tool_choice, Some(ToolChoice::Tool { name, .. }) if name == JSON_OBJECT_TOOL)
+}
+
+/// The tool that takes any JSON object, forced for a `json_object` answer.
+fn json_object_tool() -> ToolDefinition {
+    ToolDefinition {
+        name: JSON_OBJECT_TOOL.to_owned(),
+        description: Some(
+            "Give your whole answer as this tool's input: one JSON object.".to_owned(),
+        ),
+        input_schema: Some(
+            serde_json::from_str(r#"{"type":"object"}"#).expect("a literal object is valid JSON"),
+        ),
+        extra: Extra::new(),
+    }
+}
+
+/// How a request's `response_format` reaches Anthropic.
+#[derive(Debug, PartialEq)]
+enum StructuredOutput {
+    /// Text.
+    None,
+    /// `output_config`, Anthropic's structured outputs.
+    OutputFormat(Value),
+    /// A forced tool whose input is the answer.
+    JsonTool,
+}
+
+/// `response_format` as Anthropic can honour it. A `json_schema` format becomes Anthropic's
+/// structured outputs, `output_config.format` `{"type": "json_schema", "schema"}`
+/// (<https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs>), so the
+/// answer's text is JSON that follows the schema. Anthropic has no JSON mode without a schema,
+/// so `json_object` is answered through a forced tool taking any object, as Anthropic's tool
+/// use documents for JSON output
+/// (<https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use>, "Forcing
+/// tool use", "JSON mode"); a `json_schema` without its schema is refused rather than answered
+/// as free text.
+fn structured_output(request: &ChatRequest) -> Result<StructuredOutput, ProviderError> {
+    match requested_format(request)? {
+        RequestedFormat::Text => Ok(StructuredOutput::None),
+        RequestedFormat::JsonSchema {
+            schema: Some(schema),
+            ..
+        } => {
+            let schema: Value = schema
+                .parse()
+                .map_err(|e| bad_request(format!("`response_format.json_schema.schema`: {e}")))?;
+            Ok(StructuredOutput::OutputFormat(
+                json!({"format": {"type": "json_schema", "schema": schema}}),
+            ))
+        }
+        RequestedFormat::JsonSchema { schema: None, .. } => Err(bad_request(
+            "Anthropic deployments need `response_format.json_schema.schema`: Anthropic's structured outputs follow a schema",
+        )),
+        RequestedFormat::JsonObject => Ok(StructuredOutput::JsonTool),
+    }
 }
 
 fn bad_request(message: impl Into<String>) -> ProviderError {
@@ -221,7 +309,7 @@ fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderE
             })?
         };
         blocks.push(ContentBlock::ToolUse {
-            id: call.id,
+            id: portable_tool_call_id(&call.id, None).into_owned(),
             name: call.function.name,
             input,
             extra: Extra::new(),
@@ -233,6 +321,8 @@ fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderE
 fn tool_result(message: ChatMessage) -> Result<ContentBlock, ProviderError> {
     let tool_use_id = message
         .tool_call_id
+        .as_deref()
+        .map(|id| portable_tool_call_id(id, None).into_owned())
         .ok_or_else(|| bad_request("a `tool` message needs a `tool_call_id`"))?;
     Ok(ContentBlock::ToolResult {
         tool_use_id,
@@ -384,6 +474,82 @@ mod tests {
             .expect("ok");
             assert_eq!(sent["tool_choice"], expected);
         }
+    }
+
+    // What the OpenAI SDK's `client.chat.completions.parse(response_format=City)` sends
+    // (https://platform.openai.com/docs/guides/structured-outputs), as Anthropic's structured
+    // outputs take it: `output_config.format`
+    // (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs).
+    #[test]
+    fn a_json_schema_response_format_becomes_anthropic_s_output_format() {
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string"},
+            "population": {"type": "integer"}}, "required": ["name", "population"],
+            "additionalProperties": false, "title": "City"});
+        let sent = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "Paris?"}],
+            "response_format": {"type": "json_schema",
+                "json_schema": {"name": "City", "strict": true, "schema": schema}}}),
+        )
+        .expect("translates");
+        assert_eq!(
+            sent["output_config"],
+            json!({"format": {"type": "json_schema", "schema": schema}})
+        );
+        let text = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "text"}}),
+        )
+        .expect("translates");
+        assert!(text.get("output_config").is_none(), "{text}");
+        for format in [
+            json!({"type": "json_schema", "json_schema": {"name": "x"}}),
+            json!({"type": "yaml"}),
+        ] {
+            let err = translate(
+                json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                "response_format": format}),
+            )
+            .expect_err("refused, never answered unformatted");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{format}");
+        }
+    }
+
+    // JSON mode through a forced tool:
+    // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use.
+    #[test]
+    fn a_json_object_response_format_forces_the_json_tool() {
+        let request: ChatRequest = serde_json::from_value(json!({"model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"}}))
+        .expect("valid");
+        let translated = to_messages_request(request, "claude").expect("translates");
+        assert!(answers_through_json_tool(&translated));
+        let sent = serde_json::to_value(&translated).expect("serializes");
+        assert_eq!(
+            sent["tools"],
+            json!([{"name": JSON_OBJECT_TOOL, "description": "Give your whole answer as this tool's input: one JSON object.",
+                    "input_schema": {"type": "object"}}])
+        );
+        assert_eq!(
+            sent["tool_choice"],
+            json!({"type": "tool", "name": JSON_OBJECT_TOOL, "disable_parallel_tool_use": true})
+        );
+        let with_tools = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"},
+            "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        )
+        .expect_err("refused");
+        assert_eq!(with_tools.class, ErrorClass::BadRequest);
+        let plain = to_messages_request(
+            serde_json::from_value(
+                json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .expect("valid"),
+            "claude",
+        )
+        .expect("translates");
+        assert!(!answers_through_json_tool(&plain));
     }
 
     // Content block and image source types: https://docs.anthropic.com/en/api/messages.

@@ -9,17 +9,26 @@ use switchyard_wire::{
     Role, ToolCall, Usage,
 };
 
+use super::request::JSON_OBJECT_TOOL;
 use crate::unix_now;
 
-/// Translates a complete answer.
-pub fn to_chat_response(response: MessagesResponse) -> ChatResponse {
+/// Translates a complete answer. With `json_tool` (the request forced
+/// [`JSON_OBJECT_TOOL`] for a `json_object` answer), that tool's input is the message's text,
+/// and the answer stopped as a plain one.
+pub fn to_chat_response(response: MessagesResponse, json_tool: bool) -> ChatResponse {
     let mut text = String::new();
     let mut thinking = String::new();
     let mut tool_calls = Vec::new();
+    let mut answered_as_json = false;
     for block in response.content {
         match block {
             ContentBlock::Text { text: more, .. } => text.push_str(&more),
             ContentBlock::Thinking { thinking: more, .. } => thinking.push_str(&more),
+            ContentBlock::ToolUse { name, input, .. } if json_tool && name == JSON_OBJECT_TOOL => {
+                // The JSON object replaces any words the model put before it.
+                text = input.to_string();
+                answered_as_json = true;
+            }
             ContentBlock::ToolUse {
                 id, name, input, ..
             } => tool_calls.push(ToolCall {
@@ -63,10 +72,13 @@ pub fn to_chat_response(response: MessagesResponse) -> ChatResponse {
                 tool_call_id: None,
                 extra,
             },
-            finish_reason: response
-                .stop_reason
-                .as_deref()
-                .map(|reason| finish_reason(reason).to_owned()),
+            finish_reason: response.stop_reason.as_deref().map(|reason| {
+                match reason {
+                    "tool_use" if answered_as_json => "stop",
+                    other => finish_reason(other),
+                }
+                .to_owned()
+            }),
             logprobs: None,
         }],
         usage: Some(usage),
@@ -109,7 +121,10 @@ mod tests {
     use serde_json::json;
 
     fn fixture(text: &str) -> ChatResponse {
-        to_chat_response(serde_json::from_str(text).expect("fixture is a Messages response"))
+        to_chat_response(
+            serde_json::from_str(text).expect("fixture is a Messages response"),
+            false,
+        )
     }
 
     // Fixture: the reference example of https://docs.anthropic.com/en/api/messages.
@@ -189,6 +204,7 @@ mod tests {
                 ]}),
             )
             .expect("valid"),
+            false,
         );
         let message = &answer.choices[0].message;
         assert_eq!(message.content, None);
@@ -214,5 +230,40 @@ mod tests {
         ] {
             assert_eq!(finish_reason(stop), finish, "{stop}");
         }
+    }
+
+    // A forced tool's call (tool_use response shape:
+    // https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview) answers a
+    // `json_object` request: its input is the text, the answer a plain stop.
+    #[test]
+    fn the_forced_json_tool_s_input_is_the_answer_s_text() {
+        let answer: MessagesResponse = serde_json::from_value(json!({
+            "id": "msg_01Json", "type": "message", "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929", "stop_reason": "tool_use", "stop_sequence": null,
+            "content": [{"type": "tool_use", "id": "toolu_01J", "name": JSON_OBJECT_TOOL,
+                         "input": {"city": "Paris", "population": 2102650}}],
+            "usage": {"input_tokens": 40, "output_tokens": 12}
+        }))
+        .expect("a Messages response");
+        let translated = to_chat_response(answer.clone(), true);
+        let choice = &translated.choices[0];
+        let text = choice
+            .message
+            .content
+            .as_ref()
+            .map(MessageContent::joined_text);
+        assert_eq!(
+            serde_json::from_str::<Value>(text.as_deref().unwrap_or_default()).expect("JSON"),
+            json!({"city": "Paris", "population": 2102650})
+        );
+        assert_eq!(choice.message.tool_calls, None);
+        assert_eq!(choice.finish_reason.as_deref(), Some("stop"));
+        // Without the forced tool, the same block is an ordinary tool call.
+        let plain = to_chat_response(answer, false);
+        assert_eq!(
+            plain.choices[0].finish_reason.as_deref(),
+            Some("tool_calls")
+        );
+        assert!(plain.choices[0].message.tool_calls.is_some());
     }
 }

@@ -16,18 +16,25 @@ use switchyard_wire::{
 };
 
 use super::error::classify;
+use super::request::JSON_OBJECT_TOOL;
 use super::response::{finish_reason, usage};
 use crate::openai::stream_error;
 use crate::{ChunkStream, ErrorClass, ProviderError, unix_now};
 
-/// Turns the upstream's SSE events into chunks, never buffering more than one event.
-pub fn chunk_stream<S>(events: SseByteStream<S>) -> ChunkStream
+/// Turns the upstream's SSE events into chunks, never buffering more than one event. With
+/// `json_tool` (the request forced [`JSON_OBJECT_TOOL`] for a `json_object` answer), that
+/// tool's input streams as the message's text.
+pub fn chunk_stream<S>(events: SseByteStream<S>, json_tool: bool) -> ChunkStream
 where
     S: futures_util::TryStream + Send + 'static,
     S::Ok: bytes::Buf + Send,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let state = (Box::pin(events), Translator::default());
+    let translator = Translator {
+        json_tool,
+        ..Translator::default()
+    };
+    let state = (Box::pin(events), translator);
     Box::pin(futures_util::stream::unfold(
         Some(state),
         |state| async move {
@@ -106,6 +113,10 @@ struct Translator {
     output_tokens: u64,
     /// OpenAI tool-call index of each `tool_use` content block, by block index.
     tool_indexes: HashMap<u32, u32>,
+    /// Whether the request forced [`JSON_OBJECT_TOOL`].
+    json_tool: bool,
+    /// The block index of that tool's call, once it started.
+    json_block: Option<u32>,
 }
 
 impl Translator {
@@ -147,9 +158,13 @@ impl Translator {
                 self.cache_read = usage.cache_read_input_tokens.or(self.cache_read);
                 self.cache_creation = usage.cache_creation_input_tokens.or(self.cache_creation);
                 match delta.stop_reason {
-                    Some(reason) => Step::Chunk(
-                        self.chunk(Delta::default(), Some(finish_reason(&reason).to_owned())),
-                    ),
+                    Some(reason) => {
+                        let finish = match reason.as_str() {
+                            "tool_use" if self.json_block.is_some() => "stop",
+                            other => finish_reason(other),
+                        };
+                        Step::Chunk(self.chunk(Delta::default(), Some(finish.to_owned())))
+                    }
                     None => Step::Skip,
                 }
             }
@@ -172,6 +187,15 @@ impl Translator {
             ContentBlock::Text { text, .. } if !text.is_empty() => Step::Chunk(self.text(text)),
             ContentBlock::Thinking { thinking, .. } if !thinking.is_empty() => {
                 Step::Chunk(self.reasoning(thinking))
+            }
+            ContentBlock::ToolUse { name, input, .. }
+                if self.json_tool && name == JSON_OBJECT_TOOL =>
+            {
+                self.json_block = Some(index);
+                match input {
+                    Value::Object(fields) if fields.is_empty() => Step::Skip,
+                    whole => Step::Chunk(self.text(whole.to_string())),
+                }
             }
             ContentBlock::ToolUse {
                 id, name, input, ..
@@ -203,6 +227,11 @@ impl Translator {
             BlockDelta::TextDelta { text } if !text.is_empty() => Step::Chunk(self.text(text)),
             BlockDelta::ThinkingDelta { thinking } if !thinking.is_empty() => {
                 Step::Chunk(self.reasoning(thinking))
+            }
+            BlockDelta::InputJsonDelta { partial_json }
+                if !partial_json.is_empty() && self.json_block == Some(index) =>
+            {
+                Step::Chunk(self.text(partial_json))
             }
             BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
                 let Some(&tool_index) = self.tool_indexes.get(&index) else {
@@ -282,7 +311,9 @@ mod tests {
                 .chunks(7)
                 .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from_static(c))),
         );
-        chunk_stream(SseByteStream::new(bytes)).collect().await
+        chunk_stream(SseByteStream::new(bytes), false)
+            .collect()
+            .await
     }
 
     fn ok(items: Vec<Result<ChatChunk, ProviderError>>) -> Vec<ChatChunk> {
@@ -458,5 +489,80 @@ mod tests {
             items[1].as_ref().expect_err("malformed").class,
             ErrorClass::InvalidResponse
         );
+    }
+
+    use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // Fixture stream_parallel_tool_use.sse: two tool_use blocks after a text block; each
+    // becomes its own OpenAI tool call (index 0 and 1, not the block indexes 1 and 2), its
+    // input pieces joined under its own index.
+    #[tokio::test]
+    async fn parallel_tool_calls_keep_their_own_index_id_and_whole_arguments() {
+        let chunks = ok(replay(include_str!(
+            "../../tests/fixtures/anthropic/stream_parallel_tool_use.sse"
+        ))
+        .await);
+        let calls = assembled_tool_calls(&chunks);
+        let summary: Vec<_> = calls.iter().map(AssembledCall::summary).collect();
+        let ids: Vec<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                "toolu_01NRLabsLyVHZPKxbKvkfSMn"
+            ]
+        );
+        assert_eq!(
+            summary,
+            [
+                (0, "get_weather", json!({"location": "San Francisco, CA"})),
+                (1, "get_time", json!({"timezone": "America/Los_Angeles"})),
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
+
+    // The forced tool of a `json_object` request, streamed as the documented tool_use flow
+    // (content_block_start, input_json_delta pieces): its input arrives as text deltas.
+    #[tokio::test]
+    async fn the_forced_json_tool_s_input_streams_as_text() {
+        let raw = concat!(
+            "event: message_start\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01J\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":40,\"output_tokens\":1},\"content\":[],\"stop_reason\":null}}\n\n",
+            "event: content_block_start\n",
+            "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01J\",\"name\":\"json_object_answer\",\"input\":{}}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n",
+            "event: content_block_stop\n",
+            "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+            "event: message_delta\n",
+            "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":9}}\n\n",
+            "event: message_stop\n",
+            "data: {\"type\":\"message_stop\"}\n\n",
+        );
+        let bytes = stream::iter(
+            raw.as_bytes()
+                .chunks(7)
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from_static(c))),
+        );
+        let chunks = ok(chunk_stream(SseByteStream::new(bytes), true)
+            .collect()
+            .await);
+        let text: String = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter_map(|c| c.delta.content.as_deref())
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).expect("JSON"),
+            json!({"city": "Paris"})
+        );
+        assert!(
+            assembled_tool_calls(&chunks).is_empty(),
+            "no tool call shown"
+        );
+        assert_eq!(finish_reasons(&chunks), ["stop"]);
     }
 }

@@ -8,7 +8,7 @@
 //! Converse has no equivalent of `user`, `seed`, `presence_penalty`, `frequency_penalty`,
 //! `logit_bias`, `logprobs`, `parallel_tool_calls`, `reasoning_effort`, `metadata`, `store`,
 //! a function's `strict` flag or any other field kept in `extra`: those are dropped. What would
-//! change the answer's shape if dropped (`n` above 1, a JSON `response_format`) is refused, as is
+//! change the answer's shape if dropped (`n` above 1, a `json_object` `response_format`) is refused, as is
 //! everything else a client can get wrong, as an [`ErrorClass::BadRequest`] before anything is
 //! sent.
 
@@ -19,10 +19,12 @@ use switchyard_wire::{
 };
 
 use super::wire::{
-    ContentBlock, ConverseRequest, Empty, ImageBlock, ImageSource, InferenceConfiguration, Message,
+    ContentBlock, ConverseRequest, Empty, ImageBlock, ImageSource, InferenceConfiguration,
+    JsonSchemaDefinition, Message, OutputConfig, OutputFormat, OutputFormatStructure,
     SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
     ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
 };
+use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
 use crate::{ErrorClass, ProviderError};
 
 const USER: &str = "user";
@@ -35,13 +37,7 @@ pub fn converse_request(request: &ChatRequest) -> Result<ConverseRequest, Provid
             "Bedrock's Converse API generates one choice per call; `n` must be 1",
         ));
     }
-    if let Some(format) = request.read_response_format()
-        && format.ok().is_none_or(|format| format.kind != "text")
-    {
-        return Err(bad_request(
-            "`response_format` other than `text` is not supported by Bedrock deployments yet",
-        ));
-    }
+    let output_config = output_config(request)?;
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     for message in &request.messages {
@@ -70,7 +66,41 @@ pub fn converse_request(request: &ChatRequest) -> Result<ConverseRequest, Provid
         system,
         inference_config: inference_config(request),
         tool_config: tool_config(request, has_tool_blocks)?,
+        output_config,
     })
+}
+
+/// `response_format` as Converse's structured output
+/// (<https://docs.aws.amazon.com/bedrock/latest/userguide/structured-output.html>): a
+/// `json_schema` format becomes `outputConfig.textFormat` with the schema as a JSON string.
+/// Converse has no JSON mode without a schema, so `json_object` (and a `json_schema` without
+/// its schema) is refused rather than answered as free text.
+fn output_config(request: &ChatRequest) -> Result<Option<OutputConfig>, ProviderError> {
+    match requested_format(request)? {
+        RequestedFormat::Text => Ok(None),
+        RequestedFormat::JsonSchema {
+            name,
+            description,
+            schema: Some(schema),
+        } => Ok(Some(OutputConfig {
+            text_format: OutputFormat {
+                kind: "json_schema",
+                structure: OutputFormatStructure {
+                    json_schema: JsonSchemaDefinition {
+                        schema: schema.get().to_owned(),
+                        name,
+                        description,
+                    },
+                },
+            },
+        })),
+        RequestedFormat::JsonSchema { schema: None, .. } => Err(bad_request(
+            "Bedrock deployments need `response_format.json_schema.schema`: Converse's structured output follows a schema",
+        )),
+        RequestedFormat::JsonObject => Err(bad_request(
+            "`response_format` `json_object` is not supported by Bedrock deployments, which have no JSON mode without a schema; send `json_schema` with a schema",
+        )),
+    }
 }
 
 /// Appends a turn, merged into the previous one when the role is the same.
@@ -204,7 +234,7 @@ fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, Provider
         };
         blocks.push(ContentBlock {
             tool_use: Some(ToolUseBlock {
-                tool_use_id: call.id.clone(),
+                tool_use_id: portable_tool_call_id(&call.id, Some(MAX_TOOL_USE_ID)).into_owned(),
                 name: call.function.name.clone(),
                 input,
             }),
@@ -214,13 +244,18 @@ fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, Provider
     Ok(blocks)
 }
 
+/// The longest `toolUseId` Bedrock takes, with the pattern `^[a-zA-Z0-9_-]+$`
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html>).
+const MAX_TOOL_USE_ID: usize = 64;
+
 /// A `tool` message as a `toolResult` block: a JSON object result as `json`, anything else as
 /// `text`.
 fn tool_result(message: &ChatMessage) -> Result<ContentBlock, ProviderError> {
     let tool_use_id = message
         .tool_call_id
-        .clone()
+        .as_deref()
         .filter(|id| !id.is_empty())
+        .map(|id| portable_tool_call_id(id, Some(MAX_TOOL_USE_ID)).into_owned())
         .ok_or_else(|| bad_request("a `tool` message needs the `tool_call_id` it answers"))?;
     let text = message
         .content
@@ -461,6 +496,38 @@ mod tests {
     }
 
     #[test]
+    fn a_json_schema_response_format_becomes_converse_s_output_config() {
+        // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_OutputConfig.html:
+        // `outputConfig.textFormat`, `type` `json_schema`, `structure.jsonSchema.schema` a string.
+        let schema = r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"],"additionalProperties":false}"#;
+        let body = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "Paris?"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "City",
+                "description": "a city", "strict": true,
+                "schema": serde_json::from_str::<Value>(schema).expect("JSON")}}}),
+        )
+        .expect("translates");
+        let mut config = body["outputConfig"].clone();
+        let sent_schema = config["textFormat"]["structure"]["jsonSchema"]["schema"].take();
+        assert_eq!(
+            serde_json::from_str::<Value>(sent_schema.as_str().expect("a JSON string"))
+                .expect("JSON"),
+            serde_json::from_str::<Value>(schema).expect("JSON")
+        );
+        assert_eq!(
+            config,
+            json!({"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
+                "schema": null, "name": "City", "description": "a city"}}}})
+        );
+        let text = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "text"}}),
+        )
+        .expect("translates");
+        assert!(text.get("outputConfig").is_none(), "{text}");
+    }
+
+    #[test]
     fn what_bedrock_cannot_take_is_refused_before_sending() {
         let user = |content: Value| json!({"model": "m", "messages": [{"role": "user", "content": content}]});
         let message = refused(user(
@@ -479,7 +546,10 @@ mod tests {
         assert!(refused(many).contains("`n`"));
         let mut json_mode = user(json!("hi"));
         json_mode["response_format"] = json!({"type": "json_object"});
-        assert!(refused(json_mode).contains("response_format"));
+        assert!(refused(json_mode).contains("json_object"));
+        let mut no_schema = user(json!("hi"));
+        no_schema["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "x"}});
+        assert!(refused(no_schema).contains("schema"));
         refused(json!({"model": "m", "messages": [
             {"role": "assistant", "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}));
         refused(json!({"model": "m", "messages": [{"role": "tool", "content": "orphan"}]}));

@@ -493,4 +493,34 @@ mod tests {
             "usage comes last"
         );
     }
+
+    use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // Fixture stream_parallel_tool_use.json: two toolUse blocks after a text block
+    // (ContentBlockStartEvent, ToolUseBlockDelta).
+    #[tokio::test]
+    async fn parallel_tool_calls_keep_their_own_index_id_and_whole_arguments() {
+        let chunks = ok(translate(frames(include_str!(
+            "../../tests/fixtures/bedrock/stream_parallel_tool_use.json"
+        )))
+        .await);
+        let calls = assembled_tool_calls(&chunks);
+        let summary: Vec<_> = calls.iter().map(AssembledCall::summary).collect();
+        let ids: Vec<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "tooluse_Weather7hQ2rJ6eAyJE5GIl7Q",
+                "tooluse_Time9kZJMlvQmRJ6eAyJE5G"
+            ]
+        );
+        assert_eq!(
+            summary,
+            [
+                (0, "get_weather", json!({"location": "Seattle"})),
+                (1, "get_time", json!({"timezone": "America/Los_Angeles"})),
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
 }

@@ -24,6 +24,51 @@ pub struct ConverseRequest {
     /// Tools the model may use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<ToolConfiguration>,
+    /// The answer's structured output format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+}
+
+/// `OutputConfig`: structured output
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_OutputConfig.html>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputConfig {
+    /// The format of the answer's text.
+    pub text_format: OutputFormat,
+}
+
+/// `OutputFormat`: `type` `json_schema` and its `structure`
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_OutputFormat.html>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputFormat {
+    /// Always `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The structure the text must follow.
+    pub structure: OutputFormatStructure,
+}
+
+/// `OutputFormatStructure`, a union of which this adapter sends `jsonSchema`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputFormatStructure {
+    /// A JSON Schema the text must follow.
+    pub json_schema: JsonSchemaDefinition,
+}
+
+/// `JsonSchemaDefinition`: the schema as a JSON string, with an optional name and description
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_JsonSchemaDefinition.html>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JsonSchemaDefinition {
+    /// The JSON Schema, as text.
+    pub schema: String,
+    /// Its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What it is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// `Message`: one turn of the conversation.

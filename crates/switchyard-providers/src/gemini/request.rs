@@ -14,6 +14,7 @@ use super::wire::{
     Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
     FunctionResponse, GenerateContentRequest, GenerationConfig, Part, Tool, ToolConfig,
 };
+use crate::translate::{RequestedFormat, requested_format};
 use crate::{ErrorClass, ProviderError};
 
 /// Gemini's role of the user's turns (function results included).
@@ -225,14 +226,14 @@ fn assistant_parts(message: &ChatMessage) -> Result<Vec<Part>, ProviderError> {
                 }
             }
         };
-        let (_, thought_signature) = tool_call_id::split(&call.id);
+        let thought_signature = tool_call_id::signature(&call.id);
         parts.push(Part {
             function_call: Some(FunctionCall {
                 id: None,
                 name: call.function.name.clone(),
                 args: Some(args),
             }),
-            thought_signature: thought_signature.map(str::to_owned),
+            thought_signature,
             ..Part::default()
         });
     }
@@ -291,20 +292,16 @@ fn generation_config(request: &ChatRequest) -> Result<Option<GenerationConfig>, 
         frequency_penalty: number("frequency_penalty"),
         ..GenerationConfig::default()
     };
-    if let Some(format) = request.read_response_format() {
-        let format = format.map_err(|e| bad_request(format!("`response_format`: {e}")))?;
-        match format.kind.as_str() {
-            "text" => {}
-            "json_object" => config.response_mime_type = Some("application/json".into()),
-            "json_schema" => {
-                config.response_mime_type = Some("application/json".into());
-                config.response_json_schema = format.json_schema.and_then(|s| s.schema);
-            }
-            _ => {
-                return Err(bad_request(
-                    "`response_format.type` must be `text`, `json_object` or `json_schema`",
-                ));
-            }
+    // JSON mode and JSON Schema: https://ai.google.dev/gemini-api/docs/structured-output
+    // (`responseMimeType`, `responseJsonSchema`).
+    match requested_format(request)? {
+        RequestedFormat::Text => {}
+        RequestedFormat::JsonObject => {
+            config.response_mime_type = Some("application/json".into());
+        }
+        RequestedFormat::JsonSchema { schema, .. } => {
+            config.response_mime_type = Some("application/json".into());
+            config.response_json_schema = schema;
         }
     }
     Ok((config != GenerationConfig::default()).then_some(config))
@@ -512,12 +509,12 @@ mod tests {
             "messages": [
                 {"role": "user", "content": "Weather and time in Boston?"},
                 {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_0__thought__c2lnbmF0dXJl", "type": "function",
+                    {"id": "call_Q2b8dXk0aP3mZr7TnV1wYc9e_ts1_c2lnbmF0dXJl", "type": "function",
                      "function": {"name": "get_current_weather", "arguments": "{\"location\":\"Boston, MA\"}"}},
                     {"id": "call_1", "type": "function",
                      "function": {"name": "get_current_time", "arguments": ""}}
                 ]},
-                {"role": "tool", "tool_call_id": "call_0__thought__c2lnbmF0dXJl", "content": "{\"temperature\": 21}"},
+                {"role": "tool", "tool_call_id": "call_Q2b8dXk0aP3mZr7TnV1wYc9e_ts1_c2lnbmF0dXJl", "content": "{\"temperature\": 21}"},
                 {"role": "tool", "tool_call_id": "call_1", "content": "10:42"},
                 {"role": "user", "content": "Thanks!"}
             ],

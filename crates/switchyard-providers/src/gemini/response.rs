@@ -28,7 +28,7 @@ pub fn chat_response(
         .enumerate()
         .map(|(position, candidate)| {
             let parts = candidate.content.as_ref().map_or(&[][..], |c| &c.parts);
-            let answer = CandidateAnswer::from_parts(parts, 0);
+            let answer = CandidateAnswer::from_parts(parts);
             let finish_reason = candidate
                 .finish_reason
                 .as_deref()
@@ -86,9 +86,8 @@ pub struct CandidateAnswer {
 }
 
 impl CandidateAnswer {
-    /// Reads a candidate's parts. `calls_before` is how many calls the candidate made earlier
-    /// (in earlier stream events), so call ids and positions keep counting.
-    pub fn from_parts(parts: &[Part], calls_before: usize) -> Self {
+    /// Reads a candidate's parts; each call gets a new id ([`tool_call_id::make`]).
+    pub fn from_parts(parts: &[Part]) -> Self {
         let mut answer = Self::default();
         for part in parts {
             if part.thought == Some(true) {
@@ -98,18 +97,13 @@ impl CandidateAnswer {
                 answer.text.push_str(text);
             }
             if let Some(call) = &part.function_call {
-                let position = calls_before + answer.tool_calls.len();
                 let arguments = call
                     .args
                     .as_ref()
                     .filter(|args| !args.is_null())
                     .map_or_else(|| "{}".to_owned(), Value::to_string);
                 answer.tool_calls.push(ToolCall {
-                    id: tool_call_id::make(
-                        call.id.as_deref(),
-                        position,
-                        part.thought_signature.as_deref(),
-                    ),
+                    id: tool_call_id::make(part.thought_signature.as_deref()),
                     kind: "function".to_owned(),
                     function: OpenAiFunctionCall {
                         name: call.name.clone(),
@@ -240,8 +234,9 @@ mod tests {
         let calls = choice.message.tool_calls.as_ref().expect("tool calls");
         assert_eq!(calls.len(), 2);
         assert_eq!(
-            calls[0].id,
-            "call_0__thought__CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ=="
+            tool_call_id::signature(&calls[0].id).as_deref(),
+            Some("CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ=="),
+            "the thought signature rides in the id"
         );
         assert_eq!(calls[0].kind, "function");
         assert_eq!(calls[0].function.name, "get_current_weather");
@@ -251,7 +246,17 @@ mod tests {
             arguments,
             json!({"location": "Boston, MA", "unit": "celsius"})
         );
-        assert_eq!(calls[1].id, "call_1");
+        assert_eq!(tool_call_id::signature(&calls[1].id), None);
+        assert_ne!(calls[0].id, calls[1].id);
+        for call in calls {
+            assert!(
+                call.id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                "Anthropic's id pattern: {}",
+                call.id
+            );
+        }
         assert_eq!(calls[1].function.name, "get_current_time");
         assert_eq!(
             calls[1].function.arguments,

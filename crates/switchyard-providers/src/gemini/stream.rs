@@ -167,7 +167,7 @@ impl Translator {
             let index = candidate.index.unwrap_or(position as u32);
             let progress = self.candidates.entry(index).or_default();
             let parts = candidate.content.as_ref().map_or(&[][..], |c| &c.parts);
-            let said = CandidateAnswer::from_parts(parts, progress.calls);
+            let said = CandidateAnswer::from_parts(parts);
             let tool_calls: Vec<ToolCallDelta> = said
                 .tool_calls
                 .into_iter()
@@ -336,9 +336,14 @@ mod tests {
         assert_eq!(delta.role, None);
         assert_eq!(delta.content, None);
         let calls = delta.tool_calls.as_ref().expect("tool call delta");
+        let id = calls[0].id.clone().expect("an id");
+        assert_eq!(
+            super::super::tool_call_id::signature(&id).as_deref(),
+            Some("EpYCCpMCAdHtim9X4w==")
+        );
         assert_eq!(
             serde_json::to_value(calls).expect("serializes"),
-            json!([{"index": 0, "id": "call_0__thought__EpYCCpMCAdHtim9X4w==", "type": "function",
+            json!([{"index": 0, "id": id, "type": "function",
                     "function": {"name": "get_current_weather",
                                  "arguments": "{\"location\":\"Boston, MA\"}"}}])
         );
@@ -439,5 +444,45 @@ mod tests {
         )
         .await;
         assert!(unfinished.last().expect("items").is_err());
+    }
+
+    use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // Fixture stream_parallel_function_calls.sse: two functionCall parts in one event, a third
+    // in the next. Each is a whole tool call with its own index, a new id, the first carrying
+    // its thought signature.
+    #[tokio::test]
+    async fn parallel_function_calls_keep_their_own_index_id_and_whole_arguments() {
+        let chunks = ok(translate(include_str!(
+            "../../tests/fixtures/gemini/stream_parallel_function_calls.sse"
+        ))
+        .await);
+        let calls = assembled_tool_calls(&chunks);
+        let summary: Vec<_> = calls.iter().map(AssembledCall::summary).collect();
+        assert_eq!(
+            summary,
+            [
+                (0, "get_current_weather", json!({"location": "Boston, MA"})),
+                (
+                    1,
+                    "get_current_time",
+                    json!({"timezone": "America/New_York"})
+                ),
+                (2, "get_current_weather", json!({"location": "Paris"})),
+            ]
+        );
+        let signatures: Vec<Option<String>> = calls
+            .iter()
+            .map(|c| super::super::tool_call_id::signature(&c.id))
+            .collect();
+        assert_eq!(
+            signatures,
+            [
+                Some("CiQB0e2Kb7Jw0mQhS1gAdyYK0yXvTQ==".to_owned()),
+                None,
+                None
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
     }
 }
