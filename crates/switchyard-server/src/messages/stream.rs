@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::{HeaderValue, header};
 use serde_json::json;
 use switchyard_providers::ChunkStream;
 use switchyard_wire::anthropic::{
@@ -41,14 +40,7 @@ pub fn sse_response(
         writer: EventWriter::new(requested_model),
         finished: false,
     };
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    crate::stream::event_stream(Body::from_stream(body))
 }
 
 struct MessagesSse {
@@ -284,6 +276,7 @@ fn write_event(out: &mut Vec<u8>, event: &StreamEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
     use serde_json::Value;
 
     fn chunk(value: Value) -> ChatChunk {
