@@ -72,7 +72,10 @@ async fn a_plain_answer_is_translated_and_the_upstream_gets_a_messages_request()
     assert_eq!(
         answer["usage"],
         json!({"prompt_tokens": 3195, "completion_tokens": 503, "total_tokens": 3698,
-            "prompt_tokens_details": {"cached_tokens": 1000}})
+            "prompt_tokens_details": {"cached_tokens": 1000},
+            // LiteLLM's Anthropic-only count of cache writes
+            // (https://docs.litellm.ai/docs/completion/prompt_caching).
+            "cache_creation_input_tokens": 100})
     );
 
     let sent = anthropic.received();

@@ -423,3 +423,51 @@ async fn every_path_under_messages_answers_in_anthropic_error_shape() {
     let body: Value = response.json().await.expect("JSON");
     assert!(body["error"]["code"].is_string(), "{body}");
 }
+
+// The same Anthropic answers through /v1/chat/completions, translated: the prompt cache counts
+// reach the spend record at their own rates, streamed or not (a peer gateway bills cached tokens
+// 10x when streaming). The usage the client sees is LiteLLM's: `cached_tokens` and
+// `cache_creation_input_tokens` (https://docs.litellm.ai/docs/completion/prompt_caching).
+#[tokio::test]
+async fn chat_completions_to_anthropic_price_cache_counts_at_their_rates_streamed_or_not() {
+    let (_anthropic, _openai, gateway) = setup().await;
+    let (secret, key_id) = new_key(&gateway, &json!({"models": ["claude-thinking"]})).await;
+    let ask = |stream: bool| {
+        json!({"model": "claude-thinking", "stream": stream,
+            "stream_options": if stream { json!({"include_usage": true}) } else { Value::Null },
+            "messages": [{"role": "user", "content": "27 * 453?"}]})
+    };
+    let response = gateway
+        .post("/v1/chat/completions", &ask(false), Some(&secret))
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(answer["usage"]["prompt_tokens"], 6012, "{answer}");
+    assert_eq!(
+        answer["usage"]["prompt_tokens_details"]["cached_tokens"],
+        4000
+    );
+    assert_eq!(answer["usage"]["cache_creation_input_tokens"], 2000);
+
+    let response = gateway
+        .post("/v1/chat/completions", &ask(true), Some(&secret))
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        text.contains("\"cache_creation_input_tokens\":2000"),
+        "{text}"
+    );
+
+    let path = format!("/spend/logs?api_key={key_id}");
+    let rows = eventually(Duration::from_secs(15), "two spend records", || async {
+        let rows = admin_get(&gateway, &path).await;
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        (rows.len() >= 2).then_some(rows)
+    })
+    .await;
+    for row in rows {
+        let spend = row["spend"].as_f64().expect("spend");
+        assert!((spend - fixture_cost()).abs() < 1e-12, "{spend} {row}");
+    }
+}

@@ -74,17 +74,21 @@ pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {
     }
 }
 
-/// Anthropic's counts: `input_tokens` excludes prompt tokens read from the cache, which are
-/// reported as `cache_read_input_tokens`.
+/// Anthropic's counts: `input_tokens` excludes prompt tokens read from the cache and written
+/// to it, which are reported as `cache_read_input_tokens` and `cache_creation_input_tokens`.
 pub fn usage(usage: &switchyard_wire::Usage) -> Usage {
     let cached = usage
         .prompt_tokens_details
         .as_ref()
         .and_then(|details| details.cached_tokens);
+    let written = usage.cache_creation_input_tokens;
     Usage {
-        input_tokens: usage.prompt_tokens.saturating_sub(cached.unwrap_or(0)),
+        input_tokens: usage
+            .prompt_tokens
+            .saturating_sub(cached.unwrap_or(0))
+            .saturating_sub(written.unwrap_or(0)),
         output_tokens: usage.completion_tokens,
-        cache_creation_input_tokens: None,
+        cache_creation_input_tokens: written,
         cache_read_input_tokens: cached,
         extra: Extra::new(),
     }

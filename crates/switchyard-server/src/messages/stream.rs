@@ -252,7 +252,7 @@ impl EventWriter {
         let usage = DeltaUsage {
             output_tokens: counts.output_tokens,
             input_tokens: Some(counts.input_tokens),
-            cache_creation_input_tokens: None,
+            cache_creation_input_tokens: counts.cache_creation_input_tokens,
             cache_read_input_tokens: counts.cache_read_input_tokens,
             extra: Extra::new(),
         };
