@@ -25,7 +25,7 @@ use switchyard_wire::anthropic::{
 use switchyard_wire::{ChatChunk, Extra, ToolCallDelta};
 
 use super::anthropic_error;
-use super::response::{stop_reason, usage};
+use super::response::{reasoning_of, stop_reason, usage};
 use crate::error::ApiError;
 
 /// A `text/event-stream` response carrying `chunks` as Anthropic events.
@@ -89,6 +89,10 @@ enum OpenBlock {
     Text {
         index: u32,
     },
+    /// Reasoning, as an unsigned thinking block.
+    Thinking {
+        index: u32,
+    },
     /// A tool call, with its index among the chat chunk's tool calls.
     ToolUse {
         index: u32,
@@ -99,7 +103,7 @@ enum OpenBlock {
 impl OpenBlock {
     fn index(self) -> u32 {
         match self {
-            Self::Text { index } | Self::ToolUse { index, .. } => index,
+            Self::Text { index } | Self::Thinking { index } | Self::ToolUse { index, .. } => index,
         }
     }
 }
@@ -135,6 +139,13 @@ impl EventWriter {
         let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) else {
             return;
         };
+        if let Some(thinking) = reasoning_of(&choice.delta.extra) {
+            if !matches!(self.open, Some(OpenBlock::Thinking { .. })) {
+                let index = self.open_block(out, super::response::thinking(String::new()));
+                self.open = Some(OpenBlock::Thinking { index });
+            }
+            self.delta(out, BlockDelta::ThinkingDelta { thinking });
+        }
         if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
             if !matches!(self.open, Some(OpenBlock::Text { .. })) {
                 let index = self.open_block(out, ContentBlock::text(""));
@@ -307,6 +318,42 @@ mod tests {
                 (name.to_owned(), data)
             })
             .collect()
+    }
+
+    // Thinking events of https://docs.anthropic.com/en/docs/build-with-claude/streaming
+    // ("Streaming request with extended thinking"): a chat stream's `reasoning_content` opens a
+    // thinking block, unsigned, before the text.
+    #[test]
+    fn reasoning_becomes_a_thinking_block_before_the_text() {
+        let mut writer = EventWriter::new("m".to_owned());
+        let mut out = Vec::new();
+        for c in [
+            delta(
+                json!({"role": "assistant", "reasoning_content": "2 + 2"}),
+                None,
+            ),
+            delta(json!({"reasoning_content": " is 4."}), None),
+            delta(json!({"content": "4"}), Some("stop")),
+        ] {
+            writer.on_chunk(c, &mut out);
+        }
+        writer.finish(&mut out);
+        let events = events(&out);
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "thinking", "thinking": "", "signature": ""})
+        );
+        let thinking: Vec<&Value> = events
+            .iter()
+            .filter(|(_, d)| d["delta"]["type"] == "thinking_delta")
+            .map(|(_, d)| &d["delta"]["thinking"])
+            .collect();
+        assert_eq!(thinking, [&json!("2 + 2"), &json!(" is 4.")]);
+        let text_start = events
+            .iter()
+            .find(|(n, d)| n == "content_block_start" && d["content_block"]["type"] == "text")
+            .expect("a text block");
+        assert_eq!(text_start.1["index"], 1);
     }
 
     // Expected flow from https://docs.anthropic.com/en/docs/build-with-claude/streaming.
