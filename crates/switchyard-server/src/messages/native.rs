@@ -222,11 +222,16 @@ fn tokens_of(usage: &Usage) -> Tokens {
     }
 }
 
+/// Each token counted once over the stream: the prompt (cache counts included) at
+/// `message_start`, the output at `message_delta` (which, on newer API versions, repeats the
+/// input counts).
 impl ReportsUsage for NativeEvent {
     fn total_tokens(&self) -> Option<u64> {
         let usage = self.usage()?;
-        let tokens = tokens_of(&usage);
-        Some(tokens.prompt + tokens.completion)
+        match self.event.as_deref() {
+            Some("message_delta") => Some(usage.output_tokens),
+            _ => Some(tokens_of(&usage).prompt),
+        }
     }
 }
 
