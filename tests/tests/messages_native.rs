@@ -471,3 +471,62 @@ async fn chat_completions_to_anthropic_price_cache_counts_at_their_rates_streame
         assert!((spend - fixture_cost()).abs() < 1e-12, "{spend} {row}");
     }
 }
+
+// Anthropic's models on Bedrock are passed through too, to InvokeModel: the body as the client
+// wrote it, without `model` and `stream`, with Bedrock's `anthropic_version` and the client's
+// betas as `anthropic_beta`
+// (https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-request-response.html),
+// signed; the answer and the events (from `chunk` frames) come back as Anthropic's.
+#[tokio::test]
+async fn a_claude_code_turn_passes_through_to_bedrock_invoke_model() {
+    use switchyard_e2e::fake_bedrock::{bedrock_setup, models};
+    let (bedrock, gateway) = bedrock_setup().await;
+    let response = send(
+        &gateway,
+        "/v1/messages",
+        MASTER_KEY,
+        &session(models::TEXT, false),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), THINKING_RESPONSE);
+    let sent = &bedrock.received()[0];
+    assert_eq!(sent.operation, "invoke");
+    assert!(sent.signature_valid);
+    assert!(sent.body.get("model").is_none() && sent.body.get("stream").is_none());
+    assert_eq!(sent.body["anthropic_version"], "bedrock-2023-05-31");
+    assert_eq!(
+        sent.body["anthropic_beta"],
+        json!(["interleaved-thinking-2025-05-14"])
+    );
+    let messages: Value = serde_json::from_str(SESSION_MESSAGES).expect("JSON");
+    assert_eq!(sent.body["messages"], messages);
+    assert_eq!(
+        sent.body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+
+    let response = send(
+        &gateway,
+        "/v1/messages",
+        MASTER_KEY,
+        &session(models::TEXT, true),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let got = events(&response.text().await.expect("body"));
+    assert_eq!(got, events(STREAM_THINKING));
+    let sent = &bedrock.received()[1];
+    assert_eq!(sent.operation, "invoke-with-response-stream");
+    assert!(sent.signature_valid);
+
+    // Bedrock has no token counter here: the gateway estimates.
+    let count = format!(
+        r#"{{"model": "{}", "messages": [{{"role": "user", "content": "abcd"}}]}}"#,
+        models::TEXT
+    );
+    let response = send(&gateway, "/v1/messages/count_tokens", MASTER_KEY, &count).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-token-count"], "estimate");
+    assert_eq!(bedrock.received().len(), 2, "an estimate calls no upstream");
+}

@@ -126,8 +126,8 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// Whether this provider takes Anthropic Messages requests as they came
-    /// ([`Provider::messages`], [`Provider::messages_stream`], [`Provider::count_tokens`]):
-    /// true for Anthropic deployments only.
+    /// ([`Provider::messages`], [`Provider::messages_stream`]): true for Anthropic deployments
+    /// and Bedrock deployments of Anthropic's models.
     fn speaks_messages(&self) -> bool {
         false
     }
@@ -150,13 +150,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         unsupported(self.family(), "Anthropic Messages")
     }
 
-    /// The exact input tokens of a Messages request, from the provider's own counter; by
-    /// default refused (the gateway estimates instead).
+    /// The exact input tokens of a Messages request, from the provider's own counter; `None`
+    /// when the provider has none (by default), and the gateway estimates instead.
     fn count_tokens(
         &self,
         _request: NativeRequest,
-    ) -> BoxFuture<'static, Result<TokenCount, ProviderError>> {
-        unsupported(self.family(), "token counting")
+    ) -> Option<BoxFuture<'static, Result<TokenCount, ProviderError>>> {
+        None
     }
 
     /// A streamed legacy text completion, as chat chunks (each piece of text as a delta); see

@@ -235,9 +235,9 @@ impl Provider for Anthropic {
     fn count_tokens(
         &self,
         request: NativeRequest,
-    ) -> BoxFuture<'static, Result<TokenCount, ProviderError>> {
+    ) -> Option<BoxFuture<'static, Result<TokenCount, ProviderError>>> {
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
+        Some(Box::pin(async move {
             let response = inner.post_native(&inner.count_tokens_uri, request).await?;
             let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
             serde_json::from_slice(&bytes).map_err(|e| {
@@ -246,7 +246,7 @@ impl Provider for Anthropic {
                     format!("upstream answered count_tokens with an unexpected body: {e}"),
                 )
             })
-        })
+        }))
     }
 
     fn embeddings(

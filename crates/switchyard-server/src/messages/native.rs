@@ -381,23 +381,22 @@ impl UnaryCall for CountTokens {
         mut self,
         provider: &dyn Provider,
     ) -> BoxFuture<'static, Result<Self::Answer, ProviderError>> {
-        if !provider.speaks_messages() {
-            let counted = Counted {
-                input_tokens: self.estimate,
-                exact: false,
-            };
-            return future::ready(Ok(counted)).boxed();
-        }
+        let estimate = Counted {
+            input_tokens: self.estimate,
+            exact: false,
+        };
         self.request.set_model(&self.model);
-        provider
-            .count_tokens(self.request)
-            .map(|r| {
-                r.map(|TokenCount { input_tokens }| Counted {
-                    input_tokens,
-                    exact: true,
+        match provider.count_tokens(self.request) {
+            None => future::ready(Ok(estimate)).boxed(),
+            Some(counting) => counting
+                .map(|r| {
+                    r.map(|TokenCount { input_tokens }| Counted {
+                        input_tokens,
+                        exact: true,
+                    })
                 })
-            })
-            .boxed()
+                .boxed(),
+        }
     }
 
     /// Nothing generated, nothing charged.
