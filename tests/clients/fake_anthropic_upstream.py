@@ -13,8 +13,12 @@ chooses the answer:
 ``claude-rate-limited``  429, ``retry-after: 7``, ``error_rate_limit.json``
 ``claude-structured``    ``structured_output_response.json`` (JSON text, for ``output_config``)
 ``claude-json-tool``     ``json_tool_response.json`` (the forced tool of a ``json_object`` answer)
+``claude-thinking``      ``thinking_response.json``, or ``stream_thinking.sse``
 anything else            404 with a ``not_found_error`` body
 =======================  =====================================================
+
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": 14}`` (``COUNTED_TOKENS``), the
+documented example of https://platform.claude.com/docs/api/beta/messages/count_tokens.
 
 Streams are sent one SSE event per HTTP chunk. Every request is recorded
 (path, lower-cased headers, parsed JSON) so tests can check what the gateway sent.
@@ -31,6 +35,7 @@ from typing import Any, Optional
 
 FIXTURES = Path(__file__).resolve().parents[2] / "crates/switchyard-providers/tests/fixtures/anthropic"
 RETRY_AFTER = "7"
+COUNTED_TOKENS = 14
 
 
 def fixture(name: str) -> bytes:
@@ -91,9 +96,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         model = body.get("model") if isinstance(body, dict) else None
         stream = isinstance(body, dict) and body.get("stream") is True
+        if self.path == "/v1/messages/count_tokens":
+            self._send(200, json.dumps({"input_tokens": COUNTED_TOKENS}).encode(), "application/json")
+            return
         if self.path != "/v1/messages":
             model = None
-        if model == "claude-text":
+        if model == "claude-thinking":
+            if stream:
+                self._replay("stream_thinking.sse")
+            else:
+                self._send(200, fixture("thinking_response.json"), "application/json")
+        elif model == "claude-text":
             if stream:
                 self._replay("stream_text.sse")
             else:

@@ -26,7 +26,7 @@ import pydantic
 import pytest
 
 from conftest import MASTER_KEY, UPSTREAM_KEY, UPSTREAM_KEY_ENV, Gateway
-from fake_anthropic_upstream import RETRY_AFTER, FakeAnthropicUpstream
+from fake_anthropic_upstream import COUNTED_TOKENS, RETRY_AFTER, FakeAnthropicUpstream, fixture
 from fake_upstream import CONTENT_PREFIX, USAGE
 
 ANTHROPIC_KEY = "sk-ant-fake-upstream"
@@ -38,6 +38,7 @@ CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 CLAUDE_RATE_LIMITED = "claude-rate-limited"
 CLAUDE_STRUCTURED = "claude-structured"  # -> fake Anthropic API, model "claude-structured"
 CLAUDE_JSON_TOOL = "claude-json-tool"  # -> fake Anthropic API, model "claude-json-tool"
+CLAUDE_THINKING = "claude-thinking"  # -> fake Anthropic API, model "claude-thinking"
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -71,6 +72,7 @@ def config(openai_base: str, anthropic_base: str) -> str:
         + anthropic_backed(CLAUDE_RATE_LIMITED, "claude-rate-limited")
         + anthropic_backed(CLAUDE_STRUCTURED, "claude-structured")
         + anthropic_backed(CLAUDE_JSON_TOOL, "claude-json-tool")
+        + anthropic_backed(CLAUDE_THINKING, "claude-thinking")
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
 
@@ -262,6 +264,114 @@ def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(claude: anthro
     assert err.status_code == 429
     assert err.response.headers.get("retry-after") == RETRY_AFTER
     assert err.response.json()["error"]["type"] == "rate_limit_error"
+
+
+# -- (c) the anthropic SDK as Claude Code uses it: passed through to an Anthropic deployment ---
+
+
+# Extended thinking, prompt caching and tool use in one streamed turn:
+# https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking,
+# https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching and
+# https://docs.anthropic.com/en/docs/build-with-claude/streaming. The gateway sends the body on as
+# it came (only `model` replaced) with the client's `anthropic-beta`, and the events back as
+# Anthropic sent them: the SDK rebuilds the thinking block with its signature.
+def test_messages_stream_with_thinking_tools_and_cache_control_passes_through(
+    claude: anthropic.Anthropic, anthropic_upstream
+) -> None:
+    mark = marker()
+    signature = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+N7Tr0TGSEAKN0G3e0fk3XOtqKBBZ2jzY+w"
+    system = [{"type": "text", "text": f"You are a coding agent {mark}", "cache_control": {"type": "ephemeral"}}]
+    tools = [{**WEATHER_TOOL, "cache_control": {"type": "ephemeral"}}]
+    messages = [
+        {"role": "user", "content": "weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "I should call the tool.", "signature": signature},
+                {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3"},
+                {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather", "input": {"query": "Paris"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01A09q90qw90lq917835lq9", "is_error": True, "content": "timeout"},
+                {"type": "text", "text": "try again"},
+            ],
+        },
+    ]
+    with claude.messages.stream(
+        model=CLAUDE_THINKING,
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        system=system,
+        tools=tools,
+        messages=messages,
+        extra_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"},
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+
+    assert "thinking" in kinds and "signature" in kinds, kinds
+    assert [block.type for block in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking.startswith("Let me solve this step by step")
+    assert final.content[0].signature.startswith("EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds")
+    assert final.content[1].text == "27 * 453 = 12,231"
+    assert final.usage.cache_read_input_tokens == 4000
+    assert final.usage.cache_creation_input_tokens == 2000
+    assert final.usage.output_tokens == 86
+
+    [sent] = anthropic_upstream.find_by_text(mark)
+    assert sent.path == "/v1/messages"
+    assert sent.json["model"] == "claude-thinking"
+    assert sent.json["messages"] == messages
+    assert sent.json["system"] == system
+    assert sent.json["tools"] == tools
+    assert sent.json["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert sent.headers.get("anthropic-beta") == "interleaved-thinking-2025-05-14"
+    assert sent.headers.get("x-api-key") == ANTHROPIC_KEY
+
+
+# A complete answer from an Anthropic deployment is Anthropic's body, redacted thinking included.
+def test_messages_create_passes_thinking_blocks_back(claude: anthropic.Anthropic) -> None:
+    message = claude.messages.create(
+        model=CLAUDE_THINKING,
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=user("analyze this"),
+    )
+    expected = json.loads(fixture("thinking_response.json"))
+    assert message.id == expected["id"]
+    assert [block.type for block in message.content] == ["thinking", "redacted_thinking", "text"]
+    assert message.content[0].signature == expected["content"][0]["signature"]
+    assert message.content[1].data == expected["content"][1]["data"]
+    assert message.usage.cache_creation_input_tokens == 2000
+
+
+# Token counting: https://platform.claude.com/docs/api/beta/messages/count_tokens. Exact from an
+# Anthropic deployment (its own counter), the gateway's estimate elsewhere (four characters a
+# token), said in `x-switchyard-token-count`.
+def test_count_tokens_is_exact_from_anthropic_and_estimated_elsewhere(
+    claude: anthropic.Anthropic, anthropic_upstream
+) -> None:
+    mark = marker()
+    exact = claude.messages.with_raw_response.count_tokens(
+        model=CLAUDE, system="be brief", messages=user(f"hello {mark}")
+    )
+    assert exact.headers["x-switchyard-token-count"] == "exact"
+    assert exact.parse().input_tokens == COUNTED_TOKENS
+    [sent] = anthropic_upstream.find_by_text(mark)
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.json["model"] == "claude-text"
+
+    estimate = claude.messages.with_raw_response.count_tokens(model=OPENAI_BACKED, messages=user("abcdefgh"))
+    assert estimate.headers["x-switchyard-token-count"] == "estimate"
+    # "user" and "abcdefgh": 12 characters.
+    assert estimate.parse().input_tokens == 3
+
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        claude.messages.count_tokens(model="no-such-model", messages=user("hi"))
+    assert caught.value.body["error"]["type"] == "not_found_error"
 
 
 # -- (b) the openai SDK on Anthropic-backed deployments ----------------------------------------

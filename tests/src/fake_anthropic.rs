@@ -13,7 +13,14 @@
 //! - `claude-too-long`: 400 with `error_prompt_too_long.json`;
 //! - `claude-truncated`: `stream_text.sse` cut before `message_delta`, then the body ends;
 //! - `claude-stream-error`: `stream_overloaded.sse`, which ends in an `error` event;
+//! - `claude-thinking`: `thinking_response.json` (thinking with its signature, redacted
+//!   thinking, prompt cache counts), or `stream_thinking.sse` (`thinking_delta`,
+//!   `signature_delta`);
 //! - anything else: 404 with a `not_found_error` body.
+//!
+//! `POST /v1/messages/count_tokens` answers `{"input_tokens": 14}` ([`COUNTED_TOKENS`]), the
+//! documented example (<https://platform.claude.com/docs/api/beta/messages/count_tokens>), for
+//! any model.
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +58,14 @@ pub const STREAM_TOOL_USE: &str = fixture!("stream_tool_use.sse");
 /// A stream ending in the documented `error` event
 /// (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
 pub const STREAM_OVERLOADED: &str = fixture!("stream_overloaded.sse");
+/// An extended thinking answer
+/// (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+pub const THINKING_RESPONSE: &str = fixture!("thinking_response.json");
+/// The documented extended thinking stream
+/// (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+pub const STREAM_THINKING: &str = fixture!("stream_thinking.sse");
+/// What count_tokens answers.
+pub const COUNTED_TOKENS: u64 = 14;
 /// Documented error bodies (https://docs.anthropic.com/en/api/errors).
 pub const ERROR_RATE_LIMIT: &str = fixture!("error_rate_limit.json");
 /// See [`ERROR_RATE_LIMIT`].
@@ -74,10 +89,14 @@ pub struct AnthropicReceived {
     pub api_key: Option<String>,
     /// The `anthropic-version` header.
     pub version: Option<String>,
+    /// The `anthropic-beta` headers, in order.
+    pub betas: Vec<String>,
     /// The `content-type` header.
     pub content_type: Option<String>,
     /// The JSON body.
     pub body: Value,
+    /// The body as it arrived.
+    pub raw: String,
 }
 
 /// The fake Anthropic API.
@@ -93,6 +112,7 @@ impl FakeAnthropic {
         let received = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new()
             .route("/v1/messages", post(messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
             .with_state(Arc::clone(&received));
         let addr = crate::serve_on_loopback(app).await;
         Self {
@@ -132,19 +152,46 @@ fn replay(raw: &'static str) -> Response {
     response
 }
 
+/// Keeps what a request brought; answers its JSON body.
+fn note(
+    received: &Mutex<Vec<AnthropicReceived>>,
+    path: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+) -> Value {
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+    received.lock().expect("lock").push(AnthropicReceived {
+        path: path.to_owned(),
+        api_key: header_text(headers, "x-api-key"),
+        version: header_text(headers, "anthropic-version"),
+        betas: headers
+            .get_all("anthropic-beta")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect(),
+        content_type: header_text(headers, "content-type"),
+        body: body.clone(),
+        raw: String::from_utf8_lossy(raw).into_owned(),
+    });
+    body
+}
+
+async fn count_tokens(
+    State(received): State<Arc<Mutex<Vec<AnthropicReceived>>>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    note(&received, "/v1/messages/count_tokens", &headers, &raw);
+    axum::Json(json!({ "input_tokens": COUNTED_TOKENS })).into_response()
+}
+
 async fn messages(
     State(received): State<Arc<Mutex<Vec<AnthropicReceived>>>>,
     headers: HeaderMap,
-    body: Bytes,
+    raw: Bytes,
 ) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    received.lock().expect("lock").push(AnthropicReceived {
-        path: "/v1/messages".to_owned(),
-        api_key: header_text(&headers, "x-api-key"),
-        version: header_text(&headers, "anthropic-version"),
-        content_type: header_text(&headers, "content-type"),
-        body: body.clone(),
-    });
+    let body = note(&received, "/v1/messages", &headers, &raw);
     let stream = body["stream"] == json!(true);
     match (body["model"].as_str().unwrap_or_default(), stream) {
         ("claude-text", false) => json_answer(StatusCode::OK, TEXT_RESPONSE),
@@ -152,6 +199,8 @@ async fn messages(
         ("claude-tool", false) => json_answer(StatusCode::OK, TOOL_USE_RESPONSE),
         ("claude-tool", true) => replay(STREAM_TOOL_USE),
         ("claude-stream-error", true) => replay(STREAM_OVERLOADED),
+        ("claude-thinking", false) => json_answer(StatusCode::OK, THINKING_RESPONSE),
+        ("claude-thinking", true) => replay(STREAM_THINKING),
         ("claude-truncated", true) => {
             let cut = STREAM_TEXT
                 .find("event: message_delta")
@@ -196,6 +245,7 @@ pub fn anthropic_config(anthropic_base: &str, openai_base: &str, closed_port: u1
         "claude-too-long",
         "claude-truncated",
         "claude-stream-error",
+        "claude-thinking",
     ] {
         out.push_str(&format!(
             "  - model_name: {name}\n    litellm_params:\n      model: anthropic/{name}\n      api_base: {anthropic_base}\n      api_key: os.environ/ANTHROPIC_KEY\n    model_info:\n      id: {name}-deployment\n"

@@ -4,7 +4,13 @@
 //! real `application/vnd.amazon.eventstream` frames, and checking every request's SigV4
 //! signature the way AWS does: recomputed from what arrived, with the known secret.
 //!
-//! The model id in the path chooses the answer (see [`FakeBedrock`]).
+//! The model id in the path chooses the answer (see [`FakeBedrock`]). InvokeModel
+//! (`/invoke`, `/invoke-with-response-stream`) on the Anthropic text model answers with the
+//! Anthropic extended thinking fixtures (`thinking_response.json`, `stream_thinking.sse` of
+//! `fixtures/anthropic/`), streamed as `chunk` events whose `bytes` are each Anthropic event,
+//! base64-encoded, as
+//! <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html>
+//! documents.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -175,6 +181,13 @@ async fn answer(
             "InvalidSignatureException",
             r#"{"message": "The request signature we calculated does not match the signature you provided."}"#,
         );
+    }
+    match (model.as_str(), operation.as_str()) {
+        (models::TEXT, "invoke") => return json(crate::fake_anthropic::THINKING_RESPONSE),
+        (models::TEXT, "invoke-with-response-stream") => {
+            return event_stream(invoke_frames(crate::fake_anthropic::STREAM_THINKING));
+        }
+        _ => {}
     }
     let streamed = operation == "converse-stream";
     match (model.as_str(), streamed) {
@@ -352,6 +365,22 @@ fn frames(fixture: &str, keep: usize) -> Vec<u8> {
                     ":event-type",
                     event["event"].as_str().expect("event type"),
                 ))
+                .add_header(string_header(":content-type", "application/json"))
+                .add_header(string_header(":message-type", "event"));
+            encode(&message)
+        })
+        .collect()
+}
+
+/// The events of an Anthropic SSE fixture as InvokeModelWithResponseStream `chunk` frames.
+fn invoke_frames(sse: &str) -> Vec<u8> {
+    sse.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .flat_map(|data| {
+            let payload =
+                serde_json::json!({"bytes": aws_smithy_types::base64::encode(data.as_bytes())});
+            let message = Message::new(Bytes::from(payload.to_string()))
+                .add_header(string_header(":event-type", "chunk"))
                 .add_header(string_header(":content-type", "application/json"))
                 .add_header(string_header(":message-type", "event"));
             encode(&message)

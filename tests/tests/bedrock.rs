@@ -109,7 +109,10 @@ async fn a_plain_answer_is_openai_shaped_and_the_upstream_got_a_signed_converse_
     assert_eq!(
         body["usage"],
         json!({"prompt_tokens": 18, "completion_tokens": 9, "total_tokens": 27,
-               "prompt_tokens_details": {"cached_tokens": 4}})
+               "prompt_tokens_details": {"cached_tokens": 4},
+               // Cache writes, as LiteLLM reports them
+               // (https://docs.litellm.ai/docs/completion/prompt_caching).
+               "cache_creation_input_tokens": 2})
     );
 
     let received = upstream.received();

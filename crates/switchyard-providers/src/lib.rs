@@ -33,6 +33,7 @@ use switchyard_wire::{
     RerankResponse, SpeechRequest,
 };
 
+use anthropic::native::{EventStream, NativeAnswer, NativeRequest, TokenCount};
 use audio::{Audio, Transcript, TranscriptionRequest};
 
 pub use error::{ErrorClass, ProviderError};
@@ -124,6 +125,40 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         _request: RerankRequest,
     ) -> BoxFuture<'static, Result<RerankResponse, ProviderError>> {
         unsupported(self.family(), "rerank")
+    }
+
+    /// Whether this provider takes Anthropic Messages requests as they came
+    /// ([`Provider::messages`], [`Provider::messages_stream`]): true for Anthropic deployments
+    /// and Bedrock deployments of Anthropic's models.
+    fn speaks_messages(&self) -> bool {
+        false
+    }
+
+    /// A Messages request sent as the client wrote it (its model replaced by the upstream's),
+    /// answered as the upstream answered; by default refused.
+    fn messages(
+        &self,
+        _request: NativeRequest,
+    ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        unsupported(self.family(), "Anthropic Messages")
+    }
+
+    /// A streamed Messages request sent as the client wrote it, its events passed back as
+    /// they arrive; by default refused.
+    fn messages_stream(
+        &self,
+        _request: NativeRequest,
+    ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
+        unsupported(self.family(), "Anthropic Messages")
+    }
+
+    /// The exact input tokens of a Messages request, from the provider's own counter; `None`
+    /// when the provider has none (by default), and the gateway estimates instead.
+    fn count_tokens(
+        &self,
+        _request: NativeRequest,
+    ) -> Option<BoxFuture<'static, Result<TokenCount, ProviderError>>> {
+        None
     }
 
     /// A streamed legacy text completion, as chat chunks (each piece of text as a delta); see

@@ -58,6 +58,7 @@ pub fn router(live: Live) -> Router {
         .route("/model_group/info", get(model_info::model_group_info))
         .route("/v2/model/info", get(model_info::model_info_v2))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
+        .route(messages::COUNT_TOKENS_PATH, post(messages::count_tokens))
         .route(
             "/openai/deployments/{model}/chat/completions",
             post(azure::chat_completions),

@@ -507,15 +507,15 @@ pub(crate) async fn within<T>(
     }
 }
 
-/// A chunk stream that keeps its deployment's in-flight slot until it ends or is dropped,
+/// A stream (of chat chunks, or of a passed-through provider's events) that keeps its deployment's in-flight slot until it ends or is dropped,
 /// counts the usage it reports against the deployment's minute budget, and ends in a `Timeout`
 /// error when the upstream sends nothing for the deployment's `stream_timeout` (the time it
 /// had to start the stream is also the longest silence allowed once it has started), or when
 /// the stream has run for the deployment's `max_stream_duration` however steadily it sends
 /// (an upstream trickling forever would otherwise hold its slot, its connection and the
 /// client's forever).
-struct Guarded {
-    chunks: ChunkStream,
+pub(crate) struct Guarded<T> {
+    chunks: Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>,
     guard: CallGuard,
     state: AppState,
     /// The longest silence allowed between two chunks.
@@ -527,8 +527,12 @@ struct Guarded {
     timed_out: bool,
 }
 
-impl Guarded {
-    fn new(chunks: ChunkStream, guard: CallGuard, state: AppState) -> Self {
+impl<T> Guarded<T> {
+    pub(crate) fn new(
+        chunks: Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>,
+        guard: CallGuard,
+        state: AppState,
+    ) -> Self {
         let deployment = guard.deployment();
         let idle = deployment.stream_timeout;
         let now = Instant::now();
@@ -561,7 +565,7 @@ impl Guarded {
     }
 
     /// Ends the stream at `now` with the error of the limit it ran into.
-    fn cut(&mut self, now: Instant) -> Poll<Option<Result<ChatChunk, ProviderError>>> {
+    fn cut(&mut self, now: Instant) -> Poll<Option<Result<T, ProviderError>>> {
         self.timed_out = true;
         Poll::Ready(Some(Err(self.timeout_error(now))))
     }
@@ -586,8 +590,20 @@ impl Guarded {
     }
 }
 
-impl Stream for Guarded {
-    type Item = Result<ChatChunk, ProviderError>;
+/// An item of a stream that may report the call's usage so far.
+pub(crate) trait ReportsUsage {
+    /// The tokens this item reports the call used, if it reports any.
+    fn total_tokens(&self) -> Option<u64>;
+}
+
+impl ReportsUsage for ChatChunk {
+    fn total_tokens(&self) -> Option<u64> {
+        self.usage.as_ref().map(|usage| usage.total_tokens)
+    }
+}
+
+impl<T: ReportsUsage> Stream for Guarded<T> {
+    type Item = Result<T, ProviderError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.timed_out {
@@ -603,10 +619,10 @@ impl Stream for Guarded {
         let item = self.chunks.as_mut().poll_next(cx);
         match &item {
             Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(usage) = &chunk.usage {
+                if let Some(total) = chunk.total_tokens() {
                     self.state
                         .router()
-                        .record_usage(self.guard.deployment(), usage.total_tokens);
+                        .record_usage(self.guard.deployment(), total);
                 }
                 self.rearm(Instant::now());
             }

@@ -53,7 +53,13 @@ fn stream_response(
         deployment,
         render,
     };
-    let mut response = Response::new(Body::from_stream(body));
+    event_stream(Body::from_stream(body))
+}
+
+/// A `text/event-stream` response (not to be cached) with `body`, for every ingress that
+/// streams.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

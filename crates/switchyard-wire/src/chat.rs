@@ -438,6 +438,11 @@ pub struct Usage {
     /// Breakdown of the completion tokens (reasoning, audio, ...), passed through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens_details: Option<Value>,
+    /// Of `prompt_tokens`, those written to the provider's prompt cache (Anthropic charges
+    /// them at a premium): LiteLLM's Anthropic-only field of the usage object
+    /// (<https://docs.litellm.ai/docs/completion/prompt_caching>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -449,6 +454,7 @@ impl Usage {
             total_tokens: prompt_tokens + completion_tokens,
             prompt_tokens_details: None,
             completion_tokens_details: None,
+            cache_creation_input_tokens: None,
         }
     }
 }

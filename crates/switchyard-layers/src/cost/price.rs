@@ -40,8 +40,8 @@ pub struct Tokens {
 impl Tokens {
     /// The same counts, with `cache_write` of the prompt tokens written to the prompt cache.
     ///
-    /// The OpenAI-shaped [`Usage`] has no field for them, so an adapter that knows them (Anthropic)
-    /// passes them here.
+    /// The OpenAI-shaped [`Usage`] carries them in LiteLLM's `cache_creation_input_tokens`
+    /// (read by `From<&Usage>`); this is for counts gathered elsewhere.
     pub fn with_cache_write(self, cache_write: u64) -> Self {
         Self {
             cache_write,
@@ -60,7 +60,7 @@ impl From<&Usage> for Tokens {
                 .as_ref()
                 .and_then(|details| details.cached_tokens)
                 .unwrap_or(0),
-            cache_write: 0,
+            cache_write: usage.cache_creation_input_tokens.unwrap_or(0),
         }
     }
 }
@@ -159,6 +159,24 @@ mod tests {
         };
         let cost = cost_of(&price, &usage_with_cached(10_000, 100, 8_000));
         assert_eq!(cost.usd, 2_000.0 * 3e-6 + 8_000.0 * 3e-6 + 100.0 * 1.5e-5);
+    }
+
+    // LiteLLM's usage object carries Anthropic's cache writes as `cache_creation_input_tokens`
+    // (https://docs.litellm.ai/docs/completion/prompt_caching): read from the usage itself, so
+    // a stream's usage chunk is priced like a complete answer.
+    #[test]
+    fn usage_with_cache_creation_prices_the_writes_at_their_rate() {
+        let mut usage = usage_with_cached(6_500, 300, 4_000);
+        usage.cache_creation_input_tokens = Some(2_000);
+        let tokens = Tokens::from(&usage);
+        assert_eq!(
+            tokens,
+            Tokens::from(&usage_with_cached(6_500, 300, 4_000)).with_cache_write(2_000)
+        );
+        assert_eq!(
+            cost_of(&SONNET, &usage).usd,
+            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3.75e-6 + 300.0 * 1.5e-5
+        );
     }
 
     #[test]

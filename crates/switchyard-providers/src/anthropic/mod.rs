@@ -6,6 +6,7 @@
 //! classified in [`error`]. Anthropic has no embeddings API, so embeddings calls fail with a
 //! bad request.
 
+pub mod native;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use native::{EventStream, NativeAnswer, NativeRequest, TokenCount};
 use sse_stream::SseByteStream;
 use switchyard_wire::anthropic::MessagesResponse;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
@@ -62,6 +64,7 @@ struct Inner {
     client: HttpClient,
     model: String,
     messages_uri: Uri,
+    count_tokens_uri: Uri,
     /// `anthropic-version`, and `x-api-key` when the deployment has a key.
     headers: HeaderMap,
 }
@@ -71,6 +74,10 @@ impl Anthropic {
     pub fn new(client: HttpClient, settings: AnthropicSettings) -> Result<Self, ProviderError> {
         let messages_uri = parse_uri(&format!(
             "{}/v1/messages",
+            settings.api_base.trim_end_matches('/')
+        ))?;
+        let count_tokens_uri = parse_uri(&format!(
+            "{}/v1/messages/count_tokens",
             settings.api_base.trim_end_matches('/')
         ))?;
         let mut headers = HeaderMap::new();
@@ -94,6 +101,7 @@ impl Anthropic {
                 client,
                 model: settings.model,
                 messages_uri,
+                count_tokens_uri,
                 headers,
             }),
         })
@@ -107,6 +115,32 @@ impl Inner {
             .client
             .post_json(&self.messages_uri, &self.headers, body)
             .await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error::error_from_response(response).await)
+        }
+    }
+
+    /// Sends a client's Messages body to `uri` as it came, its model replaced by the
+    /// deployment's (a wildcard deployment keeps the one the gateway resolved), with the
+    /// client's `anthropic-version` and `anthropic-beta` over the deployment's own.
+    async fn post_native(
+        &self,
+        uri: &Uri,
+        mut request: NativeRequest,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        if !crate::is_wildcard(&self.model) {
+            request.set_model(&self.model);
+        }
+        let mut headers = self.headers.clone();
+        for (name, _) in &request.headers {
+            headers.remove(name);
+        }
+        for (name, value) in request.headers {
+            headers.append(name, value);
+        }
+        let response = self.client.post_json(uri, &headers, &request.body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -171,6 +205,51 @@ impl Provider for Anthropic {
                 json_tool,
             ))
         })
+    }
+
+    fn speaks_messages(&self) -> bool {
+        true
+    }
+
+    fn messages(
+        &self,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let response = inner.post_native(&inner.messages_uri, request).await?;
+            NativeAnswer::from_body(response.bytes(MAX_RESPONSE_BYTES).await?)
+        })
+    }
+
+    fn messages_stream(
+        &self,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let response = inner.post_native(&inner.messages_uri, request).await?;
+            Ok(native::event_stream(SseByteStream::new(
+                response.into_sse_stream(),
+            )))
+        })
+    }
+
+    fn count_tokens(
+        &self,
+        request: NativeRequest,
+    ) -> Option<BoxFuture<'static, Result<TokenCount, ProviderError>>> {
+        let inner = Arc::clone(&self.inner);
+        Some(Box::pin(async move {
+            let response = inner.post_native(&inner.count_tokens_uri, request).await?;
+            let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ProviderError::new(
+                    ErrorClass::InvalidResponse,
+                    format!("upstream answered count_tokens with an unexpected body: {e}"),
+                )
+            })
+        }))
     }
 
     fn embeddings(

@@ -99,7 +99,8 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
 }
 
 /// OpenAI usage from Anthropic's counts: the prompt is the uncached input plus both cache
-/// counts, and cache reads are reported as `cached_tokens`.
+/// counts, cache reads are reported as `cached_tokens` and cache writes as LiteLLM's
+/// `cache_creation_input_tokens`, so that each is priced at its own rate.
 pub fn usage(
     input_tokens: u64,
     cache_read: Option<u64>,
@@ -112,6 +113,7 @@ pub fn usage(
         cached_tokens: Some(cached),
         extra: Extra::new(),
     });
+    usage.cache_creation_input_tokens = cache_creation;
     usage
 }
 

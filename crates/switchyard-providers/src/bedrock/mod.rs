@@ -14,12 +14,15 @@
 //! - `stream`: event stream messages into chat chunks, as they arrive;
 //! - `error`: Bedrock's error answers and stream exceptions classified;
 //! - `signing`: SigV4, with AWS's `aws-sigv4`;
-//! - `wire`: the Converse wire format.
+//! - `wire`: the Converse wire format;
+//! - `native`: a client's Anthropic Messages body passed through to InvokeModel, for
+//!   Anthropic's models (`Provider::messages`), events passed back as they arrive.
 //!
 //! Embeddings (Titan, Cohere) use Bedrock's InvokeModel API and are not supported yet.
 
 mod error;
 mod eventstream;
+pub mod native;
 mod request;
 mod response;
 mod signing;
@@ -38,6 +41,7 @@ use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsRe
 use self::error::error_from_response;
 use self::signing::Signer;
 use self::wire::{ConverseRequest, ConverseResponse};
+use crate::anthropic::native::{EventStream, NativeAnswer, NativeRequest};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, parse_uri};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
@@ -95,6 +99,8 @@ struct Inner {
     model: String,
     converse_uri: Uri,
     stream_uri: Uri,
+    invoke_uri: Uri,
+    invoke_stream_uri: Uri,
     signer: Signer,
 }
 
@@ -136,6 +142,8 @@ impl Bedrock {
                 client,
                 converse_uri: parse_uri(&format!("{root}/converse"))?,
                 stream_uri: parse_uri(&format!("{root}/converse-stream"))?,
+                invoke_uri: parse_uri(&format!("{root}/invoke"))?,
+                invoke_stream_uri: parse_uri(&format!("{root}/invoke-with-response-stream"))?,
                 signer: Signer::new(
                     &settings.access_key_id,
                     &settings.secret_access_key,
@@ -174,6 +182,15 @@ impl Inner {
                 format!("request not serializable: {e}"),
             )
         })?;
+        self.post_bytes(uri, body).await
+    }
+
+    /// Signs and sends a JSON body; error answers become classified errors.
+    async fn post_bytes(
+        &self,
+        uri: &Uri,
+        body: Vec<u8>,
+    ) -> Result<UpstreamResponse, ProviderError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -255,6 +272,56 @@ impl Provider for Bedrock {
                     Ok(stream)
                 }
                 None => Ok(chunks),
+            }
+        })
+    }
+
+    fn speaks_messages(&self) -> bool {
+        native::is_anthropic(&self.inner.model)
+    }
+
+    fn messages(
+        &self,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = native::invoke_body(request)?;
+            let response = inner.post_bytes(&inner.invoke_uri, body).await?;
+            NativeAnswer::from_body(response.bytes(MAX_RESPONSE_BYTES).await?)
+        })
+    }
+
+    /// Returns once the first event is read, as [`Provider::chat_stream`] does, so that an
+    /// exception Bedrock reports first thing is an error answer.
+    fn messages_stream(
+        &self,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let body = native::invoke_body(request)?;
+            let response = inner.post_bytes(&inner.invoke_stream_uri, body).await?;
+            let bytes = response
+                .into_stream()
+                .map(|read| read.map_err(|e| body_error(&e)));
+            let mut events: EventStream = Box::pin(eventstream::messages(bytes).filter_map(
+                |message| async move {
+                    match message {
+                        Ok(message) => native::event_of(&message).transpose(),
+                        Err(err) => Some(Err(err)),
+                    }
+                },
+            ));
+            match events.next().await {
+                Some(Err(err)) => Err(err),
+                Some(Ok(first)) => {
+                    let stream: EventStream = Box::pin(
+                        futures_util::stream::once(async move { Ok(first) }).chain(events),
+                    );
+                    Ok(stream)
+                }
+                None => Ok(events),
             }
         })
     }

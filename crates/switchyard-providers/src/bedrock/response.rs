@@ -103,7 +103,8 @@ pub fn finish_reason(reason: &str) -> &'static str {
 }
 
 /// Bedrock's token counts as OpenAI usage: tokens read from and written to the prompt cache
-/// count as prompt tokens, as they do for Anthropic, and the ones read are `cached_tokens`.
+/// count as prompt tokens, as they do for Anthropic, the ones read are `cached_tokens` and the
+/// ones written `cache_creation_input_tokens`.
 pub fn usage(usage: &TokenUsage) -> Usage {
     crate::anthropic::response::usage(
         usage.input_tokens,

@@ -29,6 +29,27 @@ use super::wire::{
 };
 use crate::{ChunkStream, ErrorClass, ProviderError, unix_now};
 
+/// Passes an event message; an exception or error message becomes its classified error, as
+/// Bedrock's event streams (Converse and InvokeModel alike) report failures mid-stream.
+pub(super) fn check_event(message: &Message) -> Result<(), ProviderError> {
+    match header(message, ":message-type") {
+        Some("event") => Ok(()),
+        Some("exception") => {
+            let kind = header(message, ":exception-type").unwrap_or("unknownException");
+            Err(error_from_exception(kind, message.payload()))
+        }
+        Some("error") => {
+            let code = header(message, ":error-code").unwrap_or("unknownError");
+            let text = header(message, ":error-message").unwrap_or_default();
+            Err(error_from_exception(code, text.as_bytes()))
+        }
+        other => Err(ProviderError::new(
+            ErrorClass::InvalidResponse,
+            format!("Bedrock sent an event stream message of type {other:?}"),
+        )),
+    }
+}
+
 /// Turns the messages of a `ConverseStream` answer into OpenAI chunks with `id` and `model`.
 pub fn chunk_stream<S>(messages: S, id: String, model: String) -> ChunkStream
 where
@@ -105,24 +126,7 @@ impl Translator {
 
     /// Translates one event stream message into the chunks it stands for.
     fn message(&mut self, message: &Message) -> Result<Vec<ChatChunk>, ProviderError> {
-        match header(message, ":message-type") {
-            Some("event") => {}
-            Some("exception") => {
-                let kind = header(message, ":exception-type").unwrap_or("unknownException");
-                return Err(error_from_exception(kind, message.payload()));
-            }
-            Some("error") => {
-                let code = header(message, ":error-code").unwrap_or("unknownError");
-                let text = header(message, ":error-message").unwrap_or_default();
-                return Err(error_from_exception(code, text.as_bytes()));
-            }
-            other => {
-                return Err(ProviderError::new(
-                    ErrorClass::InvalidResponse,
-                    format!("Bedrock sent an event stream message of type {other:?}"),
-                ));
-            }
-        }
+        check_event(message)?;
         let payload = message.payload().as_ref();
         let chunks = match header(message, ":event-type").unwrap_or_default() {
             "messageStart" => {

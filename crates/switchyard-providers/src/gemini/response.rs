@@ -153,6 +153,7 @@ pub fn usage(metadata: &UsageMetadata) -> Usage {
             }
         }),
         completion_tokens_details: (thoughts > 0).then(|| json!({"reasoning_tokens": thoughts})),
+        cache_creation_input_tokens: None,
     }
 }
 

@@ -15,7 +15,7 @@ use http::HeaderMap;
 use switchyard_layers::cache::CacheControl;
 use switchyard_layers::cost::Tokens;
 use switchyard_providers::{Provider, ProviderError};
-use switchyard_router::CallOptions;
+use switchyard_router::{CallGuard, CallOptions};
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::RawExtra;
 use tokio::time::Instant;
@@ -32,6 +32,7 @@ use crate::estimate::{self, Pricer};
 use crate::observe;
 use crate::pipeline::{self, Upstream, route_error, within};
 use crate::record::CallRecord;
+use crate::settled::SettlementSlot;
 use crate::state::AppState;
 use crate::storage::Reservation;
 
@@ -83,6 +84,39 @@ pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
 
     /// The model the answer says answered, if it says.
     fn answer_model(answer: &Self::Answer) -> Option<&str>;
+
+    /// The most output tokens the request asks for, when it generates any: what the budget
+    /// reservation holds for the answer beside the prompt.
+    fn asked_output(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether `answer` is a stream still running, whose usage is known only at its end.
+    fn streaming(_answer: &Self::Answer) -> bool {
+        false
+    }
+
+    /// Wraps a streaming answer ([`UnaryCall::streaming`]) in `watch`: the deployment's
+    /// in-flight slot and stream timeouts ([`StreamWatch::guard`]) and the call's end
+    /// ([`StreamWatch::end`]), which must run once, when the stream ends or is dropped, with
+    /// the usage it reported.
+    fn watch(answer: Self::Answer, _watch: StreamWatch) -> Self::Answer {
+        answer
+    }
+}
+
+/// What a streaming answer of a [`UnaryCall`] must carry until it ends.
+pub(crate) struct StreamWatch {
+    /// Holds the deployment's in-flight slot; with the state, cuts a silent stream
+    /// ([`crate::pipeline::Guarded`]).
+    pub guard: CallGuard,
+    /// The state the call began with.
+    pub state: AppState,
+    /// Finishes the call with the usage the stream reported (`None`: it reported none).
+    pub end: Box<dyn FnOnce(Option<Tokens>) + Send>,
+    /// Where the end leaves its settlement, for the stream to wait on before it ends
+    /// ([`crate::settled::SettledStream`]).
+    pub slot: SettlementSlot,
 }
 
 /// Validates and sends a [`UnaryCall`]; `headers` may carry the caller's `traceparent`, an
@@ -94,7 +128,7 @@ pub(crate) async fn unary<C: UnaryCall>(
     mut caller: Caller,
 ) -> Result<Dispatched<C::Answer>, ApiError> {
     let started = Instant::now();
-    let _in_flight = state.metrics().in_flight();
+    let in_flight = state.metrics().in_flight();
     caller.end_user = end_user_of(
         headers,
         state.budgets().end_user_header.as_ref(),
@@ -136,7 +170,13 @@ pub(crate) async fn unary<C: UnaryCall>(
     if let Err(err) = pipeline::admit(state, limited).await {
         return Err(fail(state, record, started, err).await);
     }
-    let estimate = || estimate::prompt_only(state, &group, wildcard.as_ref(), input_tokens);
+    let asked_output = request.asked_output();
+    let estimate = || match asked_output {
+        Some(output) => {
+            estimate::chat(state, &group, wildcard.as_ref(), input_tokens, Some(output))
+        }
+        None => estimate::prompt_only(state, &group, wildcard.as_ref(), input_tokens),
+    };
     match reserve(state, &caller, &group, estimate).await {
         Ok(reservation) => record.reservation = reservation,
         Err(err) => return Err(fail(state, record, started, err).await),
@@ -188,11 +228,8 @@ pub(crate) async fn unary<C: UnaryCall>(
     let deployment = Arc::clone(routed.deployment());
     let fallback = Tokens {
         prompt: input_tokens,
+        completion: asked_output.unwrap_or(0),
         ..Tokens::default()
-    };
-    let (reported, estimated) = match C::reported(&routed.value) {
-        Some(tokens) => (tokens, false),
-        None => (fallback, true),
     };
     let pricer = Pricer {
         price: state.price_on(&deployment, wildcard.as_ref()),
@@ -200,32 +237,68 @@ pub(crate) async fn unary<C: UnaryCall>(
         fallback,
         cache_hit: false,
     };
-    let answer_model = C::answer_model(&routed.value);
-    let (tokens, cost) = pricer.account(reported, estimated, answer_model);
     record.deployment = Some(deployment.id.clone());
     record.provider = Some(deployment.provider.family());
     record.upstream_model = Some(deployment.provider.upstream_model().to_owned());
     record.model_group = Some(deployment.model_name.clone());
     record.attempts = routed.attempts;
     record.fallback_from.clone_from(&routed.fallback_from);
-    record.response_model = answer_model.map(str::to_owned);
-    record.tokens = tokens;
-    record.cost = cost;
-    record.latency = started.elapsed();
     let request_id = Arc::clone(&record.request_id);
     let model_group = record.model_group.clone();
     let key_spend = record.reservation.as_ref().and_then(Reservation::key_spend);
-    if let Some(settlement) = state.finish_call(record) {
-        settlement.wait().await;
-    }
+    let upstream = Upstream {
+        deployment,
+        attempts: routed.attempts,
+        fallbacks: routed.fallbacks,
+        fallback_from: routed.fallback_from,
+    };
+    let mut cost = None;
+    let outcome = if C::streaming(&routed.value) {
+        let slot = SettlementSlot::default();
+        let settled = slot.clone();
+        let finishing = state.clone();
+        // The record (holding the call span) and the in-flight count live in the closure: the
+        // call is traced and counted as in flight until the stream ends or is dropped.
+        let end = Box::new(move |reported: Option<Tokens>| {
+            let (reported, estimated) = match reported {
+                Some(tokens) => (tokens, false),
+                None => (fallback, true),
+            };
+            let (tokens, cost) = pricer.account(reported, estimated, None);
+            record.tokens = tokens;
+            record.cost = cost;
+            record.latency = started.elapsed();
+            slot.put(finishing.finish_call(record));
+            drop(in_flight);
+        });
+        let watch = StreamWatch {
+            guard: routed.guard,
+            state: state.clone(),
+            end,
+            slot: settled,
+        };
+        C::watch(routed.value, watch)
+    } else {
+        let (reported, estimated) = match C::reported(&routed.value) {
+            Some(tokens) => (tokens, false),
+            None => (fallback, true),
+        };
+        let answer_model = C::answer_model(&routed.value);
+        let (tokens, answer_cost) = pricer.account(reported, estimated, answer_model);
+        record.response_model = answer_model.map(str::to_owned);
+        record.tokens = tokens;
+        record.cost = answer_cost;
+        record.latency = started.elapsed();
+        cost = answer_cost;
+        if let Some(settlement) = state.finish_call(record) {
+            settlement.wait().await;
+        }
+        drop(in_flight);
+        routed.value
+    };
     Ok(Dispatched {
         route: Route {
-            upstream: Some(Upstream {
-                deployment,
-                attempts: routed.attempts,
-                fallbacks: routed.fallbacks,
-                fallback_from: routed.fallback_from,
-            }),
+            upstream: Some(upstream),
             experiment,
             decision: None,
             cache: None,
@@ -235,6 +308,6 @@ pub(crate) async fn unary<C: UnaryCall>(
             key_spend,
             started,
         },
-        outcome: routed.value,
+        outcome,
     })
 }

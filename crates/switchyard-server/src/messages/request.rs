@@ -1,7 +1,20 @@
-//! Anthropic Messages request -> OpenAI chat request: `system` becomes a system message, blocks
-//! become text and image parts, `tool_use` blocks tool calls and `tool_result` blocks `tool`
-//! messages; tools, tool choice, stop sequences and limits carry over. Streams always ask for
-//! usage, which the Anthropic stream reports at its end.
+//! Anthropic Messages request -> OpenAI chat request, for deployments that do not speak the
+//! Messages API (Anthropic deployments get the request as it came: [`super::native`]): `system`
+//! becomes a system message, blocks become text and image parts, `tool_use` blocks tool calls
+//! and `tool_result` blocks `tool` messages; tools, tool choice, stop sequences and limits carry
+//! over. Streams always ask for usage, which the Anthropic stream reports at its end.
+//!
+//! What chat completions cannot carry, by one rule: what only Anthropic can read is dropped,
+//! what the model would need to answer right is refused (400, `invalid_request_error`).
+//!
+//! - dropped: `thinking` and `redacted_thinking` blocks of assistant turns (their signatures
+//!   mean nothing to another provider; the model's earlier reasoning is not needed to go on),
+//!   `cache_control` marks (a caching hint), the `thinking` request option (no chat
+//!   counterpart every target takes), a tool result's `is_error` flag (its text, which says
+//!   what failed, is kept);
+//! - refused: `document` blocks and any other block type (a PDF the model was asked about
+//!   cannot be silently left out), image sources other than base64 and URL, non-text blocks
+//!   in tool results, and Anthropic's server tools.
 
 use serde_json::{Value, json};
 use switchyard_wire::anthropic::{

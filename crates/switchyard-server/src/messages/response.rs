@@ -1,6 +1,12 @@
-//! OpenAI chat completion -> Anthropic Messages response: the first choice's text and tool
-//! calls become `text` and `tool_use` blocks, its finish reason a stop reason, and usage
-//! Anthropic's counts (cached prompt tokens reported apart, as Anthropic does).
+//! OpenAI chat completion -> Anthropic Messages response: the first choice's reasoning
+//! (`reasoning_content`, as the Bedrock, Anthropic and DeepSeek-style upstreams give it) becomes
+//! a `thinking` block, its text and tool calls `text` and `tool_use` blocks, its finish reason a
+//! stop reason, and usage Anthropic's counts (cached prompt tokens reported apart, as Anthropic
+//! does).
+//!
+//! A translated thinking block has an empty `signature`: only Anthropic signs thinking, and a
+//! made-up signature would be refused there anyway. Sent back to a non-Anthropic deployment it
+//! is dropped (see [`super::request`]).
 
 use serde_json::{Value, json};
 use switchyard_providers::{ErrorClass, ProviderError};
@@ -18,6 +24,9 @@ pub fn to_messages_response(
     let mut finish_reason = None;
     if let Some(choice) = answer.choices.into_iter().next() {
         finish_reason = choice.finish_reason;
+        if let Some(reasoning) = reasoning_of(&choice.message.extra) {
+            content.push(thinking(reasoning));
+        }
         if let Some(text) = choice.message.content.map(|c| c.joined_text())
             && !text.is_empty()
         {
@@ -38,6 +47,24 @@ pub fn to_messages_response(
         usage: answer.usage.as_ref().map(usage).unwrap_or_default(),
         extra: Extra::new(),
     })
+}
+
+/// The reasoning a chat message or delta carries (`reasoning_content`), when not empty.
+pub fn reasoning_of(extra: &Extra) -> Option<String> {
+    extra
+        .get("reasoning_content")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
+/// A `thinking` block of `text`, unsigned.
+pub fn thinking(text: String) -> ContentBlock {
+    ContentBlock::Thinking {
+        thinking: text,
+        signature: Some(String::new()),
+        extra: Extra::new(),
+    }
 }
 
 /// A tool call as a `tool_use` block, its JSON-string arguments parsed into `input`.
@@ -74,17 +101,21 @@ pub fn stop_reason(finish_reason: Option<&str>) -> &'static str {
     }
 }
 
-/// Anthropic's counts: `input_tokens` excludes prompt tokens read from the cache, which are
-/// reported as `cache_read_input_tokens`.
+/// Anthropic's counts: `input_tokens` excludes prompt tokens read from the cache and written
+/// to it, which are reported as `cache_read_input_tokens` and `cache_creation_input_tokens`.
 pub fn usage(usage: &switchyard_wire::Usage) -> Usage {
     let cached = usage
         .prompt_tokens_details
         .as_ref()
         .and_then(|details| details.cached_tokens);
+    let written = usage.cache_creation_input_tokens;
     Usage {
-        input_tokens: usage.prompt_tokens.saturating_sub(cached.unwrap_or(0)),
+        input_tokens: usage
+            .prompt_tokens
+            .saturating_sub(cached.unwrap_or(0))
+            .saturating_sub(written.unwrap_or(0)),
         output_tokens: usage.completion_tokens,
-        cache_creation_input_tokens: None,
+        cache_creation_input_tokens: written,
         cache_read_input_tokens: cached,
         extra: Extra::new(),
     }
@@ -130,6 +161,34 @@ mod tests {
                 "stop_reason": "tool_use", "stop_sequence": null,
                 "usage": {"input_tokens": 20, "output_tokens": 7, "cache_read_input_tokens": 10}
             })
+        );
+    }
+
+    // Thinking blocks: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking;
+    // cache counts: https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching.
+    #[test]
+    fn reasoning_is_an_unsigned_thinking_block_and_cache_writes_are_reported() {
+        let translated = to_messages_response(
+            answer(
+                json!({"role": "assistant", "content": "4", "reasoning_content": "2 + 2 is 4."}),
+                "stop",
+                json!({"prompt_tokens": 30, "completion_tokens": 7, "total_tokens": 37,
+                    "prompt_tokens_details": {"cached_tokens": 10},
+                    "cache_creation_input_tokens": 15}),
+            ),
+            "d",
+        )
+        .expect("translates");
+        let value = serde_json::to_value(translated).expect("serializes");
+        assert_eq!(
+            value["content"],
+            json!([{"type": "thinking", "thinking": "2 + 2 is 4.", "signature": ""},
+                   {"type": "text", "text": "4"}])
+        );
+        assert_eq!(
+            value["usage"],
+            json!({"input_tokens": 5, "output_tokens": 7, "cache_read_input_tokens": 10,
+                   "cache_creation_input_tokens": 15})
         );
     }
 

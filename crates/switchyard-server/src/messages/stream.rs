@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::{HeaderValue, header};
 use serde_json::json;
 use switchyard_providers::ChunkStream;
 use switchyard_wire::anthropic::{
@@ -26,7 +25,7 @@ use switchyard_wire::anthropic::{
 use switchyard_wire::{ChatChunk, Extra, ToolCallDelta};
 
 use super::anthropic_error;
-use super::response::{stop_reason, usage};
+use super::response::{reasoning_of, stop_reason, usage};
 use crate::error::ApiError;
 
 /// A `text/event-stream` response carrying `chunks` as Anthropic events.
@@ -41,14 +40,7 @@ pub fn sse_response(
         writer: EventWriter::new(requested_model),
         finished: false,
     };
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    crate::stream::event_stream(Body::from_stream(body))
 }
 
 struct MessagesSse {
@@ -97,6 +89,10 @@ enum OpenBlock {
     Text {
         index: u32,
     },
+    /// Reasoning, as an unsigned thinking block.
+    Thinking {
+        index: u32,
+    },
     /// A tool call, with its index among the chat chunk's tool calls.
     ToolUse {
         index: u32,
@@ -107,7 +103,7 @@ enum OpenBlock {
 impl OpenBlock {
     fn index(self) -> u32 {
         match self {
-            Self::Text { index } | Self::ToolUse { index, .. } => index,
+            Self::Text { index } | Self::Thinking { index } | Self::ToolUse { index, .. } => index,
         }
     }
 }
@@ -143,6 +139,13 @@ impl EventWriter {
         let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) else {
             return;
         };
+        if let Some(thinking) = reasoning_of(&choice.delta.extra) {
+            if !matches!(self.open, Some(OpenBlock::Thinking { .. })) {
+                let index = self.open_block(out, super::response::thinking(String::new()));
+                self.open = Some(OpenBlock::Thinking { index });
+            }
+            self.delta(out, BlockDelta::ThinkingDelta { thinking });
+        }
         if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
             if !matches!(self.open, Some(OpenBlock::Text { .. })) {
                 let index = self.open_block(out, ContentBlock::text(""));
@@ -260,7 +263,7 @@ impl EventWriter {
         let usage = DeltaUsage {
             output_tokens: counts.output_tokens,
             input_tokens: Some(counts.input_tokens),
-            cache_creation_input_tokens: None,
+            cache_creation_input_tokens: counts.cache_creation_input_tokens,
             cache_read_input_tokens: counts.cache_read_input_tokens,
             extra: Extra::new(),
         };
@@ -284,6 +287,7 @@ fn write_event(out: &mut Vec<u8>, event: &StreamEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
     use serde_json::Value;
 
     fn chunk(value: Value) -> ChatChunk {
@@ -314,6 +318,42 @@ mod tests {
                 (name.to_owned(), data)
             })
             .collect()
+    }
+
+    // Thinking events of https://docs.anthropic.com/en/docs/build-with-claude/streaming
+    // ("Streaming request with extended thinking"): a chat stream's `reasoning_content` opens a
+    // thinking block, unsigned, before the text.
+    #[test]
+    fn reasoning_becomes_a_thinking_block_before_the_text() {
+        let mut writer = EventWriter::new("m".to_owned());
+        let mut out = Vec::new();
+        for c in [
+            delta(
+                json!({"role": "assistant", "reasoning_content": "2 + 2"}),
+                None,
+            ),
+            delta(json!({"reasoning_content": " is 4."}), None),
+            delta(json!({"content": "4"}), Some("stop")),
+        ] {
+            writer.on_chunk(c, &mut out);
+        }
+        writer.finish(&mut out);
+        let events = events(&out);
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "thinking", "thinking": "", "signature": ""})
+        );
+        let thinking: Vec<&Value> = events
+            .iter()
+            .filter(|(_, d)| d["delta"]["type"] == "thinking_delta")
+            .map(|(_, d)| &d["delta"]["thinking"])
+            .collect();
+        assert_eq!(thinking, [&json!("2 + 2"), &json!(" is 4.")]);
+        let text_start = events
+            .iter()
+            .find(|(n, d)| n == "content_block_start" && d["content_block"]["type"] == "text")
+            .expect("a text block");
+        assert_eq!(text_start.1["index"], 1);
     }
 
     // Expected flow from https://docs.anthropic.com/en/docs/build-with-claude/streaming.
