@@ -125,20 +125,6 @@ pub enum StreamEvent {
         /// This event's number.
         sequence_number: u64,
     },
-    /// More of a reasoning summary's text.
-    #[serde(rename = "response.reasoning_summary_text.delta")]
-    ReasoningSummaryTextDelta {
-        /// The reasoning item's id.
-        item_id: String,
-        /// Its position in `output`.
-        output_index: u32,
-        /// The summary part's position.
-        summary_index: u32,
-        /// The text added.
-        delta: String,
-        /// This event's number.
-        sequence_number: u64,
-    },
     /// An output item is complete.
     #[serde(rename = "response.output_item.done")]
     OutputItemDone {
@@ -200,7 +186,6 @@ impl StreamEvent {
             Self::ContentPartDone { .. } => "response.content_part.done",
             Self::FunctionCallArgumentsDelta { .. } => "response.function_call_arguments.delta",
             Self::FunctionCallArgumentsDone { .. } => "response.function_call_arguments.done",
-            Self::ReasoningSummaryTextDelta { .. } => "response.reasoning_summary_text.delta",
             Self::OutputItemDone { .. } => "response.output_item.done",
             Self::Completed { .. } => "response.completed",
             Self::Incomplete { .. } => "response.incomplete",
