@@ -56,9 +56,7 @@ pub async fn create_response(
         }
         ChatOutcome::Stream(chunks) => {
             let on_complete = keeper.map(|keeper| -> stream::OnComplete {
-                Box::new(move |response| {
-                    tokio::spawn(async move { keeper.keep(&response).await });
-                })
+                Box::new(move |response| Box::pin(async move { keeper.keep(&response).await }))
             });
             stream::sse_response(route.answered_by(), chunks, template, on_complete)
         }

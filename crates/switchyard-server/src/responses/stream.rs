@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::response::Response as HttpResponse;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use switchyard_providers::ChunkStream;
 use switchyard_wire::responses::{FunctionCallItem, InputContent, Item, Response, StreamEvent};
@@ -23,8 +24,9 @@ use super::response::{Ids, finish, message_item, reasoning_item};
 use crate::error::ApiError;
 use crate::stream::translated::{EventTranslator, translated_sse_response, write_event};
 
-/// What to do with the whole response once the stream completed (store it).
-pub type OnComplete = Box<dyn FnOnce(Response) + Send>;
+/// What to do with the whole response once the stream completed (store it), done before the
+/// closing events go out.
+pub type OnComplete = Box<dyn FnOnce(Response) -> BoxFuture<'static, ()> + Send>;
 
 /// A `text/event-stream` response carrying `chunks` as Responses events; `template` is the
 /// response the request gets ([`super::response::template`]).
@@ -67,6 +69,8 @@ pub(super) struct EventWriter {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     on_complete: Option<OnComplete>,
+    /// The whole response, once complete, for `on_complete`.
+    completed: Option<Response>,
 }
 
 impl EventTranslator for EventWriter {
@@ -123,9 +127,12 @@ impl EventTranslator for EventWriter {
             }
         };
         write(out, &event);
-        if let Some(on_complete) = self.on_complete.take() {
-            on_complete(response);
-        }
+        self.completed = Some(response);
+    }
+
+    fn before_end(&mut self) -> Option<BoxFuture<'static, ()>> {
+        let on_complete = self.on_complete.take()?;
+        self.completed.take().map(on_complete)
     }
 
     fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
@@ -170,6 +177,7 @@ impl EventWriter {
             finish_reason: None,
             usage: None,
             on_complete,
+            completed: None,
         }
     }
 
@@ -445,14 +453,15 @@ mod tests {
     }
 
     // Event order of https://platform.openai.com/docs/api-reference/responses-streaming.
-    #[test]
-    fn text_then_parallel_tool_calls_become_items_with_their_own_events() {
+    #[tokio::test]
+    async fn text_then_parallel_tool_calls_become_items_with_their_own_events() {
         let kept = Arc::new(Mutex::new(None));
         let keep = Arc::clone(&kept);
         let mut writer = EventWriter::new(
             template(),
             Some(Box::new(move |response| {
                 *keep.lock().expect("lock") = Some(response);
+                Box::pin(async {})
             })),
         );
         let mut out = Vec::new();
@@ -483,6 +492,7 @@ mod tests {
             writer.on_chunk(c, &mut out);
         }
         writer.finish(&mut out);
+        writer.before_end().expect("work before the end").await;
         let events = events(&out);
         let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(

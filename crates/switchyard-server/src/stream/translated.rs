@@ -10,7 +10,8 @@ use std::task::{Context, Poll, ready};
 
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, Stream, StreamExt};
 use serde::Serialize;
 use switchyard_providers::ChunkStream;
 use switchyard_wire::ChatChunk;
@@ -25,6 +26,12 @@ pub(crate) trait EventTranslator: Send + Unpin + 'static {
     fn finish(&mut self, out: &mut Vec<u8>);
     /// The upstream failed mid-stream with `err`: writes the error events; nothing follows.
     fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>);
+    /// Work that must be done before the closing events written by [`finish`](Self::finish)
+    /// go out (storing what the stream produced, so that a client that reads the end can
+    /// use it at once); none by default.
+    fn before_end(&mut self) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
 }
 
 /// A `text/event-stream` response carrying `chunks` as `translator` writes them.
@@ -38,6 +45,7 @@ pub(crate) fn translated_sse_response<T: EventTranslator>(
         deployment,
         translator,
         finished: false,
+        held: None,
     };
     super::event_stream(body)
 }
@@ -47,12 +55,19 @@ struct TranslatedSse<T> {
     deployment: Arc<str>,
     translator: T,
     finished: bool,
+    /// The closing events, held until the translator's work before the end is done.
+    held: Option<(BoxFuture<'static, ()>, Bytes)>,
 }
 
 impl<T: EventTranslator> Stream for TranslatedSse<T> {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some((work, _)) = self.held.as_mut() {
+            ready!(work.poll_unpin(cx));
+            let closing = self.held.take().map(|(_, closing)| closing);
+            return Poll::Ready(closing.map(Ok));
+        }
         if self.finished {
             return Poll::Ready(None);
         }
@@ -62,6 +77,10 @@ impl<T: EventTranslator> Stream for TranslatedSse<T> {
                 None => {
                     self.finished = true;
                     self.translator.finish(&mut out);
+                    if let Some(work) = self.translator.before_end() {
+                        self.held = Some((work, Bytes::from(out)));
+                        return self.poll_next(cx);
+                    }
                 }
                 Some(Ok(chunk)) => self.translator.on_chunk(chunk, &mut out),
                 Some(Err(err)) => {
