@@ -19,10 +19,17 @@ import openai
 import pytest
 
 from conftest import MASTER_KEY, UPSTREAM_KEY, UPSTREAM_KEY_ENV, Gateway
+from fake_anthropic_upstream import FakeAnthropicUpstream
+from fake_gemini_upstream import FakeGemini
 from fake_upstream import CONTENT_PREFIX
 
 TEXT_MODEL = "gpt-4o-mini"  # -> fake upstream, model "upstream-model"
 TOOL_MODEL = "tool-model"  # -> fake upstream, model "tool-call"
+CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
+GEMINI_TOOLS = "gemini-tools"  # -> fake Gemini API, model "gemini-tools"
+ANTHROPIC_KEY = "sk-ant-responses-test"
+GEMINI_KEY = "AIza-responses-test"
+GEMINI_KEY_ENV = "GEMINI_RESPONSES_TEST_KEY"
 
 WEATHER_TOOL = {
     "type": "function",
@@ -37,7 +44,7 @@ def marker() -> str:
     return f"marker-{uuid.uuid4().hex[:12]}"
 
 
-def config(openai_base: str) -> str:
+def config(openai_base: str, anthropic_base: str, gemini_base: str) -> str:
     def backed(name: str, model: str) -> str:
         return (
             f"  - model_name: {name}\n    litellm_params:\n      model: openai/{model}\n"
@@ -48,13 +55,41 @@ def config(openai_base: str) -> str:
         "model_list:\n"
         + backed(TEXT_MODEL, "upstream-model")
         + backed(TOOL_MODEL, "tool-call")
+        # No api_key: the adapter reads ANTHROPIC_API_KEY from the gateway's environment.
+        + f"  - model_name: {CLAUDE_TOOL}\n    litellm_params:\n      model: anthropic/claude-tool\n"
+        f"      api_base: {anthropic_base}\n"
+        + f"  - model_name: {GEMINI_TOOLS}\n    litellm_params:\n      model: gemini/gemini-tools\n"
+        f"      api_base: {gemini_base}\n      api_key: os.environ/{GEMINI_KEY_ENV}\n"
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
 
 
 @pytest.fixture(scope="module")
-def responses_gateway(fake_upstream, launch_gateway: Callable[..., Gateway]) -> Gateway:
-    return launch_gateway(config(fake_upstream.base_url), env={UPSTREAM_KEY_ENV: UPSTREAM_KEY})
+def anthropic_upstream() -> Iterator[FakeAnthropicUpstream]:
+    upstream = FakeAnthropicUpstream().start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def gemini_upstream() -> Iterator[FakeGemini]:
+    upstream = FakeGemini().start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def responses_gateway(
+    fake_upstream, anthropic_upstream, gemini_upstream, launch_gateway: Callable[..., Gateway]
+) -> Gateway:
+    return launch_gateway(
+        config(fake_upstream.base_url, anthropic_upstream.base_url, gemini_upstream.base_url),
+        env={UPSTREAM_KEY_ENV: UPSTREAM_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY, GEMINI_KEY_ENV: GEMINI_KEY},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +220,43 @@ def test_errors_arrive_as_the_sdks_exceptions(client: openai.OpenAI) -> None:
 # -- The openai-agents SDK: a tool-using agent over the gateway's Responses API ---------------
 
 
-def test_an_agents_sdk_agent_calls_its_tool_and_answers(responses_gateway: Gateway, fake_upstream) -> None:
+def run_agent(gateway: Gateway, model: str, tools: list, prompt: str, streamed: bool) -> str:
+    """Runs an agent of ``tools`` on ``model`` through the gateway's Responses API; its final
+    output."""
     import asyncio
 
-    from agents import Agent, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
+    from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
 
     set_tracing_disabled(True)  # no trace export to OpenAI from a test
+
+    async def run() -> str:
+        sdk = openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+        try:
+            agent = Agent(
+                name="weather",
+                instructions="Answer with the tools.",
+                tools=tools,
+                model=OpenAIResponsesModel(model=model, openai_client=sdk),
+            )
+            if streamed:
+                result = Runner.run_streamed(agent, prompt, max_turns=4)
+                async for _ in result.stream_events():
+                    pass
+            else:
+                result = await Runner.run(agent, prompt, max_turns=4)
+            return str(result.final_output)
+        finally:
+            await sdk.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_deployment(
+    responses_gateway: Gateway, fake_upstream, streamed: bool
+) -> None:
+    from agents import function_tool
+
     calls: list[str] = []
 
     @function_tool
@@ -200,33 +266,77 @@ def test_an_agents_sdk_agent_calls_its_tool_and_answers(responses_gateway: Gatew
         return "sunny"
 
     word = marker()
-
-    async def run(streamed: bool) -> str:
-        sdk = openai.AsyncOpenAI(base_url=f"{responses_gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
-        try:
-            agent = Agent(
-                name="weather",
-                instructions="Answer with the weather tool.",
-                tools=[get_weather],
-                model=OpenAIResponsesModel(model=TOOL_MODEL, openai_client=sdk),
-            )
-            if streamed:
-                result = Runner.run_streamed(agent, f"weather {word}")
-                async for _ in result.stream_events():
-                    pass
-            else:
-                result = await Runner.run(agent, f"weather {word}")
-            return str(result.final_output)
-        finally:
-            await sdk.close()
-
-    for streamed in (False, True):
-        calls.clear()
-        assert asyncio.run(run(streamed)) == "tool said: sunny", f"streamed={streamed}"
-        assert calls == [f"weather {word}"], f"streamed={streamed}"
-    # Each run: the call, then the tool's result sent back with the conversation.
+    output = run_agent(responses_gateway, TOOL_MODEL, [get_weather], f"weather {word}", streamed)
+    assert output == "tool said: sunny"
+    assert calls == [f"weather {word}"]
+    # The call, then the tool's result sent back with the conversation.
     sent = [r.json for r in fake_upstream.find_by_text(word)]
-    assert len(sent) == 4
+    assert len(sent) == 2
+    assert sent[1]["messages"][0] == {"role": "system", "content": "Answer with the tools."}
     tool_message = sent[1]["messages"][-1]
     assert tool_message["role"] == "tool" and tool_message["content"] == "sunny"
-    assert sent[1]["messages"][0] == {"role": "system", "content": "Answer with the weather tool."}
+
+
+# Fixtures: crates/switchyard-providers/tests/fixtures/anthropic/ (tool_use_response.json,
+# stream_tool_use.sse, then text_response.json, stream_text.sse).
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_an_agents_sdk_agent_calls_its_tool_on_an_anthropic_deployment(
+    responses_gateway: Gateway, anthropic_upstream, streamed: bool
+) -> None:
+    from agents import function_tool
+
+    calls: list[dict] = []
+
+    @function_tool
+    def get_weather(location: str, unit: str) -> str:
+        """Current weather of a location."""
+        calls.append({"location": location, "unit": unit})
+        return "15 degrees"
+
+    word = marker()
+    output = run_agent(responses_gateway, CLAUDE_TOOL, [get_weather], f"weather {word}", streamed)
+    # The text of text_response.json, or of stream_text.sse.
+    assert output == ("Hello!" if streamed else "Hi! My name is Claude.")
+    assert len(calls) == 1 and calls[0]["location"] == "San Francisco, CA", calls
+    sent = [r.json for r in anthropic_upstream.find_by_text(word)]
+    assert len(sent) == 2
+    tool_use = next(b for b in sent[1]["messages"][-2]["content"] if b["type"] == "tool_use")
+    tool_result = next(b for b in sent[1]["messages"][-1]["content"] if b["type"] == "tool_result")
+    assert tool_result["tool_use_id"] == tool_use["id"]
+
+
+# Fixtures: crates/switchyard-providers/tests/fixtures/gemini/ (two parallel function calls,
+# then the text answer once function responses come back).
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_an_agents_sdk_agent_runs_parallel_tool_calls_on_a_gemini_deployment(
+    responses_gateway: Gateway, gemini_upstream, streamed: bool
+) -> None:
+    from agents import function_tool
+
+    calls: list[str] = []
+
+    @function_tool
+    def get_current_weather(location: str, unit: str = "celsius") -> str:
+        """Current weather of a location."""
+        calls.append(f"weather {location}")
+        return "15 degrees"
+
+    @function_tool
+    def get_current_time(timezone: str) -> str:
+        """Current time in a time zone."""
+        calls.append(f"time {timezone}")
+        return "09:30"
+
+    word = marker()
+    output = run_agent(
+        responses_gateway, GEMINI_TOOLS, [get_current_weather, get_current_time], f"weather {word}", streamed
+    )
+    assert output == "The capital of France is Paris."
+    # generate_function_call.json holds two parallel calls; stream_function_call.sse one.
+    expected = ["weather Boston, MA"] if streamed else ["time America/New_York", "weather Boston, MA"]
+    assert sorted(calls) == expected
+    sent = [r.json for r in gemini_upstream.find(lambda r: word in json.dumps(r.json))]
+    assert len(sent) == 2
+    responses = [p["functionResponse"] for c in sent[1]["contents"] for p in c.get("parts", []) if "functionResponse" in p]
+    expected_names = ["get_current_weather"] if streamed else ["get_current_time", "get_current_weather"]
+    assert sorted(r["name"] for r in responses) == expected_names
