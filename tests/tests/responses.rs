@@ -491,6 +491,8 @@ async fn bad_input_is_a_400_in_openai_shape() {
     for (body, words) in [
         (json!({"input": "no model"}), "model"),
         (json!({"model": "gpt-4o-mini", "input": 42}), "input"),
+        (json!({"model": "gpt-4o-mini"}), "'input'"),
+        (json!({"model": "gpt-4o-mini", "input": []}), "'input'"),
         (
             json!({"model": "gpt-4o-mini", "input": [{"type": "function_call_output", "output": "x"}]}),
             "call_id",

@@ -40,6 +40,11 @@ pub async fn create_response(
         None => Vec::new(),
     };
     conversation.extend(request.input_items());
+    if conversation.is_empty() {
+        return Err(ApiError::invalid_request(
+            "Missing required parameter: 'input'.",
+        ));
+    }
     let template = response::template(&request);
     let chat = request::to_chat_request(request, &conversation)?;
     let keeper = template
