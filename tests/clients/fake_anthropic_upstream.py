@@ -9,7 +9,9 @@ chooses the answer:
 
 =======================  =====================================================
 ``claude-text``          ``text_response.json``, or ``stream_text.sse``
-``claude-tool``          ``tool_use_response.json``, or ``stream_tool_use.sse``
+``claude-tool``          ``tool_use_response.json``, or ``stream_tool_use.sse``; once the
+                         last message holds a ``tool_result`` block (the tool loop's
+                         second turn), the ``claude-text`` answer
 ``claude-rate-limited``  429, ``retry-after: 7``, ``error_rate_limit.json``
 ``claude-structured``    ``structured_output_response.json`` (JSON text, for ``output_config``)
 ``claude-json-tool``     ``json_tool_response.json`` (the forced tool of a ``json_object`` answer)
@@ -41,6 +43,17 @@ COUNTED_TOKENS = 14
 def fixture(name: str) -> bytes:
     """The bytes of one fixture file."""
     return (FIXTURES / name).read_bytes()
+
+
+def holds_tool_result(body: Any) -> bool:
+    """Whether the request's last message carries a ``tool_result`` block."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+        return False
+    content = messages[-1].get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
 
 
 @dataclass
@@ -107,6 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, fixture("thinking_response.json"), "application/json")
         elif model == "claude-text":
+            if stream:
+                self._replay("stream_text.sse")
+            else:
+                self._send(200, fixture("text_response.json"), "application/json")
+        elif model == "claude-tool" and holds_tool_result(body):
             if stream:
                 self._replay("stream_text.sse")
             else:

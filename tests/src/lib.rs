@@ -355,6 +355,23 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `(event name, data)` pairs of a stream of named events (Anthropic's Messages stream,
+/// OpenAI's Responses stream), checking that each `event:` line names the `type` of its data.
+pub fn named_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let (name, data) = e
+                .strip_prefix("event: ")
+                .and_then(|e| e.split_once("\ndata: "))
+                .unwrap_or_else(|| panic!("not `event: NAME\\ndata: JSON`: {e:?}"));
+            let data: Value = serde_json::from_str(data).expect("data is JSON");
+            assert_eq!(data["type"], name, "{e}");
+            (name.to_owned(), data)
+        })
+        .collect()
+}
+
 /// Serves `app` on a free loopback port for the rest of the test; answers its address.
 pub async fn serve_on_loopback(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -387,6 +404,9 @@ pub struct Received {
 /// - `cut-stream`: one chunk, then the connection ends without `[DONE]`;
 /// - `gated-stream`: one chunk, then the rest (with usage) once [`FakeUpstream::open_gate`];
 /// - `absurd-usage`: a normal answer reporting 10^15 prompt tokens;
+/// - `tool-caller`: while the conversation does not end in a `tool` message, a call of the
+///   first tool with `{"city":"Paris"}` (id `call_up_1`, streamed in two pieces of arguments);
+///   after one, `upstream says: tool said <its content>`;
 /// - anything else: a normal answer, `upstream says: <last user text>` (10 prompt and 5
 ///   completion tokens).
 ///
@@ -550,7 +570,22 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
         "hang" => std::future::pending::<()>().await,
         _ => {}
     }
-    let text = format!("upstream says: {last_user}");
+    let last = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .unwrap_or_default();
+    if model == "tool-caller" && last["role"] != "tool" {
+        return tool_call(&body, &model);
+    }
+    let text = if model == "tool-caller" {
+        format!(
+            "upstream says: tool said {}",
+            last["content"].as_str().unwrap_or_default()
+        )
+    } else {
+        format!("upstream says: {last_user}")
+    };
     let prompt_tokens: u64 = if model == "absurd-usage" {
         1_000_000_000_000_000
     } else {
@@ -618,6 +653,55 @@ async fn chat(State(state): State<UpstreamState>, headers: HeaderMap, body: Byte
         }
     };
     sse(Body::from_stream(futures_util::stream::iter(events)))
+}
+
+/// `tool-caller`'s call of the request's first tool, whole or streamed
+/// (<https://platform.openai.com/docs/api-reference/chat/object>,
+/// <https://platform.openai.com/docs/api-reference/chat-streaming>).
+fn tool_call(body: &Value, model: &str) -> Response {
+    let name = body["tools"][0]["function"]["name"]
+        .as_str()
+        .unwrap_or("missing_tool")
+        .to_owned();
+    let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    if body["stream"] != json!(true) {
+        let answer = json!({"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
+                "content": null, "tool_calls": [{"id": "call_up_1", "type": "function",
+                    "function": {"name": name, "arguments": "{\"city\":\"Paris\"}"}}]}}],
+            "usage": usage});
+        return axum::Json(answer).into_response();
+    }
+    let mut events = vec![
+        event(&chunk(
+            model,
+            json!({"role": "assistant", "content": null,
+            "tool_calls": [{"index": 0, "id": "call_up_1", "type": "function",
+                "function": {"name": name, "arguments": ""}}]}),
+            None,
+        )),
+        event(&chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
+            None,
+        )),
+        event(&chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+            None,
+        )),
+        event(&chunk(model, json!({}), Some("tool_calls"))),
+    ];
+    if body["stream_options"]["include_usage"] == json!(true) {
+        events.push(event(
+            &json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
+            "created": 1, "model": model, "choices": [], "usage": usage}),
+        ));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    sse(Body::from_stream(futures_util::stream::iter(
+        events.into_iter().map(Ok::<_, std::io::Error>),
+    )))
 }
 
 fn sse(body: Body) -> Response {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchyard_e2e::fake_anthropic::{
     ANTHROPIC_KEY, MASTER_KEY, RETRY_AFTER_SECS, anthropic_setup,
 };
-use switchyard_e2e::{error_of, sse_data};
+use switchyard_e2e::{error_of, named_events, sse_data};
 
 /// Guards reads of streams that must end: a hang fails the test instead of stalling it.
 const STREAM_DEADLINE: Duration = Duration::from_secs(20);
@@ -336,21 +336,10 @@ async fn messages(gateway: &switchyard_e2e::Gateway, body: Value) -> reqwest::Re
         .expect("gateway answers")
 }
 
-/// `(event name, data)` pairs of an Anthropic stream, checking each data's `type` names its
-/// event, as https://docs.anthropic.com/en/docs/build-with-claude/streaming specifies.
+/// `(event name, data)` pairs of an Anthropic stream, each data's `type` naming its event, as
+/// https://docs.anthropic.com/en/docs/build-with-claude/streaming specifies.
 fn anthropic_events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let (name, data) = e
-                .strip_prefix("event: ")
-                .and_then(|e| e.split_once("\ndata: "))
-                .unwrap_or_else(|| panic!("not `event: NAME\\ndata: JSON`: {e:?}"));
-            let data: Value = serde_json::from_str(data).expect("data is JSON");
-            assert_eq!(data["type"], name, "{e}");
-            (name.to_owned(), data)
-        })
-        .collect()
+    named_events(body)
 }
 
 /// Checks an Anthropic error answer: `{"type": "error", "error": {"type", "message"}}`.

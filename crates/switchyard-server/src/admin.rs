@@ -82,13 +82,13 @@ pub fn routes() -> Router<Live> {
 
 /// A store failure as an answer: a missing record is 404, a conflict 409, a bad value 400;
 /// a database that fails is 503 (and logged), never with its details.
-fn store_error(err: StoreError) -> ApiError {
+pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
         StoreError::Conflict(what) => ApiError::conflict(format!("{what} already exists")),
         StoreError::Invalid(why) => ApiError::invalid_request(why.to_string()),
         err => {
-            tracing::error!(error = %err, "the database failed an admin request");
+            tracing::error!(error = %err, "the database failed a request");
             ApiError::unavailable("the database cannot be reached right now; try again shortly")
         }
     }

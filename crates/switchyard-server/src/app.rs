@@ -22,6 +22,7 @@ use crate::health;
 use crate::live::Live;
 use crate::messages;
 use crate::model_info;
+use crate::responses;
 use crate::routes::{self, answered_whole};
 use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
 use switchyard_wire::{EmbeddingsRequest, ImageRequest, ModerationRequest, RerankRequest};
@@ -59,6 +60,16 @@ pub fn router(live: Live) -> Router {
         .route("/v2/model/info", get(model_info::model_info_v2))
         .route(messages::MESSAGES_PATH, post(messages::create_message))
         .route(messages::COUNT_TOKENS_PATH, post(messages::count_tokens))
+        .route("/v1/responses", post(responses::create_response))
+        .route("/responses", post(responses::create_response))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::get_response).delete(responses::delete_response),
+        )
+        .route(
+            "/responses/{id}",
+            get(responses::get_response).delete(responses::delete_response),
+        )
         .route(
             "/openai/deployments/{model}/chat/completions",
             post(azure::chat_completions),

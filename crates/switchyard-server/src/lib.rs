@@ -24,6 +24,7 @@ mod observe;
 mod outage;
 mod pipeline;
 pub mod request_params;
+mod responses;
 mod routes;
 mod settled;
 mod state;

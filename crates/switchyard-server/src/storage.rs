@@ -12,8 +12,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
     AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, DeploymentStore,
-    KeyHash, KeyRecord, PostgresStore, RedisCounters, Reserve, ShutdownReport, SpendRecord,
-    SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
+    KeyHash, KeyRecord, PostgresStore, RedisCounters, Reserve, ResponseStore, ShutdownReport,
+    SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
 };
 
 use crate::caller::{Account, Caller};
@@ -44,6 +44,8 @@ pub struct Storage {
     store: Arc<dyn Store>,
     /// Deployments added through the admin API.
     deployments: Arc<dyn DeploymentStore>,
+    /// Responses of the Responses API, kept for retrieval and `previous_response_id`.
+    responses: Arc<dyn ResponseStore>,
     counters: Arc<dyn BudgetCounters>,
     writer: SpendWriter,
     /// Key hash to its identity; `None` remembers a key that does not exist.
@@ -115,16 +117,27 @@ impl Storage {
             Arc<dyn Store>,
             Arc<dyn BudgetCounters>,
             Arc<dyn DeploymentStore>,
+            Arc<dyn ResponseStore>,
         );
-        let (store, counters, deployments): Parts = match database {
+        let (store, counters, deployments, responses): Parts = match database {
             Database::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::connect(path).await?);
-                (Arc::clone(&store) as _, Arc::clone(&store) as _, store as _)
+                (
+                    Arc::clone(&store) as _,
+                    Arc::clone(&store) as _,
+                    Arc::clone(&store) as _,
+                    store as _,
+                )
             }
             Database::Postgres(url) => {
                 let options = url.parse().map_err(StoreError::from)?;
                 let store = Arc::new(PostgresStore::connect_pooled(options, pool_limit).await?);
-                (Arc::clone(&store) as _, Arc::clone(&store) as _, store as _)
+                (
+                    Arc::clone(&store) as _,
+                    Arc::clone(&store) as _,
+                    Arc::clone(&store) as _,
+                    store as _,
+                )
             }
         };
         let identities = Cache::builder()
@@ -165,6 +178,7 @@ impl Storage {
         Ok(Self {
             store,
             deployments,
+            responses,
             counters,
             writer,
             identities,
@@ -185,6 +199,11 @@ impl Storage {
     /// The deployments added through the admin API.
     pub fn deployments(&self) -> &Arc<dyn DeploymentStore> {
         &self.deployments
+    }
+
+    /// The responses of the Responses API.
+    pub fn responses(&self) -> &Arc<dyn ResponseStore> {
+        &self.responses
     }
 
     /// Forgets every remembered identity after a key, user or team changed, here and, when

@@ -4,7 +4,7 @@
 //! Usage chunks are forwarded only to clients that asked (`stream_options.include_usage`); an
 //! upstream failure mid-stream becomes one `data: {"error": ...}` event, and the stream ends.
 //! Dropping the body (the client went away) drops the provider stream, which cancels the
-//! upstream request.
+//! upstream request. [`translated`]: a chat stream answered in another API's events.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -21,6 +21,8 @@ use switchyard_providers::ChunkStream;
 use switchyard_wire::{ChatChunk, Completion};
 
 use crate::error::ApiError;
+
+pub(crate) mod translated;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -53,13 +55,15 @@ fn stream_response(
         deployment,
         render,
     };
-    event_stream(Body::from_stream(body))
+    event_stream(body)
 }
 
-/// A `text/event-stream` response (not to be cached) with `body`, for every ingress that
-/// streams.
-pub(crate) fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
+/// A `text/event-stream` response, not cached, whose body is `events`.
+pub(crate) fn event_stream<S>(events: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+{
+    let mut response = Response::new(Body::from_stream(events));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

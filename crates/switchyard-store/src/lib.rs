@@ -14,6 +14,8 @@
 //!   another model.
 //! - [`DeploymentStore`]: deployments added through the admin API ([`StoredDeployment`]), with
 //!   a revision number that tells replicas when the list changed.
+//! - [`ResponseStore`]: responses of OpenAI's Responses API ([`StoredResponse`]) with the
+//!   conversation that led to each, scoped to the key that created it.
 //! - [`BudgetPeriod`]: LiteLLM's `budget_duration` (`30d`, `1mo`, `weekly`, ...) and the window
 //!   it puts a moment in, computed alike by every replica.
 
@@ -27,6 +29,7 @@ mod model;
 mod period;
 mod postgres;
 mod redis;
+mod responses;
 mod sql;
 mod sql_counters;
 mod sqlite;
@@ -49,6 +52,7 @@ pub use model::{
 pub use period::{BudgetPeriod, KeyDuration, ParsePeriodError};
 pub use postgres::PostgresStore;
 pub use redis::RedisCounters;
+pub use responses::{ResponseStore, StoredResponse};
 pub use sqlite::SqliteStore;
 pub use store::Store;
 pub use writer::{ShutdownReport, SpendWriter, SpendWriterConfig};

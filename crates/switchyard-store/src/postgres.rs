@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::deployments::sql_deployments;
 use crate::error::StoreError;
+use crate::responses::sql_responses;
 use crate::sql::sql_store;
 use crate::sql_counters::sql_counters;
 
@@ -80,5 +81,6 @@ impl fmt::Debug for PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres);
+sql_responses!(PostgresStore);
 sql_deployments!(PostgresStore, sqlx::Postgres);
 sql_counters!(PostgresStore, sqlx::Postgres);

@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::deployments::sql_deployments;
 use crate::error::StoreError;
+use crate::responses::sql_responses;
 use crate::sql::sql_store;
 use crate::sql_counters::sql_counters;
 
@@ -106,5 +107,6 @@ impl fmt::Debug for SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+sql_responses!(SqliteStore);
 sql_deployments!(SqliteStore, sqlx::Sqlite);
 sql_counters!(SqliteStore, sqlx::Sqlite);

@@ -54,6 +54,15 @@ async fn open() -> Option<(Arc<PostgresStore>, Cleanup)> {
 suite::store_tests!(open());
 suite::counter_tests!(open());
 
+#[tokio::test]
+async fn responses_are_scoped_to_their_key() {
+    let Some((store, cleanup)) = open().await else {
+        return;
+    };
+    suite::responses_are_scoped_to_their_key(store).await;
+    cleanup.run().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suites_run_on_one_store() {
     let Some((store, cleanup)) = open().await else {
@@ -89,6 +98,7 @@ async fn tables_live_in_the_search_path_schema_and_migrations_rerun_harmlessly()
             "deployments",
             "deployments_revision",
             "members",
+            "responses",
             "spend_counters",
             "spend_logs",
             "virtual_keys"

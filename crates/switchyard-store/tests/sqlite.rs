@@ -20,6 +20,15 @@ suite::store_tests!(open());
 suite::counter_tests!(open());
 
 #[tokio::test]
+async fn responses_are_scoped_to_their_key() {
+    let Some((store, cleanup)) = open().await else {
+        return;
+    };
+    suite::responses_are_scoped_to_their_key(store).await;
+    cleanup.run().await;
+}
+
+#[tokio::test]
 async fn whole_suites_run_on_one_store() {
     let store = Arc::new(
         SqliteStore::connect("sqlite::memory:")

@@ -7,7 +7,8 @@
 //! (tool schemas, `response_format`) are kept as their JSON text ([`RawJson`]), not as a tree.
 //!
 //! [`anthropic`] holds Anthropic's Messages API shapes, used by the Anthropic adapter and by the
-//! gateway's own `/v1/messages` ingress.
+//! gateway's own `/v1/messages` ingress; [`responses`] OpenAI's Responses API shapes, for the
+//! gateway's `/v1/responses` ingress.
 
 pub mod anthropic;
 pub mod chat;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod moderations;
 pub mod raw;
 pub mod rerank;
+pub mod responses;
 pub mod speech;
 
 pub use chat::{

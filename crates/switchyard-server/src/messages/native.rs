@@ -15,7 +15,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::future::{self, BoxFuture};
@@ -305,7 +304,7 @@ pub fn respond(reply: NativeReply, deployment: Arc<str>) -> Response {
                     }
                 })
             });
-            crate::stream::event_stream(Body::from_stream(body))
+            crate::stream::event_stream(body)
         }
     }
 }

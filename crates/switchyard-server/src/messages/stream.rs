@@ -7,15 +7,9 @@
 //! An upstream failure mid-stream becomes one `error` event, and the stream ends without
 //! `message_stop`. Dropping the body drops the chunk stream, which cancels the upstream call.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 
-use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use switchyard_providers::ChunkStream;
 use switchyard_wire::anthropic::{
@@ -27,6 +21,7 @@ use switchyard_wire::{ChatChunk, Extra, ToolCallDelta};
 use super::anthropic_error;
 use super::response::{reasoning_of, stop_reason, usage};
 use crate::error::ApiError;
+use crate::stream::translated::{self, EventTranslator, translated_sse_response};
 
 /// A `text/event-stream` response carrying `chunks` as Anthropic events.
 pub fn sse_response(
@@ -34,53 +29,7 @@ pub fn sse_response(
     chunks: ChunkStream,
     requested_model: String,
 ) -> Response {
-    let body = MessagesSse {
-        chunks,
-        deployment,
-        writer: EventWriter::new(requested_model),
-        finished: false,
-    };
-    crate::stream::event_stream(Body::from_stream(body))
-}
-
-struct MessagesSse {
-    chunks: ChunkStream,
-    deployment: Arc<str>,
-    writer: EventWriter,
-    finished: bool,
-}
-
-impl Stream for MessagesSse {
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.finished {
-            return Poll::Ready(None);
-        }
-        loop {
-            let mut out = Vec::new();
-            match ready!(self.chunks.poll_next_unpin(cx)) {
-                None => {
-                    self.finished = true;
-                    self.writer.finish(&mut out);
-                }
-                Some(Ok(chunk)) => self.writer.on_chunk(chunk, &mut out),
-                Some(Err(err)) => {
-                    self.finished = true;
-                    tracing::warn!(
-                        deployment = &*self.deployment,
-                        class = err.class.as_str(),
-                        "upstream stream failed: {err}"
-                    );
-                    let body = anthropic_error(&ApiError::from_provider(&self.deployment, &err));
-                    write_event(&mut out, &StreamEvent::Error { error: body.error });
-                }
-            }
-            if !out.is_empty() {
-                return Poll::Ready(Some(Ok(Bytes::from(out))));
-            }
-        }
-    }
+    translated_sse_response(deployment, chunks, EventWriter::new(requested_model))
 }
 
 /// The content block being written.
@@ -119,6 +68,21 @@ struct EventWriter {
     usage: Option<switchyard_wire::Usage>,
 }
 
+impl EventTranslator for EventWriter {
+    fn on_chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+        self.write_chunk(chunk, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.write_end(out);
+    }
+
+    fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
+        let body = anthropic_error(err);
+        write_event(out, &StreamEvent::Error { error: body.error });
+    }
+}
+
 impl EventWriter {
     fn new(requested_model: String) -> Self {
         Self {
@@ -131,7 +95,7 @@ impl EventWriter {
         }
     }
 
-    fn on_chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+    fn write_chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
         self.start(&chunk.id, &chunk.model, out);
         if let Some(usage) = chunk.usage {
             self.usage = Some(usage);
@@ -250,7 +214,7 @@ impl EventWriter {
     }
 
     /// The chat stream ended: the stop reason and usage, then `message_stop`.
-    fn finish(&mut self, out: &mut Vec<u8>) {
+    fn write_end(&mut self, out: &mut Vec<u8>) {
         let requested_model = self.requested_model.clone();
         self.start("msg_switchyard", &requested_model, out);
         self.close_block(out);
@@ -274,51 +238,15 @@ impl EventWriter {
 
 /// `event: NAME\ndata: JSON\n\n`.
 fn write_event(out: &mut Vec<u8>, event: &StreamEvent) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    // Serializing our own wire types to a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, event).is_err() {
-        out.extend_from_slice(b"{}");
-    }
-    out.extend_from_slice(b"\n\n");
+    translated::write_event(out, event.name(), event);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::translated::testing::{chunk, delta, events};
     use http::header;
     use serde_json::Value;
-
-    fn chunk(value: Value) -> ChatChunk {
-        let mut base = json!({"id": "chatcmpl-9", "object": "chat.completion.chunk",
-            "created": 1, "model": "gpt-4o-mini"});
-        if let (Some(base), Some(extra)) = (base.as_object_mut(), value.as_object()) {
-            base.extend(extra.clone());
-        }
-        serde_json::from_value(base).expect("valid chunk")
-    }
-
-    fn delta(delta: Value, finish: Option<&str>) -> ChatChunk {
-        chunk(json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
-    }
-
-    /// `(event name, data)` pairs of a written stream, checking each data names its event.
-    fn events(out: &[u8]) -> Vec<(String, Value)> {
-        let text = std::str::from_utf8(out).expect("utf-8");
-        text.split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let (name, data) = e
-                    .strip_prefix("event: ")
-                    .and_then(|e| e.split_once("\ndata: "))
-                    .expect("event: NAME\\ndata: JSON");
-                let data: Value = serde_json::from_str(data).expect("JSON data");
-                assert_eq!(data["type"], name);
-                (name.to_owned(), data)
-            })
-            .collect()
-    }
 
     // Thinking events of https://docs.anthropic.com/en/docs/build-with-claude/streaming
     // ("Streaming request with extended thinking"): a chat stream's `reasoning_content` opens a

@@ -13,8 +13,8 @@ use serde_json::json;
 use switchyard_store::{
     AccountFilter, AccountKind, AccountRecord, Budget, BudgetCounters, BudgetPeriod, CounterKey,
     CounterScope, KeyFilter, KeyHash, KeyRecord, KeyUpdate, MemberRecord, MemberRole, ModelAliases,
-    Reserve, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError, UserRole,
-    generate_key, hash_key,
+    Reserve, ResponseStore, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError,
+    StoredResponse, UserRole, generate_key, hash_key,
 };
 
 /// One test per store check, for the backend `$open` (an expression evaluating to a future of
@@ -1543,4 +1543,39 @@ pub async fn spend_in_window_sums_one_owner(store: Arc<dyn Store>) {
         0.0,
         "nobody",
     );
+}
+
+/// A stored response is read and deleted by the key that created it only; another key's
+/// attempts find nothing.
+pub async fn responses_are_scoped_to_their_key(store: Arc<dyn ResponseStore>) {
+    let response = |id: &str, key_id: &str| StoredResponse {
+        id: id.to_owned(),
+        key_id: key_id.to_owned(),
+        response: format!(r#"{{"id":"{id}","object":"response"}}"#),
+        conversation: r#"[{"role":"user","content":"hi"}]"#.to_owned(),
+        created_at: 10,
+    };
+    store
+        .save_response(&response("resp_1", "k1"))
+        .await
+        .expect("save");
+    assert!(matches!(
+        store.save_response(&response("resp_1", "k1")).await,
+        Err(StoreError::Conflict("response"))
+    ));
+    assert_eq!(
+        store.response("k1", "resp_1").await.expect("read"),
+        Some(response("resp_1", "k1"))
+    );
+    assert_eq!(store.response("k2", "resp_1").await.expect("read"), None);
+    assert!(matches!(
+        store.delete_response("k2", "resp_1").await,
+        Err(StoreError::NotFound("response"))
+    ));
+    store.delete_response("k1", "resp_1").await.expect("delete");
+    assert_eq!(store.response("k1", "resp_1").await.expect("read"), None);
+    assert!(matches!(
+        store.delete_response("k1", "resp_1").await,
+        Err(StoreError::NotFound("response"))
+    ));
 }
