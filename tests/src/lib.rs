@@ -7,6 +7,7 @@
 pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_gemini;
+pub mod fake_responses;
 pub mod faults;
 pub mod gauges;
 pub mod jaeger;
@@ -417,6 +418,7 @@ pub struct Received {
 /// and answers `upstream heard <filename> (<n> bytes)` with usage of 10 and 5 tokens.
 /// `/v1/completions` answers OpenAI's `text_completion` (streamed too): each prompt `p` gets `n`
 /// choices `upstream completes: <p>`, with usage of 10 prompt and 5 completion tokens.
+/// `/v1/responses` replays OpenAI's documented Responses answers ([`fake_responses`]).
 pub struct FakeUpstream {
     /// `http://127.0.0.1:PORT/v1`, ready for `api_base`.
     pub api_base: String,
@@ -452,6 +454,8 @@ impl FakeUpstream {
             .route("/v1/rerank", post(whole_answers))
             .route("/v1/audio/speech", post(speech))
             .route("/v1/audio/transcriptions", post(transcription))
+            .route("/v1/responses", post(fake_responses::responses))
+            .route("/openai/v1/responses", post(fake_responses::responses))
             // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);
@@ -498,6 +502,24 @@ fn record(state: &UpstreamState, path: &str, headers: &HeaderMap, body: &Value) 
         headers: headers.clone(),
         body: body.clone(),
     });
+}
+
+/// The JSON body of a request to `path`, recorded; a 400 answer when it is not JSON.
+fn recorded_json(
+    state: &UpstreamState,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Box<Response>> {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "not JSON",
+            "invalid_request_error",
+        )));
+    };
+    record(state, path, headers, &body);
+    Ok(body)
 }
 
 fn error(status: StatusCode, message: &str, kind: &str) -> Response {
@@ -793,10 +815,10 @@ async fn whole_answers(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "not JSON", "invalid_request_error");
+    let body = match recorded_json(&state, uri.path(), &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
     };
-    record(&state, uri.path(), &headers, &body);
     let answer = match uri.path() {
         "/v1/moderations" => {
             let inputs = body["input"].as_array().map_or(1, Vec::len);

@@ -2,20 +2,27 @@
 //! /v1/responses/{id}`) through a real gateway in front of the fake OpenAI-compatible upstream:
 //! answers whole and streamed (event order and types), a tool round trip, conversations
 //! continued by `previous_response_id`, `store: false`, stored responses scoped to their key,
-//! the key's allow-list and budget, and bad input answered in OpenAI's error shape. Shapes:
+//! the key's allow-list and budget, and bad input answered in OpenAI's error shape; and the
+//! same calls passed through to OpenAI and Azure deployments (bodies and answers unchanged,
+//! encrypted reasoning across turns, `previous_response_id` only for its key, usage charged).
+//! Shapes:
 //! <https://platform.openai.com/docs/api-reference/responses> and
 //! <https://platform.openai.com/docs/api-reference/responses-streaming>.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchyard_e2e::shared_state::new_key;
+use switchyard_e2e::fake_responses::{
+    REASONING_ID, RESPONSES_TEXT, STREAM_REASONING, TEXT_ID, numbered,
+};
+use switchyard_e2e::shared_state::{admin_get, eventually, new_key};
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, error_of, named_events};
 
 /// Guards reads of streams that must end: a hang fails the test instead of stalling it.
 const STREAM_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Two priced groups on the fake upstream (`gpt-4o-mini`, `tool-caller`) and the mock.
+/// Two priced groups on the fake upstream (`gpt-4o-mini`, `tool-caller`), served by
+/// translation (a vLLM server has no Responses API of its own), and the mock.
 async fn setup() -> (FakeUpstream, Gateway) {
     let upstream = FakeUpstream::start().await;
     let mut config = String::from("model_list:\n");
@@ -24,7 +31,7 @@ async fn setup() -> (FakeUpstream, Gateway) {
         ("tool-caller", "tool-caller"),
     ] {
         config.push_str(&format!(
-            "  - model_name: {name}\n    litellm_params: {{model: openai/{model}, api_base: \"{}\", api_key: os.environ/UPSTREAM_KEY, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}}\n    model_info: {{id: {name}-deployment}}\n",
+            "  - model_name: {name}\n    litellm_params: {{model: hosted_vllm/{model}, api_base: \"{}\", api_key: os.environ/UPSTREAM_KEY, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}}\n    model_info: {{id: {name}-deployment}}\n",
             upstream.api_base
         ));
     }
@@ -425,37 +432,41 @@ async fn store_false_keeps_nothing_and_stored_responses_belong_to_their_key() {
 #[tokio::test]
 async fn the_keys_allow_list_and_budget_hold_on_responses() {
     let (upstream, gateway) = setup().await;
-    let (limited, _) = new_key(&gateway, &json!({"models": ["mock-echo"]})).await;
-    let (status, code, body) = error_of(
-        create(
-            &gateway,
-            json!({"model": "gpt-4o-mini", "input": "not mine"}),
-            &limited,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    assert!(!code.is_empty(), "{body}");
+    allow_list_and_budget_hold(&upstream, &gateway, "gpt-4o-mini", "mock-echo", 0.000_01).await;
+}
+
+/// Calls of `model` by a key allowed only `other_model` are refused (403), whole or streamed;
+/// a key with `budget` is refused (422) once it spent it; refused calls never go upstream.
+async fn allow_list_and_budget_hold(
+    upstream: &FakeUpstream,
+    gateway: &Gateway,
+    model: &str,
+    other_model: &str,
+    budget: f64,
+) {
+    let served = upstream.received().len();
+    let (limited, _) = new_key(gateway, &json!({"models": [other_model]})).await;
     for stream in [false, true] {
-        let (status, _, body) = error_of(
+        let (status, code, body) = error_of(
             create(
-                &gateway,
-                json!({"model": "gpt-4o-mini", "input": "x", "stream": stream}),
+                gateway,
+                json!({"model": model, "input": "not mine", "stream": stream}),
                 &limited,
             )
             .await,
         )
         .await;
         assert_eq!(status, 403, "stream {stream}: {body}");
+        assert!(!code.is_empty(), "{body}");
     }
+    assert_eq!(upstream.received().len(), served);
 
-    let (broke, _) = new_key(&gateway, &json!({"max_budget": 0.000_01})).await;
+    let (broke, _) = new_key(gateway, &json!({"max_budget": budget})).await;
     let mut refused = None;
     for i in 0..50 {
         let response = create(
-            &gateway,
-            json!({"model": "gpt-4o-mini", "input": format!("spend {i}")}),
+            gateway,
+            json!({"model": model, "input": format!("spend {i}")}),
             &broke,
         )
         .await;
@@ -470,8 +481,8 @@ async fn the_keys_allow_list_and_budget_hold_on_responses() {
     let served = upstream.received().len();
     let (status, _, _) = error_of(
         create(
-            &gateway,
-            json!({"model": "gpt-4o-mini", "input": "more", "stream": true}),
+            gateway,
+            json!({"model": model, "input": "more", "stream": true}),
             &broke,
         )
         .await,
@@ -542,4 +553,407 @@ async fn bad_input_is_a_400_in_openai_shape() {
         json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": true}})
     );
     assert_eq!(sent["reasoning_effort"], "low");
+}
+
+// Passed through: OpenAI and Azure OpenAI deployments get the client's body at their own
+// `/responses` (https://platform.openai.com/docs/api-reference/responses/create; Azure's v1 API,
+// https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses), and the answers
+// of `crates/switchyard-providers/tests/fixtures/openai/` come back unchanged.
+
+const NATIVE_INPUT: f64 = 2e-6;
+const NATIVE_OUTPUT: f64 = 8e-6;
+const NATIVE_CACHE_READ: f64 = 5e-7;
+
+/// Groups of OpenAI deployments (`gpt-native`, `o4-native`, `refused-native`), an Azure one
+/// (`azure-native`), a vLLM one (`gpt-translated`) and one mixing OpenAI and vLLM
+/// (`gpt-mixed`), all on one fake upstream.
+async fn native_setup() -> (FakeUpstream, Gateway) {
+    let upstream = FakeUpstream::start().await;
+    let base = &upstream.api_base;
+    let root = base.trim_end_matches("/v1");
+    let prices = format!(
+        "input_cost_per_token: {NATIVE_INPUT}, output_cost_per_token: {NATIVE_OUTPUT}, cache_read_input_token_cost: {NATIVE_CACHE_READ}"
+    );
+    let config = format!(
+        "model_list:
+  - model_name: gpt-native
+    litellm_params: {{model: openai/gpt-4.1, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY, {prices}}}
+    model_info: {{id: gpt-native-deployment}}
+  - model_name: o4-native
+    litellm_params: {{model: openai/o4-mini, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY, {prices}}}
+    model_info: {{id: o4-native-deployment}}
+  - model_name: refused-native
+    litellm_params: {{model: openai/refused, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY}}
+  - model_name: azure-native
+    litellm_params: {{model: azure/my-gpt-deployment, api_base: \"{root}\", api_key: os.environ/UPSTREAM_KEY, api_version: \"2024-10-21\"}}
+  - model_name: gpt-translated
+    litellm_params: {{model: hosted_vllm/upstream-model, api_base: \"{base}\", {prices}}}
+  - model_name: gpt-mixed
+    litellm_params: {{model: openai/gpt-4.1, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY}}
+  - model_name: gpt-mixed
+    litellm_params: {{model: hosted_vllm/upstream-model, api_base: \"{base}\"}}
+general_settings:
+  master_key: {MASTER_KEY}
+"
+    );
+    let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    (upstream, gateway)
+}
+
+/// `fixture` as the fake upstream answers request number `n`.
+fn fixture_answer(fixture: &str, id: &str, n: usize) -> Value {
+    serde_json::from_str(&fixture.replace(id, &numbered(id, n))).expect("fixture JSON")
+}
+
+#[tokio::test]
+async fn an_openai_group_gets_the_body_as_it_came_and_answers_unchanged() {
+    let (upstream, gateway) = native_setup().await;
+    let sent = json!({"model": "gpt-native", "input": "Tell me a three sentence bedtime story about a unicorn.",
+        "instructions": "be kind", "tools": [{"type": "web_search_preview"}],
+        "include": ["message.output_text.logprobs"], "truncation": "auto",
+        "metadata": {"run": "1"}, "service_tier": "flex", "a_field_from_next_year": {"x": [1, 2]}});
+    let response = create(&gateway, sent.clone(), MASTER_KEY).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-deployment"],
+        "gpt-native-deployment"
+    );
+    let cost = switchyard_e2e::cost_of(&response);
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(answer, fixture_answer(RESPONSES_TEXT, TEXT_ID, 1));
+    // 36 input and 87 output tokens, as the upstream reported them.
+    assert!(
+        (cost - (36.0 * NATIVE_INPUT + 87.0 * NATIVE_OUTPUT)).abs() < 1e-12,
+        "{cost}"
+    );
+    let received = upstream.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/v1/responses");
+    assert_eq!(
+        received[0].authorization.as_deref(),
+        Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+    );
+    let mut expected = sent;
+    expected["model"] = json!("gpt-4.1");
+    assert_eq!(received[0].body, expected, "only the model is replaced");
+}
+
+#[tokio::test]
+async fn an_azure_group_gets_the_body_at_its_v1_responses_with_the_deployment_as_model() {
+    let (upstream, gateway) = native_setup().await;
+    let answer = create_ok(
+        &gateway,
+        json!({"model": "azure-native", "input": "hello"}),
+        MASTER_KEY,
+    )
+    .await;
+    assert_eq!(answer, fixture_answer(RESPONSES_TEXT, TEXT_ID, 1));
+    let received = &upstream.received()[0];
+    assert_eq!(received.path, "/openai/v1/responses");
+    assert_eq!(received.headers["api-key"], UPSTREAM_KEY);
+    assert_eq!(
+        received.body,
+        json!({"model": "my-gpt-deployment", "input": "hello"})
+    );
+}
+
+#[tokio::test]
+async fn a_stream_comes_back_event_for_event_and_its_usage_is_charged() {
+    let (upstream, gateway) = native_setup().await;
+    let (key, key_id) = new_key(&gateway, &json!({})).await;
+    let response = create(
+        &gateway,
+        json!({"model": "o4-native", "input": "What is the capital of France?", "stream": true,
+            "store": false, "include": ["reasoning.encrypted_content"]}),
+        &key,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream",
+        "{:?}",
+        response.headers()
+    );
+    let got = events(response).await;
+    // The fixture's events, without its leading comment (which SSE parsers skip).
+    let fixture = STREAM_REASONING
+        .replace(REASONING_ID, &numbered(REASONING_ID, 1))
+        .split_once("\n\n")
+        .map(|(_comment, events)| events.to_owned())
+        .expect("a comment, then events");
+    assert_eq!(got, named_events(&fixture));
+    assert_eq!(got.len(), 13);
+    let names: Vec<&str> = got.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"response.created"));
+    assert_eq!(names.last(), Some(&"response.completed"));
+    assert_eq!(upstream.received()[0].body["stream"], true);
+
+    // 2036 input tokens of which 1920 cached (priced at the cache read rate), 87 output.
+    let expected = 116.0 * NATIVE_INPUT + 1920.0 * NATIVE_CACHE_READ + 87.0 * NATIVE_OUTPUT;
+    let path = format!("/spend/logs?api_key={key_id}");
+    let record = eventually(Duration::from_secs(15), "a spend record", || async {
+        let rows = admin_get(&gateway, &path).await;
+        rows.as_array().and_then(|rows| rows.first().cloned())
+    })
+    .await;
+    let spend = record["spend"].as_f64().expect("spend");
+    assert!((spend - expected).abs() < 1e-12, "{spend} {record}");
+    assert_eq!(record["prompt_tokens"], 2036, "{record}");
+    assert_eq!(record["completion_tokens"], 87, "{record}");
+}
+
+// Encrypted reasoning across turns with `store: false`:
+// https://platform.openai.com/docs/guides/reasoning#encrypted-reasoning-items.
+#[tokio::test]
+async fn a_reasoning_item_from_one_turn_reaches_the_upstream_unchanged_in_the_next() {
+    let (upstream, gateway) = native_setup().await;
+    let first_input = json!([{"role": "user", "content": "What is the capital of France?"}]);
+    let first = create_ok(
+        &gateway,
+        json!({"model": "o4-native", "input": first_input, "store": false,
+            "include": ["reasoning.encrypted_content"]}),
+        MASTER_KEY,
+    )
+    .await;
+    let reasoning = &first["output"][0];
+    assert_eq!(reasoning["type"], "reasoning", "{first}");
+    assert!(
+        reasoning["encrypted_content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("gAAAAA")),
+        "{first}"
+    );
+    // The client sends the whole conversation back, the output items as they came.
+    let mut second_input = first_input.as_array().expect("items").clone();
+    second_input.extend(first["output"].as_array().expect("output").iter().cloned());
+    second_input.push(json!({"role": "user", "content": "And of Italy?"}));
+    create_ok(
+        &gateway,
+        json!({"model": "o4-native", "input": second_input, "store": false,
+            "include": ["reasoning.encrypted_content"]}),
+        MASTER_KEY,
+    )
+    .await;
+    let received = upstream.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].body["input"], Value::Array(second_input));
+    assert_eq!(received[1].body["input"][1], *reasoning);
+    assert_eq!(
+        received[1].body["include"],
+        json!(["reasoning.encrypted_content"])
+    );
+    // Nothing was stored: the gateway records no response of a `store: false` call.
+    let id = first["id"].as_str().expect("id");
+    let (status, _, _) = error_of(
+        gateway
+            .get(&format!("/v1/responses/{id}"), Some(MASTER_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+// Conversation state: https://platform.openai.com/docs/guides/conversation-state.
+#[tokio::test]
+async fn previous_response_id_reaches_the_upstream_only_for_the_key_that_owns_it() {
+    let (upstream, gateway) = native_setup().await;
+    let (owner, _) = new_key(&gateway, &json!({})).await;
+    let (other, _) = new_key(&gateway, &json!({})).await;
+    for stream in [false, true] {
+        let served = upstream.received().len();
+        let response = create(
+            &gateway,
+            json!({"model": "gpt-native", "input": "first", "stream": stream}),
+            &owner,
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let id = if stream {
+            let got = events(response).await;
+            let (name, completed) = got.last().expect("events");
+            assert_eq!(name, "response.completed");
+            completed["response"]["id"].as_str().expect("id").to_owned()
+        } else {
+            let answer: Value = response.json().await.expect("JSON");
+            answer["id"].as_str().expect("id").to_owned()
+        };
+        assert!(id.starts_with("resp_"), "{id}");
+
+        // The owner continues it: the id goes upstream as it came.
+        create_ok(
+            &gateway,
+            json!({"model": "gpt-native", "input": "second", "previous_response_id": id}),
+            &owner,
+        )
+        .await;
+        let received = upstream.received();
+        assert_eq!(received.len(), served + 2);
+        assert_eq!(
+            received[served + 1].body["previous_response_id"],
+            id.as_str()
+        );
+        assert_eq!(received[served + 1].body["input"], "second");
+
+        // Another key is told it does not exist, and nothing goes upstream.
+        let (status, _, body) = error_of(
+            create(
+                &gateway,
+                json!({"model": "gpt-native", "input": "steal", "previous_response_id": id}),
+                &other,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not found")),
+            "{body}"
+        );
+        assert_eq!(upstream.received().len(), served + 2);
+
+        // The owner reads it back as the upstream sent it; another key finds nothing.
+        let path = format!("/v1/responses/{id}");
+        let stored = gateway.get(&path, Some(&owner)).await;
+        assert_eq!(stored.status(), 200);
+        let stored: Value = stored.json().await.expect("JSON");
+        assert_eq!(stored["id"], id.as_str());
+        assert_eq!(stored["object"], "response");
+        let (status, _, _) = error_of(gateway.get(&path, Some(&other)).await).await;
+        assert_eq!(status, 404);
+
+        // A translated group cannot continue what the upstream holds.
+        let (status, _, body) = error_of(
+            create(
+                &gateway,
+                json!({"model": "gpt-translated", "input": "x", "previous_response_id": id}),
+                &owner,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("gpt-native-deployment")),
+            "{body}"
+        );
+    }
+    // An id the gateway never recorded is refused too.
+    let served = upstream.received().len();
+    let (status, _, _) = error_of(
+        create(
+            &gateway,
+            json!({"model": "gpt-native", "input": "x", "previous_response_id": "resp_made_up"}),
+            &owner,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(upstream.received().len(), served);
+}
+
+#[tokio::test]
+async fn a_translated_response_continued_on_an_openai_group_goes_up_as_its_conversation() {
+    let (upstream, gateway) = native_setup().await;
+    let first = create_ok(
+        &gateway,
+        json!({"model": "gpt-translated", "input": "hello"}),
+        MASTER_KEY,
+    )
+    .await;
+    create_ok(
+        &gateway,
+        json!({"model": "gpt-native", "input": "again", "previous_response_id": first["id"]}),
+        MASTER_KEY,
+    )
+    .await;
+    let received = upstream.received();
+    assert_eq!(received[0].path, "/v1/chat/completions");
+    let sent = &received[1];
+    assert_eq!(sent.path, "/v1/responses");
+    assert!(
+        sent.body.get("previous_response_id").is_none(),
+        "{}",
+        sent.body
+    );
+    let input = sent.body["input"].as_array().expect("items");
+    assert_eq!(input.len(), 3, "{}", sent.body);
+    assert_eq!(input[0]["role"], "user");
+    assert_eq!(input[1], first["output"][0]);
+    assert_eq!(input[2], json!({"role": "user", "content": "again"}));
+}
+
+#[tokio::test]
+async fn a_group_mixing_openai_with_other_servers_is_translated() {
+    let (upstream, gateway) = native_setup().await;
+    for _ in 0..4 {
+        create_ok(
+            &gateway,
+            json!({"model": "gpt-mixed", "input": "hello"}),
+            MASTER_KEY,
+        )
+        .await;
+    }
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.path == "/v1/chat/completions"),
+        "{:?}",
+        upstream
+            .received()
+            .iter()
+            .map(|r| &r.path)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn the_keys_allow_list_and_budget_hold_on_passed_through_responses() {
+    let (upstream, gateway) = native_setup().await;
+    // Each answer costs 36 * 2e-6 + 87 * 8e-6 = 0.000768.
+    allow_list_and_budget_hold(&upstream, &gateway, "gpt-native", "gpt-translated", 0.001).await;
+    assert!(
+        upstream
+            .received()
+            .iter()
+            .all(|r| r.path == "/v1/responses"),
+        "passed through"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_refusal_answers_in_openai_shape() {
+    let (upstream, gateway) = native_setup().await;
+    for stream in [false, true] {
+        let (status, _, body) = error_of(
+            create(
+                &gateway,
+                json!({"model": "refused-native", "input": [{"role": "user",
+                    "content": [{"type": "input_texts", "text": "x"}]}], "stream": stream}),
+                MASTER_KEY,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400, "stream {stream}: {body}");
+        let error = &body["error"];
+        assert_eq!(error["type"], "invalid_request_error", "{body}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("input_texts")),
+            "the upstream's reason reaches the client: {body}"
+        );
+        for field in ["param", "code"] {
+            assert!(error.get(field).is_some(), "{field}: {body}");
+        }
+    }
+    assert_eq!(upstream.received().len(), 2, "a bad request is not retried");
 }

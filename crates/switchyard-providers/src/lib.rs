@@ -9,6 +9,9 @@
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
+//!
+//! Besides the OpenAI-shaped calls, some providers take a client's own API as it came
+//! ([`native`]): Anthropic's Messages API, OpenAI's Responses API.
 
 pub mod anthropic;
 pub mod audio;
@@ -18,6 +21,7 @@ pub mod error;
 pub mod gemini;
 pub mod http;
 pub mod mock;
+pub mod native;
 pub mod openai;
 #[cfg(test)]
 mod test_support;
@@ -33,8 +37,9 @@ use switchyard_wire::{
     RerankResponse, SpeechRequest,
 };
 
-use anthropic::native::{EventStream, NativeAnswer, NativeRequest, TokenCount};
+use anthropic::native::TokenCount;
 use audio::{Audio, Transcript, TranscriptionRequest};
+use native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 
 pub use error::{ErrorClass, ProviderError};
 
@@ -127,29 +132,32 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         unsupported(self.family(), "rerank")
     }
 
-    /// Whether this provider takes Anthropic Messages requests as they came
-    /// ([`Provider::messages`], [`Provider::messages_stream`]): true for Anthropic deployments
-    /// and Bedrock deployments of Anthropic's models.
-    fn speaks_messages(&self) -> bool {
+    /// Whether this provider takes requests of `api` as they came ([`Provider::native`],
+    /// [`Provider::native_stream`]): Anthropic deployments and Bedrock deployments of
+    /// Anthropic's models take Messages requests, OpenAI and Azure OpenAI deployments take
+    /// Responses requests.
+    fn speaks(&self, _api: NativeApi) -> bool {
         false
     }
 
-    /// A Messages request sent as the client wrote it (its model replaced by the upstream's),
+    /// A request of `api` sent as the client wrote it (its model replaced by the upstream's),
     /// answered as the upstream answered; by default refused.
-    fn messages(
+    fn native(
         &self,
+        api: NativeApi,
         _request: NativeRequest,
     ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
-        unsupported(self.family(), "Anthropic Messages")
+        unsupported(self.family(), api.name())
     }
 
-    /// A streamed Messages request sent as the client wrote it, its events passed back as
+    /// A streamed request of `api` sent as the client wrote it, its events passed back as
     /// they arrive; by default refused.
-    fn messages_stream(
+    fn native_stream(
         &self,
+        api: NativeApi,
         _request: NativeRequest,
     ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
-        unsupported(self.family(), "Anthropic Messages")
+        unsupported(self.family(), api.name())
     }
 
     /// The exact input tokens of a Messages request, from the provider's own counter; `None`
@@ -184,13 +192,26 @@ fn unsupported<T: Send + 'static>(
     family: &str,
     kind: &str,
 ) -> BoxFuture<'static, Result<T, ProviderError>> {
-    let err = ProviderError::new(
+    Box::pin(futures_util::future::ready(Err(no_such_api(family, kind))))
+}
+
+fn no_such_api(family: &str, kind: &str) -> ProviderError {
+    ProviderError::new(
         ErrorClass::BadRequest,
         format!(
             "{family} deployments have no {kind} API; send it to a model group of a provider that has one"
         ),
-    );
-    Box::pin(futures_util::future::ready(Err(err)))
+    )
+}
+
+/// Refuses a passed-through call of an API the provider does not speak ([`Provider::speaks`]),
+/// as [`Provider::native`] does by default.
+pub(crate) fn ensure_spoken(provider: &dyn Provider, api: NativeApi) -> Result<(), ProviderError> {
+    if provider.speaks(api) {
+        Ok(())
+    } else {
+        Err(no_such_api(provider.family(), api.name()))
+    }
 }
 
 /// The OpenAI chat parameters every adapter translates.

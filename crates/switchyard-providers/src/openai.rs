@@ -3,7 +3,8 @@
 //! OpenRouter, ...).
 //!
 //! Requests go out as the client sent them, unknown fields included, with the model replaced by
-//! the deployment's upstream model. Streams are parsed event by event and handed on as they
+//! the deployment's upstream model. OpenAI's and Azure's deployments also take OpenAI Responses
+//! requests as they came (`{api_base}/responses`; Azure's `{api_base}/openai/v1/responses`). Streams are parsed event by event and handed on as they
 //! arrive, never buffered whole.
 
 use std::sync::Arc;
@@ -24,7 +25,12 @@ use crate::audio::{Audio, Transcript, TranscriptionRequest};
 use crate::http::{
     HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, error_from_response, parse_uri,
 };
+use crate::native::{self, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
+
+/// The families whose deployments take OpenAI Responses requests as they came: OpenAI's
+/// (`openai/`, whatever its `api_base`) and Azure OpenAI's.
+pub const RESPONSES_FAMILIES: &[&str] = &["openai", "azure"];
 
 /// OpenAI's own API, used when a deployment names no `api_base`.
 pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
@@ -117,6 +123,7 @@ struct Inner {
     rerank_uri: Uri,
     speech_uri: Uri,
     transcriptions_uri: Uri,
+    responses_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
 }
@@ -142,6 +149,13 @@ impl OpenAiCompatible {
         let rerank_uri = parse_uri(&url("rerank"))?;
         let speech_uri = parse_uri(&url("audio/speech"))?;
         let transcriptions_uri = parse_uri(&url("audio/transcriptions"))?;
+        // Azure serves the Responses API only on its v1 API, which takes the deployment in
+        // the body's `model` and no `api-version`
+        // (<https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses>).
+        let responses_uri = parse_uri(&match &settings.dialect {
+            Dialect::OpenAi => format!("{base}/responses"),
+            Dialect::Azure { .. } => format!("{base}/openai/v1/responses"),
+        })?;
         let mut headers = HeaderMap::new();
         let key_header = settings
             .api_key
@@ -177,6 +191,7 @@ impl OpenAiCompatible {
                 rerank_uri,
                 speech_uri,
                 transcriptions_uri,
+                responses_uri,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
             }),
@@ -223,6 +238,21 @@ impl Inner {
 }
 
 impl OpenAiCompatible {
+    /// A passed-through request as this deployment sends it: its model the deployment's (a
+    /// wildcard deployment keeps the one the gateway resolved). Refused unless the
+    /// deployment speaks `api`.
+    fn native_request(
+        &self,
+        api: NativeApi,
+        mut request: NativeRequest,
+    ) -> Result<NativeRequest, ProviderError> {
+        crate::ensure_spoken(self, api)?;
+        if !crate::is_wildcard(&self.inner.model) {
+            request.set_model(&self.inner.model);
+        }
+        Ok(request)
+    }
+
     /// POSTs `request` to the URI `uri` picks and reads the answer as `R`.
     fn send<T, R>(
         &self,
@@ -261,6 +291,42 @@ impl Provider for OpenAiCompatible {
 
     fn supported_openai_params(&self) -> Vec<&'static str> {
         OPENAI_CHAT_PARAMS.to_vec()
+    }
+
+    /// OpenAI's own API and Azure OpenAI take Responses requests as they came; the other
+    /// OpenAI-compatible servers (vLLM, Groq, ...) are served by translation, as LiteLLM does
+    /// (<https://docs.litellm.ai/docs/response_api_native_passthrough>).
+    fn speaks(&self, api: NativeApi) -> bool {
+        api == NativeApi::Responses && RESPONSES_FAMILIES.contains(&self.inner.family)
+    }
+
+    fn native(
+        &self,
+        api: NativeApi,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        let sent = self.native_request(api, request);
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let response = inner.post(&inner.responses_uri, &sent?.body).await?;
+            api.answer(response.bytes(MAX_RESPONSE_BYTES).await?)
+        })
+    }
+
+    fn native_stream(
+        &self,
+        api: NativeApi,
+        request: NativeRequest,
+    ) -> BoxFuture<'static, Result<native::EventStream, ProviderError>> {
+        let sent = self.native_request(api, request);
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let response = inner.post(&inner.responses_uri, &sent?.body).await?;
+            Ok(native::event_stream(
+                api,
+                SseByteStream::new(response.into_sse_stream()),
+            ))
+        })
     }
 
     fn chat(
@@ -628,6 +694,55 @@ mod tests {
             !format!("{a:?}").contains("k-123"),
             "keys stay out of Debug output"
         );
+    }
+
+    // OpenAI: `POST /v1/responses` (https://platform.openai.com/docs/api-reference/responses/create);
+    // Azure: `POST {endpoint}/openai/v1/responses`, the deployment in `model`
+    // (https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses).
+    #[test]
+    fn responses_go_under_the_base_and_under_azure_s_v1_api() {
+        let openai = adapter(Dialect::OpenAi);
+        assert_eq!(
+            openai.inner.responses_uri.to_string(),
+            "https://host.example/base/responses"
+        );
+        let azure = adapter(Dialect::Azure {
+            api_version: "2024-10-21".to_owned(),
+        });
+        assert_eq!(
+            azure.inner.responses_uri.to_string(),
+            "https://host.example/base/openai/v1/responses"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_openai_and_azure_deployments_take_responses_as_they_came() {
+        let with_family = |family: &'static str| {
+            let settings = OpenAiSettings {
+                family,
+                model: "m".to_owned(),
+                api_base: "http://127.0.0.1:9/v1".to_owned(),
+                api_key: None,
+                dialect: Dialect::OpenAi,
+                extra_headers: Vec::new(),
+            };
+            OpenAiCompatible::new(test_client(), settings).expect("valid settings")
+        };
+        assert!(with_family("openai").speaks(NativeApi::Responses));
+        assert!(with_family("azure").speaks(NativeApi::Responses));
+        assert!(!with_family("openai").speaks(NativeApi::Messages));
+        let vllm = with_family("hosted_vllm");
+        assert!(!vllm.speaks(NativeApi::Responses));
+        let request = NativeRequest {
+            body: serde_json::from_str(r#"{"model":"m","input":"hi"}"#).expect("json"),
+            headers: Vec::new(),
+        };
+        let err = vllm
+            .native(NativeApi::Responses, request)
+            .await
+            .expect_err("refused before any request");
+        assert_eq!(err.class, ErrorClass::BadRequest);
+        assert!(err.message.contains("OpenAI Responses"), "{}", err.message);
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ mod health;
 mod invalidation;
 mod messages;
 mod model_info;
+mod native;
 mod observe;
 mod outage;
 mod pipeline;

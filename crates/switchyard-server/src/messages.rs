@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
+use switchyard_providers::native::NativeApi;
 use switchyard_wire::RawExtra;
 use switchyard_wire::anthropic::{ErrorBody, MessagesRequest};
 
@@ -43,18 +44,17 @@ pub fn is_anthropic_path(path: &str) -> bool {
 
 /// `POST /v1/messages`: a Messages response, or its event stream when `stream` is true.
 /// Passed through as it came to a model group whose deployments all speak the Messages API
-/// ([`native::serves_natively`]); translated to a chat call otherwise.
+/// ([`crate::native::serves_natively`]); translated to a chat call otherwise.
 pub async fn create_message(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RawExtra>,
 ) -> Result<Response, ApiError> {
-    let request: MessagesRequest = native::typed(&body)?;
-    if native::serves_natively(&state, &caller, &request.model) {
+    let request: MessagesRequest = crate::native::typed(&body)?;
+    if crate::native::serves_natively(&state, &caller, &request.model, NativeApi::Messages) {
         let user = request.metadata.and_then(|m| m.user_id);
-        let call =
-            native::NativeMessages::new(request.model, request.max_tokens, user, body, &headers);
+        let call = native::call(request.model, request.max_tokens, user, body, &headers);
         let Dispatched { route, outcome } = unary(&state, call, &headers, caller).await?;
         let mut response = native::respond(outcome, route.answered_by());
         tag_route(&mut response, &route);
@@ -79,7 +79,7 @@ pub async fn create_message(
 
 /// `POST /v1/messages/count_tokens`: `{"input_tokens": n}`, counted by the provider where it
 /// has a token counter (Anthropic deployments), else estimated by the gateway
-/// ([`native::estimated_input_tokens`]); [`native::TOKEN_COUNT_HEADER`] says which. The key's
+/// ([`native::estimated_tokens`]); [`native::TOKEN_COUNT_HEADER`] says which. The key's
 /// model allow-list and request limits apply; nothing is charged.
 pub async fn count_tokens(
     State(state): State<AppState>,

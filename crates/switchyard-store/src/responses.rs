@@ -1,6 +1,8 @@
 //! [`ResponseStore`]: responses of OpenAI's Responses API kept for retrieval and for
 //! `previous_response_id`, each with the conversation that led to it, scoped to the key that
-//! created it. The gateway owns their shapes; here they are JSON text.
+//! created it. The gateway owns their shapes; here they are JSON text. Responses passed
+//! through to an upstream's own Responses API are kept the same way, with the deployment that
+//! holds them, so that only their key may continue them.
 
 use async_trait::async_trait;
 
@@ -19,6 +21,9 @@ pub struct StoredResponse {
     pub conversation: String,
     /// When it was created, unix seconds.
     pub created_at: i64,
+    /// The deployment holding the response upstream, when it was passed through to the
+    /// upstream's own Responses API; `None` when the gateway alone holds it.
+    pub deployment: Option<String>,
 }
 
 /// Durable responses; shared as `Arc<dyn ResponseStore>`.
@@ -46,14 +51,15 @@ macro_rules! sql_responses {
                 r: &$crate::responses::StoredResponse,
             ) -> Result<(), $crate::StoreError> {
                 sqlx::query(
-                    "INSERT INTO responses (id, key_id, response, conversation, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO responses (id, key_id, response, conversation, created_at, deployment) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&r.id)
                 .bind(&r.key_id)
                 .bind(&r.response)
                 .bind(&r.conversation)
                 .bind(r.created_at)
+                .bind(&r.deployment)
                 .execute(&self.pool)
                 .await
                 .map_err(|error| $crate::StoreError::from_insert(error, "response"))?;
@@ -65,23 +71,28 @@ macro_rules! sql_responses {
                 key_id: &str,
                 id: &str,
             ) -> Result<Option<$crate::responses::StoredResponse>, $crate::StoreError> {
-                let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
-                    "SELECT id, key_id, response, conversation, created_at FROM responses \
+                type Row = (String, String, String, String, i64, Option<String>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT id, key_id, response, conversation, created_at, deployment \
+                     FROM responses \
                      WHERE id = $1 AND key_id = $2",
                 )
                 .bind(id)
                 .bind(key_id)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, key_id, response, conversation, created_at)| {
-                    $crate::responses::StoredResponse {
-                        id,
-                        key_id,
-                        response,
-                        conversation,
-                        created_at,
-                    }
-                }))
+                Ok(row.map(
+                    |(id, key_id, response, conversation, created_at, deployment)| {
+                        $crate::responses::StoredResponse {
+                            id,
+                            key_id,
+                            response,
+                            conversation,
+                            created_at,
+                            deployment,
+                        }
+                    },
+                ))
             }
 
             async fn delete_response(

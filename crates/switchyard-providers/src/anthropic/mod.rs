@@ -17,12 +17,13 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
-use native::{EventStream, NativeAnswer, NativeRequest, TokenCount};
+use native::TokenCount;
 use sse_stream::SseByteStream;
 use switchyard_wire::anthropic::MessagesResponse;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, parse_uri};
+use crate::native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// Anthropic's API, used when a deployment names no `api_base`.
@@ -207,31 +208,38 @@ impl Provider for Anthropic {
         })
     }
 
-    fn speaks_messages(&self) -> bool {
-        true
+    fn speaks(&self, api: NativeApi) -> bool {
+        api == NativeApi::Messages
     }
 
-    fn messages(
+    fn native(
         &self,
+        api: NativeApi,
         request: NativeRequest,
     ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        let spoken = crate::ensure_spoken(self, api);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            spoken?;
             let response = inner.post_native(&inner.messages_uri, request).await?;
-            NativeAnswer::from_body(response.bytes(MAX_RESPONSE_BYTES).await?)
+            api.answer(response.bytes(MAX_RESPONSE_BYTES).await?)
         })
     }
 
-    fn messages_stream(
+    fn native_stream(
         &self,
+        api: NativeApi,
         request: NativeRequest,
     ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
+        let spoken = crate::ensure_spoken(self, api);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            spoken?;
             let response = inner.post_native(&inner.messages_uri, request).await?;
-            Ok(native::event_stream(SseByteStream::new(
-                response.into_sse_stream(),
-            )))
+            Ok(crate::native::event_stream(
+                api,
+                SseByteStream::new(response.into_sse_stream()),
+            ))
         })
     }
 

@@ -41,8 +41,8 @@ use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsRe
 use self::error::error_from_response;
 use self::signing::Signer;
 use self::wire::{ConverseRequest, ConverseResponse};
-use crate::anthropic::native::{EventStream, NativeAnswer, NativeRequest};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, parse_uri};
+use crate::native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// The header carrying the id AWS gives each request.
@@ -276,30 +276,36 @@ impl Provider for Bedrock {
         })
     }
 
-    fn speaks_messages(&self) -> bool {
-        native::is_anthropic(&self.inner.model)
+    fn speaks(&self, api: NativeApi) -> bool {
+        api == NativeApi::Messages && native::is_anthropic(&self.inner.model)
     }
 
-    fn messages(
+    fn native(
         &self,
+        api: NativeApi,
         request: NativeRequest,
     ) -> BoxFuture<'static, Result<NativeAnswer, ProviderError>> {
+        let spoken = crate::ensure_spoken(self, api);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            spoken?;
             let body = native::invoke_body(request)?;
             let response = inner.post_bytes(&inner.invoke_uri, body).await?;
-            NativeAnswer::from_body(response.bytes(MAX_RESPONSE_BYTES).await?)
+            api.answer(response.bytes(MAX_RESPONSE_BYTES).await?)
         })
     }
 
     /// Returns once the first event is read, as [`Provider::chat_stream`] does, so that an
     /// exception Bedrock reports first thing is an error answer.
-    fn messages_stream(
+    fn native_stream(
         &self,
+        api: NativeApi,
         request: NativeRequest,
     ) -> BoxFuture<'static, Result<EventStream, ProviderError>> {
+        let spoken = crate::ensure_spoken(self, api);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            spoken?;
             let body = native::invoke_body(request)?;
             let response = inner.post_bytes(&inner.invoke_stream_uri, body).await?;
             let bytes = response

@@ -16,7 +16,7 @@ use switchyard_wire::{RawExtra, RawJson};
 
 use super::eventstream::header;
 use super::stream::check_event;
-use crate::anthropic::native::{NativeEvent, NativeRequest};
+use crate::native::{NativeApi, NativeEvent, NativeRequest};
 use crate::{ErrorClass, ProviderError};
 
 /// The `anthropic_version` Bedrock's Anthropic models take.
@@ -96,10 +96,7 @@ pub fn event_of(message: &Message) -> Result<Option<NativeEvent>, ProviderError>
     let data = String::from_utf8(bytes).map_err(|e| invalid(format!("UTF-8: {e}")))?;
     let kind: Kind =
         serde_json::from_str(&data).map_err(|e| invalid(format!("an Anthropic event: {e}")))?;
-    Ok(Some(NativeEvent {
-        event: Some(kind.kind),
-        data,
-    }))
+    Ok(Some(NativeApi::Messages.event(Some(kind.kind), data)))
 }
 
 #[cfg(test)]

@@ -91,6 +91,12 @@ pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
         None
     }
 
+    /// Whether the call generates output: the budget reservation then holds what it asks for
+    /// ([`UnaryCall::asked_output`]), or when it asks for no limit, the model's most.
+    fn generates(&self) -> bool {
+        self.asked_output().is_some()
+    }
+
     /// Whether `answer` is a stream still running, whose usage is known only at its end.
     fn streaming(_answer: &Self::Answer) -> bool {
         false
@@ -171,11 +177,13 @@ pub(crate) async fn unary<C: UnaryCall>(
         return Err(fail(state, record, started, err).await);
     }
     let asked_output = request.asked_output();
-    let estimate = || match asked_output {
-        Some(output) => {
-            estimate::chat(state, &group, wildcard.as_ref(), input_tokens, Some(output))
+    let generates = request.generates();
+    let estimate = || {
+        if generates {
+            estimate::chat(state, &group, wildcard.as_ref(), input_tokens, asked_output)
+        } else {
+            estimate::prompt_only(state, &group, wildcard.as_ref(), input_tokens)
         }
-        None => estimate::prompt_only(state, &group, wildcard.as_ref(), input_tokens),
     };
     match reserve(state, &caller, &group, estimate).await {
         Ok(reservation) => record.reservation = reservation,

@@ -4,11 +4,14 @@
 //! ([`response`]) or its event stream ([`stream`]); `GET` and `DELETE /v1/responses/{id}` over
 //! the responses kept in the store ([`stored`]).
 //!
-//! Every provider is served by translation, OpenAI's and Azure's too: the gateway does not
-//! pass Responses calls through to upstreams' own `/responses`. Failures answer in OpenAI's
-//! error shape, as on every OpenAI route. Reference:
+//! A model group whose deployments all speak the Responses API (OpenAI's and Azure OpenAI's) is
+//! served by passing the call through to the upstream's own `/responses` ([`native`]); any
+//! other (Anthropic, Gemini, Bedrock, other OpenAI-compatible servers, and groups mixing those
+//! with OpenAI's) by translation. Failures answer in OpenAI's error shape, as on every OpenAI
+//! route. Reference:
 //! <https://platform.openai.com/docs/api-reference/responses>.
 
+mod native;
 mod request;
 mod response;
 mod stored;
@@ -20,21 +23,35 @@ use axum::{Extension, Json};
 use http::HeaderMap;
 use switchyard_wire::responses::{DeletedResponse, ResponsesRequest};
 
+use switchyard_providers::native::NativeApi;
+use switchyard_wire::RawExtra;
+
 use crate::body::JsonBody;
 use crate::caller::Caller;
 use crate::dispatch::{self, ChatOutcome, Dispatched};
 use crate::error::ApiError;
+use crate::native::{serves_natively, typed};
 use crate::routes::tag_route;
 use crate::state::AppState;
 
-/// `POST /v1/responses`: a response object, or its event stream when `stream` is true. The
-/// response is stored, with the conversation that led to it, unless `store` is false.
+/// `POST /v1/responses`: a response object, or its event stream when `stream` is true. Passed
+/// through to a model group whose deployments all speak the Responses API
+/// ([`crate::native::serves_natively`]); translated to a chat call otherwise, the response
+/// stored with the conversation that led to it unless `store` is false.
 pub async fn create_response(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<ResponsesRequest>,
+    JsonBody(body): JsonBody<RawExtra>,
 ) -> Result<Response, ApiError> {
+    let passed_through = body
+        .get("model")
+        .and_then(|model| model.parse::<String>().ok())
+        .is_some_and(|model| serves_natively(&state, &caller, &model, NativeApi::Responses));
+    if passed_through {
+        return native::create(state, caller, &headers, body).await;
+    }
+    let request: ResponsesRequest = typed(&body)?;
     let mut conversation = match &request.previous_response_id {
         Some(id) => stored::conversation(&state, &caller, id).await?,
         None => Vec::new(),

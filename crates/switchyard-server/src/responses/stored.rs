@@ -1,5 +1,7 @@
 //! Responses kept in the store ([`switchyard_store::ResponseStore`]), each scoped to the key
-//! that created it: another key's lookups find nothing (404), as if it did not exist.
+//! that created it: another key's lookups find nothing (404), as if it did not exist. Those
+//! passed through to an upstream's Responses API are kept as the upstream sent them
+//! ([`super::native`]), with the deployment that holds their conversation.
 
 use std::sync::Arc;
 
@@ -13,24 +15,47 @@ use crate::state::AppState;
 
 /// The conversation a new response continues from `previous_response_id`: the stored
 /// response's input items, then its output. 400 when the calling key stored no such response,
-/// as OpenAI answers.
+/// as OpenAI answers, or when the response is held upstream (passed through to a deployment's
+/// own Responses API, which alone has its conversation).
 pub async fn conversation(
     state: &AppState,
     caller: &Caller,
     previous_response_id: &str,
 ) -> Result<Vec<Item>, ApiError> {
-    let Some(stored) = state
+    let stored = owned(state, caller, previous_response_id).await?;
+    if let Some(deployment) = &stored.deployment {
+        return Err(ApiError::invalid_request(format!(
+            "Previous response with id '{}' is held by deployment `{deployment}`'s own \
+             Responses API: continue it on a model group of OpenAI or Azure OpenAI deployments.",
+            echo(previous_response_id)
+        )));
+    }
+    conversation_of(&stored)
+}
+
+/// The response `previous_response_id` of the calling key, to continue; 400 when there is
+/// none, as OpenAI answers.
+pub async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    previous_response_id: &str,
+) -> Result<StoredResponse, ApiError> {
+    state
         .storage()
         .responses()
         .response(&caller.key_id, previous_response_id)
         .await
         .map_err(store_error)?
-    else {
-        return Err(ApiError::invalid_request(format!(
-            "Previous response with id '{}' not found.",
-            echo(previous_response_id)
-        )));
-    };
+        .ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "Previous response with id '{}' not found.",
+                echo(previous_response_id)
+            ))
+        })
+}
+
+/// A response the gateway holds as the conversation it ends: its input items, then its output.
+pub fn conversation_of(stored: &StoredResponse) -> Result<Vec<Item>, ApiError> {
     let mut items: Vec<Item> = serde_json::from_str(&stored.conversation)
         .map_err(|e| ApiError::internal(format!("a stored conversation is unreadable: {e}")))?;
     let response: Response = serde_json::from_str(&stored.response)
@@ -101,6 +126,7 @@ impl Keeper {
             response: text,
             conversation,
             created_at: i64::try_from(response.created_at).unwrap_or(i64::MAX),
+            deployment: None,
         };
         if let Err(err) = self.store.save_response(&stored).await {
             tracing::error!(response = %response.id, error = %err, "a response could not be stored");

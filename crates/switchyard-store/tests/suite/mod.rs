@@ -1554,6 +1554,7 @@ pub async fn responses_are_scoped_to_their_key(store: Arc<dyn ResponseStore>) {
         response: format!(r#"{{"id":"{id}","object":"response"}}"#),
         conversation: r#"[{"role":"user","content":"hi"}]"#.to_owned(),
         created_at: 10,
+        deployment: None,
     };
     store
         .save_response(&response("resp_1", "k1"))
@@ -1574,6 +1575,16 @@ pub async fn responses_are_scoped_to_their_key(store: Arc<dyn ResponseStore>) {
     ));
     store.delete_response("k1", "resp_1").await.expect("delete");
     assert_eq!(store.response("k1", "resp_1").await.expect("read"), None);
+    // One held upstream reads back with its deployment.
+    let upstream = StoredResponse {
+        deployment: Some("gpt-5-east".to_owned()),
+        ..response("resp_up", "k1")
+    };
+    store.save_response(&upstream).await.expect("save");
+    assert_eq!(
+        store.response("k1", "resp_up").await.expect("read"),
+        Some(upstream)
+    );
     assert!(matches!(
         store.delete_response("k1", "resp_1").await,
         Err(StoreError::NotFound("response"))
