@@ -19,7 +19,13 @@ daemon thread, answering in the shapes OpenAI documents for
 * ``POST /v1/completions``: a legacy ``text_completion`` whose text is
   ``"upstream completes: <prompt>"`` with usage 10/5/15, or its stream of
   ``text_completion`` chunks (a usage chunk with ``"choices": []`` when
-  ``stream_options.include_usage`` is true) closed by ``data: [DONE]``.
+  ``stream_options.include_usage`` is true) closed by ``data: [DONE]``;
+* ``POST /v1/responses`` (and Azure OpenAI's ``POST /openai/v1/responses`` at the server's
+  root): OpenAI's documented Responses answers, replayed from
+  ``crates/switchyard-providers/tests/fixtures/openai/`` (see the README there):
+  ``responses_reasoning.json`` for a model starting with ``o4``, ``responses_text.json`` for
+  any other, ``responses_stream_reasoning.sse`` when ``"stream": true``; each answer's
+  response id gets ``_<n>`` appended, ``n`` counting the Responses requests.
 
 The upstream model name the gateway sends switches the behaviour:
 
@@ -50,6 +56,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 CONTENT_PREFIX = "upstream says: "
@@ -61,6 +68,15 @@ RETRY_AFTER = "7"
 GARBAGE_BODY = b"<html>not json</html>"
 # Upper bound on how long a ``slow`` request is held (released early at stop()).
 SLOW_HOLD_SECONDS = 30.0
+RESPONSES_FIXTURES = Path(__file__).resolve().parents[2] / "crates/switchyard-providers/tests/fixtures/openai"
+RESPONSES_TEXT_ID = "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"
+RESPONSES_REASONING_ID = "resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b"
+RESPONSES_PATHS = ("/v1/responses", "/openai/v1/responses")
+
+
+def responses_fixture(name: str) -> str:
+    """A fixture of ``RESPONSES_FIXTURES`` as text."""
+    return (RESPONSES_FIXTURES / name).read_text()
 
 
 @dataclass
@@ -175,6 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path in ("/v1/moderations", "/v1/images/generations"):
             self._whole_answer(body)
             return
+        if self.path in RESPONSES_PATHS:
+            self._responses(body)
+            return
         if self.path not in ("/v1/chat/completions", "/v1/embeddings", "/v1/completions"):
             self._send_json(404, openai_error(f"no route POST {self.path}", "invalid_request_error", None))
             return
@@ -210,6 +229,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_stream(body)
         else:
             self._chat(body)
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        n = self.server.owner._count_responses()
+        model = str(body.get("model") or "")
+        if body.get("stream") is True:
+            name, id_ = "responses_stream_reasoning.sse", RESPONSES_REASONING_ID
+            content_type = "text/event-stream"
+        elif model.startswith("o4"):
+            name, id_ = "responses_reasoning.json", RESPONSES_REASONING_ID
+            content_type = "application/json"
+        else:
+            name, id_ = "responses_text.json", RESPONSES_TEXT_ID
+            content_type = "application/json"
+        text = responses_fixture(name).replace(id_, f"{id_}_{n}")
+        self._send_bytes(200, text.encode(), content_type)
 
     def _chat(self, body: dict[str, Any]) -> None:
         text = CONTENT_PREFIX + last_user_text(body.get("messages"))
@@ -390,6 +424,7 @@ class FakeUpstream:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._responses = 0
         self._release = threading.Event()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -427,6 +462,12 @@ class FakeUpstream:
     def _append(self, rec: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(rec)
+
+    def _count_responses(self) -> int:
+        """The number of this Responses request, from 1."""
+        with self._lock:
+            self._responses += 1
+            return self._responses
 
     @property
     def requests(self) -> list[RecordedRequest]:

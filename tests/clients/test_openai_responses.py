@@ -3,7 +3,10 @@ Switchyard gateway in front of the fake OpenAI-compatible upstream.
 
 This module owns the Responses client tests: ``responses.create`` (text, tools, a tool round trip,
 ``previous_response_id``, ``store=False``), ``responses.stream`` with its event types and final
-response, ``responses.retrieve`` and ``responses.delete``, and an error as the SDK raises it.
+response, ``responses.retrieve`` and ``responses.delete``, and an error as the SDK raises it, on
+deployments served by translation (a vLLM server, Anthropic, Gemini) and on OpenAI deployments,
+to which the gateway passes the calls through (the fake replays OpenAI's documented answers,
+``crates/switchyard-providers/tests/fixtures/openai/``).
 Shapes: https://platform.openai.com/docs/api-reference/responses and
 https://platform.openai.com/docs/api-reference/responses-streaming. The gateway is one of its
 own (``launch_gateway``).
@@ -21,10 +24,12 @@ import pytest
 from conftest import MASTER_KEY, UPSTREAM_KEY, UPSTREAM_KEY_ENV, Gateway
 from fake_anthropic_upstream import FakeAnthropicUpstream
 from fake_gemini_upstream import FakeGemini
-from fake_upstream import CONTENT_PREFIX
+from fake_upstream import CONTENT_PREFIX, RESPONSES_REASONING_ID, RESPONSES_TEXT_ID, responses_fixture
 
-TEXT_MODEL = "gpt-4o-mini"  # -> fake upstream, model "upstream-model"
-TOOL_MODEL = "tool-model"  # -> fake upstream, model "tool-call"
+TEXT_MODEL = "gpt-4o-mini"  # -> fake upstream as vLLM (translated), model "upstream-model"
+TOOL_MODEL = "tool-model"  # -> fake upstream as vLLM (translated), model "tool-call"
+NATIVE_MODEL = "gpt-native"  # -> fake upstream as OpenAI (passed through), model "gpt-4.1"
+REASONING_MODEL = "o4-native"  # -> fake upstream as OpenAI (passed through), model "o4-mini"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 GEMINI_TOOLS = "gemini-tools"  # -> fake Gemini API, model "gemini-tools"
 ANTHROPIC_KEY = "sk-ant-responses-test"
@@ -45,9 +50,9 @@ def marker() -> str:
 
 
 def config(openai_base: str, anthropic_base: str, gemini_base: str) -> str:
-    def backed(name: str, model: str) -> str:
+    def backed(name: str, model: str, provider: str = "hosted_vllm") -> str:
         return (
-            f"  - model_name: {name}\n    litellm_params:\n      model: openai/{model}\n"
+            f"  - model_name: {name}\n    litellm_params:\n      model: {provider}/{model}\n"
             f"      api_base: {openai_base}\n      api_key: os.environ/{UPSTREAM_KEY_ENV}\n"
         )
 
@@ -55,6 +60,8 @@ def config(openai_base: str, anthropic_base: str, gemini_base: str) -> str:
         "model_list:\n"
         + backed(TEXT_MODEL, "upstream-model")
         + backed(TOOL_MODEL, "tool-call")
+        + backed(NATIVE_MODEL, "gpt-4.1", provider="openai")
+        + backed(REASONING_MODEL, "o4-mini", provider="openai")
         # No api_key: the adapter reads ANTHROPIC_API_KEY from the gateway's environment.
         + f"  - model_name: {CLAUDE_TOOL}\n    litellm_params:\n      model: anthropic/claude-tool\n"
         f"      api_base: {anthropic_base}\n"
@@ -217,6 +224,67 @@ def test_errors_arrive_as_the_sdks_exceptions(client: openai.OpenAI) -> None:
     assert "web_search" in str(bad.value)
 
 
+# -- Passed through to OpenAI deployments ------------------------------------------------------
+
+
+def test_a_passed_through_response_is_openais_own(client: openai.OpenAI, fake_upstream) -> None:
+    word = marker()
+    response = client.responses.create(
+        model=NATIVE_MODEL, input=f"Tell me a story {word}", metadata={"run": word}, truncation="auto"
+    )
+    documented = json.loads(responses_fixture("responses_text.json"))
+    assert response.id.startswith(f"{RESPONSES_TEXT_ID}_")
+    assert response.model == documented["model"]
+    assert response.output_text == documented["output"][0]["content"][0]["text"]
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (36, 87, 123)
+    sent = fake_upstream.find_by_text(word)
+    assert [r.path for r in sent] == ["/v1/responses"]
+    assert sent[0].headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert sent[0].json == {
+        "model": "gpt-4.1", "input": f"Tell me a story {word}", "metadata": {"run": word}, "truncation": "auto",
+    }
+
+    # The upstream holds the conversation: the id goes back to it as it came.
+    second = client.responses.create(model=NATIVE_MODEL, input=f"go on {word}", previous_response_id=response.id)
+    assert second.id != response.id
+    assert fake_upstream.find_by_text(f"go on {word}")[0].json["previous_response_id"] == response.id
+    assert client.responses.retrieve(response.id).output_text == response.output_text
+
+
+def test_encrypted_reasoning_streams_back_and_returns_unchanged_next_turn(client: openai.OpenAI, fake_upstream) -> None:
+    word = marker()
+    question = {"role": "user", "content": f"What is the capital of France? {word}"}
+    with client.responses.stream(
+        model=REASONING_MODEL, input=[question], store=False, include=["reasoning.encrypted_content"]
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    fixture = responses_fixture("responses_stream_reasoning.sse")
+    documented = [line.removeprefix("event: ") for line in fixture.splitlines() if line.startswith("event: ")]
+    assert [event.type for event in events] == documented
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert final.id.startswith(f"{RESPONSES_REASONING_ID}_")
+    assert final.output_text == "The capital of France is Paris."
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning"
+    assert reasoning.encrypted_content and reasoning.encrypted_content.startswith("gAAAAA")
+    assert final.usage is not None and final.usage.output_tokens_details.reasoning_tokens == 64
+
+    # The next turn sends the output items back; the reasoning item reaches OpenAI as it came.
+    follow_up = {"role": "user", "content": f"And of Italy? {word}"}
+    client.responses.create(
+        model=REASONING_MODEL, input=[question, *final.output, follow_up], store=False,
+        include=["reasoning.encrypted_content"],
+    )
+    sent = fake_upstream.find_by_text(f"And of Italy? {word}")[0].json
+    documented_item = json.loads(responses_fixture("responses_reasoning.json"))["output"][0]
+    assert sent["input"][0] == question
+    assert sent["input"][1] == documented_item
+    assert sent["input"][-1] == follow_up
+    assert sent["include"] == ["reasoning.encrypted_content"]
+
+
 # -- The openai-agents SDK: a tool-using agent over the gateway's Responses API ---------------
 
 
@@ -252,7 +320,7 @@ def run_agent(gateway: Gateway, model: str, tools: list, prompt: str, streamed: 
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_deployment(
+def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
     responses_gateway: Gateway, fake_upstream, streamed: bool
 ) -> None:
     from agents import function_tool
