@@ -957,3 +957,46 @@ async fn an_upstream_refusal_answers_in_openai_shape() {
     }
     assert_eq!(upstream.received().len(), 2, "a bad request is not retried");
 }
+
+// Routing affinity: https://docs.litellm.ai/docs/response_api#load-balancing-with-routing-affinity.
+#[tokio::test]
+async fn a_continuation_goes_to_the_deployment_holding_the_response() {
+    let upstream = FakeUpstream::start().await;
+    let base = &upstream.api_base;
+    let mut config = String::from("model_list:\n");
+    for id in ["east", "west", "north"] {
+        config.push_str(&format!(
+            "  - model_name: gpt-spread\n    litellm_params: {{model: openai/gpt-4.1, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY}}\n    model_info: {{id: {id}}}\n"
+        ));
+    }
+    config.push_str(&format!("general_settings:\n  master_key: {MASTER_KEY}\n"));
+    let gateway = Gateway::spawn(&config, &[("UPSTREAM_KEY", UPSTREAM_KEY)]).await;
+    for _ in 0..3 {
+        let response = create(
+            &gateway,
+            json!({"model": "gpt-spread", "input": "first"}),
+            MASTER_KEY,
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let holder = response.headers()["x-switchyard-deployment"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let first: Value = response.json().await.expect("JSON");
+        // Three deployments to pick from, eight times over: all on the holder only by design.
+        for _ in 0..8 {
+            let response = create(
+                &gateway,
+                json!({"model": "gpt-spread", "input": "next", "previous_response_id": first["id"]}),
+                MASTER_KEY,
+            )
+            .await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                response.headers()["x-switchyard-deployment"],
+                holder.as_str()
+            );
+        }
+    }
+}

@@ -62,6 +62,7 @@ pub struct NativeCall {
     user: Option<String>,
     request: NativeRequest,
     metadata: Option<RawJson>,
+    pinned: Option<String>,
     input_tokens: u64,
     max_output_tokens: Option<u64>,
 }
@@ -83,9 +84,17 @@ impl NativeCall {
             user,
             request,
             metadata: None,
+            pinned: None,
             input_tokens,
             max_output_tokens,
         }
+    }
+
+    /// Sends the call to deployment `id` whenever it is available: the one that holds the
+    /// state it continues (a stored response, for OpenAI's `previous_response_id`).
+    pub fn pinned_to(mut self, id: Option<String>) -> Self {
+        self.pinned = id;
+        self
     }
 
     /// The `metadata` the upstream gets. The gateway takes `metadata` out of every body
@@ -136,6 +145,10 @@ impl UnaryCall for NativeCall {
 
     fn generates(&self) -> bool {
         true
+    }
+
+    fn pinned_deployment(&self) -> Option<&str> {
+        self.pinned.as_deref()
     }
 
     fn send(

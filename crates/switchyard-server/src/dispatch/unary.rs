@@ -15,7 +15,7 @@ use http::HeaderMap;
 use switchyard_layers::cache::CacheControl;
 use switchyard_layers::cost::Tokens;
 use switchyard_providers::{Provider, ProviderError};
-use switchyard_router::{CallGuard, CallOptions};
+use switchyard_router::{CallGuard, CallOptions, DeploymentRank};
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::RawExtra;
 use tokio::time::Instant;
@@ -91,6 +91,12 @@ pub(crate) trait UnaryCall: Clone + Send + Sync + 'static {
         None
     }
 
+    /// The deployment the call goes to whenever it is available, over any other of its group
+    /// (and over tag routing): the one holding the state the call continues.
+    fn pinned_deployment(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether the call generates output: the budget reservation then holds what it asks for
     /// ([`UnaryCall::asked_output`]), or when it asks for no limit, the model's most.
     fn generates(&self) -> bool {
@@ -160,6 +166,10 @@ pub(crate) async fn unary<C: UnaryCall>(
         Ok(options) => options,
         Err(err) => return Err(fail(state, record, started, err).await),
     };
+    if let Some(pinned) = request.pinned_deployment() {
+        let pinned = pinned.to_owned();
+        options.preference = Some(DeploymentRank::new(move |d| u8::from(d.id != pinned)));
+    }
     options.allowed = fallback_filter(state, &caller);
     let user = request.user().map(str::to_owned);
     let experiment = assign_variant(state, request.model_mut(), user.as_deref(), headers);

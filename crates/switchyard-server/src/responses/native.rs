@@ -8,7 +8,10 @@
 //! A response the upstream stores (`store` not false) is recorded in the gateway's store for
 //! the key that created it, with the deployment that holds it: a `previous_response_id` is
 //! forwarded as it came only for the key that owns it (any other key is told it does not
-//! exist, as OpenAI answers), and `GET /v1/responses/{id}` reads it back. A continuation of a
+//! exist, as OpenAI answers) and to the deployment that holds it whenever it is available
+//! (LiteLLM's routing affinity,
+//! <https://docs.litellm.ai/docs/response_api#load-balancing-with-routing-affinity>), and
+//! `GET /v1/responses/{id}` reads it back. A continuation of a
 //! response the gateway holds (one served by translation) sends its conversation as input.
 //! Reference: <https://platform.openai.com/docs/api-reference/responses>.
 
@@ -59,9 +62,10 @@ pub async fn create(
     mut body: RawExtra,
 ) -> Result<Response, ApiError> {
     let head: Head = typed(&body)?;
-    if let Some(previous) = &head.previous_response_id {
-        continue_from(&state, &caller, previous, &mut body).await?;
-    }
+    let holder = match &head.previous_response_id {
+        Some(previous) => continue_from(&state, &caller, previous, &mut body).await?,
+        None => None,
+    };
     let keeper = (head.store != Some(false)).then(|| UpstreamKeeper {
         store: Arc::clone(state.storage().responses()),
         key_id: Arc::clone(&caller.key_id),
@@ -82,7 +86,8 @@ pub async fn create(
         input_tokens,
         head.max_output_tokens,
     )
-    .with_metadata(metadata);
+    .with_metadata(metadata)
+    .pinned_to(holder);
     let Dispatched { route, outcome } = unary(&state, call, headers, caller).await?;
     let deployment = route.answered_by();
     let outcome = match (outcome, keeper) {
@@ -113,17 +118,19 @@ pub async fn create(
 }
 
 /// Makes `body` continue `previous`, which the calling key must own: a response held upstream
-/// keeps its `previous_response_id`; one the gateway holds (served by translation) becomes its
-/// conversation put before the body's input.
+/// keeps its `previous_response_id`, and the deployment holding it is returned, for the call
+/// to go there (another deployment of the group may be another OpenAI project, which does not
+/// know the id); one the gateway holds (served by translation) becomes its conversation put
+/// before the body's input.
 async fn continue_from(
     state: &AppState,
     caller: &Caller,
     previous: &str,
     body: &mut RawExtra,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     let stored = stored::owned(state, caller, previous).await?;
     if stored.deployment.is_some() {
-        return Ok(());
+        return Ok(stored.deployment);
     }
     let mut items = stored::conversation_of(&stored)?
         .iter()
@@ -146,7 +153,7 @@ async fn continue_from(
         .map_err(|e| ApiError::internal(format!("the conversation is unwritable: {e}")))?;
     body.insert("input", input);
     body.remove("previous_response_id");
-    Ok(())
+    Ok(None)
 }
 
 /// The response object a `response.completed` event carries, as JSON text.
