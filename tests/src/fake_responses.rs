@@ -6,7 +6,8 @@
 //! - `refused`: 400 with [`ERROR_INVALID_REQUEST`];
 //! - a model starting with `o4` (a reasoning model): [`RESPONSES_REASONING`];
 //! - anything else: [`RESPONSES_TEXT`];
-//! - any model with `"stream": true`: [`STREAM_REASONING`].
+//! - any model with `"stream": true`: [`STREAM_REASONING`]; for `cut`, only its first
+//!   [`CUT_AFTER`] events, then the body ends.
 //!
 //! Each answer's response id gets the number of the request appended (`resp_..._3`), as
 //! OpenAI's ids are unique per response.
@@ -40,6 +41,9 @@ pub const STREAM_REASONING: &str = fixture!("responses_stream_reasoning.sse");
 /// A documented 400 body (https://platform.openai.com/docs/guides/error-codes).
 pub const ERROR_INVALID_REQUEST: &str = fixture!("error_invalid_request.json");
 
+/// How many events of [`STREAM_REASONING`] the `cut` model sends before its body ends.
+pub const CUT_AFTER: usize = 4;
+
 /// The response id of [`RESPONSES_TEXT`].
 pub const TEXT_ID: &str = "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b";
 /// The response id of [`RESPONSES_REASONING`] and [`STREAM_REASONING`].
@@ -71,7 +75,12 @@ pub(crate) async fn responses(
             .into_response();
     }
     if body["stream"] == true {
-        let text = STREAM_REASONING.replace(REASONING_ID, &numbered(REASONING_ID, n));
+        let mut text = STREAM_REASONING.replace(REASONING_ID, &numbered(REASONING_ID, n));
+        if model == "cut" {
+            // The comment, then the first events: each ends with a blank line.
+            let kept: Vec<&str> = text.split_inclusive("\n\n").take(1 + CUT_AFTER).collect();
+            text = kept.concat();
+        }
         return (
             [(header::CONTENT_TYPE, "text/event-stream")],
             Body::from(text),

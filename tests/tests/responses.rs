@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_e2e::fake_responses::{
-    REASONING_ID, RESPONSES_TEXT, STREAM_REASONING, TEXT_ID, numbered,
+    CUT_AFTER, REASONING_ID, RESPONSES_TEXT, STREAM_REASONING, TEXT_ID, numbered,
 };
 use switchyard_e2e::shared_state::{admin_get, eventually, new_key};
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, UPSTREAM_KEY, error_of, named_events};
@@ -584,6 +584,8 @@ async fn native_setup() -> (FakeUpstream, Gateway) {
     model_info: {{id: o4-native-deployment}}
   - model_name: refused-native
     litellm_params: {{model: openai/refused, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY}}
+  - model_name: cut-native
+    litellm_params: {{model: openai/cut, api_base: \"{base}\", api_key: os.environ/UPSTREAM_KEY}}
   - model_name: azure-native
     litellm_params: {{model: azure/my-gpt-deployment, api_base: \"{root}\", api_key: os.environ/UPSTREAM_KEY, api_version: \"2024-10-21\"}}
   - model_name: gpt-translated
@@ -999,4 +1001,30 @@ async fn a_continuation_goes_to_the_deployment_holding_the_response() {
             );
         }
     }
+}
+
+// The `error` event: https://platform.openai.com/docs/api-reference/responses-streaming/error.
+#[tokio::test]
+async fn a_passed_through_stream_cut_short_ends_in_an_error_event() {
+    let (_upstream, gateway) = native_setup().await;
+    let response = create(
+        &gateway,
+        json!({"model": "cut-native", "input": "x", "stream": true}),
+        MASTER_KEY,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let got = events(response).await;
+    assert_eq!(got.len(), CUT_AFTER + 1, "{got:?}");
+    let (name, error) = got.last().expect("events");
+    assert_eq!(name, "error");
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["sequence_number"], CUT_AFTER);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("response.completed")),
+        "{error}"
+    );
+    assert!(error["code"].is_string(), "{error}");
 }

@@ -311,14 +311,17 @@ impl Provider for Bedrock {
             let bytes = response
                 .into_stream()
                 .map(|read| read.map_err(|e| body_error(&e)));
-            let mut events: EventStream = Box::pin(eventstream::messages(bytes).filter_map(
-                |message| async move {
-                    match message {
-                        Ok(message) => native::event_of(&message).transpose(),
-                        Err(err) => Some(Err(err)),
-                    }
-                },
-            ));
+            let mut events = crate::native::ended(
+                api,
+                Box::pin(
+                    eventstream::messages(bytes).filter_map(|message| async move {
+                        match message {
+                            Ok(message) => native::event_of(&message).transpose(),
+                            Err(err) => Some(Err(err)),
+                        }
+                    }),
+                ),
+            );
             match events.next().await {
                 Some(Err(err)) => Err(err),
                 Some(Ok(first)) => {

@@ -153,6 +153,20 @@ pub struct NativeEvent {
 }
 
 impl NativeEvent {
+    /// The event's name: its `event:` line, else its data's `type` (which costs a parse).
+    pub fn name(&self) -> Option<std::borrow::Cow<'_, str>> {
+        if let Some(name) = &self.event {
+            return Some(std::borrow::Cow::Borrowed(name));
+        }
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        let typed: Typed = serde_json::from_str(&self.data).ok()?;
+        Some(std::borrow::Cow::Owned(typed.kind))
+    }
+
     /// The event as `event: NAME\ndata: JSON\n\n`.
     pub fn to_sse(&self) -> Bytes {
         let mut out = String::with_capacity(self.data.len() + 32);
@@ -205,24 +219,127 @@ impl StreamUsage {
     }
 }
 
-/// The upstream's SSE events of `api` as [`NativeEvent`]s, never buffering more than one.
+/// The upstream's SSE events of `api` as [`NativeEvent`]s, never buffering more than one;
+/// see [`ended`] for a stream that stops short.
 pub(crate) fn event_stream<S>(api: NativeApi, events: sse_stream::SseByteStream<S>) -> EventStream
 where
     S: futures_util::TryStream + Send + 'static,
     S::Ok: bytes::Buf + Send,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    Box::pin(events.filter_map(move |event| async move {
-        match event {
-            Err(err) => Some(Err(stream_error(err))),
-            Ok(event) => event.data.map(|data| Ok(api.event(event.event, data))),
-        }
-    }))
+    ended(
+        api,
+        Box::pin(events.filter_map(move |event| async move {
+            match event {
+                Err(err) => Some(Err(stream_error(err))),
+                Ok(event) => event.data.map(|data| Ok(api.event(event.event, data))),
+            }
+        })),
+    )
+}
+
+/// `events` ending in an error when the upstream closes it before the event that ends a
+/// stream of `api` (Messages' `message_stop`, Responses' `response.completed`,
+/// `response.incomplete` or `response.failed`, or either API's `error`), so that a client is
+/// told its answer is cut rather than left with a stream that just stops.
+pub(crate) fn ended(api: NativeApi, events: EventStream) -> EventStream {
+    let last: &'static [&'static str] = match api {
+        NativeApi::Messages => &["message_stop", "error"],
+        NativeApi::Responses => &[
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+            "error",
+        ],
+    };
+    let cut = move || {
+        ProviderError::new(
+            crate::ErrorClass::InvalidResponse,
+            format!("upstream closed the stream before {}", last[0]),
+        )
+    };
+    Box::pin(futures_util::stream::unfold(
+        (events, false),
+        move |(mut events, finished)| async move {
+            if finished {
+                return None;
+            }
+            match events.next().await {
+                None => Some((Err(cut()), (events, true))),
+                Some(Err(err)) => Some((Err(err), (events, true))),
+                Some(Ok(event)) => {
+                    // Nothing comes after the last event; anything that would is not read.
+                    let finished = event
+                        .name()
+                        .is_some_and(|name| last.contains(&name.as_ref()));
+                    Some((Ok(event), (events, finished)))
+                }
+            }
+        },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stream_of(api: NativeApi, events: &[(&str, &str)]) -> EventStream {
+        let events: Vec<Result<NativeEvent, ProviderError>> = events
+            .iter()
+            .map(|(name, data)| Ok(api.event(Some((*name).to_owned()), (*data).to_owned())))
+            .collect();
+        ended(api, Box::pin(futures_util::stream::iter(events)))
+    }
+
+    // A Responses stream ends with `response.completed` (or `.incomplete`, `.failed`, `error`):
+    // https://platform.openai.com/docs/api-reference/responses-streaming.
+    #[tokio::test]
+    async fn a_stream_closed_before_its_last_event_ends_in_an_error() {
+        let created = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","model":"m","usage":null}}"#;
+        let cut: Vec<_> = stream_of(NativeApi::Responses, &[("response.created", created)])
+            .collect()
+            .await;
+        assert_eq!(cut.len(), 2);
+        let err = cut[1].as_ref().expect_err("cut short");
+        assert_eq!(err.class, crate::ErrorClass::InvalidResponse);
+        assert!(
+            err.message.contains("response.completed"),
+            "{}",
+            err.message
+        );
+
+        let completed = r#"{"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","model":"m","usage":null}}"#;
+        let whole: Vec<_> = stream_of(
+            NativeApi::Responses,
+            &[
+                ("response.created", created),
+                ("response.completed", completed),
+            ],
+        )
+        .collect()
+        .await;
+        assert_eq!(whole.len(), 2);
+        assert!(whole.iter().all(Result::is_ok));
+
+        // Anthropic's streams end with `message_stop`
+        // (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+        let stopped: Vec<_> = stream_of(
+            NativeApi::Messages,
+            &[("message_stop", r#"{"type":"message_stop"}"#)],
+        )
+        .collect()
+        .await;
+        assert_eq!(stopped.len(), 1);
+        assert!(stopped[0].is_ok());
+    }
+
+    #[test]
+    fn an_event_is_named_by_its_line_or_its_type() {
+        let named = NativeApi::Responses.event(Some("error".to_owned()), "{}".to_owned());
+        assert_eq!(named.name().as_deref(), Some("error"));
+        let typed = NativeApi::Responses.event(None, r#"{"type":"response.failed"}"#.to_owned());
+        assert_eq!(typed.name().as_deref(), Some("response.failed"));
+    }
 
     #[test]
     fn an_event_is_written_back_as_it_came() {
