@@ -1028,3 +1028,31 @@ async fn a_passed_through_stream_cut_short_ends_in_an_error_event() {
     );
     assert!(error["code"].is_string(), "{error}");
 }
+
+#[tokio::test]
+async fn a_keys_rate_limit_holds_on_passed_through_responses() {
+    let (upstream, gateway) = native_setup().await;
+    let (key, _) = new_key(&gateway, &json!({"rpm_limit": 1})).await;
+    create_ok(
+        &gateway,
+        json!({"model": "gpt-native", "input": "one"}),
+        &key,
+    )
+    .await;
+    let (status, _, body) = error_of(
+        create(
+            &gateway,
+            json!({"model": "gpt-native", "input": "two", "stream": true}),
+            &key,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "the refused call never went upstream"
+    );
+}
