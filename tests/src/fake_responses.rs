@@ -10,10 +10,11 @@
 //!   [`CUT_AFTER`] events, then the body ends.
 //!
 //! Each answer's response id gets the number of the request appended (`resp_..._3`), as
-//! OpenAI's ids are unique per response.
+//! OpenAI's ids are unique per response. `DELETE` of a response answers OpenAI's deletion
+//! object (<https://platform.openai.com/docs/api-reference/responses/delete>) whatever the id.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -97,4 +98,14 @@ pub(crate) async fn responses(
         fixture.replace(id, &numbered(id, n)),
     )
         .into_response()
+}
+
+pub(crate) async fn deleted(
+    State(state): State<UpstreamState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    crate::record(&state, uri.path(), &headers, &serde_json::Value::Null);
+    axum::Json(serde_json::json!({"id": id, "object": "response", "deleted": true})).into_response()
 }

@@ -24,7 +24,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{delete, post};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -456,6 +456,8 @@ impl FakeUpstream {
             .route("/v1/audio/transcriptions", post(transcription))
             .route("/v1/responses", post(fake_responses::responses))
             .route("/openai/v1/responses", post(fake_responses::responses))
+            .route("/v1/responses/{id}", delete(fake_responses::deleted))
+            .route("/openai/v1/responses/{id}", delete(fake_responses::deleted))
             // Requests as large as a gateway may forward (tests of large bodies send 20 MiB).
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state);

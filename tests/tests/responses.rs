@@ -1056,3 +1056,44 @@ async fn a_keys_rate_limit_holds_on_passed_through_responses() {
         "the refused call never went upstream"
     );
 }
+
+// Deleting a response: https://platform.openai.com/docs/api-reference/responses/delete.
+#[tokio::test]
+async fn deleting_a_response_held_upstream_deletes_it_there_for_its_key_only() {
+    let (upstream, gateway) = native_setup().await;
+    let (owner, _) = new_key(&gateway, &json!({})).await;
+    let (other, _) = new_key(&gateway, &json!({})).await;
+    for (model, path) in [
+        ("gpt-native", "/v1/responses"),
+        ("azure-native", "/openai/v1/responses"),
+    ] {
+        let answer = create_ok(&gateway, json!({"model": model, "input": "x"}), &owner).await;
+        let id = answer["id"].as_str().expect("id");
+        let served = upstream.received().len();
+        let response = delete(&gateway, id, &other).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            upstream.received().len(),
+            served,
+            "another key reaches nothing"
+        );
+
+        let response = delete(&gateway, id, &owner).await;
+        assert_eq!(response.status(), 200);
+        let deleted: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            deleted,
+            json!({"id": id, "object": "response", "deleted": true})
+        );
+        let received = upstream.received();
+        assert_eq!(received.len(), served + 1);
+        assert_eq!(received[served].path, format!("{path}/{id}"));
+        let (status, _, _) = error_of(
+            gateway
+                .get(&format!("/v1/responses/{id}"), Some(&owner))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+}

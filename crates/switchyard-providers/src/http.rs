@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -156,11 +156,39 @@ impl HttpClient {
         content_type: HeaderValue,
         body: Bytes,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let mut request = Request::post(uri.clone())
+        self.send(Method::POST, uri, headers, Some((content_type, body)))
+            .await
+    }
+
+    /// DELETEs `uri` with `headers`; answers whatever status the upstream gave.
+    pub async fn delete(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        self.send(Method::DELETE, uri, headers, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Option<(HeaderValue, Bytes)>,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let (content_type, body) = match body {
+            Some((content_type, body)) => (Some(content_type), body),
+            None => (None, Bytes::new()),
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri.clone())
             .body(Full::new(body))
             .map_err(|e| ProviderError::new(ErrorClass::BadRequest, format!("bad request: {e}")))?;
         let request_headers = request.headers_mut();
-        request_headers.insert(header::CONTENT_TYPE, content_type);
+        if let Some(content_type) = content_type {
+            request_headers.insert(header::CONTENT_TYPE, content_type);
+        }
         request_headers.insert(
             header::USER_AGENT,
             HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION"))),

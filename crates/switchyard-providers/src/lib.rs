@@ -160,6 +160,17 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
         unsupported(self.family(), api.name())
     }
 
+    /// Deletes what the upstream keeps of object `id` of `api` (a response OpenAI stores, for
+    /// `DELETE /v1/responses/{id}`); one the upstream no longer has counts as deleted. By
+    /// default refused.
+    fn native_delete(
+        &self,
+        api: NativeApi,
+        _id: &str,
+    ) -> BoxFuture<'static, Result<(), ProviderError>> {
+        unsupported(self.family(), api.name())
+    }
+
     /// The exact input tokens of a Messages request, from the provider's own counter; `None`
     /// when the provider has none (by default), and the gateway estimates instead.
     fn count_tokens(

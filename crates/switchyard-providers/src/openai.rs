@@ -313,6 +313,36 @@ impl Provider for OpenAiCompatible {
         })
     }
 
+    /// `DELETE {responses}/{id}` (<https://platform.openai.com/docs/api-reference/responses/delete>);
+    /// a 404 means the upstream no longer has it.
+    fn native_delete(
+        &self,
+        api: NativeApi,
+        id: &str,
+    ) -> BoxFuture<'static, Result<(), ProviderError>> {
+        let uri = crate::ensure_spoken(self, api).and_then(|()| {
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(ProviderError::new(
+                    ErrorClass::BadRequest,
+                    "a response id holds only letters, digits, `_` and `-`",
+                ));
+            }
+            parse_uri(&format!("{}/{id}", self.inner.responses_uri))
+        });
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let response = inner.client.delete(&uri?, &inner.headers).await?;
+            match response.status() {
+                status if status.is_success() || status == http::StatusCode::NOT_FOUND => Ok(()),
+                _ => Err(error_from_response(response).await),
+            }
+        })
+    }
+
     fn native_stream(
         &self,
         api: NativeApi,
@@ -743,6 +773,26 @@ mod tests {
             .expect_err("refused before any request");
         assert_eq!(err.class, ErrorClass::BadRequest);
         assert!(err.message.contains("OpenAI Responses"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_response_id_that_is_no_plain_word_is_never_sent() {
+        let settings = OpenAiSettings {
+            family: "openai",
+            model: "m".to_owned(),
+            api_base: "http://127.0.0.1:9/v1".to_owned(),
+            api_key: None,
+            dialect: Dialect::OpenAi,
+            extra_headers: Vec::new(),
+        };
+        let openai = OpenAiCompatible::new(test_client(), settings).expect("valid settings");
+        for id in ["", "../models", "resp_1/cancel", "resp 1"] {
+            let err = openai
+                .native_delete(NativeApi::Responses, id)
+                .await
+                .expect_err("refused before any request");
+            assert_eq!(err.class, ErrorClass::BadRequest, "{id:?}");
+        }
     }
 
     #[tokio::test]

@@ -102,11 +102,17 @@ pub async fn get_response(
 }
 
 /// `DELETE /v1/responses/{id}`: deletes a response the calling key stored; 404 for any other.
+/// A response held upstream is deleted there first (the gateway's record stays when the
+/// upstream fails to, so that the client may try again).
 pub async fn delete_response(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<DeletedResponse>, ApiError> {
+    let stored = stored::find(&state, &caller, &id).await?;
+    if let Some(deployment) = &stored.deployment {
+        native::delete_upstream(&state, deployment, &id).await?;
+    }
     stored::delete(&state, &caller, &id).await?;
     Ok(Json(DeletedResponse {
         id,

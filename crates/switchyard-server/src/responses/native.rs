@@ -11,7 +11,7 @@
 //! exist, as OpenAI answers) and to the deployment that holds it whenever it is available
 //! (LiteLLM's routing affinity,
 //! <https://docs.litellm.ai/docs/response_api#load-balancing-with-routing-affinity>), and
-//! `GET /v1/responses/{id}` reads it back. A continuation of a
+//! `GET /v1/responses/{id}` reads it back; `DELETE` deletes it upstream too. A continuation of a
 //! response the gateway holds (one served by translation) sends its conversation as input.
 //! Reference: <https://platform.openai.com/docs/api-reference/responses>.
 
@@ -115,6 +115,30 @@ pub async fn create(
     let mut response = crate::native::respond(outcome, deployment, error_event);
     tag_route(&mut response, &route);
     Ok(response)
+}
+
+/// Deletes response `id` at `deployment`, which holds it. A deployment no longer configured
+/// holds nothing the gateway can reach: only the gateway's record goes.
+pub async fn delete_upstream(state: &AppState, deployment: &str, id: &str) -> Result<(), ApiError> {
+    let holder = state
+        .groups()
+        .iter()
+        .flat_map(|group| group.deployments())
+        .find(|d| d.id == deployment)
+        .cloned();
+    let Some(holder) = holder else {
+        tracing::warn!(
+            deployment,
+            response = id,
+            "the deployment holding a response is gone"
+        );
+        return Ok(());
+    };
+    holder
+        .provider
+        .native_delete(NativeApi::Responses, id)
+        .await
+        .map_err(|err| ApiError::from_provider(deployment, &err))
 }
 
 /// Makes `body` continue `previous`, which the calling key must own: a response held upstream
