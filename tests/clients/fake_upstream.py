@@ -25,7 +25,11 @@ daemon thread, answering in the shapes OpenAI documents for
   ``crates/switchyard-providers/tests/fixtures/openai/`` (see the README there):
   ``responses_reasoning.json`` for a model starting with ``o4``, ``responses_text.json`` for
   any other, ``responses_stream_reasoning.sse`` when ``"stream": true``; each answer's
-  response id gets ``_<n>`` appended, ``n`` counting the Responses requests.
+  response id gets ``_<n>`` appended, ``n`` counting the Responses requests. The
+  ``tool-call`` model answers ``responses_function_call.json`` calling the request's first
+  tool with ``{"query": <last user text>}`` (call id ``call_<n>``), and once the input ends in
+  a ``function_call_output``, ``responses_text.json`` saying ``"tool said: <its output>"``;
+  streamed, as the documented event sequence of that response (``responses_events``).
 
 The upstream model name the gateway sends switches the behaviour:
 
@@ -117,6 +121,77 @@ def stream_pieces(text: str) -> list[str]:
 
 def openai_error(message: str, type_: str, code: Optional[str]) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def responses_input_text(items: Any) -> str:
+    """The text of the last user message of a Responses ``input`` (text or items)."""
+    if isinstance(items, str):
+        return items
+    for item in reversed(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+    return ""
+
+
+def responses_tool_call(body: dict[str, Any], n: int) -> dict[str, Any]:
+    """The ``tool-call`` model's answer: a call of the first tool, or text quoting its output."""
+    items = body.get("input")
+    last = items[-1] if isinstance(items, list) and items else None
+    if isinstance(last, dict) and last.get("type") == "function_call_output":
+        response = json.loads(responses_fixture("responses_text.json"))
+        response["id"] = f"{RESPONSES_TEXT_ID}_{n}"
+        response["output"][0]["content"][0]["text"] = f"tool said: {last.get('output')}"
+        return response
+    response = json.loads(responses_fixture("responses_function_call.json"))
+    response["id"] = f"{response['id']}_{n}"
+    tool = (body.get("tools") or [{}])[0]
+    response["tools"] = body.get("tools") or []
+    response["output"][0].update(
+        name=tool.get("name"),
+        call_id=f"call_{n}",
+        id=f"fc_{n}",
+        arguments=json.dumps({"query": responses_input_text(items)}),
+    )
+    return response
+
+
+def responses_events(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """``response`` streamed as the documented event sequence
+    (https://platform.openai.com/docs/api-reference/responses-streaming): created, in progress,
+    each output item added, its content or arguments, done, then completed."""
+    events: list[dict[str, Any]] = []
+
+    def emit(type_: str, **fields: Any) -> None:
+        events.append({"type": type_, **fields, "sequence_number": len(events)})
+
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    emit("response.created", response=started)
+    emit("response.in_progress", response=started)
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "message":
+            emit("response.output_item.added", output_index=index,
+                 item={**item, "status": "in_progress", "content": []})
+            for part_index, part in enumerate(item["content"]):
+                where = {"item_id": item["id"], "output_index": index, "content_index": part_index}
+                emit("response.content_part.added", **where, part={**part, "text": ""})
+                for piece in re.findall(r"\S+\s*|\s+", part["text"]):
+                    emit("response.output_text.delta", **where, delta=piece, logprobs=[])
+                emit("response.output_text.done", **where, text=part["text"], logprobs=[])
+                emit("response.content_part.done", **where, part=part)
+        elif item["type"] == "function_call":
+            emit("response.output_item.added", output_index=index,
+                 item={**item, "status": "in_progress", "arguments": ""})
+            where = {"item_id": item["id"], "output_index": index}
+            emit("response.function_call_arguments.delta", **where, delta=item["arguments"])
+            emit("response.function_call_arguments.done", **where, arguments=item["arguments"])
+        else:
+            emit("response.output_item.added", output_index=index, item=item)
+        emit("response.output_item.done", output_index=index, item=item)
+    emit("response.completed", response=response)
+    return events
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -233,6 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _responses(self, body: dict[str, Any]) -> None:
         n = self.server.owner._count_responses()
         model = str(body.get("model") or "")
+        if model == "tool-call":
+            response = responses_tool_call(body, n)
+            if body.get("stream") is True:
+                payload = "".join(
+                    f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in responses_events(response)
+                )
+                self._send_bytes(200, payload.encode(), "text/event-stream")
+            else:
+                self._send_json(200, response)
+            return
         if body.get("stream") is True:
             name, id_ = "responses_stream_reasoning.sse", RESPONSES_REASONING_ID
             content_type = "text/event-stream"

@@ -6,7 +6,8 @@ This module owns the Responses client tests: ``responses.create`` (text, tools, 
 response, ``responses.retrieve`` and ``responses.delete``, and an error as the SDK raises it, on
 deployments served by translation (a vLLM server, Anthropic, Gemini) and on OpenAI deployments,
 to which the gateway passes the calls through (the fake replays OpenAI's documented answers,
-``crates/switchyard-providers/tests/fixtures/openai/``).
+``crates/switchyard-providers/tests/fixtures/openai/``); and the ``openai-agents`` SDK running a
+tool-using agent on each kind.
 Shapes: https://platform.openai.com/docs/api-reference/responses and
 https://platform.openai.com/docs/api-reference/responses-streaming. The gateway is one of its
 own (``launch_gateway``).
@@ -30,6 +31,7 @@ TEXT_MODEL = "gpt-4o-mini"  # -> fake upstream as vLLM (translated), model "upst
 TOOL_MODEL = "tool-model"  # -> fake upstream as vLLM (translated), model "tool-call"
 NATIVE_MODEL = "gpt-native"  # -> fake upstream as OpenAI (passed through), model "gpt-4.1"
 REASONING_MODEL = "o4-native"  # -> fake upstream as OpenAI (passed through), model "o4-mini"
+NATIVE_TOOL_MODEL = "tool-native"  # -> fake upstream as OpenAI (passed through), model "tool-call"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 GEMINI_TOOLS = "gemini-tools"  # -> fake Gemini API, model "gemini-tools"
 ANTHROPIC_KEY = "sk-ant-responses-test"
@@ -62,6 +64,7 @@ def config(openai_base: str, anthropic_base: str, gemini_base: str) -> str:
         + backed(TOOL_MODEL, "tool-call")
         + backed(NATIVE_MODEL, "gpt-4.1", provider="openai")
         + backed(REASONING_MODEL, "o4-mini", provider="openai")
+        + backed(NATIVE_TOOL_MODEL, "tool-call", provider="openai")
         # No api_key: the adapter reads ANTHROPIC_API_KEY from the gateway's environment.
         + f"  - model_name: {CLAUDE_TOOL}\n    litellm_params:\n      model: anthropic/claude-tool\n"
         f"      api_base: {anthropic_base}\n"
@@ -343,6 +346,39 @@ def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
     assert sent[1]["messages"][0] == {"role": "system", "content": "Answer with the tools."}
     tool_message = sent[1]["messages"][-1]
     assert tool_message["role"] == "tool" and tool_message["content"] == "sunny"
+
+
+# Fixtures: crates/switchyard-providers/tests/fixtures/openai/ (responses_function_call.json, then
+# responses_text.json), passed through unchanged.
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_deployment(
+    responses_gateway: Gateway, fake_upstream, streamed: bool
+) -> None:
+    from agents import function_tool
+
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(query: str) -> str:
+        """Current weather of a city."""
+        calls.append(query)
+        return "sunny"
+
+    word = marker()
+    output = run_agent(responses_gateway, NATIVE_TOOL_MODEL, [get_weather], f"weather {word}", streamed)
+    assert output == "tool said: sunny"
+    assert calls == [f"weather {word}"]
+    # Both turns reached OpenAI's own API: the call, then the conversation with its result.
+    sent = fake_upstream.find_by_text(word)
+    assert [r.path for r in sent] == ["/v1/responses", "/v1/responses"]
+    assert sent[0].json["model"] == "tool-call"
+    assert sent[0].json["instructions"] == "Answer with the tools."
+    items = sent[1].json["input"]
+    call = next(item for item in items if item.get("type") == "function_call")
+    assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"query": f"weather {word}"}
+    result = items[-1]
+    assert result["type"] == "function_call_output"
+    assert result["call_id"] == call["call_id"] and result["output"] == "sunny"
 
 
 # Fixtures: crates/switchyard-providers/tests/fixtures/anthropic/ (tool_use_response.json,
