@@ -322,10 +322,9 @@ def run_agent(gateway: Gateway, model: str, tools: list, prompt: str, streamed: 
     return asyncio.run(run())
 
 
-@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
-    responses_gateway: Gateway, fake_upstream, streamed: bool
-) -> None:
+def run_weather_agent(gateway: Gateway, model: str, word: str, streamed: bool) -> tuple[str, list[str]]:
+    """Runs an agent with one ``get_weather`` tool (answering ``sunny``) on ``model``, asked
+    ``weather <word>``: its final output, and the queries the tool was called with."""
     from agents import function_tool
 
     calls: list[str] = []
@@ -336,8 +335,15 @@ def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
         calls.append(query)
         return "sunny"
 
+    return run_agent(gateway, model, [get_weather], f"weather {word}", streamed), calls
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
+    responses_gateway: Gateway, fake_upstream, streamed: bool
+) -> None:
     word = marker()
-    output = run_agent(responses_gateway, TOOL_MODEL, [get_weather], f"weather {word}", streamed)
+    output, calls = run_weather_agent(responses_gateway, TOOL_MODEL, word, streamed)
     assert output == "tool said: sunny"
     assert calls == [f"weather {word}"]
     # The call, then the tool's result sent back with the conversation.
@@ -354,18 +360,8 @@ def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_compatible_deployment(
 def test_an_agents_sdk_agent_calls_its_tool_on_an_openai_deployment(
     responses_gateway: Gateway, fake_upstream, streamed: bool
 ) -> None:
-    from agents import function_tool
-
-    calls: list[str] = []
-
-    @function_tool
-    def get_weather(query: str) -> str:
-        """Current weather of a city."""
-        calls.append(query)
-        return "sunny"
-
     word = marker()
-    output = run_agent(responses_gateway, NATIVE_TOOL_MODEL, [get_weather], f"weather {word}", streamed)
+    output, calls = run_weather_agent(responses_gateway, NATIVE_TOOL_MODEL, word, streamed)
     assert output == "tool said: sunny"
     assert calls == [f"weather {word}"]
     # Both turns reached OpenAI's own API: the call, then the conversation with its result.
