@@ -20,7 +20,9 @@ use switchyard_wire::{
     ThinkingBlock,
 };
 
-use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
+use crate::translate::{
+    RequestedFormat, portable_tool_call_id, requested_format, requested_thinking,
+};
 use crate::{ErrorClass, ProviderError};
 
 /// `max_tokens` when the client names no limit; the Messages API requires one.
@@ -177,12 +179,7 @@ fn effort_budget(effort: &str) -> Option<u32> {
 /// Anthropic's shape `{"type": "enabled", "budget_tokens"}`) as it came, else one made from
 /// `reasoning_effort`; `none` asks for no thinking, an unknown effort is refused.
 fn thinking(request: &ChatRequest) -> Result<Option<Value>, ProviderError> {
-    if let Some(thinking) = request.extra.value("thinking").filter(|t| !t.is_null()) {
-        if !thinking.is_object() {
-            return Err(bad_request(
-                "`thinking` must be an object such as {\"type\": \"enabled\", \"budget_tokens\": 1024}",
-            ));
-        }
+    if let Some(thinking) = requested_thinking(request)? {
         return Ok(Some(thinking));
     }
     match request.extra.value("reasoning_effort") {
