@@ -15,15 +15,18 @@
 //!
 //! - dropped: `thinking` and `redacted_thinking` blocks of assistant turns (their signatures
 //!   mean nothing to another provider; the model's earlier reasoning is not needed to go on),
-//!   `cache_control` marks (a caching hint), the `thinking` request option and
-//!   `output_config.effort` (how much to think: no chat counterpart every target takes), a tool
-//!   result's `is_error` flag (its text, which says what failed, is kept);
+//!   `cache_control` marks and the request's own `cache_control` (caching hints), the
+//!   `thinking` request option and `output_config.effort` (how much to think: no chat
+//!   counterpart every target takes), `context_management` (Anthropic trimming old tool results
+//!   from the prompt on its side, which Claude Code may ask for: the whole prompt goes instead,
+//!   and one over the window is refused as too long), a tool result's `is_error` flag (its
+//!   text, which says what failed, is kept);
 //! - refused: `document` blocks and any other block type (a PDF the model was asked about
 //!   cannot be silently left out), image sources other than base64 and URL, non-text blocks
 //!   in tool results, Anthropic's server tools, an `output_config` other than a `json_schema`
 //!   format and `effort`, and every other request field (`service_tier`, `container`,
-//!   `mcp_servers`, `context_management`, fields added to the API later): none is left out
-//!   silently.
+//!   `mcp_servers`, fields added to the API later): what asks for a tool, a service or a
+//!   behaviour the target cannot give is not left out silently.
 
 use serde_json::{Value, json};
 use switchyard_wire::anthropic::{
@@ -38,7 +41,7 @@ use crate::dispatch::is_gateway_field;
 use crate::error::ApiError;
 
 /// Request fields that are dropped on the way to a chat call: see the module doc.
-const DROPPED_FIELDS: &[&str] = &["thinking"];
+const DROPPED_FIELDS: &[&str] = &["thinking", "cache_control", "context_management"];
 
 /// Translates a Messages request. Fails with an invalid request on what chat completions cannot
 /// carry: Anthropic's server tools and block types other than text, image, tool use, tool
@@ -459,13 +462,7 @@ mod tests {
     #[test]
     fn fields_the_translation_cannot_honour_are_refused_and_gateway_fields_kept() {
         let user = json!([{"role": "user", "content": "hi"}]);
-        for field in [
-            "service_tier",
-            "container",
-            "mcp_servers",
-            "context_management",
-            "future_field",
-        ] {
+        for field in ["service_tier", "container", "mcp_servers", "future_field"] {
             let err =
                 translate(json!({"model": "m", "max_tokens": 1, "messages": user, field: "x"}))
                     .expect_err("refused");
@@ -474,9 +471,13 @@ mod tests {
         }
         let chat = translate(json!({"model": "m", "max_tokens": 1, "messages": user,
             "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "cache_control": {"type": "ephemeral"},
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
             "fallbacks": ["other"], "num_retries": 1, "tags": ["t"]}))
         .expect("translates");
-        assert!(chat.get("thinking").is_none());
+        for dropped in ["thinking", "cache_control", "context_management"] {
+            assert!(chat.get(dropped).is_none(), "{dropped}: {chat}");
+        }
         assert_eq!(chat["fallbacks"], json!(["other"]));
         assert_eq!(chat["num_retries"], 1);
         assert_eq!(chat["tags"], json!(["t"]));
