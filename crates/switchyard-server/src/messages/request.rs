@@ -6,7 +6,7 @@
 //! (<https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs>, what the
 //! `anthropic` SDK's `messages.parse` sends), become `response_format` `json_schema` with
 //! `strict` (<https://platform.openai.com/docs/api-reference/chat/create>), which each adapter
-//! honours or refuses (Gemini: `responseSchema`). Streams always ask for usage, which the
+//! honours or refuses (Gemini: `responseJsonSchema`). Streams always ask for usage, which the
 //! Anthropic stream reports at its end. The gateway's own fields (LiteLLM's `fallbacks`,
 //! `num_retries`, `tags`, `caching`, ...) go on to dispatch, as on `/v1/chat/completions`.
 //!
