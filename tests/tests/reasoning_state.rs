@@ -253,3 +253,61 @@ async fn a_stateless_responses_client_gives_the_reasoning_item_back() {
         );
     }
 }
+
+// An OpenAI-compatible upstream never sees `thinking_blocks`, which OpenAI's chat API does not
+// define in messages (https://platform.openai.com/docs/api-reference/chat/create): neither on a
+// chat message a client replays nor on the message a Responses reasoning item becomes (a
+// conversation that moves from an Anthropic deployment to another provider).
+#[tokio::test]
+async fn an_openai_compatible_upstream_never_gets_thinking_blocks() {
+    let (anthropic, openai, gateway) = anthropic_setup().await;
+    let first = gateway
+        .post(
+            "/v1/responses",
+            &responses_turn(json!("What's the weather in Paris?"), false),
+            Some(MASTER_KEY),
+        )
+        .await;
+    let output = response_object(first, false).await["output"].clone();
+    let thinking_blocks =
+        json!([{"type": "thinking", "thinking": THOUGHT, "signature": THINKING_TOOL_SIGNATURE}]);
+    let chat = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt-4o-mini", "messages": [
+                {"role": "user", "content": "What's the weather in Paris?"},
+                {"role": "assistant", "content": "Sunny.", "reasoning_content": THOUGHT,
+                 "thinking_blocks": thinking_blocks},
+                {"role": "user", "content": "thanks"}]}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(chat.status(), 200);
+    let mut input = vec![json!({"role": "user", "content": "What's the weather in Paris?"})];
+    input.extend(output.as_array().expect("output").iter().cloned());
+    input.push(json!({"type": "function_call_output", "call_id": CALL_ID, "output": "15"}));
+    let mut moved = responses_turn(Value::Array(input), false);
+    moved["model"] = json!("gpt-4o-mini");
+    if let Some(body) = moved.as_object_mut() {
+        body.remove("reasoning");
+    }
+    let responses = gateway
+        .post("/v1/responses", &moved, Some(MASTER_KEY))
+        .await;
+    assert_eq!(responses.status(), 200);
+
+    let sent = openai.received();
+    assert_eq!(sent.len(), 2);
+    for request in &sent {
+        let assistant = request.body["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|m| m["role"] == "assistant")
+            .expect("an assistant message")
+            .clone();
+        assert!(assistant.get("thinking_blocks").is_none(), "{assistant}");
+        assert!(assistant.get("reasoning_content").is_none(), "{assistant}");
+    }
+    assert_eq!(anthropic.received().len(), 1);
+}
