@@ -7,6 +7,7 @@
 //! thinking blocks"). On chat the block travels as LiteLLM's `thinking_blocks`
 //! (<https://docs.litellm.ai/docs/reasoning_content>); on Responses as the reasoning item's
 //! `encrypted_content` (<https://platform.openai.com/docs/api-reference/responses/object>).
+//! An OpenAI-compatible upstream never gets the blocks.
 
 use std::time::Duration;
 
