@@ -7,7 +7,8 @@
 //! thinking blocks"). On chat the block travels as LiteLLM's `thinking_blocks`
 //! (<https://docs.litellm.ai/docs/reasoning_content>); on Responses as the reasoning item's
 //! `encrypted_content` (<https://platform.openai.com/docs/api-reference/responses/object>).
-//! An OpenAI-compatible upstream never gets the blocks.
+//! A stored conversation keeps them for `previous_response_id`; an OpenAI-compatible upstream
+//! never gets them.
 
 use std::time::Duration;
 
@@ -253,6 +254,36 @@ async fn a_stateless_responses_client_gives_the_reasoning_item_back() {
             "stream: {stream}"
         );
     }
+}
+
+// A stored response (`store` left true) keeps its reasoning item, `encrypted_content` included,
+// in the conversation `previous_response_id` continues
+// (https://platform.openai.com/docs/api-reference/responses/create).
+#[tokio::test]
+async fn a_stored_conversation_keeps_the_signed_thinking_for_previous_response_id() {
+    let (anthropic, _openai, gateway) = anthropic_setup().await;
+    let mut first = responses_turn(json!("What's the weather in Paris?"), false);
+    first["store"] = json!(true);
+    let first = gateway
+        .post("/v1/responses", &first, Some(MASTER_KEY))
+        .await;
+    let first = response_object(first, false).await;
+    let mut second = responses_turn(
+        json!([{"type": "function_call_output", "call_id": CALL_ID, "output": "15 degrees"}]),
+        false,
+    );
+    second["store"] = json!(true);
+    second["previous_response_id"] = first["id"].clone();
+    let second = gateway
+        .post("/v1/responses", &second, Some(MASTER_KEY))
+        .await;
+    let second = response_object(second, false).await;
+    assert_eq!(second["status"], "completed", "{second}");
+    let sent = anthropic.received().last().expect("sent").body.clone();
+    assert_eq!(
+        replayed_first_block(&sent),
+        json!({"type": "thinking", "thinking": THOUGHT, "signature": THINKING_TOOL_SIGNATURE})
+    );
 }
 
 // An OpenAI-compatible upstream never sees `thinking_blocks`, which OpenAI's chat API does not
