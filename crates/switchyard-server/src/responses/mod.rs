@@ -9,6 +9,7 @@
 //! error shape, as on every OpenAI route. Reference:
 //! <https://platform.openai.com/docs/api-reference/responses>.
 
+mod reasoning;
 mod request;
 mod response;
 mod stored;
