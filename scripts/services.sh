@@ -12,6 +12,10 @@
 #   scripts/services.sh jaeger-path  print where the Jaeger binary is (built if missing)
 #   scripts/services.sh jaeger       start Jaeger in the foreground on its default ports
 #                                    (UI http://127.0.0.1:16686, OTLP 4317 gRPC / 4318 HTTP)
+#   scripts/services.sh bench-tools  install what `cargo xtask bench` compares against, from
+#                                    Debian's packages: nginx (the plain reverse proxy anchor;
+#                                    its service is not started) and wrk (the external load
+#                                    generator)
 set -euo pipefail
 
 JAEGER_VERSION=v1.75.0 # the Go module version of Jaeger v2's cmd/jaeger
@@ -179,7 +183,12 @@ case "${1:-all}" in
     jaeger_build
     exec "$JAEGER_BIN"
     ;;
+  bench-tools)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+    command -v wrk >/dev/null || apt_install wrk
+    say "ready: nginx $(command -v nginx || echo /usr/sbin/nginx), wrk $(command -v wrk)"
+    ;;
   *)
-    die "usage: scripts/services.sh [all|jaeger-path|jaeger]"
+    die "usage: scripts/services.sh [all|jaeger-path|jaeger|bench-tools]"
     ;;
 esac

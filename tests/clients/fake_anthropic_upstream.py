@@ -16,6 +16,12 @@ chooses the answer:
 ``claude-structured``    ``structured_output_response.json`` (JSON text, for ``output_config``)
 ``claude-json-tool``     ``json_tool_response.json`` (the forced tool of a ``json_object`` answer)
 ``claude-thinking``      ``thinking_response.json``, or ``stream_thinking.sse``
+``claude-thinking-tool`` with ``thinking`` enabled: ``thinking_tool_use_response.json`` (or
+                         ``stream_thinking_tool_use.sse``); a turn answering the tool is
+                         refused as Anthropic refuses it (400 ``invalid_request_error``,
+                         ``unpreserved_thinking``) unless the assistant turn before it starts
+                         with that thinking block, signature unchanged; then the
+                         ``claude-text`` answer
 anything else            404 with a ``not_found_error`` body
 =======================  =====================================================
 
@@ -53,6 +59,33 @@ def holds_tool_result(body: Any) -> bool:
     content = messages[-1].get("content")
     return isinstance(content, list) and any(
         isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
+
+
+# The signature of the thinking block in thinking_tool_use_response.json and its stream.
+THINKING_TOOL_SIGNATURE = json.loads(fixture("thinking_tool_use_response.json"))["content"][0]["signature"]
+
+
+def unpreserved_thinking(body: Any) -> Optional[str]:
+    """Anthropic's refusal of a tool result whose assistant turn lost its thinking while
+    ``thinking`` is enabled ("Preserving thinking blocks",
+    https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking), or ``None`` when the
+    turn before the last starts with the thinking block given, signature unchanged."""
+    messages = body.get("messages") or []
+    index = len(messages) - 2
+    content = messages[index].get("content") if index >= 0 else None
+    first = content[0] if isinstance(content, list) and content else {}
+    found = first.get("type", "text") if isinstance(first, dict) else "text"
+    if found == "redacted_thinking" or (found == "thinking" and first.get("signature") == THINKING_TOOL_SIGNATURE):
+        return None
+    if found == "thinking":
+        return f"messages.{index}.content.0: Invalid `signature` in `thinking` block"
+    return (
+        f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. "
+        "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+        "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+        "thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
+        "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
     )
 
 
@@ -119,6 +152,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._replay("stream_thinking.sse")
             else:
                 self._send(200, fixture("thinking_response.json"), "application/json")
+        elif model == "claude-thinking-tool" and (body.get("thinking") or {}).get("type") == "enabled":
+            refusal = unpreserved_thinking(body) if holds_tool_result(body) else None
+            if refusal:
+                error = {"type": "error", "error": {"type": "invalid_request_error", "message": refusal}}
+                self._send(400, json.dumps(error).encode(), "application/json")
+            elif holds_tool_result(body):
+                if stream:
+                    self._replay("stream_text.sse")
+                else:
+                    self._send(200, fixture("text_response.json"), "application/json")
+            elif stream:
+                self._replay("stream_thinking_tool_use.sse")
+            else:
+                self._send(200, fixture("thinking_tool_use_response.json"), "application/json")
         elif model == "claude-text":
             if stream:
                 self._replay("stream_text.sse")

@@ -42,6 +42,9 @@ The upstream model name the gateway sends switches the behaviour:
 ``tool-call``       calls the request's first tool with ``{"query": <last user
                     text>}`` (``finish_reason: "tool_calls"``); once the last
                     message is a ``tool`` result, answers ``"tool said: <it>"``
+``structured``      with a ``json_schema`` ``response_format``, answers the JSON of
+                    the documented contact-extraction example of structured
+                    outputs (``STRUCTURED_ANSWER``); without one, the normal answer
 anything else       the normal answer
 ==================  ==========================================================
 
@@ -70,6 +73,11 @@ USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 EMBEDDING_VECTOR = [0.25, -0.5, 1.0, 0.125]
 RETRY_AFTER = "7"
 GARBAGE_BODY = b"<html>not json</html>"
+# The answer of the contact-extraction example of structured outputs
+# (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs), as a JSON text.
+STRUCTURED_ANSWER = json.dumps(
+    {"name": "John Smith", "email": "john@example.com", "plan_interest": "Enterprise", "demo_requested": True}
+)
 # Upper bound on how long a ``slow`` request is held (released early at stop()).
 SLOW_HOLD_SECONDS = 30.0
 RESPONSES_FIXTURES = Path(__file__).resolve().parents[2] / "crates/switchyard-providers/tests/fixtures/openai"
@@ -332,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         text = CONTENT_PREFIX + last_user_text(body.get("messages"))
+        response_format = body.get("response_format") or {}
+        if body.get("model") == "structured" and response_format.get("type") == "json_schema":
+            text = STRUCTURED_ANSWER
         self._send_json(
             200,
             {

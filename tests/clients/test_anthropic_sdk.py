@@ -33,6 +33,7 @@ ANTHROPIC_KEY = "sk-ant-fake-upstream"
 
 OPENAI_BACKED = "gpt-4o-mini"  # -> fake OpenAI-compatible upstream, model "upstream-model"
 TOOL_BACKED = "tool-model"  # -> fake OpenAI-compatible upstream, model "tool-call"
+STRUCTURED_BACKED = "structured-model"  # -> fake OpenAI-compatible upstream, model "structured"
 CLAUDE = "claude"  # -> fake Anthropic API, model "claude-text"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
 CLAUDE_RATE_LIMITED = "claude-rate-limited"
@@ -67,6 +68,7 @@ def config(openai_base: str, anthropic_base: str) -> str:
         "model_list:\n"
         + openai_backed(OPENAI_BACKED, "upstream-model")
         + openai_backed(TOOL_BACKED, "tool-call")
+        + openai_backed(STRUCTURED_BACKED, "structured")
         + anthropic_backed(CLAUDE, "claude-text")
         + anthropic_backed(CLAUDE_TOOL, "claude-tool")
         + anthropic_backed(CLAUDE_RATE_LIMITED, "claude-rate-limited")
@@ -456,7 +458,7 @@ def test_openai_sdk_gets_tool_calls_from_an_anthropic_deployment(gpt: openai.Ope
     assert json.loads(call.function.arguments) == {"location": "San Francisco, CA", "unit": "celsius"}
 
 
-# -- structured outputs: the openai SDK's .parse() to an Anthropic deployment -----------------
+# -- structured outputs: each SDK's .parse() to the other API's deployment ---------------------
 
 
 class ContactInfo(pydantic.BaseModel):
@@ -504,6 +506,43 @@ def test_parse_with_a_pydantic_model_reaches_anthropic_as_its_output_format(
     replayed = forwarded.json["messages"][1]
     assert replayed["role"] == "assistant" and "parsed" not in replayed, replayed
     assert json.loads(replayed["content"])["name"] == "John Smith"
+
+
+# The anthropic SDK's `messages.parse(output_format=<pydantic model>)` sends
+# `output_config.format` (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs);
+# to an OpenAI-compatible deployment the gateway sends it as a strict `json_schema`
+# `response_format` (https://platform.openai.com/docs/api-reference/chat/create), and the SDK
+# parses the JSON answer into the model.
+def test_messages_parse_reaches_an_openai_deployment_as_its_response_format(
+    claude: anthropic.Anthropic, fake_upstream
+) -> None:
+    if not hasattr(claude.messages, "parse"):
+        pytest.skip("this anthropic SDK has no messages.parse")
+    mark = marker()
+    message = claude.messages.parse(
+        model=STRUCTURED_BACKED,
+        max_tokens=256,
+        messages=user(f"John Smith (john@example.com) wants Enterprise and a demo. {mark}"),
+        output_format=ContactInfo,
+    )
+    assert message.parsed_output == ContactInfo(
+        name="John Smith", email="john@example.com", plan_interest="Enterprise", demo_requested=True
+    )
+    [sent] = fake_upstream.find_by_text(mark)
+    response_format = sent.json["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    assert set(response_format["json_schema"]["schema"]["properties"]) == set(ContactInfo.model_fields)
+    assert "output_config" not in sent.json
+
+    # A field the translation cannot carry is refused, in Anthropic's error shape, not dropped.
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.messages.create(
+            model=STRUCTURED_BACKED, max_tokens=16, messages=user("hi"), extra_body={"service_tier": "auto"}
+        )
+    assert refused.value.status_code == 400
+    assert refused.value.body["error"]["type"] == "invalid_request_error"
+    assert "service_tier" in refused.value.body["error"]["message"]
 
 
 def test_json_object_reaches_anthropic_as_a_forced_tool_and_comes_back_as_json_text(

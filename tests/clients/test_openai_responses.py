@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import openai
 import pytest
 
 from conftest import MASTER_KEY, UPSTREAM_KEY, UPSTREAM_KEY_ENV, Gateway
-from fake_anthropic_upstream import FakeAnthropicUpstream
+from fake_anthropic_upstream import THINKING_TOOL_SIGNATURE, FakeAnthropicUpstream
 from fake_gemini_upstream import FakeGemini
 from fake_upstream import CONTENT_PREFIX, RESPONSES_REASONING_ID, RESPONSES_TEXT_ID, responses_fixture
 
@@ -33,6 +33,7 @@ NATIVE_MODEL = "gpt-native"  # -> fake upstream as OpenAI (passed through), mode
 REASONING_MODEL = "o4-native"  # -> fake upstream as OpenAI (passed through), model "o4-mini"
 NATIVE_TOOL_MODEL = "tool-native"  # -> fake upstream as OpenAI (passed through), model "tool-call"
 CLAUDE_TOOL = "claude-tool"  # -> fake Anthropic API, model "claude-tool"
+CLAUDE_THINKING_TOOL = "claude-thinking-tool"  # -> fake Anthropic API, model "claude-thinking-tool"
 GEMINI_TOOLS = "gemini-tools"  # -> fake Gemini API, model "gemini-tools"
 ANTHROPIC_KEY = "sk-ant-responses-test"
 GEMINI_KEY = "AIza-responses-test"
@@ -68,6 +69,8 @@ def config(openai_base: str, anthropic_base: str, gemini_base: str) -> str:
         # No api_key: the adapter reads ANTHROPIC_API_KEY from the gateway's environment.
         + f"  - model_name: {CLAUDE_TOOL}\n    litellm_params:\n      model: anthropic/claude-tool\n"
         f"      api_base: {anthropic_base}\n"
+        + f"  - model_name: {CLAUDE_THINKING_TOOL}\n    litellm_params:\n"
+        f"      model: anthropic/claude-thinking-tool\n      api_base: {anthropic_base}\n"
         + f"  - model_name: {GEMINI_TOOLS}\n    litellm_params:\n      model: gemini/gemini-tools\n"
         f"      api_base: {gemini_base}\n      api_key: os.environ/{GEMINI_KEY_ENV}\n"
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
@@ -291,9 +294,11 @@ def test_encrypted_reasoning_streams_back_and_returns_unchanged_next_turn(client
 # -- The openai-agents SDK: a tool-using agent over the gateway's Responses API ---------------
 
 
-def run_agent(gateway: Gateway, model: str, tools: list, prompt: str, streamed: bool) -> str:
-    """Runs an agent of ``tools`` on ``model`` through the gateway's Responses API; its final
-    output."""
+def run_agent(
+    gateway: Gateway, model: str, tools: list, prompt: str, streamed: bool, settings: Any = None
+) -> str:
+    """Runs an agent of ``tools`` on ``model`` (with the ``ModelSettings`` ``settings``, if
+    given) through the gateway's Responses API; its final output."""
     import asyncio
 
     from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
@@ -308,6 +313,7 @@ def run_agent(gateway: Gateway, model: str, tools: list, prompt: str, streamed: 
                 instructions="Answer with the tools.",
                 tools=tools,
                 model=OpenAIResponsesModel(model=model, openai_client=sdk),
+                **({"model_settings": settings} if settings is not None else {}),
             )
             if streamed:
                 result = Runner.run_streamed(agent, prompt, max_turns=4)
@@ -403,6 +409,45 @@ def test_an_agents_sdk_agent_calls_its_tool_on_an_anthropic_deployment(
     tool_use = next(b for b in sent[1]["messages"][-2]["content"] if b["type"] == "tool_use")
     tool_result = next(b for b in sent[1]["messages"][-1]["content"] if b["type"] == "tool_result")
     assert tool_result["tool_use_id"] == tool_use["id"]
+
+
+# An agent that does not store its responses (`store=False`) and keeps the reasoning items with
+# their `encrypted_content` (https://platform.openai.com/docs/api-reference/responses/object),
+# on an Anthropic deployment with extended thinking: the fake Anthropic API refuses the second
+# turn unless its assistant turn starts with the signed thinking block of the first
+# (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking); fixtures
+# thinking_tool_use_response.json / stream_thinking_tool_use.sse, then text_response.json /
+# stream_text.sse.
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_a_stateless_agent_keeps_anthropic_thinking_across_its_tool_turn(
+    responses_gateway: Gateway, anthropic_upstream, streamed: bool
+) -> None:
+    from agents import ModelSettings, function_tool
+    from openai.types.shared import Reasoning
+
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(location: str) -> str:
+        """Current weather of a location."""
+        calls.append(location)
+        return "15 degrees"
+
+    word = marker()
+    settings = ModelSettings(
+        reasoning=Reasoning(effort="low"), store=False, response_include=["reasoning.encrypted_content"]
+    )
+    output = run_agent(
+        responses_gateway, CLAUDE_THINKING_TOOL, [get_weather], f"weather {word}", streamed, settings
+    )
+    assert output == ("Hello!" if streamed else "Hi! My name is Claude.")
+    assert calls == ["Paris"]
+    sent = [r.json for r in anthropic_upstream.find_by_text(word)]
+    assert len(sent) == 2
+    assert sent[0]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    first_block = sent[1]["messages"][-2]["content"][0]
+    assert first_block["type"] == "thinking"
+    assert first_block["signature"] == THINKING_TOOL_SIGNATURE
 
 
 # Fixtures: crates/switchyard-providers/tests/fixtures/gemini/ (two parallel function calls,

@@ -16,6 +16,13 @@
 //! - `claude-thinking`: `thinking_response.json` (thinking with its signature, redacted
 //!   thinking, prompt cache counts), or `stream_thinking.sse` (`thinking_delta`,
 //!   `signature_delta`);
+//! - `claude-thinking-tool`: a two-turn tool conversation with extended thinking. A first turn
+//!   gets `thinking_tool_use_response.json` (or `stream_thinking_tool_use.sse`) when the
+//!   request enables `thinking`, else `tool_use_response.json` (or `stream_tool_use.sse`). A
+//!   turn that answers the tool with `thinking` enabled is refused as Anthropic refuses it
+//!   unless the assistant turn before it starts with the thinking block given, its signature
+//!   unchanged ([`refuse_unpreserved_thinking`]); then it gets `text_response.json` (or
+//!   `stream_text.sse`);
 //! - anything else: 404 with a `not_found_error` body.
 //!
 //! `POST /v1/messages/count_tokens` answers `{"input_tokens": 14}` ([`COUNTED_TOKENS`]), the
@@ -64,6 +71,14 @@ pub const THINKING_RESPONSE: &str = fixture!("thinking_response.json");
 /// The documented extended thinking stream
 /// (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
 pub const STREAM_THINKING: &str = fixture!("stream_thinking.sse");
+/// Extended thinking with tool use
+/// (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+pub const THINKING_TOOL_USE_RESPONSE: &str = fixture!("thinking_tool_use_response.json");
+/// The same, streamed (https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+pub const STREAM_THINKING_TOOL_USE: &str = fixture!("stream_thinking_tool_use.sse");
+/// The signature of the thinking block in [`THINKING_TOOL_USE_RESPONSE`] and
+/// [`STREAM_THINKING_TOOL_USE`].
+pub const THINKING_TOOL_SIGNATURE: &str = "BDaL4VrbR2Oj0hO4XpJxT28J5TILnCrrUXoKiiNBZW9P+nr8XSj1zuZzAl4egiCCpQNvfyUuFFJP5CncdYZEQPPmLxYsNrcs";
 /// What count_tokens answers.
 pub const COUNTED_TOKENS: u64 = 14;
 /// Documented error bodies (https://docs.anthropic.com/en/api/errors).
@@ -201,6 +216,7 @@ async fn messages(
         ("claude-stream-error", true) => replay(STREAM_OVERLOADED),
         ("claude-thinking", false) => json_answer(StatusCode::OK, THINKING_RESPONSE),
         ("claude-thinking", true) => replay(STREAM_THINKING),
+        ("claude-thinking-tool", stream) => thinking_tool_turn(&body, stream),
         ("claude-truncated", true) => {
             let cut = STREAM_TEXT
                 .find("event: message_delta")
@@ -228,12 +244,66 @@ async fn messages(
     }
 }
 
+/// A turn of `claude-thinking-tool`: see the module doc.
+fn thinking_tool_turn(body: &Value, stream: bool) -> Response {
+    let thinking = body["thinking"]["type"] == "enabled";
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let answers_tool = messages.last().is_some_and(|last| {
+        last["role"] == "user"
+            && last["content"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
+    });
+    match (answers_tool, thinking, stream) {
+        (false, true, false) => json_answer(StatusCode::OK, THINKING_TOOL_USE_RESPONSE),
+        (false, true, true) => replay(STREAM_THINKING_TOOL_USE),
+        (false, false, false) => json_answer(StatusCode::OK, TOOL_USE_RESPONSE),
+        (false, false, true) => replay(STREAM_TOOL_USE),
+        (true, _, _) => {
+            if thinking && let Some(refusal) = refuse_unpreserved_thinking(&messages) {
+                return refusal;
+            }
+            if stream {
+                replay(STREAM_TEXT)
+            } else {
+                json_answer(StatusCode::OK, TEXT_RESPONSE)
+            }
+        }
+    }
+}
+
+/// Anthropic's refusal of a tool result whose assistant turn lost its thinking: "When `thinking`
+/// is enabled, a final `assistant` message must start with a thinking block" (message as the
+/// API words it, https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking,
+/// "Preserving thinking blocks"); and of a thinking block whose signature changed. `None` when
+/// the turn before the tool result starts with the thinking block given, unchanged.
+pub fn refuse_unpreserved_thinking(messages: &[Value]) -> Option<Response> {
+    let index = messages.len().checked_sub(2)?;
+    let first = &messages[index]["content"][0];
+    let found = first["type"].as_str().unwrap_or("text");
+    let message = match found {
+        "thinking" if first["signature"] == THINKING_TOOL_SIGNATURE => return None,
+        "redacted_thinking" => return None,
+        "thinking" => {
+            format!("messages.{index}.content.0: Invalid `signature` in `thinking` block")
+        }
+        _ => format!(
+            "messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+        ),
+    };
+    let body =
+        json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
+    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
+}
+
 /// The master key of [`anthropic_config`].
 pub const MASTER_KEY: &str = "sk-master-anthropic-e2e";
 
 /// A config with one `anthropic/` model group per fake Anthropic behaviour (named as the upstream
-/// model), `gpt-4o-mini` and `cut-stream` on the fake OpenAI-compatible upstream, the mock, and
-/// an Anthropic deployment nothing listens behind (`claude-unreachable`).
+/// model), `gpt-4o-mini` and `cut-stream` on the fake OpenAI-compatible upstream (as a vLLM
+/// server: an OpenAI-compatible API without a Responses API of its own, so that Responses calls
+/// to them are translated to chat calls too), the mock, and an Anthropic deployment nothing
+/// listens behind (`claude-unreachable`).
 pub fn anthropic_config(anthropic_base: &str, openai_base: &str, closed_port: u16) -> String {
     let mut out = String::from("model_list:\n");
     for name in [
@@ -246,6 +316,7 @@ pub fn anthropic_config(anthropic_base: &str, openai_base: &str, closed_port: u1
         "claude-truncated",
         "claude-stream-error",
         "claude-thinking",
+        "claude-thinking-tool",
     ] {
         out.push_str(&format!(
             "  - model_name: {name}\n    litellm_params:\n      model: anthropic/{name}\n      api_base: {anthropic_base}\n      api_key: os.environ/ANTHROPIC_KEY\n    model_info:\n      id: {name}-deployment\n"
@@ -259,7 +330,7 @@ pub fn anthropic_config(anthropic_base: &str, openai_base: &str, closed_port: u1
         ("cut-stream", "cut-stream"),
     ] {
         out.push_str(&format!(
-            "  - model_name: {name}\n    litellm_params:\n      model: openai/{upstream}\n      api_base: {openai_base}\n    model_info:\n      id: {name}-deployment\n"
+            "  - model_name: {name}\n    litellm_params:\n      model: hosted_vllm/{upstream}\n      api_base: {openai_base}\n    model_info:\n      id: {name}-deployment\n"
         ));
     }
     out.push_str("  - model_name: mock-echo\n    litellm_params:\n      model: mock/echo\n");

@@ -439,6 +439,46 @@ async fn a_messages_stream_from_an_openai_compatible_deployment_follows_the_even
     assert_eq!(sent["stream_options"]["include_usage"], true);
 }
 
+// What the `anthropic` SDK's `messages.parse` sends, `output_config.format`
+// (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs), reaches an
+// OpenAI-compatible deployment as a strict `json_schema` `response_format`
+// (https://platform.openai.com/docs/api-reference/chat/create); a request field the translation
+// cannot carry is refused in Anthropic's error shape (https://docs.anthropic.com/en/api/errors)
+// instead of being dropped.
+#[tokio::test]
+async fn an_output_format_reaches_an_openai_deployment_as_its_response_format() {
+    let (_anthropic, openai, gateway) = anthropic_setup().await;
+    let schema = json!({"type": "object", "title": "ContactInfo",
+        "properties": {"name": {"type": "string"}, "email": {"type": "string"}},
+        "required": ["name", "email"], "additionalProperties": false});
+    let response = messages(
+        &gateway,
+        json!({"model": "gpt-4o-mini", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "John Smith, john@example.com"}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let sent = &openai.received()[0].body;
+    assert_eq!(
+        sent["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "ContactInfo", "schema": schema, "strict": true}})
+    );
+    assert!(sent.get("output_config").is_none(), "{sent}");
+
+    let refused = messages(
+        &gateway,
+        json!({"model": "gpt-4o-mini", "max_tokens": 100, "service_tier": "auto",
+            "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(
+        anthropic_error_of(refused).await,
+        (400, "invalid_request_error".to_owned())
+    );
+    assert_eq!(openai.received().len(), 1, "nothing more went upstream");
+}
+
 // Response shape: https://docs.anthropic.com/en/api/messages.
 #[tokio::test]
 async fn messages_are_answered_by_the_mock() {

@@ -550,3 +550,33 @@ async fn a_refused_provider_key_is_named_in_the_error_and_in_the_cooldown_after_
     );
     assert!(!message.contains(GEMINI_KEY), "{message}");
 }
+
+// The `anthropic` SDK's `messages.parse` sends `output_config.format`
+// (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs); to a Gemini
+// deployment it arrives as structured output, `responseMimeType` with `responseJsonSchema`
+// (https://ai.google.dev/gemini-api/docs/structured-output).
+#[tokio::test]
+async fn an_anthropic_output_format_reaches_gemini_as_its_response_schema() {
+    let (upstream, gateway) = gemini_setup().await;
+    let schema = json!({"type": "object", "title": "Capital",
+        "properties": {"city": {"type": "string"}}, "required": ["city"],
+        "additionalProperties": false});
+    let response = gateway
+        .client
+        .post(format!("{}/v1/messages", gateway.base))
+        .header("x-api-key", MASTER_KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "gemini-text", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}))
+        .send()
+        .await
+        .expect("gateway answers");
+    assert_eq!(response.status(), 200);
+    let sent = &upstream.received()[0].body;
+    assert_eq!(
+        sent["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(sent["generationConfig"]["responseJsonSchema"], schema);
+}

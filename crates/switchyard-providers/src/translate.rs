@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_wire::{ChatMessage, ChatRequest, JsonSchemaFormat, MessageContent, RawJson};
 
@@ -62,6 +63,21 @@ pub(crate) fn requested_format(request: &ChatRequest) -> Result<RequestedFormat,
         _ => Err(ProviderError::new(
             ErrorClass::BadRequest,
             "`response_format.type` must be `text`, `json_object` or `json_schema`",
+        )),
+    }
+}
+
+/// LiteLLM's `thinking` request parameter, in Anthropic's shape (`{"type": "enabled",
+/// "budget_tokens"}`, <https://docs.litellm.ai/docs/reasoning_content>), for adapters whose
+/// provider takes it (Anthropic, and Anthropic's models on Bedrock): `None` when absent, a
+/// `BadRequest` when it is not an object.
+pub(crate) fn requested_thinking(request: &ChatRequest) -> Result<Option<Value>, ProviderError> {
+    match request.extra.value("thinking") {
+        None | Some(Value::Null) => Ok(None),
+        Some(thinking @ Value::Object(_)) => Ok(Some(thinking)),
+        Some(_) => Err(ProviderError::new(
+            ErrorClass::BadRequest,
+            "`thinking` must be an object such as {\"type\": \"enabled\", \"budget_tokens\": 1024}",
         )),
     }
 }

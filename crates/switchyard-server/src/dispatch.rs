@@ -33,6 +33,7 @@ mod kinds;
 mod options;
 pub(crate) mod unary;
 
+pub(crate) use options::is_gateway_field;
 use options::{
     cache_control, metadata_of, refuse_client_credentials, routing_options, take_litellm_fields,
     take_tags, take_timeout,

@@ -15,13 +15,14 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing::level_filters::LevelFilter;
 use tracing_opentelemetry::OpenTelemetryLayer;
-use tracing_subscriber::filter::{Filtered, Targets};
+use tracing_subscriber::filter::{FilterExt, Filtered, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::error::TelemetryError;
+use crate::log_writer::{BatchWriter, BatchWriterGuard};
 use crate::logs::fmt_layer;
 use crate::settings::{OtlpProtocol, OtlpSettings, TelemetrySettings};
 
@@ -59,16 +60,21 @@ impl Telemetry {
             .with_default_directive(LevelFilter::INFO.into())
             .from_env()?;
         let (tracer, provider) = tracer_layer(settings)?;
-        // Lines go through a bounded queue to a writer thread: a slow or blocked stderr never
-        // stalls a request (when the queue is full, lines are dropped, not waited for).
-        let (writer, log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(true)
-            .buffered_lines_limit(LOG_QUEUE_LINES)
-            .thread_name("switchyard-logs")
-            .finish(std::io::stderr());
+        // Lines are appended to the calling thread's buffer and written in batches by a writer
+        // thread on a timer: no system call or wake-up per line on a call's response path, and
+        // a slow or blocked stderr never stalls a request (see `log_writer`).
+        let (writer, log_guard) = BatchWriter::new(std::io::stderr());
         tracing_subscriber::registry()
             .with(tracer)
-            .with(fmt_layer(settings.log_format, writer).with_filter(filter))
+            // The log layer sees events only: spans are the OpenTelemetry layer's. Letting it see
+            // spans would have it format every span's fields as JSON when the span opens and
+            // again on every `record` (re-reading what it wrote), a cost on every call whether
+            // or not anything is logged inside the span; log lines carry the span's
+            // `trace_id`/`span_id` instead (`logs::WithTraceIds`).
+            .with(
+                fmt_layer(settings.log_format, writer)
+                    .with_filter(filter.and(filter_fn(|meta| meta.is_event()))),
+            )
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInitialized)?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -85,10 +91,6 @@ impl Telemetry {
         Ok(guard)
     }
 }
-
-/// Log lines queued for the writer thread at most; beyond, lines are dropped (and never block).
-/// The queue is allocated whole, so it is kept small (the default, 128k lines, cost ~3 MiB of RSS).
-const LOG_QUEUE_LINES: usize = 8_192;
 
 /// Builds the OpenTelemetry layer and its tracer provider from `settings`, without installing
 /// anything, so tests can use a local subscriber:
@@ -223,8 +225,8 @@ fn header_map(otlp: &OtlpSettings) -> Result<HeaderMap, TelemetryError> {
 #[must_use = "dropping the guard without `shutdown` loses buffered spans"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
-    /// The log writer thread: dropping it writes the lines still queued.
-    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    /// The log writer thread: dropping it writes the lines still buffered.
+    log_writer: Option<BatchWriterGuard>,
 }
 
 impl TelemetryGuard {

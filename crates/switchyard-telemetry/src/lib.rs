@@ -9,6 +9,7 @@
 //! - [`propagation`]: `traceparent` extraction and injection.
 //! - [`metrics`]: [`GatewayMetrics`], rendered as OpenMetrics text.
 //! - [`logs`]: the JSON event format that adds `trace_id`/`span_id`.
+//! - [`log_writer`]: the batched log sink (per-thread buffers written out on a timer).
 //!
 //! Nothing here blocks a request: spans go to a bounded queue drained by the exporter's thread,
 //! and export failures are logged, never returned.
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod genai;
 pub mod init;
+pub mod log_writer;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;

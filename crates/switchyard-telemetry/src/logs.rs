@@ -15,7 +15,9 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::settings::LogFormat;
 
 /// Builds the log layer for `format`, writing to stderr (stdout is left to the binary's own
-/// output, such as the "listening on" line tests read).
+/// output, such as the "listening on" line tests read). Lines carry their event's fields, not
+/// the fields of the spans around it: the layer is given events only (see `Telemetry::init`),
+/// and a line inside a traced span names it by `trace_id`/`span_id`.
 pub(crate) fn fmt_layer<S, W>(
     format: LogFormat,
     writer: W,
@@ -31,7 +33,7 @@ where
                 format::format()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true)
+                    .with_current_span(false)
                     .with_span_list(false),
             ))
             .with_writer(writer)

@@ -268,8 +268,9 @@ const OPENAI_ASSISTANT_MESSAGE_FIELDS: &[&str] = &["refusal", "audio", "function
 impl ChatMessage {
     /// Drops what OpenAI's API does not define in a request message, as an OpenAI-compatible
     /// upstream must not see it: fields of answers that SDKs replay with the message (the
-    /// OpenAI SDK's `parsed` from `.parse()`, `annotations`, `reasoning_content`, ...), a `null`
-    /// `audio` or `function_call`, and an empty `tool_calls` list, which OpenAI refuses.
+    /// OpenAI SDK's `parsed` from `.parse()`, `annotations`, `reasoning_content`, LiteLLM's
+    /// `thinking_blocks`, ...), a `null` `audio` or `function_call`, and an empty `tool_calls`
+    /// list, which OpenAI refuses.
     pub fn retain_openai_request_fields(&mut self) {
         let allowed: &[&str] = match self.role {
             Role::Assistant => OPENAI_ASSISTANT_MESSAGE_FIELDS,
@@ -673,7 +674,8 @@ mod tests {
         let mut replayed: ChatMessage = serde_json::from_value(json!({
             "role": "assistant", "content": "{\"city\":\"Paris\"}", "refusal": null,
             "parsed": {"city": "Paris"}, "annotations": [], "audio": null, "function_call": null,
-            "tool_calls": [], "reasoning_content": "hmm"
+            "tool_calls": [], "reasoning_content": "hmm",
+            "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "c2ln"}]
         }))
         .expect("valid message");
         replayed.retain_openai_request_fields();

@@ -8,7 +8,8 @@
 //!
 //! [`anthropic`] holds Anthropic's Messages API shapes, used by the Anthropic adapter and by the
 //! gateway's own `/v1/messages` ingress; [`responses`] OpenAI's Responses API shapes, for the
-//! gateway's `/v1/responses` ingress.
+//! gateway's `/v1/responses` ingress; [`thinking`] LiteLLM's `thinking_blocks`, the signed
+//! reasoning a chat message carries across turns.
 
 pub mod anthropic;
 pub mod chat;
@@ -23,6 +24,7 @@ pub mod raw;
 pub mod rerank;
 pub mod responses;
 pub mod speech;
+pub mod thinking;
 
 pub use chat::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, ContentPart, Delta,
@@ -43,6 +45,7 @@ pub use moderations::{ModerationRequest, ModerationResponse};
 pub use raw::{RawExtra, RawJson};
 pub use rerank::{RerankRequest, RerankResponse, RerankResult};
 pub use speech::SpeechRequest;
+pub use thinking::{THINKING_BLOCKS, ThinkingAssembler, ThinkingBlock};
 
 /// Unknown fields of a request or response, kept in the order they arrived.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

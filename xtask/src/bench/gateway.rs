@@ -100,7 +100,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts `binary serve -c config -p 0 --host 127.0.0.1` with `RUST_LOG=warn`, its stderr
+    /// Starts `binary serve -c config -p 0 --host 127.0.0.1` with the logging a user gets (the
+    /// default filter, `info`: one access log line per call; `RUST_LOG` is cleared), its stderr
     /// going to `log_path`, and waits (at most 30 s) for the line that gives its address.
     pub fn spawn(binary: &Path, config: &Path, log_path: &Path) -> anyhow::Result<Self> {
         let log = File::create(log_path)
@@ -109,7 +110,7 @@ impl Gateway {
             .args(["serve", "-c"])
             .arg(config)
             .args(["-p", "0", "--host", "127.0.0.1"])
-            .env("RUST_LOG", "warn")
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use super::upstream::CHAT_COMPLETIONS_PATH;
 
 /// The body of every benchmark request.
-const CHAT_REQUEST: &str =
+pub const CHAT_REQUEST: &str =
     r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}]}"#;
 
 /// What a run of sequential requests measured.
@@ -84,10 +84,11 @@ impl ThroughputRun {
 /// connection to `addr`. A broken connection is reopened; failing to reopen it is an error.
 pub async fn sequential_latencies(
     addr: SocketAddr,
+    authorization: Option<HeaderValue>,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<LatencyRun> {
-    let mut client = Client::connect(addr).await?;
+    let mut client = Client::connect(addr, authorization).await?;
     let mut run = LatencyRun {
         samples: Vec::with_capacity(count),
         ..LatencyRun::default()
@@ -113,12 +114,13 @@ pub async fn sequential_latencies(
 /// stops (with one more error counted).
 pub async fn throughput(
     addr: SocketAddr,
+    authorization: Option<HeaderValue>,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<ThroughputRun> {
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
-        clients.push(Client::connect(addr).await?);
+        clients.push(Client::connect(addr, authorization.clone()).await?);
     }
     let started = Instant::now();
     let deadline = started + duration;
@@ -186,20 +188,22 @@ pub async fn get(
     Ok((status, body.to_bytes()))
 }
 
-/// One simulated client: one keep-alive connection.
+/// One simulated client: one keep-alive connection, and the key its requests carry.
 struct Client {
     addr: SocketAddr,
     authority: HeaderValue,
+    authorization: Option<HeaderValue>,
     sender: SendRequest<Full<Bytes>>,
     body: Bytes,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+    async fn connect(addr: SocketAddr, authorization: Option<HeaderValue>) -> anyhow::Result<Self> {
         let (sender, authority) = handshake(addr).await?;
         Ok(Self {
             addr,
             authority,
+            authorization,
             sender,
             body: Bytes::from_static(CHAT_REQUEST.as_bytes()),
         })
@@ -207,11 +211,15 @@ impl Client {
 
     /// One chat completion request; `Ok` only for a 200 whose body was read in full.
     async fn chat_completion(&mut self) -> anyhow::Result<()> {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(CHAT_COMPLETIONS_PATH)
             .header(HOST, self.authority.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let request = request
             .body(Full::new(self.body.clone()))
             .context("building the chat completion request")?;
         self.sender

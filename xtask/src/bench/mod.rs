@@ -3,11 +3,16 @@
 //!
 //! 1. Build the release gateway (and, when run unoptimised as `cargo xtask` does, an optimised
 //!    xtask, which then runs the benchmark so that the load generator is not the bottleneck).
-//! 2. Start the fake upstream ([`upstream`]) and write a config pointing the gateway at it.
-//! 3. Start the gateway ([`gateway`]) on a free port and wait until it is ready.
-//! 4. Drive both with the load generator ([`load`]): latency at one connection, then
-//!    throughput at many, each straight to the upstream ("direct") and through the gateway.
-//! 5. Print the report and write it as JSON to `target/bench/report.json` ([`report`]).
+//! 2. Start the fake upstream ([`upstream`]).
+//! 3. Measure each target in turn, alone: the upstream straight ("direct"), Debian's nginx as a
+//!    plain reverse proxy to it ([`nginx`], the anchor; skipped with a note when absent), and
+//!    the gateway ([`gateway`]) in each configuration (one deployment; master key + SQLite
+//!    spend), run with the logging a user gets (`info`: an access line per call). Each target
+//!    gets: latency at one connection and throughput at many with the built-in load generator
+//!    ([`load`]), its CPU time per request over that run ([`cpu`]), and throughput with `wrk`
+//!    ([`wrk`], when installed) so the figures do not rest on our own client alone.
+//! 4. Print the report, with the gateway's goals read against the proxy, and write it as JSON
+//!    to `target/bench/report.json` ([`report`]).
 //!
 //! It fails only when something broke (a failed request, a gateway that did not start), never
 //! because a target was missed.
@@ -17,10 +22,13 @@
 //! `cargo xtask soak` ([`crate::soak`]) reuses the upstream, the gateway process, the load
 //! generator's connections and the helpers here.
 
+pub mod cpu;
 pub mod gateway;
 pub mod load;
+pub mod nginx;
 pub mod report;
 pub mod upstream;
+pub mod wrk;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,7 +42,8 @@ use tokio::runtime::Runtime;
 
 use crate::{cargo, exec, root};
 use gateway::{ConfigExtras, Gateway};
-use report::{LatencySummary, Report, ThroughputSummary};
+use hyper::header::HeaderValue;
+use report::{LatencySummary, Report, TargetFigures, ThroughputSummary};
 
 /// Unrecorded requests sent before each latency run, to warm connections and caches.
 const WARMUP_REQUESTS: usize = 2_000;
@@ -99,35 +108,133 @@ pub fn build_release(task: &str, args: &[String]) -> anyhow::Result<Built> {
     Ok(Built::RanOptimised)
 }
 
-/// Starts the upstream and the gateway, measures, stops them, and publishes the report.
+/// The name of the plain reverse proxy target, the yardstick of the gateway's goals.
+pub const PROXY_TARGET: &str = "nginx proxy";
+
+/// The master key of the gateway configs that have one.
+const BENCH_MASTER_KEY: &str = "sk-bench-master-key";
+
+/// One target to measure: where it listens, the key its calls carry, and the process whose
+/// CPU time counts (none for the upstream, which lives in this process).
+struct Target<'a> {
+    name: &'a str,
+    addr: SocketAddr,
+    authorization: Option<&'a str>,
+    pid: Option<u32>,
+    is_gateway: bool,
+}
+
+/// Starts the upstream, measures it straight, through nginx and through the gateway in each
+/// configuration (one at a time, each alone on the machine), and publishes the report.
 fn benchmark(options: Options) -> anyhow::Result<()> {
     let root = root();
     let bench_dir = root.join("target/bench");
     let work_dir = fresh_dir(&bench_dir.join("run"))?;
 
     // The machine has 2 cores, shared by all three parties: the fake upstream (1 worker thread
-    // here), the load generator (1 worker thread here) and the gateway (its own runtime, one
-    // worker per core). Separate runtimes keep the upstream's work off the load generator's
-    // thread; the figures are still those of a crowded machine, not of a dedicated one.
+    // here), the load generator (1 worker thread here) and the target (the gateway: its own
+    // runtime, one worker per core; nginx: one worker per core). Separate runtimes keep the
+    // upstream's work off the load generator's thread; the figures are still those of a
+    // crowded machine, not of a dedicated one.
     let upstream_runtime = runtime("bench-upstream")?;
     let load_runtime = runtime("bench-load")?;
     let upstream_addr = upstream_runtime.block_on(upstream::start())?;
     eprintln!("xtask: bench upstream listening on http://{upstream_addr}");
 
-    let config = gateway::write_config(&work_dir, upstream_addr.port(), &ConfigExtras::default())?;
-    let binary = root.join("target/release/switchyard");
-    let mut gateway = Gateway::spawn(&binary, &config, &work_dir.join("gateway.log"))?;
-    eprintln!(
-        "xtask: gateway (pid {}) listening on http://{}",
-        gateway.pid(),
-        gateway.addr
-    );
-    on_worker(&load_runtime, wait_until_ready(gateway.addr))??;
+    let mut notes = Vec::new();
+    let wrk = wrk::binary();
+    if wrk.is_none() {
+        notes.push(
+            "wrk is not installed (`bash scripts/services.sh bench-tools` installs it): throughput from the built-in generator only"
+                .to_owned(),
+        );
+    }
+    let measurer = Measurer {
+        load_runtime: &load_runtime,
+        options,
+        wrk: wrk.as_deref(),
+        dir: &work_dir,
+    };
+    let mut targets = vec![measurer.measure(&Target {
+        name: "direct (fake upstream)",
+        addr: upstream_addr,
+        authorization: None,
+        pid: None,
+        is_gateway: false,
+    })?];
 
-    let report = measure(&load_runtime, options, upstream_addr, &mut gateway)?;
-    drop(gateway);
+    match nginx::binary() {
+        Some(binary) => {
+            let dir = fresh_dir(&work_dir.join("nginx"))?;
+            let nginx = on_worker(
+                &load_runtime,
+                nginx::Nginx::start(binary, dir, upstream_addr),
+            )??;
+            eprintln!("xtask: nginx (pid {}) proxying on http://{}", nginx.pid(), nginx.addr);
+            targets.push(measurer.measure(&Target {
+                name: PROXY_TARGET,
+                addr: nginx.addr,
+                authorization: None,
+                pid: Some(nginx.pid()),
+                is_gateway: false,
+            })?);
+        }
+        None => notes.push(
+            "nginx is not installed (`bash scripts/services.sh bench-tools` installs it): no plain proxy anchor, no goals read"
+                .to_owned(),
+        ),
+    }
+
+    let binary = root.join("target/release/switchyard");
+    let authorization = format!("Bearer {BENCH_MASTER_KEY}");
+    for (name, slug, key) in [
+        ("gateway (one deployment)", "gateway-plain", false),
+        (
+            "gateway (master key + SQLite spend)",
+            "gateway-sqlite",
+            true,
+        ),
+    ] {
+        let dir = fresh_dir(&work_dir.join(slug))?;
+        let extras = ConfigExtras {
+            master_key: key.then(|| BENCH_MASTER_KEY.to_owned()),
+            sqlite_path: key.then(|| dir.join("spend.db")),
+            ..ConfigExtras::default()
+        };
+        let config = gateway::write_config(&dir, upstream_addr.port(), &extras)?;
+        let mut gateway = Gateway::spawn(&binary, &config, &dir.join("gateway.log"))?;
+        eprintln!(
+            "xtask: {name} (pid {}) listening on http://{}",
+            gateway.pid(),
+            gateway.addr
+        );
+        on_worker(&load_runtime, wait_until_ready(gateway.addr))??;
+        let mut figures = measurer.measure(&Target {
+            name,
+            addr: gateway.addr,
+            authorization: key.then_some(authorization.as_str()),
+            pid: Some(gateway.pid()),
+            is_gateway: true,
+        })?;
+        gateway.check_alive()?;
+        figures.peak_rss_kib = Some(gateway.peak_rss_kib()?);
+        targets.push(figures);
+    }
+    notes.push(
+        "not measured yet: the embedded default, the full stack (virtual key, rate limits, cache miss path, OTLP exporter), streaming first byte and chunk overhead"
+            .to_owned(),
+    );
+
     upstream_runtime.shutdown_background();
     load_runtime.shutdown_background();
+    let report = Report {
+        requests: options.requests,
+        connections: options.connections,
+        duration_secs: options.duration.as_secs(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        targets,
+        notes,
+    };
     publish(&report, &bench_dir.join("report.json"))
 }
 
@@ -147,68 +254,104 @@ fn publish(report: &Report, json_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every measurement and gathers the figures.
-fn measure(
-    load_runtime: &Runtime,
+/// Runs every measurement of a target with the same options and load generators.
+struct Measurer<'a> {
+    load_runtime: &'a Runtime,
     options: Options,
-    upstream_addr: SocketAddr,
-    gateway: &mut Gateway,
-) -> anyhow::Result<Report> {
-    let direct_latency = latency(load_runtime, "direct", upstream_addr, options.requests)?;
-    let gateway_latency = latency(load_runtime, "gateway", gateway.addr, options.requests)?;
-    gateway.check_alive()?;
-    let direct_throughput = throughput(load_runtime, "direct", upstream_addr, options)?;
-    let gateway_throughput = throughput(load_runtime, "gateway", gateway.addr, options)?;
-    gateway.check_alive()?;
-    Ok(Report {
-        requests: options.requests,
-        connections: options.connections,
-        duration_secs: options.duration.as_secs(),
-        cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        direct_latency,
-        gateway_latency,
-        direct_throughput,
-        gateway_throughput,
-        gateway_peak_rss_kib: gateway.peak_rss_kib()?,
-    })
+    wrk: Option<&'a Path>,
+    dir: &'a Path,
 }
 
-/// Warm-up, then `requests` sequential requests over one connection to `addr`.
-fn latency(
-    load_runtime: &Runtime,
-    name: &str,
-    addr: SocketAddr,
-    requests: usize,
-) -> anyhow::Result<LatencySummary> {
-    eprintln!("xtask: latency {name}: {WARMUP_REQUESTS} warm-up + {requests} requests");
-    let run = on_worker(
-        load_runtime,
-        load::sequential_latencies(addr, WARMUP_REQUESTS, requests),
-    )?
-    .with_context(|| format!("latency run {name}"))?;
-    report_first_error(name, run.first_error.as_deref());
-    LatencySummary::of(&run).with_context(|| format!("latency run {name}: no request succeeded"))
-}
+impl Measurer<'_> {
+    /// Latency at one connection, throughput with the built-in generator (and the target's CPU
+    /// time over it), then throughput with wrk.
+    fn measure(&self, target: &Target<'_>) -> anyhow::Result<TargetFigures> {
+        let authorization = target
+            .authorization
+            .map(HeaderValue::from_str)
+            .transpose()
+            .context("the bench key is not a header value")?;
+        let latency = self.latency(target, authorization.clone())?;
+        let cpu_before = target.pid.map(cpu::process_tree_time).transpose()?;
+        let throughput = self.throughput(target, authorization)?;
+        let cpu_us_per_request = match (target.pid, cpu_before) {
+            (Some(pid), Some(before)) if throughput.completed > 0 => {
+                let used = cpu::process_tree_time(pid)?.saturating_sub(before);
+                Some(used.as_secs_f64() * 1e6 / throughput.completed as f64)
+            }
+            _ => None,
+        };
+        let wrk = match self.wrk {
+            Some(binary) => {
+                eprintln!(
+                    "xtask: wrk {}: {} connections",
+                    target.name, self.options.connections
+                );
+                Some(wrk::run(
+                    binary,
+                    self.dir,
+                    target.addr,
+                    target.authorization,
+                    self.options.connections,
+                    self.options.duration,
+                )?)
+            }
+            None => None,
+        };
+        Ok(TargetFigures {
+            name: target.name.to_owned(),
+            is_gateway: target.is_gateway,
+            latency,
+            throughput,
+            wrk,
+            cpu_us_per_request,
+            peak_rss_kib: None,
+        })
+    }
 
-/// `options.connections` parallel clients against `addr` for `options.duration`.
-fn throughput(
-    load_runtime: &Runtime,
-    name: &str,
-    addr: SocketAddr,
-    options: Options,
-) -> anyhow::Result<ThroughputSummary> {
-    eprintln!(
-        "xtask: throughput {name}: {} connections for {} s",
-        options.connections,
-        options.duration.as_secs()
-    );
-    let run = on_worker(
-        load_runtime,
-        load::throughput(addr, options.connections, options.duration),
-    )?
-    .with_context(|| format!("throughput run {name}"))?;
-    report_first_error(name, run.first_error.as_deref());
-    Ok(ThroughputSummary::of(&run))
+    /// Warm-up, then `requests` sequential requests over one connection.
+    fn latency(
+        &self,
+        target: &Target<'_>,
+        authorization: Option<HeaderValue>,
+    ) -> anyhow::Result<LatencySummary> {
+        let (name, requests) = (target.name, self.options.requests);
+        eprintln!("xtask: latency {name}: {WARMUP_REQUESTS} warm-up + {requests} requests");
+        let run = on_worker(
+            self.load_runtime,
+            load::sequential_latencies(target.addr, authorization, WARMUP_REQUESTS, requests),
+        )?
+        .with_context(|| format!("latency run {name}"))?;
+        report_first_error(name, run.first_error.as_deref());
+        LatencySummary::of(&run)
+            .with_context(|| format!("latency run {name}: no request succeeded"))
+    }
+
+    /// `options.connections` parallel clients for `options.duration`.
+    fn throughput(
+        &self,
+        target: &Target<'_>,
+        authorization: Option<HeaderValue>,
+    ) -> anyhow::Result<ThroughputSummary> {
+        let (name, options) = (target.name, self.options);
+        eprintln!(
+            "xtask: throughput {name}: {} connections for {} s",
+            options.connections,
+            options.duration.as_secs()
+        );
+        let run = on_worker(
+            self.load_runtime,
+            load::throughput(
+                target.addr,
+                authorization,
+                options.connections,
+                options.duration,
+            ),
+        )?
+        .with_context(|| format!("throughput run {name}"))?;
+        report_first_error(name, run.first_error.as_deref());
+        Ok(ThroughputSummary::of(&run))
+    }
 }
 
 fn report_first_error(run: &str, first_error: Option<&str>) {

@@ -1,5 +1,6 @@
 //! The benchmark's figures: percentiles from raw latencies, the human-readable report printed
-//! to stdout, and the same figures as JSON for `target/bench/report.json`.
+//! to stdout (one row per target measured), the goals of the gateway read against the plain
+//! proxy anchor, and the same figures as JSON for `target/bench/report.json`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,13 +8,18 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::load::{LatencyRun, ThroughputRun};
+use super::wrk::WrkRun;
 
-/// Added p50 latency the gateway aims to stay under, in microseconds.
-const ADDED_P50_TARGET_US: f64 = 60.0;
-/// Gateway throughput the gateway aims to reach, in requests per second.
-const THROUGHPUT_TARGET_RPS: f64 = 25_000.0;
-/// Peak resident memory the gateway aims to stay under, in MiB.
-const PEAK_RSS_TARGET_MIB: f64 = 40.0;
+/// Gateway throughput at least this share of the plain proxy's.
+const THROUGHPUT_VS_PROXY_MIN: f64 = 0.5;
+/// Gateway p50 at one connection at most the proxy's plus this, in microseconds.
+const P50_OVER_PROXY_MAX_US: f64 = 30.0;
+/// Gateway p99 at one connection at most this multiple of the proxy's.
+const P99_VS_PROXY_MAX: f64 = 2.0;
+/// Peak resident memory the gateway stays under, in MiB.
+const PEAK_RSS_MAX_MIB: f64 = 40.0;
+/// The built-in and the external load generator agree within this share.
+const GENERATORS_AGREE_WITHIN: f64 = 0.2;
 
 /// p50 and p99 of one latency run.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +91,89 @@ impl ThroughputSummary {
     }
 }
 
+/// What was measured of one target: straight to the upstream, the proxy anchor, or the
+/// gateway in one configuration.
+#[derive(Debug, Clone)]
+pub struct TargetFigures {
+    /// What this target is ("direct", "nginx proxy", "gateway (...)").
+    pub name: String,
+    /// Whether it is the gateway (the goals apply to it).
+    pub is_gateway: bool,
+    /// Latency at one connection.
+    pub latency: LatencySummary,
+    /// Throughput with the built-in load generator.
+    pub throughput: ThroughputSummary,
+    /// Throughput with wrk, when installed.
+    pub wrk: Option<WrkRun>,
+    /// CPU time (user + system) of the target's processes per request of the built-in
+    /// throughput run, in microseconds; none for the upstream, which shares this process.
+    pub cpu_us_per_request: Option<f64>,
+    /// Peak resident memory (`VmHWM`), in KiB, for the gateway.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl TargetFigures {
+    fn peak_rss_mib(&self) -> Option<f64> {
+        self.peak_rss_kib.map(|kib| kib as f64 / 1024.0)
+    }
+
+    /// wrk's rate over the built-in generator's, when both ran.
+    fn generator_ratio(&self) -> Option<f64> {
+        let wrk = self.wrk?;
+        (self.throughput.requests_per_second > 0.0)
+            .then(|| wrk.requests_per_second / self.throughput.requests_per_second)
+    }
+
+    fn errors(&self) -> u64 {
+        self.latency.errors + self.throughput.errors + self.wrk.map_or(0, |w| w.errors)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "latency": self.latency.json(),
+            "throughput": self.throughput.json(),
+            "wrk_requests_per_second": self.wrk.map(|w| w.requests_per_second.round()),
+            "wrk_errors": self.wrk.map(|w| w.errors),
+            "generators_ratio": self.generator_ratio().map(round2),
+            "cpu_us_per_request": self.cpu_us_per_request.map(round1),
+            "peak_rss_kib": self.peak_rss_kib,
+            "peak_rss_mib": self.peak_rss_mib().map(round1),
+        })
+    }
+}
+
+/// A gateway target read against the proxy anchor: the goals of issue 15.
+#[derive(Debug, Clone, Copy)]
+struct Goals {
+    throughput_vs_proxy: f64,
+    p50_over_proxy_us: f64,
+    p99_vs_proxy: f64,
+}
+
+impl Goals {
+    fn of(gateway: &TargetFigures, proxy: &TargetFigures) -> Self {
+        Self {
+            throughput_vs_proxy: gateway.throughput.requests_per_second
+                / proxy.throughput.requests_per_second.max(f64::MIN_POSITIVE),
+            p50_over_proxy_us: gateway.latency.p50_us - proxy.latency.p50_us,
+            p99_vs_proxy: gateway.latency.p99_us / proxy.latency.p99_us.max(f64::MIN_POSITIVE),
+        }
+    }
+
+    fn json(&self, gateway: &TargetFigures) -> serde_json::Value {
+        json!({
+            "throughput_vs_proxy": round2(self.throughput_vs_proxy),
+            "throughput_met": self.throughput_vs_proxy >= THROUGHPUT_VS_PROXY_MIN,
+            "p50_over_proxy_us": round1(self.p50_over_proxy_us),
+            "p50_met": self.p50_over_proxy_us <= P50_OVER_PROXY_MAX_US,
+            "p99_vs_proxy": round2(self.p99_vs_proxy),
+            "p99_met": self.p99_vs_proxy <= P99_VS_PROXY_MAX,
+            "peak_rss_met": gateway.peak_rss_mib().map(|mib| mib < PEAK_RSS_MAX_MIB),
+        })
+    }
+}
+
 /// Everything the benchmark measured.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -94,42 +183,23 @@ pub struct Report {
     pub connections: usize,
     /// Length of each throughput run, in seconds.
     pub duration_secs: u64,
-    /// CPUs the machine offers to all three processes together.
+    /// CPUs the machine offers to all processes together.
     pub cpus: usize,
-    /// Latency at one connection, straight to the upstream.
-    pub direct_latency: LatencySummary,
-    /// Latency at one connection, through the gateway.
-    pub gateway_latency: LatencySummary,
-    /// Throughput straight to the upstream (the reference).
-    pub direct_throughput: ThroughputSummary,
-    /// Throughput through the gateway.
-    pub gateway_throughput: ThroughputSummary,
-    /// The gateway's peak resident memory (`VmHWM`), in KiB.
-    pub gateway_peak_rss_kib: u64,
+    /// Every target, the upstream direct first.
+    pub targets: Vec<TargetFigures>,
+    /// What was skipped, and why.
+    pub notes: Vec<String>,
 }
 
 impl Report {
-    /// Gateway p50 minus direct p50, in microseconds.
-    pub fn added_p50_us(&self) -> f64 {
-        self.gateway_latency.p50_us - self.direct_latency.p50_us
-    }
-
-    /// Gateway p99 minus direct p99, in microseconds.
-    pub fn added_p99_us(&self) -> f64 {
-        self.gateway_latency.p99_us - self.direct_latency.p99_us
-    }
-
-    /// The gateway's peak resident memory, in MiB.
-    pub fn gateway_peak_rss_mib(&self) -> f64 {
-        self.gateway_peak_rss_kib as f64 / 1024.0
-    }
-
     /// Failed requests over all runs.
     pub fn errors(&self) -> u64 {
-        self.direct_latency.errors
-            + self.gateway_latency.errors
-            + self.direct_throughput.errors
-            + self.gateway_throughput.errors
+        self.targets.iter().map(TargetFigures::errors).sum()
+    }
+
+    /// The plain proxy anchor, when it ran.
+    fn proxy(&self) -> Option<&TargetFigures> {
+        self.targets.iter().find(|t| t.name == super::PROXY_TARGET)
     }
 
     /// The report for people.
@@ -137,91 +207,101 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "switchyard bench (release build, loopback, {} cores shared by upstream, gateway and \
-             load generator)",
-            self.cpus
-        );
-        let _ = writeln!(out, "latency @1 connection, {} requests", self.requests);
-        let _ = writeln!(out, "{}", latency_line("direct", &self.direct_latency));
-        let _ = writeln!(out, "{}", latency_line("gateway", &self.gateway_latency));
-        let _ = writeln!(
-            out,
-            "  added    p50 {:>5.0} us   p99 {:>5.0} us      (target p50 <= {ADDED_P50_TARGET_US} us)",
-            self.added_p50_us(),
-            self.added_p99_us()
+            "switchyard bench (release build, loopback, {} cores shared by upstream, target and \
+             load generator; latency at 1 connection over {} requests, throughput at {} \
+             connections for {} s)",
+            self.cpus, self.requests, self.connections, self.duration_secs
         );
         let _ = writeln!(
             out,
-            "throughput @{} connections, {} s",
-            self.connections, self.duration_secs
+            "  {:<36} {:>7} {:>7} {:>8} {:>9} {:>9} {:>8}",
+            "target", "p50 us", "p99 us", "req/s", "wrk req/s", "CPU us/rq", "RSS MiB"
         );
-        let _ = writeln!(
-            out,
-            "{}",
-            throughput_line("direct", &self.direct_throughput, "")
-        );
-        let target = format!("          (target >= {THROUGHPUT_TARGET_RPS} req/s)");
-        let _ = writeln!(
-            out,
-            "{}",
-            throughput_line("gateway", &self.gateway_throughput, &target)
-        );
-        let _ = writeln!(
-            out,
-            "peak RSS of the gateway: {:.1} MiB            (target < {PEAK_RSS_TARGET_MIB} MiB)",
-            self.gateway_peak_rss_mib()
-        );
+        for target in &self.targets {
+            let optional = |value: Option<f64>, precision: usize| {
+                value.map_or_else(|| "-".to_owned(), |v| format!("{v:.precision$}"))
+            };
+            let _ = write!(
+                out,
+                "  {:<36} {:>7.0} {:>7.0} {:>8.0} {:>9} {:>9} {:>8}",
+                target.name,
+                target.latency.p50_us,
+                target.latency.p99_us,
+                target.throughput.requests_per_second,
+                optional(target.wrk.map(|w| w.requests_per_second), 0),
+                optional(target.cpu_us_per_request, 1),
+                optional(target.peak_rss_mib(), 1),
+            );
+            if target.errors() > 0 {
+                let _ = write!(out, "  ({} errors)", target.errors());
+            }
+            out.push('\n');
+        }
+        if let Some(proxy) = self.proxy() {
+            let _ = writeln!(
+                out,
+                "goals against the proxy: throughput >= {THROUGHPUT_VS_PROXY_MIN}x, p50 <= +{P50_OVER_PROXY_MAX_US} us, \
+                 p99 <= {P99_VS_PROXY_MAX}x, peak RSS < {PEAK_RSS_MAX_MIB} MiB"
+            );
+            for gateway in self.targets.iter().filter(|t| t.is_gateway) {
+                let goals = Goals::of(gateway, proxy);
+                let _ = writeln!(
+                    out,
+                    "  {:<36} {:.2}x  {:+.0} us  {:.2}x",
+                    gateway.name,
+                    goals.throughput_vs_proxy,
+                    goals.p50_over_proxy_us,
+                    goals.p99_vs_proxy
+                );
+            }
+        }
+        for target in &self.targets {
+            if let Some(ratio) = target.generator_ratio()
+                && (ratio - 1.0).abs() > GENERATORS_AGREE_WITHIN
+            {
+                let _ = writeln!(
+                    out,
+                    "note: for {}, wrk and the built-in generator differ by more than {:.0} % ({ratio:.2}x)",
+                    target.name,
+                    GENERATORS_AGREE_WITHIN * 100.0
+                );
+            }
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         out
     }
 
     /// The report for machines.
     pub fn json(&self) -> serde_json::Value {
+        let goals: serde_json::Map<String, serde_json::Value> = self
+            .proxy()
+            .map(|proxy| {
+                self.targets
+                    .iter()
+                    .filter(|t| t.is_gateway)
+                    .map(|g| (g.name.clone(), Goals::of(g, proxy).json(g)))
+                    .collect()
+            })
+            .unwrap_or_default();
         json!({
             "requests": self.requests,
             "connections": self.connections,
             "duration_secs": self.duration_secs,
             "cpus": self.cpus,
-            "latency": {
-                "direct": self.direct_latency.json(),
-                "gateway": self.gateway_latency.json(),
-                "added_p50_us": round1(self.added_p50_us()),
-                "added_p99_us": round1(self.added_p99_us()),
+            "targets": self.targets.iter().map(TargetFigures::json).collect::<Vec<_>>(),
+            "goals": {
+                "throughput_vs_proxy_min": THROUGHPUT_VS_PROXY_MIN,
+                "p50_over_proxy_max_us": P50_OVER_PROXY_MAX_US,
+                "p99_vs_proxy_max": P99_VS_PROXY_MAX,
+                "peak_rss_max_mib": PEAK_RSS_MAX_MIB,
+                "generators_agree_within": GENERATORS_AGREE_WITHIN,
+                "by_target": goals,
             },
-            "throughput": {
-                "direct": self.direct_throughput.json(),
-                "gateway": self.gateway_throughput.json(),
-            },
-            "gateway_peak_rss_kib": self.gateway_peak_rss_kib,
-            "gateway_peak_rss_mib": round1(self.gateway_peak_rss_mib()),
-            "targets": {
-                "added_p50_us_max": ADDED_P50_TARGET_US,
-                "gateway_requests_per_second_min": THROUGHPUT_TARGET_RPS,
-                "gateway_peak_rss_mib_max": PEAK_RSS_TARGET_MIB,
-                "added_p50_met": self.added_p50_us() <= ADDED_P50_TARGET_US,
-                "throughput_met":
-                    self.gateway_throughput.requests_per_second >= THROUGHPUT_TARGET_RPS,
-                "peak_rss_met": self.gateway_peak_rss_mib() < PEAK_RSS_TARGET_MIB,
-            },
+            "notes": self.notes,
         })
     }
-}
-
-fn latency_line(name: &str, latency: &LatencySummary) -> String {
-    let mut line = format!(
-        "  {name:<8} p50 {:>5.0} us   p99 {:>5.0} us",
-        latency.p50_us, latency.p99_us
-    );
-    if latency.errors > 0 {
-        let _ = write!(line, "      ({} errors)", latency.errors);
-    }
-    line
-}
-
-fn throughput_line(name: &str, throughput: &ThroughputSummary, suffix: &str) -> String {
-    format!(
-        "  {name:<8} {:>6.0} req/s  ({} errors){suffix}",
-        throughput.requests_per_second, throughput.errors
-    )
 }
 
 /// The nearest-rank percentile `quantile` (0 to 1) of ascending `sorted`; `None` if empty.
@@ -236,6 +316,10 @@ fn micros(duration: Duration) -> f64 {
 
 pub fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

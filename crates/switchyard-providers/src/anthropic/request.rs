@@ -2,7 +2,13 @@
 //! <https://docs.anthropic.com/en/api/messages> defines it: system and developer messages
 //! become `system`, tool calls and tool results become `tool_use` and `tool_result` blocks,
 //! images become `image` blocks, and consecutive turns of one role are merged, since the API
-//! wants user and assistant turns to alternate.
+//! wants user and assistant turns to alternate. An assistant message's LiteLLM
+//! `thinking_blocks` (<https://docs.litellm.ai/docs/reasoning_content>) go back as the
+//! `thinking` / `redacted_thinking` blocks they were, first in the turn, as extended thinking
+//! with tool use requires
+//! (<https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking>). Extended
+//! thinking is asked for with LiteLLM's `thinking` parameter, passed on as it came, or with
+//! `reasoning_effort`, which becomes a thinking budget as LiteLLM maps it.
 
 use serde_json::{Value, json};
 use switchyard_wire::anthropic::{
@@ -11,9 +17,12 @@ use switchyard_wire::anthropic::{
 };
 use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionDefinition, MessageContent, Role, Stop,
+    ThinkingBlock,
 };
 
-use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
+use crate::translate::{
+    RequestedFormat, portable_tool_call_id, requested_format, requested_thinking,
+};
 use crate::{ErrorClass, ProviderError};
 
 /// `max_tokens` when the client names no limit; the Messages API requires one.
@@ -31,6 +40,7 @@ pub fn to_messages_request(
         ));
     }
     let structured = structured_output(&request)?;
+    let thinking_option = thinking(&request)?;
     if structured == StructuredOutput::JsonTool
         && (request.tools.as_ref().is_some_and(|t| !t.is_empty()) || request.tool_choice.is_some())
     {
@@ -95,6 +105,14 @@ pub fn to_messages_request(
             .collect()
     });
     let mut extra = Extra::new();
+    let thinking_budget = match thinking_option {
+        Some(thinking) => {
+            let budget = thinking.get("budget_tokens").and_then(Value::as_u64);
+            extra.insert("thinking".to_owned(), thinking);
+            budget
+        }
+        None => None,
+    };
     match structured {
         StructuredOutput::None => {}
         StructuredOutput::OutputFormat(config) => {
@@ -111,10 +129,15 @@ pub fn to_messages_request(
     Ok(MessagesRequest {
         model: model.to_owned(),
         messages: turns.into_iter().map(compact).collect(),
+        // The limit counts the thinking too and must be above its budget: without one, the
+        // default answer room comes on top of the budget.
         max_tokens: request
             .max_completion_tokens
             .or(request.max_tokens)
-            .unwrap_or(DEFAULT_MAX_TOKENS),
+            .unwrap_or_else(|| {
+                let budget = thinking_budget.and_then(|b| u32::try_from(b).ok());
+                DEFAULT_MAX_TOKENS.saturating_add(budget.unwrap_or(0))
+            }),
         system: match system.len() {
             0 => None,
             1 => system.pop().map(SystemPrompt::Text),
@@ -138,6 +161,40 @@ pub fn to_messages_request(
         }),
         extra,
     })
+}
+
+/// LiteLLM's thinking budgets for `reasoning_effort` on Anthropic models: `minimal` and `low`
+/// 1024 tokens (Anthropic's least), `medium` 2048, `high` 4096 (LiteLLM's
+/// `DEFAULT_REASONING_EFFORT_*_THINKING_BUDGET`, <https://docs.litellm.ai/docs/reasoning_content>).
+fn effort_budget(effort: &str) -> Option<u32> {
+    match effort {
+        "minimal" | "low" => Some(1024),
+        "medium" => Some(2048),
+        "high" => Some(4096),
+        _ => None,
+    }
+}
+
+/// The `thinking` option to send: the request's own `thinking` (LiteLLM's parameter, in
+/// Anthropic's shape `{"type": "enabled", "budget_tokens"}`) as it came, else one made from
+/// `reasoning_effort`; `none` asks for no thinking, an unknown effort is refused.
+fn thinking(request: &ChatRequest) -> Result<Option<Value>, ProviderError> {
+    if let Some(thinking) = requested_thinking(request)? {
+        return Ok(Some(thinking));
+    }
+    match request.extra.value("reasoning_effort") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(effort)) if effort == "none" => Ok(None),
+        Some(Value::String(effort)) => match effort_budget(&effort) {
+            Some(budget) => Ok(Some(json!({"type": "enabled", "budget_tokens": budget}))),
+            None => Err(bad_request(format!(
+                "`reasoning_effort` `{effort}` is not one of none, minimal, low, medium, high"
+            ))),
+        },
+        Some(other) => Err(bad_request(format!(
+            "`reasoning_effort` must be a string, not {other}"
+        ))),
+    }
 }
 
 /// The name of the tool a `json_object` answer is forced through; its input is the answer.
@@ -289,7 +346,12 @@ fn image_source(url: &str) -> Result<ImageSource, ProviderError> {
 }
 
 fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderError> {
-    let mut blocks = Vec::new();
+    let mut blocks: Vec<ContentBlock> = ThinkingBlock::read(&message.extra)
+        .map_err(|e| bad_request(format!("an assistant message's `thinking_blocks`: {e}")))?
+        .into_iter()
+        .flatten()
+        .map(thinking_block)
+        .collect();
     if let Some(content) = message.content {
         let text = content.joined_text();
         if !text.is_empty() {
@@ -316,6 +378,23 @@ fn assistant_blocks(message: ChatMessage) -> Result<Vec<ContentBlock>, ProviderE
         });
     }
     Ok(blocks)
+}
+
+/// A thinking block as the Messages API takes it back.
+fn thinking_block(block: ThinkingBlock) -> ContentBlock {
+    match block {
+        ThinkingBlock::Thinking {
+            thinking,
+            signature,
+        } => ContentBlock::Thinking {
+            thinking,
+            signature,
+            extra: Extra::new(),
+        },
+        ThinkingBlock::RedactedThinking { data } => {
+            ContentBlock::Other(json!({"type": "redacted_thinking", "data": data}))
+        }
+    }
 }
 
 fn tool_result(message: ChatMessage) -> Result<ContentBlock, ProviderError> {
@@ -439,6 +518,77 @@ mod tests {
                 "metadata": {"user_id": "u-42"}
             })
         );
+    }
+
+    // "Preserving thinking blocks" with tool use
+    // (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking): the assistant
+    // turn that called the tool starts with its thinking blocks, unchanged; the chat message
+    // carries them as LiteLLM's `thinking_blocks` (https://docs.litellm.ai/docs/reasoning_content).
+    #[test]
+    fn an_assistant_message_s_thinking_blocks_lead_its_turn_unchanged() {
+        let sent = translate(json!({
+            "model": "m",
+            "thinking": {"type": "enabled", "budget_tokens": 2000},
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": null,
+                 "reasoning_content": "Need the weather tool.",
+                 "thinking_blocks": [
+                    {"type": "thinking", "thinking": "Need the weather tool.", "signature": "c2lnLTE="},
+                    {"type": "redacted_thinking", "data": "EmwKAhgB"}
+                 ],
+                 "tool_calls": [{"id": "toolu_1", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "toolu_1", "content": "15C"}
+            ]
+        }))
+        .expect("translates");
+        assert_eq!(
+            sent["messages"][1],
+            json!({"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Need the weather tool.", "signature": "c2lnLTE="},
+                {"type": "redacted_thinking", "data": "EmwKAhgB"},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+            ]})
+        );
+        assert_eq!(
+            sent["thinking"],
+            json!({"type": "enabled", "budget_tokens": 2000})
+        );
+        assert_eq!(sent["max_tokens"], DEFAULT_MAX_TOKENS + 2000);
+        let malformed = translate(json!({"model": "m", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "x", "thinking_blocks": [{"type": "thinking", "signature": 1}]}
+        ]}))
+        .expect_err("refused");
+        assert_eq!(malformed.class, ErrorClass::BadRequest);
+    }
+
+    // `reasoning_effort` as LiteLLM maps it for Anthropic
+    // (https://docs.litellm.ai/docs/reasoning_content): a thinking budget.
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_budget() {
+        let user = json!([{"role": "user", "content": "hi"}]);
+        for (effort, budget) in [("low", 1024), ("medium", 2048), ("high", 4096)] {
+            let sent = translate(
+                json!({"model": "m", "messages": user, "reasoning_effort": effort,
+                "max_tokens": 9000}),
+            )
+            .expect("translates");
+            assert_eq!(
+                sent["thinking"],
+                json!({"type": "enabled", "budget_tokens": budget}),
+                "{effort}"
+            );
+            assert_eq!(sent["max_tokens"], 9000);
+        }
+        let none = translate(json!({"model": "m", "messages": user, "reasoning_effort": "none"}))
+            .expect("translates");
+        assert!(none.get("thinking").is_none());
+        assert!(none.get("reasoning_effort").is_none());
+        let err = translate(json!({"model": "m", "messages": user, "reasoning_effort": "extreme"}))
+            .expect_err("refused");
+        assert_eq!(err.class, ErrorClass::BadRequest);
     }
 
     // `max_tokens` is required: https://docs.anthropic.com/en/api/messages.

@@ -1,12 +1,14 @@
 //! Anthropic Messages response -> OpenAI chat completion: text blocks joined into the message,
-//! `tool_use` blocks as tool calls, thinking as `reasoning_content`, the stop reason as a
-//! finish reason, and usage with cached prompt tokens counted in.
+//! `tool_use` blocks as tool calls, thinking as `reasoning_content` with the signed blocks
+//! (thinking and redacted thinking) as LiteLLM's `thinking_blocks`
+//! (<https://docs.litellm.ai/docs/reasoning_content>), the stop reason as a finish reason, and
+//! usage with cached prompt tokens counted in.
 
 use serde_json::Value;
 use switchyard_wire::anthropic::{ContentBlock, MessagesResponse};
 use switchyard_wire::{
     ChatMessage, ChatResponse, Choice, Extra, FunctionCall, MessageContent, PromptTokensDetails,
-    Role, ToolCall, Usage,
+    Role, ThinkingBlock, ToolCall, Usage,
 };
 
 use super::request::JSON_OBJECT_TOOL;
@@ -18,12 +20,24 @@ use crate::unix_now;
 pub fn to_chat_response(response: MessagesResponse, json_tool: bool) -> ChatResponse {
     let mut text = String::new();
     let mut thinking = String::new();
+    let mut thinking_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     let mut answered_as_json = false;
     for block in response.content {
         match block {
             ContentBlock::Text { text: more, .. } => text.push_str(&more),
-            ContentBlock::Thinking { thinking: more, .. } => thinking.push_str(&more),
+            ContentBlock::Thinking {
+                thinking: more,
+                signature,
+                ..
+            } => {
+                thinking.push_str(&more);
+                thinking_blocks.push(ThinkingBlock::Thinking {
+                    thinking: more,
+                    signature,
+                });
+            }
+            ContentBlock::Other(block) => thinking_blocks.extend(redacted_thinking(block)),
             ContentBlock::ToolUse { name, input, .. } if json_tool && name == JSON_OBJECT_TOOL => {
                 // The JSON object replaces any words the model put before it.
                 text = input.to_string();
@@ -46,6 +60,7 @@ pub fn to_chat_response(response: MessagesResponse, json_tool: bool) -> ChatResp
     if !thinking.is_empty() {
         extra.insert("reasoning_content".to_owned(), Value::String(thinking));
     }
+    ThinkingBlock::write(&mut extra, &thinking_blocks);
     let content = if text.is_empty() && !tool_calls.is_empty() {
         None
     } else {
@@ -84,6 +99,15 @@ pub fn to_chat_response(response: MessagesResponse, json_tool: bool) -> ChatResp
         usage: Some(usage),
         system_fingerprint: None,
         extra: Extra::new(),
+    }
+}
+
+/// A `redacted_thinking` block (`{"type": "redacted_thinking", "data"}`) as a thinking block
+/// to give back; `None` for blocks of other types.
+pub fn redacted_thinking(block: Value) -> Option<ThinkingBlock> {
+    match serde_json::from_value(block) {
+        Ok(redacted @ ThinkingBlock::RedactedThinking { .. }) => Some(redacted),
+        _ => None,
     }
 }
 
@@ -216,6 +240,40 @@ mod tests {
                 .function
                 .arguments,
             "{}"
+        );
+    }
+
+    // Fixture thinking_response.json: a thinking block with its signature and a redacted one
+    // (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking), kept as
+    // LiteLLM's `thinking_blocks` (https://docs.litellm.ai/docs/reasoning_content).
+    #[test]
+    fn thinking_and_redacted_thinking_are_kept_signed_as_thinking_blocks() {
+        let answer = fixture(include_str!(
+            "../../tests/fixtures/anthropic/thinking_response.json"
+        ));
+        let message = serde_json::to_value(&answer.choices[0].message).expect("serializes");
+        assert_eq!(message["content"], "Based on my analysis...");
+        assert_eq!(
+            message["reasoning_content"],
+            "Let me analyze this step by step..."
+        );
+        assert_eq!(
+            message["thinking_blocks"],
+            json!([
+                {"type": "thinking", "thinking": "Let me analyze this step by step...",
+                 "signature": "WaUjzkypQ2mUEVM36O2TxuC06KN8xyfbJwyem2dw3URve/op91XWHOEBLLqIOMfFG/UvLEczmEsUjavL...."},
+                {"type": "redacted_thinking",
+                 "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB8URj2pabXQZ8qfSW2DJCZO"}
+            ])
+        );
+        let plain = fixture(include_str!(
+            "../../tests/fixtures/anthropic/text_response.json"
+        ));
+        assert!(
+            !plain.choices[0]
+                .message
+                .extra
+                .contains_key("thinking_blocks")
         );
     }
 

@@ -1,7 +1,9 @@
 //! Anthropic stream events -> OpenAI chat chunks, one event at a time as they arrive, following
 //! the event flow of <https://docs.anthropic.com/en/docs/build-with-claude/streaming>:
 //! `message_start` gives the role chunk, text and `input_json_delta` deltas become content and
-//! tool-call argument chunks, `message_delta` the finish reason, and `message_stop` a final
+//! tool-call argument chunks, thinking (`thinking_delta`, `signature_delta`, `redacted_thinking`
+//! blocks) `reasoning_content` with the fragment each adds to LiteLLM's `thinking_blocks`
+//! ([`switchyard_wire::thinking`]), `message_delta` the finish reason, and `message_stop` a final
 //! usage chunk with no choices. `ping` and event types added after this adapter are skipped; an
 //! `error` event, or an upstream that closes before `message_stop`, ends the stream in an error.
 
@@ -12,12 +14,12 @@ use serde_json::Value;
 use sse_stream::SseByteStream;
 use switchyard_wire::anthropic::{BlockDelta, ContentBlock, StreamEvent};
 use switchyard_wire::{
-    ChatChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, Role, ToolCallDelta,
+    ChatChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, Role, ThinkingBlock, ToolCallDelta,
 };
 
 use super::error::classify;
 use super::request::JSON_OBJECT_TOOL;
-use super::response::{finish_reason, usage};
+use super::response::{finish_reason, redacted_thinking, usage};
 use crate::openai::stream_error;
 use crate::{ChunkStream, ErrorClass, ProviderError, unix_now};
 
@@ -185,9 +187,17 @@ impl Translator {
     fn on_block_start(&mut self, index: u32, block: ContentBlock) -> Step {
         match block {
             ContentBlock::Text { text, .. } if !text.is_empty() => Step::Chunk(self.text(text)),
-            ContentBlock::Thinking { thinking, .. } if !thinking.is_empty() => {
-                Step::Chunk(self.reasoning(thinking))
+            ContentBlock::Thinking {
+                thinking,
+                signature,
+                ..
+            } if !thinking.is_empty() || signature.as_deref().is_some_and(|s| !s.is_empty()) => {
+                Step::Chunk(self.reasoning(thinking, signature))
             }
+            ContentBlock::Other(block) => match redacted_thinking(block) {
+                Some(redacted) => Step::Chunk(self.thinking_block(Delta::default(), redacted)),
+                None => Step::Skip,
+            },
             ContentBlock::ToolUse { name, input, .. }
                 if self.json_tool && name == JSON_OBJECT_TOOL =>
             {
@@ -226,7 +236,10 @@ impl Translator {
         match delta {
             BlockDelta::TextDelta { text } if !text.is_empty() => Step::Chunk(self.text(text)),
             BlockDelta::ThinkingDelta { thinking } if !thinking.is_empty() => {
-                Step::Chunk(self.reasoning(thinking))
+                Step::Chunk(self.reasoning(thinking, None))
+            }
+            BlockDelta::SignatureDelta { signature } if !signature.is_empty() => {
+                Step::Chunk(self.reasoning(String::new(), Some(signature)))
             }
             BlockDelta::InputJsonDelta { partial_json }
                 if !partial_json.is_empty() && self.json_block == Some(index) =>
@@ -262,11 +275,29 @@ impl Translator {
         self.chunk(delta, None)
     }
 
-    fn reasoning(&self, thinking: String) -> ChatChunk {
+    /// More thinking text, as `reasoning_content`, and as the fragment it adds to the open
+    /// thinking block (with the block's `signature` when that is what came).
+    fn reasoning(&self, thinking: String, signature: Option<String>) -> ChatChunk {
         let mut delta = Delta::default();
-        delta
-            .extra
-            .insert("reasoning_content".to_owned(), Value::String(thinking));
+        if !thinking.is_empty() {
+            delta.extra.insert(
+                "reasoning_content".to_owned(),
+                Value::String(thinking.clone()),
+            );
+        }
+        let signature = signature.filter(|s| !s.is_empty());
+        self.thinking_block(
+            delta,
+            ThinkingBlock::Thinking {
+                thinking,
+                signature,
+            },
+        )
+    }
+
+    /// `delta` carrying `fragment` as its `thinking_blocks`.
+    fn thinking_block(&self, mut delta: Delta, fragment: ThinkingBlock) -> ChatChunk {
+        ThinkingBlock::write(&mut delta.extra, &[fragment]);
         self.chunk(delta, None)
     }
 
@@ -492,6 +523,74 @@ mod tests {
     }
 
     use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+    use switchyard_wire::ThinkingAssembler;
+
+    // Fixture stream_thinking.sse ("Streaming request with extended thinking",
+    // https://docs.anthropic.com/en/docs/build-with-claude/streaming): the thinking streams as
+    // `reasoning_content`, and the deltas' `thinking_blocks` fragments join into the signed
+    // block (LiteLLM's shape: https://docs.litellm.ai/docs/reasoning_content).
+    #[tokio::test]
+    async fn streamed_thinking_carries_its_signature_in_thinking_block_fragments() {
+        let chunks = ok(replay(include_str!(
+            "../../tests/fixtures/anthropic/stream_thinking.sse"
+        ))
+        .await);
+        let reasoning: String = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter_map(|c| c.delta.extra.get("reasoning_content")?.as_str())
+            .collect();
+        let thought = "Let me solve this step by step:\n\n1. First break down 27 * 453\n2. 453 = 400 + 50 + 3";
+        assert_eq!(reasoning, thought);
+        let mut assembler = ThinkingAssembler::default();
+        for choice in chunks.iter().flat_map(|c| &c.choices) {
+            assembler.push_from(&choice.delta.extra);
+        }
+        assert_eq!(
+            assembler.into_blocks(),
+            [ThinkingBlock::Thinking {
+                thinking: thought.to_owned(),
+                signature: Some("EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+N7Tr0TGSEAKN0G3e0fk3XOtqKBBZ2jzY+wM2vhpxWATl6MrsVqzt7gqBKsuDT6Y8ueZCjoGpTwgxRWe15ncT4kfsZSqHRPEmfQzvY3vJ3H0Kl+8YD7JS0Nq1w8zrvgm9qsH0cZ9Fr/I+vsbGL0bPWw=".to_owned()),
+            }]
+        );
+        let text: String = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter_map(|c| c.delta.content.as_deref())
+            .collect();
+        assert_eq!(text, "27 * 453 = 12,231");
+    }
+
+    // A `redacted_thinking` block arrives whole in its content_block_start
+    // (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+    #[test]
+    fn a_redacted_thinking_block_is_one_whole_fragment() {
+        let mut translator = Translator::default();
+        translator.on_event(
+            serde_json::from_value(json!({"type": "message_start", "message": {"id": "msg_1",
+                "type": "message", "role": "assistant", "content": [], "model": "claude",
+                "usage": {"input_tokens": 3, "output_tokens": 1}}}))
+            .expect("event"),
+        );
+        let step = translator.on_event(
+            serde_json::from_value(json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "redacted_thinking", "data": "EmwKAhgB"}}))
+            .expect("event"),
+        );
+        let Step::Chunk(chunk) = step else {
+            panic!("a chunk: {step:?}")
+        };
+        assert_eq!(
+            chunk.choices[0].delta.extra["thinking_blocks"],
+            json!([{"type": "redacted_thinking", "data": "EmwKAhgB"}])
+        );
+        assert!(
+            !chunk.choices[0]
+                .delta
+                .extra
+                .contains_key("reasoning_content")
+        );
+    }
 
     // Fixture stream_parallel_tool_use.sse: two tool_use blocks after a text block; each
     // becomes its own OpenAI tool call (index 0 and 1, not the block indexes 1 and 2), its

@@ -1,30 +1,39 @@
 //! OpenAI chat requests translated into Converse requests
 //! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_RequestSyntax>):
 //! system prompts, turns and their content blocks, tool calls and results, inference settings
-//! and tools.
+//! and tools. LiteLLM's `thinking` parameter goes to Anthropic's models as
+//! `additionalModelRequestFields.thinking`, and an assistant message's `thinking_blocks`
+//! (<https://docs.litellm.ai/docs/reasoning_content>) go back first in its turn as
+//! `reasoningContent` blocks (`reasoningText` with its `signature`, or `redactedContent`), as
+//! extended thinking with tool use requires
+//! (<https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html>).
 //!
 //! Turns of the same role in a row are merged, since Bedrock wants `user` and `assistant` to
 //! alternate (the results of parallel tool calls, for one, arrive as several `tool` messages).
 //! Converse has no equivalent of `user`, `seed`, `presence_penalty`, `frequency_penalty`,
-//! `logit_bias`, `logprobs`, `parallel_tool_calls`, `reasoning_effort`, `metadata`, `store`,
+//! `logit_bias`, `logprobs`, `parallel_tool_calls`, `reasoning_effort` (which would ask every
+//! model, not only Anthropic's, for thinking), `metadata`, `store`,
 //! a function's `strict` flag or any other field kept in `extra`: those are dropped. What would
 //! change the answer's shape if dropped (`n` above 1, a `json_object` `response_format`) is refused, as is
 //! everything else a client can get wrong, as an [`ErrorClass::BadRequest`] before anything is
 //! sent.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, FunctionDefinition as OpenAiFunction, MessageContent,
-    Role, Stop, Tool as OpenAiTool,
+    Role, Stop, ThinkingBlock, Tool as OpenAiTool,
 };
 
 use super::wire::{
     ContentBlock, ConverseRequest, Empty, ImageBlock, ImageSource, InferenceConfiguration,
     JsonSchemaDefinition, Message, OutputConfig, OutputFormat, OutputFormatStructure,
-    SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
-    ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
+    ReasoningContentBlock, ReasoningText, SpecificToolChoice, SystemContentBlock, Tool, ToolChoice,
+    ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolSpecification,
+    ToolUseBlock,
 };
-use crate::translate::{RequestedFormat, portable_tool_call_id, requested_format};
+use crate::translate::{
+    RequestedFormat, portable_tool_call_id, requested_format, requested_thinking,
+};
 use crate::{ErrorClass, ProviderError};
 
 const USER: &str = "user";
@@ -38,6 +47,8 @@ pub fn converse_request(request: &ChatRequest) -> Result<ConverseRequest, Provid
         ));
     }
     let output_config = output_config(request)?;
+    let additional_model_request_fields =
+        requested_thinking(request)?.map(|thinking| json!({ "thinking": thinking }));
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     for message in &request.messages {
@@ -67,6 +78,7 @@ pub fn converse_request(request: &ChatRequest) -> Result<ConverseRequest, Provid
         inference_config: inference_config(request),
         tool_config: tool_config(request, has_tool_blocks)?,
         output_config,
+        additional_model_request_fields,
     })
 }
 
@@ -208,9 +220,14 @@ fn image(url: &str) -> Result<ImageBlock, ProviderError> {
     })
 }
 
-/// An assistant turn: its text, then one `toolUse` block per tool call.
+/// An assistant turn: its reasoning blocks, its text, then one `toolUse` block per tool call.
 fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, ProviderError> {
-    let mut blocks = Vec::new();
+    let mut blocks: Vec<ContentBlock> = ThinkingBlock::read(&message.extra)
+        .map_err(|e| bad_request(format!("an assistant message's `thinking_blocks`: {e}")))?
+        .into_iter()
+        .flatten()
+        .map(reasoning_block)
+        .collect();
     if let Some(content) = &message.content {
         let text = content.joined_text();
         if !text.is_empty() {
@@ -242,6 +259,30 @@ fn assistant_blocks(message: &ChatMessage) -> Result<Vec<ContentBlock>, Provider
         });
     }
     Ok(blocks)
+}
+
+/// A thinking block as Converse's `reasoningContent`.
+fn reasoning_block(block: ThinkingBlock) -> ContentBlock {
+    let reasoning = match block {
+        ThinkingBlock::Thinking {
+            thinking,
+            signature,
+        } => ReasoningContentBlock {
+            reasoning_text: Some(ReasoningText {
+                text: thinking,
+                signature,
+            }),
+            redacted_content: None,
+        },
+        ThinkingBlock::RedactedThinking { data } => ReasoningContentBlock {
+            reasoning_text: None,
+            redacted_content: Some(data),
+        },
+    };
+    ContentBlock {
+        reasoning_content: Some(reasoning),
+        ..ContentBlock::default()
+    }
 }
 
 /// The longest `toolUseId` Bedrock takes, with the pattern `^[a-zA-Z0-9_-]+$`
@@ -372,6 +413,49 @@ mod tests {
         let err = translate(body).expect_err("refused");
         assert_eq!(err.class, ErrorClass::BadRequest);
         err.message
+    }
+
+    // Extended thinking with tool use on Bedrock
+    // (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html):
+    // `thinking` as `additionalModelRequestFields`, and the assistant turn's reasoning given back
+    // first as `reasoningContent` blocks
+    // (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html).
+    #[test]
+    fn thinking_blocks_go_back_first_as_reasoning_content() {
+        let sent = translate(json!({
+            "model": "m",
+            "thinking": {"type": "enabled", "budget_tokens": 2000},
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": null,
+                 "thinking_blocks": [
+                    {"type": "thinking", "thinking": "Need the tool.", "signature": "c2ln"},
+                    {"type": "redacted_thinking", "data": "RW13"}],
+                 "tool_calls": [{"id": "tooluse_1", "type": "function",
+                                 "function": {"name": "w", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "tooluse_1", "content": "15C"}
+            ]
+        }))
+        .expect("translates");
+        assert_eq!(
+            sent["additionalModelRequestFields"],
+            json!({"thinking": {"type": "enabled", "budget_tokens": 2000}})
+        );
+        assert_eq!(
+            sent["messages"][1]["content"],
+            json!([
+                {"reasoningContent": {"reasoningText": {"text": "Need the tool.", "signature": "c2ln"}}},
+                {"reasoningContent": {"redactedContent": "RW13"}},
+                {"toolUse": {"toolUseId": "tooluse_1", "name": "w", "input": {}}}
+            ])
+        );
+        let plain = translate(json!({"model": "m", "reasoning_effort": "high",
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .expect("translates");
+        assert!(
+            plain.get("additionalModelRequestFields").is_none(),
+            "{plain}"
+        );
     }
 
     // Request syntax: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html

@@ -1,12 +1,15 @@
 //! Converse answers translated into OpenAI chat completions
 //! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_ResponseSyntax>):
-//! text blocks as content, `toolUse` blocks as tool calls, reasoning as `reasoning_content`, the
+//! text blocks as content, `toolUse` blocks as tool calls, reasoning as `reasoning_content` with
+//! the signed blocks (`reasoningText` and its `signature`, `redactedContent`) as LiteLLM's
+//! `thinking_blocks` (<https://docs.litellm.ai/docs/reasoning_content>), the
 //! stop reason as a finish reason and the token counts as usage. Shared with the stream
 //! translation.
 
 use serde_json::Value;
 use switchyard_wire::{
-    ChatMessage, ChatResponse, Choice, Extra, FunctionCall, MessageContent, Role, ToolCall, Usage,
+    ChatMessage, ChatResponse, Choice, Extra, FunctionCall, MessageContent, Role, ThinkingBlock,
+    ToolCall, Usage,
 };
 
 use super::wire::{ConverseResponse, TokenUsage};
@@ -29,13 +32,23 @@ pub fn chat_response(
         })?;
     let mut text = String::new();
     let mut reasoning = String::new();
+    let mut thinking_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     for block in message.content {
         if let Some(piece) = block.text {
             text.push_str(&piece);
         }
-        if let Some(thought) = block.reasoning_content.and_then(|r| r.reasoning_text) {
-            reasoning.push_str(&thought.text);
+        if let Some(thought) = block.reasoning_content {
+            if let Some(clear) = thought.reasoning_text {
+                reasoning.push_str(&clear.text);
+                thinking_blocks.push(ThinkingBlock::Thinking {
+                    thinking: clear.text,
+                    signature: clear.signature,
+                });
+            }
+            if let Some(data) = thought.redacted_content {
+                thinking_blocks.push(ThinkingBlock::RedactedThinking { data });
+            }
         }
         if let Some(call) = block.tool_use {
             tool_calls.push(ToolCall {
@@ -55,6 +68,7 @@ pub fn chat_response(
     if !reasoning.is_empty() {
         extra.insert("reasoning_content".to_owned(), Value::String(reasoning));
     }
+    ThinkingBlock::write(&mut extra, &thinking_blocks);
     let content = if text.is_empty() && !tool_calls.is_empty() {
         None
     } else {
@@ -202,6 +216,28 @@ mod tests {
         assert_eq!(usage.prompt_tokens_details, None);
     }
 
+    // ReasoningContentBlock's `redactedContent`
+    // (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html)
+    // kept as a redacted thinking block (https://docs.litellm.ai/docs/reasoning_content).
+    #[test]
+    fn redacted_reasoning_is_kept_as_a_redacted_thinking_block() {
+        let answer = translate(
+            r#"{"output": {"message": {"role": "assistant", "content": [
+                {"reasoningContent": {"redactedContent": "RW13S0FoZ0I="}},
+                {"reasoningContent": {"reasoningText": {"text": "Sum.", "signature": "c2ln"}}},
+                {"text": "4"}]}}, "stopReason": "end_turn",
+                "usage": {"inputTokens": 3, "outputTokens": 5, "totalTokens": 8}}"#,
+        )
+        .expect("translates");
+        assert_eq!(
+            answer.choices[0].message.extra["thinking_blocks"],
+            serde_json::json!([
+                {"type": "redacted_thinking", "data": "RW13S0FoZ0I="},
+                {"type": "thinking", "thinking": "Sum.", "signature": "c2ln"}
+            ])
+        );
+    }
+
     #[test]
     fn stop_reasons_map_to_openai_names() {
         let cases = [
@@ -231,6 +267,10 @@ mod tests {
         let message = &answer.choices[0].message;
         assert_eq!(message.content, Some(MessageContent::Text("4".into())));
         assert_eq!(message.extra["reasoning_content"], "2 + 2 is 4.");
+        assert_eq!(
+            message.extra["thinking_blocks"],
+            serde_json::json!([{"type": "thinking", "thinking": "2 + 2 is 4.", "signature": "abc"}])
+        );
         let err = translate(r#"{"stopReason": "end_turn"}"#).expect_err("no output");
         assert_eq!(err.class, ErrorClass::InvalidResponse);
     }

@@ -4,7 +4,9 @@
 //!
 //! `messageStart` gives the role chunk; text deltas become content, a `toolUse` block start
 //! becomes a tool call delta with its id and name, and its input deltas become argument pieces
-//! at the same index; `messageStop` gives the finish chunk and `metadata` the usage, sent as one
+//! at the same index, reasoning deltas `reasoning_content` with the fragment each adds to
+//! LiteLLM's `thinking_blocks` (text, the block's `signature`, a `redactedContent` block);
+//! `messageStop` gives the finish chunk and `metadata` the usage, sent as one
 //! last chunk with empty `choices` once both have arrived. Exception messages end the stream
 //! with their classified error; a stream that closes before `messageStop` and `metadata` ends
 //! with an [`ErrorClass::InvalidResponse`] item.
@@ -17,7 +19,8 @@ use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use switchyard_wire::{
-    ChatChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, Role, ToolCallDelta, Usage,
+    ChatChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, Role, ThinkingBlock, ToolCallDelta,
+    Usage,
 };
 
 use super::error::error_from_exception;
@@ -190,17 +193,28 @@ impl Translator {
                 ..Delta::default()
             }));
         }
-        if let Some(thought) = delta
-            .reasoning_content
-            .and_then(|r| r.text)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(thought) = delta.reasoning_content {
+            let text = thought.text.unwrap_or_default();
+            let signature = thought.signature.filter(|s| !s.is_empty());
             let mut extra = Extra::new();
-            extra.insert("reasoning_content".to_owned(), Value::String(thought));
-            chunks.push(self.chunk(Delta {
-                extra,
-                ..Delta::default()
-            }));
+            if !text.is_empty() {
+                extra.insert("reasoning_content".to_owned(), Value::String(text.clone()));
+            }
+            let fragment = match thought.redacted_content {
+                Some(data) => Some(ThinkingBlock::RedactedThinking { data }),
+                None if !text.is_empty() || signature.is_some() => Some(ThinkingBlock::Thinking {
+                    thinking: text,
+                    signature,
+                }),
+                None => None,
+            };
+            if let Some(fragment) = fragment {
+                ThinkingBlock::write(&mut extra, &[fragment]);
+                chunks.push(self.chunk(Delta {
+                    extra,
+                    ..Delta::default()
+                }));
+            }
         }
         if let Some(input) = delta.tool_use {
             let index = *self
@@ -499,6 +513,46 @@ mod tests {
     }
 
     use crate::test_support::{AssembledCall, assembled_tool_calls, finish_reasons};
+
+    // ReasoningContentBlockDelta's members `text`, `signature` and `redactedContent`
+    // (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlockDelta.html)
+    // as `thinking_blocks` fragments that join into the signed blocks.
+    #[tokio::test]
+    async fn reasoning_deltas_carry_their_signature_and_redacted_content() {
+        let chunks = ok(translate(frames(
+            r#"[{"event": "messageStart", "payload": {"role": "assistant"}},
+                {"event": "contentBlockDelta", "payload": {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Two and "}}}},
+                {"event": "contentBlockDelta", "payload": {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "two."}}}},
+                {"event": "contentBlockDelta", "payload": {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "c2ln"}}}},
+                {"event": "contentBlockDelta", "payload": {"contentBlockIndex": 1, "delta": {"reasoningContent": {"redactedContent": "RW13"}}}},
+                {"event": "contentBlockDelta", "payload": {"contentBlockIndex": 2, "delta": {"text": "4"}}},
+                {"event": "messageStop", "payload": {"stopReason": "end_turn"}},
+                {"event": "metadata", "payload": {"usage": {"inputTokens": 1, "outputTokens": 2, "totalTokens": 3}}}]"#,
+        ))
+        .await);
+        let mut assembler = switchyard_wire::ThinkingAssembler::default();
+        for choice in chunks.iter().flat_map(|c| &c.choices) {
+            assembler.push_from(&choice.delta.extra);
+        }
+        assert_eq!(
+            assembler.into_blocks(),
+            [
+                ThinkingBlock::Thinking {
+                    thinking: "Two and two.".to_owned(),
+                    signature: Some("c2ln".to_owned())
+                },
+                ThinkingBlock::RedactedThinking {
+                    data: "RW13".to_owned()
+                }
+            ]
+        );
+        let reasoning: String = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter_map(|c| c.delta.extra.get("reasoning_content")?.as_str())
+            .collect();
+        assert_eq!(reasoning, "Two and two.");
+    }
 
     // Fixture stream_parallel_tool_use.json: two toolUse blocks after a text block
     // (ContentBlockStartEvent, ToolUseBlockDelta).

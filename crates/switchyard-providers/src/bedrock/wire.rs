@@ -27,6 +27,9 @@ pub struct ConverseRequest {
     /// The answer's structured output format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_config: Option<OutputConfig>,
+    /// Fields of the model's own API (Anthropic's `thinking`), passed to the model as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_model_request_fields: Option<Value>,
 }
 
 /// `OutputConfig`: structured output
@@ -97,7 +100,7 @@ pub struct ContentBlock {
     /// A tool's result, sent back by the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_result: Option<ToolResultBlock>,
-    /// The model's reasoning (answers only).
+    /// The model's reasoning, given back unchanged in the assistant turn it came in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<ReasoningContentBlock>,
 }
@@ -152,21 +155,29 @@ pub struct ToolResultContentBlock {
     pub json: Option<Value>,
 }
 
-/// `ReasoningContentBlock`, a union: the reasoning text (or a redacted form, skipped here).
+/// `ReasoningContentBlock`, a union: the reasoning text or its redacted form
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html>).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasoningContentBlock {
     /// The reasoning in clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_text: Option<ReasoningText>,
+    /// The reasoning the provider encrypted, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted_content: Option<String>,
 }
 
-/// `ReasoningTextBlock`.
+/// `ReasoningTextBlock`: the text and the signature that proves it unchanged
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningTextBlock.html>).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningText {
     /// The reasoning.
     #[serde(default)]
     pub text: String,
+    /// Its signature, to be given back with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// `SystemContentBlock`: a system prompt (text only here).
@@ -366,12 +377,20 @@ pub struct ToolUseBlockDelta {
     pub input: String,
 }
 
-/// `ReasoningContentBlockDelta`, a union of which the text is read.
+/// `ReasoningContentBlockDelta`, a union: more text, the block's signature, or a redacted block
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlockDelta.html>).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReasoningContentBlockDelta {
     /// More reasoning text.
     #[serde(default)]
     pub text: Option<String>,
+    /// The signature of the reasoning block.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Reasoning the provider encrypted, base64.
+    #[serde(default)]
+    pub redacted_content: Option<String>,
 }
 
 /// `MessageStopEvent`.

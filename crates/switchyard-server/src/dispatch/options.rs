@@ -96,6 +96,29 @@ const GATEWAY_ONLY_FIELDS: &[&str] = &[
     "secret_fields",
 ];
 
+/// Request fields the gateway reads for routing, caching and deadlines on every ingress.
+const ROUTING_FIELDS: &[&str] = &[
+    "models",
+    "fallbacks",
+    "num_retries",
+    "tags",
+    "timeout",
+    "request_timeout",
+    "caching",
+    "ttl",
+    "disable_fallbacks",
+];
+
+/// Whether `name` is a request field of the gateway's own (LiteLLM's routing, caching and
+/// bookkeeping fields, and those it refuses), which dispatch reads or refuses whatever API the
+/// request came in, rather than a field of the API itself.
+pub(crate) fn is_gateway_field(name: &str) -> bool {
+    ROUTING_FIELDS.contains(&name)
+        || GATEWAY_ONLY_FIELDS.contains(&name)
+        || CLIENT_CREDENTIAL_FIELDS.contains(&name)
+        || UNSUPPORTED_FIELDS.iter().any(|(field, _)| *field == name)
+}
+
 /// Takes LiteLLM's own request fields out of the body before it goes upstream: `caching`
 /// (`false` keeps the cache out, `true` asks for it) and `ttl` join the cache directives, `disable_fallbacks` keeps the call in its group, `metadata`
 /// leaves unless the call asks OpenAI to `store` it (the only use OpenAI has for it), fields

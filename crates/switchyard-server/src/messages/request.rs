@@ -2,19 +2,31 @@
 //! Messages API (Anthropic deployments get the request as it came: [`super::native`]): `system`
 //! becomes a system message, blocks become text and image parts, `tool_use` blocks tool calls
 //! and `tool_result` blocks `tool` messages; tools, tool choice, stop sequences and limits carry
-//! over. Streams always ask for usage, which the Anthropic stream reports at its end.
+//! over; structured outputs, `output_config.format` `{"type": "json_schema", "schema"}`
+//! (<https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs>, what the
+//! `anthropic` SDK's `messages.parse` sends), become `response_format` `json_schema` with
+//! `strict` (<https://platform.openai.com/docs/api-reference/chat/create>), which each adapter
+//! honours or refuses (Gemini: `responseJsonSchema`). Streams always ask for usage, which the
+//! Anthropic stream reports at its end. The gateway's own fields (LiteLLM's `fallbacks`,
+//! `num_retries`, `tags`, `caching`, ...) go on to dispatch, as on `/v1/chat/completions`.
 //!
 //! What chat completions cannot carry, by one rule: what only Anthropic can read is dropped,
 //! what the model would need to answer right is refused (400, `invalid_request_error`).
 //!
 //! - dropped: `thinking` and `redacted_thinking` blocks of assistant turns (their signatures
 //!   mean nothing to another provider; the model's earlier reasoning is not needed to go on),
-//!   `cache_control` marks (a caching hint), the `thinking` request option (no chat
-//!   counterpart every target takes), a tool result's `is_error` flag (its text, which says
-//!   what failed, is kept);
+//!   `cache_control` marks and the request's own `cache_control` (caching hints), the
+//!   `thinking` request option and `output_config.effort` (how much to think: no chat
+//!   counterpart every target takes), `context_management` (Anthropic trimming old tool results
+//!   from the prompt on its side, which Claude Code may ask for: the whole prompt goes instead,
+//!   and one over the window is refused as too long), a tool result's `is_error` flag (its
+//!   text, which says what failed, is kept);
 //! - refused: `document` blocks and any other block type (a PDF the model was asked about
 //!   cannot be silently left out), image sources other than base64 and URL, non-text blocks
-//!   in tool results, and Anthropic's server tools.
+//!   in tool results, Anthropic's server tools, an `output_config` other than a `json_schema`
+//!   format and `effort`, and every other request field (`service_tier`, `container`,
+//!   `mcp_servers`, fields added to the API later): what asks for a tool, a service or a
+//!   behaviour the target cannot give is not left out silently.
 
 use serde_json::{Value, json};
 use switchyard_wire::anthropic::{
@@ -25,7 +37,11 @@ use switchyard_wire::{
     RawExtra, RawJson, Role, Stop, StreamOptions, Tool, ToolCall,
 };
 
+use crate::dispatch::is_gateway_field;
 use crate::error::ApiError;
+
+/// Request fields that are dropped on the way to a chat call: see the module doc.
+const DROPPED_FIELDS: &[&str] = &["thinking", "cache_control", "context_management"];
 
 /// Translates a Messages request. Fails with an invalid request on what chat completions cannot
 /// carry: Anthropic's server tools and block types other than text, image, tool use, tool
@@ -67,6 +83,23 @@ pub fn to_chat_request(request: MessagesRequest) -> Result<ChatRequest, ApiError
         })
         .transpose()?;
     let mut extra = RawExtra::new();
+    let mut response_format = None;
+    for (name, value) in request.extra {
+        match name.as_str() {
+            "output_config" => response_format = output_config(value)?,
+            name if DROPPED_FIELDS.contains(&name) => {}
+            name if is_gateway_field(name) => {
+                let value = RawJson::from_value(&value)
+                    .map_err(|e| ApiError::invalid_request(format!("`{name}` is not JSON: {e}")))?;
+                extra.insert(name, value);
+            }
+            name => {
+                return Err(ApiError::invalid_request(format!(
+                    "`{name}` is not supported for this model: it is served by translation to chat completions, which cannot carry it"
+                )));
+            }
+        }
+    }
     let tool_choice = request.tool_choice.map(|choice| {
         let (value, disable_parallel) = match choice {
             ToolChoice::Auto {
@@ -113,10 +146,64 @@ pub fn to_chat_request(request: MessagesRequest) -> Result<ChatRequest, ApiError
         stop: request.stop_sequences.map(Stop::Many),
         tools,
         tool_choice,
-        response_format: None,
+        response_format,
         user: request.metadata.and_then(|m| m.user_id),
         extra,
     })
+}
+
+/// `output_config` as chat's `response_format`: a `json_schema` format becomes a strict
+/// `json_schema` response format named after the schema's `title` (when it is a valid name,
+/// else `response`); `effort` is dropped; anything else is refused.
+fn output_config(config: Value) -> Result<Option<RawJson>, ApiError> {
+    let Value::Object(config) = config else {
+        return Err(ApiError::invalid_request(
+            "`output_config` must be an object",
+        ));
+    };
+    let mut response_format = None;
+    for (name, value) in config {
+        match name.as_str() {
+            "effort" => {}
+            "format" if value.is_null() => {}
+            "format" => {
+                if value.get("type").and_then(Value::as_str) != Some("json_schema") {
+                    return Err(ApiError::invalid_request(
+                        "`output_config.format` must be {\"type\": \"json_schema\", \"schema\": ...}",
+                    ));
+                }
+                let Some(schema) = value.get("schema").filter(|s| s.is_object()) else {
+                    return Err(ApiError::invalid_request(
+                        "`output_config.format` needs a `schema` object",
+                    ));
+                };
+                let name = schema
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .filter(|title| is_format_name(title))
+                    .unwrap_or("response");
+                let format = json!({"type": "json_schema", "json_schema": {
+                    "name": name, "schema": schema, "strict": true}});
+                response_format =
+                    Some(RawJson::from_value(&format).expect("a JSON value serializes"));
+            }
+            other => {
+                return Err(ApiError::invalid_request(format!(
+                    "`output_config.{other}` is not supported for this model: it is served by translation to chat completions"
+                )));
+            }
+        }
+    }
+    Ok(response_format)
+}
+
+/// Whether `name` is a valid OpenAI response format name: `[a-zA-Z0-9_-]`, at most 64.
+fn is_format_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A user turn: its tool results become `tool` messages (first, as the API puts them), the rest
@@ -330,6 +417,70 @@ mod tests {
         ]}))
         .expect("ok");
         assert!(chat["messages"][1].get("content").is_none(), "{chat}");
+    }
+
+    // `output_config.format` of https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs
+    // (the `anthropic` SDK's `messages.parse` sends it) as chat's strict `json_schema`
+    // `response_format` (https://platform.openai.com/docs/api-reference/chat/create).
+    #[test]
+    fn an_output_format_becomes_a_strict_json_schema_response_format() {
+        let schema = json!({"type": "object", "title": "ContactInfo",
+            "properties": {"name": {"type": "string"}}, "required": ["name"],
+            "additionalProperties": false});
+        let chat = translate(json!({"model": "m", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "John"}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}, "effort": "low"}}))
+        .expect("translates");
+        assert_eq!(
+            chat["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "ContactInfo", "schema": schema, "strict": true}})
+        );
+        assert!(chat.get("output_config").is_none(), "{chat}");
+        let untitled = translate(json!({"model": "m", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "John"}],
+            "output_config": {"format": {"type": "json_schema", "schema": {"type": "object", "title": "a title"}}}}))
+        .expect("translates");
+        assert_eq!(
+            untitled["response_format"]["json_schema"]["name"],
+            "response"
+        );
+        for bad in [
+            json!({"format": {"type": "json_schema"}}),
+            json!({"format": {"type": "yaml", "schema": {}}}),
+            json!({"verbosity": "low"}),
+            json!("json"),
+        ] {
+            let err = translate(json!({"model": "m", "max_tokens": 1,
+                "messages": [{"role": "user", "content": "hi"}], "output_config": bad}))
+            .expect_err("refused");
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+
+    // Request fields of https://docs.anthropic.com/en/api/messages that chat completions cannot
+    // carry are refused, never dropped silently; the gateway's own fields go on to dispatch.
+    #[test]
+    fn fields_the_translation_cannot_honour_are_refused_and_gateway_fields_kept() {
+        let user = json!([{"role": "user", "content": "hi"}]);
+        for field in ["service_tier", "container", "mcp_servers", "future_field"] {
+            let err =
+                translate(json!({"model": "m", "max_tokens": 1, "messages": user, field: "x"}))
+                    .expect_err("refused");
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{field}");
+            assert!(err.message.contains(field), "{}", err.message);
+        }
+        let chat = translate(json!({"model": "m", "max_tokens": 1, "messages": user,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "cache_control": {"type": "ephemeral"},
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+            "fallbacks": ["other"], "num_retries": 1, "tags": ["t"]}))
+        .expect("translates");
+        for dropped in ["thinking", "cache_control", "context_management"] {
+            assert!(chat.get(dropped).is_none(), "{dropped}: {chat}");
+        }
+        assert_eq!(chat["fallbacks"], json!(["other"]));
+        assert_eq!(chat["num_retries"], 1);
+        assert_eq!(chat["tags"], json!(["t"]));
     }
 
     // Server tools and block types: https://docs.anthropic.com/en/api/messages.

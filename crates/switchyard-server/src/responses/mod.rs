@@ -12,6 +12,7 @@
 //! <https://platform.openai.com/docs/api-reference/responses>.
 
 mod native;
+mod reasoning;
 mod request;
 mod response;
 mod stored;

@@ -2,7 +2,10 @@
 //! chat messages (text, image and file parts), `function_call` items the assistant's tool
 //! calls and `function_call_output` items `tool` messages; function tools, tool choice,
 //! `text.format` (as `response_format`), `reasoning.effort`, limits and sampling carry over.
-//! Reasoning items are left out: their state is opaque to every provider but OpenAI.
+//! A reasoning item whose `encrypted_content` the gateway wrote ([`super::reasoning`]) gives its
+//! signed thinking blocks back as the next assistant message's `thinking_blocks`, which the
+//! Anthropic adapter returns to Anthropic (and OpenAI-compatible adapters strip); other
+//! reasoning items are left out: their state is opaque to every provider but OpenAI.
 //! Shapes: <https://platform.openai.com/docs/api-reference/responses/create> and
 //! <https://platform.openai.com/docs/api-reference/chat/create>.
 
@@ -12,9 +15,10 @@ use switchyard_wire::responses::{
 };
 use switchyard_wire::{
     ChatMessage, ChatRequest, ContentPart, Extra, FunctionCall, FunctionDefinition, MessageContent,
-    RawJson, Role, StreamOptions, Tool, ToolCall,
+    RawJson, Role, StreamOptions, ThinkingBlock, Tool, ToolCall,
 };
 
+use super::reasoning;
 use crate::error::ApiError;
 
 /// Request fields of the Responses API that chat completions do not take; everything else the
@@ -101,6 +105,13 @@ fn push_item(item: &Item, out: &mut Vec<ChatMessage>) -> Result<(), ApiError> {
             } else {
                 MessageContent::Text(text_of(&message.content)?)
             };
+            // The model's words after its reasoning are the message that reasoning began.
+            if let Some(last) = out.last_mut().filter(|last| {
+                role == Role::Assistant && last.role == Role::Assistant && is_reasoning_only(last)
+            }) {
+                last.content = Some(content);
+                return Ok(());
+            }
             out.push(ChatMessage {
                 content: Some(content),
                 ..ChatMessage::text(role, "")
@@ -149,9 +160,28 @@ fn push_item(item: &Item, out: &mut Vec<ChatMessage>) -> Result<(), ApiError> {
                 ..ChatMessage::text(Role::Tool, text)
             });
         }
-        Item::Reasoning(_) => {}
+        Item::Reasoning(item) => {
+            let blocks = match item.extra.get("encrypted_content").and_then(Value::as_str) {
+                Some(encrypted) => reasoning::decode(encrypted)?,
+                None => None,
+            };
+            if let Some(blocks) = blocks.filter(|blocks| !blocks.is_empty()) {
+                // The reasoning begins the assistant turn that the items after it go on.
+                let mut message = ChatMessage {
+                    content: None,
+                    ..ChatMessage::text(Role::Assistant, "")
+                };
+                ThinkingBlock::write(&mut message.extra, &blocks);
+                out.push(message);
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether `message` is an assistant turn holding only the reasoning it began with.
+fn is_reasoning_only(message: &ChatMessage) -> bool {
+    message.content.is_none() && message.tool_calls.is_none()
 }
 
 /// The text of parts that may only hold text (instructions, the model's messages, tool
@@ -330,6 +360,50 @@ mod tests {
     // A tool round trip as "Function calling" in
     // https://platform.openai.com/docs/api-reference/responses/create shows it, in chat's
     // shapes (https://platform.openai.com/docs/api-reference/chat/create).
+    // A stateless client (`store: false`) gives back the reasoning item with its
+    // `encrypted_content` (https://platform.openai.com/docs/api-reference/responses/object):
+    // the gateway's own becomes the next assistant message's LiteLLM `thinking_blocks`
+    // (https://docs.litellm.ai/docs/reasoning_content), with the calls and words after it.
+    #[test]
+    fn the_gateway_s_encrypted_reasoning_becomes_the_assistant_s_thinking_blocks() {
+        let blocks = vec![ThinkingBlock::Thinking {
+            thinking: "Need weather.".to_owned(),
+            signature: Some("c2ln".to_owned()),
+        }];
+        let encrypted = reasoning::encode(&blocks);
+        let chat = translate(json!({
+            "model": "m", "store": false,
+            "input": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": encrypted},
+                {"type": "function_call", "call_id": "toolu_1", "name": "w", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "toolu_1", "output": "21"},
+                {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": encrypted},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Warm."}]},
+                {"type": "reasoning", "id": "rs_3", "summary": [], "encrypted_content": "gAAAAB-openai"}
+            ]
+        }))
+        .expect("translates");
+        let thinking_blocks =
+            json!([{"type": "thinking", "thinking": "Need weather.", "signature": "c2ln"}]);
+        assert_eq!(
+            chat["messages"],
+            json!([
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "thinking_blocks": thinking_blocks, "tool_calls": [
+                    {"id": "toolu_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+                {"role": "tool", "content": "21", "tool_call_id": "toolu_1"},
+                {"role": "assistant", "content": "Warm.", "thinking_blocks": thinking_blocks}
+            ])
+        );
+        let altered = translate(json!({"model": "m", "input": [
+            {"role": "user", "content": "hi"},
+            {"type": "reasoning", "summary": [], "encrypted_content": format!("{}x", reasoning::PREFIX)}
+        ]}))
+        .expect_err("refused");
+        assert_eq!(altered.status, http::StatusCode::BAD_REQUEST);
+    }
+
     #[test]
     fn items_become_chat_messages_with_tool_calls_and_tool_results() {
         let chat = translate(json!({

@@ -1,6 +1,7 @@
 //! Chat completion -> Responses response object
 //! (<https://platform.openai.com/docs/api-reference/responses/object>): the first choice's
-//! reasoning becomes a `reasoning` item, its text a `message` item, each tool call a
+//! reasoning becomes a `reasoning` item (its signed thinking blocks as the item's
+//! `encrypted_content`, [`super::reasoning`]), its text a `message` item, each tool call a
 //! `function_call` item; the finish reason sets the status (`incomplete` at the token limit or
 //! a content filter) and usage takes the Responses names. The request's settings are echoed as
 //! the API echoes them.
@@ -12,7 +13,9 @@ use switchyard_wire::responses::{
     FunctionCallItem, InputContent, InputTokensDetails, Item, ItemRole, MessageItem,
     OutputTokensDetails, ReasoningItem, Response, ResponseUsage, ResponsesRequest,
 };
-use switchyard_wire::{ChatResponse, Usage};
+use switchyard_wire::{ChatResponse, ThinkingBlock, Usage};
+
+use super::reasoning;
 
 /// The response a request will get, before any output: its settings echoed, `in_progress`.
 /// Read before the request is translated (which consumes it).
@@ -97,11 +100,10 @@ pub fn to_response(answer: ChatResponse, mut response: Response) -> Response {
         finish_reason = choice.finish_reason;
         let mut message = choice.message;
         let next = |output: &Vec<Item>| u32::try_from(output.len()).unwrap_or(u32::MAX);
-        if let Some(Value::String(reasoning)) = message.extra.remove("reasoning_content")
-            && !reasoning.is_empty()
-        {
+        let (reasoning, blocks) = reasoning::take(&mut message.extra);
+        if !reasoning.is_empty() || !blocks.is_empty() {
             let id = ids.item("rs", next(&response.output));
-            response.output.push(reasoning_item(id, reasoning));
+            response.output.push(reasoning_item(id, reasoning, &blocks));
         }
         let mut parts = Vec::new();
         if let Some(text) = message.content.map(|c| c.joined_text())
@@ -162,12 +164,25 @@ pub fn message_item(id: String, content: Vec<InputContent>, status: &str) -> Ite
     })
 }
 
-/// A reasoning item whose summary is `text`.
-pub fn reasoning_item(id: String, text: String) -> Item {
+/// A reasoning item whose summary is `text` (none when it is empty) and whose
+/// `encrypted_content` carries the signed `blocks` (none when there are none).
+pub fn reasoning_item(id: String, text: String, blocks: &[ThinkingBlock]) -> Item {
+    let mut extra = switchyard_wire::Extra::new();
+    if !blocks.is_empty() {
+        extra.insert(
+            "encrypted_content".to_owned(),
+            Value::String(reasoning::encode(blocks)),
+        );
+    }
+    let summary = if text.is_empty() {
+        Vec::new()
+    } else {
+        vec![json!({"type": "summary_text", "text": text})]
+    };
     Item::Reasoning(ReasoningItem {
         id: Some(id),
-        summary: vec![json!({"type": "summary_text", "text": text})],
-        extra: Default::default(),
+        summary,
+        extra,
     })
 }
 
@@ -256,6 +271,50 @@ mod tests {
                    "total_tokens": 15})
         );
         assert_eq!(response.output_text(), "Checking.");
+    }
+
+    // Thinking blocks (LiteLLM's `thinking_blocks`, https://docs.litellm.ai/docs/reasoning_content)
+    // ride as the reasoning item's `encrypted_content`
+    // (https://platform.openai.com/docs/api-reference/responses/object).
+    #[test]
+    fn signed_thinking_becomes_the_reasoning_item_s_encrypted_content() {
+        let request: ResponsesRequest =
+            serde_json::from_value(json!({"model": "m", "input": "hi", "store": false}))
+                .expect("valid");
+        let answer: ChatResponse = serde_json::from_value(json!({
+            "id": "chatcmpl-ab", "object": "chat.completion", "created": 1, "model": "claude",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": null, "reasoning_content": "Need weather.",
+                "thinking_blocks": [
+                    {"type": "thinking", "thinking": "Need weather.", "signature": "c2ln"},
+                    {"type": "redacted_thinking", "data": "EmwK"}],
+                "tool_calls": [{"id": "toolu_1", "type": "function",
+                                "function": {"name": "w", "arguments": "{}"}}]}}]
+        }))
+        .expect("valid");
+        let response = to_response(answer, template(&request));
+        let value = serde_json::to_value(&response).expect("serializes");
+        let item = &value["output"][0];
+        assert_eq!(item["type"], "reasoning");
+        assert_eq!(
+            item["summary"],
+            json!([{"type": "summary_text", "text": "Need weather."}])
+        );
+        let encrypted = item["encrypted_content"].as_str().expect("a string");
+        assert_eq!(
+            reasoning::decode(encrypted).expect("ours"),
+            Some(vec![
+                ThinkingBlock::Thinking {
+                    thinking: "Need weather.".to_owned(),
+                    signature: Some("c2ln".to_owned())
+                },
+                ThinkingBlock::RedactedThinking {
+                    data: "EmwK".to_owned()
+                }
+            ])
+        );
+        assert_eq!(value["output"][1]["type"], "function_call");
+        assert_eq!(value["output"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

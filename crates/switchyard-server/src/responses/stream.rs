@@ -5,7 +5,8 @@
 //! `content_part.done`, `output_item.done`); for each tool call, a `function_call` item
 //! (`output_item.added`, `function_call_arguments.delta`s and `.done`, `output_item.done`),
 //! parallel calls each with their own item; reasoning, a `reasoning` item added and done once
-//! it ends; then `response.completed` (or `response.incomplete`) with the whole response and
+//! it ends, its signed thinking blocks (joined from the chunks' `thinking_blocks` fragments)
+//! as the done item's `encrypted_content`; then `response.completed` (or `response.incomplete`) with the whole response and
 //! its usage. Events are numbered by `sequence_number` from 0.
 //!
 //! An upstream failure mid-stream becomes an `error` event and `response.failed`.
@@ -15,10 +16,10 @@ use std::sync::Arc;
 
 use axum::response::Response as HttpResponse;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::json;
 use switchyard_providers::ChunkStream;
 use switchyard_wire::responses::{FunctionCallItem, InputContent, Item, Response, StreamEvent};
-use switchyard_wire::{ChatChunk, ToolCallDelta, Usage};
+use switchyard_wire::{ChatChunk, ThinkingAssembler, ThinkingBlock, ToolCallDelta, Usage};
 
 use super::response::{Ids, finish, message_item, reasoning_item};
 use crate::error::ApiError;
@@ -45,6 +46,8 @@ struct Run {
     output_index: u32,
     item_id: String,
     text: String,
+    /// The thinking blocks of a reasoning run, as their fragments arrive.
+    blocks: ThinkingAssembler,
 }
 
 /// A tool call being written.
@@ -83,11 +86,10 @@ impl EventTranslator for EventWriter {
             return;
         };
         let mut delta = choice.delta;
-        if let Some(Value::String(reasoning)) = delta.extra.remove("reasoning_content")
-            && !reasoning.is_empty()
-        {
+        let (reasoning, fragments) = super::reasoning::take(&mut delta.extra);
+        if !reasoning.is_empty() || !fragments.is_empty() {
             self.close_text(out);
-            self.reasoning_delta(reasoning, out);
+            self.reasoning_delta(reasoning, fragments, out);
         }
         if let Some(text) = delta.content.filter(|text| !text.is_empty()) {
             self.close_reasoning(out);
@@ -281,6 +283,7 @@ impl EventWriter {
                 output_index,
                 item_id,
                 text: String::new(),
+                blocks: ThinkingAssembler::default(),
             });
         }
         let sequence_number = self.next_sequence_number();
@@ -333,28 +336,29 @@ impl EventWriter {
         self.item_done(run.output_index, item, out);
     }
 
-    fn reasoning_delta(&mut self, delta: String, out: &mut Vec<u8>) {
+    fn reasoning_delta(&mut self, delta: String, fragments: Vec<ThinkingBlock>, out: &mut Vec<u8>) {
         if self.reasoning.is_none() {
             let (output_index, item_id) = self.next_item("rs");
-            let mut item = reasoning_item(item_id.clone(), String::new());
-            if let Item::Reasoning(reasoning) = &mut item {
-                reasoning.summary.clear();
-            }
+            let item = reasoning_item(item_id.clone(), String::new(), &[]);
             self.item_added(output_index, item, out);
             self.reasoning = Some(Run {
                 output_index,
                 item_id,
                 text: String::new(),
+                blocks: ThinkingAssembler::default(),
             });
         }
         if let Some(run) = self.reasoning.as_mut() {
             run.text.push_str(&delta);
+            for fragment in fragments {
+                run.blocks.push(fragment);
+            }
         }
     }
 
     fn close_reasoning(&mut self, out: &mut Vec<u8>) {
         if let Some(run) = self.reasoning.take() {
-            let item = reasoning_item(run.item_id, run.text);
+            let item = reasoning_item(run.item_id, run.text, run.blocks.blocks());
             self.item_done(run.output_index, item, out);
         }
     }
@@ -434,6 +438,7 @@ fn write(out: &mut Vec<u8>, event: &StreamEvent) {
 mod tests {
     use super::*;
     use crate::stream::translated::testing::{self, chunk, delta};
+    use serde_json::Value;
     use std::sync::Mutex;
     use switchyard_wire::responses::ResponsesRequest;
 
@@ -579,6 +584,56 @@ mod tests {
         assert_eq!(
             data["response"]["incomplete_details"]["reason"],
             "max_output_tokens"
+        );
+    }
+
+    // The chunks the Anthropic adapter writes for a thinking block (a `thinking_delta` per piece,
+    // then the `signature_delta`: https://docs.anthropic.com/en/docs/build-with-claude/streaming)
+    // become one reasoning item whose done event carries the signed block as
+    // `encrypted_content` (https://platform.openai.com/docs/api-reference/responses/object).
+    #[test]
+    fn streamed_thinking_fragments_become_the_done_item_s_encrypted_content() {
+        let mut writer = EventWriter::new(template(), None);
+        let mut out = Vec::new();
+        for fragment in [
+            json!({"reasoning_content": "Need ", "thinking_blocks": [{"type": "thinking", "thinking": "Need "}]}),
+            json!({"reasoning_content": "weather.", "thinking_blocks": [{"type": "thinking", "thinking": "weather."}]}),
+            json!({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "c2ln"}]}),
+        ] {
+            writer.on_chunk(delta(fragment, None), &mut out);
+        }
+        writer.on_chunk(delta(json!({"content": "Sunny."}), Some("stop")), &mut out);
+        writer.finish(&mut out);
+        let events = events(&out);
+        let added: Vec<&Value> = events
+            .iter()
+            .filter(|(n, _)| n == "response.output_item.added")
+            .map(|(_, d)| &d["item"])
+            .collect();
+        assert_eq!(added.len(), 2, "one reasoning item, one message: {added:?}");
+        assert!(added[0].get("encrypted_content").is_none());
+        let (_, done) = events
+            .iter()
+            .find(|(n, d)| n == "response.output_item.done" && d["item"]["type"] == "reasoning")
+            .expect("reasoning done");
+        assert_eq!(
+            done["item"]["summary"],
+            json!([{"type": "summary_text", "text": "Need weather."}])
+        );
+        let encrypted = done["item"]["encrypted_content"]
+            .as_str()
+            .expect("a string");
+        assert_eq!(
+            super::super::reasoning::decode(encrypted).expect("ours"),
+            Some(vec![ThinkingBlock::Thinking {
+                thinking: "Need weather.".to_owned(),
+                signature: Some("c2ln".to_owned())
+            }])
+        );
+        let (_, completed) = events.last().expect("events");
+        assert_eq!(
+            completed["response"]["output"][0]["encrypted_content"],
+            encrypted
         );
     }
 
