@@ -756,6 +756,29 @@ async fn a_reasoning_item_from_one_turn_reaches_the_upstream_unchanged_in_the_ne
     assert_eq!(status, 404);
 }
 
+// A conversation moved to OpenAI after turns served by translation carries the gateway's own
+// reasoning items (another provider's signed thinking, `encrypted_content` prefixed
+// `swy_thinking_v1.`): OpenAI cannot decrypt them, so they stay behind; OpenAI's own go up.
+#[tokio::test]
+async fn the_gateways_own_reasoning_items_are_not_passed_to_openai() {
+    let (upstream, gateway) = native_setup().await;
+    let openai_reasoning = json!({"type": "reasoning", "id": "rs_6820f383d7c08191846711c5df8233bc",
+        "summary": [], "encrypted_content": "gAAAAABoISQ24OyVRYbkYfukE2"});
+    let gateway_reasoning = json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "Paris."}],
+        "encrypted_content": "swy_thinking_v1.W3sidHlwZSI6InRoaW5raW5nIn1d"});
+    let user = json!({"role": "user", "content": "And of Italy?"});
+    create_ok(
+        &gateway,
+        json!({"model": "o4-native", "store": false,
+            "input": [gateway_reasoning, openai_reasoning, user]}),
+        MASTER_KEY,
+    )
+    .await;
+    let received = upstream.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body["input"], json!([openai_reasoning, user]));
+}
+
 // Conversation state: https://platform.openai.com/docs/guides/conversation-state.
 #[tokio::test]
 async fn previous_response_id_reaches_the_upstream_only_for_the_key_that_owns_it() {

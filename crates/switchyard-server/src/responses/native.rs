@@ -66,6 +66,7 @@ pub async fn create(
         Some(previous) => continue_from(&state, &caller, previous, &mut body).await?,
         None => None,
     };
+    drop_gateway_reasoning(&mut body)?;
     let keeper = (head.store != Some(false)).then(|| UpstreamKeeper {
         store: Arc::clone(state.storage().responses()),
         key_id: Arc::clone(&caller.key_id),
@@ -180,6 +181,37 @@ async fn continue_from(
     Ok(None)
 }
 
+/// Takes out of `input` the `reasoning` items whose `encrypted_content` the gateway wrote
+/// ([`super::reasoning::PREFIX`]: another provider's signed thinking, from turns served by
+/// translation): OpenAI cannot read them and refuses a request that carries them, and the
+/// thinking they hold is another model's. Their summaries go with them; the rest of the
+/// conversation stays as it came. Bodies without such an item are not parsed.
+fn drop_gateway_reasoning(body: &mut RawExtra) -> Result<(), ApiError> {
+    if !body
+        .get("input")
+        .is_some_and(|input| input.get().contains(super::reasoning::PREFIX))
+    {
+        return Ok(());
+    }
+    let Some(Value::Array(items)) = body.value("input") else {
+        return Ok(());
+    };
+    let kept: Vec<Value> = items
+        .into_iter()
+        .filter(|item| {
+            let gateway_reasoning = item["type"] == "reasoning"
+                && item["encrypted_content"]
+                    .as_str()
+                    .is_some_and(|content| content.starts_with(super::reasoning::PREFIX));
+            !gateway_reasoning
+        })
+        .collect();
+    let input = RawJson::from_value(&kept)
+        .map_err(|e| ApiError::internal(format!("the input is unwritable: {e}")))?;
+    body.insert("input", input);
+    Ok(())
+}
+
 /// The response object a `response.completed` event carries, as JSON text.
 fn completed_response(event: &NativeEvent) -> Option<String> {
     let named = event.event.as_deref();
@@ -256,6 +288,30 @@ mod tests {
     }
 
     // Event shapes: https://platform.openai.com/docs/api-reference/responses-streaming.
+    #[test]
+    fn reasoning_items_the_gateway_encoded_are_not_sent_to_openai() {
+        let theirs = serde_json::json!({"type": "reasoning", "id": "rs_1", "summary": [],
+            "encrypted_content": "gAAAAABo-opaque"});
+        let ours = serde_json::json!({"type": "reasoning", "summary": [],
+            "encrypted_content": format!("{}e30", super::super::reasoning::PREFIX)});
+        let user = serde_json::json!({"role": "user", "content": "go on"});
+        let mut body: RawExtra = serde_json::from_value(serde_json::json!({
+            "model": "gpt-5", "input": [theirs, ours, user]}))
+        .expect("a body");
+        drop_gateway_reasoning(&mut body).expect("rewritten");
+        assert_eq!(
+            body.value("input"),
+            Some(serde_json::json!([theirs, user])),
+            "OpenAI's own reasoning item stays, the gateway's goes"
+        );
+        let text: RawExtra =
+            serde_json::from_value(serde_json::json!({"model": "gpt-5", "input": "hi"}))
+                .expect("a body");
+        let mut same = text.clone();
+        drop_gateway_reasoning(&mut same).expect("untouched");
+        assert_eq!(same.value("input"), text.value("input"));
+    }
+
     #[test]
     fn only_a_completed_event_gives_its_response() {
         let completed = r#"{"type":"response.completed","sequence_number":9,"response":{"id":"resp_1","object":"response","created_at":1,"model":"o4-mini","output":[]}}"#;
