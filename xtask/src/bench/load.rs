@@ -2,8 +2,9 @@
 //! (hyper's low-level client over a `TcpStream` with `TCP_NODELAY`), that POST the benchmark's
 //! chat completion request, check for 200 and read every response body in full.
 //!
-//! Two measurements: [`sequential_latencies`] (one connection, one request at a time, every
-//! latency recorded) and [`throughput`] (many connections in parallel for a fixed time).
+//! Three measurements: [`sequential_latencies`] (one connection, one request at a time, every
+//! latency recorded), [`sequential_stream_latencies`] (the same for streamed requests, with the
+//! time to the first bytes) and [`throughput`] (many connections in parallel for a fixed time).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,6 +25,10 @@ use super::upstream::CHAT_COMPLETIONS_PATH;
 pub const CHAT_REQUEST: &str =
     r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}]}"#;
 
+/// The body of the streamed requests.
+const CHAT_STREAM_REQUEST: &str =
+    r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}],"stream":true}"#;
+
 /// What a run of sequential requests measured.
 #[derive(Debug, Default)]
 pub struct LatencyRun {
@@ -40,6 +45,19 @@ impl LatencyRun {
         self.errors += 1;
         self.first_error.get_or_insert_with(|| format!("{error:#}"));
     }
+}
+
+/// What a run of sequential streamed requests measured.
+#[derive(Debug, Default)]
+pub struct StreamRun {
+    /// From sending each successful request to its first body bytes.
+    pub first_byte: Vec<Duration>,
+    /// From sending each successful request to the end of its body.
+    pub complete: Vec<Duration>,
+    /// Requests that failed: transport errors or a status other than 200.
+    pub errors: u64,
+    /// The first failure, to tell what broke.
+    pub first_error: Option<String>,
 }
 
 /// What a fixed-time run over many connections measured.
@@ -102,6 +120,38 @@ pub async fn sequential_latencies(
             Ok(()) => {}
             Err(error) => {
                 run.record_failure(&error);
+                client.reconnect_if_closed().await?;
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Like [`sequential_latencies`], for streamed requests: the time to the first body bytes and
+/// to the end of the stream of each.
+pub async fn sequential_stream_latencies(
+    addr: SocketAddr,
+    authorization: Option<HeaderValue>,
+    warmup: usize,
+    count: usize,
+) -> anyhow::Result<StreamRun> {
+    let mut client = Client::connect(addr, authorization).await?;
+    client.body = Bytes::from_static(CHAT_STREAM_REQUEST.as_bytes());
+    let mut run = StreamRun {
+        first_byte: Vec::with_capacity(count),
+        complete: Vec::with_capacity(count),
+        ..StreamRun::default()
+    };
+    for index in 0..warmup + count {
+        match client.timed_stream().await {
+            Ok((first, complete)) if index >= warmup => {
+                run.first_byte.push(first);
+                run.complete.push(complete);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                run.errors += 1;
+                run.first_error.get_or_insert_with(|| format!("{error:#}"));
                 client.reconnect_if_closed().await?;
             }
         }
@@ -211,6 +261,22 @@ impl Client {
 
     /// One chat completion request; `Ok` only for a 200 whose body was read in full.
     async fn chat_completion(&mut self) -> anyhow::Result<()> {
+        let response = self.send().await?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .context("reading the response body")?;
+        if status != StatusCode::OK {
+            let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+            anyhow::bail!("status {status}: {text}");
+        }
+        Ok(())
+    }
+
+    /// Sends this client's body as a chat completion request; the answer's head.
+    async fn send(&mut self) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(CHAT_COMPLETIONS_PATH)
@@ -226,22 +292,37 @@ impl Client {
             .ready()
             .await
             .context("waiting for the connection")?;
-        let response = self
-            .sender
+        self.sender
             .send_request(request)
             .await
-            .context("sending the request")?;
+            .context("sending the request")
+    }
+
+    /// One streamed request: the time to its first body bytes and to its end; `Ok` only for a
+    /// 200 whose body was read in full.
+    async fn timed_stream(&mut self) -> anyhow::Result<(Duration, Duration)> {
+        let started = Instant::now();
+        let response = self.send().await?;
         let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .context("reading the response body")?;
-        if status != StatusCode::OK {
-            let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
-            anyhow::bail!("status {status}: {text}");
+        let mut body = response.into_body();
+        let mut first = None;
+        let mut text = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.context("reading the stream")?;
+            if let Some(data) = frame.data_ref() {
+                if !data.is_empty() {
+                    first.get_or_insert_with(|| started.elapsed());
+                }
+                if status != StatusCode::OK {
+                    text.extend_from_slice(data);
+                }
+            }
         }
-        Ok(())
+        let complete = started.elapsed();
+        if status != StatusCode::OK {
+            anyhow::bail!("status {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok((first.context("an empty stream")?, complete))
     }
 
     /// Opens a new connection if the server closed this one.

@@ -8,7 +8,8 @@
 //!    plain reverse proxy to it ([`nginx`], the anchor; skipped with a note when absent), and
 //!    the gateway ([`gateway`]) in each configuration (one deployment; master key + SQLite
 //!    spend), run with the logging a user gets (`info`: an access line per call). Each target
-//!    gets: latency at one connection and throughput at many with the built-in load generator
+//!    gets: latency at one connection (plain, and streamed: first bytes and end) and
+//!    throughput at many with the built-in load generator
 //!    ([`load`]), its CPU time per request over that run ([`cpu`]), and throughput with `wrk`
 //!    ([`wrk`], when installed) so the figures do not rest on our own client alone.
 //! 4. Print the report, with the gateway's goals read against the proxy, and write it as JSON
@@ -43,7 +44,7 @@ use tokio::runtime::Runtime;
 use crate::{cargo, exec, root};
 use gateway::{ConfigExtras, Gateway};
 use hyper::header::HeaderValue;
-use report::{LatencySummary, Report, TargetFigures, ThroughputSummary};
+use report::{LatencySummary, Report, StreamSummary, TargetFigures, ThroughputSummary};
 
 /// Unrecorded requests sent before each latency run, to warm connections and caches.
 const WARMUP_REQUESTS: usize = 2_000;
@@ -108,6 +109,9 @@ pub fn build_release(task: &str, args: &[String]) -> anyhow::Result<Built> {
     Ok(Built::RanOptimised)
 }
 
+/// The name of the upstream measured straight.
+pub const DIRECT_TARGET: &str = "direct (fake upstream)";
+
 /// The name of the plain reverse proxy target, the yardstick of the gateway's goals.
 pub const PROXY_TARGET: &str = "nginx proxy";
 
@@ -156,7 +160,7 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
         dir: &work_dir,
     };
     let mut targets = vec![measurer.measure(&Target {
-        name: "direct (fake upstream)",
+        name: DIRECT_TARGET,
         addr: upstream_addr,
         authorization: None,
         pid: None,
@@ -221,7 +225,7 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
         targets.push(figures);
     }
     notes.push(
-        "not measured yet: the embedded default, the full stack (virtual key, rate limits, cache miss path, OTLP exporter), streaming first byte and chunk overhead"
+        "not measured yet: the embedded default, the full stack (virtual key, rate limits, cache miss path, OTLP exporter); the fake upstream sends a stream's chunks in one write, so the cost per chunk is the gateway's work on chunks that arrive together"
             .to_owned(),
     );
 
@@ -272,6 +276,7 @@ impl Measurer<'_> {
             .transpose()
             .context("the bench key is not a header value")?;
         let latency = self.latency(target, authorization.clone())?;
+        let stream = self.stream(target, authorization.clone())?;
         let cpu_before = target.pid.map(cpu::process_tree_time).transpose()?;
         let throughput = self.throughput(target, authorization)?;
         let cpu_us_per_request = match (target.pid, cpu_before) {
@@ -302,6 +307,7 @@ impl Measurer<'_> {
             name: target.name.to_owned(),
             is_gateway: target.is_gateway,
             latency,
+            stream,
             throughput,
             wrk,
             cpu_us_per_request,
@@ -325,6 +331,24 @@ impl Measurer<'_> {
         report_first_error(name, run.first_error.as_deref());
         LatencySummary::of(&run)
             .with_context(|| format!("latency run {name}: no request succeeded"))
+    }
+
+    /// Warm-up, then `requests / 4` sequential streamed requests over one connection.
+    fn stream(
+        &self,
+        target: &Target<'_>,
+        authorization: Option<HeaderValue>,
+    ) -> anyhow::Result<StreamSummary> {
+        let (name, requests) = (target.name, (self.options.requests / 4).max(1));
+        let warmup = WARMUP_REQUESTS / 4;
+        eprintln!("xtask: stream {name}: {warmup} warm-up + {requests} requests");
+        let run = on_worker(
+            self.load_runtime,
+            load::sequential_stream_latencies(target.addr, authorization, warmup, requests),
+        )?
+        .with_context(|| format!("stream run {name}"))?;
+        report_first_error(name, run.first_error.as_deref());
+        StreamSummary::of(&run).with_context(|| format!("stream run {name}: no request succeeded"))
     }
 
     /// `options.connections` parallel clients for `options.duration`.
