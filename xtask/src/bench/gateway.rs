@@ -100,15 +100,24 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts `binary serve -c config -p 0 --host 127.0.0.1` with the logging a user gets (the
+    /// Starts `binary serve -c config -p 0 --host 127.0.0.1` (without `-c`, the embedded
+    /// default) in `config`'s directory or `log_path`'s, with the logging a user gets (the
     /// default filter, `info`: one access log line per call; `RUST_LOG` is cleared), its stderr
     /// going to `log_path`, and waits (at most 30 s) for the line that gives its address.
-    pub fn spawn(binary: &Path, config: &Path, log_path: &Path) -> anyhow::Result<Self> {
+    pub fn spawn(binary: &Path, config: Option<&Path>, log_path: &Path) -> anyhow::Result<Self> {
         let log = File::create(log_path)
             .with_context(|| format!("creating the gateway log {}", log_path.display()))?;
-        let mut child = Command::new(binary)
-            .args(["serve", "-c"])
-            .arg(config)
+        let mut command = Command::new(binary);
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("-c").arg(config);
+        }
+        // Its working directory holds what it writes of its own (the embedded default's
+        // `switchyard.db`).
+        if let Some(dir) = log_path.parent() {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args(["-p", "0", "--host", "127.0.0.1"])
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

@@ -21,13 +21,38 @@ use tokio::task::JoinSet;
 
 use super::upstream::CHAT_COMPLETIONS_PATH;
 
-/// The body of every benchmark request.
-pub const CHAT_REQUEST: &str =
-    r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}]}"#;
+/// The benchmark's chat request to `model`, compact JSON, streamed or not.
+pub fn chat_request(model: &str, stream: bool) -> String {
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "Say ok."}],
+    });
+    if stream {
+        body["stream"] = serde_json::Value::Bool(true);
+    }
+    body.to_string()
+}
 
-/// The body of the streamed requests.
-const CHAT_STREAM_REQUEST: &str =
-    r#"{"model":"bench-model","messages":[{"role":"user","content":"Say ok."}],"stream":true}"#;
+/// What every request of a run carries: the key (a whole `Authorization` value) and the model.
+#[derive(Debug, Clone)]
+pub struct Call {
+    authorization: Option<HeaderValue>,
+    model: String,
+}
+
+impl Call {
+    /// Calls of `model` with `authorization`, when given.
+    pub fn new(model: &str, authorization: Option<HeaderValue>) -> Self {
+        Self {
+            authorization,
+            model: model.to_owned(),
+        }
+    }
+
+    fn body(&self, stream: bool) -> Bytes {
+        Bytes::from(chat_request(&self.model, stream))
+    }
+}
 
 /// What a run of sequential requests measured.
 #[derive(Debug, Default)]
@@ -102,11 +127,11 @@ impl ThroughputRun {
 /// connection to `addr`. A broken connection is reopened; failing to reopen it is an error.
 pub async fn sequential_latencies(
     addr: SocketAddr,
-    authorization: Option<HeaderValue>,
+    call: Call,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<LatencyRun> {
-    let mut client = Client::connect(addr, authorization).await?;
+    let mut client = Client::connect(addr, &call, false).await?;
     let mut run = LatencyRun {
         samples: Vec::with_capacity(count),
         ..LatencyRun::default()
@@ -131,12 +156,11 @@ pub async fn sequential_latencies(
 /// to the end of the stream of each.
 pub async fn sequential_stream_latencies(
     addr: SocketAddr,
-    authorization: Option<HeaderValue>,
+    call: Call,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<StreamRun> {
-    let mut client = Client::connect(addr, authorization).await?;
-    client.body = Bytes::from_static(CHAT_STREAM_REQUEST.as_bytes());
+    let mut client = Client::connect(addr, &call, true).await?;
     let mut run = StreamRun {
         first_byte: Vec::with_capacity(count),
         complete: Vec::with_capacity(count),
@@ -164,13 +188,13 @@ pub async fn sequential_stream_latencies(
 /// stops (with one more error counted).
 pub async fn throughput(
     addr: SocketAddr,
-    authorization: Option<HeaderValue>,
+    call: Call,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<ThroughputRun> {
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
-        clients.push(Client::connect(addr, authorization.clone()).await?);
+        clients.push(Client::connect(addr, &call, false).await?);
     }
     let started = Instant::now();
     let deadline = started + duration;
@@ -248,14 +272,14 @@ struct Client {
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr, authorization: Option<HeaderValue>) -> anyhow::Result<Self> {
+    async fn connect(addr: SocketAddr, call: &Call, stream: bool) -> anyhow::Result<Self> {
         let (sender, authority) = handshake(addr).await?;
         Ok(Self {
             addr,
             authority,
-            authorization,
+            authorization: call.authorization.clone(),
             sender,
-            body: Bytes::from_static(CHAT_REQUEST.as_bytes()),
+            body: call.body(stream),
         })
     }
 

@@ -6,8 +6,8 @@
 //! 2. Start the fake upstream ([`upstream`]).
 //! 3. Measure each target in turn, alone: the upstream straight ("direct"), Debian's nginx as a
 //!    plain reverse proxy to it ([`nginx`], the anchor; skipped with a note when absent), and
-//!    the gateway ([`gateway`]) in each configuration (one deployment; master key + SQLite
-//!    spend), run with the logging a user gets (`info`: an access line per call). Each target
+//!    the gateway ([`gateway`]) in each configuration (the embedded default, answered by its
+//!    mock models; one deployment; master key + SQLite spend), run with the logging a user gets (`info`: an access line per call). Each target
 //!    gets: latency at one connection (plain, and streamed: first bytes and end) and
 //!    throughput at many with the built-in load generator
 //!    ([`load`]), its CPU time per request over that run ([`cpu`]), and throughput with `wrk`
@@ -118,14 +118,69 @@ pub const PROXY_TARGET: &str = "nginx proxy";
 /// The master key of the gateway configs that have one.
 const BENCH_MASTER_KEY: &str = "sk-bench-master-key";
 
+/// The gateway configurations measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GatewayConfig {
+    /// `switchyard serve` without a config: mock models, a local SQLite spend store.
+    EmbeddedDefault,
+    /// One deployment on the fake upstream, no key.
+    OneDeployment,
+    /// The same with a master key and SQLite spend records.
+    MasterKeySqlite,
+}
+
+impl GatewayConfig {
+    const ALL: [Self; 3] = [
+        Self::EmbeddedDefault,
+        Self::OneDeployment,
+        Self::MasterKeySqlite,
+    ];
+}
+
+impl GatewayConfig {
+    /// Its name in the report.
+    fn name(self) -> &'static str {
+        match self {
+            Self::EmbeddedDefault => "gateway (embedded default, mock)",
+            Self::OneDeployment => "gateway (one deployment)",
+            Self::MasterKeySqlite => "gateway (master key + SQLite spend)",
+        }
+    }
+
+    /// Its directory under the run's.
+    fn slug(self) -> &'static str {
+        match self {
+            Self::EmbeddedDefault => "gateway-default",
+            Self::OneDeployment => "gateway-plain",
+            Self::MasterKeySqlite => "gateway-sqlite",
+        }
+    }
+
+    /// The model group its calls name.
+    fn model(self) -> &'static str {
+        match self {
+            // A model of the embedded default (crates/switchyard-server/src/config/default.yaml).
+            Self::EmbeddedDefault => "gpt-4o-mini",
+            _ => gateway::BENCH_MODEL,
+        }
+    }
+
+    /// Whether its figures are read against the proxy (it calls the same upstream).
+    fn compared(self) -> bool {
+        self != Self::EmbeddedDefault
+    }
+}
+
 /// One target to measure: where it listens, the key its calls carry, and the process whose
 /// CPU time counts (none for the upstream, which lives in this process).
 struct Target<'a> {
     name: &'a str,
     addr: SocketAddr,
+    /// The model group called.
+    model: &'a str,
     authorization: Option<&'a str>,
     pid: Option<u32>,
-    is_gateway: bool,
+    read_against_proxy: bool,
 }
 
 /// Starts the upstream, measures it straight, through nginx and through the gateway in each
@@ -162,9 +217,10 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
     let mut targets = vec![measurer.measure(&Target {
         name: DIRECT_TARGET,
         addr: upstream_addr,
+        model: gateway::BENCH_MODEL,
         authorization: None,
         pid: None,
-        is_gateway: false,
+        read_against_proxy: false,
     })?];
 
     match nginx::binary() {
@@ -178,9 +234,10 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
             targets.push(measurer.measure(&Target {
                 name: PROXY_TARGET,
                 addr: nginx.addr,
+                model: gateway::BENCH_MODEL,
                 authorization: None,
                 pid: Some(nginx.pid()),
-                is_gateway: false,
+                read_against_proxy: false,
             })?);
         }
         None => notes.push(
@@ -191,41 +248,45 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
 
     let binary = root.join("target/release/switchyard");
     let authorization = format!("Bearer {BENCH_MASTER_KEY}");
-    for (name, slug, key) in [
-        ("gateway (one deployment)", "gateway-plain", false),
-        (
-            "gateway (master key + SQLite spend)",
-            "gateway-sqlite",
-            true,
-        ),
-    ] {
-        let dir = fresh_dir(&work_dir.join(slug))?;
-        let extras = ConfigExtras {
-            master_key: key.then(|| BENCH_MASTER_KEY.to_owned()),
-            sqlite_path: key.then(|| dir.join("spend.db")),
-            ..ConfigExtras::default()
+    for config in GatewayConfig::ALL {
+        let dir = fresh_dir(&work_dir.join(config.slug()))?;
+        let keyed = config == GatewayConfig::MasterKeySqlite;
+        let file = match config {
+            GatewayConfig::EmbeddedDefault => None,
+            _ => {
+                let extras = ConfigExtras {
+                    master_key: keyed.then(|| BENCH_MASTER_KEY.to_owned()),
+                    sqlite_path: keyed.then(|| dir.join("spend.db")),
+                    ..ConfigExtras::default()
+                };
+                Some(gateway::write_config(&dir, upstream_addr.port(), &extras)?)
+            }
         };
-        let config = gateway::write_config(&dir, upstream_addr.port(), &extras)?;
-        let mut gateway = Gateway::spawn(&binary, &config, &dir.join("gateway.log"))?;
+        let mut gateway = Gateway::spawn(&binary, file.as_deref(), &dir.join("gateway.log"))?;
         eprintln!(
-            "xtask: {name} (pid {}) listening on http://{}",
+            "xtask: {} (pid {}) listening on http://{}",
+            config.name(),
             gateway.pid(),
             gateway.addr
         );
         on_worker(&load_runtime, wait_until_ready(gateway.addr))??;
         let mut figures = measurer.measure(&Target {
-            name,
+            name: config.name(),
             addr: gateway.addr,
-            authorization: key.then_some(authorization.as_str()),
+            model: config.model(),
+            authorization: keyed.then_some(authorization.as_str()),
             pid: Some(gateway.pid()),
-            is_gateway: true,
+            read_against_proxy: config.compared(),
         })?;
         gateway.check_alive()?;
         figures.peak_rss_kib = Some(gateway.peak_rss_kib()?);
         targets.push(figures);
     }
     notes.push(
-        "not measured yet: the embedded default, the full stack (virtual key, rate limits, cache miss path, OTLP exporter); the fake upstream sends a stream's chunks in one write, so the cost per chunk is the gateway's work on chunks that arrive together"
+        "the embedded default answers from its mock provider, without the upstream: its figures are the gateway's own cost, not read against the proxy".to_owned(),
+    );
+    notes.push(
+        "not measured yet: the full stack (virtual key, rate limits, cache miss path, OTLP exporter); the fake upstream sends a stream's chunks in one write, so the cost per chunk is the gateway's work on chunks that arrive together"
             .to_owned(),
     );
 
@@ -275,10 +336,11 @@ impl Measurer<'_> {
             .map(HeaderValue::from_str)
             .transpose()
             .context("the bench key is not a header value")?;
-        let latency = self.latency(target, authorization.clone())?;
-        let stream = self.stream(target, authorization.clone())?;
+        let call = load::Call::new(target.model, authorization);
+        let latency = self.latency(target, call.clone())?;
+        let stream = self.stream(target, call.clone())?;
         let cpu_before = target.pid.map(cpu::process_tree_time).transpose()?;
-        let throughput = self.throughput(target, authorization)?;
+        let throughput = self.throughput(target, call)?;
         let cpu_us_per_request = match (target.pid, cpu_before) {
             (Some(pid), Some(before)) if throughput.completed > 0 => {
                 let used = cpu::process_tree_time(pid)?.saturating_sub(before);
@@ -296,6 +358,7 @@ impl Measurer<'_> {
                     binary,
                     self.dir,
                     target.addr,
+                    &load::chat_request(target.model, false),
                     target.authorization,
                     self.options.connections,
                     self.options.duration,
@@ -305,7 +368,7 @@ impl Measurer<'_> {
         };
         Ok(TargetFigures {
             name: target.name.to_owned(),
-            is_gateway: target.is_gateway,
+            read_against_proxy: target.read_against_proxy,
             latency,
             stream,
             throughput,
@@ -316,16 +379,12 @@ impl Measurer<'_> {
     }
 
     /// Warm-up, then `requests` sequential requests over one connection.
-    fn latency(
-        &self,
-        target: &Target<'_>,
-        authorization: Option<HeaderValue>,
-    ) -> anyhow::Result<LatencySummary> {
+    fn latency(&self, target: &Target<'_>, call: load::Call) -> anyhow::Result<LatencySummary> {
         let (name, requests) = (target.name, self.options.requests);
         eprintln!("xtask: latency {name}: {WARMUP_REQUESTS} warm-up + {requests} requests");
         let run = on_worker(
             self.load_runtime,
-            load::sequential_latencies(target.addr, authorization, WARMUP_REQUESTS, requests),
+            load::sequential_latencies(target.addr, call, WARMUP_REQUESTS, requests),
         )?
         .with_context(|| format!("latency run {name}"))?;
         report_first_error(name, run.first_error.as_deref());
@@ -334,17 +393,13 @@ impl Measurer<'_> {
     }
 
     /// Warm-up, then `requests / 4` sequential streamed requests over one connection.
-    fn stream(
-        &self,
-        target: &Target<'_>,
-        authorization: Option<HeaderValue>,
-    ) -> anyhow::Result<StreamSummary> {
+    fn stream(&self, target: &Target<'_>, call: load::Call) -> anyhow::Result<StreamSummary> {
         let (name, requests) = (target.name, (self.options.requests / 4).max(1));
         let warmup = WARMUP_REQUESTS / 4;
         eprintln!("xtask: stream {name}: {warmup} warm-up + {requests} requests");
         let run = on_worker(
             self.load_runtime,
-            load::sequential_stream_latencies(target.addr, authorization, warmup, requests),
+            load::sequential_stream_latencies(target.addr, call, warmup, requests),
         )?
         .with_context(|| format!("stream run {name}"))?;
         report_first_error(name, run.first_error.as_deref());
@@ -355,7 +410,7 @@ impl Measurer<'_> {
     fn throughput(
         &self,
         target: &Target<'_>,
-        authorization: Option<HeaderValue>,
+        call: load::Call,
     ) -> anyhow::Result<ThroughputSummary> {
         let (name, options) = (target.name, self.options);
         eprintln!(
@@ -365,12 +420,7 @@ impl Measurer<'_> {
         );
         let run = on_worker(
             self.load_runtime,
-            load::throughput(
-                target.addr,
-                authorization,
-                options.connections,
-                options.duration,
-            ),
+            load::throughput(target.addr, call, options.connections, options.duration),
         )?
         .with_context(|| format!("throughput run {name}"))?;
         report_first_error(name, run.first_error.as_deref());

@@ -143,8 +143,8 @@ impl ThroughputSummary {
 pub struct TargetFigures {
     /// What this target is ("direct", "nginx proxy", "gateway (...)").
     pub name: String,
-    /// Whether it is the gateway (the goals apply to it).
-    pub is_gateway: bool,
+    /// Whether the goals apply to it: the gateway calling the same upstream as the proxy.
+    pub read_against_proxy: bool,
     /// Latency at one connection.
     pub latency: LatencySummary,
     /// Streamed requests at one connection.
@@ -326,7 +326,7 @@ impl Report {
                  p99 <= {P99_VS_PROXY_MAX}x the proxy, first streamed bytes <= direct + \
                  {STREAM_FIRST_BYTE_OVERHEAD_MAX_US} us, peak RSS < {PEAK_RSS_MAX_MIB} MiB"
             );
-            for gateway in self.targets.iter().filter(|t| t.is_gateway) {
+            for gateway in self.targets.iter().filter(|t| t.read_against_proxy) {
                 let goals = Goals::of(gateway, proxy, direct);
                 let _ = writeln!(
                     out,
@@ -365,7 +365,7 @@ impl Report {
             .map(|(proxy, direct)| {
                 self.targets
                     .iter()
-                    .filter(|t| t.is_gateway)
+                    .filter(|t| t.read_against_proxy)
                     .map(|g| (g.name.clone(), Goals::of(g, proxy, direct).json(g)))
                     .collect()
             })

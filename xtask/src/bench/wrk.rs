@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::load::CHAT_REQUEST;
 use super::upstream::CHAT_COMPLETIONS_PATH;
 
 /// What one wrk run measured.
@@ -31,19 +30,20 @@ pub fn binary() -> Option<PathBuf> {
     })
 }
 
-/// Runs `binary` against `addr` for `duration` over `connections` connections, POSTing the
-/// benchmark's chat request with `authorization` (a whole header value) if given. The Lua
-/// script wrk needs for that is written into `dir`.
+/// Runs `binary` against `addr` for `duration` over `connections` connections, POSTing `body`
+/// (the benchmark's chat request) with `authorization` (a whole header value) if given. The
+/// Lua script wrk needs for that is written into `dir`.
 pub fn run(
     binary: &Path,
     dir: &Path,
     addr: SocketAddr,
+    body: &str,
     authorization: Option<&str>,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<WrkRun> {
     let script = dir.join("wrk-chat.lua");
-    std::fs::write(&script, lua_script(authorization))
+    std::fs::write(&script, lua_script(body, authorization))
         .with_context(|| format!("writing {}", script.display()))?;
     let output = Command::new(binary)
         .args(["-t1", "-c"])
@@ -67,11 +67,11 @@ pub fn run(
 }
 
 /// The request wrk sends: the built-in generator's body, content type and key.
-fn lua_script(authorization: Option<&str>) -> String {
+fn lua_script(body: &str, authorization: Option<&str>) -> String {
     let quoted = |text: &str| serde_json::Value::from(text).to_string();
     let mut script = format!(
         "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-        quoted(CHAT_REQUEST)
+        quoted(body)
     );
     if let Some(value) = authorization {
         script.push_str(&format!(
@@ -135,9 +135,10 @@ Transfer/sec:      7.50MB
 
     #[test]
     fn the_script_sends_the_body_and_the_key() {
-        let script = lua_script(Some("Bearer sk-1"));
+        let body = crate::bench::load::chat_request("bench-model", false);
+        let script = lua_script(&body, Some("Bearer sk-1"));
         assert!(script.contains(r#"wrk.headers["Authorization"] = "Bearer sk-1""#));
         assert!(script.contains(r#"\"model\":\"bench-model\""#), "{script}");
-        assert!(!lua_script(None).contains("Authorization"));
+        assert!(!lua_script(&body, None).contains("Authorization"));
     }
 }

@@ -111,7 +111,7 @@ fn soak(options: &Options) -> anyhow::Result<()> {
     };
     let config = gateway::write_config(&out, upstream_addr.port(), &extras)?;
     let binary = root().join("target/release/switchyard");
-    let mut gateway = Gateway::spawn(&binary, &config, &out.join("gateway.log"))?;
+    let mut gateway = Gateway::spawn(&binary, Some(&config), &out.join("gateway.log"))?;
     eprintln!(
         "xtask: gateway (pid {}) listening on http://{}",
         gateway.pid(),
