@@ -123,15 +123,26 @@ impl CallRecord {
     }
 }
 
-/// A random 128-bit id in hex, for correlating a call's records; a chat call's is also the
-/// `id` of its answer, so it reads as one: `chatcmpl-` and the hex.
+/// A 128-bit id in hex, for correlating a call's records; a chat call's is also the `id` of
+/// its answer, so it reads as one: `chatcmpl-` and the hex. See [`time_ordered_id`].
 fn new_request_id(operation: &str) -> String {
-    let id = fastrand::u128(..);
+    let id = time_ordered_id(std::time::SystemTime::now(), fastrand::u128(..));
     if operation == switchyard_telemetry::genai::operation::CHAT {
         format!("chatcmpl-{id:032x}")
     } else {
         format!("{id:032x}")
     }
+}
+
+/// UUIDv7's layout (RFC 9562, without its version bits): the Unix time in milliseconds in the
+/// top 48 bits, 80 random bits below. The spend store's primary key is this id: ids that grow
+/// with time are appended at the end of its index, where random ones dirtied a page of it per
+/// record (with SQLite's write-ahead log, a whole page written per record in each batch).
+fn time_ordered_id(now: std::time::SystemTime, random: u128) -> u128 {
+    let millis = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis());
+    ((millis & ((1 << 48) - 1)) << 80) | (random & ((1 << 80) - 1))
 }
 
 impl AppState {
@@ -165,5 +176,23 @@ impl AppState {
             "call finished"
         );
         settlement
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn ids_grow_with_time_and_keep_80_random_bits() {
+        let at = |millis| UNIX_EPOCH + Duration::from_millis(millis);
+        let earlier = time_ordered_id(at(1_765_000_000_000), u128::MAX);
+        let later = time_ordered_id(at(1_765_000_000_001), 0);
+        assert!(earlier < later, "{earlier:032x} {later:032x}");
+        assert_eq!(earlier >> 80, 1_765_000_000_000);
+        assert_eq!(earlier & ((1 << 80) - 1), (1 << 80) - 1);
+        assert_eq!(format!("{later:032x}").len(), 32);
     }
 }
