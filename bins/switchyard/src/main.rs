@@ -12,6 +12,11 @@ use switchyard_server::config::{self, LoadedConfig};
 use switchyard_server::{AppState, serve};
 use switchyard_telemetry::{Telemetry, TelemetrySettings};
 
+/// mimalloc's thread-local free lists instead of glibc's arenas: a call allocates and frees
+/// many small buffers (headers, JSON, spans), mostly on one thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Switchyard: one OpenAI-compatible API in front of every LLM provider.
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
