@@ -390,9 +390,8 @@ pub async fn metrics(State(live): State<Live>) -> Response {
     state.report_tallies();
     state.metrics().set_process_gauges(
         live.connections().get(),
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
+        live.runtimes()
+            .alive_tasks(Some(&tokio::runtime::Handle::current())),
     );
     (
         [(
