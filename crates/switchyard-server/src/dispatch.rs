@@ -24,7 +24,7 @@ use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, MessageContent, PromptOptions,
-    RawExtra,
+    RawExtra, Usage,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -253,6 +253,11 @@ async fn send(
                 record.request_id.to_string(),
             ));
             let reported = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
+            record.reasoning_tokens = answer
+                .usage
+                .as_ref()
+                .and_then(Usage::reasoning_tokens)
+                .unwrap_or(0);
             let (tokens, cost) = pricer.account(reported, false, Some(&answer.model));
             route.cost = cost;
             record.tokens = tokens;
@@ -423,6 +428,7 @@ struct StreamNotes {
     // Locked once per finished choice, never across an await.
     finish_reasons: Mutex<Vec<String>>,
     error: OnceLock<&'static str>,
+    reasoning_tokens: OnceLock<u64>,
 }
 
 impl StreamNotes {
@@ -438,6 +444,9 @@ impl StreamNotes {
         }
         if let Some(class) = self.error.get() {
             record.error_code = Some(class);
+        }
+        if let Some(reasoning) = self.reasoning_tokens.get() {
+            record.reasoning_tokens = *reasoning;
         }
     }
 }
@@ -464,6 +473,9 @@ impl Stream for ObserveChunks {
                 }
                 if notes.response.get().is_none() && !chunk.id.is_empty() {
                     let _ = notes.response.set((chunk.id.clone(), chunk.model.clone()));
+                }
+                if let Some(reasoning) = chunk.usage.as_ref().and_then(Usage::reasoning_tokens) {
+                    let _ = notes.reasoning_tokens.set(reasoning);
                 }
                 chunk.id.clear();
                 chunk.id.push_str(&self.id);

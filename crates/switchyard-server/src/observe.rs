@@ -3,9 +3,10 @@
 //! read from the call's [`CallRecord`]. Metric labels only ever hold configured names (model
 //! groups, deployment ids, limit scopes) or `unknown`: never a model name a client made up.
 
+use switchyard_layers::cost::Tokens;
 use switchyard_router::{Deployment, ModelGroups};
 use switchyard_telemetry::CallSpan;
-use switchyard_telemetry::genai::attr;
+use switchyard_telemetry::genai::UsageDetails;
 use switchyard_telemetry::metrics::{GatewayMetrics, UNKNOWN};
 use switchyard_wire::{ChatRequest, ChatResponse, MessageContent, Role};
 
@@ -45,8 +46,20 @@ pub(crate) fn record_answer(span: &CallSpan, answer: &ChatResponse) {
         .collect();
     span.record_response(&answer.model, &answer.id, &reasons);
     if let Some(usage) = &answer.usage {
-        span.record_usage(usage.prompt_tokens, usage.completion_tokens);
+        let tokens = Tokens::from(usage);
+        record_tokens(span, tokens, usage.reasoning_tokens().unwrap_or(0));
     }
+}
+
+/// Records token counts on a call's or an attempt's span: input and output, and the parts
+/// providers break out (cache reads and writes, reasoning).
+pub(crate) fn record_tokens(span: &CallSpan, tokens: Tokens, reasoning: u64) {
+    span.record_usage(tokens.prompt, tokens.completion);
+    span.record_usage_details(UsageDetails {
+        cache_read: tokens.cache_read,
+        cache_creation: tokens.cache_write,
+        reasoning,
+    });
 }
 
 /// Records what the gateway knows of a chat call once its options are taken and its group
@@ -114,9 +127,7 @@ pub(crate) fn close_span(record: &CallRecord) {
             record.attempts,
             record.fallback_from.as_deref(),
         ),
-        None if record.attempts > 0 => {
-            span.record(attr::ATTEMPTS, record.attempts);
-        }
+        None if record.attempts > 0 => span.record_attempts(record.attempts),
         None => {}
     }
     if let Some(model) = &record.response_model {
@@ -127,7 +138,7 @@ pub(crate) fn close_span(record: &CallRecord) {
         span.record_ttft(ttft);
     }
     if record.status < 400 {
-        span.record_usage(record.tokens.prompt, record.tokens.completion);
+        record_tokens(span, record.tokens, record.reasoning_tokens);
         span.record_cache_hit(record.cache_hit);
     }
     if let Some(cost) = record.cost {

@@ -50,6 +50,8 @@ pub struct CallRecord {
     pub fallback_from: Option<String>,
     /// Tokens used, reported or estimated.
     pub tokens: Tokens,
+    /// Of the output tokens, those the model spent reasoning, when the upstream reports them.
+    pub reasoning_tokens: u64,
     /// What the call cost; `None` when the model has no price.
     pub cost: Option<Cost>,
     /// What the call holds on its budgets, settled to its cost when the record is finished.
@@ -107,6 +109,7 @@ impl CallRecord {
             attempts: 0,
             fallback_from: None,
             tokens: Tokens::default(),
+            reasoning_tokens: 0,
             cost: None,
             reservation: None,
             status: 200,

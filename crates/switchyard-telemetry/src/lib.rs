@@ -24,7 +24,7 @@ pub mod propagation;
 pub mod settings;
 
 pub use error::TelemetryError;
-pub use genai::{CallSpan, attempt_span, record_content_event};
+pub use genai::{CallSpan, UsageDetails, attempt_span, record_content_event};
 pub use init::{Telemetry, TelemetryGuard, TracerLayer, tracer_layer, tracer_provider};
 pub use logs::WithTraceIds;
 pub use metrics::{GatewayMetrics, InFlightGuard};

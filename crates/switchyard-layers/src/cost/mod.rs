@@ -38,5 +38,5 @@ pub use catalog::{CatalogEntry, Mode, PriceCatalog};
 pub use error::{CatalogError, InvalidPrice};
 pub use layer::{Billable, CostLayer, CostService, ResponseFuture, SpendSink};
 pub use metered::MeteredStream;
-pub use price::{Cost, ModelPrice, Tokens, cost_of, cost_of_tokens};
+pub use price::{Cost, ModelPrice, Tokens, USD_DECIMALS, cost_of, cost_of_tokens, round_usd};
 pub use pricing::{PriceOverride, Pricing};

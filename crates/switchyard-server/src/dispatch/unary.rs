@@ -223,7 +223,7 @@ pub(crate) async fn unary<C: UnaryCall>(
                         Ok(answer) => {
                             attempt.record_response(C::answer_model(answer).unwrap_or(""), "", &[]);
                             if let Some(tokens) = C::reported(answer) {
-                                attempt.record_usage(tokens.prompt, tokens.completion);
+                                observe::record_tokens(&attempt, tokens, 0);
                             }
                         }
                         Err(err) => attempt.record_error(err.class.as_str()),
