@@ -533,11 +533,53 @@ async fn metrics_count_a_known_sequence_of_calls_exactly() {
         get("switchyard_request_duration_seconds_count{model=\"gpt-4o-mini\"}"),
         4.0
     );
+    assert_eq!(
+        get(
+            "switchyard_gateway_overhead_seconds_count{model=\"gpt-4o-mini\",deployment=\"gpt-4o-mini-deployment\"}"
+        ),
+        3.0,
+        "answered calls only: not the gateway's own refusal"
+    );
     assert_eq!(get("switchyard_in_flight_requests"), 0.0);
     assert!(
         metrics.keys().all(|k| !k.contains("no-such-model")),
         "a client's model name never becomes a label"
     );
+}
+
+// The gateway's own time, the performance claim users check in production: a call's duration
+// minus the time its upstream took (here a mock that waits 400 ms before answering).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overhead_histogram_leaves_the_upstreams_time_out() {
+    let config = "model_list:\n  - model_name: slow\n    litellm_params: {model: mock/slow, mock_latency_ms: 400}\n    model_info: {id: slow-deployment}\n";
+    let gateway = Gateway::spawn(config, &[]).await;
+    for stream in [false, true] {
+        let body = json!({"model": "slow", "stream": stream,
+                          "messages": [{"role": "user", "content": "hi"}]});
+        let response = gateway.post("/v1/chat/completions", &body, None).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("the whole answer");
+    }
+    let metrics = scrape(&gateway).await;
+    let get = |series: &str| {
+        metrics
+            .get(series)
+            .copied()
+            .unwrap_or_else(|| panic!("no {series}: {metrics:#?}"))
+    };
+    let route = r#"{model="slow",deployment="slow-deployment"}"#;
+    assert_eq!(
+        get(&format!("switchyard_gateway_overhead_seconds_count{route}")),
+        2.0
+    );
+    let calls = get(r#"switchyard_request_duration_seconds_sum{model="slow"}"#);
+    let overhead = get(&format!("switchyard_gateway_overhead_seconds_sum{route}"));
+    assert!(calls >= 0.8, "two calls of at least 400 ms: {calls}");
+    assert!(
+        overhead < 0.4,
+        "neither call's 400 ms upstream wait counts as overhead: {overhead}"
+    );
+    assert!(overhead > 0.0, "the gateway's own time is not nothing");
 }
 
 #[tokio::test]

@@ -208,6 +208,9 @@ async fn send(
         correction,
     } = answer;
     record.cache_hit = cache == Some(CacheStatus::Hit);
+    // Known for calls an upstream answered; a stream adds its upstream's time to its end.
+    let routed_wait = upstream.as_ref().map(|u| u.upstream_wait);
+    record.upstream_wait = routed_wait;
     let price = upstream.as_ref().and_then(|u| {
         record.deployment = Some(u.deployment.id.clone());
         record.provider = Some(u.deployment.provider.family());
@@ -279,6 +282,7 @@ async fn send(
             ChatOutcome::Complete(answer)
         }
         Reply::Stream(chunks) => {
+            let stream_started = started.elapsed();
             let notes = Arc::new(StreamNotes::default());
             let observed = ObserveChunks {
                 chunks,
@@ -302,6 +306,11 @@ async fn send(
                     record.cost = cost;
                     record.latency = started.elapsed();
                     notes.fill(&mut record);
+                    // The upstream's part of a stream: from its start to its last chunk (or its
+                    // error). A stream the client dropped first has no known end: no overhead.
+                    record.upstream_wait = routed_wait
+                        .zip(notes.upstream_end.get())
+                        .map(|(wait, end)| wait + end.saturating_sub(stream_started));
                     slot.put(state.finish_call(record));
                     drop(in_flight);
                 });
@@ -429,6 +438,8 @@ struct StreamNotes {
     finish_reasons: Mutex<Vec<String>>,
     error: OnceLock<&'static str>,
     reasoning_tokens: OnceLock<u64>,
+    /// When the upstream's stream ended or broke, since the call started.
+    upstream_end: OnceLock<Duration>,
 }
 
 impl StreamNotes {
@@ -491,8 +502,12 @@ impl Stream for ObserveChunks {
             }
             Poll::Ready(Some(Err(err))) => {
                 let _ = self.notes.error.set(err.class.as_str());
+                let _ = self.notes.upstream_end.set(self.started.elapsed());
             }
-            _ => {}
+            Poll::Ready(None) => {
+                let _ = self.notes.upstream_end.set(self.started.elapsed());
+            }
+            Poll::Pending => {}
         }
         item
     }

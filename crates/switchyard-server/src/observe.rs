@@ -152,7 +152,7 @@ pub(crate) fn close_span(record: &CallRecord) {
 }
 
 /// Counts a finished call: requests by model, deployment and status with their duration, time
-/// to first token, tokens (not for cache hits: no upstream processed them), cost, cache hits,
+/// to first token, the gateway's overhead (for calls an upstream answered), tokens (not for cache hits: no upstream processed them), cost, cache hits,
 /// fallbacks and refusals by the gateway's own rate limits.
 pub(crate) fn count(metrics: &GatewayMetrics, groups: &ModelGroups, record: &CallRecord) {
     let configured = |name: &str| groups.get(name).is_some();
@@ -166,6 +166,10 @@ pub(crate) fn count(metrics: &GatewayMetrics, groups: &ModelGroups, record: &Cal
     metrics.record_request(model, deployment, record.status, record.latency);
     if let Some(ttft) = record.time_to_first_token {
         metrics.record_ttft(model, ttft);
+    }
+    if let Some(upstream_wait) = record.upstream_wait {
+        let overhead = record.latency.saturating_sub(upstream_wait);
+        metrics.record_overhead(model, deployment, overhead);
     }
     if record.cache_hit {
         metrics.record_cache_hit(model);

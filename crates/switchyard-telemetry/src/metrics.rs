@@ -43,6 +43,12 @@ pub const TTFT_BUCKETS: [f64; 12] = [
     0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets of the gateway's own overhead, in seconds: from a tenth of a millisecond (the
+/// gateway's aim) to a second (something is wrong).
+pub const OVERHEAD_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
 /// Token direction, the `direction` label of `switchyard_tokens_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -73,6 +79,12 @@ struct RequestLabels {
     model: String,
     deployment: String,
     status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    model: String,
+    deployment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -122,6 +134,7 @@ pub struct GatewayMetrics {
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<ModelLabels>,
     ttft: HistogramFamily<ModelLabels>,
+    overhead: HistogramFamily<RouteLabels>,
     tokens: Family<TokenLabels, Counter>,
     cost_usd: Family<ModelLabels, Counter<f64>>,
     cache_hits: Family<ModelLabels, Counter>,
@@ -152,6 +165,8 @@ impl GatewayMetrics {
             Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
         let ttft: HistogramFamily<ModelLabels> =
             Family::new_with_constructor(|| Histogram::new(TTFT_BUCKETS));
+        let overhead: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(|| Histogram::new(OVERHEAD_BUCKETS));
         let tokens = Family::<TokenLabels, Counter>::default();
         let cost_usd = Family::<ModelLabels, Counter<f64>>::default();
         let cache_hits = Family::<ModelLabels, Counter>::default();
@@ -181,6 +196,13 @@ impl GatewayMetrics {
             "switchyard_time_to_first_token_seconds",
             "Time from the call to the first streamed token",
             ttft.clone(),
+        );
+        registry.register(
+            "switchyard_gateway_overhead_seconds",
+            "Time of a call not spent waiting on its upstream (the call's duration minus the \
+             time until each attempt answered and a stream's upstream ended), by model group \
+             and deployment",
+            overhead.clone(),
         );
         registry.register(
             "switchyard_tokens",
@@ -255,6 +277,7 @@ impl GatewayMetrics {
             requests,
             request_duration,
             ttft,
+            overhead,
             tokens,
             cost_usd,
             cache_hits,
@@ -295,6 +318,17 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .observe(ttft.as_secs_f64());
+    }
+
+    /// Records the gateway's own part of a call that an upstream answered:
+    /// `switchyard_gateway_overhead_seconds{model,deployment}`.
+    pub fn record_overhead(&self, model: &str, deployment: &str, overhead: Duration) {
+        self.overhead
+            .get_or_create(&RouteLabels {
+                model: model.to_owned(),
+                deployment: deployment.to_owned(),
+            })
+            .observe(overhead.as_secs_f64());
     }
 
     /// Adds tokens to `switchyard_tokens_total{model,direction}`.

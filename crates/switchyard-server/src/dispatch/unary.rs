@@ -261,6 +261,7 @@ pub(crate) async fn unary<C: UnaryCall>(
     record.model_group = Some(deployment.model_name.clone());
     record.attempts = routed.attempts;
     record.fallback_from.clone_from(&routed.fallback_from);
+    let upstream_wait = routed.upstream_wait;
     let request_id = Arc::clone(&record.request_id);
     let model_group = record.model_group.clone();
     let key_spend = record.reservation.as_ref().and_then(Reservation::key_spend);
@@ -269,6 +270,7 @@ pub(crate) async fn unary<C: UnaryCall>(
         attempts: routed.attempts,
         fallbacks: routed.fallbacks,
         fallback_from: routed.fallback_from,
+        upstream_wait,
     };
     let mut cost = None;
     let outcome = if C::streaming(&routed.value) {
@@ -304,6 +306,7 @@ pub(crate) async fn unary<C: UnaryCall>(
         let answer_model = C::answer_model(&routed.value);
         let (tokens, answer_cost) = pricer.account(reported, estimated, answer_model);
         record.response_model = answer_model.map(str::to_owned);
+        record.upstream_wait = Some(upstream_wait);
         record.tokens = tokens;
         record.cost = answer_cost;
         record.latency = started.elapsed();
