@@ -120,12 +120,13 @@ impl Jaeger {
     }
 
     /// The environment that makes a gateway process export its spans here over OTLP gRPC,
-    /// promptly.
+    /// promptly, and no metrics (Jaeger takes traces only).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp_grpc.clone()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
             ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ]
     }
 

@@ -582,6 +582,105 @@ async fn the_overhead_histogram_leaves_the_upstreams_time_out() {
     assert!(overhead > 0.0, "the gateway's own time is not nothing");
 }
 
+/// The attributes of an OTLP data point as `key=value` texts.
+fn point_labels(attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Vec<String> {
+    let mut labels: Vec<String> = attributes
+        .iter()
+        .filter_map(|kv| {
+            let value = match kv.value.as_ref()?.value.as_ref()? {
+                AttrValue::StringValue(text) => text.clone(),
+                AttrValue::IntValue(n) => n.to_string(),
+                other => format!("{other:?}"),
+            };
+            Some(format!("{}={value}", kv.key))
+        })
+        .collect();
+    labels.sort();
+    labels
+}
+
+// With OTLP on, the metrics `/metrics` shows are exported to the collector too, under the same
+// names (OpenTelemetry counters without the `_total` suffix OpenMetrics adds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exported_over_otlp_under_the_prometheus_names() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+
+    let mut collector = Collector::grpc().await;
+    let upstream = FakeUpstream::start().await;
+    let mut env = collector.env();
+    env.push(("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::spawn(&config(&upstream.api_base, ""), &env).await;
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &chat("chat", "count me"),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let route = ["deployment=chat-deployment", "model=chat"].map(String::from);
+    let requests = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_requests" => {
+            sum.data_points.iter().any(|p| {
+                point_labels(&p.attributes)
+                    == ["deployment=chat-deployment", "model=chat", "status=200"]
+                    && p.value == Some(Number::AsInt(1))
+            })
+        }
+        _ => false,
+    };
+    let histogram = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric,
+                     name: &str,
+                     labels: &[String]| {
+        match &metric.data {
+            Some(Data::Histogram(h)) if metric.name == name && metric.unit == "s" => h
+                .data_points
+                .iter()
+                .any(|p| point_labels(&p.attributes) == labels && p.count == 1),
+            _ => false,
+        }
+    };
+    let tokens = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_tokens" => {
+            sum.data_points.iter().any(|p| {
+                point_labels(&p.attributes) == ["direction=input", "model=chat"]
+                    && p.value == Some(Number::AsInt(10))
+            })
+        }
+        _ => false,
+    };
+    let cost = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_cost_usd" => sum
+            .data_points
+            .iter()
+            .any(|p| p.value == Some(Number::AsDouble(0.00002))),
+        _ => false,
+    };
+    collector
+        .metrics_until(SPANS_WITHIN, |metrics| {
+            metrics.iter().any(requests)
+                && metrics.iter().any(|m| {
+                    histogram(
+                        m,
+                        "switchyard_request_duration_seconds",
+                        &["model=chat".to_owned()],
+                    )
+                })
+                && metrics
+                    .iter()
+                    .any(|m| histogram(m, "switchyard_gateway_overhead_seconds", &route))
+                && metrics.iter().any(tokens)
+                && metrics.iter().any(cost)
+                && metrics
+                    .iter()
+                    .any(|m| m.name == "switchyard_in_flight_requests")
+        })
+        .await;
+}
+
 #[tokio::test]
 async fn a_stream_counts_as_in_flight_until_it_ends() {
     let upstream = FakeUpstream::start().await;

@@ -2,6 +2,9 @@
 //! so two gateways, or two tests, in one process never share counts), rendered as OpenMetrics
 //! text for `GET /metrics`.
 //!
+//! When OTLP export is on ([`otlp_metrics`](crate::otlp_metrics)), every count and histogram is
+//! recorded into its OpenTelemetry twin too, under the same name.
+//!
 //! Labels are low-cardinality by contract: configured model group and deployment names, status
 //! codes, fixed scopes and component names. Never pass keys, users, or a model name a client
 //! made up (use [`UNKNOWN`] for a model that is not configured).
@@ -25,6 +28,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::otlp_metrics::{OtlpInstruments, label};
 
 /// `Content-Type` of [`GatewayMetrics::render`]'s output (OpenMetrics text, which Prometheus
 /// scrapes natively).
@@ -148,6 +153,8 @@ pub struct GatewayMetrics {
     in_flight: Gauge,
     open_connections: Gauge,
     alive_tasks: Gauge,
+    /// The OpenTelemetry twins, when OTLP export is on.
+    otlp: Option<OtlpInstruments>,
 }
 
 impl Default for GatewayMetrics {
@@ -157,7 +164,8 @@ impl Default for GatewayMetrics {
 }
 
 impl GatewayMetrics {
-    /// Creates the metrics in a fresh registry.
+    /// Creates the metrics in a fresh registry (recording into OpenTelemetry instruments too
+    /// once [`otlp_metrics::install`](crate::otlp_metrics::install) has run).
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
@@ -272,6 +280,7 @@ impl GatewayMetrics {
             alive_tasks.clone(),
         );
 
+        let otlp = OtlpInstruments::installed(&in_flight);
         Self {
             registry,
             requests,
@@ -291,6 +300,7 @@ impl GatewayMetrics {
             in_flight,
             open_connections,
             alive_tasks,
+            otlp,
         }
     }
 
@@ -309,6 +319,9 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .observe(duration.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.record_request(model, deployment, status, duration);
+        }
     }
 
     /// Records a stream's time to first token.
@@ -318,6 +331,10 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .observe(ttft.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.ttft
+                .record(ttft.as_secs_f64(), &[label("model", model)]);
+        }
     }
 
     /// Records the gateway's own part of a call that an upstream answered:
@@ -329,6 +346,12 @@ impl GatewayMetrics {
                 deployment: deployment.to_owned(),
             })
             .observe(overhead.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.overhead.record(
+                overhead.as_secs_f64(),
+                &[label("model", model), label("deployment", deployment)],
+            );
+        }
     }
 
     /// Adds tokens to `switchyard_tokens_total{model,direction}`.
@@ -339,6 +362,9 @@ impl GatewayMetrics {
                 direction,
             })
             .inc_by(tokens);
+        if let Some(otlp) = &self.otlp {
+            otlp.record_tokens(model, direction, tokens);
+        }
     }
 
     /// Adds input and output tokens of one call.
@@ -355,6 +381,9 @@ impl GatewayMetrics {
                     model: model.to_owned(),
                 })
                 .inc_by(usd);
+            if let Some(otlp) = &self.otlp {
+                otlp.cost_usd.add(usd, &[label("model", model)]);
+            }
         }
     }
 
@@ -365,6 +394,9 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.cache_hits.add(1, &[label("model", model)]);
+        }
     }
 
     /// Counts a fallback from one model group to another.
@@ -375,6 +407,10 @@ impl GatewayMetrics {
                 to: to.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.fallbacks
+                .add(1, &[label("from", from), label("to", to)]);
+        }
     }
 
     /// Counts a deployment entering cooldown.
@@ -384,6 +420,9 @@ impl GatewayMetrics {
                 deployment: deployment.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.cooldowns.add(1, &[label("deployment", deployment)]);
+        }
     }
 
     /// Counts a call refused by a rate limit of `scope` (`key`, `user`, `team`, `model`,
@@ -394,15 +433,14 @@ impl GatewayMetrics {
                 scope: scope.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.rate_limited.add(1, &[label("scope", scope)]);
+        }
     }
 
     /// Counts a failed Redis operation of `component` (`rate_limit`, `cache`, `usage`, ...).
     pub fn record_redis_failure(&self, component: &str) {
-        self.redis_failures
-            .get_or_create(&ComponentLabels {
-                component: component.to_owned(),
-            })
-            .inc();
+        self.record_redis_failures(component, 1);
     }
 
     /// Counts `count` failed calls to Redis by `component` at once (for components that keep
@@ -414,17 +452,27 @@ impl GatewayMetrics {
                     component: component.to_owned(),
                 })
                 .inc_by(count);
+            if let Some(otlp) = &self.otlp {
+                otlp.redis_failures
+                    .add(count, &[label("component", component)]);
+            }
         }
     }
 
     /// Counts spend records dropped under back-pressure.
     pub fn record_spend_records_shed(&self, count: u64) {
         self.spend_records_shed.inc_by(count);
+        if let Some(otlp) = &self.otlp {
+            otlp.spend_records_shed.add(count, &[]);
+        }
     }
 
     /// Counts budget counter operations that failed.
     pub fn record_budget_counter_failures(&self, count: u64) {
         self.budget_counter_failures.inc_by(count);
+        if let Some(otlp) = &self.otlp {
+            otlp.budget_counter_failures.add(count, &[]);
+        }
     }
 
     /// Shows which policy budgets follow while their counters cannot be reached: `policy` is
