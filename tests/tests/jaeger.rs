@@ -207,6 +207,11 @@ async fn calls_are_found_in_jaeger_by_service_operation_and_model_with_typed_tag
         assert_eq!(operation(attempt), "chat upstream-model");
         assert_tag(attempt, "span.kind", "string", json!("client"));
         assert_tag(attempt, "gen_ai.provider.name", "string", json!("openai"));
+        assert_tag(attempt, "server.address", "string", json!("127.0.0.1"));
+        assert_eq!(
+            tag(attempt, "server.port").map(|t| &t["type"]),
+            Some(&json!("int64"))
+        );
         if tag(call, "switchyard.ttft_ms").is_some() {
             streamed_call = Some(call);
         } else {

@@ -187,9 +187,22 @@ async fn a_plain_call_is_one_call_span_with_one_attempt_child() {
         ("gen_ai.usage.output_tokens", int(5)),
         ("switchyard.deployment", string("chat-deployment")),
         ("switchyard.attempt", int(1)),
+        ("server.address", string("127.0.0.1")),
     ] {
         assert_attr(attempt, key, value);
     }
+    let port: i64 = upstream
+        .api_base
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v1")
+        .parse()
+        .expect("the fake upstream's port");
+    assert_attr(attempt, "server.port", int(port));
+    assert_eq!(
+        attr(&call, "server.address"),
+        None,
+        "the call span names no server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,14 +31,26 @@ pub(crate) fn provider_name(family: &'static str) -> &'static str {
 }
 
 /// Starts the span of one upstream attempt on `deployment`, a child of the call's span; attempts
-/// count from 1.
+/// count from 1. It names the server the deployment calls (`server.address`, `server.port`: the
+/// URL's port, else the scheme's).
 pub(crate) fn attempt_span(call: &CallSpan, deployment: &Deployment, number: u32) -> CallSpan {
-    call.attempt(
+    let attempt = call.attempt(
         provider_name(deployment.provider.family()),
         &deployment.id,
         deployment.provider.upstream_model(),
         number,
-    )
+    );
+    if let Some(endpoint) = deployment.provider.endpoint()
+        && let Some(host) = endpoint.host()
+    {
+        let default_port = if endpoint.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
+        attempt.record_server(host, endpoint.port_u16().unwrap_or(default_port));
+    }
+    attempt
 }
 
 /// Records on an attempt's span what a complete chat answer says: model, id, finish reasons and

@@ -105,6 +105,10 @@ pub mod attr {
     pub const GEN_AI_COMPLETION: &str = semconv::GEN_AI_COMPLETION;
     /// `error.type`.
     pub const ERROR_TYPE: &str = semconv::ERROR_TYPE;
+    /// `server.address`: the host an attempt called.
+    pub const SERVER_ADDRESS: &str = semconv::SERVER_ADDRESS;
+    /// `server.port`: the port an attempt called.
+    pub const SERVER_PORT: &str = semconv::SERVER_PORT;
 
     /// Cost of the call in US dollars.
     pub const COST_USD: &str = "switchyard.cost_usd";
@@ -134,7 +138,7 @@ pub mod attr {
 /// at a character boundary so one request cannot swell an export batch.
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
 
-// One field set for call and attempt spans; tracing allows 32 fields per span, this uses 29.
+// One field set for call and attempt spans; tracing allows 32 fields per span, this uses 31.
 macro_rules! genai_span {
     ($name:literal, $otel_name:expr, $kind:literal, $operation:expr, $model:expr $(, parent: $parent:expr)?) => {
         tracing::info_span!(
@@ -169,6 +173,8 @@ macro_rules! genai_span {
             { attr::EXPERIMENT_VARIANT } = Empty,
             { attr::ROUTE_REASON } = Empty,
             { attr::ERROR_TYPE } = Empty,
+            { attr::SERVER_ADDRESS } = Empty,
+            { attr::SERVER_PORT } = Empty,
         )
     };
 }
@@ -347,6 +353,12 @@ impl CallSpan {
     /// Records the number of upstream attempts the call made.
     pub fn record_attempts(&self, attempts: u32) {
         self.span.record(attr::ATTEMPTS, i64::from(attempts));
+    }
+
+    /// Records the server an attempt calls: `server.address` (its host) and `server.port`.
+    pub fn record_server(&self, address: &str, port: u16) {
+        self.span.record(attr::SERVER_ADDRESS, address);
+        self.span.record(attr::SERVER_PORT, i64::from(port));
     }
 
     /// Records why a routing rule or experiment chose the model.
@@ -549,6 +561,7 @@ mod tests {
             call.record_request(Some(256), Some(0.2));
             let attempt = call.attempt("openai", "gpt-4o-eastus", "gpt-4o-2024-08-06", 2);
             attempt.record_usage(12, 34);
+            attempt.record_server("api.openai.com", 443);
             drop(attempt);
             call.record_route("gpt-4o-eastus", "openai", 2, Some("primary"));
             call.record_usage(12, 34);
@@ -590,6 +603,11 @@ mod tests {
             .find(|(_, attributes)| value(attributes, attr::ATTEMPT).is_some())
             .expect("the attempt span");
         assert_eq!(value(attempt, attr::ATTEMPT), Some(&Value::I64(2)));
+        assert_eq!(value(attempt, attr::SERVER_PORT), Some(&Value::I64(443)));
+        assert_eq!(
+            value(attempt, attr::SERVER_ADDRESS),
+            Some(&Value::from("api.openai.com"))
+        );
         assert_eq!(
             value(attempt, attr::GEN_AI_USAGE_INPUT_TOKENS),
             Some(&Value::I64(12))
