@@ -243,6 +243,70 @@ async fn a_streamed_call_gets_its_usage_and_cost_when_the_stream_ends() {
     );
 }
 
+/// One chat call to a gateway whose only group, `m`, is a deployment of `model` (LiteLLM's
+/// `provider/model`) at `api_base`, exporting to `collector`; answers its call span and its one
+/// attempt span.
+async fn one_call(
+    mut collector: Collector,
+    model: &str,
+    api_base: &str,
+) -> (ExportedSpan, Vec<ExportedSpan>) {
+    let config = format!(
+        "model_list:\n  - model_name: m\n    litellm_params: {{model: {model}, api_base: '{api_base}', api_key: k}}\n"
+    );
+    let env = collector.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::spawn(&config, &env).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m", "think"), None)
+        .await;
+    assert_eq!(response.status(), 200);
+    call_tree(&mut collector, 1, |_| true).await
+}
+
+// Anthropic reports the prompt tokens it read from and wrote to its cache apart
+// (`thinking_response.json`: 12 fresh, 4,000 read, 2,000 written): the call and its attempt
+// carry them as `gen_ai.usage.cache_read.input_tokens` and `.cache_creation.input_tokens`
+// (ints), within `gen_ai.usage.input_tokens`, as the conventions define them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_cache_reads_and_writes_are_their_own_int_attributes() {
+    let anthropic = switchyard_e2e::fake_anthropic::FakeAnthropic::start().await;
+    let model = "anthropic/claude-thinking";
+    let (call, attempts) = one_call(Collector::http().await, model, &anthropic.api_base).await;
+    for span in [&call, &attempts[0]] {
+        for (key, value) in [
+            ("gen_ai.usage.input_tokens", int(6012)),
+            ("gen_ai.usage.output_tokens", int(86)),
+            ("gen_ai.usage.cache_read.input_tokens", int(4000)),
+            ("gen_ai.usage.cache_creation.input_tokens", int(2000)),
+            ("gen_ai.provider.name", string("anthropic")),
+        ] {
+            assert_attr(span, key, value);
+        }
+    }
+}
+
+// Gemini reports the tokens a model spent thinking (`thoughtsTokenCount`, 26 in
+// `generate_text.json`) and those read from its context cache (`cachedContentTokenCount`, 4):
+// `gen_ai.usage.reasoning.output_tokens` and `gen_ai.usage.cache_read.input_tokens`, ints, on the
+// call and on its attempt, and no cache-creation count (Gemini reports none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasoning_tokens_are_their_own_int_attribute() {
+    let gemini = switchyard_e2e::fake_gemini::FakeGemini::start().await;
+    let (call, attempts) = one_call(
+        Collector::grpc().await,
+        "gemini/gemini-text",
+        &gemini.api_base,
+    )
+    .await;
+    for span in [&call, &attempts[0]] {
+        assert_attr(span, "gen_ai.usage.reasoning.output_tokens", int(26));
+        assert_attr(span, "gen_ai.usage.cache_read.input_tokens", int(4));
+        assert_attr(span, "gen_ai.provider.name", string("gcp.gemini"));
+        assert_eq!(attr(span, "gen_ai.usage.cache_creation.input_tokens"), None);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fallback_shows_its_attempts_as_siblings_under_the_call() {
     let mut collector = Collector::grpc().await;
