@@ -758,6 +758,37 @@ async fn metrics_are_exported_over_otlp_under_the_prometheus_names() {
         .await;
 }
 
+// A stream passed through as the upstream sent it (Anthropic's Messages events) gets its time to
+// first token and its overhead too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_through_stream_counts_its_time_to_first_token_and_overhead() {
+    let anthropic = switchyard_e2e::fake_anthropic::FakeAnthropic::start().await;
+    let config = format!(
+        "model_list:\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-text, api_base: '{}', api_key: k}}\n    model_info: {{id: claude-deployment}}\n",
+        anthropic.api_base
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let body = json!({"model": "claude", "max_tokens": 50, "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let response = gateway.post("/v1/messages", &body, None).await;
+    assert_eq!(response.status(), 200);
+    let events = response.text().await.expect("the stream");
+    assert!(events.contains("message_stop"), "{events}");
+    let metrics = scrape(&gateway).await;
+    let get = |series: &str| metrics.get(series).copied().unwrap_or(0.0);
+    assert_eq!(
+        get(r#"switchyard_time_to_first_token_seconds_count{model="claude"}"#),
+        1.0,
+        "{metrics:#?}"
+    );
+    assert_eq!(
+        get(
+            r#"switchyard_gateway_overhead_seconds_count{model="claude",deployment="claude-deployment"}"#
+        ),
+        1.0
+    );
+}
+
 #[tokio::test]
 async fn a_stream_counts_as_in_flight_until_it_ends() {
     let upstream = FakeUpstream::start().await;

@@ -17,6 +17,15 @@
 //!
 //! Both carry the same field set, so the same typed recorders work on either.
 //!
+//! # Attribute types
+//!
+//! The conventions (semantic conventions v1.42.0, whose `gen_ai.*` names this module takes from
+//! `opentelemetry-semantic-conventions`) type counts as int, `gen_ai.request.temperature` as
+//! double and `gen_ai.response.finish_reasons` as a string array; ours follow suit
+//! (`switchyard.cost_usd` double, flags bool). tracing-opentelemetry exports a `u64` (and a
+//! `u32`, which tracing widens) as its text, so the recorders take counts as they come and
+//! record them as `i64`; ARCHITECTURE.md lists every attribute with its type.
+//!
 //! # Example
 //! ```
 //! use switchyard_telemetry::genai::{CallSpan, operation};
