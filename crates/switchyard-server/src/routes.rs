@@ -199,9 +199,12 @@ pub(crate) fn tag_route(response: &mut Response, route: &Route) {
     if let Some(status) = route.cache {
         headers.insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
     }
+    // The cost is rounded to the catalog's places (`switchyard_layers::cost::USD_DECIMALS`);
+    // `Display` prints that decimal in full, never in exponent form: the number the span and
+    // the access log carry.
     if let Some(value) = route
         .cost
-        .and_then(|c| HeaderValue::from_str(&format!("{:.10}", c.usd)).ok())
+        .and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok())
     {
         headers.insert(COST_HEADER, value);
     }
