@@ -42,6 +42,7 @@
 
 use std::borrow::Cow;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
@@ -267,6 +268,9 @@ impl CallSpan {
 
     /// Records the request parameters that were given.
     pub fn record_request(&self, max_tokens: Option<u32>, temperature: Option<f64>) {
+        if !attributes_recorded() {
+            return;
+        }
         if let Some(max_tokens) = max_tokens {
             self.span
                 .record(attr::GEN_AI_REQUEST_MAX_TOKENS, i64::from(max_tokens));
@@ -280,6 +284,9 @@ impl CallSpan {
     /// Records what the upstream answered: its model, response id and finish reasons. The
     /// reasons go to the OpenTelemetry span as a string array, as the convention types them.
     pub fn record_response(&self, model: &str, id: &str, finish_reasons: &[&str]) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::GEN_AI_RESPONSE_MODEL, model);
         if !id.is_empty() {
             self.span.record(attr::GEN_AI_RESPONSE_ID, id);
@@ -298,6 +305,9 @@ impl CallSpan {
 
     /// Records token usage (int attributes).
     pub fn record_usage(&self, input_tokens: u64, output_tokens: u64) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span
             .record(attr::GEN_AI_USAGE_INPUT_TOKENS, int(input_tokens));
         self.span
@@ -308,6 +318,9 @@ impl CallSpan {
     /// to its prompt cache, output tokens spent reasoning. A count of 0 is not recorded (the
     /// providers that report none, and those that report 0, look the same to the gateway).
     pub fn record_usage_details(&self, details: UsageDetails) {
+        if !attributes_recorded() {
+            return;
+        }
         for (key, count) in [
             (
                 attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
@@ -330,12 +343,18 @@ impl CallSpan {
 
     /// Records the cost in US dollars (a double) and whether it is an estimate.
     pub fn record_cost(&self, usd: f64, estimated: bool) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::COST_USD, usd);
         self.span.record(attr::COST_ESTIMATED, estimated);
     }
 
     /// Records the time to the first token of a stream, in whole milliseconds.
     pub fn record_ttft(&self, ttft: Duration) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(
             attr::TTFT_MS,
             i64::try_from(ttft.as_millis()).unwrap_or(i64::MAX),
@@ -351,6 +370,9 @@ impl CallSpan {
         attempts: u32,
         fallback_from: Option<&str>,
     ) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::DEPLOYMENT, deployment);
         self.span.record(attr::GEN_AI_PROVIDER_NAME, provider);
         self.record_attempts(attempts);
@@ -361,38 +383,59 @@ impl CallSpan {
 
     /// Records the number of upstream attempts the call made.
     pub fn record_attempts(&self, attempts: u32) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::ATTEMPTS, i64::from(attempts));
     }
 
     /// Records the server an attempt calls: `server.address` (its host) and `server.port`.
     pub fn record_server(&self, address: &str, port: u16) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::SERVER_ADDRESS, address);
         self.span.record(attr::SERVER_PORT, i64::from(port));
     }
 
     /// Records why a routing rule or experiment chose the model.
     pub fn record_route_reason(&self, reason: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::ROUTE_REASON, reason);
     }
 
     /// Records whether the answer came from the response cache.
     pub fn record_cache_hit(&self, hit: bool) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::CACHE_HIT, hit);
     }
 
     /// Records the alias of the caller's virtual key. Never pass the key itself.
     pub fn record_key_alias(&self, alias: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::KEY_ALIAS, alias);
     }
 
     /// Records the experiment variant the call was assigned to.
     pub fn record_variant(&self, variant: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::EXPERIMENT_VARIANT, variant);
     }
 
     /// Records a failure: `error.type` (a low-cardinality class such as `timeout`,
     /// `rate_limited` or an HTTP status) and the span status ERROR.
     pub fn record_error(&self, error_type: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::ERROR_TYPE, error_type);
         self.span.record("otel.status_code", "ERROR");
         self.span.record("otel.status_description", error_type);
@@ -400,6 +443,9 @@ impl CallSpan {
 
     /// Adds a prompt or completion as a span event; see [`record_content_event`].
     pub fn record_content(&self, role: &str, text: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         record_content_event(&self.span, role, text);
     }
 }
@@ -444,9 +490,30 @@ pub fn attempt_span(
 }
 
 fn fill_attempt(span: &Span, provider: &str, deployment: &str, attempt_number: u32) {
+    if !attributes_recorded() {
+        return;
+    }
     span.record(attr::GEN_AI_PROVIDER_NAME, provider);
     span.record(attr::DEPLOYMENT, deployment);
     span.record(attr::ATTEMPT, i64::from(attempt_number));
+}
+
+/// Whether [`CallSpan`]'s recorders record: see [`record_attributes`].
+static RECORDING: AtomicBool = AtomicBool::new(true);
+
+/// Turns the recorders of [`CallSpan`] on or off for the whole process. [`Telemetry::init`]
+/// turns them off when no exporter is configured: the attributes would be recorded into spans
+/// that nothing exports (the log lines carry their own fields), at a cost on every call (about
+/// a tenth of a call's instructions). Spans are still made, entered and closed, so log lines
+/// carry trace ids and upstream requests continue the caller's trace. On by default.
+///
+/// [`Telemetry::init`]: crate::Telemetry::init
+pub fn record_attributes(on: bool) {
+    RECORDING.store(on, Ordering::Relaxed);
+}
+
+fn attributes_recorded() -> bool {
+    RECORDING.load(Ordering::Relaxed)
 }
 
 /// A count as the int of an attribute: tracing-opentelemetry turns `i64` into an OpenTelemetry
