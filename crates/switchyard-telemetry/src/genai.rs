@@ -512,7 +512,8 @@ pub fn record_attributes(on: bool) {
     RECORDING.store(on, Ordering::Relaxed);
 }
 
-fn attributes_recorded() -> bool {
+/// Whether [`CallSpan`]'s recorders record ([`record_attributes`]).
+pub fn attributes_recorded() -> bool {
     RECORDING.load(Ordering::Relaxed)
 }
 

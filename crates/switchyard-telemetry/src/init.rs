@@ -48,7 +48,8 @@ impl Telemetry {
     /// - traces: an OpenTelemetry layer ([`tracer_layer`]) with its own filter (INFO), so
     ///   `RUST_LOG=warn` quiets logs without losing spans. It is installed even without OTLP: spans
     ///   then get trace ids (logs carry them, upstream requests continue the caller's trace) but
-    ///   nothing is exported;
+    ///   nothing is exported, and [`CallSpan`](crate::genai::CallSpan)'s attributes are not
+    ///   recorded ([`record_attributes`](crate::genai::record_attributes));
     /// - metrics: with OTLP (and [`OtlpSettings::metrics`]), a meter provider exporting the
     ///   gateway's metrics to the same collector, installed for every
     ///   [`GatewayMetrics`](crate::GatewayMetrics) built afterwards ([`otlp_metrics`]).
@@ -83,6 +84,8 @@ impl Telemetry {
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInitialized)?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // Without an exporter no one reads span attributes: calls skip recording them.
+        crate::genai::record_attributes(settings.otlp.is_some());
         let mut guard = TelemetryGuard::new(provider);
         guard.log_writer = Some(log_guard);
         if let Some(otlp) = &settings.otlp {

@@ -13,6 +13,10 @@ async fn init_installs_once_and_shuts_down() {
         ..TelemetrySettings::default()
     };
     let guard = Telemetry::init(&settings).expect("first init");
+    assert!(
+        !switchyard_telemetry::genai::attributes_recorded(),
+        "without an exporter, span attributes are not recorded"
+    );
     let call = CallSpan::start(operation::CHAT, "m");
     call.in_scope(|| {
         assert!(
