@@ -76,7 +76,7 @@ impl Telemetry {
             // spans would have it format every span's fields as JSON when the span opens and
             // again on every `record` (re-reading what it wrote), a cost on every call whether
             // or not anything is logged inside the span; log lines carry the span's
-            // `trace_id`/`span_id` instead (`logs::WithTraceIds`).
+            // `trace_id`/`span_id` instead (`logs::JsonLines`).
             .with(
                 fmt_layer(settings.log_format, writer)
                     .with_filter(filter.and(filter_fn(|meta| meta.is_event()))),

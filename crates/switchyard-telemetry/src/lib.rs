@@ -28,7 +28,7 @@ pub mod settings;
 pub use error::TelemetryError;
 pub use genai::{CallSpan, UsageDetails, attempt_span, record_content_event};
 pub use init::{Telemetry, TelemetryGuard, TracerLayer, tracer_layer, tracer_provider};
-pub use logs::WithTraceIds;
+pub use logs::JsonLines;
 pub use metrics::{GatewayMetrics, InFlightGuard};
 pub use propagation::{current_trace_id, extract_parent, inject_current, set_parent_from};
 pub use settings::{LogFormat, OtlpProtocol, OtlpSettings, TelemetrySettings};

@@ -4,8 +4,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use switchyard_telemetry::genai::{CallSpan, operation};
-use switchyard_telemetry::{TelemetrySettings, WithTraceIds, current_trace_id, tracer_layer};
-use tracing_subscriber::fmt::format::{self, JsonFields};
+use switchyard_telemetry::{JsonLines, TelemetrySettings, current_trace_id, tracer_layer};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Clone, Default)]
@@ -28,20 +27,22 @@ fn json_lines_carry_trace_and_span_ids() {
     let writer = buffer.clone();
     let (layer, _provider) = tracer_layer(&TelemetrySettings::default()).expect("layer builds");
     let fmt = tracing_subscriber::fmt::layer()
-        .fmt_fields(JsonFields::new())
-        .event_format(WithTraceIds(
-            format::format()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false),
-        ))
+        .event_format(JsonLines)
         .with_writer(move || writer.clone());
     let subscriber = tracing_subscriber::registry().with(layer).with(fmt);
 
     let mut expected_trace = None;
     tracing::subscriber::with_default(subscriber, || {
         tracing::info!(answer = 42, "outside any span");
+        tracing::warn!(
+            text = "quote \" backslash \\ newline \n tab \t bell \u{7} é",
+            ratio = 0.25,
+            nan = f64::NAN,
+            flag = true,
+            negative = -3,
+            debug = ?vec!["a", "b"],
+            "fields of every kind"
+        );
         let call = CallSpan::start(operation::CHAT, "gpt-4o");
         call.in_scope(|| {
             expected_trace = current_trace_id();
@@ -51,26 +52,48 @@ fn json_lines_carry_trace_and_span_ids() {
     });
 
     let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
-    let lines: Vec<serde_json::Value> = text
+    let mut lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
 
     assert_eq!(lines[0]["message"], "outside any span");
+    assert_eq!(lines[0]["answer"], 42);
+    assert_eq!(lines[0]["level"], "INFO");
+    assert_eq!(lines[0]["target"], "logs");
+    let timestamp = lines[0]["timestamp"].as_str().expect("a timestamp");
+    assert!(
+        time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "RFC 3339: {timestamp}"
+    );
     assert!(lines[0].get("trace_id").is_none());
+
+    // Every kind of field, and text that must be escaped, comes back as it was given.
+    let kinds = lines.remove(1);
+    assert_eq!(kinds["level"], "WARN");
+    assert_eq!(kinds["message"], "fields of every kind");
+    assert_eq!(
+        kinds["text"],
+        "quote \" backslash \\ newline \n tab \t bell \u{7} é"
+    );
+    assert_eq!(kinds["ratio"], 0.25);
+    assert_eq!(kinds["nan"], serde_json::Value::Null);
+    assert_eq!(kinds["flag"], true);
+    assert_eq!(kinds["negative"], -3);
+    assert_eq!(kinds["debug"], "[\"a\", \"b\"]");
 
     let expected_trace = expected_trace.expect("the call is traced");
     assert_eq!(lines[1]["message"], "inside the call");
     assert_eq!(lines[1]["trace_id"], expected_trace.as_str());
     assert_eq!(lines[1]["span_id"].as_str().map(str::len), Some(16));
-    assert_eq!(lines[1]["span"]["gen_ai.request.model"], "gpt-4o");
 
     // An event with its own trace_id keeps it, with no duplicate key.
     assert_eq!(lines[2]["trace_id"], "explicit");
     assert_eq!(
         text.lines()
-            .nth(2)
+            .nth(3)
             .map(|l| l.matches("\"trace_id\"").count()),
         Some(1)
     );
