@@ -209,6 +209,19 @@ pub struct LitellmParams {
     /// else `AWS_DEFAULT_REGION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region_name: Option<String>,
+    /// Bedrock: the shared config profile whose credentials sign the calls (LiteLLM's key), or
+    /// `os.environ/NAME`; read from `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` (default
+    /// `~/.aws/config`, `~/.aws/credentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_profile_name: Option<String>,
+    /// Bedrock: the ARN of a role to assume with STS `AssumeRole` on top of the deployment's
+    /// credentials (LiteLLM's key), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_role_name: Option<String>,
+    /// Bedrock: the role session name of `aws_role_name` (LiteLLM's key), or
+    /// `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_name: Option<String>,
     /// Seconds allowed for a complete answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,

@@ -770,18 +770,6 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
-        "model_list[].litellm_params.aws_role_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.aws_profile_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.aws_session_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.aws_web_identity_token",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
