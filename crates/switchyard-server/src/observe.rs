@@ -15,10 +15,12 @@ use crate::record::CallRecord;
 const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 /// `gen_ai.provider.name` of a provider family, as the GenAI conventions spell the well-known
-/// ones (`aws.bedrock`, `gcp.gemini`); other families keep their name.
+/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.inference`); other families keep their name
+/// (<https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/>).
 pub(crate) fn provider_name(family: &'static str) -> &'static str {
     match family {
         "bedrock" => "aws.bedrock",
+        "azure_ai" => "azure.ai.inference",
         "gemini" => "gcp.gemini",
         other => other,
     }
@@ -258,6 +260,7 @@ mod tests {
     fn well_known_families_take_their_convention_names() {
         assert_eq!(provider_name("bedrock"), "aws.bedrock");
         assert_eq!(provider_name("gemini"), "gcp.gemini");
+        assert_eq!(provider_name("azure_ai"), "azure.ai.inference");
         assert_eq!(provider_name("openai"), "openai");
     }
 }

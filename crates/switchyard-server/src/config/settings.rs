@@ -23,7 +23,9 @@ use super::shared_usage::SharedUsageSettings;
 use super::storage::Database;
 use super::{ConfigError, ConfigWarning};
 
+mod azure_ai;
 mod bedrock;
+mod huggingface;
 mod providers;
 #[cfg(test)]
 mod tests;
