@@ -25,7 +25,9 @@ use super::{ConfigError, ConfigWarning};
 
 mod azure_ai;
 mod bedrock;
+mod foreign_credentials;
 mod huggingface;
+mod inference;
 mod providers;
 #[cfg(test)]
 mod tests;

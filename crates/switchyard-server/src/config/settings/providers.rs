@@ -10,7 +10,10 @@ use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
-use super::{ProviderSettings, azure_ai, bedrock, check_url, huggingface, resolve};
+use super::{
+    ProviderSettings, azure_ai, bedrock, check_url, foreign_credentials, huggingface, inference,
+    resolve,
+};
 
 pub(super) fn provider(
     path: &str,
@@ -21,7 +24,23 @@ pub(super) fn provider(
     let model_path = format!("{path}.model");
     let (family, model) = match params.model.split_once('/') {
         Some((family, model)) => (family, model),
-        None => ("openai", params.model.as_str()),
+        None => {
+            let family = inference::infer_family(&params.model, &|family| {
+                matches!(family, "anthropic" | "gemini" | "bedrock")
+                    || PRESETS.iter().any(|p| p.family == family)
+            });
+            if family != "openai" {
+                warnings.push(ConfigWarning {
+                    path: model_path.clone(),
+                    message: format!(
+                        "no provider prefix: `{family}`, as LiteLLM infers it from the name; \
+                         write `{family}/{}` to say so",
+                        params.model
+                    ),
+                });
+            }
+            (family, params.model.as_str())
+        }
     };
     if model.trim().is_empty() {
         return Err(ConfigError::invalid(
@@ -45,6 +64,7 @@ pub(super) fn provider(
         ("mock_failure_rate", params.mock_failure_rate.is_some()),
     ];
     if !is_mock {
+        foreign_credentials::warn(path, family, &params, warnings);
         for (key, _) in mock_keys.iter().filter(|(_, set)| *set) {
             warnings.push(ConfigWarning {
                 path: format!("{path}.{key}"),
