@@ -100,8 +100,8 @@ impl Authority {
         assume_role: Option<&AssumeRole>,
         region: &str,
     ) -> Result<Self, ProviderError> {
-        let recipe = match (credentials, assume_role) {
-            (BedrockCredentials::ApiKey(key), _) => {
+        let base = match credentials {
+            BedrockCredentials::ApiKey(key) => {
                 let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.trim()))
                     .map_err(|_| {
                         ProviderError::new(
@@ -112,23 +112,25 @@ impl Authority {
                 value.set_sensitive(true);
                 return Ok(Self::Bearer(value));
             }
-            (
-                BedrockCredentials::Keys {
-                    access_key_id,
-                    secret_access_key,
-                    session_token,
-                },
-                None,
-            ) => {
-                return Ok(Self::Signed(Box::new(CachedCredentials::fixed(
-                    static_credentials(access_key_id, secret_access_key, session_token.as_deref()),
-                ))));
+            BedrockCredentials::Keys {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => {
+                let keys =
+                    static_credentials(access_key_id, secret_access_key, session_token.as_deref());
+                if assume_role.is_none() {
+                    return Ok(Self::Signed(Box::new(CachedCredentials::fixed(keys))));
+                }
+                Base::Keys(keys)
             }
-            (base, role) => Recipe {
-                base: base.clone(),
-                assume_role: role.cloned(),
-                region: region.to_owned(),
-            },
+            BedrockCredentials::Profile(profile) => Base::Profile(profile.clone()),
+            BedrockCredentials::DefaultChain => Base::DefaultChain,
+        };
+        let recipe = Recipe {
+            base,
+            assume_role: assume_role.cloned(),
+            region: region.to_owned(),
         };
         Ok(Self::Signed(Box::new(CachedCredentials::resolved(
             Source::Recipe(recipe),
@@ -152,10 +154,27 @@ fn static_credentials(
     )
 }
 
+/// The credentials a recipe starts from.
+enum Base {
+    Keys(Credentials),
+    Profile(String),
+    DefaultChain,
+}
+
+impl std::fmt::Debug for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keys(_) => f.write_str("Keys([redacted])"),
+            Self::Profile(profile) => f.debug_tuple("Profile").field(profile).finish(),
+            Self::DefaultChain => f.write_str("DefaultChain"),
+        }
+    }
+}
+
 /// How to build the credentials provider of a deployment, once, at its first call.
 #[derive(Debug)]
 struct Recipe {
-    base: BedrockCredentials,
+    base: Base,
     assume_role: Option<AssumeRole>,
     region: String,
 }
@@ -164,16 +183,8 @@ impl Recipe {
     async fn build(&self) -> SharedCredentialsProvider {
         let region = Region::new(self.region.clone());
         let base = match &self.base {
-            BedrockCredentials::Keys {
-                access_key_id,
-                secret_access_key,
-                session_token,
-            } => SharedCredentialsProvider::new(static_credentials(
-                access_key_id,
-                secret_access_key,
-                session_token.as_deref(),
-            )),
-            BedrockCredentials::Profile(profile) => {
+            Base::Keys(keys) => SharedCredentialsProvider::new(keys.clone()),
+            Base::Profile(profile) => {
                 let config = ProviderConfig::default().with_region(Some(region.clone()));
                 SharedCredentialsProvider::new(
                     ProfileFileCredentialsProvider::builder()
@@ -182,16 +193,12 @@ impl Recipe {
                         .build(),
                 )
             }
-            BedrockCredentials::DefaultChain => SharedCredentialsProvider::new(
+            Base::DefaultChain => SharedCredentialsProvider::new(
                 DefaultCredentialsChain::builder()
                     .region(region.clone())
                     .build()
                     .await,
             ),
-            // Refused by `Authority::new`: an API key is never signed with.
-            BedrockCredentials::ApiKey(_) => {
-                SharedCredentialsProvider::new(static_credentials("", "", None))
-            }
         };
         let Some(role) = &self.assume_role else {
             return base;
@@ -429,11 +436,17 @@ mod tests {
         let api_key = BedrockCredentials::ApiKey("bedrock-api-key-shown".to_owned());
         let authority = Authority::new(&api_key, None, "us-east-1").expect("valid");
         let signed = Authority::new(&keys, None, "us-east-1").expect("valid");
+        let role = AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/r".to_owned(),
+            session_name: None,
+        };
+        let assumed = Authority::new(&keys, Some(&role), "us-east-1").expect("valid");
         for debug in [
             format!("{keys:?}"),
             format!("{api_key:?}"),
             format!("{authority:?}"),
             format!("{signed:?}"),
+            format!("{assumed:?}"),
         ] {
             assert!(!debug.contains("shown"), "{debug}");
         }

@@ -170,8 +170,9 @@ pub struct ModelEntry {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LitellmParams {
     /// `provider/model`, such as `openai/gpt-4o-mini`, `groq/llama-3.1-8b-instant`,
-    /// `azure/<deployment>` or `mock/echo`. A name without a provider is sent to an
-    /// OpenAI-compatible upstream.
+    /// `azure/<deployment>` or `mock/echo`. A name without a provider takes the provider
+    /// LiteLLM infers for it (`claude-*` Anthropic, `gemini-*` Gemini, Bedrock's model ids
+    /// Bedrock, ...), else OpenAI.
     pub model: String,
     /// US dollars per prompt token, over the catalog's list price (LiteLLM's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,7 +189,8 @@ pub struct LitellmParams {
     /// Base URL of the upstream API, such as `http://localhost:8000/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base: Option<String>,
-    /// The upstream key, or `os.environ/NAME` to read it from the environment.
+    /// The upstream key, or `os.environ/NAME` to read it from the environment (Bedrock: a
+    /// Bedrock API key, sent as a bearer token instead of a signature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Azure OpenAI's `api-version` (default `AZURE_API_VERSION`, else 2024-10-21).
