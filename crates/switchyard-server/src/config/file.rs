@@ -211,6 +211,10 @@ pub struct LitellmParams {
     /// else `AWS_DEFAULT_REGION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region_name: Option<String>,
+    /// Bedrock: a custom Bedrock Runtime endpoint (LiteLLM's key; `api_base` wins), or
+    /// `os.environ/NAME`; default `AWS_BEDROCK_RUNTIME_ENDPOINT`, else the region's public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_bedrock_runtime_endpoint: Option<String>,
     /// Bedrock: the shared config profile whose credentials sign the calls (LiteLLM's key), or
     /// `os.environ/NAME`; read from `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` (default
     /// `~/.aws/config`, `~/.aws/credentials`).

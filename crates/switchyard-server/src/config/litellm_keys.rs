@@ -774,10 +774,6 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
-        "model_list[].litellm_params.aws_bedrock_runtime_endpoint",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.tenant_id",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),

@@ -31,6 +31,7 @@ pub(crate) const CLIENT_CREDENTIAL_FIELDS: &[&str] = &[
     "aws_profile_name",
     "aws_role_name",
     "aws_session_name",
+    "aws_bedrock_runtime_endpoint",
     "vertex_credentials",
     "vertex_project",
     "vertex_location",

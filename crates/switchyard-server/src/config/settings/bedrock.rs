@@ -132,14 +132,24 @@ pub(super) fn settings(
             None
         }
     };
-    let api_base = match &params.api_base {
-        Some(value) => {
-            let base_path = format!("{path}.api_base");
+    // LiteLLM's own key for a custom endpoint, and its variable, stand in for `api_base`.
+    let endpoint = [
+        ("api_base", &params.api_base),
+        (
+            "aws_bedrock_runtime_endpoint",
+            &params.aws_bedrock_runtime_endpoint,
+        ),
+    ]
+    .into_iter()
+    .find_map(|(key, value)| Some((key, value.as_deref()?)));
+    let api_base = match endpoint {
+        Some((key, value)) => {
+            let base_path = format!("{path}.{key}");
             let base = resolve(&base_path, value, env)?;
             check_url(&base_path, &base)?;
             Some(base)
         }
-        None => None,
+        None => env("AWS_BEDROCK_RUNTIME_ENDPOINT").filter(|base| !base.trim().is_empty()),
     };
     Ok(ProviderSettings::Bedrock(BedrockSettings {
         model: model.to_owned(),
@@ -332,6 +342,40 @@ mod tests {
                 "model_list[0].litellm_params.aws_session_name"
             ]
         );
+    }
+
+    // LiteLLM's Bedrock page: `aws_bedrock_runtime_endpoint` (or `AWS_BEDROCK_RUNTIME_ENDPOINT`)
+    // names a custom endpoint (https://docs.litellm.ai/docs/providers/bedrock).
+    #[test]
+    fn aws_bedrock_runtime_endpoint_stands_in_for_api_base() {
+        let keys = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
+        let s = load(
+            "{model: bedrock/m, aws_bedrock_runtime_endpoint: 'https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com'}",
+            &keys,
+        )
+        .expect("valid");
+        assert_eq!(
+            s.api_base.as_deref(),
+            Some("https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com")
+        );
+        let mut vars = keys.to_vec();
+        vars.push(("AWS_BEDROCK_RUNTIME_ENDPOINT", "http://127.0.0.1:9"));
+        let s = load("{model: bedrock/m}", &vars).expect("valid");
+        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        let s = load("{model: bedrock/m, api_base: 'http://127.0.0.1:8'}", &vars).expect("valid");
+        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:8"));
+        match load(
+            "{model: bedrock/m, aws_bedrock_runtime_endpoint: 'ftp://x'}",
+            &keys,
+        )
+        .expect_err("not http")
+        {
+            ConfigError::Invalid { path, .. } => assert_eq!(
+                path,
+                "model_list[0].litellm_params.aws_bedrock_runtime_endpoint"
+            ),
+            other => panic!("{other}"),
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::{ConfigWarning, LitellmParams};
 
 /// The provider-specific keys of `litellm_params` and the families that read each.
-fn scoped_keys(params: &LitellmParams) -> [(&'static str, bool, &'static [&'static str]); 8] {
+fn scoped_keys(params: &LitellmParams) -> [(&'static str, bool, &'static [&'static str]); 9] {
     const BEDROCK: &[&str] = &["bedrock"];
     [
         (
@@ -34,6 +34,11 @@ fn scoped_keys(params: &LitellmParams) -> [(&'static str, bool, &'static [&'stat
         (
             "aws_session_name",
             params.aws_session_name.is_some(),
+            BEDROCK,
+        ),
+        (
+            "aws_bedrock_runtime_endpoint",
+            params.aws_bedrock_runtime_endpoint.is_some(),
             BEDROCK,
         ),
         (
