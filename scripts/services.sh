@@ -18,7 +18,10 @@
 #                                    generator)
 set -euo pipefail
 
-JAEGER_VERSION=v1.75.0 # the Go module version of Jaeger v2's cmd/jaeger
+# The Go module version of Jaeger v2's cmd/jaeger: release v2.12.0. Jaeger tags each release twice
+# on one commit (v1.75.0 / v2.12.0); its module path has no /v2, so the Go module proxy serves the
+# v1.x tag only (v2.12.0 answers 403 "not available").
+JAEGER_VERSION=v1.75.0
 CACHE_DIR="${SWITCHYARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard}"
 JAEGER_BIN="$CACHE_DIR/jaeger-$JAEGER_VERSION/jaeger"
 

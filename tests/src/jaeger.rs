@@ -1,10 +1,16 @@
 //! A real Jaeger (v2, all-in-one, in-memory storage) for the tracing tests: started from the
 //! binary `scripts/services.sh` builds (`SWITCHYARD_JAEGER_BIN`, which `cargo xtask test` sets),
 //! on free loopback ports of its own, with its OTLP receivers and its query API; killed on drop.
+//!
+//! Without the binary a test says it was skipped and passes, unless [`REQUIRE_VAR`] (CI's
+//! `.ci/run` sets it) or `CI` is set: then it fails, so CI cannot pass without Jaeger.
 
 use std::time::Duration;
 
 use serde_json::Value;
+
+/// Set (to anything but empty or `0`) to turn a skip for want of Jaeger into a failure.
+pub const REQUIRE_VAR: &str = "SWITCHYARD_REQUIRE_JAEGER";
 
 /// How long Jaeger may take to open its ports.
 const START_WITHIN: Duration = Duration::from_secs(60);
@@ -24,15 +30,25 @@ pub struct Jaeger {
 
 impl Jaeger {
     /// Starts Jaeger; `None` (with a line saying the test is skipped) when `SWITCHYARD_JAEGER_BIN`
-    /// is unset outside CI. In CI (`CI` set) a missing binary fails the test.
+    /// is unset or names no file. With [`REQUIRE_VAR`] or `CI` set, that fails the test instead.
     pub async fn start() -> Option<Self> {
         let binary = match std::env::var("SWITCHYARD_JAEGER_BIN") {
-            Ok(path) if !path.is_empty() => path,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("SWITCHYARD_JAEGER_BIN is not set: run the tests with `cargo xtask test`")
-            }
-            _ => {
-                println!("skipped: SWITCHYARD_JAEGER_BIN not set (`cargo xtask test` sets it)");
+            Ok(path) if std::path::Path::new(&path).is_file() => path,
+            found => {
+                let why = match found {
+                    Ok(path) if !path.is_empty() => format!("no Jaeger binary at {path}"),
+                    _ => "SWITCHYARD_JAEGER_BIN is not set".to_owned(),
+                };
+                let required = std::env::var(REQUIRE_VAR).is_ok_and(|v| !v.is_empty() && v != "0")
+                    || std::env::var_os("CI").is_some();
+                assert!(
+                    !required,
+                    "{why}, and {REQUIRE_VAR} (or CI) says Jaeger is required: run the tests with \
+                     `cargo xtask test`, which builds it with `scripts/services.sh`"
+                );
+                println!(
+                    "skipped: {why} (`cargo xtask test` sets it; {REQUIRE_VAR}=1 fails instead)"
+                );
                 return None;
             }
         };
@@ -104,51 +120,58 @@ impl Jaeger {
     }
 
     /// The environment that makes a gateway process export its spans here over OTLP gRPC,
-    /// promptly.
+    /// promptly, and no metrics (Jaeger takes traces only).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp_grpc.clone()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
             ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ]
     }
 
     /// `GET {query}{path}` as JSON (the query API Jaeger's UI uses).
     pub async fn api(&self, path: &str) -> Value {
+        self.get_json(&[], path).await
+    }
+
+    /// `GET {query}{path}?{params}` as JSON.
+    async fn get_json(&self, params: &[(&str, &str)], path: &str) -> Value {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.query), params)
+            .expect("a query API URL");
         let response = self
             .client
-            .get(format!("{}{path}", self.query))
+            .get(url)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("Jaeger's query API at {path}: {e}"));
+            .unwrap_or_else(|e| panic!("Jaeger's query API at {path} {params:?}: {e}"));
         assert!(
             response.status().is_success(),
-            "{path}: {}",
+            "{path} {params:?}: {}",
             response.status()
         );
         response.json().await.expect("Jaeger answers JSON")
     }
 
-    /// The traces of `service` Jaeger holds (`/api/traces?service=...`), polled until `done`
-    /// accepts them or `within` runs out (then it panics, showing what there was).
+    /// The traces Jaeger finds for `search` (`/api/traces` with these query parameters:
+    /// `service`, and `operation`, `tags` (a JSON object of tag values), `limit`, ...), polled
+    /// until `done` accepts them or `within` runs out (then it panics, showing what there was).
     pub async fn traces_until(
         &self,
-        service: &str,
+        search: &[(&str, &str)],
         within: Duration,
         done: impl Fn(&[Value]) -> bool,
     ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let answer = self
-                .api(&format!("/api/traces?service={service}&limit=100"))
-                .await;
+            let answer = self.get_json(search, "/api/traces").await;
             let traces = answer["data"].as_array().cloned().unwrap_or_default();
             if done(&traces) {
                 return traces;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "Jaeger's traces of {service} never matched within {within:?}: {traces:#?}"
+                "Jaeger's traces for {search:?} never matched within {within:?}: {traces:#?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -65,11 +65,13 @@ impl Gateway {
         let state = switchyard_server::AppState::new(loaded.settings)
             .await
             .expect("gateway builds");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
+        // Two serving threads, as on a two-core machine.
+        let listeners = switchyard_server::server::Listeners::bind(([127, 0, 0, 1], 0).into(), 2)
+            .expect("bind");
+        let addr = listeners.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(switchyard_server::serve(
-            listener,
+            listeners,
             switchyard_server::Live::new(state.clone(), None),
             async move {
                 let _ = rx.await;

@@ -230,3 +230,56 @@ async fn sighup_reloads_the_file() {
     )
     .await;
 }
+
+/// The names of the gateway process's threads (Linux's `/proc`, names cut at 15 bytes).
+#[cfg(target_os = "linux")]
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn calls_are_served_on_as_many_threads_as_configured() {
+    let upstream = FakeUpstream::start().await;
+    let config = format!(
+        "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params: {{model: openai/gpt-4o-mini, api_base: '{}'}}\n",
+        upstream.api_base
+    );
+    let gateway = Gateway::spawn(&config, &[("SWITCHYARD_THREADS", "3")]).await;
+    let pid = gateway.pid().expect("a gateway process");
+    // The listening line is printed before the serving threads start: wait for them.
+    let serving = || {
+        thread_names(pid)
+            .into_iter()
+            .filter(|name| name.starts_with("switchyard-serv"))
+            .count()
+    };
+    eventually(Duration::from_secs(10), "three serving threads run", || {
+        std::future::ready(serving() >= 3)
+    })
+    .await;
+    assert_eq!(serving(), 3, "one serving thread per `SWITCHYARD_THREADS`");
+    // Calls on many connections (each client its own) are all answered, whichever thread's
+    // socket the kernel gives each connection to.
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let statuses = futures_util::future::join_all((0..24).map(|_| {
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/chat/completions", gateway.base);
+        let body = body.clone();
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}

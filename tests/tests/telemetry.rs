@@ -1,13 +1,17 @@
 //! End to end: a gateway process exports its spans over OTLP (gRPC and HTTP) to an in-process
-//! receiver — one call span per call, one child span per upstream attempt, GenAI attributes,
-//! the caller's `traceparent` continued and passed upstream — counts every call on `/metrics`,
+//! receiver that decodes the protobuf — one call span per call, one child span per upstream
+//! attempt, GenAI attributes with the types the conventions give them (int counts, double
+//! cost, bool flags: <https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/>), the
+//! caller's `traceparent` continued and passed upstream — counts every call on `/metrics`,
 //! and answers normally when the collector is down.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchyard_e2e::otlp::{Collector, ExportedSpan, attr};
+use switchyard_e2e::otlp::{
+    AttrValue, Collector, ExportedSpan, attr, int_attr, str_attr, string, strings,
+};
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, closed_port};
 
 /// How long spans may take to reach the collector (they are exported every 50 ms).
@@ -61,7 +65,7 @@ fn children<'a>(spans: &'a [ExportedSpan], parent: &ExportedSpan) -> Vec<&'a Exp
         .iter()
         .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
         .collect();
-    out.sort_by_key(|s| attr(s, "switchyard.attempt"));
+    out.sort_by_key(|s| int_attr(s, "switchyard.attempt"));
     out
 }
 
@@ -90,10 +94,11 @@ async fn call_tree(
     tree(&spans, which).expect("call span")
 }
 
-fn assert_attr(span: &ExportedSpan, key: &str, expected: &str) {
+/// Asserts an attribute's typed value: its protobuf `AnyValue` variant and its content.
+fn assert_attr(span: &ExportedSpan, key: &str, expected: AttrValue) {
     assert_eq!(
-        attr(span, key).as_deref(),
-        Some(expected),
+        attr(span, key),
+        Some(&expected),
         "{key} on {:?}: {:#?}",
         span.name,
         span.attributes
@@ -101,16 +106,25 @@ fn assert_attr(span: &ExportedSpan, key: &str, expected: &str) {
 }
 
 fn assert_error(span: &ExportedSpan, error_type: &str) {
-    assert_attr(span, "error.type", error_type);
-    let status = span.status.as_ref().expect("a status");
-    assert_eq!(status.code, "STATUS_CODE_ERROR", "{:?}", span.name);
+    assert_attr(span, "error.type", string(error_type));
+    assert_eq!(
+        span.status.as_deref(),
+        Some("STATUS_CODE_ERROR"),
+        "{:?}",
+        span.name
+    );
 }
 
+/// `switchyard.cost_usd`, which must be a double.
 fn cost_of(span: &ExportedSpan) -> f64 {
-    attr(span, "switchyard.cost_usd")
-        .expect("a cost")
-        .parse()
-        .expect("a number")
+    match attr(span, "switchyard.cost_usd") {
+        Some(AttrValue::DoubleValue(usd)) => *usd,
+        other => panic!("switchyard.cost_usd is not a double: {other:?}"),
+    }
+}
+
+fn int(n: i64) -> AttrValue {
+    AttrValue::IntValue(n)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,32 +144,31 @@ async fn a_plain_call_is_one_call_span_with_one_attempt_child() {
     let (call, attempts) = call_tree(&mut collector, 1, |_| true).await;
     assert_eq!(call.name, "chat chat");
     assert!(call.parent_span_id.is_empty(), "no caller context: a root");
-    assert!(
-        call.status
-            .as_ref()
-            .is_none_or(|s| s.code != "STATUS_CODE_ERROR")
-    );
+    assert_ne!(call.status.as_deref(), Some("STATUS_CODE_ERROR"));
     for (key, value) in [
-        ("gen_ai.operation.name", "chat"),
-        ("gen_ai.request.model", "chat"),
-        ("gen_ai.request.max_tokens", "50"),
-        ("gen_ai.request.temperature", "0.5"),
-        ("gen_ai.provider.name", "openai"),
-        ("gen_ai.response.model", "upstream-model"),
-        ("gen_ai.response.id", "chatcmpl-up"),
-        ("gen_ai.response.finish_reasons", "stop"),
-        ("gen_ai.usage.input_tokens", "10"),
-        ("gen_ai.usage.output_tokens", "5"),
-        ("switchyard.deployment", "chat-deployment"),
-        ("switchyard.attempts", "1"),
-        ("switchyard.cache_hit", "false"),
-        ("switchyard.cost_estimated", "false"),
+        ("gen_ai.operation.name", string("chat")),
+        ("gen_ai.request.model", string("chat")),
+        ("gen_ai.request.max_tokens", int(50)),
+        ("gen_ai.request.temperature", AttrValue::DoubleValue(0.5)),
+        ("gen_ai.provider.name", string("openai")),
+        ("gen_ai.response.model", string("upstream-model")),
+        ("gen_ai.response.id", string("chatcmpl-up")),
+        ("gen_ai.response.finish_reasons", strings(&["stop"])),
+        ("gen_ai.usage.input_tokens", int(10)),
+        ("gen_ai.usage.output_tokens", int(5)),
+        ("switchyard.deployment", string("chat-deployment")),
+        ("switchyard.attempts", int(1)),
+        ("switchyard.cache_hit", AttrValue::BoolValue(false)),
+        ("switchyard.cost_estimated", AttrValue::BoolValue(false)),
     ] {
         assert_attr(&call, key, value);
     }
-    assert!(
-        (cost_of(&call) - 0.00002).abs() < 1e-12,
-        "10 x 1e-6 + 5 x 2e-6"
+    // 10 x 1e-6 + 5 x 2e-6, the exact decimal (in binary floating point the sum drifts to
+    // 1.9999999999999998e-05), as the cost header says it.
+    assert_eq!(cost_of(&call), 0.00002);
+    assert_eq!(
+        response.headers()["x-switchyard-cost-usd"],
+        cost_of(&call).to_string().as_str()
     );
     assert_eq!(call.attributes.get("error.type"), None);
     assert_eq!(call.attributes.get("switchyard.fallback_from"), None);
@@ -167,15 +180,29 @@ async fn a_plain_call_is_one_call_span_with_one_attempt_child() {
     assert_eq!(attempt.kind, "SPAN_KIND_CLIENT");
     assert_eq!(attempt.trace_id, call.trace_id);
     for (key, value) in [
-        ("gen_ai.provider.name", "openai"),
-        ("gen_ai.request.model", "upstream-model"),
-        ("gen_ai.response.id", "chatcmpl-up"),
-        ("gen_ai.usage.input_tokens", "10"),
-        ("switchyard.deployment", "chat-deployment"),
-        ("switchyard.attempt", "1"),
+        ("gen_ai.provider.name", string("openai")),
+        ("gen_ai.request.model", string("upstream-model")),
+        ("gen_ai.response.id", string("chatcmpl-up")),
+        ("gen_ai.usage.input_tokens", int(10)),
+        ("gen_ai.usage.output_tokens", int(5)),
+        ("switchyard.deployment", string("chat-deployment")),
+        ("switchyard.attempt", int(1)),
+        ("server.address", string("127.0.0.1")),
     ] {
         assert_attr(attempt, key, value);
     }
+    let port: i64 = upstream
+        .api_base
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v1")
+        .parse()
+        .expect("the fake upstream's port");
+    assert_attr(attempt, "server.port", int(port));
+    assert_eq!(
+        attr(&call, "server.address"),
+        None,
+        "the call span names no server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,25 +221,90 @@ async fn a_streamed_call_gets_its_usage_and_cost_when_the_stream_ends() {
 
     let (call, attempts) = call_tree(&mut collector, 1, |_| true).await;
     for (key, value) in [
-        ("gen_ai.usage.input_tokens", "10"),
-        ("gen_ai.usage.output_tokens", "5"),
-        ("gen_ai.response.id", "chatcmpl-up"),
-        ("gen_ai.response.model", "upstream-model"),
-        ("gen_ai.response.finish_reasons", "stop"),
-        ("switchyard.cost_estimated", "false"),
-        ("switchyard.deployment", "chat-deployment"),
+        ("gen_ai.usage.input_tokens", int(10)),
+        ("gen_ai.usage.output_tokens", int(5)),
+        ("gen_ai.response.id", string("chatcmpl-up")),
+        ("gen_ai.response.model", string("upstream-model")),
+        ("gen_ai.response.finish_reasons", strings(&["stop"])),
+        ("switchyard.cost_estimated", AttrValue::BoolValue(false)),
+        ("switchyard.deployment", string("chat-deployment")),
     ] {
         assert_attr(&call, key, value);
     }
-    assert!((cost_of(&call) - 0.00002).abs() < 1e-12);
+    assert_eq!(cost_of(&call), 0.00002);
     assert!(
-        attr(&call, "switchyard.ttft_ms").is_some(),
-        "time to first token"
+        int_attr(&call, "switchyard.ttft_ms").is_some(),
+        "time to first token, an int: {:?}",
+        attr(&call, "switchyard.ttft_ms")
     );
     assert!(
         call.end_time_unix_nano >= attempts[0].end_time_unix_nano,
         "the call span lasts until the stream ends"
     );
+}
+
+/// One chat call to a gateway whose only group, `m`, is a deployment of `model` (LiteLLM's
+/// `provider/model`) at `api_base`, exporting to `collector`; answers its call span and its one
+/// attempt span.
+async fn one_call(
+    mut collector: Collector,
+    model: &str,
+    api_base: &str,
+) -> (ExportedSpan, Vec<ExportedSpan>) {
+    let config = format!(
+        "model_list:\n  - model_name: m\n    litellm_params: {{model: {model}, api_base: '{api_base}', api_key: k}}\n"
+    );
+    let env = collector.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::spawn(&config, &env).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("m", "think"), None)
+        .await;
+    assert_eq!(response.status(), 200);
+    call_tree(&mut collector, 1, |_| true).await
+}
+
+// Anthropic reports the prompt tokens it read from and wrote to its cache apart
+// (`thinking_response.json`: 12 fresh, 4,000 read, 2,000 written): the call and its attempt
+// carry them as `gen_ai.usage.cache_read.input_tokens` and `.cache_creation.input_tokens`
+// (ints), within `gen_ai.usage.input_tokens`, as the conventions define them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_cache_reads_and_writes_are_their_own_int_attributes() {
+    let anthropic = switchyard_e2e::fake_anthropic::FakeAnthropic::start().await;
+    let model = "anthropic/claude-thinking";
+    let (call, attempts) = one_call(Collector::http().await, model, &anthropic.api_base).await;
+    for span in [&call, &attempts[0]] {
+        for (key, value) in [
+            ("gen_ai.usage.input_tokens", int(6012)),
+            ("gen_ai.usage.output_tokens", int(86)),
+            ("gen_ai.usage.cache_read.input_tokens", int(4000)),
+            ("gen_ai.usage.cache_creation.input_tokens", int(2000)),
+            ("gen_ai.provider.name", string("anthropic")),
+        ] {
+            assert_attr(span, key, value);
+        }
+    }
+}
+
+// Gemini reports the tokens a model spent thinking (`thoughtsTokenCount`, 26 in
+// `generate_text.json`) and those read from its context cache (`cachedContentTokenCount`, 4):
+// `gen_ai.usage.reasoning.output_tokens` and `gen_ai.usage.cache_read.input_tokens`, ints, on the
+// call and on its attempt, and no cache-creation count (Gemini reports none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasoning_tokens_are_their_own_int_attribute() {
+    let gemini = switchyard_e2e::fake_gemini::FakeGemini::start().await;
+    let (call, attempts) = one_call(
+        Collector::grpc().await,
+        "gemini/gemini-text",
+        &gemini.api_base,
+    )
+    .await;
+    for span in [&call, &attempts[0]] {
+        assert_attr(span, "gen_ai.usage.reasoning.output_tokens", int(26));
+        assert_attr(span, "gen_ai.usage.cache_read.input_tokens", int(4));
+        assert_attr(span, "gen_ai.provider.name", string("gcp.gemini"));
+        assert_eq!(attr(span, "gen_ai.usage.cache_creation.input_tokens"), None);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,9 +324,9 @@ async fn a_fallback_shows_its_attempts_as_siblings_under_the_call() {
 
     let (call, attempts) = call_tree(&mut collector, 2, |_| true).await;
     assert_eq!(call.name, "chat primary");
-    assert_attr(&call, "switchyard.fallback_from", "primary");
-    assert_attr(&call, "switchyard.attempts", "2");
-    assert_attr(&call, "switchyard.deployment", "backup-deployment");
+    assert_attr(&call, "switchyard.fallback_from", string("primary"));
+    assert_attr(&call, "switchyard.attempts", int(2));
+    assert_attr(&call, "switchyard.deployment", string("backup-deployment"));
     assert_eq!(call.attributes.get("error.type"), None);
 
     let [failed, answered] = attempts.as_slice() else {
@@ -242,11 +334,19 @@ async fn a_fallback_shows_its_attempts_as_siblings_under_the_call() {
     };
     assert_eq!(failed.parent_span_id, call.span_id);
     assert_eq!(answered.parent_span_id, call.span_id);
-    assert_attr(failed, "switchyard.attempt", "1");
-    assert_attr(failed, "switchyard.deployment", "primary-deployment");
+    assert_attr(failed, "switchyard.attempt", int(1));
+    assert_attr(
+        failed,
+        "switchyard.deployment",
+        string("primary-deployment"),
+    );
     assert_error(failed, "upstream_server_error");
-    assert_attr(answered, "switchyard.attempt", "2");
-    assert_attr(answered, "switchyard.deployment", "backup-deployment");
+    assert_attr(answered, "switchyard.attempt", int(2));
+    assert_attr(
+        answered,
+        "switchyard.deployment",
+        string("backup-deployment"),
+    );
     assert_eq!(answered.name, "chat backup-model");
     assert_eq!(answered.attributes.get("error.type"), None);
 }
@@ -266,8 +366,10 @@ async fn a_cache_hit_is_a_call_span_without_attempts_that_costs_nothing() {
     }
     assert_eq!(upstream.received().len(), 1);
 
-    let is_hit = |s: &ExportedSpan| attr(s, "switchyard.cache_hit").as_deref() == Some("true");
-    let is_miss = |s: &ExportedSpan| attr(s, "switchyard.cache_hit").as_deref() == Some("false");
+    let is_hit =
+        |s: &ExportedSpan| attr(s, "switchyard.cache_hit") == Some(&AttrValue::BoolValue(true));
+    let is_miss =
+        |s: &ExportedSpan| attr(s, "switchyard.cache_hit") == Some(&AttrValue::BoolValue(false));
     let spans = collector
         .spans_until(SPANS_WITHIN, |spans| {
             tree(spans, is_hit).is_some()
@@ -297,7 +399,7 @@ async fn an_upstream_error_marks_the_call_and_its_attempt_as_errors() {
 
     let (call, attempts) = call_tree(&mut collector, 1, |_| true).await;
     assert_error(&call, "upstream_server_error");
-    assert_attr(&call, "switchyard.attempts", "1");
+    assert_attr(&call, "switchyard.attempts", int(1));
     assert_eq!(call.attributes.get("gen_ai.usage.input_tokens"), None);
     assert_error(&attempts[0], "upstream_server_error");
 }
@@ -363,16 +465,16 @@ async fn embeddings_are_traced_too() {
 
     let (call, attempts) = call_tree(&mut collector, 1, |_| true).await;
     assert_eq!(call.name, "embeddings embed");
-    assert_attr(&call, "gen_ai.operation.name", "embeddings");
-    assert_attr(&call, "gen_ai.usage.input_tokens", "4");
-    assert_attr(&call, "switchyard.deployment", "embed-deployment");
+    assert_attr(&call, "gen_ai.operation.name", string("embeddings"));
+    assert_attr(&call, "gen_ai.usage.input_tokens", int(4));
+    assert_attr(&call, "switchyard.deployment", string("embed-deployment"));
     assert_eq!(attempts[0].name, "embeddings upstream-embed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_config_files_telemetry_section_exports_and_records_content() {
     let mut collector = Collector::grpc().await;
-    let endpoint = collector.env()[0].1.clone();
+    let endpoint = collector.endpoint().to_owned();
     let upstream = FakeUpstream::start().await;
     let extra = format!(
         "telemetry:\n  record_content: true\n  otlp: {{endpoint: '{endpoint}', protocol: grpc}}\n"
@@ -397,8 +499,11 @@ async fn the_config_files_telemetry_section_exports_and_records_content() {
             .iter()
             .find(|e| e.name == name)
             .and_then(|e| e.attributes.get(key))
-            .map(|v| switchyard_e2e::otlp::value_of(v))
-            .unwrap_or_else(|| panic!("no {name} event with {key}: {:#?}", call.events))
+            .and_then(|v| match v {
+                AttrValue::StringValue(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {name} event with a string {key}: {:#?}", call.events))
     };
     assert_eq!(
         event("gen_ai.content.prompt", "gen_ai.prompt"),
@@ -505,10 +610,182 @@ async fn metrics_count_a_known_sequence_of_calls_exactly() {
         get("switchyard_request_duration_seconds_count{model=\"gpt-4o-mini\"}"),
         4.0
     );
+    assert_eq!(
+        get(
+            "switchyard_gateway_overhead_seconds_count{model=\"gpt-4o-mini\",deployment=\"gpt-4o-mini-deployment\"}"
+        ),
+        3.0,
+        "answered calls only: not the gateway's own refusal"
+    );
     assert_eq!(get("switchyard_in_flight_requests"), 0.0);
     assert!(
         metrics.keys().all(|k| !k.contains("no-such-model")),
         "a client's model name never becomes a label"
+    );
+}
+
+// The gateway's own time, the performance claim users check in production: a call's duration
+// minus the time its upstream took (here a mock that waits 400 ms before answering).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overhead_histogram_leaves_the_upstreams_time_out() {
+    let config = "model_list:\n  - model_name: slow\n    litellm_params: {model: mock/slow, mock_latency_ms: 400}\n    model_info: {id: slow-deployment}\n";
+    let gateway = Gateway::spawn(config, &[]).await;
+    for stream in [false, true] {
+        let body = json!({"model": "slow", "stream": stream,
+                          "messages": [{"role": "user", "content": "hi"}]});
+        let response = gateway.post("/v1/chat/completions", &body, None).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("the whole answer");
+    }
+    let metrics = scrape(&gateway).await;
+    let get = |series: &str| {
+        metrics
+            .get(series)
+            .copied()
+            .unwrap_or_else(|| panic!("no {series}: {metrics:#?}"))
+    };
+    let route = r#"{model="slow",deployment="slow-deployment"}"#;
+    assert_eq!(
+        get(&format!("switchyard_gateway_overhead_seconds_count{route}")),
+        2.0
+    );
+    let calls = get(r#"switchyard_request_duration_seconds_sum{model="slow"}"#);
+    let overhead = get(&format!("switchyard_gateway_overhead_seconds_sum{route}"));
+    assert!(calls >= 0.8, "two calls of at least 400 ms: {calls}");
+    assert!(
+        overhead < 0.4,
+        "neither call's 400 ms upstream wait counts as overhead: {overhead}"
+    );
+    assert!(overhead > 0.0, "the gateway's own time is not nothing");
+}
+
+/// The attributes of an OTLP data point as `key=value` texts.
+fn point_labels(attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Vec<String> {
+    let mut labels: Vec<String> = attributes
+        .iter()
+        .filter_map(|kv| {
+            let value = match kv.value.as_ref()?.value.as_ref()? {
+                AttrValue::StringValue(text) => text.clone(),
+                AttrValue::IntValue(n) => n.to_string(),
+                other => format!("{other:?}"),
+            };
+            Some(format!("{}={value}", kv.key))
+        })
+        .collect();
+    labels.sort();
+    labels
+}
+
+// With OTLP on, the metrics `/metrics` shows are exported to the collector too, under the same
+// names (OpenTelemetry counters without the `_total` suffix OpenMetrics adds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exported_over_otlp_under_the_prometheus_names() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+
+    let mut collector = Collector::grpc().await;
+    let upstream = FakeUpstream::start().await;
+    let mut env = collector.env();
+    env.push(("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::spawn(&config(&upstream.api_base, ""), &env).await;
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &chat("chat", "count me"),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let route = ["deployment=chat-deployment", "model=chat"].map(String::from);
+    let requests = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_requests" => {
+            sum.data_points.iter().any(|p| {
+                point_labels(&p.attributes)
+                    == ["deployment=chat-deployment", "model=chat", "status=200"]
+                    && p.value == Some(Number::AsInt(1))
+            })
+        }
+        _ => false,
+    };
+    let histogram = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric,
+                     name: &str,
+                     labels: &[String]| {
+        match &metric.data {
+            Some(Data::Histogram(h)) if metric.name == name && metric.unit == "s" => h
+                .data_points
+                .iter()
+                .any(|p| point_labels(&p.attributes) == labels && p.count == 1),
+            _ => false,
+        }
+    };
+    let tokens = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_tokens" => {
+            sum.data_points.iter().any(|p| {
+                point_labels(&p.attributes) == ["direction=input", "model=chat"]
+                    && p.value == Some(Number::AsInt(10))
+            })
+        }
+        _ => false,
+    };
+    let cost = |metric: &opentelemetry_proto::tonic::metrics::v1::Metric| match &metric.data {
+        Some(Data::Sum(sum)) if metric.name == "switchyard_cost_usd" => sum
+            .data_points
+            .iter()
+            .any(|p| p.value == Some(Number::AsDouble(0.00002))),
+        _ => false,
+    };
+    collector
+        .metrics_until(SPANS_WITHIN, |metrics| {
+            metrics.iter().any(requests)
+                && metrics.iter().any(|m| {
+                    histogram(
+                        m,
+                        "switchyard_request_duration_seconds",
+                        &["model=chat".to_owned()],
+                    )
+                })
+                && metrics
+                    .iter()
+                    .any(|m| histogram(m, "switchyard_gateway_overhead_seconds", &route))
+                && metrics.iter().any(tokens)
+                && metrics.iter().any(cost)
+                && metrics
+                    .iter()
+                    .any(|m| m.name == "switchyard_in_flight_requests")
+        })
+        .await;
+}
+
+// A stream passed through as the upstream sent it (Anthropic's Messages events) gets its time to
+// first token and its overhead too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_through_stream_counts_its_time_to_first_token_and_overhead() {
+    let anthropic = switchyard_e2e::fake_anthropic::FakeAnthropic::start().await;
+    let config = format!(
+        "model_list:\n  - model_name: claude\n    litellm_params: {{model: anthropic/claude-text, api_base: '{}', api_key: k}}\n    model_info: {{id: claude-deployment}}\n",
+        anthropic.api_base
+    );
+    let gateway = Gateway::spawn(&config, &[]).await;
+    let body = json!({"model": "claude", "max_tokens": 50, "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let response = gateway.post("/v1/messages", &body, None).await;
+    assert_eq!(response.status(), 200);
+    let events = response.text().await.expect("the stream");
+    assert!(events.contains("message_stop"), "{events}");
+    let metrics = scrape(&gateway).await;
+    let get = |series: &str| metrics.get(series).copied().unwrap_or(0.0);
+    assert_eq!(
+        get(r#"switchyard_time_to_first_token_seconds_count{model="claude"}"#),
+        1.0,
+        "{metrics:#?}"
+    );
+    assert_eq!(
+        get(
+            r#"switchyard_gateway_overhead_seconds_count{model="claude",deployment="claude-deployment"}"#
+        ),
+        1.0
     );
 }
 
@@ -593,13 +870,15 @@ async fn the_experiment_variant_and_the_key_alias_are_on_the_call_span() {
         Some("only")
     );
     let (call, _) = call_tree(&mut collector, 1, |s| {
-        attr(s, "gen_ai.request.model").as_deref() == Some("tone-test")
+        str_attr(s, "gen_ai.request.model") == Some("tone-test")
     })
     .await;
-    assert_attr(&call, "switchyard.experiment.variant", "only");
-    assert_attr(&call, "switchyard.key_alias", "ci-bot");
+    assert_attr(&call, "switchyard.experiment.variant", string("only"));
+    assert_attr(&call, "switchyard.key_alias", string("ci-bot"));
     assert!(
-        call.attributes.values().all(|v| !v.contains(&secret)),
+        call.attributes
+            .values()
+            .all(|v| !format!("{v:?}").contains(&secret)),
         "the key itself is not on the span"
     );
 }

@@ -9,8 +9,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchyard_server::config::{self, LoadedConfig};
+use switchyard_server::server::Listeners;
 use switchyard_server::{AppState, serve};
 use switchyard_telemetry::{Telemetry, TelemetrySettings};
+
+/// mimalloc's thread-local free lists instead of glibc's arenas: a call allocates and frees
+/// many small buffers (headers, JSON, spans), mostly on one thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Switchyard: one OpenAI-compatible API in front of every LLM provider.
 #[derive(Debug, Parser)]
@@ -34,6 +40,11 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "SWITCHYARD_HOST", default_value = "0.0.0.0")]
         host: IpAddr,
+        /// Serving threads, each with its own runtime and listening socket (`SO_REUSEPORT`).
+        /// Default: `TOKIO_WORKER_THREADS` if set, else the CPUs this process may use (its
+        /// cgroup's CPU quota included).
+        #[arg(long, env = "SWITCHYARD_THREADS")]
+        threads: Option<usize>,
     },
     /// Validate a configuration file and print what would be ignored.
     Check {
@@ -48,7 +59,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, port, host } => run_server(config, SocketAddr::new(host, port)),
+        Command::Serve {
+            config,
+            port,
+            host,
+            threads,
+        } => run_server(config, SocketAddr::new(host, port), threads),
         Command::Check { config } => check(&config),
         Command::Schema => print_schema(),
     };
@@ -69,7 +85,11 @@ fn load(path: Option<&PathBuf>) -> anyhow::Result<LoadedConfig> {
     Ok(loaded)
 }
 
-fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
+fn run_server(
+    path: Option<PathBuf>,
+    addr: SocketAddr,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
     // One TLS crypto provider for the whole process, chosen before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let loaded = load(path.as_ref())?;
@@ -79,14 +99,17 @@ fn run_server(path: Option<PathBuf>, addr: SocketAddr) -> anyhow::Result<()> {
         .telemetry
         .clone()
         .from_env_over(|name| std::env::var(name).ok())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let threads = serving_threads(threads)?;
+    // This thread's runtime runs start-up and the background work (spend writer, reloads,
+    // telemetry export); calls are served on `threads` threads of their own (see `serve`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         // Within the runtime: OTLP over gRPC spawns its channel on it.
         let guard = Telemetry::init(&telemetry).context("starting telemetry")?;
-        let served = run_gateway(loaded, path, addr).await;
+        let served = run_gateway(loaded, path, addr, threads).await;
         if let Err(err) = guard.shutdown().await {
             tracing::warn!("flushing traces at shutdown: {err}");
         }
@@ -99,6 +122,7 @@ async fn run_gateway(
     loaded: LoadedConfig,
     path: Option<PathBuf>,
     addr: SocketAddr,
+    threads: usize,
 ) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("config {warning}");
@@ -116,18 +140,36 @@ async fn run_gateway(
     }
     // Within the runtime: connections to Redis and the database are set up as the state is built.
     let state = AppState::new(loaded.settings).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let local = listener.local_addr()?;
+    let listeners = Listeners::bind(addr, threads).with_context(|| format!("binding {addr}"))?;
+    let local = listeners.local_addr()?;
     let models: Vec<&str> = state.groups().iter().map(|g| g.name()).collect();
     tracing::info!("models: {}", models.join(", "));
     // Tests and scripts read this line to learn the port when started with `-p 0`.
     println!("switchyard listening on http://{local}");
     let live = switchyard_server::Live::new(state, path);
-    serve(listener, live, shutdown_signal()).await?;
+    serve(listeners, live, shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// How many serving threads: `--threads`, else `TOKIO_WORKER_THREADS` (the variable Tokio's own
+/// runtime reads), else the CPUs available to this process.
+fn serving_threads(threads: Option<usize>) -> anyhow::Result<usize> {
+    let threads = match threads {
+        Some(threads) => threads,
+        None => match std::env::var("TOKIO_WORKER_THREADS") {
+            Ok(value) => value
+                .trim()
+                .parse()
+                .with_context(|| format!("TOKIO_WORKER_THREADS is not a number: `{value}`"))?,
+            Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
+        },
+    };
+    anyhow::ensure!(
+        threads > 0,
+        "the number of serving threads must be at least 1"
+    );
+    Ok(threads)
 }
 
 async fn shutdown_signal() {

@@ -3,10 +3,15 @@
 //! offers it by ALPN), with URIs parsed once per deployment rather than once per call.
 //!
 //! It does no redirects and no retries of its own: the router is the only retry loop.
+//!
+//! A server that runs one runtime per core gives each serving thread a connection pool of its
+//! own ([`use_pool`]): a connection's task then lives on the runtime of the calls that use it,
+//! and an upstream answer wakes the thread that waits for it, not another core.
 
+use std::cell::Cell;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -86,11 +91,51 @@ impl Default for ClientSettings {
     }
 }
 
+/// Connection pools a client keeps at most: threads past this many share pools.
+const POOL_SLOTS: usize = 64;
+
+thread_local! {
+    /// The pool this thread's calls use; see [`use_pool`].
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Has the calling thread's upstream calls use connection pool `slot` of every [`HttpClient`]
+/// (modulo the 64 a client keeps). A server with one single-threaded runtime per core calls it
+/// once on each serving thread, with the thread's number; threads that never call it share pool
+/// 0. Connections are opened on the runtime of the call that needs them and serve only calls on
+/// the same thread, so no call waits on another core's runtime.
+///
+/// ```
+/// switchyard_providers::http::use_pool(3);
+/// ```
+pub fn use_pool(slot: usize) {
+    POOL.with(|pool| pool.set(slot % POOL_SLOTS));
+}
+
+type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// The shared, pooled upstream client. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// One pool per serving thread ([`use_pool`]), made on its first call.
+    pools: Arc<[OnceLock<Pool>; POOL_SLOTS]>,
+    connector: HttpsConnector<HttpConnector>,
+    max_idle_per_host: usize,
+    idle_timeout: Duration,
     on_request: Option<RequestHook>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field(
+                "pools",
+                &self.pools.iter().filter(|p| p.get().is_some()).count(),
+            )
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
@@ -108,14 +153,24 @@ impl HttpClient {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(settings.max_idle_per_host)
-            .pool_idle_timeout(settings.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(https);
         Ok(Self {
-            client,
+            pools: Arc::new(std::array::from_fn(|_| OnceLock::new())),
+            connector: https,
+            max_idle_per_host: settings.max_idle_per_host,
+            idle_timeout: settings.idle_timeout,
             on_request: settings.on_request.clone(),
+        })
+    }
+
+    /// The calling thread's pool ([`use_pool`]).
+    fn pool(&self) -> &Pool {
+        let slot = POOL.with(Cell::get);
+        self.pools[slot].get_or_init(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(self.max_idle_per_host)
+                .pool_idle_timeout(self.idle_timeout)
+                .pool_timer(TokioTimer::new())
+                .build(self.connector.clone())
         })
     }
 
@@ -200,7 +255,7 @@ impl HttpClient {
             (hook.0)(request_headers);
         }
         let response = self
-            .client
+            .pool()
             .request(request)
             .await
             .map_err(transport_error)?;
@@ -647,6 +702,49 @@ mod tests {
             err.message.contains("larger than 100 bytes"),
             "{}",
             err.message
+        );
+    }
+
+    #[tokio::test]
+    async fn each_pool_keeps_its_own_connections() {
+        use axum::extract::ConnectInfo;
+        use std::net::SocketAddr;
+
+        // Answers with the client's port: one port per connection.
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                peer.port().to_string()
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, app).await;
+        });
+        let client = HttpClient::new(&ClientSettings::default()).expect("client");
+        let uri: Uri = format!("http://{addr}/").parse().expect("uri");
+        let port = || async {
+            let answer = client
+                .post_json(&uri, &HeaderMap::new(), &serde_json::json!({}))
+                .await
+                .expect("answered");
+            String::from_utf8(answer.bytes(1024).await.expect("body").to_vec()).expect("text")
+        };
+        let first = port().await;
+        assert_eq!(port().await, first, "a pool reuses its idle connection");
+        use_pool(1);
+        let other = port().await;
+        assert_ne!(other, first, "another pool opens its own connection");
+        assert_eq!(port().await, other);
+        use_pool(0);
+        assert_eq!(
+            port().await,
+            first,
+            "the first pool still has its connection"
         );
     }
 

@@ -58,6 +58,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// The model name the upstream knows.
     fn upstream_model(&self) -> &str;
 
+    /// The address of the server it calls (its chat endpoint), for the `server.address` and
+    /// `server.port` of its spans; `None` for a provider that answers in-process.
+    fn endpoint(&self) -> Option<&::http::Uri> {
+        None
+    }
+
     /// A complete chat completion.
     fn chat(&self, request: ChatRequest)
     -> BoxFuture<'static, Result<ChatResponse, ProviderError>>;

@@ -300,6 +300,10 @@ impl Provider for OpenAiCompatible {
         &self.inner.model
     }
 
+    fn endpoint(&self) -> Option<&Uri> {
+        Some(&self.inner.chat_uri)
+    }
+
     fn supported_openai_params(&self) -> Vec<&'static str> {
         OPENAI_CHAT_PARAMS.to_vec()
     }

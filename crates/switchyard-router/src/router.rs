@@ -174,6 +174,10 @@ pub struct Routed<T> {
     pub fallbacks: u32,
     /// The requested group, when a fallback group answered instead.
     pub fallback_from: Option<String>,
+    /// Time spent waiting on upstreams, over every attempt (a hedge and the attempt it races
+    /// count once, as the wall time until one answered): until the answer, or until a stream
+    /// started. The rest of a call's time is the gateway's own.
+    pub upstream_wait: Duration,
 }
 
 impl<T> Routed<T> {
@@ -343,6 +347,7 @@ impl Router {
         let mut request = Some(request);
         let mut attempts = 0u32;
         let mut groups_attempted = 0u32;
+        let mut upstream_wait = Duration::ZERO;
         let mut last: Option<RouteError> = None;
 
         while let Some(name) = queue.pop_front() {
@@ -393,6 +398,7 @@ impl Router {
                     break;
                 };
                 let hedge_after = self.hedge_delay(&name, &deployment);
+                let waiting = Instant::now();
                 let first = Attempt::start(&deployment, now, &send, this_request);
                 let (winner, result) = match hedge_after {
                     None => first.finish().await,
@@ -407,6 +413,7 @@ impl Router {
                         self.hedged(first, hedge, &send, &mut attempts).await
                     }
                 };
+                upstream_wait += waiting.elapsed();
                 let (deployment, guard, started) =
                     (winner.deployment, winner.guard, winner.started);
                 match result {
@@ -418,6 +425,7 @@ impl Router {
                             attempts,
                             fallbacks: groups_attempted.saturating_sub(1),
                             fallback_from: (name != model).then(|| model.to_owned()),
+                            upstream_wait,
                         });
                     }
                     Err(error) => {

@@ -761,3 +761,29 @@ async fn refused_credentials_cool_the_deployment_and_the_group_says_why() {
     );
     assert_eq!(script.calls(), ["a"], "not called while cooling down");
 }
+
+#[tokio::test(start_paused = true)]
+async fn upstream_wait_sums_every_attempt_and_nothing_else() {
+    let r = router(
+        ordered("m", &["primary", "secondary"]),
+        RoutingPolicy::default(),
+    );
+    // The primary fails after 300 ms, the secondary answers after 200 ms.
+    let send = |deployment: Arc<Deployment>, _request: Probe| -> BoxFuture<'static, _> {
+        Box::pin(async move {
+            if deployment.id == "primary" {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Err(err(ErrorClass::Overloaded))
+            } else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok(deployment.id.clone())
+            }
+        })
+    };
+    let routed = r
+        .call("m", Probe::default(), &CallOptions::default(), send)
+        .await
+        .expect("served");
+    assert_eq!(routed.value, "secondary");
+    assert_eq!(routed.upstream_wait, Duration::from_millis(500));
+}

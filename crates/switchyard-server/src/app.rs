@@ -2,7 +2,6 @@
 //! framed two ways, the Anthropic error shape on `/v1/messages`, and serving it.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -10,7 +9,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
@@ -24,7 +22,7 @@ use crate::messages;
 use crate::model_info;
 use crate::responses;
 use crate::routes::{self, answered_whole};
-use crate::server::{AmbiguousFraming, ServerOptions, serve_connections};
+use crate::server::{AmbiguousFraming, Listeners, ServerOptions, ServingThreads};
 use switchyard_wire::{EmbeddingsRequest, ImageRequest, ModerationRequest, RerankRequest};
 
 /// The whole HTTP API over the state `live` serves.
@@ -104,14 +102,19 @@ pub fn router(live: Live) -> Router {
         .with_state(live)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then drains: readiness turns false
-/// at once, the listener closes after `general_settings.drain_delay_seconds`, open calls and
+/// Serves the API on `listeners`, one thread and single-threaded runtime each
+/// ([`ServingThreads`]), until `shutdown` completes, then drains: readiness turns false at
+/// once, the listeners close after `general_settings.drain_delay_seconds`, open calls and
 /// streams get `grace_period_seconds` to finish, and the spend records still queued are
-/// written. While it serves, the served state's background work runs (usage sync, rate-limit
-/// sweeping) and, when the gateway was started from a file, the file is watched for changes
-/// (and `SIGHUP`) to reload.
+/// written. While it serves, the served state's background work runs on the caller's runtime
+/// (usage sync, rate-limit sweeping, the spend writer) and, when the gateway was started from a
+/// file, the file is watched for changes (and `SIGHUP`) to reload. A serving thread that ends
+/// on its own (it panicked) shuts the whole server down, as a crash would.
+///
+/// # Errors
+/// A serving thread could not be started.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     live: Live,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -130,31 +133,38 @@ pub async fn serve(
         grace_period: settings.grace_period,
         ..ServerOptions::default()
     };
-    let draining = live.clone();
-    let stop_accepting = async move {
-        shutdown.await;
-        draining.start_draining();
-        tracing::info!(
-            delay_ms = settings.drain_delay.as_millis() as u64,
-            "shutting down: readiness is false; the listener closes after the drain delay"
-        );
-        tokio::time::sleep(settings.drain_delay).await;
-    };
-    let open = Arc::clone(live.connections());
-    serve_connections(
-        listener,
-        router(live.clone()),
-        stop_accepting,
+    let threads = listeners.threads();
+    let mut serving = ServingThreads::spawn(
+        listeners,
+        &router(live.clone()),
         &options,
-        open,
-    )
-    .await;
+        live.connections(),
+        live.runtimes(),
+    )?;
+    tracing::info!(threads, "serving");
+    tokio::select! {
+        () = shutdown => {
+            live.start_draining();
+            tracing::info!(
+                delay_ms = settings.drain_delay.as_millis() as u64,
+                "shutting down: readiness is false; the listeners close after the drain delay"
+            );
+            tokio::time::sleep(settings.drain_delay).await;
+        }
+        () = serving.ended() => {
+            live.start_draining();
+            tracing::error!("a serving thread stopped on its own: shutting down");
+        }
+    }
+    serving.stop().await;
     let report = live.current().storage().shutdown().await;
     tracing::info!(
         written = report.written,
         dropped = report.dropped,
         "spend records flushed"
     );
+    // The serving runtimes end only now: the last spend writes may use connections they opened.
+    drop(serving);
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
     ChatChunk, ChatRequest, ChatResponse, CompletionRequest, MessageContent, PromptOptions,
-    RawExtra,
+    RawExtra, Usage,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -208,6 +208,9 @@ async fn send(
         correction,
     } = answer;
     record.cache_hit = cache == Some(CacheStatus::Hit);
+    // Known for calls an upstream answered; a stream adds its upstream's time to its end.
+    let routed_wait = upstream.as_ref().map(|u| u.upstream_wait);
+    record.upstream_wait = routed_wait;
     let price = upstream.as_ref().and_then(|u| {
         record.deployment = Some(u.deployment.id.clone());
         record.provider = Some(u.deployment.provider.family());
@@ -253,6 +256,11 @@ async fn send(
                 record.request_id.to_string(),
             ));
             let reported = answer.usage.as_ref().map(Tokens::from).unwrap_or_default();
+            record.reasoning_tokens = answer
+                .usage
+                .as_ref()
+                .and_then(Usage::reasoning_tokens)
+                .unwrap_or(0);
             let (tokens, cost) = pricer.account(reported, false, Some(&answer.model));
             route.cost = cost;
             record.tokens = tokens;
@@ -274,6 +282,7 @@ async fn send(
             ChatOutcome::Complete(answer)
         }
         Reply::Stream(chunks) => {
+            let stream_started = started.elapsed();
             let notes = Arc::new(StreamNotes::default());
             let observed = ObserveChunks {
                 chunks,
@@ -297,6 +306,11 @@ async fn send(
                     record.cost = cost;
                     record.latency = started.elapsed();
                     notes.fill(&mut record);
+                    // The upstream's part of a stream: from its start to its last chunk (or its
+                    // error). A stream the client dropped first has no known end: no overhead.
+                    record.upstream_wait = routed_wait
+                        .zip(notes.upstream_end.get())
+                        .map(|(wait, end)| wait + end.saturating_sub(stream_started));
                     slot.put(state.finish_call(record));
                     drop(in_flight);
                 });
@@ -423,6 +437,9 @@ struct StreamNotes {
     // Locked once per finished choice, never across an await.
     finish_reasons: Mutex<Vec<String>>,
     error: OnceLock<&'static str>,
+    reasoning_tokens: OnceLock<u64>,
+    /// When the upstream's stream ended or broke, since the call started.
+    upstream_end: OnceLock<Duration>,
 }
 
 impl StreamNotes {
@@ -438,6 +455,9 @@ impl StreamNotes {
         }
         if let Some(class) = self.error.get() {
             record.error_code = Some(class);
+        }
+        if let Some(reasoning) = self.reasoning_tokens.get() {
+            record.reasoning_tokens = *reasoning;
         }
     }
 }
@@ -465,6 +485,9 @@ impl Stream for ObserveChunks {
                 if notes.response.get().is_none() && !chunk.id.is_empty() {
                     let _ = notes.response.set((chunk.id.clone(), chunk.model.clone()));
                 }
+                if let Some(reasoning) = chunk.usage.as_ref().and_then(Usage::reasoning_tokens) {
+                    let _ = notes.reasoning_tokens.set(reasoning);
+                }
                 chunk.id.clear();
                 chunk.id.push_str(&self.id);
                 let finished = chunk
@@ -479,8 +502,12 @@ impl Stream for ObserveChunks {
             }
             Poll::Ready(Some(Err(err))) => {
                 let _ = self.notes.error.set(err.class.as_str());
+                let _ = self.notes.upstream_end.set(self.started.elapsed());
             }
-            _ => {}
+            Poll::Ready(None) => {
+                let _ = self.notes.upstream_end.set(self.started.elapsed());
+            }
+            Poll::Pending => {}
         }
         item
     }

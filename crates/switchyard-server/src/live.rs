@@ -17,7 +17,7 @@ use axum::extract::FromRef;
 
 use crate::config::source::Origin;
 use crate::config::{ConfigError, DEFAULT_CONFIG, load_with_stored};
-use crate::server::ConnectionCount;
+use crate::server::{ConnectionCount, ServingRuntimes};
 use crate::state::{AppState, BuildError};
 
 /// Why a reload was refused (the old configuration keeps serving).
@@ -58,6 +58,8 @@ struct Inner {
     deployments_revision: AtomicU64,
     /// Client connections open, counted by the server loop.
     connections: Arc<ConnectionCount>,
+    /// The runtimes serving connections, one per serving thread.
+    runtimes: Arc<ServingRuntimes>,
 }
 
 impl std::fmt::Debug for Live {
@@ -85,6 +87,7 @@ impl Live {
                 reloading: tokio::sync::Mutex::new(()),
                 deployments_revision: AtomicU64::new(u64::MAX),
                 connections: Arc::new(ConnectionCount::default()),
+                runtimes: Arc::new(ServingRuntimes::default()),
             }),
         }
     }
@@ -97,6 +100,11 @@ impl Live {
     /// The count of open client connections the server loop keeps.
     pub fn connections(&self) -> &Arc<ConnectionCount> {
         &self.inner.connections
+    }
+
+    /// The runtimes serving connections, one per serving thread.
+    pub fn runtimes(&self) -> &Arc<ServingRuntimes> {
+        &self.inner.runtimes
     }
 
     /// The configuration file, if the gateway was started with one.

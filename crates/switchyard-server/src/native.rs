@@ -26,9 +26,10 @@ use switchyard_providers::native::{
 };
 use switchyard_providers::{Provider, ProviderError};
 use switchyard_wire::{RawExtra, RawJson};
+use tokio::time::Instant;
 
 use crate::caller::Caller;
-use crate::dispatch::unary::{StreamWatch, UnaryCall};
+use crate::dispatch::unary::{StreamEnd, StreamWatch, UnaryCall};
 use crate::error::ApiError;
 use crate::pipeline::{Guarded, ReportsUsage};
 use crate::settled::SettledStream;
@@ -198,6 +199,7 @@ impl UnaryCall for NativeCall {
         let metered = MeteredEvents {
             events: Box::pin(guarded),
             usage: StreamUsage::default(),
+            first_event: None,
             end: Some(watch.end),
         };
         NativeReply::Stream(Box::pin(SettledStream::new(metered, watch.slot)))
@@ -220,19 +222,25 @@ impl ReportsUsage for NativeEvent {
     }
 }
 
-/// A passed-through stream that gathers the usage its events report and ends the call with
-/// it, once: at the stream's end, at its first error, or when it is dropped.
+/// A passed-through stream that gathers the usage its events report and when its first event
+/// came, and ends the call with them, once: at the stream's end, at its first error, or when it
+/// is dropped (then with no upstream end).
 struct MeteredEvents {
     events: EventStream,
     usage: StreamUsage,
-    end: Option<Box<dyn FnOnce(Option<Tokens>) + Send>>,
+    first_event: Option<Instant>,
+    end: Option<Box<dyn FnOnce(StreamEnd) + Send>>,
 }
 
 impl MeteredEvents {
-    fn finish(&mut self) {
+    fn finish(&mut self, upstream_end: Option<Instant>) {
         if let Some(end) = self.end.take() {
             let usage = self.usage;
-            end(usage.reported.then(|| tokens_of(usage.usage)));
+            end(StreamEnd {
+                reported: usage.reported.then(|| tokens_of(usage.usage)),
+                first_event: self.first_event,
+                upstream_end,
+            });
         }
     }
 }
@@ -243,8 +251,11 @@ impl Stream for MeteredEvents {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = ready!(self.events.poll_next_unpin(cx));
         match &item {
-            Some(Ok(event)) => self.usage.add(event),
-            Some(Err(_)) | None => self.finish(),
+            Some(Ok(event)) => {
+                self.first_event.get_or_insert_with(Instant::now);
+                self.usage.add(event);
+            }
+            Some(Err(_)) | None => self.finish(Some(Instant::now())),
         }
         Poll::Ready(item)
     }
@@ -252,7 +263,7 @@ impl Stream for MeteredEvents {
 
 impl Drop for MeteredEvents {
     fn drop(&mut self) {
-        self.finish();
+        self.finish(None);
     }
 }
 

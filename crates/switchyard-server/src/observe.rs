@@ -3,9 +3,10 @@
 //! read from the call's [`CallRecord`]. Metric labels only ever hold configured names (model
 //! groups, deployment ids, limit scopes) or `unknown`: never a model name a client made up.
 
+use switchyard_layers::cost::Tokens;
 use switchyard_router::{Deployment, ModelGroups};
 use switchyard_telemetry::CallSpan;
-use switchyard_telemetry::genai::attr;
+use switchyard_telemetry::genai::UsageDetails;
 use switchyard_telemetry::metrics::{GatewayMetrics, UNKNOWN};
 use switchyard_wire::{ChatRequest, ChatResponse, MessageContent, Role};
 
@@ -15,26 +16,43 @@ use crate::record::CallRecord;
 const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 /// `gen_ai.provider.name` of a provider family, as the GenAI conventions spell the well-known
-/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.inference`); other families keep their name
+/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.openai`, `azure.ai.inference`, `mistral_ai`,
+/// `x_ai`; `openai`, `anthropic`, `groq`, `deepseek`, `cohere` and `perplexity` are the family
+/// names already); other families keep their name
 /// (<https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/>).
 pub(crate) fn provider_name(family: &'static str) -> &'static str {
     match family {
         "bedrock" => "aws.bedrock",
         "azure_ai" => "azure.ai.inference",
         "gemini" => "gcp.gemini",
+        "azure" => "azure.ai.openai",
+        "mistral" => "mistral_ai",
+        "xai" => "x_ai",
         other => other,
     }
 }
 
 /// Starts the span of one upstream attempt on `deployment`, a child of the call's span; attempts
-/// count from 1.
+/// count from 1. It names the server the deployment calls (`server.address`, `server.port`: the
+/// URL's port, else the scheme's).
 pub(crate) fn attempt_span(call: &CallSpan, deployment: &Deployment, number: u32) -> CallSpan {
-    call.attempt(
+    let attempt = call.attempt(
         provider_name(deployment.provider.family()),
         &deployment.id,
         deployment.provider.upstream_model(),
         number,
-    )
+    );
+    if let Some(endpoint) = deployment.provider.endpoint()
+        && let Some(host) = endpoint.host()
+    {
+        let default_port = if endpoint.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
+        attempt.record_server(host, endpoint.port_u16().unwrap_or(default_port));
+    }
+    attempt
 }
 
 /// Records on an attempt's span what a complete chat answer says: model, id, finish reasons and
@@ -47,8 +65,20 @@ pub(crate) fn record_answer(span: &CallSpan, answer: &ChatResponse) {
         .collect();
     span.record_response(&answer.model, &answer.id, &reasons);
     if let Some(usage) = &answer.usage {
-        span.record_usage(usage.prompt_tokens, usage.completion_tokens);
+        let tokens = Tokens::from(usage);
+        record_tokens(span, tokens, usage.reasoning_tokens().unwrap_or(0));
     }
+}
+
+/// Records token counts on a call's or an attempt's span: input and output, and the parts
+/// providers break out (cache reads and writes, reasoning).
+pub(crate) fn record_tokens(span: &CallSpan, tokens: Tokens, reasoning: u64) {
+    span.record_usage(tokens.prompt, tokens.completion);
+    span.record_usage_details(UsageDetails {
+        cache_read: tokens.cache_read,
+        cache_creation: tokens.cache_write,
+        reasoning,
+    });
 }
 
 /// Records what the gateway knows of a chat call once its options are taken and its group
@@ -116,9 +146,7 @@ pub(crate) fn close_span(record: &CallRecord) {
             record.attempts,
             record.fallback_from.as_deref(),
         ),
-        None if record.attempts > 0 => {
-            span.record(attr::ATTEMPTS, record.attempts);
-        }
+        None if record.attempts > 0 => span.record_attempts(record.attempts),
         None => {}
     }
     if let Some(model) = &record.response_model {
@@ -129,7 +157,7 @@ pub(crate) fn close_span(record: &CallRecord) {
         span.record_ttft(ttft);
     }
     if record.status < 400 {
-        span.record_usage(record.tokens.prompt, record.tokens.completion);
+        record_tokens(span, record.tokens, record.reasoning_tokens);
         span.record_cache_hit(record.cache_hit);
     }
     if let Some(cost) = record.cost {
@@ -143,7 +171,7 @@ pub(crate) fn close_span(record: &CallRecord) {
 }
 
 /// Counts a finished call: requests by model, deployment and status with their duration, time
-/// to first token, tokens (not for cache hits: no upstream processed them), cost, cache hits,
+/// to first token, the gateway's overhead (for calls an upstream answered), tokens (not for cache hits: no upstream processed them), cost, cache hits,
 /// fallbacks and refusals by the gateway's own rate limits.
 pub(crate) fn count(metrics: &GatewayMetrics, groups: &ModelGroups, record: &CallRecord) {
     let configured = |name: &str| groups.get(name).is_some();
@@ -157,6 +185,10 @@ pub(crate) fn count(metrics: &GatewayMetrics, groups: &ModelGroups, record: &Cal
     metrics.record_request(model, deployment, record.status, record.latency);
     if let Some(ttft) = record.time_to_first_token {
         metrics.record_ttft(model, ttft);
+    }
+    if let Some(upstream_wait) = record.upstream_wait {
+        let overhead = record.latency.saturating_sub(upstream_wait);
+        metrics.record_overhead(model, deployment, overhead);
     }
     if record.cache_hit {
         metrics.record_cache_hit(model);
@@ -261,6 +293,9 @@ mod tests {
         assert_eq!(provider_name("bedrock"), "aws.bedrock");
         assert_eq!(provider_name("gemini"), "gcp.gemini");
         assert_eq!(provider_name("azure_ai"), "azure.ai.inference");
+        assert_eq!(provider_name("azure"), "azure.ai.openai");
+        assert_eq!(provider_name("mistral"), "mistral_ai");
+        assert_eq!(provider_name("xai"), "x_ai");
         assert_eq!(provider_name("openai"), "openai");
     }
 }

@@ -122,6 +122,8 @@ pub(crate) struct Upstream {
     pub fallbacks: u32,
     /// The requested group, when a fallback group answered.
     pub fallback_from: Option<String>,
+    /// Time spent waiting on upstreams, until the answer or the stream's start.
+    pub upstream_wait: Duration,
 }
 
 /// A complete answer or a stream of chunks.
@@ -422,6 +424,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
         attempts: routed.attempts,
         fallbacks: routed.fallbacks,
         fallback_from: routed.fallback_from,
+        upstream_wait: routed.upstream_wait,
     };
     let reply = match routed.value {
         Attempt::Complete(answer) => {

@@ -32,6 +32,10 @@ pub struct CallRecord {
     pub latency: Duration,
     /// For streams, how long until the first chunk.
     pub time_to_first_token: Option<Duration>,
+    /// How much of `latency` was spent waiting on upstreams (every attempt, and a stream's
+    /// upstream to its end); the rest is the gateway's own overhead. `None` where it is not
+    /// known: no upstream answered (a failure, a cache hit), or a stream the client left early.
+    pub upstream_wait: Option<Duration>,
     /// Who called.
     pub caller: Caller,
     /// The model the client named.
@@ -50,6 +54,8 @@ pub struct CallRecord {
     pub fallback_from: Option<String>,
     /// Tokens used, reported or estimated.
     pub tokens: Tokens,
+    /// Of the output tokens, those the model spent reasoning, when the upstream reports them.
+    pub reasoning_tokens: u64,
     /// What the call cost; `None` when the model has no price.
     pub cost: Option<Cost>,
     /// What the call holds on its budgets, settled to its cost when the record is finished.
@@ -98,6 +104,7 @@ impl CallRecord {
             started_at_ms,
             latency: Duration::ZERO,
             time_to_first_token: None,
+            upstream_wait: None,
             caller,
             model_requested,
             model_group: None,
@@ -107,6 +114,7 @@ impl CallRecord {
             attempts: 0,
             fallback_from: None,
             tokens: Tokens::default(),
+            reasoning_tokens: 0,
             cost: None,
             reservation: None,
             status: 200,

@@ -199,9 +199,12 @@ pub(crate) fn tag_route(response: &mut Response, route: &Route) {
     if let Some(status) = route.cache {
         headers.insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
     }
+    // The cost is rounded to the catalog's places (`switchyard_layers::cost::USD_DECIMALS`);
+    // `Display` prints that decimal in full, never in exponent form: the number the span and
+    // the access log carry.
     if let Some(value) = route
         .cost
-        .and_then(|c| HeaderValue::from_str(&format!("{:.10}", c.usd)).ok())
+        .and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok())
     {
         headers.insert(COST_HEADER, value);
     }
@@ -390,9 +393,8 @@ pub async fn metrics(State(live): State<Live>) -> Response {
     state.report_tallies();
     state.metrics().set_process_gauges(
         live.connections().get(),
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
+        live.runtimes()
+            .alive_tasks(Some(&tokio::runtime::Handle::current())),
     );
     (
         [(

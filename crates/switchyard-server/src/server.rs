@@ -8,6 +8,7 @@
 //! closes, and whatever is still open when the grace period ends is dropped.
 
 mod activity;
+mod cores;
 mod deadline;
 mod framing;
 
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use activity::{Activity, Counted};
+pub use cores::{Listeners, ServingRuntimes, ServingThreads};
 pub use deadline::BodyTimeout;
 pub use framing::AmbiguousFraming;
 use framing::Scanned;

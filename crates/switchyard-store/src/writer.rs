@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -88,6 +88,11 @@ pub struct SpendWriter {
 
 struct Shared {
     queue: mpsc::Sender<SpendRecord>,
+    /// Records per batch: once this many are queued, `batch_full` wakes the worker.
+    batch_size: usize,
+    /// Wakes the worker when a batch is ready before its deadline. The worker is not woken for
+    /// each record (one cross-thread wake-up per call, on the call's path, for nothing).
+    batch_full: Arc<Notify>,
     stop: watch::Sender<bool>,
     worker: Mutex<Option<JoinHandle<()>>>,
     counts: Arc<Counts>,
@@ -114,17 +119,22 @@ impl SpendWriter {
         let (queue, receiver) = mpsc::channel(config.capacity);
         let (stop, stop_receiver) = watch::channel(false);
         let counts = Arc::new(Counts::default());
+        let batch_full = Arc::new(Notify::new());
+        let batch_size = config.batch_size;
         let worker = Worker {
             store,
             config,
             queue: receiver,
             stop: stop_receiver,
+            batch_full: Arc::clone(&batch_full),
             counts: Arc::clone(&counts),
         };
         let worker = tokio::spawn(worker.run());
         Self {
             shared: Arc::new(Shared {
                 queue,
+                batch_size,
+                batch_full,
                 stop,
                 worker: Mutex::new(Some(worker)),
                 counts,
@@ -138,8 +148,14 @@ impl SpendWriter {
         let counts = &self.shared.counts;
         // Counted before sending, so the worker never takes away what was not yet added.
         counts.pending.fetch_add(1, Ordering::Relaxed);
-        let (record, reason) = match self.shared.queue.try_send(record) {
-            Ok(()) => return,
+        let shared = &self.shared;
+        let (record, reason) = match shared.queue.try_send(record) {
+            Ok(()) => {
+                if shared.queue.max_capacity() - shared.queue.capacity() >= shared.batch_size {
+                    shared.batch_full.notify_one();
+                }
+                return;
+            }
             Err(TrySendError::Full(record)) => (record, "the spend queue is full"),
             Err(TrySendError::Closed(record)) => (record, "the spend writer has shut down"),
         };
@@ -210,6 +226,7 @@ struct Worker {
     config: SpendWriterConfig,
     queue: mpsc::Receiver<SpendRecord>,
     stop: watch::Receiver<bool>,
+    batch_full: Arc<Notify>,
     counts: Arc<Counts>,
 }
 
@@ -228,18 +245,21 @@ impl Worker {
                     }
                 }
             }
-            let deadline = Instant::now() + self.config.flush_interval;
-            while batch.len() < batch_size {
-                let room = batch_size - batch.len();
+            // The first record starts the batch's clock; the rest are taken when the batch is
+            // full or its time is up, not one wake-up per record.
+            if batch.len() < batch_size {
+                let deadline = Instant::now() + self.config.flush_interval;
                 tokio::select! {
                     biased;
-                    _ = self.stop.wait_for(|stop| *stop) => break,
-                    received = self.queue.recv_many(&mut batch, room) => {
-                        if received == 0 {
-                            break;
-                        }
+                    _ = self.stop.wait_for(|stop| *stop) => {}
+                    () = self.batch_full.notified() => {}
+                    () = sleep_until(deadline) => {}
+                }
+                while batch.len() < batch_size {
+                    match self.queue.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(_) => break,
                     }
-                    () = sleep_until(deadline) => break,
                 }
             }
             self.write(&mut batch).await;

@@ -344,6 +344,28 @@ async fn a_partial_batch_is_written_after_the_flush_interval() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_is_written_at_once_not_at_the_flush_interval() {
+    let store = Arc::new(Wrapped::new().await);
+    let writer = SpendWriter::spawn(
+        store.clone(),
+        SpendWriterConfig {
+            // Far beyond the test's timeout: only a full batch can be written in time.
+            flush_interval: Duration::from_secs(3600),
+            ..config(3)
+        },
+    );
+    let inserted = store.inserted.notified();
+    for n in 0..3 {
+        writer.record(record(n));
+    }
+    tokio::time::timeout(Duration::from_secs(30), inserted)
+        .await
+        .expect("a full batch is written without waiting for its flush interval");
+    assert_eq!(store.stored().await, ids(0..3));
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_gives_up_on_a_store_that_never_recovers() {
     let mut store = Wrapped::new().await;
     store.always_fail = true;

@@ -17,6 +17,15 @@
 //!
 //! Both carry the same field set, so the same typed recorders work on either.
 //!
+//! # Attribute types
+//!
+//! The conventions (semantic conventions v1.42.0, whose `gen_ai.*` names this module takes from
+//! `opentelemetry-semantic-conventions`) type counts as int, `gen_ai.request.temperature` as
+//! double and `gen_ai.response.finish_reasons` as a string array; ours follow suit
+//! (`switchyard.cost_usd` double, flags bool). tracing-opentelemetry exports a `u64` (and a
+//! `u32`, which tracing widens) as its text, so the recorders take counts as they come and
+//! record them as `i64`; ARCHITECTURE.md lists every attribute with its type.
+//!
 //! # Example
 //! ```
 //! use switchyard_telemetry::genai::{CallSpan, operation};
@@ -33,6 +42,7 @@
 
 use std::borrow::Cow;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
@@ -88,12 +98,27 @@ pub mod attr {
     pub const GEN_AI_USAGE_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_INPUT_TOKENS;
     /// `gen_ai.usage.output_tokens`.
     pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = semconv::GEN_AI_USAGE_OUTPUT_TOKENS;
+    /// `gen_ai.usage.cache_read.input_tokens`: of the input tokens, those served from the
+    /// provider's prompt cache.
+    pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+        semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS;
+    /// `gen_ai.usage.cache_creation.input_tokens`: of the input tokens, those written to the
+    /// provider's prompt cache.
+    pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+        semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS;
+    /// `gen_ai.usage.reasoning.output_tokens`: of the output tokens, those spent reasoning.
+    pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str =
+        semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS;
     /// `gen_ai.prompt`: input text on a content event.
     pub const GEN_AI_PROMPT: &str = semconv::GEN_AI_PROMPT;
     /// `gen_ai.completion`: output text on a content event.
     pub const GEN_AI_COMPLETION: &str = semconv::GEN_AI_COMPLETION;
     /// `error.type`.
     pub const ERROR_TYPE: &str = semconv::ERROR_TYPE;
+    /// `server.address`: the host an attempt called.
+    pub const SERVER_ADDRESS: &str = semconv::SERVER_ADDRESS;
+    /// `server.port`: the port an attempt called.
+    pub const SERVER_PORT: &str = semconv::SERVER_PORT;
 
     /// Cost of the call in US dollars.
     pub const COST_USD: &str = "switchyard.cost_usd";
@@ -123,7 +148,7 @@ pub mod attr {
 /// at a character boundary so one request cannot swell an export batch.
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
 
-// One field set for call and attempt spans; tracing allows 32 fields per span, this uses 26.
+// One field set for call and attempt spans; tracing allows 32 fields per span, this uses 31.
 macro_rules! genai_span {
     ($name:literal, $otel_name:expr, $kind:literal, $operation:expr, $model:expr $(, parent: $parent:expr)?) => {
         tracing::info_span!(
@@ -143,6 +168,9 @@ macro_rules! genai_span {
             { attr::GEN_AI_RESPONSE_FINISH_REASONS } = Empty,
             { attr::GEN_AI_USAGE_INPUT_TOKENS } = Empty,
             { attr::GEN_AI_USAGE_OUTPUT_TOKENS } = Empty,
+            { attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = Empty,
+            { attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = Empty,
+            { attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = Empty,
             { attr::COST_USD } = Empty,
             { attr::COST_ESTIMATED } = Empty,
             { attr::TTFT_MS } = Empty,
@@ -155,6 +183,8 @@ macro_rules! genai_span {
             { attr::EXPERIMENT_VARIANT } = Empty,
             { attr::ROUTE_REASON } = Empty,
             { attr::ERROR_TYPE } = Empty,
+            { attr::SERVER_ADDRESS } = Empty,
+            { attr::SERVER_PORT } = Empty,
         )
     };
 }
@@ -238,9 +268,12 @@ impl CallSpan {
 
     /// Records the request parameters that were given.
     pub fn record_request(&self, max_tokens: Option<u32>, temperature: Option<f64>) {
+        if !attributes_recorded() {
+            return;
+        }
         if let Some(max_tokens) = max_tokens {
             self.span
-                .record(attr::GEN_AI_REQUEST_MAX_TOKENS, max_tokens);
+                .record(attr::GEN_AI_REQUEST_MAX_TOKENS, i64::from(max_tokens));
         }
         if let Some(temperature) = temperature {
             self.span
@@ -251,6 +284,9 @@ impl CallSpan {
     /// Records what the upstream answered: its model, response id and finish reasons. The
     /// reasons go to the OpenTelemetry span as a string array, as the convention types them.
     pub fn record_response(&self, model: &str, id: &str, finish_reasons: &[&str]) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::GEN_AI_RESPONSE_MODEL, model);
         if !id.is_empty() {
             self.span.record(attr::GEN_AI_RESPONSE_ID, id);
@@ -267,25 +303,61 @@ impl CallSpan {
         }
     }
 
-    /// Records token usage.
+    /// Records token usage (int attributes).
     pub fn record_usage(&self, input_tokens: u64, output_tokens: u64) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span
-            .record(attr::GEN_AI_USAGE_INPUT_TOKENS, input_tokens);
+            .record(attr::GEN_AI_USAGE_INPUT_TOKENS, int(input_tokens));
         self.span
-            .record(attr::GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens);
+            .record(attr::GEN_AI_USAGE_OUTPUT_TOKENS, int(output_tokens));
     }
 
-    /// Records the cost in US dollars and whether it is an estimate.
+    /// Records the parts of the usage a provider breaks out: input tokens read from and written
+    /// to its prompt cache, output tokens spent reasoning. A count of 0 is not recorded (the
+    /// providers that report none, and those that report 0, look the same to the gateway).
+    pub fn record_usage_details(&self, details: UsageDetails) {
+        if !attributes_recorded() {
+            return;
+        }
+        for (key, count) in [
+            (
+                attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                details.cache_read,
+            ),
+            (
+                attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                details.cache_creation,
+            ),
+            (
+                attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                details.reasoning,
+            ),
+        ] {
+            if count > 0 {
+                self.span.record(key, int(count));
+            }
+        }
+    }
+
+    /// Records the cost in US dollars (a double) and whether it is an estimate.
     pub fn record_cost(&self, usd: f64, estimated: bool) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::COST_USD, usd);
         self.span.record(attr::COST_ESTIMATED, estimated);
     }
 
-    /// Records the time to the first token of a stream.
+    /// Records the time to the first token of a stream, in whole milliseconds.
     pub fn record_ttft(&self, ttft: Duration) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(
             attr::TTFT_MS,
-            u64::try_from(ttft.as_millis()).unwrap_or(u64::MAX),
+            i64::try_from(ttft.as_millis()).unwrap_or(i64::MAX),
         );
     }
 
@@ -298,37 +370,72 @@ impl CallSpan {
         attempts: u32,
         fallback_from: Option<&str>,
     ) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::DEPLOYMENT, deployment);
         self.span.record(attr::GEN_AI_PROVIDER_NAME, provider);
-        self.span.record(attr::ATTEMPTS, attempts);
+        self.record_attempts(attempts);
         if let Some(from) = fallback_from {
             self.span.record(attr::FALLBACK_FROM, from);
         }
     }
 
+    /// Records the number of upstream attempts the call made.
+    pub fn record_attempts(&self, attempts: u32) {
+        if !attributes_recorded() {
+            return;
+        }
+        self.span.record(attr::ATTEMPTS, i64::from(attempts));
+    }
+
+    /// Records the server an attempt calls: `server.address` (its host) and `server.port`.
+    pub fn record_server(&self, address: &str, port: u16) {
+        if !attributes_recorded() {
+            return;
+        }
+        self.span.record(attr::SERVER_ADDRESS, address);
+        self.span.record(attr::SERVER_PORT, i64::from(port));
+    }
+
     /// Records why a routing rule or experiment chose the model.
     pub fn record_route_reason(&self, reason: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::ROUTE_REASON, reason);
     }
 
     /// Records whether the answer came from the response cache.
     pub fn record_cache_hit(&self, hit: bool) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::CACHE_HIT, hit);
     }
 
     /// Records the alias of the caller's virtual key. Never pass the key itself.
     pub fn record_key_alias(&self, alias: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::KEY_ALIAS, alias);
     }
 
     /// Records the experiment variant the call was assigned to.
     pub fn record_variant(&self, variant: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::EXPERIMENT_VARIANT, variant);
     }
 
     /// Records a failure: `error.type` (a low-cardinality class such as `timeout`,
     /// `rate_limited` or an HTTP status) and the span status ERROR.
     pub fn record_error(&self, error_type: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         self.span.record(attr::ERROR_TYPE, error_type);
         self.span.record("otel.status_code", "ERROR");
         self.span.record("otel.status_description", error_type);
@@ -336,6 +443,9 @@ impl CallSpan {
 
     /// Adds a prompt or completion as a span event; see [`record_content_event`].
     pub fn record_content(&self, role: &str, text: &str) {
+        if !attributes_recorded() {
+            return;
+        }
         record_content_event(&self.span, role, text);
     }
 }
@@ -380,9 +490,50 @@ pub fn attempt_span(
 }
 
 fn fill_attempt(span: &Span, provider: &str, deployment: &str, attempt_number: u32) {
+    if !attributes_recorded() {
+        return;
+    }
     span.record(attr::GEN_AI_PROVIDER_NAME, provider);
     span.record(attr::DEPLOYMENT, deployment);
-    span.record(attr::ATTEMPT, attempt_number);
+    span.record(attr::ATTEMPT, i64::from(attempt_number));
+}
+
+/// Whether [`CallSpan`]'s recorders record: see [`record_attributes`].
+static RECORDING: AtomicBool = AtomicBool::new(true);
+
+/// Turns the recorders of [`CallSpan`] on or off for the whole process. [`Telemetry::init`]
+/// turns them off when no exporter is configured: the attributes would be recorded into spans
+/// that nothing exports (the log lines carry their own fields), at a cost on every call (about
+/// a tenth of a call's instructions). Spans are still made, entered and closed, so log lines
+/// carry trace ids and upstream requests continue the caller's trace. On by default.
+///
+/// [`Telemetry::init`]: crate::Telemetry::init
+pub fn record_attributes(on: bool) {
+    RECORDING.store(on, Ordering::Relaxed);
+}
+
+fn attributes_recorded() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
+/// A count as the int of an attribute: tracing-opentelemetry turns `i64` into an OpenTelemetry
+/// int, but a `u64` (or `u32`, which tracing widens to `u64`) into its text.
+fn int(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// The parts of a call's usage that providers break out; 0 where not reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageDetails {
+    /// Input tokens served from the provider's prompt cache (OpenAI's
+    /// `prompt_tokens_details.cached_tokens`, Anthropic's `cache_read_input_tokens`).
+    pub cache_read: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`).
+    pub cache_creation: u64,
+    /// Output tokens spent reasoning (OpenAI's `completion_tokens_details.reasoning_tokens`,
+    /// Gemini's thoughts).
+    pub reasoning: u64,
 }
 
 /// Adds a prompt or completion to `span` as an event. Call it only when
@@ -446,6 +597,97 @@ mod tests {
         assert_eq!(truncate("héllo", 2), "h");
         assert_eq!(truncate("héllo", 3), "hé");
         assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    /// The attributes `work` leaves on the spans it makes, as the OpenTelemetry SDK exports them.
+    fn exported(work: impl FnOnce()) -> Vec<(String, Vec<KeyValue>)> {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), work);
+        provider.force_flush().expect("flushed");
+        exporter
+            .get_finished_spans()
+            .expect("spans")
+            .into_iter()
+            .map(|span| (span.name.to_string(), span.attributes))
+            .collect()
+    }
+
+    fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    // The GenAI conventions type counts as int, cost as double and flags as bool
+    // (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/): tracing-opentelemetry
+    // exports a `u64` field as its text, so every count goes through `i64`.
+    #[test]
+    fn counts_are_ints_cost_a_double_and_flags_bools() {
+        let spans = exported(|| {
+            let call = CallSpan::start(operation::CHAT, "gpt-4o");
+            call.record_request(Some(256), Some(0.2));
+            let attempt = call.attempt("openai", "gpt-4o-eastus", "gpt-4o-2024-08-06", 2);
+            attempt.record_usage(12, 34);
+            attempt.record_server("api.openai.com", 443);
+            drop(attempt);
+            call.record_route("gpt-4o-eastus", "openai", 2, Some("primary"));
+            call.record_usage(12, 34);
+            call.record_usage_details(UsageDetails {
+                cache_read: 8,
+                cache_creation: 0,
+                reasoning: 5,
+            });
+            call.record_cost(0.000006, false);
+            call.record_ttft(Duration::from_millis(42));
+            call.record_cache_hit(false);
+        });
+        let (_, call) = spans
+            .iter()
+            .find(|(name, _)| name == "chat gpt-4o")
+            .expect("the call span");
+        for (key, expected) in [
+            (attr::GEN_AI_REQUEST_MAX_TOKENS, Value::I64(256)),
+            (attr::GEN_AI_REQUEST_TEMPERATURE, Value::F64(0.2)),
+            (attr::GEN_AI_USAGE_INPUT_TOKENS, Value::I64(12)),
+            (attr::GEN_AI_USAGE_OUTPUT_TOKENS, Value::I64(34)),
+            (attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, Value::I64(8)),
+            (attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, Value::I64(5)),
+            (attr::ATTEMPTS, Value::I64(2)),
+            (attr::COST_USD, Value::F64(0.000006)),
+            (attr::COST_ESTIMATED, Value::Bool(false)),
+            (attr::TTFT_MS, Value::I64(42)),
+            (attr::CACHE_HIT, Value::Bool(false)),
+        ] {
+            assert_eq!(value(call, key), Some(&expected), "{key}: {call:#?}");
+        }
+        assert_eq!(
+            value(call, attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+            None,
+            "0 is not recorded"
+        );
+        let (_, attempt) = spans
+            .iter()
+            .find(|(_, attributes)| value(attributes, attr::ATTEMPT).is_some())
+            .expect("the attempt span");
+        assert_eq!(value(attempt, attr::ATTEMPT), Some(&Value::I64(2)));
+        assert_eq!(value(attempt, attr::SERVER_PORT), Some(&Value::I64(443)));
+        assert_eq!(
+            value(attempt, attr::SERVER_ADDRESS),
+            Some(&Value::from("api.openai.com"))
+        );
+        assert_eq!(
+            value(attempt, attr::GEN_AI_USAGE_INPUT_TOKENS),
+            Some(&Value::I64(12))
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
@@ -24,6 +25,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::error::TelemetryError;
 use crate::log_writer::{BatchWriter, BatchWriterGuard};
 use crate::logs::fmt_layer;
+use crate::otlp_metrics;
 use crate::settings::{OtlpProtocol, OtlpSettings, TelemetrySettings};
 
 /// Instrumentation scope name of the gateway's spans.
@@ -46,7 +48,10 @@ impl Telemetry {
     /// - traces: an OpenTelemetry layer ([`tracer_layer`]) with its own filter (INFO), so
     ///   `RUST_LOG=warn` quiets logs without losing spans. It is installed even without OTLP: spans
     ///   then get trace ids (logs carry them, upstream requests continue the caller's trace) but
-    ///   nothing is exported.
+    ///   nothing is exported;
+    /// - metrics: with OTLP (and [`OtlpSettings::metrics`]), a meter provider exporting the
+    ///   gateway's metrics to the same collector, installed for every
+    ///   [`GatewayMetrics`](crate::GatewayMetrics) built afterwards ([`otlp_metrics`]).
     ///
     /// Call it once, early, from within the Tokio runtime when OTLP uses gRPC. Keep the guard and
     /// call [`TelemetryGuard::shutdown`] before exiting, or buffered spans are lost.
@@ -78,6 +83,8 @@ impl Telemetry {
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInitialized)?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let mut guard = TelemetryGuard::new(provider);
+        guard.log_writer = Some(log_guard);
         if let Some(otlp) = &settings.otlp {
             tracing::info!(
                 endpoint = %otlp.traces_url(),
@@ -85,9 +92,13 @@ impl Telemetry {
                 sample_ratio = settings.sample_ratio,
                 "exporting traces over OTLP"
             );
+            if otlp.metrics {
+                let meters = otlp_metrics::meter_provider(otlp, resource(settings))?;
+                otlp_metrics::install(&meters);
+                tracing::info!(endpoint = %otlp.metrics_url(), "exporting metrics over OTLP");
+                guard.meter_provider = Some(meters);
+            }
         }
-        let mut guard = TelemetryGuard::new(provider);
-        guard.log_writer = Some(log_guard);
         Ok(guard)
     }
 }
@@ -138,9 +149,7 @@ where
 /// As [`tracer_layer`].
 pub fn tracer_provider(settings: &TelemetrySettings) -> Result<SdkTracerProvider, TelemetryError> {
     settings.validate()?;
-    let resource = Resource::builder()
-        .with_service_name(settings.service_name.clone())
-        .build();
+    let resource = resource(settings);
     let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)));
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
@@ -149,6 +158,13 @@ pub fn tracer_provider(settings: &TelemetrySettings) -> Result<SdkTracerProvider
         builder = builder.with_batch_exporter(span_exporter(otlp)?);
     }
     Ok(builder.build())
+}
+
+/// The resource of exported spans and metrics: `service.name`.
+fn resource(settings: &TelemetrySettings) -> Resource {
+    Resource::builder()
+        .with_service_name(settings.service_name.clone())
+        .build()
 }
 
 /// The crates the exporter runs on: their spans and events must not feed the exporter back.
@@ -179,27 +195,30 @@ fn span_exporter(otlp: &OtlpSettings) -> Result<SpanExporter, TelemetryError> {
                 .with_metadata(MetadataMap::from_headers(headers))
                 .build()?
         }
-        OtlpProtocol::HttpProtobuf => {
-            // `with_headers` percent-decodes values again; ours are decoded already, so escape
-            // their `%` to keep them as they are.
-            let headers: HashMap<String, String> = otlp
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.replace('%', "%25")))
-                .collect();
-            SpanExporter::builder()
-                .with_http()
-                .with_endpoint(otlp.traces_url())
-                .with_timeout(otlp.timeout())
-                .with_headers(headers)
-                .build()?
-        }
+        OtlpProtocol::HttpProtobuf => SpanExporter::builder()
+            .with_http()
+            .with_endpoint(otlp.traces_url())
+            .with_timeout(otlp.timeout())
+            .with_headers(http_headers(otlp)?)
+            .build()?,
     };
     Ok(exporter)
 }
 
+/// The configured headers (checked) for an OTLP/HTTP exporter, whose `with_headers`
+/// percent-decodes values again: ours are decoded already, so their `%` is escaped to keep them
+/// as they are.
+pub(crate) fn http_headers(otlp: &OtlpSettings) -> Result<HashMap<String, String>, TelemetryError> {
+    header_map(otlp)?;
+    Ok(otlp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.replace('%', "%25")))
+        .collect())
+}
+
 /// Checks the configured headers; errors name the header, never its value.
-fn header_map(otlp: &OtlpSettings) -> Result<HeaderMap, TelemetryError> {
+pub(crate) fn header_map(otlp: &OtlpSettings) -> Result<HeaderMap, TelemetryError> {
     let mut map = HeaderMap::new();
     for (name, value) in &otlp.headers {
         let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
@@ -219,12 +238,13 @@ fn header_map(otlp: &OtlpSettings) -> Result<HeaderMap, TelemetryError> {
     Ok(map)
 }
 
-/// Owns the tracer provider; flush and shut it down before the process exits, or buffered spans
-/// are lost.
+/// Owns the tracer provider (and the meter provider, when metrics are exported); flush and
+/// shut it down before the process exits, or buffered spans are lost.
 #[derive(Debug)]
 #[must_use = "dropping the guard without `shutdown` loses buffered spans"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
     /// The log writer thread: dropping it writes the lines still buffered.
     log_writer: Option<BatchWriterGuard>,
 }
@@ -234,6 +254,7 @@ impl TelemetryGuard {
     pub fn new(provider: SdkTracerProvider) -> Self {
         Self {
             provider,
+            meter_provider: None,
             log_writer: None,
         }
     }
@@ -261,8 +282,14 @@ impl TelemetryGuard {
     pub async fn shutdown(self) -> Result<(), TelemetryError> {
         let Self {
             provider,
+            meter_provider,
             log_writer,
         } = self;
+        // The last metrics are exported as the meter provider shuts down; a failure there is
+        // the SDK's to log, and never keeps the process from exiting.
+        if let Some(meters) = meter_provider {
+            let _ = tokio::task::spawn_blocking(move || meters.shutdown()).await;
+        }
         let exported = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         // Writes the log lines still queued (blocking, but the gateway has stopped serving).
         drop(log_writer);

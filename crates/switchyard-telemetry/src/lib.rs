@@ -8,6 +8,7 @@
 //! - [`genai`]: [`CallSpan`] for a gateway call and its upstream attempts.
 //! - [`propagation`]: `traceparent` extraction and injection.
 //! - [`metrics`]: [`GatewayMetrics`], rendered as OpenMetrics text.
+//! - [`otlp_metrics`]: the same metrics exported over OTLP, when OTLP export is on.
 //! - [`logs`]: the JSON event format that adds `trace_id`/`span_id`.
 //! - [`log_writer`]: the batched log sink (per-thread buffers written out on a timer).
 //!
@@ -20,11 +21,12 @@ pub mod init;
 pub mod log_writer;
 pub mod logs;
 pub mod metrics;
+pub mod otlp_metrics;
 pub mod propagation;
 pub mod settings;
 
 pub use error::TelemetryError;
-pub use genai::{CallSpan, attempt_span, record_content_event};
+pub use genai::{CallSpan, UsageDetails, attempt_span, record_content_event};
 pub use init::{Telemetry, TelemetryGuard, TracerLayer, tracer_layer, tracer_provider};
 pub use logs::WithTraceIds;
 pub use metrics::{GatewayMetrics, InFlightGuard};

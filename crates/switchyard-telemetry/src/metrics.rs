@@ -2,6 +2,9 @@
 //! so two gateways, or two tests, in one process never share counts), rendered as OpenMetrics
 //! text for `GET /metrics`.
 //!
+//! When OTLP export is on ([`otlp_metrics`](crate::otlp_metrics)), every count and histogram is
+//! recorded into its OpenTelemetry twin too, under the same name.
+//!
 //! Labels are low-cardinality by contract: configured model group and deployment names, status
 //! codes, fixed scopes and component names. Never pass keys, users, or a model name a client
 //! made up (use [`UNKNOWN`] for a model that is not configured).
@@ -26,6 +29,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::otlp_metrics::{OtlpInstruments, label};
+
 /// `Content-Type` of [`GatewayMetrics::render`]'s output (OpenMetrics text, which Prometheus
 /// scrapes natively).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -41,6 +46,12 @@ pub const DURATION_BUCKETS: [f64; 13] = [
 /// Buckets of time to first token, in seconds.
 pub const TTFT_BUCKETS: [f64; 12] = [
     0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
+];
+
+/// Buckets of the gateway's own overhead, in seconds: from a tenth of a millisecond (the
+/// gateway's aim) to a second (something is wrong).
+pub const OVERHEAD_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Token direction, the `direction` label of `switchyard_tokens_total`.
@@ -73,6 +84,12 @@ struct RequestLabels {
     model: String,
     deployment: String,
     status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    model: String,
+    deployment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -122,6 +139,7 @@ pub struct GatewayMetrics {
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<ModelLabels>,
     ttft: HistogramFamily<ModelLabels>,
+    overhead: HistogramFamily<RouteLabels>,
     tokens: Family<TokenLabels, Counter>,
     cost_usd: Family<ModelLabels, Counter<f64>>,
     cache_hits: Family<ModelLabels, Counter>,
@@ -135,6 +153,8 @@ pub struct GatewayMetrics {
     in_flight: Gauge,
     open_connections: Gauge,
     alive_tasks: Gauge,
+    /// The OpenTelemetry twins, when OTLP export is on.
+    otlp: Option<OtlpInstruments>,
 }
 
 impl Default for GatewayMetrics {
@@ -144,7 +164,8 @@ impl Default for GatewayMetrics {
 }
 
 impl GatewayMetrics {
-    /// Creates the metrics in a fresh registry.
+    /// Creates the metrics in a fresh registry (recording into OpenTelemetry instruments too
+    /// once [`otlp_metrics::install`](crate::otlp_metrics::install) has run).
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
@@ -152,6 +173,8 @@ impl GatewayMetrics {
             Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
         let ttft: HistogramFamily<ModelLabels> =
             Family::new_with_constructor(|| Histogram::new(TTFT_BUCKETS));
+        let overhead: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(|| Histogram::new(OVERHEAD_BUCKETS));
         let tokens = Family::<TokenLabels, Counter>::default();
         let cost_usd = Family::<ModelLabels, Counter<f64>>::default();
         let cache_hits = Family::<ModelLabels, Counter>::default();
@@ -181,6 +204,13 @@ impl GatewayMetrics {
             "switchyard_time_to_first_token_seconds",
             "Time from the call to the first streamed token",
             ttft.clone(),
+        );
+        registry.register(
+            "switchyard_gateway_overhead_seconds",
+            "Time of a call not spent waiting on its upstream (the call's duration minus the \
+             time until each attempt answered and a stream's upstream ended), by model group \
+             and deployment",
+            overhead.clone(),
         );
         registry.register(
             "switchyard_tokens",
@@ -250,11 +280,13 @@ impl GatewayMetrics {
             alive_tasks.clone(),
         );
 
+        let otlp = OtlpInstruments::installed(&in_flight);
         Self {
             registry,
             requests,
             request_duration,
             ttft,
+            overhead,
             tokens,
             cost_usd,
             cache_hits,
@@ -268,6 +300,7 @@ impl GatewayMetrics {
             in_flight,
             open_connections,
             alive_tasks,
+            otlp,
         }
     }
 
@@ -286,6 +319,9 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .observe(duration.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.record_request(model, deployment, status, duration);
+        }
     }
 
     /// Records a stream's time to first token.
@@ -295,6 +331,27 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .observe(ttft.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.ttft
+                .record(ttft.as_secs_f64(), &[label("model", model)]);
+        }
+    }
+
+    /// Records the gateway's own part of a call that an upstream answered:
+    /// `switchyard_gateway_overhead_seconds{model,deployment}`.
+    pub fn record_overhead(&self, model: &str, deployment: &str, overhead: Duration) {
+        self.overhead
+            .get_or_create(&RouteLabels {
+                model: model.to_owned(),
+                deployment: deployment.to_owned(),
+            })
+            .observe(overhead.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.overhead.record(
+                overhead.as_secs_f64(),
+                &[label("model", model), label("deployment", deployment)],
+            );
+        }
     }
 
     /// Adds tokens to `switchyard_tokens_total{model,direction}`.
@@ -305,6 +362,9 @@ impl GatewayMetrics {
                 direction,
             })
             .inc_by(tokens);
+        if let Some(otlp) = &self.otlp {
+            otlp.record_tokens(model, direction, tokens);
+        }
     }
 
     /// Adds input and output tokens of one call.
@@ -321,6 +381,9 @@ impl GatewayMetrics {
                     model: model.to_owned(),
                 })
                 .inc_by(usd);
+            if let Some(otlp) = &self.otlp {
+                otlp.cost_usd.add(usd, &[label("model", model)]);
+            }
         }
     }
 
@@ -331,6 +394,9 @@ impl GatewayMetrics {
                 model: model.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.cache_hits.add(1, &[label("model", model)]);
+        }
     }
 
     /// Counts a fallback from one model group to another.
@@ -341,6 +407,10 @@ impl GatewayMetrics {
                 to: to.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.fallbacks
+                .add(1, &[label("from", from), label("to", to)]);
+        }
     }
 
     /// Counts a deployment entering cooldown.
@@ -350,6 +420,9 @@ impl GatewayMetrics {
                 deployment: deployment.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.cooldowns.add(1, &[label("deployment", deployment)]);
+        }
     }
 
     /// Counts a call refused by a rate limit of `scope` (`key`, `user`, `team`, `model`,
@@ -360,15 +433,14 @@ impl GatewayMetrics {
                 scope: scope.to_owned(),
             })
             .inc();
+        if let Some(otlp) = &self.otlp {
+            otlp.rate_limited.add(1, &[label("scope", scope)]);
+        }
     }
 
     /// Counts a failed Redis operation of `component` (`rate_limit`, `cache`, `usage`, ...).
     pub fn record_redis_failure(&self, component: &str) {
-        self.redis_failures
-            .get_or_create(&ComponentLabels {
-                component: component.to_owned(),
-            })
-            .inc();
+        self.record_redis_failures(component, 1);
     }
 
     /// Counts `count` failed calls to Redis by `component` at once (for components that keep
@@ -380,17 +452,27 @@ impl GatewayMetrics {
                     component: component.to_owned(),
                 })
                 .inc_by(count);
+            if let Some(otlp) = &self.otlp {
+                otlp.redis_failures
+                    .add(count, &[label("component", component)]);
+            }
         }
     }
 
     /// Counts spend records dropped under back-pressure.
     pub fn record_spend_records_shed(&self, count: u64) {
         self.spend_records_shed.inc_by(count);
+        if let Some(otlp) = &self.otlp {
+            otlp.spend_records_shed.add(count, &[]);
+        }
     }
 
     /// Counts budget counter operations that failed.
     pub fn record_budget_counter_failures(&self, count: u64) {
         self.budget_counter_failures.inc_by(count);
+        if let Some(otlp) = &self.otlp {
+            otlp.budget_counter_failures.add(count, &[]);
+        }
     }
 
     /// Shows which policy budgets follow while their counters cannot be reached: `policy` is

@@ -73,6 +73,10 @@ pub struct OtlpSettings {
     pub headers: BTreeMap<String, String>,
     /// Timeout of one export request, in milliseconds. Default 10000.
     pub timeout_ms: u64,
+    /// Export the gateway's metrics too, under the names `/metrics` shows, every
+    /// `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60000). Default `true`;
+    /// `OTEL_METRICS_EXPORTER=none` turns it off (for a collector that takes traces only).
+    pub metrics: bool,
 }
 
 impl Default for OtlpSettings {
@@ -83,6 +87,7 @@ impl Default for OtlpSettings {
             protocol: OtlpProtocol::Grpc,
             headers: BTreeMap::new(),
             timeout_ms: DEFAULT_OTLP_TIMEOUT_MS,
+            metrics: true,
         }
     }
 }
@@ -100,6 +105,23 @@ impl OtlpSettings {
             OtlpProtocol::HttpProtobuf => {
                 let base = base.unwrap_or(DEFAULT_HTTP_ENDPOINT);
                 format!("{}/v1/traces", base.trim_end_matches('/'))
+            }
+        }
+    }
+
+    /// The URL metrics are sent to: `endpoint` (with `/v1/metrics` appended for HTTP), else the
+    /// address of `traces_endpoint` (a gRPC address as is; over HTTP its `/v1/traces` replaced),
+    /// else the protocol's default.
+    pub fn metrics_url(&self) -> String {
+        let base = self.endpoint.as_deref().filter(|u| !u.is_empty());
+        let traces = self.traces_endpoint.as_deref().filter(|u| !u.is_empty());
+        match self.protocol {
+            OtlpProtocol::Grpc => base.or(traces).unwrap_or(DEFAULT_GRPC_ENDPOINT).to_owned(),
+            OtlpProtocol::HttpProtobuf => {
+                let base = base
+                    .or_else(|| traces.map(|url| url.trim_end_matches("/v1/traces")))
+                    .unwrap_or(DEFAULT_HTTP_ENDPOINT);
+                format!("{}/v1/metrics", base.trim_end_matches('/'))
             }
         }
     }
@@ -127,6 +149,7 @@ impl fmt::Debug for OtlpSettings {
             .field("protocol", &self.protocol)
             .field("headers", &Redacted(&self.headers))
             .field("timeout_ms", &self.timeout_ms)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -186,7 +209,8 @@ impl TelemetrySettings {
     /// `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` (`k=v,k2=v2`, values percent-decoded, merged over the
     /// file's), `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` (milliseconds), `OTEL_TRACES_SAMPLER`
     /// (`always_on`, `always_off`, `traceidratio` and their `parentbased_` forms: sampling is
-    /// always parent-based here) and `OTEL_TRACES_SAMPLER_ARG` (the ratio). Setting any OTLP
+    /// always parent-based here), `OTEL_TRACES_SAMPLER_ARG` (the ratio) and
+    /// `OTEL_METRICS_EXPORTER` (`otlp`, or `none` to export traces only). Setting any OTLP
     /// variable turns the export on.
     ///
     /// # Errors
@@ -241,6 +265,18 @@ impl TelemetrySettings {
             None => None,
         };
 
+        let metrics = match get("OTEL_METRICS_EXPORTER").map(|v| v.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(value) if value == "otlp" => Some(true),
+            Some(value) if value == "none" => Some(false),
+            Some(other) => {
+                return Err(TelemetryError::invalid(
+                    "OTEL_METRICS_EXPORTER",
+                    format!("`{other}` is not supported (use otlp or none)"),
+                ));
+            }
+        };
+
         let any_otlp = endpoint.is_some()
             || traces_endpoint.is_some()
             || protocol.is_some()
@@ -265,6 +301,9 @@ impl TelemetrySettings {
             if let Some(timeout_ms) = timeout_ms {
                 otlp.timeout_ms = timeout_ms;
             }
+        }
+        if let (Some(otlp), Some(metrics)) = (self.otlp.as_mut(), metrics) {
+            otlp.metrics = metrics;
         }
 
         let sampler = get("OTEL_TRACES_SAMPLER").map(|s| s.trim().to_ascii_lowercase());
@@ -391,6 +430,40 @@ mod tests {
         assert_eq!(otlp.traces_url(), "http://c:4318/v1/traces");
         otlp.traces_endpoint = Some("http://t/custom".into());
         assert_eq!(otlp.traces_url(), "http://t/custom");
+    }
+
+    #[test]
+    fn metrics_url_per_protocol() {
+        let mut otlp = OtlpSettings::default();
+        assert_eq!(otlp.metrics_url(), DEFAULT_GRPC_ENDPOINT);
+        otlp.traces_endpoint = Some("http://t:4317".into());
+        assert_eq!(otlp.metrics_url(), "http://t:4317");
+        otlp.protocol = OtlpProtocol::HttpProtobuf;
+        otlp.traces_endpoint = Some("http://t:4318/v1/traces".into());
+        assert_eq!(otlp.metrics_url(), "http://t:4318/v1/metrics");
+        otlp.endpoint = Some("http://c:4318/".into());
+        assert_eq!(otlp.metrics_url(), "http://c:4318/v1/metrics");
+    }
+
+    #[test]
+    fn metrics_export_follows_otel_metrics_exporter() {
+        let env = |value: &'static str| {
+            move |name: &str| match name {
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://c:4317".to_owned()),
+                "OTEL_METRICS_EXPORTER" => Some(value.to_owned()),
+                _ => None,
+            }
+        };
+        let with = |value| {
+            TelemetrySettings::default()
+                .from_env_over(env(value))
+                .map(|s| s.otlp.expect("otlp").metrics)
+                .ok()
+        };
+        assert_eq!(with(""), Some(true), "on by default");
+        assert_eq!(with("otlp"), Some(true));
+        assert_eq!(with("none"), Some(false));
+        assert_eq!(with("prometheus"), None, "refused");
     }
 
     #[test]

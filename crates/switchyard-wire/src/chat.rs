@@ -447,6 +447,16 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Of `completion_tokens`, those the model spent reasoning, when the upstream reports them
+    /// (OpenAI's `completion_tokens_details.reasoning_tokens`,
+    /// <https://platform.openai.com/docs/api-reference/chat/object>).
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.completion_tokens_details
+            .as_ref()?
+            .get("reasoning_tokens")?
+            .as_u64()
+    }
+
     /// Usage from prompt and completion counts.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Self {

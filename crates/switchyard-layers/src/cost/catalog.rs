@@ -112,15 +112,14 @@ struct DataFile {
 /// let sonnet = catalog.get("anthropic/claude-sonnet-4-5").expect("listed");
 /// assert_eq!((sonnet.name.as_str(), sonnet.provider.as_str()), ("claude-sonnet-4-5", "anthropic"));
 ///
+/// // 2,000 x $3e-6 + 100 x $1.5e-5, exactly (costs are rounded to the catalog's 12 places).
 /// let usage = Usage::new(2_000, 100);
-/// assert_eq!(cost_of(&sonnet.price, &usage).usd, 2_000.0 * 3e-6 + 100.0 * 1.5e-5);
+/// assert_eq!(cost_of(&sonnet.price, &usage).usd, 0.0075);
 ///
-/// // Anthropic reports prompt tokens written to its cache apart; they cost more.
+/// // Anthropic reports prompt tokens written to its cache apart; they cost more:
+/// // 500 x $3e-6 + 1,500 x $3.75e-6 + 100 x $1.5e-5.
 /// let tokens = Tokens::from(&usage).with_cache_write(1_500);
-/// assert_eq!(
-///     cost_of_tokens(&sonnet.price, tokens).usd,
-///     500.0 * 3e-6 + 1_500.0 * 3.75e-6 + 100.0 * 1.5e-5,
-/// );
+/// assert_eq!(cost_of_tokens(&sonnet.price, tokens).usd, 0.008625);
 ///
 /// assert!(catalog.get("my-company/secret-model").is_none());
 /// ```

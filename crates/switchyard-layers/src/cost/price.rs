@@ -65,10 +65,18 @@ impl From<&Usage> for Tokens {
     }
 }
 
+/// Decimal places a cost is rounded to: the finest price in the catalog is given to 12 places
+/// (`data/prices.json`; a few prices there carry binary noise beyond that, such as
+/// `5.0000000000000004e-08`), and a whole number of tokens at such a price needs no more.
+pub const USD_DECIMALS: i32 = 12;
+
 /// What one call cost.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Cost {
-    /// US dollars.
+    /// US dollars, rounded to [`USD_DECIMALS`] places: the sum of token prices in binary
+    /// floating point drifts (10 x 1e-6 + 5 x 2e-6 sums to 5.999999999999999e-06 where the
+    /// exact cost is 0.000006), and every place that shows a cost (headers, span, access log,
+    /// spend record) shows this one number, which prints as the exact decimal.
     pub usd: f64,
     /// Whether the token counts behind it were estimated (the upstream reported no usage) rather
     /// than reported. [`cost_of`] leaves it `false`; the caller that estimated the usage sets it.
@@ -108,8 +116,20 @@ pub fn cost_of_tokens(price: &ModelPrice, tokens: Tokens) -> Cost {
         + tokens.cache_write as f64 * cache_write_price
         + tokens.completion as f64 * price.output_per_token;
     Cost {
-        usd,
+        usd: round_usd(usd),
         estimated: false,
+    }
+}
+
+/// `usd` rounded to [`USD_DECIMALS`] places (the nearest `f64` to that decimal). Amounts too
+/// large to scale exactly (over about $9,000, where `f64` has fewer places anyway) are kept.
+pub fn round_usd(usd: f64) -> f64 {
+    let scale = 10f64.powi(USD_DECIMALS);
+    let scaled = usd * scale;
+    if scaled.is_finite() && scaled.abs() < 2f64.powi(53) {
+        scaled.round() / scale
+    } else {
+        usd
     }
 }
 
@@ -140,14 +160,16 @@ mod tests {
     #[test]
     fn charges_prompt_and_completion_at_their_prices() {
         let cost = cost_of(&SONNET, &Usage::new(1_000, 250));
-        assert_eq!(cost.usd, 1_000.0 * 3e-6 + 250.0 * 1.5e-5);
+        // 1,000 x 3e-6 + 250 x 1.5e-5, exactly.
+        assert_eq!(cost.usd, 0.00675);
         assert!(!cost.estimated);
     }
 
     #[test]
     fn cached_prompt_tokens_are_charged_at_the_cache_read_price() {
         let cost = cost_of(&SONNET, &usage_with_cached(10_000, 100, 8_000));
-        assert_eq!(cost.usd, 2_000.0 * 3e-6 + 8_000.0 * 3e-7 + 100.0 * 1.5e-5);
+        // 2,000 x 3e-6 + 8,000 x 3e-7 + 100 x 1.5e-5.
+        assert_eq!(cost.usd, 0.0099);
         assert!(cost.usd < cost_of(&SONNET, &Usage::new(10_000, 100)).usd);
     }
 
@@ -158,7 +180,8 @@ mod tests {
             ..SONNET
         };
         let cost = cost_of(&price, &usage_with_cached(10_000, 100, 8_000));
-        assert_eq!(cost.usd, 2_000.0 * 3e-6 + 8_000.0 * 3e-6 + 100.0 * 1.5e-5);
+        // 2,000 x 3e-6 + 8,000 x 3e-6 + 100 x 1.5e-5.
+        assert_eq!(cost.usd, 0.0315);
     }
 
     // LiteLLM's usage object carries Anthropic's cache writes as `cache_creation_input_tokens`
@@ -173,10 +196,8 @@ mod tests {
             tokens,
             Tokens::from(&usage_with_cached(6_500, 300, 4_000)).with_cache_write(2_000)
         );
-        assert_eq!(
-            cost_of(&SONNET, &usage).usd,
-            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3.75e-6 + 300.0 * 1.5e-5
-        );
+        // 500 x 3e-6 + 4,000 x 3e-7 + 2,000 x 3.75e-6 + 300 x 1.5e-5.
+        assert_eq!(cost_of(&SONNET, &usage).usd, 0.0147);
     }
 
     #[test]
@@ -185,29 +206,49 @@ mod tests {
         let usage = usage_with_cached(6_500, 300, 4_000);
         let tokens = Tokens::from(&usage).with_cache_write(2_000);
         let cost = cost_of_tokens(&SONNET, tokens);
-        assert_eq!(
-            cost.usd,
-            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3.75e-6 + 300.0 * 1.5e-5
-        );
+        // 500 x 3e-6 + 4,000 x 3e-7 + 2,000 x 3.75e-6 + 300 x 1.5e-5.
+        assert_eq!(cost.usd, 0.0147);
 
         let no_write_price = ModelPrice {
             cache_write_per_token: None,
             ..SONNET
         };
-        assert_eq!(
-            cost_of_tokens(&no_write_price, tokens).usd,
-            500.0 * 3e-6 + 4_000.0 * 3e-7 + 2_000.0 * 3e-6 + 300.0 * 1.5e-5
-        );
+        // 500 x 3e-6 + 4,000 x 3e-7 + 2,000 x 3e-6 + 300 x 1.5e-5.
+        assert_eq!(cost_of_tokens(&no_write_price, tokens).usd, 0.0132);
     }
 
     #[test]
     fn inconsistent_counts_never_go_negative() {
         let cost = cost_of(&SONNET, &usage_with_cached(100, 0, 150));
-        assert_eq!(cost.usd, 150.0 * 3e-7);
+        assert_eq!(cost.usd, 0.000045, "150 x 3e-7");
     }
 
     #[test]
     fn no_tokens_cost_nothing() {
         assert_eq!(cost_of(&SONNET, &Usage::default()), Cost::default());
+    }
+
+    #[test]
+    fn costs_are_the_exact_decimal_not_the_float_drift() {
+        let price = ModelPrice {
+            input_per_token: 1e-6,
+            output_per_token: 2e-6,
+            ..ModelPrice::default()
+        };
+        let drifted = 10.0 * 1e-6 + 5.0 * 2e-6;
+        assert_ne!(drifted, 0.00002, "the sum this guards against");
+        let cost = cost_of(&price, &Usage::new(10, 5));
+        assert_eq!(cost.usd, 0.00002);
+        assert_eq!(cost.usd.to_string(), "0.00002");
+        let cost = cost_of(&price, &Usage::new(6, 0));
+        assert_eq!(cost.usd.to_string(), "0.000006");
+    }
+
+    #[test]
+    fn rounding_keeps_twelve_places_and_leaves_huge_amounts() {
+        assert_eq!(round_usd(1.23456e-10), 1.23e-10);
+        assert_eq!(round_usd(1.0000000000004), 1.0);
+        assert_eq!(round_usd(1e20), 1e20);
+        assert!(round_usd(f64::NAN).is_nan());
     }
 }

@@ -115,7 +115,7 @@ mod tests {
     use switchyard_wire::{PromptTokensDetails, Usage};
 
     use super::*;
-    use crate::cost::{Mode, cost_of};
+    use crate::cost::{Mode, cost_of, round_usd};
 
     fn embedded(model: &str) -> Pricing {
         Pricing::resolve(model, None, PriceCatalog::embedded()).expect("no override")
@@ -156,7 +156,7 @@ mod tests {
             let price = *embedded(model).price().expect("priced");
             for (prompt, completion) in [(0, 0), (1, 1), (1_234, 567), (120_000, 16_000)] {
                 let cost = cost_of(&price, &Usage::new(prompt, completion));
-                let expected = prompt as f64 * input + completion as f64 * output;
+                let expected = round_usd(prompt as f64 * input + completion as f64 * output);
                 assert_eq!(cost.usd, expected, "{model} {prompt}+{completion}");
             }
             if let Some(cache_read) = cache_read {
@@ -167,7 +167,7 @@ mod tests {
                     }),
                     ..Usage::new(1_500, 100)
                 };
-                let expected = 500.0 * input + 1_000.0 * cache_read + 100.0 * output;
+                let expected = round_usd(500.0 * input + 1_000.0 * cache_read + 100.0 * output);
                 assert_eq!(cost_of(&price, &usage).usd, expected, "{model} cached");
             }
         }

@@ -159,6 +159,10 @@ impl Provider for Anthropic {
         &self.inner.model
     }
 
+    fn endpoint(&self) -> Option<&Uri> {
+        Some(&self.inner.messages_uri)
+    }
+
     fn chat(
         &self,
         request: ChatRequest,

@@ -225,6 +225,10 @@ impl Provider for Bedrock {
         &self.inner.model
     }
 
+    fn endpoint(&self) -> Option<&Uri> {
+        Some(&self.inner.converse_uri)
+    }
+
     fn chat(
         &self,
         request: ChatRequest,

@@ -178,6 +178,10 @@ impl Provider for Gemini {
         &self.inner.model
     }
 
+    fn endpoint(&self) -> Option<&Uri> {
+        Some(&self.inner.generate_url)
+    }
+
     fn chat(
         &self,
         request: ChatRequest,

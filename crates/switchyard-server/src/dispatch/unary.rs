@@ -124,11 +124,22 @@ pub(crate) struct StreamWatch {
     pub guard: CallGuard,
     /// The state the call began with.
     pub state: AppState,
-    /// Finishes the call with the usage the stream reported (`None`: it reported none).
-    pub end: Box<dyn FnOnce(Option<Tokens>) + Send>,
+    /// Finishes the call with what the stream showed ([`StreamEnd`]).
+    pub end: Box<dyn FnOnce(StreamEnd) + Send>,
     /// Where the end leaves its settlement, for the stream to wait on before it ends
     /// ([`crate::settled::SettledStream`]).
     pub slot: SettlementSlot,
+}
+
+/// What a watched stream showed by its end, for the call's record.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StreamEnd {
+    /// The usage it reported; `None`: it reported none.
+    pub reported: Option<Tokens>,
+    /// When its first event arrived.
+    pub first_event: Option<Instant>,
+    /// When the upstream's stream ended or broke; `None` when the client left first.
+    pub upstream_end: Option<Instant>,
 }
 
 /// Validates and sends a [`UnaryCall`]; `headers` may carry the caller's `traceparent`, an
@@ -223,7 +234,7 @@ pub(crate) async fn unary<C: UnaryCall>(
                         Ok(answer) => {
                             attempt.record_response(C::answer_model(answer).unwrap_or(""), "", &[]);
                             if let Some(tokens) = C::reported(answer) {
-                                attempt.record_usage(tokens.prompt, tokens.completion);
+                                observe::record_tokens(&attempt, tokens, 0);
                             }
                         }
                         Err(err) => attempt.record_error(err.class.as_str()),
@@ -261,6 +272,7 @@ pub(crate) async fn unary<C: UnaryCall>(
     record.model_group = Some(deployment.model_name.clone());
     record.attempts = routed.attempts;
     record.fallback_from.clone_from(&routed.fallback_from);
+    let upstream_wait = routed.upstream_wait;
     let request_id = Arc::clone(&record.request_id);
     let model_group = record.model_group.clone();
     let key_spend = record.reservation.as_ref().and_then(Reservation::key_spend);
@@ -269,6 +281,7 @@ pub(crate) async fn unary<C: UnaryCall>(
         attempts: routed.attempts,
         fallbacks: routed.fallbacks,
         fallback_from: routed.fallback_from,
+        upstream_wait,
     };
     let mut cost = None;
     let outcome = if C::streaming(&routed.value) {
@@ -277,8 +290,15 @@ pub(crate) async fn unary<C: UnaryCall>(
         let finishing = state.clone();
         // The record (holding the call span) and the in-flight count live in the closure: the
         // call is traced and counted as in flight until the stream ends or is dropped.
-        let end = Box::new(move |reported: Option<Tokens>| {
-            let (reported, estimated) = match reported {
+        let stream_started = Instant::now();
+        let end = Box::new(move |end: StreamEnd| {
+            record.time_to_first_token = end.first_event.map(|at| at - started);
+            // The upstream's part of the stream, from its start to its end, adds to the wait
+            // until it started; unknown when the client left first.
+            record.upstream_wait = end
+                .upstream_end
+                .map(|at| upstream_wait + (at - stream_started));
+            let (reported, estimated) = match end.reported {
                 Some(tokens) => (tokens, false),
                 None => (fallback, true),
             };
@@ -304,6 +324,7 @@ pub(crate) async fn unary<C: UnaryCall>(
         let answer_model = C::answer_model(&routed.value);
         let (tokens, answer_cost) = pricer.account(reported, estimated, answer_model);
         record.response_model = answer_model.map(str::to_owned);
+        record.upstream_wait = Some(upstream_wait);
         record.tokens = tokens;
         record.cost = answer_cost;
         record.latency = started.elapsed();

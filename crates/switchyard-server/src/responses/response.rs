@@ -205,12 +205,7 @@ pub fn usage_of(usage: &Usage) -> ResponseUsage {
         .as_ref()
         .and_then(|d| d.cached_tokens)
         .unwrap_or(0);
-    let reasoning_tokens = usage
-        .completion_tokens_details
-        .as_ref()
-        .and_then(|d| d.get("reasoning_tokens"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let reasoning_tokens = usage.reasoning_tokens().unwrap_or(0);
     ResponseUsage {
         input_tokens: usage.prompt_tokens,
         input_tokens_details: InputTokensDetails { cached_tokens },
