@@ -15,7 +15,7 @@ use switchyard_fuzz::{
     Outcome, RUNTIME, Upstream, assert_same_outcome, drain, error_text, pieces, split_input,
 };
 use switchyard_providers::Provider;
-use switchyard_providers::bedrock::{Bedrock, BedrockSettings};
+use switchyard_providers::bedrock::{Bedrock, BedrockCredentials, BedrockSettings};
 use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_wire::ChatRequest;
 
@@ -29,9 +29,12 @@ static PROVIDER: LazyLock<Bedrock> = LazyLock::new(|| {
         BedrockSettings {
             model: "anthropic.claude-3-5-sonnet-20240620-v1:0".to_owned(),
             region: "us-east-1".to_owned(),
-            access_key_id: "AKIDFUZZ".to_owned(),
-            secret_access_key: "fuzz-secret".to_owned(),
-            session_token: None,
+            credentials: BedrockCredentials::Keys {
+                access_key_id: "AKIDFUZZ".to_owned(),
+                secret_access_key: "fuzz-secret".to_owned(),
+                session_token: None,
+            },
+            assume_role: None,
             api_base: Some(UPSTREAM.base_url()),
         },
     )

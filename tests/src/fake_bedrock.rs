@@ -12,6 +12,7 @@
 //! <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html>
 //! documents.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -108,36 +109,73 @@ pub struct BedrockRequest {
 }
 
 /// The fake Bedrock. Its answer follows the model id in the path (see [`models`]); any other
-/// model is 404 `ResourceNotFoundException`, and a request whose signature does not verify is
-/// 403 `InvalidSignatureException`, as AWS answers them.
+/// model is 404 `ResourceNotFoundException`, and a request whose signature does not verify
+/// (signed with a key it does not know, [`FakeBedrock::accept`]) or whose bearer token is not
+/// an API key it knows ([`FakeBedrock::accept_api_key`]) is 403, as AWS answers them.
 pub struct FakeBedrock {
     /// `http://127.0.0.1:PORT`, ready for `api_base`.
     pub api_base: String,
-    received: Arc<Mutex<Vec<BedrockRequest>>>,
+    state: Arc<Fake>,
+}
+
+/// What the fake knows and what it received.
+#[derive(Default)]
+struct Fake {
+    received: Mutex<Vec<BedrockRequest>>,
+    /// Secret access keys by access key id.
+    secrets: Arc<Mutex<HashMap<String, String>>>,
+    api_keys: Mutex<Vec<String>>,
 }
 
 impl FakeBedrock {
-    /// Starts the fake on a free loopback port.
+    /// Starts the fake on a free loopback port, knowing [`ACCESS_KEY_ID`].
     pub async fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(Fake::default());
+        state
+            .secrets
+            .lock()
+            .expect("lock")
+            .insert(ACCESS_KEY_ID.to_owned(), SECRET_ACCESS_KEY.to_owned());
         let app = Router::new()
             .fallback(answer)
-            .with_state(Arc::clone(&received));
+            .with_state(Arc::clone(&state));
         let addr = crate::serve_on_loopback(app).await;
         Self {
             api_base: format!("http://{addr}"),
-            received,
+            state,
         }
     }
 
     /// Every request received so far.
     pub fn received(&self) -> Vec<BedrockRequest> {
-        self.received.lock().expect("lock").clone()
+        self.state.received.lock().expect("lock").clone()
+    }
+
+    /// Takes signatures made with this key pair from now on.
+    pub fn accept(&self, access_key_id: &str, secret_access_key: &str) {
+        self.keys()
+            .lock()
+            .expect("lock")
+            .insert(access_key_id.to_owned(), secret_access_key.to_owned());
+    }
+
+    /// The key pairs it takes, shared with a fake credential issuer that adds those it issues.
+    pub fn keys(&self) -> Arc<Mutex<HashMap<String, String>>> {
+        Arc::clone(&self.state.secrets)
+    }
+
+    /// Takes `Authorization: Bearer {key}` from now on, as Bedrock takes its API keys.
+    pub fn accept_api_key(&self, key: &str) {
+        self.state
+            .api_keys
+            .lock()
+            .expect("lock")
+            .push(key.to_owned());
     }
 }
 
 async fn answer(
-    State(received): State<Arc<Mutex<Vec<BedrockRequest>>>>,
+    State(state): State<Arc<Fake>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -165,7 +203,7 @@ async fn answer(
         authorization: text("authorization"),
         amz_date: text("x-amz-date"),
         security_token: text("x-amz-security-token"),
-        signature_valid: signature_is_valid(&uri, &headers, &body),
+        signature_valid: authorized(&state, &uri, &headers, &body),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         raw_path,
     };
@@ -174,7 +212,7 @@ async fn answer(
         request.operation.clone(),
         request.signature_valid,
     );
-    received.lock().expect("lock").push(request);
+    state.received.lock().expect("lock").push(request);
     if !valid {
         return aws_error(
             StatusCode::FORBIDDEN,
@@ -239,9 +277,32 @@ async fn answer(
     }
 }
 
+/// A known API key as a bearer token, or a valid signature.
+fn authorized(state: &Fake, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match bearer {
+        Some(key) => state
+            .api_keys
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|known| known == key),
+        None => signature_is_valid(&state.secrets.lock().expect("lock"), uri, headers, body),
+    }
+}
+
 /// Recomputes the signature from the request as received, as AWS does: the signed headers it
-/// names, its host, path and body, at its `x-amz-date`, with the known secret.
-fn signature_is_valid(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool {
+/// names, its host, path and body, at its `x-amz-date`, with the secret of the access key id
+/// it names.
+fn signature_is_valid(
+    secrets: &HashMap<String, String>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(authorization), Some(amz_date), Some(host)) = (
         header("authorization"),
@@ -266,9 +327,17 @@ fn signature_is_valid(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool {
         .filter(|name| !matches!(*name, "x-amz-date" | "x-amz-security-token" | "host"))
         .filter_map(|name| Some((name, header(name)?)))
         .collect();
+    let Some((key_id, secret)) = authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|key_id| Some((key_id, secrets.get(key_id)?)))
+    else {
+        return false;
+    };
     let identity: Identity = Credentials::new(
-        ACCESS_KEY_ID,
-        SECRET_ACCESS_KEY,
+        key_id,
+        secret.as_str(),
         header("x-amz-security-token").map(str::to_owned),
         None,
         "fake-bedrock",
@@ -320,7 +389,7 @@ fn parse_amz_date(text: &str) -> Option<SystemTime> {
     SystemTime::try_from(DateTime::from_str(&iso, Format::DateTime).ok()?).ok()
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;

@@ -5,6 +5,7 @@
 //! error body); it is a test fixture, never a substitute for an adapter.
 
 pub mod fake_anthropic;
+pub mod fake_aws;
 pub mod fake_bedrock;
 pub mod fake_gemini;
 pub mod fake_responses;

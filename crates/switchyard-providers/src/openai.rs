@@ -90,6 +90,14 @@ pub enum Dialect {
         /// The `api-version` query parameter, such as `2024-10-21`.
         api_version: String,
     },
+    /// Azure AI Foundry's model inference API
+    /// (<https://learn.microsoft.com/en-us/rest/api/aifoundry/model-inference/get-chat-completions/get-chat-completions>):
+    /// `{api_base}/chat/completions?api-version=V` (`{api_base}` ends in `/models`) with an
+    /// `api-key: KEY` header; the model (the deployment name) in the body.
+    AzureAi {
+        /// The `api-version` query parameter, such as `2024-05-01-preview`.
+        api_version: String,
+    },
 }
 
 impl std::fmt::Debug for OpenAiSettings {
@@ -138,6 +146,7 @@ impl OpenAiCompatible {
                 "{base}/openai/deployments/{}/{path}?api-version={api_version}",
                 settings.model
             ),
+            Dialect::AzureAi { api_version } => format!("{base}/{path}?api-version={api_version}"),
         };
         let (chat_url, completions_url, embeddings_url) = (
             url("chat/completions"),
@@ -153,7 +162,7 @@ impl OpenAiCompatible {
         // the body's `model` and no `api-version`
         // (<https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses>).
         let responses_uri = parse_uri(&match &settings.dialect {
-            Dialect::OpenAi => format!("{base}/responses"),
+            Dialect::OpenAi | Dialect::AzureAi { .. } => format!("{base}/responses"),
             Dialect::Azure { .. } => format!("{base}/openai/v1/responses"),
         })?;
         let mut headers = HeaderMap::new();
@@ -163,7 +172,9 @@ impl OpenAiCompatible {
             .map(|key| {
                 let (name, text) = match settings.dialect {
                     Dialect::OpenAi => (http::header::AUTHORIZATION, format!("Bearer {key}")),
-                    Dialect::Azure { .. } => (http::HeaderName::from_static("api-key"), key),
+                    Dialect::Azure { .. } | Dialect::AzureAi { .. } => {
+                        (http::HeaderName::from_static("api-key"), key)
+                    }
                 };
                 let mut value = HeaderValue::try_from(text).map_err(|_| {
                     ProviderError::new(
@@ -728,6 +739,25 @@ mod tests {
             !format!("{a:?}").contains("k-123"),
             "keys stay out of Debug output"
         );
+    }
+
+    // https://learn.microsoft.com/en-us/rest/api/aifoundry/model-inference/get-chat-completions/get-chat-completions:
+    // `POST {endpoint}/chat/completions?api-version=2024-05-01-preview`, key in `api-key`.
+    #[test]
+    fn azure_ai_dialect_keeps_the_model_in_the_body_and_the_key_in_api_key() {
+        let a = adapter(Dialect::AzureAi {
+            api_version: "2024-05-01-preview".to_owned(),
+        });
+        assert_eq!(
+            a.inner.chat_uri.to_string(),
+            "https://host.example/base/chat/completions?api-version=2024-05-01-preview"
+        );
+        assert_eq!(
+            a.inner.embeddings_uri.to_string(),
+            "https://host.example/base/embeddings?api-version=2024-05-01-preview"
+        );
+        assert!(a.inner.headers.contains_key("api-key"));
+        assert!(!a.inner.headers.contains_key("authorization"));
     }
 
     // OpenAI: `POST /v1/responses` (https://platform.openai.com/docs/api-reference/responses/create);

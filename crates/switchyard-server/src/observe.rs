@@ -16,12 +16,14 @@ use crate::record::CallRecord;
 const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 /// `gen_ai.provider.name` of a provider family, as the GenAI conventions spell the well-known
-/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.openai`, `mistral_ai`, `x_ai`; `openai`,
-/// `anthropic`, `groq`, `deepseek`, `cohere` and `perplexity` are the family names already);
-/// other families keep their name.
+/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.openai`, `azure.ai.inference`, `mistral_ai`,
+/// `x_ai`; `openai`, `anthropic`, `groq`, `deepseek`, `cohere` and `perplexity` are the family
+/// names already); other families keep their name
+/// (<https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/>).
 pub(crate) fn provider_name(family: &'static str) -> &'static str {
     match family {
         "bedrock" => "aws.bedrock",
+        "azure_ai" => "azure.ai.inference",
         "gemini" => "gcp.gemini",
         "azure" => "azure.ai.openai",
         "mistral" => "mistral_ai",
@@ -290,6 +292,7 @@ mod tests {
     fn well_known_families_take_their_convention_names() {
         assert_eq!(provider_name("bedrock"), "aws.bedrock");
         assert_eq!(provider_name("gemini"), "gcp.gemini");
+        assert_eq!(provider_name("azure_ai"), "azure.ai.inference");
         assert_eq!(provider_name("azure"), "azure.ai.openai");
         assert_eq!(provider_name("mistral"), "mistral_ai");
         assert_eq!(provider_name("xai"), "x_ai");

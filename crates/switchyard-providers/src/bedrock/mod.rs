@@ -14,12 +14,15 @@
 //! - `stream`: event stream messages into chat chunks, as they arrive;
 //! - `error`: Bedrock's error answers and stream exceptions classified;
 //! - `signing`: SigV4, with AWS's `aws-sigv4`;
+//! - `credentials`: what authorizes the calls (a Bedrock API key, static keys, AWS's default
+//!   credential chain, an assumed role), resolved and refreshed before expiry;
 //! - `wire`: the Converse wire format;
 //! - `native`: a client's Anthropic Messages body passed through to InvokeModel, for
 //!   Anthropic's models (`Provider::messages`), events passed back as they arrive.
 //!
 //! Embeddings (Titan, Cohere) use Bedrock's InvokeModel API and are not supported yet.
 
+mod credentials;
 mod error;
 mod eventstream;
 pub mod native;
@@ -38,6 +41,8 @@ use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Uri, header};
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 
+use self::credentials::Authority;
+pub use self::credentials::{AssumeRole, BedrockCredentials, REFRESH_BEFORE_EXPIRY};
 use self::error::error_from_response;
 use self::signing::Signer;
 use self::wire::{ConverseRequest, ConverseResponse};
@@ -49,37 +54,19 @@ use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
 /// How to reach one Bedrock deployment. `Debug` shows no credential.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct BedrockSettings {
     /// The model id, inference profile id or ARN, such as
     /// `anthropic.claude-3-5-sonnet-20240620-v1:0` or `us.amazon.nova-pro-v1:0`.
     pub model: String,
     /// The AWS region, such as `us-east-1`.
     pub region: String,
-    /// The access key id.
-    pub access_key_id: String,
-    /// The secret access key.
-    pub secret_access_key: String,
-    /// The session token of temporary credentials.
-    pub session_token: Option<String>,
+    /// What authorizes the calls.
+    pub credentials: BedrockCredentials,
+    /// An STS `AssumeRole` on top of `credentials` (never with an API key).
+    pub assume_role: Option<AssumeRole>,
     /// Replaces `https://bedrock-runtime.{region}.amazonaws.com`.
     pub api_base: Option<String>,
-}
-
-impl std::fmt::Debug for BedrockSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BedrockSettings")
-            .field("model", &self.model)
-            .field("region", &self.region)
-            .field("access_key_id", &"[redacted]")
-            .field("secret_access_key", &"[redacted]")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("api_base", &self.api_base)
-            .finish()
-    }
 }
 
 /// Bedrock Runtime's public endpoint in `region`.
@@ -102,6 +89,7 @@ struct Inner {
     invoke_uri: Uri,
     invoke_stream_uri: Uri,
     signer: Signer,
+    authority: Authority,
 }
 
 impl Bedrock {
@@ -144,12 +132,12 @@ impl Bedrock {
                 stream_uri: parse_uri(&format!("{root}/converse-stream"))?,
                 invoke_uri: parse_uri(&format!("{root}/invoke"))?,
                 invoke_stream_uri: parse_uri(&format!("{root}/invoke-with-response-stream"))?,
-                signer: Signer::new(
-                    &settings.access_key_id,
-                    &settings.secret_access_key,
-                    settings.session_token.as_deref().filter(|t| !t.is_empty()),
+                signer: Signer::new(region),
+                authority: Authority::new(
+                    &settings.credentials,
+                    settings.assume_role.as_ref(),
                     region,
-                ),
+                )?,
                 model,
             }),
         })
@@ -196,8 +184,18 @@ impl Inner {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let signed = self.signer.sign(uri, &headers, &body, SystemTime::now())?;
-        headers.extend(signed);
+        match &self.authority {
+            Authority::Bearer(token) => {
+                headers.insert(header::AUTHORIZATION, token.clone());
+            }
+            Authority::Signed(credentials) => {
+                let credentials = credentials.get().await?;
+                let signed =
+                    self.signer
+                        .sign(&credentials, uri, &headers, &body, SystemTime::now())?;
+                headers.extend(signed);
+            }
+        }
         let response = self
             .client
             .post_json_bytes(uri, &headers, Bytes::from(body))
@@ -360,9 +358,12 @@ mod tests {
         BedrockSettings {
             model: model.to_owned(),
             region: region.to_owned(),
-            access_key_id: "AKIDSECRETID".to_owned(),
-            secret_access_key: "very-secret-key".to_owned(),
-            session_token: Some("session-secret".to_owned()),
+            credentials: BedrockCredentials::Keys {
+                access_key_id: "AKIDSECRETID".to_owned(),
+                secret_access_key: "very-secret-key".to_owned(),
+                session_token: Some("session-secret".to_owned()),
+            },
+            assume_role: None,
             api_base: api_base.map(str::to_owned),
         }
     }

@@ -170,8 +170,9 @@ pub struct ModelEntry {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LitellmParams {
     /// `provider/model`, such as `openai/gpt-4o-mini`, `groq/llama-3.1-8b-instant`,
-    /// `azure/<deployment>` or `mock/echo`. A name without a provider is sent to an
-    /// OpenAI-compatible upstream.
+    /// `azure/<deployment>` or `mock/echo`. A name without a provider takes the provider
+    /// LiteLLM infers for it (`claude-*` Anthropic, `gemini-*` Gemini, Bedrock's model ids
+    /// Bedrock, ...), else OpenAI.
     pub model: String,
     /// US dollars per prompt token, over the catalog's list price (LiteLLM's key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,7 +189,8 @@ pub struct LitellmParams {
     /// Base URL of the upstream API, such as `http://localhost:8000/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base: Option<String>,
-    /// The upstream key, or `os.environ/NAME` to read it from the environment.
+    /// The upstream key, or `os.environ/NAME` to read it from the environment (Bedrock: a
+    /// Bedrock API key, sent as a bearer token instead of a signature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Azure OpenAI's `api-version` (default `AZURE_API_VERSION`, else 2024-10-21).
@@ -209,6 +211,23 @@ pub struct LitellmParams {
     /// else `AWS_DEFAULT_REGION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region_name: Option<String>,
+    /// Bedrock: a custom Bedrock Runtime endpoint (LiteLLM's key; `api_base` wins), or
+    /// `os.environ/NAME`; default `AWS_BEDROCK_RUNTIME_ENDPOINT`, else the region's public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_bedrock_runtime_endpoint: Option<String>,
+    /// Bedrock: the shared config profile whose credentials sign the calls (LiteLLM's key), or
+    /// `os.environ/NAME`; read from `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` (default
+    /// `~/.aws/config`, `~/.aws/credentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_profile_name: Option<String>,
+    /// Bedrock: the ARN of a role to assume with STS `AssumeRole` on top of the deployment's
+    /// credentials (LiteLLM's key), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_role_name: Option<String>,
+    /// Bedrock: the role session name of `aws_role_name` (LiteLLM's key), or
+    /// `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_name: Option<String>,
     /// Seconds allowed for a complete answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,

@@ -770,23 +770,7 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
-        "model_list[].litellm_params.aws_role_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.aws_profile_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.aws_session_name",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.aws_web_identity_token",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.aws_bedrock_runtime_endpoint",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (

@@ -23,7 +23,11 @@ use super::shared_usage::SharedUsageSettings;
 use super::storage::Database;
 use super::{ConfigError, ConfigWarning};
 
+mod azure_ai;
 mod bedrock;
+mod foreign_credentials;
+mod huggingface;
+mod inference;
 mod providers;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! `bedrock/<model id>` deployments: the region and credentials, from `litellm_params`
-//! (LiteLLM's `aws_*` keys, each may be `os.environ/NAME`) or AWS's standard environment
-//! variables, checked once at start so a deployment that could never sign a call stops the
-//! gateway with the key's path.
+//! (LiteLLM's `aws_*` keys and `api_key`, each may be `os.environ/NAME`) or AWS's standard
+//! environment variables, else AWS's default credential chain; checked once at start so that a
+//! deployment configured inconsistently stops the gateway with the key's path.
 
-use switchyard_providers::bedrock::BedrockSettings;
+use switchyard_providers::bedrock::{AssumeRole, BedrockCredentials, BedrockSettings};
 
 use super::{ConfigError, ConfigWarning, LitellmParams, ProviderSettings, check_url, resolve};
 
@@ -13,11 +13,14 @@ pub const DEFAULT_REGION: &str = "us-west-2";
 /// Validates a Bedrock deployment of `model` (a model id, inference profile id or ARN).
 ///
 /// The region is `aws_region_name`, else `AWS_REGION_NAME`, `AWS_REGION` or
-/// `AWS_DEFAULT_REGION`, else LiteLLM's default [`DEFAULT_REGION`] (with a warning). The keys
-/// are `aws_access_key_id` and `aws_secret_access_key` (both or neither), else
-/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; the session token is `aws_session_token`,
-/// or `AWS_SESSION_TOKEN` when the keys come from the environment as well, since a token only
-/// goes with the keys it was issued with.
+/// `AWS_DEFAULT_REGION`, else LiteLLM's default [`DEFAULT_REGION`] (with a warning). The
+/// credentials, first found: a Bedrock API key in `api_key`; `aws_access_key_id` and
+/// `aws_secret_access_key` (both or neither, with `aws_session_token`); the profile
+/// `aws_profile_name`; an API key in `AWS_BEARER_TOKEN_BEDROCK`; `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`: a token only goes with the keys it was
+/// issued with); else AWS's default credential chain, resolved at the first call.
+/// `aws_role_name` (with `aws_session_name`) is assumed on top of any but an API key, and a
+/// deployment that names one never takes `AWS_BEARER_TOKEN_BEDROCK`.
 pub(super) fn settings(
     path: &str,
     model: &str,
@@ -62,38 +65,97 @@ pub(super) fn settings(
     let key_id = param("aws_access_key_id", &params.aws_access_key_id)?;
     let secret = param("aws_secret_access_key", &params.aws_secret_access_key)?;
     let token = param("aws_session_token", &params.aws_session_token)?;
-    let (access_key_id, secret_access_key, session_token) = match (key_id, secret) {
-        (Some(id), Some(secret)) => (id, secret, token),
+    let api_key = param("api_key", &params.api_key)?;
+    let profile = param("aws_profile_name", &params.aws_profile_name)?;
+    let role_arn = param("aws_role_name", &params.aws_role_name)?;
+    let session_name = param("aws_session_name", &params.aws_session_name)?;
+    let env_keys = || match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
+        _ => None,
+    };
+    let credentials = match (key_id, secret) {
         (Some(_), None) => return Err(missing(path, "aws_secret_access_key")),
         (None, Some(_)) => return Err(missing(path, "aws_access_key_id")),
-        (None, None) => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-                (id, secret, token.or_else(|| env("AWS_SESSION_TOKEN")))
-            }
-            _ => {
-                return Err(ConfigError::invalid(
-                    format!("{path}.aws_access_key_id"),
-                    "Bedrock needs credentials: aws_access_key_id and aws_secret_access_key, \
-                     or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
-                ));
-            }
+        // A Bedrock API key in the config wins, as in LiteLLM.
+        _ if api_key.is_some() => BedrockCredentials::ApiKey(api_key.unwrap_or_default()),
+        (Some(access_key_id), Some(secret_access_key)) => BedrockCredentials::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token: token,
+        },
+        (None, None) if profile.is_some() => {
+            BedrockCredentials::Profile(profile.clone().unwrap_or_default())
+        }
+        // A role to assume asks for signed calls: the environment's API key is not for it.
+        (None, None) => match (
+            env("AWS_BEARER_TOKEN_BEDROCK").filter(|t| !t.trim().is_empty() && role_arn.is_none()),
+            env_keys(),
+        ) {
+            (Some(bearer), _) => BedrockCredentials::ApiKey(bearer),
+            // A token only goes with the keys it was issued with.
+            (None, Some((access_key_id, secret_access_key))) => BedrockCredentials::Keys {
+                access_key_id,
+                secret_access_key,
+                session_token: token.or_else(|| env("AWS_SESSION_TOKEN")),
+            },
+            (None, None) => BedrockCredentials::DefaultChain,
         },
     };
-    let api_base = match &params.api_base {
-        Some(value) => {
-            let base_path = format!("{path}.api_base");
+    let ignored = |key: &str, why: &str| ConfigWarning {
+        path: format!("{path}.{key}"),
+        message: why.to_owned(),
+    };
+    if profile.is_some() && !matches!(credentials, BedrockCredentials::Profile(_)) {
+        warnings.push(ignored(
+            "aws_profile_name",
+            "unused: the deployment's api_key or aws_access_key_id authorizes its calls",
+        ));
+    }
+    let assume_role = match role_arn {
+        Some(_) if matches!(credentials, BedrockCredentials::ApiKey(_)) => {
+            return Err(ConfigError::invalid(
+                format!("{path}.aws_role_name"),
+                "a Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK) assumes no role; remove one of them",
+            ));
+        }
+        Some(role_arn) => Some(AssumeRole {
+            role_arn,
+            session_name,
+        }),
+        None => {
+            if session_name.is_some() {
+                warnings.push(ignored(
+                    "aws_session_name",
+                    "unused without aws_role_name (the role it names a session of)",
+                ));
+            }
+            None
+        }
+    };
+    // LiteLLM's own key for a custom endpoint, and its variable, stand in for `api_base`.
+    let endpoint = [
+        ("api_base", &params.api_base),
+        (
+            "aws_bedrock_runtime_endpoint",
+            &params.aws_bedrock_runtime_endpoint,
+        ),
+    ]
+    .into_iter()
+    .find_map(|(key, value)| Some((key, value.as_deref()?)));
+    let api_base = match endpoint {
+        Some((key, value)) => {
+            let base_path = format!("{path}.{key}");
             let base = resolve(&base_path, value, env)?;
             check_url(&base_path, &base)?;
             Some(base)
         }
-        None => None,
+        None => env("AWS_BEDROCK_RUNTIME_ENDPOINT").filter(|base| !base.trim().is_empty()),
     };
     Ok(ProviderSettings::Bedrock(BedrockSettings {
         model: model.to_owned(),
         region,
-        access_key_id,
-        secret_access_key,
-        session_token: session_token.filter(|t| !t.is_empty()),
+        credentials,
+        assume_role,
         api_base,
     }))
 }
@@ -110,7 +172,10 @@ mod tests {
     use super::super::super::parse_with_env;
     use super::*;
 
-    fn load(params: &str, vars: &[(&str, &str)]) -> Result<BedrockSettings, ConfigError> {
+    fn load_warned(
+        params: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<(BedrockSettings, Vec<ConfigWarning>), ConfigError> {
         let text = format!("model_list:\n  - model_name: m\n    litellm_params: {params}\n");
         let lookup = |name: &str| {
             vars.iter()
@@ -119,8 +184,20 @@ mod tests {
         };
         let mut loaded = parse_with_env(&text, &lookup)?;
         match loaded.settings.deployments.remove(0).provider {
-            ProviderSettings::Bedrock(settings) => Ok(settings),
+            ProviderSettings::Bedrock(settings) => Ok((settings, loaded.warnings)),
             other => panic!("bedrock expected, got {other:?}"),
+        }
+    }
+
+    fn load(params: &str, vars: &[(&str, &str)]) -> Result<BedrockSettings, ConfigError> {
+        load_warned(params, vars).map(|(settings, _)| settings)
+    }
+
+    fn keys(id: &str, secret: &str, token: Option<&str>) -> BedrockCredentials {
+        BedrockCredentials::Keys {
+            access_key_id: id.to_owned(),
+            secret_access_key: secret.to_owned(),
+            session_token: token.map(str::to_owned),
         }
     }
 
@@ -142,9 +219,8 @@ mod tests {
         .expect("valid");
         assert_eq!(s.model, "anthropic.claude-3-5-sonnet-20240620-v1:0");
         assert_eq!(s.region, "eu-west-1");
-        assert_eq!(s.access_key_id, "AKIDCONFIG");
-        assert_eq!(s.secret_access_key, "from-env");
-        assert_eq!(s.session_token.as_deref(), Some("tok"));
+        assert_eq!(s.credentials, keys("AKIDCONFIG", "from-env", Some("tok")));
+        assert_eq!(s.assume_role, None);
         assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:9"));
         let debug = format!("{s:?}");
         assert!(
@@ -163,10 +239,9 @@ mod tests {
         ];
         let s = load("{model: bedrock/us.amazon.nova-pro-v1:0}", &vars).expect("valid");
         assert_eq!(
-            (s.access_key_id.as_str(), s.secret_access_key.as_str()),
-            ("AKIDENV", "secret-env")
+            s.credentials,
+            keys("AKIDENV", "secret-env", Some("token-env"))
         );
-        assert_eq!(s.session_token.as_deref(), Some("token-env"));
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.api_base, None);
         let mut with_region = vars.to_vec();
@@ -179,20 +254,135 @@ mod tests {
             &vars,
         )
         .expect("valid");
-        assert_eq!(s.session_token, None);
+        assert_eq!(s.credentials, keys("a", "b", None));
+    }
+
+    // LiteLLM's Bedrock page, "Authentication": an API key from `AWS_BEARER_TOKEN_BEDROCK` or
+    // the `api_key` param (https://docs.litellm.ai/docs/providers/bedrock).
+    #[test]
+    fn bedrock_api_keys_come_from_api_key_or_aws_bearer_token_bedrock() {
+        let env_keys = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
+        let s = load(
+            "{model: bedrock/m, api_key: os.environ/BK}",
+            &[("BK", "bedrock-key")],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.credentials,
+            BedrockCredentials::ApiKey("bedrock-key".to_owned())
+        );
+        let mut vars = env_keys.to_vec();
+        vars.push(("AWS_BEARER_TOKEN_BEDROCK", "env-bedrock-key"));
+        let s = load("{model: bedrock/m}", &vars).expect("valid");
+        assert_eq!(
+            s.credentials,
+            BedrockCredentials::ApiKey("env-bedrock-key".to_owned())
+        );
+        // Keys written in the deployment are its own choice, over the environment's API key.
+        let s = load(
+            "{model: bedrock/m, aws_access_key_id: c, aws_secret_access_key: d}",
+            &vars,
+        )
+        .expect("valid");
+        assert_eq!(s.credentials, keys("c", "d", None));
+        let err = load(
+            "{model: bedrock/m, api_key: k, aws_role_name: 'arn:aws:iam::123456789012:role/r'}",
+            &[],
+        )
+        .expect_err("an API key assumes no role");
+        assert_eq!(
+            invalid_path(err),
+            "model_list[0].litellm_params.aws_role_name"
+        );
     }
 
     #[test]
-    fn a_missing_region_or_credentials_stops_start_up_with_the_key_path() {
+    fn without_keys_the_profile_or_the_default_chain_authorizes_and_a_role_goes_on_top() {
+        let s = load("{model: bedrock/m, aws_region_name: us-east-1}", &[]).expect("valid");
+        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        let s = load(
+            "{model: bedrock/m, aws_profile_name: bedrock-prod}",
+            &[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")],
+        )
+        .expect("valid");
+        assert_eq!(
+            s.credentials,
+            BedrockCredentials::Profile("bedrock-prod".to_owned())
+        );
+        let s = load(
+            "{model: bedrock/m, aws_role_name: 'arn:aws:iam::123456789012:role/bedrock', \
+             aws_session_name: os.environ/SESSION}",
+            &[("SESSION", "gateway")],
+        )
+        .expect("valid");
+        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        assert_eq!(
+            s.assume_role,
+            Some(AssumeRole {
+                role_arn: "arn:aws:iam::123456789012:role/bedrock".to_owned(),
+                session_name: Some("gateway".to_owned()),
+            })
+        );
+        let (s, warnings) = load_warned(
+            "{model: bedrock/m, aws_region_name: us-east-1, aws_access_key_id: a, aws_secret_access_key: b, \
+             aws_profile_name: p, aws_session_name: s}",
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(s.credentials, keys("a", "b", None));
+        let paths: Vec<&str> = warnings
+            .iter()
+            .map(|w| w.path.as_str())
+            .filter(|path| path.contains(".aws_"))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "model_list[0].litellm_params.aws_profile_name",
+                "model_list[0].litellm_params.aws_session_name"
+            ]
+        );
+    }
+
+    // LiteLLM's Bedrock page: `aws_bedrock_runtime_endpoint` (or `AWS_BEDROCK_RUNTIME_ENDPOINT`)
+    // names a custom endpoint (https://docs.litellm.ai/docs/providers/bedrock).
+    #[test]
+    fn aws_bedrock_runtime_endpoint_stands_in_for_api_base() {
+        let keys = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
+        let s = load(
+            "{model: bedrock/m, aws_bedrock_runtime_endpoint: 'https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com'}",
+            &keys,
+        )
+        .expect("valid");
+        assert_eq!(
+            s.api_base.as_deref(),
+            Some("https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com")
+        );
+        let mut vars = keys.to_vec();
+        vars.push(("AWS_BEDROCK_RUNTIME_ENDPOINT", "http://127.0.0.1:9"));
+        let s = load("{model: bedrock/m}", &vars).expect("valid");
+        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        let s = load("{model: bedrock/m, api_base: 'http://127.0.0.1:8'}", &vars).expect("valid");
+        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:8"));
+        match load(
+            "{model: bedrock/m, aws_bedrock_runtime_endpoint: 'ftp://x'}",
+            &keys,
+        )
+        .expect_err("not http")
+        {
+            ConfigError::Invalid { path, .. } => assert_eq!(
+                path,
+                "model_list[0].litellm_params.aws_bedrock_runtime_endpoint"
+            ),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_region_or_half_a_key_pair_stops_start_up_with_the_key_path() {
         let keys = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
         let s = load("{model: bedrock/m}", &keys).expect("LiteLLM's default region");
         assert_eq!(s.region, DEFAULT_REGION);
-        let err = load("{model: bedrock/m, aws_region_name: us-east-1}", &[]).expect_err("no keys");
-        assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
-        assert_eq!(
-            invalid_path(err),
-            "model_list[0].litellm_params.aws_access_key_id"
-        );
         let cases = [
             (
                 "{model: bedrock/m, aws_region_name: us-east-1, aws_access_key_id: a}",
@@ -209,6 +399,10 @@ mod tests {
             (
                 "{model: bedrock/m, aws_region_name: os.environ/NOPE}",
                 "aws_region_name",
+            ),
+            (
+                "{model: bedrock/m, aws_region_name: us-east-1, aws_profile_name: os.environ/NOPE}",
+                "aws_profile_name",
             ),
             (
                 "{model: bedrock/m, aws_region_name: us-east-1, api_base: 'ftp://x'}",

@@ -10,7 +10,10 @@ use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
-use super::{ProviderSettings, bedrock, check_url, resolve};
+use super::{
+    ProviderSettings, azure_ai, bedrock, check_url, foreign_credentials, huggingface, inference,
+    resolve,
+};
 
 pub(super) fn provider(
     path: &str,
@@ -21,7 +24,23 @@ pub(super) fn provider(
     let model_path = format!("{path}.model");
     let (family, model) = match params.model.split_once('/') {
         Some((family, model)) => (family, model),
-        None => ("openai", params.model.as_str()),
+        None => {
+            let family = inference::infer_family(&params.model, &|family| {
+                matches!(family, "anthropic" | "gemini" | "bedrock")
+                    || PRESETS.iter().any(|p| p.family == family)
+            });
+            if family != "openai" {
+                warnings.push(ConfigWarning {
+                    path: model_path.clone(),
+                    message: format!(
+                        "no provider prefix: `{family}`, as LiteLLM infers it from the name; \
+                         write `{family}/{}` to say so",
+                        params.model
+                    ),
+                });
+            }
+            (family, params.model.as_str())
+        }
     };
     if model.trim().is_empty() {
         return Err(ConfigError::invalid(
@@ -45,6 +64,7 @@ pub(super) fn provider(
         ("mock_failure_rate", params.mock_failure_rate.is_some()),
     ];
     if !is_mock {
+        foreign_credentials::warn(path, family, &params, warnings);
         for (key, _) in mock_keys.iter().filter(|(_, set)| *set) {
             warnings.push(ConfigWarning {
                 path: format!("{path}.{key}"),
@@ -63,12 +83,12 @@ pub(super) fn provider(
         (
             "organization",
             params.organization.is_some(),
-            header_family && !matches!(family, "azure" | "anthropic"),
+            header_family && !matches!(family, "azure" | "azure_ai" | "anthropic"),
         ),
         (
             "azure_ad_token",
             params.azure_ad_token.is_some(),
-            family == "azure",
+            matches!(family, "azure" | "azure_ai"),
         ),
     ] {
         if set && !takes {
@@ -98,12 +118,14 @@ pub(super) fn provider(
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
+        "azure_ai" => azure_ai::settings(path, model, &params, env),
+        "huggingface" => huggingface::settings(path, model, &params, env),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, bedrock, mock)",
+                    "provider `{family}` is not supported (supported: {}, azure, azure_ai, anthropic, gemini, bedrock, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -239,20 +261,20 @@ const PRESETS: &[Preset] = &[
 ];
 
 /// Where a provider's base URL and key come from when the deployment does not name them.
-struct Sources<'a> {
+pub(super) struct Sources<'a> {
     /// Environment variables holding the base URL, tried in order.
-    base_vars: &'a [&'a str],
+    pub(super) base_vars: &'a [&'a str],
     /// The provider's own URL, if it has one.
-    default_base: Option<&'a str>,
+    pub(super) default_base: Option<&'a str>,
     /// Environment variables holding the key, tried in order.
-    key_vars: &'a [&'a str],
+    pub(super) key_vars: &'a [&'a str],
     /// Why a base URL is required, when there is no default.
-    missing_base: &'a str,
+    pub(super) missing_base: &'a str,
 }
 
 /// The base URL (`api_base`, else the variables, else the default; checked) and the key
 /// (`api_key`, else the variables), both resolving `os.environ/NAME`.
-fn base_and_key(
+pub(super) fn base_and_key(
     path: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
@@ -315,7 +337,7 @@ fn openai_compatible(
 }
 
 /// The deployment's `extra_headers`, values resolved.
-fn extra_headers(
+pub(super) fn extra_headers(
     path: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
@@ -354,23 +376,49 @@ fn azure(
         missing_base: "Azure needs an api_base (https://<resource>.openai.azure.com) or AZURE_API_BASE",
     };
     let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
-    let api_version = match &params.api_version {
-        Some(value) => resolve(&format!("{path}.api_version"), value, env)?,
-        None => env("AZURE_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_owned()),
-    };
-    let mut extra_headers = extra_headers(path, params, env)?;
-    if let Some(token) = &params.azure_ad_token {
-        let token = resolve(&format!("{path}.azure_ad_token"), &token.0, env)?;
-        extra_headers.push(("authorization".to_owned(), format!("Bearer {token}")));
-    }
+    let api_version = api_version(
+        path,
+        params,
+        env,
+        "AZURE_API_VERSION",
+        AZURE_DEFAULT_API_VERSION,
+    )?;
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
         model: deployment.to_owned(),
         api_base,
         api_key,
         dialect: Dialect::Azure { api_version },
-        extra_headers,
+        extra_headers: azure_headers(path, params, env)?,
     }))
+}
+
+/// `api_version`, else the variable `var`, else `default`.
+pub(super) fn api_version(
+    path: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    match &params.api_version {
+        Some(value) => resolve(&format!("{path}.api_version"), value, env),
+        None => Ok(env(var).unwrap_or_else(|| default.to_owned())),
+    }
+}
+
+/// The `extra_headers` of an Azure deployment, with its `azure_ad_token` as a bearer token.
+pub(super) fn azure_headers(
+    path: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut headers = extra_headers(path, params, env)?;
+    if let Some(token) = &params.azure_ad_token {
+        let token = resolve(&format!("{path}.azure_ad_token"), &token.0, env)?;
+        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    Ok(headers)
 }
 
 /// An Anthropic deployment: the key from `api_key` or `ANTHROPIC_API_KEY`, the base URL from

@@ -11,6 +11,29 @@ fn env(name: &str) -> Option<String> {
     (name == "UPSTREAM_KEY").then(|| "sk-from-env".to_owned())
 }
 
+/// The OpenAI-compatible settings of a config's one deployment, `litellm_params: {params}`,
+/// read with `vars` as the environment.
+pub(super) fn openai_deployment(
+    params: &str,
+    vars: &[(&str, &str)],
+) -> Result<switchyard_providers::openai::OpenAiSettings, ConfigError> {
+    let text = format!("model_list:\n  - model_name: m\n    litellm_params: {params}\n");
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    match parse_with_env(&text, &lookup)?
+        .settings
+        .deployments
+        .remove(0)
+        .provider
+    {
+        ProviderSettings::OpenAi(settings) => Ok(settings),
+        other => panic!("an OpenAI-compatible deployment expected, got {other:?}"),
+    }
+}
+
 fn one(params: &str) -> Result<DeploymentSettings, ConfigError> {
     let text = format!("model_list:\n  - model_name: m\n    litellm_params: {params}\n");
     let mut loaded = parse_with_env(&text, &env)?;
