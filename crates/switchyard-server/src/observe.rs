@@ -15,11 +15,12 @@ use crate::record::CallRecord;
 const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 /// `gen_ai.provider.name` of a provider family, as the GenAI conventions spell the well-known
-/// ones (`aws.bedrock`, `gcp.gemini`); other families keep their name.
+/// ones (`aws.bedrock`, `gcp.gemini`, `gcp.vertex_ai`); other families keep their name.
 pub(crate) fn provider_name(family: &'static str) -> &'static str {
     match family {
         "bedrock" => "aws.bedrock",
         "gemini" => "gcp.gemini",
+        "vertex_ai" => "gcp.vertex_ai",
         other => other,
     }
 }

@@ -758,18 +758,6 @@ const KEYS: &[(&str, Handling)] = &[
     ),
     // ---- deployments
     (
-        "model_list[].litellm_params.vertex_project",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.vertex_location",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.vertex_credentials",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.aws_role_name",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
@@ -790,27 +778,11 @@ const KEYS: &[(&str, Handling)] = &[
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
-        "model_list[].litellm_params.tenant_id",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.client_id",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.client_secret",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.azure_username",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
         "model_list[].litellm_params.azure_password",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.azure_scope",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
@@ -1150,7 +1122,7 @@ mod tests {
     #[test]
     fn list_indices_and_nested_keys_find_their_entry() {
         assert_eq!(
-            handling("model_list[4].litellm_params.vertex_project"),
+            handling("model_list[4].litellm_params.azure_username"),
             Some(Handling::Refused(PROVIDER_CREDENTIALS))
         );
         assert_eq!(

@@ -10,12 +10,14 @@ use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
-use super::{ProviderSettings, bedrock, check_url, resolve};
+use super::{ProviderSettings, bedrock, check_url, entra, resolve, vertex};
 
+/// `azure_ad_token_refresh` is `litellm_settings.enable_azure_ad_token_refresh`.
 pub(super) fn provider(
     path: &str,
     params: LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
+    azure_ad_token_refresh: bool,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<ProviderSettings, ConfigError> {
     let model_path = format!("{path}.model");
@@ -53,7 +55,7 @@ pub(super) fn provider(
         }
     }
     // Keys only some families send; elsewhere they would be dropped, so they are refused.
-    let header_family = !matches!(family, "mock" | "gemini" | "bedrock");
+    let header_family = !matches!(family, "mock" | "gemini" | "bedrock" | "vertex_ai");
     for (key, set, takes) in [
         (
             "extra_headers",
@@ -69,6 +71,33 @@ pub(super) fn provider(
             "azure_ad_token",
             params.azure_ad_token.is_some(),
             family == "azure",
+        ),
+        ("tenant_id", params.tenant_id.is_some(), family == "azure"),
+        ("client_id", params.client_id.is_some(), family == "azure"),
+        (
+            "client_secret",
+            params.client_secret.is_some(),
+            family == "azure",
+        ),
+        (
+            "azure_scope",
+            params.azure_scope.is_some(),
+            family == "azure",
+        ),
+        (
+            "vertex_project",
+            params.vertex_project.is_some(),
+            family == "vertex_ai",
+        ),
+        (
+            "vertex_location",
+            params.vertex_location.is_some(),
+            family == "vertex_ai",
+        ),
+        (
+            "vertex_credentials",
+            params.vertex_credentials.is_some(),
+            family == "vertex_ai",
         ),
     ] {
         if set && !takes {
@@ -94,16 +123,17 @@ pub(super) fn provider(
                 failure_rate,
             }))
         }
-        "azure" => azure(path, model, &params, env),
+        "azure" => azure(path, model, &params, env, azure_ad_token_refresh),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
+        "vertex_ai" => vertex::settings(path, model, &params, env, warnings),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, bedrock, mock)",
+                    "provider `{family}` is not supported (supported: {}, azure, anthropic, gemini, bedrock, vertex_ai, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -311,6 +341,7 @@ fn openai_compatible(
         api_key,
         dialect: Dialect::OpenAi,
         extra_headers,
+        bearer: None,
     }))
 }
 
@@ -346,6 +377,7 @@ fn azure(
     deployment: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
+    token_refresh: bool,
 ) -> Result<ProviderSettings, ConfigError> {
     let sources = Sources {
         base_vars: &["AZURE_API_BASE"],
@@ -363,6 +395,7 @@ fn azure(
         let token = resolve(&format!("{path}.azure_ad_token"), &token.0, env)?;
         extra_headers.push(("authorization".to_owned(), format!("Bearer {token}")));
     }
+    let bearer = entra::credential(path, params, env, api_key.is_some(), token_refresh)?;
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
         model: deployment.to_owned(),
@@ -370,6 +403,7 @@ fn azure(
         api_key,
         dialect: Dialect::Azure { api_version },
         extra_headers,
+        bearer,
     }))
 }
 
