@@ -7,7 +7,9 @@
 pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_gemini;
+pub mod fake_oauth;
 pub mod fake_responses;
+pub mod fake_vertex;
 pub mod faults;
 pub mod gauges;
 pub mod jaeger;

@@ -166,6 +166,29 @@ impl EntraCredential {
         })
     }
 
+    /// What tells two credentials apart, secrets hashed.
+    pub(super) fn identity(&self) -> String {
+        let secret = match self {
+            Self::ClientSecret { client_secret, .. } => super::digest(client_secret),
+            Self::ManagedIdentity {
+                endpoint: ManagedIdentityEndpoint::AppService { header, .. },
+                ..
+            } => super::digest(header),
+            Self::ManagedIdentity { .. } => String::new(),
+        };
+        let uri = self
+            .token_uri()
+            .map(|uri| uri.to_string())
+            .unwrap_or_default();
+        let scope = match self {
+            Self::ClientSecret {
+                client_id, scope, ..
+            } => format!("{client_id} {scope}"),
+            Self::ManagedIdentity { .. } => String::new(),
+        };
+        format!("entra {uri} {scope} {secret}")
+    }
+
     fn describe(&self) -> String {
         match self {
             Self::ClientSecret {

@@ -47,6 +47,8 @@ pub struct ServiceAccountKey {
     key: EncodingKey,
     token_uri: String,
     project_id: Option<String>,
+    /// The SHA-256 of the private key, telling two keys of one account apart.
+    key_digest: String,
 }
 
 /// A user's refresh token, as `gcloud auth application-default login` writes it.
@@ -128,6 +130,7 @@ impl GoogleCredential {
                     ))
                 })?;
                 let account = ServiceAccountKey {
+                    key_digest: super::digest(&pem),
                     token_uri: file
                         .token_uri
                         .unwrap_or_else(|| GOOGLE_TOKEN_URI.to_owned()),
@@ -217,6 +220,23 @@ impl GoogleCredential {
             Self::ServiceAccount(key) => key.project_id.as_deref(),
             Self::AuthorizedUser(user) => user.quota_project_id.as_deref(),
             Self::MetadataServer(_) => None,
+        }
+    }
+
+    /// What tells two credentials apart, secrets hashed.
+    pub(super) fn identity(&self) -> String {
+        match self {
+            Self::ServiceAccount(key) => format!(
+                "google service account {} {} {}",
+                key.client_email, key.token_uri, key.key_digest
+            ),
+            Self::AuthorizedUser(user) => format!(
+                "google authorized user {} {} {}",
+                user.client_id,
+                user.token_uri,
+                super::digest(&format!("{}\n{}", user.client_secret, user.refresh_token))
+            ),
+            Self::MetadataServer(base) => format!("google metadata server {base}"),
         }
     }
 

@@ -60,14 +60,49 @@ pub enum BearerCredential {
 }
 
 impl BearerCredential {
-    /// A cache of this credential's tokens, fetched through `client`.
+    /// The cache of this credential's tokens, fetched through `client`. Deployments with the
+    /// same credential share one cache, so one token serves them all; it outlives a reload
+    /// while the old deployments still hold it.
     pub fn token_cache(self, client: &HttpClient) -> Result<Arc<TokenCache>, ProviderError> {
+        let identity = self.identity();
+        let mut caches = SHARED_CACHES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.retain(|_, cache| cache.strong_count() > 0);
+        if let Some(cache) = caches.get(&identity).and_then(std::sync::Weak::upgrade) {
+            return Ok(cache);
+        }
         let source = match self {
             Self::Google(credential) => credential.into_source(client.clone()),
             Self::Entra(credential) => credential.into_source(client.clone()),
         }?;
-        Ok(Arc::new(TokenCache::new(source)))
+        let cache = Arc::new(TokenCache::new(source));
+        caches.insert(identity, Arc::downgrade(&cache));
+        Ok(cache)
     }
+
+    /// What tells two credentials apart, with every secret hashed.
+    fn identity(&self) -> String {
+        match self {
+            Self::Google(credential) => credential.identity(),
+            Self::Entra(credential) => credential.identity(),
+        }
+    }
+}
+
+/// The token caches of the credentials deployments use, by [`BearerCredential::identity`]:
+/// read and written only while deployments are built, never on a call.
+static SHARED_CACHES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<TokenCache>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The SHA-256 of a secret, hex-encoded: tells secrets apart without keeping them.
+fn digest(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Where a deployment's bearer tokens come from: fetches one access token and says how long it

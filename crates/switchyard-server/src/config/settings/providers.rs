@@ -395,7 +395,8 @@ fn azure(
         let token = resolve(&format!("{path}.azure_ad_token"), &token.0, env)?;
         extra_headers.push(("authorization".to_owned(), format!("Bearer {token}")));
     }
-    let bearer = entra::credential(path, params, env, api_key.is_some(), token_refresh)?;
+    let has_key = api_key.as_deref().is_some_and(|key| !key.is_empty());
+    let bearer = entra::credential(path, params, env, has_key, token_refresh)?;
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
         model: deployment.to_owned(),
