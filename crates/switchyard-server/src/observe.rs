@@ -259,6 +259,7 @@ mod tests {
     fn well_known_families_take_their_convention_names() {
         assert_eq!(provider_name("bedrock"), "aws.bedrock");
         assert_eq!(provider_name("gemini"), "gcp.gemini");
+        assert_eq!(provider_name("vertex_ai"), "gcp.vertex_ai");
         assert_eq!(provider_name("openai"), "openai");
     }
 }
