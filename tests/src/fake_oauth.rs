@@ -33,12 +33,14 @@ pub const CLIENT_EMAIL: &str = "switchyard-e2e@my-project.iam.gserviceaccount.co
 pub const KEY_ID: &str = "0123456789abcdef";
 /// The Entra ID client secret the fake accepts.
 pub const ENTRA_SECRET: &str = "entra-e2e-secret~value";
+/// The `IDENTITY_HEADER` the fake App Service identity endpoint takes.
+pub const IDENTITY_HEADER: &str = "appsvc-identity-header-secret";
 /// The scope Google tokens are asked for.
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// The fake. Tokens are `ya29.sa-N` (service accounts), `ya29.meta-N` (metadata server),
-/// `entra-N` (client credentials) and `imds-N` (managed identity), N counting from 1 per
-/// endpoint.
+/// `entra-N` (client credentials), `imds-N` (managed identity on a VM) and `appsvc-N`
+/// (managed identity on App Service, at `/msi/token`), N counting from 1 per endpoint.
 pub struct FakeOAuth {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -96,6 +98,7 @@ impl FakeOAuth {
             )
             .route("/{tenant}/oauth2/v2.0/token", post(entra_token))
             .route("/metadata/identity/oauth2/token", get(imds_token))
+            .route("/msi/token", get(app_service_token))
             .with_state(Arc::clone(&state));
         let addr = crate::serve_on_loopback(app).await;
         let base = format!("http://{addr}");
@@ -126,7 +129,8 @@ impl FakeOAuth {
         &self.private_pem
     }
 
-    /// How many tokens `endpoint` (`google`, `metadata`, `entra`, `imds`) handed out.
+    /// How many tokens `endpoint` (`google`, `metadata`, `entra`, `imds`, `appservice`) handed
+    /// out.
     pub fn fetches(&self, endpoint: &str) -> usize {
         self.state
             .fetches
@@ -311,4 +315,47 @@ async fn imds_token(
         return (StatusCode::INTERNAL_SERVER_ERROR, "IMDS failure").into_response();
     }
     state.issue("imds", "imds")
+}
+
+// App Service's identity endpoint answers `expires_on` in Unix seconds, as a string:
+// https://learn.microsoft.com/en-us/azure/app-service/overview-managed-identity#rest-endpoint-reference
+async fn app_service_token(
+    State(state): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if headers
+        .get("x-identity-header")
+        .and_then(|v| v.to_str().ok())
+        != Some(IDENTITY_HEADER)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "X-IDENTITY-HEADER missing or wrong",
+        )
+            .into_response();
+    }
+    state
+        .requests
+        .lock()
+        .expect("lock")
+        .push(("appservice".to_owned(), query.unwrap_or_default()));
+    let n = {
+        let mut fetches = state.fetches.lock().expect("lock");
+        let n = fetches.entry("appservice").or_insert(0);
+        *n += 1;
+        *n
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let expires_on = now + state.lifetime.load(Ordering::SeqCst);
+    axum::Json(json!({
+        "access_token": format!("appsvc-{n}"),
+        "expires_on": expires_on.to_string(),
+        "resource": "https://cognitiveservices.azure.com",
+        "token_type": "Bearer",
+    }))
+    .into_response()
 }

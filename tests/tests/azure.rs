@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use switchyard_e2e::fake_oauth::{ENTRA_SECRET, FakeOAuth};
+use switchyard_e2e::fake_oauth::{ENTRA_SECRET, FakeOAuth, IDENTITY_HEADER};
 use switchyard_e2e::{Gateway, sse_data};
 
 /// What the fake Azure received: deployment, operation, query, `api-key` header (or the
@@ -278,5 +278,54 @@ litellm_settings:
     assert!(
         seen.iter()
             .all(|(_, _, _, auth, _)| auth.as_deref() == Some("Bearer imds-1"))
+    );
+}
+
+// App Service, Functions and Container Apps: IDENTITY_ENDPOINT with X-IDENTITY-HEADER,
+// `api-version=2019-08-01`, the answer's `expires_on` in Unix seconds as a string
+// (https://learn.microsoft.com/en-us/azure/app-service/overview-managed-identity#rest-endpoint-reference).
+#[tokio::test]
+async fn on_app_service_the_identity_endpoint_gives_the_token() {
+    let (base, seen) = azure().await;
+    let oauth = FakeOAuth::start().await;
+    let config = format!(
+        "model_list:
+  - model_name: gpt-4o
+    litellm_params: {{model: azure/my-gpt4o, api_base: '{base}'}}
+litellm_settings:
+  enable_azure_ad_token_refresh: true
+"
+    );
+    let endpoint = format!("{}/msi/token", oauth.base);
+    let env = [
+        ("IDENTITY_ENDPOINT", endpoint.as_str()),
+        ("IDENTITY_HEADER", IDENTITY_HEADER),
+        ("AZURE_API_KEY", ""),
+        ("AZURE_TENANT_ID", ""),
+        ("AZURE_CLIENT_ID", ""),
+        ("AZURE_CLIENT_SECRET", ""),
+    ];
+    let gateway = Gateway::spawn(&config, &env).await;
+    let request = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..2 {
+        let response = gateway.post("/v1/chat/completions", &request, None).await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(
+        oauth.fetches("appservice"),
+        1,
+        "expires_on read as an hour away"
+    );
+    assert_eq!(
+        oauth.requests(),
+        [(
+            "appservice".to_owned(),
+            "api-version=2019-08-01&resource=https%3A%2F%2Fcognitiveservices.azure.com".to_owned()
+        )]
+    );
+    let seen = seen.0.lock().expect("lock").clone();
+    assert!(
+        seen.iter()
+            .all(|(_, _, _, auth, _)| auth.as_deref() == Some("Bearer appsvc-1"))
     );
 }
