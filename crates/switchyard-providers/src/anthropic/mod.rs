@@ -132,6 +132,8 @@ impl Anthropic {
             inner: Arc::new(Inner {
                 client,
                 model: model.to_owned(),
+                // Unused: `vertex` chooses the method of every call, and Vertex AI deployments
+                // count no tokens.
                 messages_uri: parse_uri(&format!("{model_url}:rawPredict"))?,
                 count_tokens_uri: parse_uri(&format!("{model_url}:rawPredict"))?,
                 headers: HeaderMap::new(),

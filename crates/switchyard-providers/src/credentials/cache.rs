@@ -12,21 +12,30 @@ use super::{AccessToken, CredentialError, TokenSource};
 
 /// How long a failed refresh is not tried again while the current token is still accepted.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+/// How long a failed fetch answers every caller without a token, so that an outage of the
+/// token endpoint costs it one request a second, not one per call.
+const FAILURE_HELD_FOR: Duration = Duration::from_secs(1);
 
 /// Keeps a [`TokenSource`]'s current token and replaces it before it expires.
 ///
 /// Reading a fresh token is one atomic load ([`arc_swap`]); when the token is due, the first
 /// caller fetches a new one under an async mutex and every concurrent caller waits for that
 /// fetch instead of starting its own (single flight). A failed refresh keeps serving the old
-/// token while it is still accepted, trying again at most every ten seconds; once it has
-/// expired, the failure is every caller's.
+/// token while it is still accepted, trying again at most every ten seconds; without a usable
+/// token, the failure is every caller's for a second before the next fetch.
 #[derive(Debug)]
 pub struct TokenCache {
     source: Arc<dyn TokenSource>,
     current: ArcSwapOption<AccessToken>,
-    /// Held by the caller that refreshes; holds when the next attempt may be made after a
-    /// failure.
-    refresh: Mutex<Option<Instant>>,
+    /// Held by the caller that refreshes; holds what the last failure left.
+    refresh: Mutex<Failure>,
+}
+
+/// What the last failed fetch left: when the next may be made, and its error.
+#[derive(Debug, Default)]
+struct Failure {
+    next_attempt: Option<Instant>,
+    error: Option<CredentialError>,
 }
 
 impl TokenCache {
@@ -35,7 +44,7 @@ impl TokenCache {
         Self {
             source,
             current: ArcSwapOption::empty(),
-            refresh: Mutex::new(None),
+            refresh: Mutex::new(Failure::default()),
         }
     }
 
@@ -49,7 +58,7 @@ impl TokenCache {
         if let Some(token) = self.fresh(Instant::now()) {
             return Ok(token);
         }
-        let mut next_attempt = self.refresh.lock().await;
+        let mut failure = self.refresh.lock().await;
         let now = Instant::now();
         // Another caller may have refreshed while this one waited.
         if let Some(token) = self.fresh(now) {
@@ -59,30 +68,42 @@ impl TokenCache {
             .current
             .load_full()
             .filter(|token| !token.is_expired(now));
-        if let (Some(token), Some(at)) = (&usable, *next_attempt)
+        if let Some(at) = failure.next_attempt
             && now < at
         {
-            return Ok(Arc::clone(token));
+            match (&usable, &failure.error) {
+                (Some(token), _) => return Ok(Arc::clone(token)),
+                (None, Some(error)) => return Err(error.clone()),
+                (None, None) => {}
+            }
         }
         match self.source.fetch().await {
             Ok(token) => {
+                tracing::debug!(credential = %self.source.describe(), "fetched an access token");
                 let token = Arc::new(token);
                 self.current.store(Some(Arc::clone(&token)));
-                *next_attempt = None;
+                *failure = Failure::default();
                 Ok(token)
             }
-            Err(err) => match usable {
-                Some(token) => {
-                    tracing::warn!(
-                        credential = %self.source.describe(),
-                        error = %err,
-                        "refreshing an access token failed; the current one is used until it expires"
-                    );
-                    *next_attempt = Some(now + RETRY_AFTER_FAILURE);
-                    Ok(token)
+            Err(err) => {
+                tracing::warn!(
+                    credential = %self.source.describe(),
+                    error = %err,
+                    "fetching an access token failed"
+                );
+                match usable {
+                    Some(token) => {
+                        failure.next_attempt = Some(now + RETRY_AFTER_FAILURE);
+                        failure.error = None;
+                        Ok(token)
+                    }
+                    None => {
+                        failure.next_attempt = Some(now + FAILURE_HELD_FOR);
+                        failure.error = Some(err.clone());
+                        Err(err)
+                    }
                 }
-                None => Err(err),
-            },
+            }
         }
     }
 
@@ -104,6 +125,7 @@ mod tests {
     /// Hands out `token-1`, `token-2`, ... each valid for an hour, or fails when told to.
     #[derive(Debug, Default)]
     struct Counting {
+        attempts: AtomicUsize,
         fetches: AtomicUsize,
         failing: std::sync::atomic::AtomicBool,
     }
@@ -117,6 +139,7 @@ mod tests {
             Box::pin(async move {
                 // A fetch takes a while, so that concurrent callers overlap it.
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                self.attempts.fetch_add(1, Ordering::SeqCst);
                 if self.failing.load(Ordering::SeqCst) {
                     return Err(CredentialError::Failed {
                         credential: self.describe(),
@@ -184,9 +207,35 @@ mod tests {
         let err = cache.token().await.expect_err("expired and no new one");
         assert!(matches!(err, CredentialError::Failed { status: 503, .. }));
         source.failing.store(false, Ordering::SeqCst);
+        // The failure answers for a second before the next fetch.
+        assert!(cache.token().await.is_err());
+        tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(
             cache.token().await.expect("token").header(),
             "Bearer token-2"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_during_an_outage_share_one_failed_fetch() {
+        let (source, cache) = cache();
+        source.failing.store(true, Ordering::SeqCst);
+        let calls: Vec<_> = (0..16)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move { cache.token().await })
+            })
+            .collect();
+        for call in calls {
+            assert!(call.await.expect("joined").is_err());
+        }
+        assert_eq!(source.attempts.load(Ordering::SeqCst), 1);
+        source.failing.store(false, Ordering::SeqCst);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            cache.token().await.expect("token").header(),
+            "Bearer token-1",
+            "the outage cost one fetch, then the next one succeeded"
         );
     }
 
