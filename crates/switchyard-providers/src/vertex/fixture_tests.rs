@@ -293,3 +293,28 @@ async fn claude_goes_to_raw_predict_with_the_vertex_version_and_no_model() {
     }
     assert_eq!(seen.calls[1].2["stream"], true);
 }
+
+// Vertex AI's own refusals of a Claude call (quota, permission) come in Google's error shape,
+// not Anthropic's: https://cloud.google.com/apis/design/errors.
+#[tokio::test]
+async fn claude_refused_by_vertex_itself_is_classified_by_status() {
+    let (_, base) = start(
+        StatusCode::OK,
+        vec![(
+            ":rawPredict",
+            StatusCode::TOO_MANY_REQUESTS,
+            JSON,
+            include_str!("../../tests/fixtures/gemini/error_rate_limited.json"),
+        )],
+    )
+    .await;
+    let claude = deployment(&base, "claude-sonnet-4-5@20250929").await;
+    let err = claude
+        .chat(chat(
+            json!({"model": "c", "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await
+        .expect_err("limited");
+    assert_eq!(err.class, ErrorClass::RateLimited);
+    assert_eq!(err.status, Some(429));
+}
