@@ -282,11 +282,11 @@ pub struct LitellmParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertex_location: Option<String>,
     /// Vertex AI: a Google credentials file (service account key, or `gcloud`'s authorized
-    /// user) as a path or as its JSON text, or `os.environ/NAME` (LiteLLM's key). Without it,
-    /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, `gcloud`'s file,
-    /// else the metadata server.
+    /// user) as a path, as its JSON text or as a mapping, or `os.environ/NAME` (LiteLLM's
+    /// key). Without it, Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// `gcloud`'s file, else the metadata server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vertex_credentials: Option<Secret>,
+    pub vertex_credentials: Option<VertexCredentials>,
     /// Tags of the deployment (LiteLLM's key): with `router_settings.enable_tag_filtering`,
     /// requests carrying tags go to the deployments with them, and untagged requests to those
     /// tagged `default` (any deployment when none is).
@@ -606,6 +606,23 @@ pub enum RedisPort {
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `vertex_credentials`: a path or JSON text (or `os.environ/NAME` naming either), or the
+/// credentials file's fields written out. Its `Debug` shows neither.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VertexCredentials {
+    /// A path, the JSON text, or `os.environ/NAME`.
+    Text(String),
+    /// The credentials file's fields.
+    Fields(serde_json::Map<String, serde_json::Value>),
+}
+
+impl std::fmt::Debug for VertexCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
     }

@@ -7,6 +7,8 @@
 use switchyard_providers::credentials::google::GoogleCredential;
 use switchyard_providers::vertex::{VertexSettings, is_path_segment};
 
+use super::super::file::VertexCredentials;
+
 use super::{
     ConfigError, ConfigWarning, LitellmParams, ProviderSettings, check_url, optional_param, resolve,
 };
@@ -38,8 +40,11 @@ pub(super) fn settings(
     }
     let credentials_path = format!("{path}.vertex_credentials");
     let credential = match &params.vertex_credentials {
-        Some(given) => {
-            let given = resolve(&credentials_path, &given.0, env)?;
+        Some(VertexCredentials::Fields(fields)) => {
+            GoogleCredential::from_json(&serde_json::Value::Object(fields.clone()).to_string())
+        }
+        Some(VertexCredentials::Text(given)) => {
+            let given = resolve(&credentials_path, given, env)?;
             let text = if given.trim_start().starts_with('{') {
                 given
             } else {
@@ -181,6 +186,17 @@ mod tests {
             warnings[0].path,
             "model_list[0].litellm_params.vertex_location"
         );
+    }
+
+    #[test]
+    fn credentials_may_be_written_out_as_a_mapping() {
+        let (settings, _) = load(
+            "{model: vertex_ai/gemini-2.5-flash, vertex_location: us-east5, vertex_credentials: {type: authorized_user, client_id: c, client_secret: mapped-secret, refresh_token: r, quota_project_id: mapped-project}}",
+            &|_: &str| None,
+        )
+        .expect("valid");
+        assert_eq!(settings.project, "mapped-project");
+        assert!(!format!("{settings:?}").contains("mapped-secret"));
     }
 
     #[test]
