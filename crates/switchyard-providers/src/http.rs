@@ -215,6 +215,16 @@ impl HttpClient {
             .await
     }
 
+    /// GETs `uri` with `headers` (a metadata server's token, ...); answers whatever status the
+    /// upstream gave.
+    pub async fn get(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        self.send(Method::GET, uri, headers, None).await
+    }
+
     /// DELETEs `uri` with `headers`; answers whatever status the upstream gave.
     pub async fn delete(
         &self,
@@ -549,16 +559,7 @@ mod tests {
     use super::*;
     use futures_util::StreamExt;
 
-    async fn serve(app: axum::Router) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        format!("http://{addr}")
-    }
+    use crate::test_support::serve;
 
     #[tokio::test]
     async fn posts_json_with_headers_and_reads_the_answer() {

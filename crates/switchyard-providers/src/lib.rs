@@ -8,6 +8,8 @@
 //! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
+//! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2
+//!   tokens from [`credentials`], through the Gemini and Anthropic adapters.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 //!
 //! Besides the OpenAI-shaped calls, some providers take a client's own API as it came
@@ -17,6 +19,7 @@ pub mod anthropic;
 pub mod audio;
 pub mod bedrock;
 mod completions;
+pub mod credentials;
 pub mod error;
 pub mod gemini;
 pub mod http;
@@ -26,6 +29,7 @@ pub mod openai;
 #[cfg(test)]
 mod test_support;
 mod translate;
+pub mod vertex;
 
 use std::pin::Pin;
 

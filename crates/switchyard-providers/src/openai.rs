@@ -21,6 +21,7 @@ use switchyard_wire::{
 };
 
 use crate::audio::{Audio, Transcript, TranscriptionRequest};
+use crate::credentials::{BearerCredential, TokenCache, authorize};
 
 use crate::http::{
     HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, error_from_response, parse_uri,
@@ -77,6 +78,9 @@ pub struct OpenAiSettings {
     /// Headers every call carries besides the key (`extra_headers`, `OpenAI-Organization`,
     /// an Azure AD token's `authorization`).
     pub extra_headers: Vec<(String, String)>,
+    /// Where bearer tokens that expire come from (Azure: Microsoft Entra ID), sent as
+    /// `Authorization: Bearer` on every call and refreshed before they expire.
+    pub bearer: Option<BearerCredential>,
 }
 
 /// The layout of an OpenAI-compatible API.
@@ -108,6 +112,7 @@ impl std::fmt::Debug for OpenAiSettings {
             .field("api_base", &self.api_base)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("dialect", &self.dialect)
+            .field("bearer", &self.bearer)
             .finish()
     }
 }
@@ -134,6 +139,8 @@ struct Inner {
     responses_uri: Uri,
     /// The header carrying the key (`authorization`, or Azure's `api-key`), when there is one.
     headers: HeaderMap,
+    /// Bearer tokens that expire, added to `headers` per call.
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl OpenAiCompatible {
@@ -192,7 +199,6 @@ impl OpenAiCompatible {
         crate::http::add_extra_headers(&mut headers, &settings.extra_headers)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
                 family: settings.family,
                 model: settings.model,
                 chat_uri: parse_uri(&chat_url)?,
@@ -205,6 +211,11 @@ impl OpenAiCompatible {
                 responses_uri,
                 embeddings_uri: parse_uri(&embeddings_url)?,
                 headers,
+                tokens: settings
+                    .bearer
+                    .map(|credential| credential.token_cache(&client))
+                    .transpose()?,
+                client,
             }),
         })
     }
@@ -216,7 +227,8 @@ impl Inner {
         uri: &Uri,
         body: &T,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let response = self.client.post_json(uri, &self.headers, body).await?;
+        let headers = authorize(&self.headers, self.tokens.as_deref()).await?;
+        let response = self.client.post_json(uri, &headers, body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -350,7 +362,8 @@ impl Provider for OpenAiCompatible {
         });
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let response = inner.client.delete(&uri?, &inner.headers).await?;
+            let headers = authorize(&inner.headers, inner.tokens.as_deref()).await?;
+            let response = inner.client.delete(&uri?, &headers).await?;
             match response.status() {
                 status if status.is_success() || status == http::StatusCode::NOT_FOUND => Ok(()),
                 _ => Err(error_from_response(response).await),
@@ -462,14 +475,10 @@ impl Provider for OpenAiCompatible {
             let content_type = HeaderValue::try_from(content_type).map_err(|_| {
                 ProviderError::new(ErrorClass::BadRequest, "unusable multipart boundary")
             })?;
+            let headers = authorize(&inner.headers, inner.tokens.as_deref()).await?;
             let response = inner
                 .client
-                .post_bytes(
-                    &inner.transcriptions_uri,
-                    &inner.headers,
-                    content_type,
-                    body,
-                )
+                .post_bytes(&inner.transcriptions_uri, &headers, content_type, body)
                 .await?;
             if !response.status().is_success() {
                 return Err(error_from_response(response).await);
@@ -684,6 +693,7 @@ mod tests {
             api_key: Some("k-123".to_owned()),
             dialect,
             extra_headers: vec![("OpenAI-Organization".to_owned(), "org-1".to_owned())],
+            bearer: None,
         };
         OpenAiCompatible::new(test_client(), settings).expect("valid settings")
     }
@@ -789,6 +799,7 @@ mod tests {
                 api_key: None,
                 dialect: Dialect::OpenAi,
                 extra_headers: Vec::new(),
+                bearer: None,
             };
             OpenAiCompatible::new(test_client(), settings).expect("valid settings")
         };
@@ -818,6 +829,7 @@ mod tests {
             api_key: None,
             dialect: Dialect::OpenAi,
             extra_headers: Vec::new(),
+            bearer: None,
         };
         let openai = OpenAiCompatible::new(test_client(), settings).expect("valid settings");
         for id in ["", "../models", "resp_1/cancel", "resp 1"] {

@@ -1,4 +1,5 @@
-//! What the adapters' stream tests share: streamed tool calls put back together the way OpenAI
+//! What the adapters' tests share: a fake upstream on a loopback port ([`serve`]), and streamed
+//! tool calls put back together the way OpenAI
 //! clients do (<https://platform.openai.com/docs/api-reference/chat-streaming>: the first
 //! piece of a call carries its `index`, `id`, `type` and name, later pieces of the same `index`
 //! only more `arguments`), checking on the way that the pieces keep to that contract.
@@ -86,4 +87,16 @@ pub(crate) fn finish_reasons(chunks: &[ChatChunk]) -> Vec<&str> {
         .filter(|c| c.index == 0)
         .filter_map(|c| c.finish_reason.as_deref())
         .collect()
+}
+
+/// Serves `app` on a loopback port of its own; answers its base URL.
+pub(crate) async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
 }

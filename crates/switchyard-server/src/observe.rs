@@ -16,9 +16,9 @@ use crate::record::CallRecord;
 const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 /// `gen_ai.provider.name` of a provider family, as the GenAI conventions spell the well-known
-/// ones (`aws.bedrock`, `gcp.gemini`, `azure.ai.openai`, `azure.ai.inference`, `mistral_ai`,
-/// `x_ai`; `openai`, `anthropic`, `groq`, `deepseek`, `cohere` and `perplexity` are the family
-/// names already); other families keep their name
+/// ones (`aws.bedrock`, `gcp.gemini`, `gcp.vertex_ai`, `azure.ai.openai`, `azure.ai.inference`,
+/// `mistral_ai`, `x_ai`; `openai`, `anthropic`, `groq`, `deepseek`, `cohere` and `perplexity`
+/// are the family names already); other families keep their name
 /// (<https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/>).
 pub(crate) fn provider_name(family: &'static str) -> &'static str {
     match family {
@@ -28,6 +28,7 @@ pub(crate) fn provider_name(family: &'static str) -> &'static str {
         "azure" => "azure.ai.openai",
         "mistral" => "mistral_ai",
         "xai" => "x_ai",
+        "vertex_ai" => "gcp.vertex_ai",
         other => other,
     }
 }
@@ -296,6 +297,7 @@ mod tests {
         assert_eq!(provider_name("azure"), "azure.ai.openai");
         assert_eq!(provider_name("mistral"), "mistral_ai");
         assert_eq!(provider_name("xai"), "x_ai");
+        assert_eq!(provider_name("vertex_ai"), "gcp.vertex_ai");
         assert_eq!(provider_name("openai"), "openai");
     }
 }

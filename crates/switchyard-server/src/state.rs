@@ -198,6 +198,9 @@ impl AppState {
                 ProviderSettings::Bedrock(settings) => {
                     Bedrock::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
+                ProviderSettings::Vertex(settings) => {
+                    switchyard_providers::vertex::provider(client.clone(), settings)
+                }
                 ProviderSettings::OpenAi(settings) => {
                     OpenAiCompatible::new(client.clone(), settings)
                         .map(|p| Box::new(p) as Box<dyn Provider>)

@@ -4,7 +4,8 @@
 //! OpenAI-shaped calls are translated on the way out ([`request`]) and answers on the way back
 //! ([`response`], and [`stream`] event by event as they arrive); Anthropic's error bodies are
 //! classified in [`error`]. Anthropic has no embeddings API, so embeddings calls fail with a
-//! bad request.
+//! bad request. The same adapter serves Anthropic's models on Vertex AI ([`crate::vertex`]),
+//! with the body and methods `vertex` describes and an OAuth2 bearer token.
 
 pub mod native;
 pub mod request;
@@ -12,6 +13,7 @@ pub mod response;
 pub mod stream;
 
 mod error;
+pub(crate) mod vertex;
 
 use std::sync::Arc;
 
@@ -22,6 +24,8 @@ use sse_stream::SseByteStream;
 use switchyard_wire::anthropic::MessagesResponse;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 
+use self::vertex::VertexMethods;
+use crate::credentials::{TokenCache, authorize};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, parse_uri};
 use crate::native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
@@ -68,6 +72,10 @@ struct Inner {
     count_tokens_uri: Uri,
     /// `anthropic-version`, and `x-api-key` when the deployment has a key.
     headers: HeaderMap,
+    /// On Vertex AI: the model's methods, which replace the Messages API's URLs.
+    vertex: Option<VertexMethods>,
+    /// Vertex AI's OAuth2 tokens, sent as `Authorization: Bearer`.
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl Anthropic {
@@ -104,6 +112,33 @@ impl Anthropic {
                 messages_uri,
                 count_tokens_uri,
                 headers,
+                vertex: None,
+                tokens: None,
+            }),
+        })
+    }
+
+    /// A Claude model on Vertex AI: `model_url` is the model's resource URL
+    /// (`{base}/v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}`), calls carry
+    /// a bearer token from `tokens`.
+    pub(crate) fn on_vertex(
+        client: HttpClient,
+        model: &str,
+        model_url: &str,
+        tokens: Arc<TokenCache>,
+    ) -> Result<Self, ProviderError> {
+        let vertex = VertexMethods::new(model_url)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                model: model.to_owned(),
+                // Unused: `vertex` chooses the method of every call, and Vertex AI deployments
+                // count no tokens.
+                messages_uri: parse_uri(&format!("{model_url}:rawPredict"))?,
+                count_tokens_uri: parse_uri(&format!("{model_url}:rawPredict"))?,
+                headers: HeaderMap::new(),
+                vertex: Some(vertex),
+                tokens: Some(tokens),
             }),
         })
     }
@@ -112,10 +147,24 @@ impl Anthropic {
 impl Inner {
     /// Sends a Messages request; answers with a status >= 400 become classified errors.
     async fn post<T: serde::Serialize>(&self, body: &T) -> Result<UpstreamResponse, ProviderError> {
-        let response = self
-            .client
-            .post_json(&self.messages_uri, &self.headers, body)
-            .await?;
+        match &self.vertex {
+            Some(vertex) => {
+                let (uri, body) = vertex.request(vertex::fields(body)?)?;
+                self.send(uri, &self.headers, &body).await
+            }
+            None => self.send(&self.messages_uri, &self.headers, body).await,
+        }
+    }
+
+    /// POSTs `body` with `headers` and the deployment's token, if it has one.
+    async fn send<T: serde::Serialize>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &T,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let headers = authorize(headers, self.tokens.as_deref()).await?;
+        let response = self.client.post_json(uri, &headers, body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -141,18 +190,23 @@ impl Inner {
         for (name, value) in request.headers {
             headers.append(name, value);
         }
-        let response = self.client.post_json(uri, &headers, &request.body).await?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(error::error_from_response(response).await)
+        match &self.vertex {
+            Some(vertex) => {
+                let (uri, body) = vertex.request(request.body)?;
+                self.send(uri, &headers, &body).await
+            }
+            None => self.send(uri, &headers, &request.body).await,
         }
     }
 }
 
 impl Provider for Anthropic {
     fn family(&self) -> &'static str {
-        "anthropic"
+        if self.inner.vertex.is_some() {
+            "vertex_ai"
+        } else {
+            "anthropic"
+        }
     }
 
     fn upstream_model(&self) -> &str {
@@ -251,6 +305,10 @@ impl Provider for Anthropic {
         &self,
         request: NativeRequest,
     ) -> Option<BoxFuture<'static, Result<TokenCount, ProviderError>>> {
+        // Vertex AI counts tokens at another model's URL; the gateway estimates instead.
+        if self.inner.vertex.is_some() {
+            return None;
+        }
         let inner = Arc::clone(&self.inner);
         Some(Box::pin(async move {
             let response = inner.post_native(&inner.count_tokens_uri, request).await?;

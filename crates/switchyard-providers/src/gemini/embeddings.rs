@@ -1,6 +1,7 @@
 //! OpenAI embeddings requests as Gemini `embedContent` (one text) and `batchEmbedContents`
-//! (several) calls, and their answers as OpenAI embeddings responses
-//! (<https://ai.google.dev/api/embeddings>).
+//! (several) calls (<https://ai.google.dev/api/embeddings>), or on Vertex AI as one `:predict`
+//! call (<https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api>),
+//! and their answers as OpenAI embeddings responses.
 
 use base64::Engine;
 use switchyard_wire::{
@@ -9,7 +10,8 @@ use switchyard_wire::{
 };
 
 use super::wire::{
-    BatchEmbedContentsRequest, Content, ContentEmbedding, EmbedContentRequest, Part, UsageMetadata,
+    BatchEmbedContentsRequest, Content, ContentEmbedding, EmbedContentRequest, Part,
+    PredictInstance, PredictParameters, PredictRequest, PredictResponse, UsageMetadata,
 };
 use crate::mock::estimate_tokens;
 use crate::{ErrorClass, ProviderError};
@@ -21,6 +23,8 @@ pub enum EmbedCall {
     Single(EmbedContentRequest),
     /// Several texts: `:batchEmbedContents`.
     Batch(BatchEmbedContentsRequest),
+    /// Any number of texts on Vertex AI: `:predict`.
+    Predict(PredictRequest),
 }
 
 /// How the client wants its vectors.
@@ -43,9 +47,14 @@ pub struct EmbeddingsPlan {
     pub encoding: VectorEncoding,
 }
 
-/// Translates an OpenAI embeddings request for the Gemini model `resource` (`models/...`).
-/// Gemini embeds text only: pre-tokenized inputs are refused.
-pub fn plan(request: &EmbeddingsRequest, resource: &str) -> Result<EmbeddingsPlan, ProviderError> {
+/// Translates an OpenAI embeddings request for the Gemini model `resource` (`models/...`), or
+/// for Vertex AI's `:predict` when `vertex`. Gemini embeds text only: pre-tokenized inputs are
+/// refused.
+pub fn plan(
+    request: &EmbeddingsRequest,
+    resource: &str,
+    vertex: bool,
+) -> Result<EmbeddingsPlan, ProviderError> {
     let texts = match &request.input {
         EmbeddingInput::Text(text) => vec![text.clone()],
         EmbeddingInput::Texts(texts) => texts.clone(),
@@ -78,6 +87,19 @@ pub fn plan(request: &EmbeddingsRequest, resource: &str) -> Result<EmbeddingsPla
         output_dimensionality: request.dimensions,
     };
     let call = match texts.as_slice() {
+        _ if vertex => EmbedCall::Predict(PredictRequest {
+            instances: texts
+                .iter()
+                .map(|text| PredictInstance {
+                    content: text.clone(),
+                })
+                .collect(),
+            parameters: request
+                .dimensions
+                .map(|output_dimensionality| PredictParameters {
+                    output_dimensionality,
+                }),
+        }),
         [text] => EmbedCall::Single(one(text)),
         several => EmbedCall::Batch(BatchEmbedContentsRequest {
             requests: several.iter().map(one).collect(),
@@ -88,6 +110,27 @@ pub fn plan(request: &EmbeddingsRequest, resource: &str) -> Result<EmbeddingsPla
         texts,
         encoding,
     })
+}
+
+/// The vectors of a `:predict` answer and its usage: the sum of each instance's token count.
+pub fn predicted(answer: PredictResponse) -> (Vec<ContentEmbedding>, Option<UsageMetadata>) {
+    let counts: Option<Vec<f64>> = answer
+        .predictions
+        .iter()
+        .map(|p| p.embeddings.statistics.as_ref()?.token_count)
+        .collect();
+    let usage = counts.map(|counts| UsageMetadata {
+        prompt_token_count: Some(counts.iter().sum::<f64>() as u64),
+        ..UsageMetadata::default()
+    });
+    let vectors = answer
+        .predictions
+        .into_iter()
+        .map(|p| ContentEmbedding {
+            values: p.embeddings.values,
+        })
+        .collect();
+    (vectors, usage)
 }
 
 /// Builds the OpenAI answer from Gemini's vectors (one per text, in order).
@@ -157,6 +200,7 @@ mod tests {
         let single = plan(
             &request(json!({"model": "m", "input": "hello", "dimensions": 768})),
             "models/gemini-embedding-001",
+            false,
         )
         .expect("plans");
         let EmbedCall::Single(body) = &single.call else {
@@ -170,6 +214,7 @@ mod tests {
         let batch = plan(
             &request(json!({"model": "m", "input": ["a", "b"]})),
             "models/gemini-embedding-001",
+            false,
         )
         .expect("plans");
         let EmbedCall::Batch(body) = &batch.call else {
@@ -191,7 +236,7 @@ mod tests {
             json!({"model": "m", "input": [[1], [2]]}),
             json!({"model": "m", "input": "x", "encoding_format": "int8"}),
         ] {
-            let err = plan(&request(body.clone()), "models/e").expect_err("refused");
+            let err = plan(&request(body.clone()), "models/e", false).expect_err("refused");
             assert_eq!(err.class, ErrorClass::BadRequest, "{body}");
         }
     }
@@ -207,6 +252,7 @@ mod tests {
         let plan_one = plan(
             &request(json!({"model": "m", "input": "hello world"})),
             "models/e",
+            false,
         )
         .expect("plans");
         let answer =
@@ -229,6 +275,7 @@ mod tests {
         let plan_two = plan(
             &request(json!({"model": "m", "input": ["a", "b"]})),
             "models/e",
+            false,
         )
         .expect("plans");
         let reported = UsageMetadata {
@@ -256,6 +303,7 @@ mod tests {
         let base64_plan = plan(
             &request(json!({"model": "m", "input": "x", "encoding_format": "base64"})),
             "models/e",
+            false,
         )
         .expect("plans");
         let answer = embeddings_response(
@@ -271,6 +319,39 @@ mod tests {
         assert_eq!(
             answer.data[0].embedding,
             EmbeddingVector::Base64("AACAPwAAAMA=".to_owned())
+        );
+    }
+
+    // Vertex AI's text embeddings API: one `:predict` call, `instances[].content`,
+    // `parameters.outputDimensionality`, answers in `predictions[].embeddings`
+    // (https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api).
+    #[test]
+    fn vertex_embeddings_are_one_predict_call_with_counted_tokens() {
+        let planned = plan(
+            &request(json!({"model": "m", "input": ["a", "b"], "dimensions": 256})),
+            "models/text-embedding-005",
+            true,
+        )
+        .expect("plans");
+        let EmbedCall::Predict(body) = &planned.call else {
+            panic!("predict call expected: {planned:?}")
+        };
+        assert_eq!(
+            serde_json::to_value(body).expect("serializes"),
+            json!({"instances": [{"content": "a"}, {"content": "b"}],
+                   "parameters": {"outputDimensionality": 256}})
+        );
+        let answer: PredictResponse = serde_json::from_str(include_str!(
+            "../../tests/fixtures/vertex/predict_embeddings.json"
+        ))
+        .expect("fixture");
+        let (vectors, usage) = predicted(answer);
+        let answer = embeddings_response(&planned, vectors, usage.as_ref(), "text-embedding-005")
+            .expect("translates");
+        assert_eq!(answer.usage.prompt_tokens, 7);
+        assert_eq!(
+            answer.data[1].embedding,
+            EmbeddingVector::Float(vec![0.0125, -0.0311, 0.0472])
         );
     }
 }

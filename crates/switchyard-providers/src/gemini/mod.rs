@@ -4,7 +4,9 @@
 //! Chat goes to `POST {api_base}/v1beta/models/{model}:generateContent`, streams to
 //! `:streamGenerateContent?alt=sse`, embeddings to `:embedContent` and `:batchEmbedContents`.
 //! The key travels in the `x-goog-api-key` header, never in the URL, so it cannot leak through
-//! logged or reported URLs. The modules translate each direction:
+//! logged or reported URLs. The same adapter serves Gemini models on Vertex AI
+//! ([`crate::vertex`]): the same bodies at Vertex's URLs, with an OAuth2 bearer token, and
+//! embeddings through `:predict`. The modules translate each direction:
 //!
 //! - `request`: OpenAI chat requests into `GenerateContentRequest`s;
 //! - `response`: `GenerateContentResponse`s into chat completions;
@@ -33,7 +35,9 @@ use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsRe
 
 use self::embeddings::EmbedCall;
 use self::error::error_from_response;
+use self::wire::PredictResponse;
 use self::wire::{BatchEmbedContentsResponse, EmbedContentResponse, GenerateContentResponse};
+use crate::credentials::{TokenCache, authorize};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, parse_uri};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
@@ -73,31 +77,77 @@ pub struct Gemini {
 #[derive(Debug)]
 struct Inner {
     client: HttpClient,
+    /// `gemini`, or `vertex_ai` on Vertex AI.
+    family: &'static str,
     model: String,
     /// `models/{model}`, as Gemini names the model in paths and embedding requests.
     resource: String,
     generate_url: Uri,
     stream_url: Uri,
-    embed_url: Uri,
-    batch_embed_url: Uri,
+    embed_urls: EmbedUrls,
     /// `x-goog-api-key`, when there is a key: never in the URL.
     headers: HeaderMap,
+    /// Vertex AI's OAuth2 tokens, sent as `Authorization: Bearer`.
+    tokens: Option<Arc<TokenCache>>,
+}
+
+/// Where embeddings go.
+#[derive(Debug)]
+enum EmbedUrls {
+    /// The Gemini API: `:embedContent` for one text, `:batchEmbedContents` for several.
+    Gemini { single: Uri, batch: Uri },
+    /// Vertex AI: `:predict`.
+    Vertex { predict: Uri },
+}
+
+/// Refuses model names that would bend a URL.
+pub(crate) fn check_model(model: &str) -> Result<(), ProviderError> {
+    if model.is_empty()
+        || !model
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '@'))
+    {
+        return Err(ProviderError::new(
+            ErrorClass::BadRequest,
+            format!("`{model}` is not a Gemini model name (letters, digits, `-_./@` only)"),
+        ));
+    }
+    Ok(())
 }
 
 impl Gemini {
+    /// A Gemini model on Vertex AI: `model_url` is the model's resource URL
+    /// (`{base}/v1/projects/{p}/locations/{l}/publishers/google/models/{model}`), calls carry a
+    /// bearer token from `tokens`.
+    pub(crate) fn on_vertex(
+        client: HttpClient,
+        model: &str,
+        model_url: &str,
+        tokens: Arc<TokenCache>,
+    ) -> Result<Self, ProviderError> {
+        check_model(model)?;
+        let method = |name: &str| parse_uri(&format!("{model_url}:{name}"));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                family: "vertex_ai",
+                generate_url: method("generateContent")?,
+                stream_url: method("streamGenerateContent?alt=sse")?,
+                embed_urls: EmbedUrls::Vertex {
+                    predict: method("predict")?,
+                },
+                resource: format!("models/{model}"),
+                model: model.to_owned(),
+                headers: HeaderMap::new(),
+                tokens: Some(tokens),
+            }),
+        })
+    }
+
     /// An adapter for one deployment, sending through the shared `client`.
     pub fn new(client: HttpClient, settings: GeminiSettings) -> Result<Self, ProviderError> {
         let model = settings.model.trim().to_owned();
-        if model.is_empty()
-            || !model
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        {
-            return Err(ProviderError::new(
-                ErrorClass::BadRequest,
-                format!("`{model}` is not a Gemini model name (letters, digits, `-_./` only)"),
-            ));
-        }
+        check_model(&model)?;
         let resource = if model.contains('/') {
             model.clone()
         } else {
@@ -127,13 +177,17 @@ impl Gemini {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                family: "gemini",
                 generate_url: method("generateContent")?,
                 stream_url: method("streamGenerateContent?alt=sse")?,
-                embed_url: method("embedContent")?,
-                batch_embed_url: method("batchEmbedContents")?,
+                embed_urls: EmbedUrls::Gemini {
+                    single: method("embedContent")?,
+                    batch: method("batchEmbedContents")?,
+                },
                 model,
                 resource,
                 headers,
+                tokens: None,
             }),
         })
     }
@@ -145,7 +199,8 @@ impl Inner {
         url: &Uri,
         body: &T,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let response = self.client.post_json(url, &self.headers, body).await?;
+        let headers = authorize(&self.headers, self.tokens.as_deref()).await?;
+        let response = self.client.post_json(url, &headers, body).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -171,7 +226,7 @@ impl Inner {
 
 impl Provider for Gemini {
     fn family(&self) -> &'static str {
-        "gemini"
+        self.inner.family
     }
 
     fn upstream_model(&self) -> &str {
@@ -228,17 +283,27 @@ impl Provider for Gemini {
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let plan = embeddings::plan(&request, &inner.resource)?;
-            let (vectors, usage) = match &plan.call {
-                EmbedCall::Single(body) => {
-                    let answer: EmbedContentResponse =
-                        inner.post_json(&inner.embed_url, body).await?;
+            let vertex = matches!(inner.embed_urls, EmbedUrls::Vertex { .. });
+            let plan = embeddings::plan(&request, &inner.resource, vertex)?;
+            let (vectors, usage) = match (&plan.call, &inner.embed_urls) {
+                (EmbedCall::Predict(body), EmbedUrls::Vertex { predict }) => {
+                    let answer: PredictResponse = inner.post_json(predict, body).await?;
+                    embeddings::predicted(answer)
+                }
+                (EmbedCall::Single(body), EmbedUrls::Gemini { single, .. }) => {
+                    let answer: EmbedContentResponse = inner.post_json(single, body).await?;
                     (vec![answer.embedding], answer.usage_metadata)
                 }
-                EmbedCall::Batch(body) => {
-                    let answer: BatchEmbedContentsResponse =
-                        inner.post_json(&inner.batch_embed_url, body).await?;
+                (EmbedCall::Batch(body), EmbedUrls::Gemini { batch, .. }) => {
+                    let answer: BatchEmbedContentsResponse = inner.post_json(batch, body).await?;
                     (answer.embeddings, answer.usage_metadata)
+                }
+                // `plan` chose the call by the endpoints this deployment has.
+                _ => {
+                    return Err(ProviderError::new(
+                        ErrorClass::BadRequest,
+                        "an embeddings call planned for the other Gemini API",
+                    ));
                 }
             };
             embeddings::embeddings_response(&plan, vectors, usage.as_ref(), &inner.model)
@@ -275,15 +340,18 @@ mod tests {
             inner.stream_url.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
+        let EmbedUrls::Gemini { single, batch } = &inner.embed_urls else {
+            panic!("Gemini API urls expected")
+        };
         assert_eq!(
-            inner.embed_url.to_string(),
+            single.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:embedContent"
         );
         assert_eq!(
-            inner.batch_embed_url.to_string(),
+            batch.to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:batchEmbedContents"
         );
-        for url in [&inner.generate_url, &inner.stream_url, &inner.embed_url] {
+        for url in [&inner.generate_url, &inner.stream_url, single] {
             let url = url.to_string();
             assert!(!url.contains("AIza") && !url.contains("key="), "{url}");
         }

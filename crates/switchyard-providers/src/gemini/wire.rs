@@ -307,3 +307,63 @@ pub struct ContentEmbedding {
     #[serde(default)]
     pub values: Vec<f32>,
 }
+
+/// Vertex AI's text-embeddings `:predict` body
+/// (<https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictRequest {
+    /// One instance per text.
+    pub instances: Vec<PredictInstance>,
+    /// Options of the whole call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PredictParameters>,
+}
+
+/// One text to embed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictInstance {
+    /// The text.
+    pub content: String,
+}
+
+/// `parameters` of a `:predict` call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PredictParameters {
+    /// Truncate the embedding to this many dimensions.
+    pub output_dimensionality: u32,
+}
+
+/// The answer of a text-embeddings `:predict` call.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PredictResponse {
+    /// One prediction per instance, in order.
+    #[serde(default)]
+    pub predictions: Vec<Prediction>,
+}
+
+/// One instance's embedding.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Prediction {
+    /// The vector and its statistics.
+    pub embeddings: PredictedEmbedding,
+}
+
+/// `embeddings` of a prediction.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PredictedEmbedding {
+    /// The vector.
+    #[serde(default)]
+    pub values: Vec<f32>,
+    /// Token count and truncation.
+    #[serde(default)]
+    pub statistics: Option<EmbeddingStatistics>,
+}
+
+/// `statistics` of a predicted embedding.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EmbeddingStatistics {
+    /// Tokens of the instance's text.
+    #[serde(default)]
+    pub token_count: Option<f64>,
+}

@@ -276,6 +276,36 @@ pub struct LitellmParams {
     /// of or beside `api_key` (LiteLLM's key), or `os.environ/NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure_ad_token: Option<Secret>,
+    /// Azure: the Microsoft Entra ID tenant (directory) of `client_id` and `client_secret`,
+    /// whose tokens the deployment's calls carry (LiteLLM's key), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Azure: the Entra ID application (client) id; with `tenant_id` and `client_secret`, its
+    /// client credentials; alone, with `litellm_settings.enable_azure_ad_token_refresh`, a
+    /// user-assigned managed identity (LiteLLM's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Azure: the Entra ID application's client secret (LiteLLM's key), or `os.environ/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// Azure: the scope Entra ID tokens are asked for (LiteLLM's key; default
+    /// `https://cognitiveservices.azure.com/.default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_scope: Option<String>,
+    /// Vertex AI: the Google Cloud project (LiteLLM's key; default `VERTEXAI_PROJECT`, else
+    /// the credentials' project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_project: Option<String>,
+    /// Vertex AI: the region, such as `us-central1`, or `global` (LiteLLM's key; default
+    /// `VERTEXAI_LOCATION`, else `us-central1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_location: Option<String>,
+    /// Vertex AI: a Google credentials file (service account key, or `gcloud`'s authorized
+    /// user) as a path, as its JSON text or as a mapping, or `os.environ/NAME` (LiteLLM's
+    /// key). Without it, Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// `gcloud`'s file, else the metadata server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_credentials: Option<VertexCredentials>,
     /// Tags of the deployment (LiteLLM's key): with `router_settings.enable_tag_filtering`,
     /// requests carrying tags go to the deployments with them, and untagged requests to those
     /// tagged `default` (any deployment when none is).
@@ -456,6 +486,12 @@ pub struct LitellmSettings {
     /// keys (LiteLLM's key). No limit when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_end_user_budget: Option<f64>,
+    /// Azure deployments without a key, token or client secret of their own get Microsoft
+    /// Entra ID tokens from the environment (LiteLLM's key): `AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, else the managed identity of where the
+    /// gateway runs (App Service's `IDENTITY_ENDPOINT`, else the instance metadata service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_azure_ad_token_refresh: Option<bool>,
     /// Drop request parameters a provider has no counterpart for instead of failing the call
     /// (LiteLLM's key). Switchyard always does: an OpenAI-compatible upstream gets every
     /// parameter, other providers the ones their API has; `false` is warned about.
@@ -589,6 +625,23 @@ pub enum RedisPort {
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `vertex_credentials`: a path or JSON text (or `os.environ/NAME` naming either), or the
+/// credentials file's fields written out. Its `Debug` shows neither.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VertexCredentials {
+    /// A path, the JSON text, or `os.environ/NAME`.
+    Text(String),
+    /// The credentials file's fields.
+    Fields(serde_json::Map<String, serde_json::Value>),
+}
+
+impl std::fmt::Debug for VertexCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
     }

@@ -758,31 +758,7 @@ const KEYS: &[(&str, Handling)] = &[
     ),
     // ---- deployments
     (
-        "model_list[].litellm_params.vertex_project",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.vertex_location",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.vertex_credentials",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
         "model_list[].litellm_params.aws_web_identity_token",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.tenant_id",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.client_id",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.client_secret",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
@@ -791,10 +767,6 @@ const KEYS: &[(&str, Handling)] = &[
     ),
     (
         "model_list[].litellm_params.azure_password",
-        Handling::Refused(PROVIDER_CREDENTIALS),
-    ),
-    (
-        "model_list[].litellm_params.azure_scope",
         Handling::Refused(PROVIDER_CREDENTIALS),
     ),
     (
@@ -1134,7 +1106,7 @@ mod tests {
     #[test]
     fn list_indices_and_nested_keys_find_their_entry() {
         assert_eq!(
-            handling("model_list[4].litellm_params.vertex_project"),
+            handling("model_list[4].litellm_params.azure_username"),
             Some(Handling::Refused(PROVIDER_CREDENTIALS))
         );
         assert_eq!(

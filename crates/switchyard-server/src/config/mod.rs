@@ -322,7 +322,7 @@ general_settings:
         let text = "
 model_list:
   - model_name: m
-    litellm_params: {model: mock/m, vertex_project: p}
+    litellm_params: {model: mock/m, azure_username: u}
 litellm_settings:
   success_callback: [langfuse]
 general_settings:
@@ -337,7 +337,7 @@ general_settings:
             paths,
             [
                 "general_settings.custom_auth",
-                "model_list[0].litellm_params.vertex_project"
+                "model_list[0].litellm_params.azure_username"
             ]
         );
         assert!(
@@ -345,7 +345,7 @@ general_settings:
             "{err}"
         );
         let allowed = text
-            .replace("vertex_project: p", "temperature: 0.1")
+            .replace("azure_username: u", "temperature: 0.1")
             .replace(
                 "custom_auth: my_module.auth",
                 "custom_auth: x\n  allow_unenforced_controls: [custom_auth]",

@@ -11,6 +11,7 @@ use switchyard_providers::bedrock::BedrockSettings;
 use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
+use switchyard_providers::vertex::VertexSettings;
 use switchyard_router::{
     DEFAULT_MAX_STREAM_DURATION, DeploymentLimits, Experiment, RoutingPolicy, RoutingRules,
 };
@@ -25,12 +26,14 @@ use super::{ConfigError, ConfigWarning};
 
 mod azure_ai;
 mod bedrock;
+mod entra;
 mod foreign_credentials;
 mod huggingface;
 mod inference;
 mod providers;
 #[cfg(test)]
 mod tests;
+mod vertex;
 
 /// Upstream time allowed when neither the deployment nor `litellm_settings` names one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -155,6 +158,8 @@ pub enum ProviderSettings {
     Gemini(GeminiSettings),
     /// AWS Bedrock Runtime's Converse API.
     Bedrock(BedrockSettings),
+    /// Google's and Anthropic's models on Vertex AI.
+    Vertex(VertexSettings),
     /// The built-in mock.
     Mock(MockSettings),
 }
@@ -188,6 +193,8 @@ impl Settings {
             },
             max_parallel_requests: file.router_settings.default_max_parallel_requests,
             request_params: file.router_settings.default_litellm_params.as_ref(),
+            azure_ad_token_refresh: file.litellm_settings.enable_azure_ad_token_refresh
+                == Some(true),
         };
         let mut deployments = Vec::with_capacity(file.model_list.len());
         let environment = env("SWITCHYARD_ENVIRONMENT").or_else(|| env("LITELLM_ENVIRONMENT"));
@@ -439,6 +446,8 @@ struct DeploymentDefaults<'a> {
     max_parallel_requests: Option<u32>,
     /// `router_settings.default_litellm_params`, below each deployment's own.
     request_params: Option<&'a BTreeMap<String, serde_json::Value>>,
+    /// `litellm_settings.enable_azure_ad_token_refresh`.
+    azure_ad_token_refresh: bool,
 }
 
 fn deployment(
@@ -556,7 +565,13 @@ fn deployment(
             })
             .collect::<Result<_, _>>()?,
     };
-    let provider = providers::provider(&params_path, params, env, warnings)?;
+    let provider = providers::provider(
+        &params_path,
+        params,
+        env,
+        defaults.azure_ad_token_refresh,
+        warnings,
+    )?;
     check_wildcard(path, &model_name, &provider)?;
     let id = model_info
         .id
@@ -593,6 +608,7 @@ fn check_wildcard(
         ProviderSettings::Anthropic(s) => (s.model.as_str(), true),
         ProviderSettings::Gemini(s) => (s.model.as_str(), false),
         ProviderSettings::Bedrock(s) => (s.model.as_str(), false),
+        ProviderSettings::Vertex(s) => (s.model.as_str(), false),
         ProviderSettings::Mock(_) => ("", true),
     };
     if !switchyard_providers::is_wildcard(model) {
@@ -807,6 +823,19 @@ pub(super) fn resolve(
         }),
         None => Ok(value.to_owned()),
     }
+}
+
+/// The optional key `key` of the deployment at `path`, resolved and trimmed; blank is absent.
+pub(super) fn optional_param(
+    path: &str,
+    key: &str,
+    value: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    value
+        .map(|value| resolve(&format!("{path}.{key}"), value, env))
+        .transpose()
+        .map(|value| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 fn seconds(path: &str, secs: f64) -> Result<Duration, ConfigError> {

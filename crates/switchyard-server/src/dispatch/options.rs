@@ -35,6 +35,10 @@ pub(crate) const CLIENT_CREDENTIAL_FIELDS: &[&str] = &[
     "vertex_credentials",
     "vertex_project",
     "vertex_location",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "azure_scope",
 ];
 
 pub(crate) fn refuse_client_credentials(extra: &RawExtra) -> Result<(), ApiError> {

@@ -61,6 +61,7 @@ pub(super) fn settings(
         api_key,
         dialect,
         extra_headers: azure_headers(path, params, env)?,
+        bearer: None,
     }))
 }
 

@@ -50,6 +50,7 @@ pub(super) fn settings(
         api_key,
         dialect: Dialect::OpenAi,
         extra_headers: extra_headers(path, params, env)?,
+        bearer: None,
     }))
 }
 

@@ -11,14 +11,16 @@ use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
 use super::{
-    ProviderSettings, azure_ai, bedrock, check_url, foreign_credentials, huggingface, inference,
-    resolve,
+    ProviderSettings, azure_ai, bedrock, check_url, entra, foreign_credentials, huggingface,
+    inference, resolve, vertex,
 };
 
+/// `azure_ad_token_refresh` is `litellm_settings.enable_azure_ad_token_refresh`.
 pub(super) fn provider(
     path: &str,
     params: LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
+    azure_ad_token_refresh: bool,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<ProviderSettings, ConfigError> {
     let model_path = format!("{path}.model");
@@ -73,7 +75,7 @@ pub(super) fn provider(
         }
     }
     // Keys only some families send; elsewhere they would be dropped, so they are refused.
-    let header_family = !matches!(family, "mock" | "gemini" | "bedrock");
+    let header_family = !matches!(family, "mock" | "gemini" | "bedrock" | "vertex_ai");
     for (key, set, takes) in [
         (
             "extra_headers",
@@ -89,6 +91,33 @@ pub(super) fn provider(
             "azure_ad_token",
             params.azure_ad_token.is_some(),
             matches!(family, "azure" | "azure_ai"),
+        ),
+        ("tenant_id", params.tenant_id.is_some(), family == "azure"),
+        ("client_id", params.client_id.is_some(), family == "azure"),
+        (
+            "client_secret",
+            params.client_secret.is_some(),
+            family == "azure",
+        ),
+        (
+            "azure_scope",
+            params.azure_scope.is_some(),
+            family == "azure",
+        ),
+        (
+            "vertex_project",
+            params.vertex_project.is_some(),
+            family == "vertex_ai",
+        ),
+        (
+            "vertex_location",
+            params.vertex_location.is_some(),
+            family == "vertex_ai",
+        ),
+        (
+            "vertex_credentials",
+            params.vertex_credentials.is_some(),
+            family == "vertex_ai",
         ),
     ] {
         if set && !takes {
@@ -114,18 +143,19 @@ pub(super) fn provider(
                 failure_rate,
             }))
         }
-        "azure" => azure(path, model, &params, env),
+        "azure" => azure(path, model, &params, env, azure_ad_token_refresh),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
         "azure_ai" => azure_ai::settings(path, model, &params, env),
         "huggingface" => huggingface::settings(path, model, &params, env),
+        "vertex_ai" => vertex::settings(path, model, &params, env, warnings),
         family => match PRESETS.iter().find(|p| p.family == family) {
             Some(preset) => openai_compatible(path, preset, model, &params, env),
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, azure_ai, anthropic, gemini, bedrock, huggingface, mock)",
+                    "provider `{family}` is not supported (supported: {}, azure, azure_ai, anthropic, gemini, bedrock, vertex_ai, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -333,6 +363,7 @@ fn openai_compatible(
         api_key,
         dialect: Dialect::OpenAi,
         extra_headers,
+        bearer: None,
     }))
 }
 
@@ -368,6 +399,7 @@ fn azure(
     deployment: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
+    token_refresh: bool,
 ) -> Result<ProviderSettings, ConfigError> {
     let sources = Sources {
         base_vars: &["AZURE_API_BASE"],
@@ -383,6 +415,8 @@ fn azure(
         "AZURE_API_VERSION",
         AZURE_DEFAULT_API_VERSION,
     )?;
+    let has_key = api_key.as_deref().is_some_and(|key| !key.is_empty());
+    let bearer = entra::credential(path, params, env, has_key, token_refresh)?;
     Ok(ProviderSettings::OpenAi(OpenAiSettings {
         family: "azure",
         model: deployment.to_owned(),
@@ -390,6 +424,7 @@ fn azure(
         api_key,
         dialect: Dialect::Azure { api_version },
         extra_headers: azure_headers(path, params, env)?,
+        bearer,
     }))
 }
 
