@@ -36,6 +36,8 @@ pub struct ConfigExtras {
     pub master_key: Option<String>,
     /// `general_settings.database_url`: this SQLite file.
     pub sqlite_path: Option<PathBuf>,
+    /// `telemetry.otlp`: spans and metrics exported over OTLP/HTTP to this base URL.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Writes a LiteLLM-layout config into `dir`: the model group [`BENCH_MODEL`] and `extras`, all
@@ -85,6 +87,13 @@ fn config_yaml(upstream_port: u16, extras: &ConfigExtras) -> String {
     if let Some(path) = &extras.sqlite_path {
         let url = format!("sqlite://{}", path.display());
         let _ = writeln!(text, "  database_url: {}", quoted(&url));
+    }
+    if let Some(endpoint) = &extras.otlp_endpoint {
+        let _ = write!(
+            text,
+            "telemetry:\n  otlp:\n    endpoint: {}\n    protocol: http/protobuf\n",
+            quoted(endpoint)
+        );
     }
     text
 }
@@ -289,6 +298,7 @@ mod tests {
                 cooldown_secs: Some(0.0),
                 master_key: Some("sk-soak".to_owned()),
                 sqlite_path: Some(PathBuf::from("/tmp/soak dir/soak.db")),
+                otlp_endpoint: Some("http://127.0.0.1:8080".to_owned()),
             },
         );
         assert!(soak.contains("model_name: \"soak-fail\"\n"));
@@ -298,5 +308,8 @@ mod tests {
         assert!(soak.contains("router_settings:\n  cooldown_time: 0\n"));
         assert!(soak.contains("  master_key: \"sk-soak\"\n"));
         assert!(soak.contains("  database_url: \"sqlite:///tmp/soak dir/soak.db\"\n"));
+        assert!(soak.contains(
+            "telemetry:\n  otlp:\n    endpoint: \"http://127.0.0.1:8080\"\n    protocol: http/protobuf\n"
+        ));
     }
 }

@@ -7,6 +7,8 @@
 //! time to the first bytes) and [`throughput`] (many connections in parallel for a fixed time).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,11 +23,19 @@ use tokio::task::JoinSet;
 
 use super::upstream::CHAT_COMPLETIONS_PATH;
 
+/// The prompt of the benchmark's chat request.
+pub const PROMPT: &str = "Say ok.";
+
 /// The benchmark's chat request to `model`, compact JSON, streamed or not.
 pub fn chat_request(model: &str, stream: bool) -> String {
+    chat_request_saying(model, stream, PROMPT)
+}
+
+/// The benchmark's chat request to `model` with `prompt` as its user message.
+fn chat_request_saying(model: &str, stream: bool, prompt: &str) -> String {
     let mut body = serde_json::json!({
         "model": model,
-        "messages": [{"role": "user", "content": "Say ok."}],
+        "messages": [{"role": "user", "content": prompt}],
     });
     if stream {
         body["stream"] = serde_json::Value::Bool(true);
@@ -33,11 +43,14 @@ pub fn chat_request(model: &str, stream: bool) -> String {
     body.to_string()
 }
 
-/// What every request of a run carries: the key (a whole `Authorization` value) and the model.
+/// What every request of a run carries: the key (a whole `Authorization` value), the model,
+/// and whether each request's prompt is made unique (so that a response cache misses).
 #[derive(Debug, Clone)]
 pub struct Call {
     authorization: Option<HeaderValue>,
     model: String,
+    /// The number of the next unique prompt, shared by every client of the call.
+    unique: Option<Arc<AtomicU64>>,
 }
 
 impl Call {
@@ -46,11 +59,32 @@ impl Call {
         Self {
             authorization,
             model: model.to_owned(),
+            unique: None,
         }
     }
 
+    /// The same calls, each with a prompt no other request of the benchmark's built-in
+    /// generator sends (`Say ok. b<n>`): every one misses a response cache.
+    pub fn unique_prompts(mut self) -> Self {
+        self.unique = Some(Arc::new(AtomicU64::new(0)));
+        self
+    }
+
+    /// Whether each request's prompt is made unique.
+    pub fn has_unique_prompts(&self) -> bool {
+        self.unique.is_some()
+    }
+
+    /// The body of the next request.
     fn body(&self, stream: bool) -> Bytes {
-        Bytes::from(chat_request(&self.model, stream))
+        match &self.unique {
+            None => Bytes::from(chat_request(&self.model, stream)),
+            Some(next) => {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let prompt = format!("{PROMPT} b{n}");
+                Bytes::from(chat_request_saying(&self.model, stream, &prompt))
+            }
+        }
     }
 }
 
@@ -262,12 +296,46 @@ pub async fn get(
     Ok((status, body.to_bytes()))
 }
 
+/// Sends `POST path` with the JSON `body` to `addr` on a fresh connection, with
+/// `authorization`, and returns the status and the body.
+pub async fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    authorization: &HeaderValue,
+    body: &serde_json::Value,
+) -> anyhow::Result<(StatusCode, Bytes)> {
+    let (mut sender, authority) = handshake::<Full<Bytes>>(addr).await?;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(HOST, authority)
+        .header(AUTHORIZATION, authorization.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .context("building a POST request")?;
+    let response = sender
+        .send_request(request)
+        .await
+        .with_context(|| format!("POST {path}"))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("reading POST {path}"))?;
+    Ok((status, body.to_bytes()))
+}
+
 /// One simulated client: one keep-alive connection, and the key its requests carry.
 struct Client {
     addr: SocketAddr,
     authority: HeaderValue,
     authorization: Option<HeaderValue>,
     sender: SendRequest<Full<Bytes>>,
+    /// What its requests carry; with unique prompts, a body is made per request.
+    call: Call,
+    stream: bool,
+    /// The body of every request, when prompts are not unique.
     body: Bytes,
 }
 
@@ -279,6 +347,8 @@ impl Client {
             authority,
             authorization: call.authorization.clone(),
             sender,
+            call: call.clone(),
+            stream,
             body: call.body(stream),
         })
     }
@@ -309,8 +379,13 @@ impl Client {
         if let Some(value) = &self.authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }
+        let body = if self.call.has_unique_prompts() {
+            self.call.body(self.stream)
+        } else {
+            self.body.clone()
+        };
         let request = request
-            .body(Full::new(self.body.clone()))
+            .body(Full::new(body))
             .context("building the chat completion request")?;
         self.sender
             .ready()
@@ -381,4 +456,29 @@ where
     });
     let authority = HeaderValue::from_str(&addr.to_string()).context("building the Host header")?;
     Ok((sender, authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_prompts_differ_from_request_to_request_and_across_clones() {
+        let plain = Call::new("bench-model", None);
+        assert_eq!(plain.body(false), plain.body(false));
+        let unique = Call::new("bench-model", None).unique_prompts();
+        let clone = unique.clone();
+        let bodies = [unique.body(false), clone.body(true), unique.body(false)];
+        let prompts: Vec<String> = bodies
+            .iter()
+            .map(|body| {
+                let json: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+                json["messages"][0]["content"]
+                    .as_str()
+                    .expect("a prompt")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(prompts, ["Say ok. b0", "Say ok. b1", "Say ok. b2"]);
+    }
 }

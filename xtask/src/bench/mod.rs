@@ -127,13 +127,18 @@ enum GatewayConfig {
     OneDeployment,
     /// The same with a master key and SQLite spend records.
     MasterKeySqlite,
+    /// Everything a call can go through: a virtual key with a budget and rate limits (SQLite
+    /// spend and budget counters), the response cache missed by every call (unique prompts),
+    /// spans and metrics exported over OTLP/HTTP to a local sink.
+    FullStack,
 }
 
 impl GatewayConfig {
-    const ALL: [Self; 3] = [
+    const ALL: [Self; 4] = [
         Self::EmbeddedDefault,
         Self::OneDeployment,
         Self::MasterKeySqlite,
+        Self::FullStack,
     ];
 }
 
@@ -144,6 +149,7 @@ impl GatewayConfig {
             Self::EmbeddedDefault => "gateway (embedded default, mock)",
             Self::OneDeployment => "gateway (one deployment)",
             Self::MasterKeySqlite => "gateway (master key + SQLite spend)",
+            Self::FullStack => "gateway (full stack: virtual key, limits, cache miss, OTLP)",
         }
     }
 
@@ -153,6 +159,7 @@ impl GatewayConfig {
             Self::EmbeddedDefault => "gateway-default",
             Self::OneDeployment => "gateway-plain",
             Self::MasterKeySqlite => "gateway-sqlite",
+            Self::FullStack => "gateway-full",
         }
     }
 
@@ -179,6 +186,8 @@ struct Target<'a> {
     /// The model group called.
     model: &'a str,
     authorization: Option<&'a str>,
+    /// Each request's prompt made unique, so that the response cache misses.
+    unique_prompts: bool,
     pid: Option<u32>,
     read_against_proxy: bool,
 }
@@ -219,6 +228,7 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
         addr: upstream_addr,
         model: gateway::BENCH_MODEL,
         authorization: None,
+        unique_prompts: false,
         pid: None,
         read_against_proxy: false,
     })?];
@@ -236,6 +246,7 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
                 addr: nginx.addr,
                 model: gateway::BENCH_MODEL,
                 authorization: None,
+                unique_prompts: false,
                 pid: Some(nginx.pid()),
                 read_against_proxy: false,
             })?);
@@ -247,16 +258,22 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
     }
 
     let binary = root.join("target/release/switchyard");
-    let authorization = format!("Bearer {BENCH_MASTER_KEY}");
+    let master = format!("Bearer {BENCH_MASTER_KEY}");
     for config in GatewayConfig::ALL {
         let dir = fresh_dir(&work_dir.join(config.slug()))?;
-        let keyed = config == GatewayConfig::MasterKeySqlite;
+        let keyed = matches!(
+            config,
+            GatewayConfig::MasterKeySqlite | GatewayConfig::FullStack
+        );
+        let full = config == GatewayConfig::FullStack;
         let file = match config {
             GatewayConfig::EmbeddedDefault => None,
             _ => {
                 let extras = ConfigExtras {
                     master_key: keyed.then(|| BENCH_MASTER_KEY.to_owned()),
                     sqlite_path: keyed.then(|| dir.join("spend.db")),
+                    cache_max_size_mb: full.then_some(64.0),
+                    otlp_endpoint: full.then(|| format!("http://{upstream_addr}")),
                     ..ConfigExtras::default()
                 };
                 Some(gateway::write_config(&dir, upstream_addr.port(), &extras)?)
@@ -270,23 +287,39 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
             gateway.addr
         );
         on_worker(&load_runtime, wait_until_ready(gateway.addr))??;
+        let authorization = match config {
+            GatewayConfig::FullStack => Some(on_worker(
+                &load_runtime,
+                virtual_key(gateway.addr, master.clone()),
+            )??),
+            GatewayConfig::MasterKeySqlite => Some(master.clone()),
+            _ => None,
+        };
+        let exports_before = upstream::otlp_exports();
         let mut figures = measurer.measure(&Target {
             name: config.name(),
             addr: gateway.addr,
             model: config.model(),
-            authorization: keyed.then_some(authorization.as_str()),
+            authorization: authorization.as_deref(),
+            unique_prompts: full,
             pid: Some(gateway.pid()),
             read_against_proxy: config.compared(),
         })?;
         gateway.check_alive()?;
         figures.peak_rss_kib = Some(gateway.peak_rss_kib()?);
         targets.push(figures);
+        if full {
+            notes.push(format!(
+                "full stack: the OTLP sink received {} export requests during its runs",
+                upstream::otlp_exports() - exports_before
+            ));
+        }
     }
     notes.push(
         "the embedded default answers from its mock provider, without the upstream: its figures are the gateway's own cost, not read against the proxy".to_owned(),
     );
     notes.push(
-        "not measured yet: the full stack (virtual key, rate limits, cache miss path, OTLP exporter); the fake upstream sends a stream's chunks in one write, so the cost per chunk is the gateway's work on chunks that arrive together"
+        "the fake upstream sends a stream's chunks in one write, so the cost per chunk is the gateway's work on chunks that arrive together"
             .to_owned(),
     );
 
@@ -336,7 +369,10 @@ impl Measurer<'_> {
             .map(HeaderValue::from_str)
             .transpose()
             .context("the bench key is not a header value")?;
-        let call = load::Call::new(target.model, authorization);
+        let mut call = load::Call::new(target.model, authorization);
+        if target.unique_prompts {
+            call = call.unique_prompts();
+        }
         let latency = self.latency(target, call.clone())?;
         let stream = self.stream(target, call.clone())?;
         let cpu_before = target.pid.map(cpu::process_tree_time).transpose()?;
@@ -360,6 +396,7 @@ impl Measurer<'_> {
                     target.addr,
                     &load::chat_request(target.model, false),
                     target.authorization,
+                    target.unique_prompts,
                     self.options.connections,
                     self.options.duration,
                 )?)
@@ -432,6 +469,33 @@ fn report_first_error(run: &str, first_error: Option<&str>) {
     if let Some(error) = first_error {
         eprintln!("xtask: {run}: first failed request: {error}");
     }
+}
+
+/// A virtual key made with the master key (`POST /key/generate`), limited to the bench model,
+/// with a budget and rate limits far above what the benchmark spends, so every call checks and
+/// charges them without being refused. Answers the whole `Authorization` value.
+async fn virtual_key(addr: SocketAddr, master: String) -> anyhow::Result<String> {
+    let master = HeaderValue::from_str(&master).context("the master key is not a header value")?;
+    let request = serde_json::json!({
+        "key_alias": "bench",
+        "models": [gateway::BENCH_MODEL],
+        "max_budget": 1_000_000.0,
+        "rpm_limit": 1_000_000_000u64,
+        "tpm_limit": 1_000_000_000_000u64,
+    });
+    let (status, body) = load::post_json(addr, "/key/generate", &master, &request).await?;
+    if status != StatusCode::OK {
+        bail!(
+            "POST /key/generate answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).context("reading /key/generate's answer")?;
+    let key = answer["key"]
+        .as_str()
+        .context("/key/generate answered no `key`")?;
+    Ok(format!("Bearer {key}"))
 }
 
 /// Asks `GET /health/readiness` until it answers 200, at most [`READINESS_ATTEMPTS`] times.

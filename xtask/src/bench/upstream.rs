@@ -3,13 +3,16 @@
 //!
 //! - a chat completion, normally;
 //! - a few SSE chunks, a usage chunk and `[DONE]` when the request says `"stream":true`;
-//! - a 500 with an OpenAI error body when the request names the model [`FAILING_MODEL`].
+//! - a 500 with an OpenAI error body when the request names the model [`FAILING_MODEL`];
+//! - and, as an OTLP/HTTP collector that keeps nothing, 200 with an empty protobuf answer to
+//!   `POST /v1/traces` and `/v1/metrics`, counted ([`otlp_exports`]).
 //!
 //! It does as little work as a server can (read the body, look for two byte strings, send static
 //! bytes), so that what the benchmark measures through the gateway is the gateway's own cost.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,6 +25,14 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
+
+/// OTLP/HTTP export requests received so far (traces and metrics).
+static OTLP_EXPORTS: AtomicU64 = AtomicU64::new(0);
+
+/// OTLP/HTTP export requests the upstream has received, over its whole life.
+pub fn otlp_exports() -> u64 {
+    OTLP_EXPORTS.load(Ordering::Relaxed)
+}
 
 /// The path the upstream serves, as the OpenAI API names it.
 pub const CHAT_COMPLETIONS_PATH: &str = "/v1/chat/completions";
@@ -126,6 +137,8 @@ async fn serve_connection(stream: TcpStream) {
 /// but a chat request).
 async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let is_chat = request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS_PATH;
+    let is_otlp = request.method() == Method::POST
+        && matches!(request.uri().path(), "/v1/traces" | "/v1/metrics");
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(error) => {
@@ -133,6 +146,16 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             return Ok(plain(StatusCode::BAD_REQUEST));
         }
     };
+    if is_otlp {
+        // An empty Export*ServiceResponse: everything accepted.
+        OTLP_EXPORTS.fetch_add(1, Ordering::Relaxed);
+        let mut response = plain(StatusCode::OK);
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        return Ok(response);
+    }
     if !is_chat {
         return Ok(plain(StatusCode::NOT_FOUND));
     }

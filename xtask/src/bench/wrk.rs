@@ -31,19 +31,22 @@ pub fn binary() -> Option<PathBuf> {
 }
 
 /// Runs `binary` against `addr` for `duration` over `connections` connections, POSTing `body`
-/// (the benchmark's chat request) with `authorization` (a whole header value) if given. The
-/// Lua script wrk needs for that is written into `dir`.
+/// (the benchmark's chat request) with `authorization` (a whole header value) if given; with
+/// `unique_prompts`, each request's prompt is made unique (`Say ok. w<n>`), so that a response
+/// cache misses. The Lua script wrk needs for that is written into `dir`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     binary: &Path,
     dir: &Path,
     addr: SocketAddr,
     body: &str,
     authorization: Option<&str>,
+    unique_prompts: bool,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<WrkRun> {
     let script = dir.join("wrk-chat.lua");
-    std::fs::write(&script, lua_script(body, authorization))
+    std::fs::write(&script, lua_script(body, authorization, unique_prompts)?)
         .with_context(|| format!("writing {}", script.display()))?;
     let output = Command::new(binary)
         .args(["-t1", "-c"])
@@ -66,8 +69,13 @@ pub fn run(
     parse(&report).with_context(|| format!("reading wrk's report:\n{report}"))
 }
 
-/// The request wrk sends: the built-in generator's body, content type and key.
-fn lua_script(body: &str, authorization: Option<&str>) -> String {
+/// The request wrk sends: the built-in generator's body, content type and key; with
+/// `unique_prompts`, a `request` function that numbers each request's prompt.
+fn lua_script(
+    body: &str,
+    authorization: Option<&str>,
+    unique_prompts: bool,
+) -> anyhow::Result<String> {
     let quoted = |text: &str| serde_json::Value::from(text).to_string();
     let mut script = format!(
         "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
@@ -79,7 +87,19 @@ fn lua_script(body: &str, authorization: Option<&str>) -> String {
             quoted(value)
         ));
     }
-    script
+    if unique_prompts {
+        let prompt = super::load::PROMPT;
+        let Some(at) = body.find(prompt) else {
+            bail!("the request body has no prompt `{prompt}` to number");
+        };
+        let (head, tail) = body.split_at(at + prompt.len());
+        script.push_str(&format!(
+            "local sent = 0\nrequest = function()\n  sent = sent + 1\n  return wrk.format(nil, nil, nil, {} .. sent .. {})\nend\n",
+            quoted(&format!("{head} w")),
+            quoted(tail)
+        ));
+    }
+    Ok(script)
 }
 
 /// Reads `Requests/sec:`, `Non-2xx or 3xx responses:` and `Socket errors:` from wrk's report.
@@ -136,9 +156,19 @@ Transfer/sec:      7.50MB
     #[test]
     fn the_script_sends_the_body_and_the_key() {
         let body = crate::bench::load::chat_request("bench-model", false);
-        let script = lua_script(&body, Some("Bearer sk-1"));
+        let script = lua_script(&body, Some("Bearer sk-1"), false).expect("a script");
         assert!(script.contains(r#"wrk.headers["Authorization"] = "Bearer sk-1""#));
         assert!(script.contains(r#"\"model\":\"bench-model\""#), "{script}");
-        assert!(!lua_script(&body, None).contains("Authorization"));
+        assert!(!script.contains("request = function"));
+        let unquoted = lua_script(&body, None, false).expect("a script");
+        assert!(!unquoted.contains("Authorization"));
+        let numbered = lua_script(&body, None, true).expect("a script");
+        // The prompt is cut after "Say ok." and numbered there; the rest of the body follows.
+        assert!(numbered.contains("request = function()"), "{numbered}");
+        assert!(
+            numbered.contains(r#"Say ok. w" .. sent .. "\""#),
+            "{numbered}"
+        );
+        assert!(lua_script("{}", None, true).is_err(), "no prompt to number");
     }
 }

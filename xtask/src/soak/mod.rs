@@ -108,6 +108,7 @@ fn soak(options: &Options) -> anyhow::Result<()> {
         cooldown_secs: Some(0.0),
         master_key: Some(MASTER_KEY.to_owned()),
         sqlite_path: Some(out.join(DATABASE_FILE)),
+        otlp_endpoint: None,
     };
     let config = gateway::write_config(&out, upstream_addr.port(), &extras)?;
     let binary = root().join("target/release/switchyard");
