@@ -71,7 +71,11 @@ struct Setup {
 impl Setup {
     async fn start() -> Self {
         let upstream = FaultUpstream::start().await;
-        let gateway = Gateway::spawn(&config(&upstream.api_base), &[]).await;
+        // One serving thread, so one upstream pool: the connection it keeps after a warm-up
+        // call belongs in the baseline (each thread has a pool of its own, and a call on a
+        // thread not yet used would open and keep one more connection: kept, not leaked).
+        let gateway =
+            Gateway::spawn(&config(&upstream.api_base), &[("SWITCHYARD_THREADS", "1")]).await;
         let client = gauges::unpooled_client();
         let mut setup = Self {
             upstream,

@@ -83,7 +83,14 @@ struct Setup {
 impl Setup {
     async fn start(timeouts: Timeouts) -> Self {
         let upstream = FakeUpstream::start().await;
-        let mut gateway = Gateway::spawn(&config(&upstream.api_base, timeouts), &[]).await;
+        // One serving thread, so one upstream pool: the connection it keeps after a warm-up
+        // call belongs in the baseline (each thread has a pool of its own, and a call on a
+        // thread not yet used would open and keep one more connection: kept, not leaked).
+        let mut gateway = Gateway::spawn(
+            &config(&upstream.api_base, timeouts),
+            &[("SWITCHYARD_THREADS", "1")],
+        )
+        .await;
         // Every call on a connection of its own, closed after it, so none is left open to
         // count against the baseline.
         gateway.client = gauges::unpooled_client();

@@ -42,7 +42,14 @@ impl Setup {
 
     async fn with_header_timeout(seconds: u32) -> Self {
         let upstream = FakeUpstream::start().await;
-        let gateway = Gateway::spawn(&config(&upstream.api_base, seconds), &[]).await;
+        // One serving thread, so one upstream pool: the connection it keeps after a warm-up
+        // call belongs in the baseline (each thread has a pool of its own, and a call on a
+        // thread not yet used would open and keep one more connection: kept, not leaked).
+        let gateway = Gateway::spawn(
+            &config(&upstream.api_base, seconds),
+            &[("SWITCHYARD_THREADS", "1")],
+        )
+        .await;
         let client = gauges::unpooled_client();
         let warm = client
             .post(format!("{}/v1/chat/completions", gateway.base))
