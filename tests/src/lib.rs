@@ -239,6 +239,19 @@ impl Gateway {
             .unwrap_or_default()
     }
 
+    /// Stops the gateway gracefully (SIGTERM), waits for it to exit (at most 30 s, with
+    /// success) and answers its whole log: every line it buffered is written by then, which a
+    /// read while it runs cannot promise (lines reach the file in batches, every 50 ms).
+    pub async fn log_after_exit(&mut self) -> String {
+        self.terminate();
+        let status = self.wait_exit(Duration::from_secs(30)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "the gateway exits cleanly: {status:?}"
+        );
+        self.log()
+    }
+
     /// `POST {base}{path}` with a raw body and optional bearer key.
     pub async fn post_raw(
         &self,

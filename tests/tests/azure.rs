@@ -171,7 +171,7 @@ async fn entra_client_credentials_give_one_bearer_token_for_every_call() {
         ("ENTRA_SECRET", ENTRA_SECRET),
         ("AZURE_AUTHORITY_HOST", oauth.base.as_str()),
     ];
-    let gateway = Gateway::spawn_logging(&config, &env, "debug").await;
+    let mut gateway = Gateway::spawn_logging(&config, &env, "debug").await;
     let request = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
     for _ in 0..2 {
         let response = gateway.post("/v1/chat/completions", &request, None).await;
@@ -199,7 +199,7 @@ async fn entra_client_credentials_give_one_bearer_token_for_every_call() {
     for (_, _, _, auth, _) in &seen {
         assert_eq!(auth.as_deref(), Some("Bearer entra-1"));
     }
-    let log = gateway.log();
+    let log = gateway.log_after_exit().await;
     assert!(
         !log.contains(ENTRA_SECRET) && !log.contains("entra-1"),
         "no secret in the logs"

@@ -137,7 +137,7 @@ async fn ecs_container_credentials_sign_the_calls_and_are_resolved_again_near_ex
     let aws = FakeAws::start(NEAR_EXPIRY, bedrock.keys()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let env = isolated(dir.path(), &container(&aws, ECS_AUTH_TOKEN));
-    let gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
+    let mut gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
     answered(&gateway).await;
     answered(&gateway).await;
 
@@ -168,7 +168,7 @@ async fn ecs_container_credentials_sign_the_calls_and_are_resolved_again_near_ex
     let mut secrets = issued_secrets("ASIAECS", 2);
     secrets.push(ECS_AUTH_TOKEN.to_owned());
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(&gateway.log(), &secrets);
+    assert_no_secret(&gateway.log_after_exit().await, &secrets);
 }
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn imdsv2_credentials_are_fetched_with_a_session_token_and_kept_until_near
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", aws.base.clone()),
         ],
     );
-    let gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
+    let mut gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
     answered(&gateway).await;
     answered(&gateway).await;
 
@@ -210,7 +210,7 @@ async fn imdsv2_credentials_are_fetched_with_a_session_token_and_kept_until_near
     let secrets = issued_secrets("ASIAIMDS", 1);
     let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     secrets.push(IMDS_SESSION_TOKEN);
-    assert_no_secret(&gateway.log(), &secrets);
+    assert_no_secret(&gateway.log_after_exit().await, &secrets);
 }
 
 #[tokio::test]
@@ -237,7 +237,7 @@ async fn a_web_identity_token_file_is_exchanged_at_sts_as_eks_irsa_does() {
             ("AWS_ENDPOINT_URL_STS", aws.base.clone()),
         ],
     );
-    let gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
+    let mut gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
     answered(&gateway).await;
 
     let exchanged = aws.received_by("AssumeRoleWithWebIdentity");
@@ -260,7 +260,7 @@ async fn a_web_identity_token_file_is_exchanged_at_sts_as_eks_irsa_does() {
     let secrets = issued_secrets("ASIAWEB", 1);
     let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     secrets.push("eks-service-account-token");
-    assert_no_secret(&gateway.log(), &secrets);
+    assert_no_secret(&gateway.log_after_exit().await, &secrets);
 }
 
 #[tokio::test]
@@ -287,7 +287,7 @@ async fn aws_profile_name_picks_a_profile_over_the_environment_s_keys() {
             ("AWS_SECRET_ACCESS_KEY", "env/secret+key".to_owned()),
         ],
     );
-    let gateway = spawn(
+    let mut gateway = spawn(
         &config(&bedrock.api_base, "      aws_profile_name: bedrock-prod\n"),
         &env,
     )
@@ -295,7 +295,10 @@ async fn aws_profile_name_picks_a_profile_over_the_environment_s_keys() {
     answered(&gateway).await;
     let signed: Vec<_> = bedrock.received().iter().map(signed_with).collect();
     assert_eq!(signed, [("AKIAPROFILEKEY".to_owned(), None)]);
-    assert_no_secret(&gateway.log(), &["profile/secret+key", "env/secret+key"]);
+    assert_no_secret(
+        &gateway.log_after_exit().await,
+        &["profile/secret+key", "env/secret+key"],
+    );
 }
 
 #[tokio::test]
@@ -314,7 +317,7 @@ async fn aws_role_name_is_assumed_with_the_deployment_s_keys_and_its_session_nam
     let extra = format!(
         "      aws_access_key_id: AKIABASEKEY\n      aws_secret_access_key: os.environ/BASE_SECRET\n      aws_role_name: {role}\n      aws_session_name: switchyard-bedrock\n"
     );
-    let gateway = spawn(&config(&bedrock.api_base, &extra), &env).await;
+    let mut gateway = spawn(&config(&bedrock.api_base, &extra), &env).await;
     answered(&gateway).await;
     answered(&gateway).await;
 
@@ -351,7 +354,7 @@ async fn aws_role_name_is_assumed_with_the_deployment_s_keys_and_its_session_nam
     let secrets = issued_secrets("ASIASTS", 2);
     let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     secrets.push("base/secret+key");
-    assert_no_secret(&gateway.log(), &secrets);
+    assert_no_secret(&gateway.log_after_exit().await, &secrets);
 }
 
 #[tokio::test]
@@ -364,7 +367,7 @@ async fn bedrock_api_keys_are_sent_as_bearer_tokens_without_a_signature() {
         dir.path(),
         &[("BEDROCK_KEY", "bedrock-api-key-from-config".to_owned())],
     );
-    let gateway = spawn(
+    let mut gateway = spawn(
         &config(&bedrock.api_base, "      api_key: os.environ/BEDROCK_KEY\n"),
         &env,
     )
@@ -377,7 +380,7 @@ async fn bedrock_api_keys_are_sent_as_bearer_tokens_without_a_signature() {
             "bedrock-api-key-from-env".to_owned(),
         )],
     );
-    let from_env = spawn(&config(&bedrock.api_base, ""), &env).await;
+    let mut from_env = spawn(&config(&bedrock.api_base, ""), &env).await;
     answered(&from_env).await;
 
     let received = bedrock.received();
@@ -392,7 +395,10 @@ async fn bedrock_api_keys_are_sent_as_bearer_tokens_without_a_signature() {
             (Some("Bearer bedrock-api-key-from-env"), false),
         ]
     );
-    for log in [gateway.log(), from_env.log()] {
+    for log in [
+        gateway.log_after_exit().await,
+        from_env.log_after_exit().await,
+    ] {
         assert_no_secret(
             &log,
             &["bedrock-api-key-from-config", "bedrock-api-key-from-env"],
@@ -407,7 +413,7 @@ async fn credentials_that_cannot_be_resolved_fail_the_call_without_showing_a_sec
     let dir = tempfile::tempdir().expect("tempdir");
     // The container endpoint refuses a wrong token; nothing else in the chain answers.
     let env = isolated(dir.path(), &container(&aws, "wrong-container-token-secret"));
-    let gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
+    let mut gateway = spawn(&config(&bedrock.api_base, ""), &env).await;
     let (status, code, body) = error_of(chat(&gateway).await).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(code, "upstream_authentication_failed", "{body}");
@@ -419,5 +425,8 @@ async fn credentials_that_cannot_be_resolved_fail_the_call_without_showing_a_sec
     assert!(bedrock.received().is_empty(), "nothing unsigned was sent");
     assert!(!aws.received_by("ecs").is_empty());
     assert_no_secret(&body.to_string(), &["wrong-container-token-secret"]);
-    assert_no_secret(&gateway.log(), &["wrong-container-token-secret"]);
+    assert_no_secret(
+        &gateway.log_after_exit().await,
+        &["wrong-container-token-secret"],
+    );
 }

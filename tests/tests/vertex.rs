@@ -222,7 +222,7 @@ async fn claude_through_the_metadata_server_gets_the_vertex_body_on_both_ingress
 async fn a_refused_token_request_is_a_502_naming_the_credential_and_no_secret() {
     let (oauth, vertex) = (FakeOAuth::start().await, FakeVertex::start().await);
     let dir = tempfile::tempdir().expect("dir");
-    let gateway = with_service_account(&oauth, &vertex, &dir, Some("debug")).await;
+    let mut gateway = with_service_account(&oauth, &vertex, &dir, Some("debug")).await;
     let response = gateway
         .post("/v1/chat/completions", &user("gemini"), Some(MASTER))
         .await;
@@ -230,7 +230,7 @@ async fn a_refused_token_request_is_a_502_naming_the_credential_and_no_secret() 
     oauth.fail(true);
 
     // A new gateway whose first token request is refused.
-    let failing = with_service_account(&oauth, &vertex, &dir, Some("debug")).await;
+    let mut failing = with_service_account(&oauth, &vertex, &dir, Some("debug")).await;
     let response = failing
         .post("/v1/chat/completions", &user("gemini"), Some(MASTER))
         .await;
@@ -266,7 +266,10 @@ async fn a_refused_token_request_is_a_502_naming_the_credential_and_no_secret() 
         .nth(1)
         .expect("a line of the key")
         .to_owned();
-    for log in [gateway.log(), failing.log()] {
+    for log in [
+        gateway.log_after_exit().await,
+        failing.log_after_exit().await,
+    ] {
         assert!(!log.is_empty(), "the gateway logged");
         assert!(!log.contains("ya29.sa-"), "no token in the logs");
         assert!(!log.contains(&key_body), "no private key in the logs");
