@@ -41,7 +41,8 @@ pub struct ConfigExtras {
 }
 
 /// Writes a LiteLLM-layout config into `dir`: the model group [`BENCH_MODEL`] and `extras`, all
-/// served by the fake upstream on `upstream_port`. Returns the file's path.
+/// served by the fake upstream on `upstream_port`, priced (a key with a budget may call only
+/// priced models). Returns the file's path.
 pub fn write_config(
     dir: &Path,
     upstream_port: u16,
@@ -63,7 +64,8 @@ fn config_yaml(upstream_port: u16, extras: &ConfigExtras) -> String {
         let _ = write!(
             text,
             "  - model_name: {}\n    litellm_params:\n      model: {}\n      \
-             api_base: http://127.0.0.1:{upstream_port}/v1\n      api_key: sk-bench-upstream\n",
+             api_base: http://127.0.0.1:{upstream_port}/v1\n      api_key: sk-bench-upstream\n      \
+             input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n",
             quoted(group),
             quoted(&format!("openai/{model}")),
         );
