@@ -303,6 +303,41 @@ async fn user_and_team_budgets_refuse_keys_without_budgets_of_their_own() {
     assert_eq!(response.status(), 200);
 }
 
+/// On SQLite the budget counters live in the gateway's memory: a restarted gateway rebuilds a
+/// key's from the spend log, so a budget spent before the restart is still spent after it.
+#[tokio::test]
+async fn a_key_budget_spent_on_sqlite_stays_spent_after_a_restart() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = format!(
+        "model_list:\n{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: 'sqlite://{}'\n",
+        priced_mock("metered", ""),
+        dir.path().join("spend.db").display()
+    );
+    let mut gateway = Gateway::spawn(&config, &[]).await;
+    let (key, _) = new_key(&gateway, &json!({"max_budget": 0.000_03})).await;
+    let (served, body) = spend_until_refused(&gateway, &key, "metered").await;
+    assert!(served > 0, "refused before spending: {body}");
+    gateway.terminate();
+    assert!(
+        gateway.wait_exit(Duration::from_secs(30)).await.is_some(),
+        "the gateway did not stop"
+    );
+
+    let restarted = Gateway::spawn(&config, &[]).await;
+    let (again, body) = spend_until_refused(&restarted, &key, "metered").await;
+    assert_eq!(again, 0, "the restarted gateway forgot the spend: {body}");
+    // A key of its own still spends: the refusal is this key's budget, not the database.
+    let (fresh, _) = new_key(&restarted, &json!({"max_budget": 1.0})).await;
+    let response = restarted
+        .post(
+            "/v1/chat/completions",
+            &ask("metered", "fresh"),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
 /// What the client saw of one call.
 #[derive(Debug)]
 struct Seen {

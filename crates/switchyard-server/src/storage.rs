@@ -1,6 +1,7 @@
 //! The gateway's durable state at run time: the store of keys, users, teams and spend records
 //! (SQLite or PostgreSQL), the budget counters (in Redis when `router_settings` names one, so
-//! replicas share budgets; else in the store), the batched spend writer, and a short-lived
+//! replicas share budgets; else in PostgreSQL, or in memory beside SQLite, which one process
+//! uses), the batched spend writer, and a short-lived
 //! cache of who each virtual key belongs to, so a call costs no database round trip to
 //! authenticate.
 
@@ -12,8 +13,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
     AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, DeploymentStore,
-    KeyHash, KeyRecord, PostgresStore, RedisCounters, Reserve, ResponseStore, ShutdownReport,
-    SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError, hash_key,
+    KeyHash, KeyRecord, MemoryCounters, PostgresStore, RedisCounters, Reserve, ResponseStore,
+    ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError,
+    hash_key,
 };
 
 use crate::caller::{Account, Caller};
@@ -122,9 +124,12 @@ impl Storage {
         let (store, counters, deployments, responses): Parts = match database {
             Database::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::connect(path).await?);
+                // One process uses a SQLite file: its budget counters live in its memory,
+                // rebuilt from the spend log, instead of a transaction per reservation and one
+                // per settlement.
                 (
                     Arc::clone(&store) as _,
-                    Arc::clone(&store) as _,
+                    Arc::new(MemoryCounters::new()) as _,
                     Arc::clone(&store) as _,
                     store as _,
                 )

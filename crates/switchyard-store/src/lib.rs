@@ -6,6 +6,7 @@
 //! - [`BudgetCounters`]: spend per budget window, reserved before a call and settled after it,
 //!   in the same databases or in Redis ([`RedisCounters`]) so that replicas share budgets; a
 //!   missing counter is rebuilt from the spend log ([`Store::spend_in_window`]), never read as 0.
+//!   A single process on SQLite keeps them in memory ([`MemoryCounters`]), rebuilt the same way.
 //! - [`SpendWriter`]: spend records written off the call path in batches; never blocks, sheds
 //!   and counts when overloaded, retries a failing store, drains at shutdown.
 //! - [`generate_key`], [`hash_key`], [`KeyHash`]: secrets come from the OS RNG and only their
@@ -25,6 +26,7 @@ mod counters;
 mod deployments;
 mod error;
 mod key;
+mod memory_counters;
 mod model;
 mod period;
 mod postgres;
@@ -46,6 +48,7 @@ pub use error::{BackendError, StoreError};
 pub use key::{
     KeyHash, ParseKeyHashError, RandomnessError, abbreviate_key, generate_key, hash_key, new_key_id,
 };
+pub use memory_counters::MemoryCounters;
 pub use model::{
     KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
 };
