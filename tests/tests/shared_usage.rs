@@ -5,15 +5,12 @@
 //! it) and are skipped without it; each run uses its own key prefix. The outage test needs no
 //! Redis.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::FutureExt;
 use serde_json::{Value, json};
+use switchyard_e2e::shared_state::within_one_minute;
 use switchyard_e2e::{FakeUpstream, Gateway, MASTER_KEY, redis_url, unique_prefix};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -87,30 +84,6 @@ fn seen(gateway: &Gateway, group: &str, id: &str) -> (u64, u64) {
         deployment.stats.requests_this_minute(now),
         deployment.stats.tokens_this_minute(now),
     )
-}
-
-fn wall_minute() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 60)
-}
-
-/// Runs `scenario`; if it fails while the wall-clock minute turned (usage counts start afresh
-/// each minute), runs it once more, with fresh gateways and a fresh prefix.
-async fn within_one_minute<F, Fut>(scenario: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let minute = wall_minute();
-    match AssertUnwindSafe(scenario()).catch_unwind().await {
-        Ok(()) => {}
-        Err(_) if wall_minute() != minute => {
-            println!("a minute began during the scenario: running it again");
-            scenario().await;
-        }
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
 }
 
 #[tokio::test]
