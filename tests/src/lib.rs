@@ -312,6 +312,36 @@ impl Drop for Gateway {
     }
 }
 
+/// Runs the real `switchyard serve` on `config` and expects it to refuse to start: it must
+/// exit unsuccessfully within 30 s without printing its address. Returns what it wrote to
+/// stderr (logged at `error`).
+pub async fn refused_start(config: &str) -> String {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config_file = dir.path().join("config.yaml");
+    std::fs::write(&config_file, config).expect("write the test config");
+    let child = tokio::process::Command::new(gateway_binary())
+        .args(["serve", "-p", "0", "--host", "127.0.0.1", "-c"])
+        .arg(&config_file)
+        .current_dir(dir.path())
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the gateway");
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the gateway gives up within 30 s")
+        .expect("the gateway's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success() && !stdout.contains("listening on"),
+        "the gateway started: {stdout}"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// The file in a spawned gateway's working directory that its stderr goes to, when logged.
 const LOG_FILE: &str = "gateway.log";
 

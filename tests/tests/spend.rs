@@ -19,7 +19,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchyard_e2e::shared_state::{Schema, admin_get, eventually, forget_redis_keys, new_key};
 use switchyard_e2e::{
-    Gateway, MASTER_KEY, error_of, redis_url, serve_on_loopback, sse_data, unique_prefix,
+    Gateway, MASTER_KEY, error_of, redis_url, refused_start, serve_on_loopback, sse_data,
+    unique_prefix,
 };
 use switchyard_store::{SpendFilter, SpendRecord, SqliteStore, Store};
 use tokio::sync::watch;
@@ -333,6 +334,38 @@ async fn a_key_budget_spent_on_sqlite_stays_spent_after_a_restart() {
             "/v1/chat/completions",
             &ask("metered", "fresh"),
             Some(&fresh),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+/// Budget counters live in each gateway's memory on SQLite, so a second gateway on the same
+/// file would allow every budget again: it is refused at start, naming the file and what to do.
+#[tokio::test]
+async fn a_second_gateway_on_the_same_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = dir.path().join("spend.db");
+    let config = format!(
+        "model_list:\n{}general_settings:\n  master_key: {MASTER_KEY}\n  database_url: 'sqlite://{}'\n",
+        priced_mock("metered", ""),
+        database.display()
+    );
+    let first = Gateway::spawn(&config, &[]).await;
+    let stderr = refused_start(&config).await;
+    assert!(
+        stderr.contains(&format!(
+            "{} is in use by another process",
+            database.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    // The first goes on serving.
+    let response = first
+        .post(
+            "/v1/chat/completions",
+            &ask("metered", "still here"),
+            Some(MASTER_KEY),
         )
         .await;
     assert_eq!(response.status(), 200);

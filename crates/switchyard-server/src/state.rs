@@ -40,12 +40,12 @@ use switchyard_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// A deployment's adapter could not be built.
-    #[error("deployment `{id}`: {source}")]
+    #[error("deployment `{id}`: {error}")]
     Provider {
         /// The deployment's id.
         id: String,
-        /// What went wrong.
-        source: ProviderError,
+        /// What went wrong (in the message, not a `source`, so `{:#}` prints it once).
+        error: ProviderError,
     },
     /// The shared HTTP client could not be built.
     #[error("upstream HTTP client: {0}")]
@@ -61,7 +61,15 @@ pub enum BuildError {
     RateLimits(String),
     /// The database of keys and spend could not be opened.
     #[error("database: {0}")]
-    Storage(#[from] StoreError),
+    Storage(StoreError),
+}
+
+// Not `#[from]`: that would make the store error this one's `source` as well, and `{:#}` would
+// print it twice.
+impl From<StoreError> for BuildError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(error)
+    }
 }
 
 /// The most tokens a deployment's model takes in and gives out in one call, when known
@@ -206,9 +214,9 @@ impl AppState {
                         .map(|p| Box::new(p) as Box<dyn Provider>)
                 }
             };
-            let provider = built.map_err(|source| BuildError::Provider {
+            let provider = built.map_err(|error| BuildError::Provider {
                 id: d.id.clone(),
-                source,
+                error,
             })?;
             let mut deployment = Deployment::new(d.id, d.model_name, provider, d.timeout);
             deployment.stream_timeout = d.stream_timeout;

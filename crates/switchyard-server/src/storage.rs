@@ -13,9 +13,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{
     AccountKind, AccountRecord, Budget, BudgetCounters, CounterKey, CounterScope, DeploymentStore,
-    KeyHash, KeyRecord, MemoryCounters, PostgresStore, RedisCounters, Reserve, ResponseStore,
-    ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store, StoreError,
-    hash_key,
+    ExclusiveUse, KeyHash, KeyRecord, MemoryCounters, PostgresStore, RedisCounters, Reserve,
+    ResponseStore, ShutdownReport, SpendRecord, SpendWriter, SpendWriterConfig, SqliteStore, Store,
+    StoreError, hash_key,
 };
 
 use crate::caller::{Account, Caller};
@@ -44,6 +44,9 @@ struct Identity {
 /// The store, the counters, the spend writer and the identity cache.
 pub struct Storage {
     store: Arc<dyn Store>,
+    /// The SQLite file, claimed for this process while it serves it (its budget counters are in
+    /// this process's memory).
+    _sqlite_claim: Option<ExclusiveUse>,
     /// Deployments added through the admin API.
     deployments: Arc<dyn DeploymentStore>,
     /// Responses of the Responses API, kept for retrieval and `previous_response_id`.
@@ -121,9 +124,19 @@ impl Storage {
             Arc<dyn DeploymentStore>,
             Arc<dyn ResponseStore>,
         );
+        let mut sqlite_claim = None;
         let (store, counters, deployments, responses): Parts = match database {
             Database::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::connect(path).await?);
+                sqlite_claim = store.claim_exclusive_use().inspect_err(|err| {
+                    if matches!(err, StoreError::InUse(_)) {
+                        tracing::error!(
+                            "another gateway serves this SQLite database: budget counters live in \
+                             each gateway's memory on SQLite, so two would each allow a whole \
+                             budget; give replicas PostgreSQL (database_url), or stop the other"
+                        );
+                    }
+                })?;
                 // One process uses a SQLite file: its budget counters live in its memory,
                 // rebuilt from the spend log, instead of a transaction per reservation and one
                 // per settlement.
@@ -182,6 +195,7 @@ impl Storage {
         let writer = SpendWriter::spawn(Arc::clone(&store), SpendWriterConfig::default());
         Ok(Self {
             store,
+            _sqlite_claim: sqlite_claim,
             deployments,
             responses,
             counters,

@@ -16,6 +16,10 @@ pub enum StoreError {
     /// The input cannot be stored, such as a charge that is not a finite number.
     #[error("invalid input: {0}")]
     Invalid(&'static str),
+    /// Another process already uses what this one asked to use alone (a SQLite database file,
+    /// see [`SqliteStore::claim_exclusive_use`](crate::SqliteStore::claim_exclusive_use)).
+    #[error("{0} is in use by another process")]
+    InUse(String),
     /// The database or Redis failed, or returned data this crate cannot read.
     #[error("store backend failed: {0}")]
     Backend(#[from] BackendError),
@@ -34,6 +38,9 @@ pub enum BackendError {
     /// Redis.
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
+    /// A database file outside SQLite's own use of it (opening it to claim it).
+    #[error("database file: {0}")]
+    File(#[from] std::io::Error),
     /// A stored value that does not parse (bad JSON, an unknown budget period, a bad hash).
     #[error("stored {0} is malformed")]
     Corrupt(&'static str),

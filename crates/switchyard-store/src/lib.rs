@@ -56,6 +56,6 @@ pub use period::{BudgetPeriod, KeyDuration, ParsePeriodError};
 pub use postgres::PostgresStore;
 pub use redis::RedisCounters;
 pub use responses::{ResponseStore, StoredResponse};
-pub use sqlite::SqliteStore;
+pub use sqlite::{ExclusiveUse, SqliteStore};
 pub use store::Store;
 pub use writer::{ShutdownReport, SpendWriter, SpendWriterConfig};

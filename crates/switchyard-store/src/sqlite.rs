@@ -10,7 +10,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::deployments::sql_deployments;
-use crate::error::StoreError;
+use crate::error::{BackendError, StoreError};
 use crate::responses::sql_responses;
 use crate::sql::sql_store;
 use crate::sql_counters::sql_counters;
@@ -35,6 +35,14 @@ const FILE_CONNECTIONS: u32 = 8;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    in_memory: bool,
+}
+
+/// A database file claimed by this process ([`SqliteStore::claim_exclusive_use`]) until this
+/// value is dropped or the process ends.
+#[derive(Debug)]
+pub struct ExclusiveUse {
+    _locked: std::fs::File,
 }
 
 impl SqliteStore {
@@ -84,7 +92,25 @@ impl SqliteStore {
                 .await?
         };
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, in_memory })
+    }
+
+    /// Claims the database file for this process alone, for as long as the returned value
+    /// lives: an advisory lock (`flock`) that another process claiming the same file is refused
+    /// ([`StoreError::InUse`], naming the file), and that the system releases when this process
+    /// ends however it ends. SQLite's own locks are independent of it. `None` for an in-memory
+    /// database, which no other process can open.
+    pub fn claim_exclusive_use(&self) -> Result<Option<ExclusiveUse>, StoreError> {
+        if self.in_memory {
+            return Ok(None);
+        }
+        let options = self.pool.connect_options();
+        let path = options.get_filename();
+        let file = std::fs::File::open(path).map_err(BackendError::File)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(ExclusiveUse { _locked: file })),
+            Err(_) => Err(StoreError::InUse(path.display().to_string())),
+        }
     }
 
     /// The connection pool, for queries this crate does not offer.

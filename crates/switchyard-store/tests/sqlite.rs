@@ -5,7 +5,7 @@ mod suite;
 
 use std::sync::Arc;
 
-use switchyard_store::{KeyRecord, SqliteStore, Store, hash_key};
+use switchyard_store::{KeyRecord, SqliteStore, Store, StoreError, hash_key};
 
 use suite::Cleanup;
 
@@ -224,4 +224,32 @@ async fn keys_and_teams_of_an_older_schema_gain_empty_aliases() {
         .expect("team kept");
     assert!(team.model_aliases.is_empty());
     assert_eq!(team.models, ["gpt-4o"]);
+}
+
+#[tokio::test]
+async fn a_database_file_is_claimed_by_one_user_at_a_time() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("claimed.db");
+    let path = path.to_str().expect("UTF-8 path");
+    let first = SqliteStore::connect(path).await.expect("first");
+    let second = SqliteStore::connect(&format!("sqlite://{path}"))
+        .await
+        .expect("second");
+    let claim = first.claim_exclusive_use().expect("free").expect("a file");
+    match second.claim_exclusive_use() {
+        Err(StoreError::InUse(what)) => assert_eq!(what, path),
+        other => panic!("claimed twice: {other:?}"),
+    }
+    drop(claim);
+    assert!(second.claim_exclusive_use().expect("free again").is_some());
+
+    let memory = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("memory");
+    assert!(
+        memory
+            .claim_exclusive_use()
+            .expect("nothing to claim")
+            .is_none()
+    );
 }
