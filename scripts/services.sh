@@ -5,7 +5,9 @@
 #     loopback logins trusted;
 #   - Redis from Debian's packages on 127.0.0.1:6379 (SWITCHYARD_TEST_REDIS_URL), no persistence;
 #   - Jaeger (v2, all-in-one) built once from the Go module proxy into a cache outside the checkout,
-#     for the tracing tests, whose harness starts and stops it on ports of its own.
+#     for the tracing tests, whose harness starts and stops it on ports of its own;
+#   - Chromium from Debian's packages (/usr/bin/chromium), which the admin UI's browser test drives
+#     headless through Playwright (Playwright's own browser download is never used).
 # Idempotent: when everything already answers it changes nothing and returns in well under a second.
 #
 #   scripts/services.sh              set up and start all of the above, wait until they answer
@@ -145,6 +147,11 @@ redis_up() {
   fi
 }
 
+# --- Chromium (the admin UI's browser test) ---
+chromium_installed() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 # --- Jaeger ---
 jaeger_build() {
   [ -x "$JAEGER_BIN" ] && return 0
@@ -176,7 +183,8 @@ case "${1:-all}" in
     redis_up
     postgres_up
     jaeger_build
-    say "ready: Redis $REDIS_HOST:$REDIS_PORT, PostgreSQL $PG_HOST:$PG_PORT/$PG_DB, Jaeger $JAEGER_BIN"
+    chromium_installed
+    say "ready: Redis $REDIS_HOST:$REDIS_PORT, PostgreSQL $PG_HOST:$PG_PORT/$PG_DB, Jaeger $JAEGER_BIN, $(command -v chromium)"
     ;;
   jaeger-path)
     jaeger_build

@@ -50,7 +50,8 @@ pub use key::{
 };
 pub use memory_counters::MemoryCounters;
 pub use model::{
-    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
+    KeyFilter, KeyRecord, KeyUpdate, LATENCY_BOUNDS_MS, SpendBucket, SpendCursor, SpendFilter,
+    SpendGroup, SpendRecord, SpendTotal,
 };
 pub use period::{BudgetPeriod, KeyDuration, ParsePeriodError};
 pub use postgres::PostgresStore;

@@ -243,8 +243,85 @@ pub struct SpendFilter {
     pub start_ms: Option<i64>,
     /// Before this time (unix milliseconds, exclusive).
     pub end_ms: Option<i64>,
+    /// Keyset paging: only records that come after this one in the log's order (newest
+    /// first), so that each page is read from the index without skipping rows.
+    pub after: Option<SpendCursor>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// Where a page of the spend log ended: its last record's time and id (the log's order is
+/// `time_ms` then `request_id`, both descending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendCursor {
+    /// The last record's time (unix milliseconds).
+    pub time_ms: i64,
+    /// The last record's id.
+    pub request_id: String,
+}
+
+impl SpendCursor {
+    /// The cursor after `record`.
+    pub fn after(record: &SpendRecord) -> Self {
+        Self {
+            time_ms: record.time_ms,
+            request_id: record.request_id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SpendCursor {
+    /// `{time_ms}.{request_id}`, as clients pass it back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.time_ms, self.request_id)
+    }
+}
+
+impl std::str::FromStr for SpendCursor {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const BAD: &str = "a spend log cursor is `{time_ms}.{request_id}`";
+        let (time, id) = text.split_once('.').ok_or(BAD)?;
+        if id.is_empty() {
+            return Err(BAD);
+        }
+        Ok(Self {
+            time_ms: time.parse().map_err(|_| BAD)?,
+            request_id: id.to_owned(),
+        })
+    }
+}
+
+/// The upper bounds, in milliseconds, of the latency buckets [`SpendBucket`] counts calls in;
+/// calls slower than the last fall in one more bucket.
+pub const LATENCY_BOUNDS_MS: [u64; 12] = [
+    25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000,
+];
+
+/// Calls of one model group and deployment in one time bucket: their count, failures, tokens,
+/// cost and latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendBucket {
+    /// The bucket's start (unix milliseconds, a multiple of the bucket's length).
+    pub start_ms: i64,
+    /// The model group (else the model asked for).
+    pub model: String,
+    /// The deployment that answered, if one did.
+    pub deployment: Option<String>,
+    /// Calls.
+    pub requests: u64,
+    /// Calls that failed (status 400 and above).
+    pub errors: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// US dollars.
+    pub cost_usd: f64,
+    /// Calls per latency bucket: `latency_counts[i]` took at most `LATENCY_BOUNDS_MS[i]` (and
+    /// more than the bound before); the last entry counts the slower ones.
+    pub latency_counts: Vec<u64>,
 }
 
 impl Default for SpendFilter {
@@ -257,6 +334,7 @@ impl Default for SpendFilter {
             model: None,
             start_ms: None,
             end_ms: None,
+            after: None,
             limit: 100,
         }
     }

@@ -316,6 +316,80 @@ impl From<TotalRow> for SpendTotal {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(crate) struct SeriesRow {
+    start_ms: i64,
+    model: String,
+    deployment: Option<String>,
+    latency_bucket: i32,
+    requests: i64,
+    errors: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost_usd: f64,
+}
+
+/// The `SELECT` of a spend series in buckets of `bucket_ms`, up to its `time_ms >= ` bind:
+/// one row per bucket, model, deployment and latency bucket ([`crate::LATENCY_BOUNDS_MS`]).
+pub(crate) fn series_select(bucket_ms: i64) -> String {
+    let bucket_ms = bucket_ms.max(1);
+    let mut latency = String::from("CASE");
+    for (i, bound) in crate::LATENCY_BOUNDS_MS.iter().enumerate() {
+        latency.push_str(&format!(" WHEN latency_ms <= {bound} THEN {i}"));
+    }
+    latency.push_str(&format!(" ELSE {} END", crate::LATENCY_BOUNDS_MS.len()));
+    format!(
+        "SELECT (time_ms / {bucket_ms}) * {bucket_ms} AS start_ms, \
+         COALESCE(model_group, model_requested) AS model, deployment, \
+         CAST({latency} AS INTEGER) AS latency_bucket, \
+         COUNT(*) AS requests, \
+         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+         CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+         CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd \
+         FROM spend_logs WHERE time_ms >= "
+    )
+}
+
+/// Rows of one bucket, model and deployment (sorted together) folded into one [`SpendBucket`].
+pub(crate) fn fold_series(rows: Vec<SeriesRow>) -> Vec<crate::SpendBucket> {
+    let mut buckets: Vec<crate::SpendBucket> = Vec::new();
+    for row in rows {
+        let same = buckets.last().is_some_and(|last| {
+            last.start_ms == row.start_ms
+                && last.model == row.model
+                && last.deployment == row.deployment
+        });
+        if !same {
+            buckets.push(crate::SpendBucket {
+                start_ms: row.start_ms,
+                model: row.model,
+                deployment: row.deployment,
+                requests: 0,
+                errors: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                cost_usd: 0.0,
+                latency_counts: vec![0; crate::LATENCY_BOUNDS_MS.len() + 1],
+            });
+        }
+        let Some(bucket) = buckets.last_mut() else {
+            continue;
+        };
+        let requests = from_db(row.requests);
+        bucket.requests += requests;
+        bucket.errors += from_db(row.errors);
+        bucket.input_tokens += from_db(row.input_tokens);
+        bucket.output_tokens += from_db(row.output_tokens);
+        bucket.cost_usd += row.cost_usd;
+        let slot = usize::try_from(row.latency_bucket)
+            .unwrap_or(0)
+            .min(crate::LATENCY_BOUNDS_MS.len());
+        bucket.latency_counts[slot] += requests;
+    }
+    buckets
+}
+
 /// ` WHERE ...` for the keys `filter` names (its paging aside).
 pub(crate) fn key_conditions<DB: sqlx::Database>(
     query: &mut sqlx::QueryBuilder<DB>,
@@ -780,6 +854,15 @@ macro_rules! sql_store {
                 if let Some(end_ms) = filter.end_ms {
                     query.push(" AND time_ms < ").push_bind(end_ms);
                 }
+                if let Some(after) = &filter.after {
+                    // A row value, so both databases seek the (time_ms, request_id) index.
+                    query
+                        .push(" AND (time_ms, request_id) < (")
+                        .push_bind(after.time_ms)
+                        .push(", ")
+                        .push_bind(after.request_id.clone())
+                        .push(")");
+                }
                 query
                     .push(" ORDER BY time_ms DESC, request_id DESC LIMIT ")
                     .push_bind(i64::from(filter.limit));
@@ -852,6 +935,24 @@ macro_rules! sql_store {
                 let rows: Vec<$crate::sql::TotalRow> =
                     query.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map($crate::SpendTotal::from).collect())
+            }
+
+            async fn spend_series(
+                &self,
+                start_ms: i64,
+                end_ms: i64,
+                bucket_ms: i64,
+            ) -> Result<Vec<$crate::SpendBucket>, $crate::StoreError> {
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new($crate::sql::series_select(bucket_ms));
+                query
+                    .push_bind(start_ms)
+                    .push(" AND time_ms < ")
+                    .push_bind(end_ms)
+                    .push(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4");
+                let rows: Vec<$crate::sql::SeriesRow> =
+                    query.build_query_as().fetch_all(&self.pool).await?;
+                Ok($crate::sql::fold_series(rows))
             }
         }
     };

@@ -9,7 +9,7 @@ use crate::counters::CounterScope;
 use crate::error::StoreError;
 use crate::key::KeyHash;
 use crate::model::{
-    KeyFilter, KeyRecord, KeyUpdate, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
+    KeyFilter, KeyRecord, KeyUpdate, SpendBucket, SpendFilter, SpendGroup, SpendRecord, SpendTotal,
 };
 
 /// Durable keys, accounts and spend; shared as `Arc<dyn Store>`.
@@ -114,6 +114,15 @@ pub trait Store: Send + Sync {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SpendTotal>, StoreError>;
+
+    /// Calls from `start_ms` (inclusive) to `end_ms` (exclusive) in buckets of `bucket_ms`,
+    /// per model group and deployment, oldest first: what the admin UI's overview charts.
+    async fn spend_series(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<SpendBucket>, StoreError>;
 }
 
 #[cfg(test)]

@@ -166,6 +166,14 @@ impl Store for Wrapped {
     ) -> Result<Vec<SpendTotal>, StoreError> {
         self.inner.spend_totals(group_by, start_ms, end_ms).await
     }
+    async fn spend_series(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<switchyard_store::SpendBucket>, StoreError> {
+        self.inner.spend_series(start_ms, end_ms, bucket_ms).await
+    }
     async fn spend_in_window(
         &self,
         scope: switchyard_store::CounterScope,

@@ -13,8 +13,8 @@ use serde_json::json;
 use switchyard_store::{
     AccountFilter, AccountKind, AccountRecord, Budget, BudgetCounters, BudgetPeriod, CounterKey,
     CounterScope, KeyFilter, KeyHash, KeyRecord, KeyUpdate, MemberRecord, MemberRole, ModelAliases,
-    Reserve, ResponseStore, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store, StoreError,
-    StoredResponse, UserRole, generate_key, hash_key,
+    Reserve, ResponseStore, SpendCursor, SpendFilter, SpendGroup, SpendRecord, SpendTotal, Store,
+    StoreError, StoredResponse, UserRole, generate_key, hash_key,
 };
 
 /// One test per store check, for the backend `$open` (an expression evaluating to a future of
@@ -33,6 +33,8 @@ macro_rules! store_tests {
             spend_insert_is_idempotent,
             spend_logs_filters_and_order,
             spend_totals_by_each_group,
+            spend_pages_follow_their_cursor,
+            spend_series_buckets_calls,
             spend_in_window_sums_one_owner,
         );
     };
@@ -132,6 +134,8 @@ pub async fn run_store_suite(store: Arc<dyn Store>) {
     spend_insert_is_idempotent(Arc::clone(&store)).await;
     spend_logs_filters_and_order(Arc::clone(&store)).await;
     spend_totals_by_each_group(Arc::clone(&store)).await;
+    spend_pages_follow_their_cursor(Arc::clone(&store)).await;
+    spend_series_buckets_calls(Arc::clone(&store)).await;
     spend_in_window_sums_one_owner(store).await;
 }
 
@@ -1091,6 +1095,109 @@ pub async fn spend_logs_filters_and_order(store: Arc<dyn Store>) {
         })
         .await,
         ["logs-c"]
+    );
+}
+
+/// Keyset paging: each page starts after the previous page's last record, records sharing a
+/// millisecond included, so the pages together are the whole log in order, each record once.
+pub async fn spend_pages_follow_their_cursor(store: Arc<dyn Store>) {
+    const BASE: i64 = 4_000_000_000_000;
+    // Seven records, three of them in one millisecond: a page may end inside a millisecond.
+    let records: Vec<SpendRecord> = [
+        (0, "pages-a"),
+        (5, "pages-b"),
+        (5, "pages-c"),
+        (5, "pages-d"),
+        (9, "pages-e"),
+        (12, "pages-f"),
+        (20, "pages-g"),
+    ]
+    .into_iter()
+    .map(|(at, id)| spend(id, BASE + at))
+    .collect();
+    store.insert_spend(&records).await.expect("insert");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .spend_logs(&SpendFilter {
+                start_ms: Some(BASE),
+                end_ms: Some(BASE + 100),
+                after: after.clone(),
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(SpendCursor::after(last));
+        seen.extend(page.iter().map(|r| r.request_id.clone()));
+    }
+    assert_eq!(
+        seen,
+        [
+            "pages-g", "pages-f", "pages-e", "pages-d", "pages-c", "pages-b", "pages-a"
+        ]
+    );
+    let cursor: SpendCursor = "4000000000005.pages-c".parse().expect("cursor");
+    assert_eq!(cursor.to_string(), "4000000000005.pages-c");
+    assert!("pages-c".parse::<SpendCursor>().is_err());
+    assert!("x.pages-c".parse::<SpendCursor>().is_err());
+}
+
+/// Calls counted per time bucket, model and deployment, with failures, tokens, cost and the
+/// latency buckets they fell in; calls outside the range left out.
+pub async fn spend_series_buckets_calls(store: Arc<dyn Store>) {
+    const BASE: i64 = 5_000_000_000_000;
+    let call = |id: &str, at: i64, model: &str, latency_ms: u64, status: u16| SpendRecord {
+        model_group: Some(model.to_owned()),
+        latency_ms,
+        status,
+        cost_usd: 0.5,
+        ..spend(id, BASE + at)
+    };
+    let records = [
+        call("series-a", 0, "series-m1", 20, 200),
+        call("series-b", 500, "series-m1", 300, 200),
+        call("series-c", 999, "series-m1", 90_000, 500),
+        call("series-d", 100, "series-m2", 40, 200),
+        call("series-e", 1_000, "series-m1", 20, 429),
+        call("series-out", 2_000, "series-m1", 20, 200),
+    ];
+    store.insert_spend(&records).await.expect("insert");
+    let series = store
+        .spend_series(BASE, BASE + 2_000, 1_000)
+        .await
+        .expect("series");
+    assert_eq!(series.len(), 3, "{series:?}");
+    let first = &series[0];
+    assert_eq!((first.start_ms, first.model.as_str()), (BASE, "series-m1"));
+    assert_eq!(first.deployment.as_deref(), Some("openai-east"));
+    assert_eq!((first.requests, first.errors), (3, 1));
+    assert_eq!((first.input_tokens, first.output_tokens), (300, 60));
+    assert!((first.cost_usd - 1.5).abs() < 1e-9);
+    let bounds = switchyard_store::LATENCY_BOUNDS_MS;
+    assert_eq!(first.latency_counts.len(), bounds.len() + 1);
+    assert_eq!(
+        first.latency_counts[0], 1,
+        "20 ms is within the first bound"
+    );
+    assert_eq!(
+        first.latency_counts[bounds.iter().position(|b| *b == 500).expect("500")],
+        1
+    );
+    assert_eq!(
+        first.latency_counts[bounds.iter().position(|b| *b == 120_000).expect("120000")],
+        1
+    );
+    assert_eq!(
+        (series[1].model.as_str(), series[1].requests),
+        ("series-m2", 1)
+    );
+    assert_eq!(
+        (series[2].start_ms, series[2].requests, series[2].errors),
+        (BASE + 1_000, 1, 1)
     );
 }
 
