@@ -74,6 +74,7 @@ pub fn routes() -> Router<Live> {
         )
         .route("/model/info", get(models::info))
         .route("/spend/logs", get(spend::logs))
+        .route("/spend/logs/csv", get(spend::logs_csv))
         .route("/spend/report", get(spend::report))
         .route("/global/spend", get(spend::global_spend))
         .route("/global/spend/keys", get(spend::global_spend_keys))

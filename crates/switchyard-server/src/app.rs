@@ -1,4 +1,4 @@
-//! The axum application: routes, authentication, body limit, panic safety, refusal of requests
+//! The axum application: routes, authentication, the admin UI (`ui`), body limit, panic safety, refusal of requests
 //! framed two ways, the Anthropic error shape on `/v1/messages`, and serving it.
 
 use std::future::Future;
@@ -81,12 +81,14 @@ pub fn router(live: Live) -> Router {
             post(azure::embeddings),
         )
         .route_layer(from_fn_with_state(live.clone(), require_model_key));
-    let admin = crate::admin::routes()
-        .route("/health", get(health::check))
-        .route_layer(from_fn_with_state(live.clone(), require_key));
+    let admin_api = || crate::admin::routes().route("/health", get(health::check));
+    let admin = admin_api().route_layer(from_fn_with_state(live.clone(), require_key));
+    // The same admin routes again under /ui/api, for the UI's sessions only.
+    let ui = crate::ui::routes(live.clone(), admin_api());
     Router::<Live>::new()
         .merge(api)
         .merge(admin)
+        .merge(ui)
         .route("/health/liveness", get(routes::liveness))
         .route("/health/readiness", get(routes::readiness))
         .route("/metrics", get(routes::metrics))

@@ -205,6 +205,16 @@ impl ApiError {
         )
     }
 
+    /// The body is not of the media type the route reads.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_REQUEST,
+            Some("unsupported_media_type"),
+            message,
+        )
+    }
+
     /// The body is encoded (`Content-Encoding: gzip`, ...); the gateway reads plain bodies only.
     pub fn unsupported_encoding(coding: &str) -> Self {
         Self::new(

@@ -32,6 +32,7 @@ mod state;
 mod stream;
 pub mod tag_routing;
 mod timestamp;
+pub mod ui;
 pub mod wildcard;
 
 pub mod app;

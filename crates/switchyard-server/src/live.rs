@@ -60,6 +60,19 @@ struct Inner {
     connections: Arc<ConnectionCount>,
     /// The runtimes serving connections, one per serving thread.
     runtimes: Arc<ServingRuntimes>,
+    /// The admin UI's sessions, kept across reloads.
+    ui_sessions: crate::ui::Sessions,
+    /// How the last rebuild ended, for the admin UI.
+    last_reload: arc_swap::ArcSwapOption<ReloadOutcome>,
+}
+
+/// How a rebuild of the served state ended: when, and the error that refused it, if one did.
+#[derive(Debug, Clone)]
+pub struct ReloadOutcome {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// Why the new configuration was refused; `None` when it is served.
+    pub error: Option<String>,
 }
 
 impl std::fmt::Debug for Live {
@@ -88,6 +101,8 @@ impl Live {
                 deployments_revision: AtomicU64::new(u64::MAX),
                 connections: Arc::new(ConnectionCount::default()),
                 runtimes: Arc::new(ServingRuntimes::default()),
+                ui_sessions: crate::ui::Sessions::default(),
+                last_reload: arc_swap::ArcSwapOption::empty(),
             }),
         }
     }
@@ -105,6 +120,17 @@ impl Live {
     /// The runtimes serving connections, one per serving thread.
     pub fn runtimes(&self) -> &Arc<ServingRuntimes> {
         &self.inner.runtimes
+    }
+
+    /// The admin UI's sessions.
+    pub fn ui_sessions(&self) -> &crate::ui::Sessions {
+        &self.inner.ui_sessions
+    }
+
+    /// How the last rebuild (a reload, or a change of the stored deployments) ended; `None`
+    /// before the first.
+    pub fn last_reload(&self) -> Option<Arc<ReloadOutcome>> {
+        self.inner.last_reload.load_full()
     }
 
     /// The configuration file, if the gateway was started with one.
@@ -130,11 +156,15 @@ impl Live {
         if rebuilt.is_err() {
             self.inner.reload_failures.fetch_add(1, Ordering::Relaxed);
         }
+        self.inner.last_reload.store(Some(Arc::new(ReloadOutcome {
+            at_ms: crate::storage::unix_seconds().saturating_mul(1_000),
+            error: rebuilt.as_ref().err().map(ToString::to_string),
+        })));
         rebuilt
     }
 
     /// The configuration's text (the file, or the embedded default) and where its includes are.
-    async fn config_text(&self) -> Result<(String, Origin), ConfigError> {
+    pub(crate) async fn config_text(&self) -> Result<(String, Origin), ConfigError> {
         match self.inner.source.as_deref() {
             Some(path) => {
                 let text =

@@ -5,12 +5,20 @@
 //! (`/global/spend`, `/global/spend/keys`, `/global/spend/models`). Times are LiteLLM's dates
 //! (`start_date`, `end_date`, `YYYY-MM-DD`, UTC; the end date is included) or Unix milliseconds
 //! (`start_ms`, `end_ms`). Admins and viewers read every record; internal users their own.
+//!
+//! Beyond LiteLLM: `/spend/logs` pages by keyset (`cursor`, the `x-switchyard-next-cursor`
+//! header of the page before), and `/spend/logs/csv` streams every record the filters match as
+//! CSV, page by page, for the admin UI's export.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use http::{HeaderValue, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchyard_store::{SpendFilter, SpendGroup, SpendRecord, SpendTotal};
+use switchyard_store::{SpendCursor, SpendFilter, SpendGroup, SpendRecord, SpendTotal};
 
 use super::access::Principal;
 use super::{AdminQuery, store_error};
@@ -35,6 +43,8 @@ pub struct SpendQuery {
     start_date: Option<String>,
     end_date: Option<String>,
     limit: Option<u32>,
+    /// `/spend/logs`: the page after this one (`x-switchyard-next-cursor` of the page before).
+    cursor: Option<String>,
     /// `/spend/report`: `key`, `user`, `team` or `model` (default).
     group_by: Option<SpendGroup>,
 }
@@ -61,17 +71,179 @@ impl SpendQuery {
     }
 }
 
+/// The response header naming the cursor of the next page of `/spend/logs`, present when the
+/// page is full.
+pub const NEXT_CURSOR_HEADER: &str = "x-switchyard-next-cursor";
+
 /// `GET /spend/logs`: newest first, at most `limit` (default 100, at most 10,000), each as
-/// LiteLLM's `SpendLogs` row. Internal users see only their own calls.
+/// LiteLLM's `SpendLogs` row. Internal users see only their own calls. A full page names the
+/// next one in [`NEXT_CURSOR_HEADER`].
 pub async fn logs(
     State(state): State<AppState>,
     principal: Principal,
     AdminQuery(query): AdminQuery<SpendQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let filter = filter_for(&principal, query, "/spend/logs")?;
+    let records = state
+        .storage()
+        .store()
+        .spend_logs(&filter)
+        .await
+        .map_err(store_error)?;
+    let next = (records.len() == filter.limit as usize)
+        .then(|| records.last().map(SpendCursor::after))
+        .flatten()
+        .and_then(|cursor| HeaderValue::from_str(&cursor.to_string()).ok());
+    let mut response = Json(records.into_iter().map(spend_log).collect::<Vec<_>>()).into_response();
+    if let Some(next) = next {
+        response.headers_mut().insert(NEXT_CURSOR_HEADER, next);
+    }
+    Ok(response)
+}
+
+/// The records of `/spend/logs` read per page of the CSV export.
+const CSV_PAGE: u32 = 1_000;
+
+/// `GET /spend/logs/csv`: every record the filters match (`limit` is ignored), newest first,
+/// as CSV (RFC 4180, a header row first), read and sent a page at a time so that a large log is
+/// never held whole. A database failure after the first page ends the body early.
+pub async fn logs_csv(
+    State(state): State<AppState>,
+    principal: Principal,
+    AdminQuery(query): AdminQuery<SpendQuery>,
+) -> Result<Response, ApiError> {
+    let mut filter = filter_for(&principal, query, "/spend/logs/csv")?;
+    filter.limit = CSV_PAGE;
+    let store = state.storage().store().clone();
+    let first = store.spend_logs(&filter).await.map_err(store_error)?;
+    let mut head = csv_row(CSV_COLUMNS.iter().map(|c| (*c).to_owned()));
+    for record in &first {
+        head.push_str(&csv_record(record));
+    }
+    let next = (first.len() == CSV_PAGE as usize)
+        .then(|| first.last().map(SpendCursor::after))
+        .flatten();
+    let rest = futures_util::stream::unfold(next, move |after| {
+        let store = store.clone();
+        let mut filter = filter.clone();
+        async move {
+            filter.after = Some(after?);
+            match store.spend_logs(&filter).await {
+                Ok(page) => {
+                    let next = (page.len() == CSV_PAGE as usize)
+                        .then(|| page.last().map(SpendCursor::after))
+                        .flatten();
+                    let text: String = page.iter().map(csv_record).collect();
+                    Some((Ok::<_, std::io::Error>(text), next))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the spend log export stopped: the database failed");
+                    Some((Err(std::io::Error::other("the database failed")), None))
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok(head) }).chain(rest);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"spend-logs.csv\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The columns of the CSV export: LiteLLM's `SpendLogs` names.
+const CSV_COLUMNS: [&str; 17] = [
+    "request_id",
+    "startTime",
+    "endTime",
+    "api_key",
+    "key_alias",
+    "user",
+    "team_id",
+    "model",
+    "model_group",
+    "model_id",
+    "custom_llm_provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "spend",
+    "status_code",
+    "cache_hit",
+];
+
+fn csv_record(record: &SpendRecord) -> String {
+    let end_ms = record
+        .time_ms
+        .saturating_add(i64::try_from(record.latency_ms).unwrap_or(i64::MAX));
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    csv_row([
+        record.request_id.clone(),
+        rfc3339_millis(record.time_ms).unwrap_or_default(),
+        rfc3339_millis(end_ms).unwrap_or_default(),
+        text(&record.key_id),
+        text(&record.key_alias),
+        text(&record.user_id),
+        text(&record.team_id),
+        record.model_requested.clone(),
+        text(&record.model_group),
+        text(&record.deployment),
+        text(&record.provider),
+        record.input_tokens.to_string(),
+        record.output_tokens.to_string(),
+        record
+            .input_tokens
+            .saturating_add(record.output_tokens)
+            .to_string(),
+        record.cost_usd.to_string(),
+        record.status.to_string(),
+        if record.cache_hit { "True" } else { "False" }.to_owned(),
+    ])
+}
+
+/// One CSV line (RFC 4180): fields with a comma, quote or line break quoted, quotes doubled; a
+/// field a spreadsheet would read as a formula (`=`, `+`, `-`, `@` first) gets a leading `'`
+/// (OWASP's advice on CSV injection), numbers aside.
+fn csv_row(fields: impl IntoIterator<Item = String>) -> String {
+    let mut line = String::new();
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        let formula = field.starts_with(['=', '+', '-', '@']) && field.parse::<f64>().is_err();
+        let field = if formula { format!("'{field}") } else { field };
+        if field.contains([',', '"', '\n', '\r']) {
+            line.push('"');
+            line.push_str(&field.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(&field);
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// The store filter of a spend log query, narrowed to the caller's own calls for internal
+/// users.
+fn filter_for(
+    principal: &Principal,
+    query: SpendQuery,
+    route: &str,
+) -> Result<SpendFilter, ApiError> {
     let mut user_id = query.user_id.clone();
     if !principal.reads_all() {
         if !principal.reads_own_spend() {
-            return Err(principal.refusal("/spend/logs"));
+            return Err(principal.refusal(route));
         }
         let own = principal.user_id.as_deref().map(str::to_owned);
         if user_id.is_some() && user_id != own {
@@ -82,7 +254,13 @@ pub async fn logs(
         user_id = own;
     }
     let (start_ms, end_ms) = query.range()?;
-    let filter = SpendFilter {
+    let after = query
+        .cursor
+        .as_deref()
+        .map(str::parse::<SpendCursor>)
+        .transpose()
+        .map_err(ApiError::invalid_request)?;
+    Ok(SpendFilter {
         request_id: query.request_id,
         key_id: query.key_id.or(query.api_key),
         user_id,
@@ -90,15 +268,9 @@ pub async fn logs(
         model: query.model,
         start_ms,
         end_ms,
+        after,
         limit: query.limit.unwrap_or(100).min(10_000),
-    };
-    let records = state
-        .storage()
-        .store()
-        .spend_logs(&filter)
-        .await
-        .map_err(store_error)?;
-    Ok(Json(records.into_iter().map(spend_log).collect()))
+    })
 }
 
 /// A spend record as a row of LiteLLM's `SpendLogs`: `request_id` (the `id` of the answer the
@@ -265,4 +437,21 @@ pub async fn global_spend_models(
             .map(|total| json!({"model": total.group, "total_spend": total.cost_usd}))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_row;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let row = |fields: &[&str]| csv_row(fields.iter().map(|f| (*f).to_owned()));
+        assert_eq!(row(&["a", "b c", "1.5"]), "a,b c,1.5\r\n");
+        assert_eq!(
+            row(&["x,y", "say \"hi\""]),
+            "\"x,y\",\"say \"\"hi\"\"\"\r\n"
+        );
+        assert_eq!(row(&["line\nbreak"]), "\"line\nbreak\"\r\n");
+        assert_eq!(row(&["=SUM(A1)", "-3", "@x"]), "'=SUM(A1),-3,'@x\r\n");
+    }
 }
