@@ -6,7 +6,9 @@
 //! 1. `cargo test --workspace` (unit tests and the end-to-end tests in `tests/`).
 //! 2. The client tests in `tests/clients/`: the official OpenAI (and Anthropic) Python SDKs,
 //!    installed from PyPI into a throwaway virtualenv under `target/`, drive a real gateway
-//!    process built from this tree.
+//!    process built from this tree; and the admin UI's browser test (`test_admin_ui.py`):
+//!    Playwright from PyPI driving Debian's Chromium headless (`/usr/bin/chromium`, installed by
+//!    `scripts/services.sh`), with screenshots of each page under `target/ui-screenshots/`.
 
 use std::path::Path;
 use std::process::Command;

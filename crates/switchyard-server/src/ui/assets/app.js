@@ -119,6 +119,7 @@ function stopRefresh() {
 function route() {
   if (!csrfToken) return;
   stopRefresh();
+  say("");
   const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : "overview";
   document.querySelectorAll(".page").forEach((p) => { p.hidden = p.id !== "page-" + name; });
   document.querySelectorAll("#nav a").forEach((a) => {
@@ -394,7 +395,7 @@ function lineChart(title, lines, value, answer) {
   chart.appendChild(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#999" }));
   chart.appendChild(svg("line", { x1: left, y1: 4, x2: left, y2: height - bottom, stroke: "#999" }));
   const top = svg("text", { x: 2, y: 12 });
-  top.textContent = max < 1 ? max.toFixed(4) : String(Math.round(max));
+  top.textContent = max < 1 ? max.toPrecision(2) : String(Math.round(max));
   const zero = svg("text", { x: 2, y: height - bottom });
   zero.textContent = "0";
   const from = svg("text", { x: left, y: height - 4 });
