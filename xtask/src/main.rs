@@ -8,6 +8,8 @@
 //!   off and nothing unexpected fail.
 //! - `cargo xtask schema`: regenerate `deploy/config.schema.json` from the config types.
 //! - `cargo xtask prices`: regenerate the embedded price catalog from LiteLLM's price list.
+//! - `cargo xtask spend-scale`: the admin UI's spend queries timed on a million spend records in
+//!   SQLite and PostgreSQL (`crates/switchyard-store/tests/spend_scale.rs`, in release).
 
 mod bench;
 mod prices;
@@ -29,13 +31,17 @@ fn main() -> anyhow::Result<()> {
         "soak" => soak::run(&rest),
         "schema" => schema(),
         "prices" => prices::run(&rest),
+        "spend-scale" => test::spend_scale(),
         _ => {
-            eprintln!("usage: cargo xtask <test|bench|soak|schema|prices>");
+            eprintln!("usage: cargo xtask <test|bench|soak|schema|prices|spend-scale>");
             eprintln!("  test    run every test: the Rust workspace, then the SDK client tests");
             eprintln!("  bench   measure the gateway's added latency, throughput and memory");
             eprintln!("  soak    run steady mixed traffic for minutes; memory must level off");
             eprintln!("  schema  write deploy/config.schema.json from the config types");
             eprintln!("  prices  write the embedded price catalog from LiteLLM's price list");
+            eprintln!(
+                "  spend-scale  time the admin UI's spend queries on 1M rows, SQLite and PostgreSQL"
+            );
             bail!("unknown task `{task}`")
         }
     }

@@ -69,6 +69,31 @@ fn services() -> anyhow::Result<Vec<(&'static str, String)>> {
     Ok(env)
 }
 
+/// `cargo xtask spend-scale`: the admin UI's spend queries on a million spend records
+/// (`SWITCHYARD_SCALE_ROWS` changes the count) in SQLite and in the PostgreSQL the services
+/// script brings up, built in release so that SQLite's C code is optimized as it is in the
+/// shipped binary; the timings are printed as Markdown table rows.
+pub fn spend_scale() -> anyhow::Result<()> {
+    let env = services()?;
+    exec(
+        cargo()
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "switchyard-store",
+                "--test",
+                "spend_scale",
+                "--",
+                "--ignored",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .envs(env.iter().cloned()),
+    )
+}
+
 fn client_tests(env: &[(&'static str, String)]) -> anyhow::Result<()> {
     let root = root();
     let venv = root.join("target/client-venv");
