@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.error
+import uuid
 import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
@@ -48,14 +50,30 @@ def ui_config() -> str:
 DATABASES = ["sqlite"] + (["postgres"] if os.environ.get("SWITCHYARD_TEST_DATABASE_URL") else [])
 
 
+def psql(url: str, sql: str) -> None:
+    subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+
+
 @pytest.fixture(params=DATABASES)
-def ui_gateway(request: pytest.FixtureRequest, launch_gateway: Callable[..., Gateway]) -> Gateway:
+def ui_gateway(request: pytest.FixtureRequest, launch_gateway: Callable[..., Gateway]) -> Iterator[Gateway]:
     env = {}
+    schema = None
     if request.param == "postgres":
-        env["DATABASE_URL"] = os.environ["SWITCHYARD_TEST_DATABASE_URL"]
+        # A schema of this test's own, so that what other runs left in the database is not seen.
+        server = os.environ["SWITCHYARD_TEST_DATABASE_URL"]
+        schema = f"switchyard_ui_{uuid.uuid4().hex[:12]}"
+        psql(server, f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in server else "?"
+        env["DATABASE_URL"] = f"{server}{separator}options=-c%20search_path%3D{schema}"
     gateway = launch_gateway(ui_config(), env=env)
     gateway.database = request.param  # type: ignore[attr-defined]
-    return gateway
+    try:
+        yield gateway
+    finally:
+        if schema:
+            gateway.stop()
+            psql(os.environ["SWITCHYARD_TEST_DATABASE_URL"], f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

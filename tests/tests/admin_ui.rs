@@ -77,6 +77,17 @@ async fn ui_get(
     request.send().await.expect("gateway answers")
 }
 
+/// `GET /ui/session` with the session's cookie.
+async fn current_session(gateway: &Gateway, session: &Session) -> reqwest::Response {
+    gateway
+        .client
+        .get(format!("{}/ui/session", gateway.base))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .expect("answer")
+}
+
 async fn ui_post(
     gateway: &Gateway,
     path: &str,
@@ -284,13 +295,7 @@ async fn logout_ends_the_session() {
     };
     // Without the token, logout is refused (a cross-site page cannot log anyone out).
     assert_eq!(logout(None).await.expect("answer").status(), 401);
-    let current = gateway
-        .client
-        .get(format!("{}/ui/session", gateway.base))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .expect("answer");
+    let current = current_session(&gateway, &session).await;
     assert_eq!(current.status(), 200);
     assert_eq!(
         current.json::<Value>().await.expect("JSON")["csrf_token"],
@@ -306,13 +311,7 @@ async fn logout_ends_the_session() {
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let after = ui_get(&gateway, "/key/list", &session.cookie, Some(&session.csrf)).await;
     assert_eq!(after.status(), 401);
-    let current = gateway
-        .client
-        .get(format!("{}/ui/session", gateway.base))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .expect("answer");
+    let current = current_session(&gateway, &session).await;
     assert_eq!(current.status(), 401);
 }
 
@@ -457,4 +456,24 @@ async fn the_spend_log_pages_by_cursor_and_exports_csv() {
         "[redacted]"
     );
     assert!(!config.to_string().contains(MASTER_KEY));
+}
+
+#[tokio::test]
+async fn a_new_master_key_ends_the_sessions_opened_with_the_old_one() {
+    let gateway = Gateway::spawn(&config(), &[]).await;
+    let session = logged_in(&gateway).await;
+    let ok = ui_get(&gateway, "/key/list", &session.cookie, Some(&session.csrf)).await;
+    assert_eq!(ok.status(), 200);
+    let rotated = config().replace(MASTER_KEY, "sk-rotated-master");
+    std::fs::write(gateway.config_path().expect("a config file"), rotated).expect("rewrite");
+    // The file is reloaded within the watcher's interval; from then on the session is over.
+    eventually(Duration::from_secs(15), "the session to end", || async {
+        let status = ui_get(&gateway, "/key/list", &session.cookie, Some(&session.csrf))
+            .await
+            .status();
+        (status == 401).then_some(())
+    })
+    .await;
+    let current = current_session(&gateway, &session).await;
+    assert_eq!(current.status(), 401);
 }

@@ -1,4 +1,6 @@
-//! The admin web UI, served by the gateway itself under `/ui`: a page, its script and style
+//! The admin web UI, served by the gateway itself under `/ui` (LiteLLM's path,
+//! <https://docs.litellm.ai/docs/proxy/ui>; its login takes the master key, as LiteLLM's does
+//! when `UI_PASSWORD` is unset): a page, its script and style
 //! sheet embedded in the binary at build time ([`assets`]); a login that trades the master
 //! key for a session ([`session`]); and `/ui/api/...`, the admin API (the same routes as
 //! `/key/generate`, `/spend/logs`, ...) plus the UI's own views ([`config_view`],
@@ -22,7 +24,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -62,10 +64,11 @@ pub struct Login {
 /// 401; a gateway without a master key has no admin UI (403).
 async fn login(
     State(live): State<Live>,
+    uri: Uri,
     headers: HeaderMap,
     JsonBody(Login { master_key }): JsonBody<Login>,
 ) -> Response {
-    if let Err(refusal) = same_origin(&headers) {
+    if let Err(refusal) = same_origin(&headers, &uri) {
         return refusal.into_response();
     }
     let is_json = headers
@@ -114,11 +117,11 @@ async fn current_session(State(live): State<Live>, headers: HeaderMap) -> Respon
 }
 
 /// `POST /ui/logout` (with the CSRF token): ends the session and clears the cookie.
-async fn logout(State(live): State<Live>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = same_origin(&headers) {
+async fn logout(State(live): State<Live>, uri: Uri, headers: HeaderMap) -> Response {
+    if let Err(refusal) = same_origin(&headers, &uri) {
         return refusal.into_response();
     }
-    let Some(id) = live.ui_sessions().authorize(&headers).await else {
+    let Some((id, _)) = live.ui_sessions().authorize(&headers).await else {
         return ApiError::unauthorized("no admin UI session with this CSRF token").into_response();
     };
     live.ui_sessions().close(&id).await;
@@ -132,19 +135,15 @@ async fn logout(State(live): State<Live>, headers: HeaderMap) -> Response {
 /// with the master key still configured and that carries that session's CSRF token, acting as
 /// the master key; refuses any other with 401 (a request from another origin with 403).
 async fn require_session(State(live): State<Live>, mut request: Request, next: Next) -> Response {
-    if let Err(refusal) = same_origin(request.headers()) {
+    if let Err(refusal) = same_origin(request.headers(), request.uri()) {
         return refusal.into_response();
     }
-    let sessions = live.ui_sessions();
-    let authorized = match sessions.authorize(request.headers()).await {
-        Some(id) => match sessions.of_request(request.headers()).await {
-            Some((_, session)) => session.opened_with(live.current().master_key()),
-            None => false,
-        }
-        .then_some(id),
-        None => None,
-    };
-    if authorized.is_none() {
+    let authorized = live
+        .ui_sessions()
+        .authorize(request.headers())
+        .await
+        .is_some_and(|(_, session)| session.opened_with(live.current().master_key()));
+    if !authorized {
         return ApiError::unauthorized(
             "the admin UI's API needs a session cookie and its CSRF token in `x-switchyard-csrf`",
         )
@@ -156,13 +155,17 @@ async fn require_session(State(live): State<Live>, mut request: Request, next: N
     next.run(request).await
 }
 
-/// Refuses a request whose `Origin` is another host than the one it was sent to (browsers
-/// send `Origin` with every `POST` and every cross-origin `fetch`).
-fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+/// Refuses a request whose `Origin` is another host than the one it was sent to (its `Host`,
+/// or over HTTP/2 its URI's authority); browsers send `Origin` with every `POST` and every
+/// cross-origin `fetch`.
+fn same_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str));
     let origin_host = origin
         .to_str()
         .ok()
@@ -184,4 +187,37 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.clone(), HeaderValue::from_static(value)))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_pages_own_origin_is_let_through() {
+        let path: Uri = "/ui/login".parse().expect("uri");
+        let h2: Uri = "https://gw.example:8443/ui/login".parse().expect("uri");
+        let own = headers(&[
+            (header::HOST, "127.0.0.1:4000"),
+            (header::ORIGIN, "http://127.0.0.1:4000"),
+        ]);
+        assert!(same_origin(&own, &path).is_ok());
+        assert!(same_origin(&headers(&[(header::HOST, "127.0.0.1:4000")]), &path).is_ok());
+        for other in ["http://127.0.0.1:4001", "http://evil.example", "null"] {
+            let mut cross = own.clone();
+            cross.insert(header::ORIGIN, HeaderValue::from_static(other));
+            assert!(same_origin(&cross, &path).is_err(), "{other}");
+        }
+        // HTTP/2 has no Host header: the URI's authority stands for it.
+        let origin = headers(&[(header::ORIGIN, "https://gw.example:8443")]);
+        assert!(same_origin(&origin, &h2).is_ok());
+        assert!(same_origin(&origin, &path).is_err());
+    }
 }

@@ -111,11 +111,12 @@ impl Sessions {
         Some((id.to_owned(), session))
     }
 
-    /// The session a request's cookie names when the request also carries its CSRF token.
-    pub async fn authorize(&self, headers: &HeaderMap) -> Option<String> {
+    /// The session a request's cookie names (its id and itself) when the request also carries
+    /// its CSRF token.
+    pub async fn authorize(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let (id, session) = self.of_request(headers).await?;
         let presented = headers.get(CSRF_HEADER)?.as_bytes();
-        bool::from(presented.ct_eq(session.csrf_token.as_bytes())).then_some(id)
+        bool::from(presented.ct_eq(session.csrf_token.as_bytes())).then_some((id, session))
     }
 
     /// Ends a session.
@@ -189,29 +190,30 @@ mod tests {
         assert_eq!(
             sessions
                 .authorize(&request(&cookie, Some(&first.csrf_token)))
-                .await,
+                .await
+                .map(|(id, _)| id),
             Some(first.id.clone())
         );
-        assert_eq!(sessions.authorize(&request(&cookie, None)).await, None);
-        assert_eq!(
+        assert!(sessions.authorize(&request(&cookie, None)).await.is_none());
+        assert!(
             sessions
                 .authorize(&request(&cookie, Some(&second.csrf_token)))
-                .await,
-            None
+                .await
+                .is_none()
         );
         let unknown = format!("{COOKIE}=forged");
-        assert_eq!(
+        assert!(
             sessions
                 .authorize(&request(&unknown, Some(&first.csrf_token)))
-                .await,
-            None
+                .await
+                .is_none()
         );
         sessions.close(&first.id).await;
-        assert_eq!(
+        assert!(
             sessions
                 .authorize(&request(&cookie, Some(&first.csrf_token)))
-                .await,
-            None
+                .await
+                .is_none()
         );
     }
 
