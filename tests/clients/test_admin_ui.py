@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.error
 import uuid
@@ -222,7 +223,15 @@ def test_admin_ui_walkthrough(ui_gateway: Gateway, page: Page) -> None:
     expect(page.get_by_role("table", name="Users")).to_be_visible()
     screenshot(page, gateway, "accounts")
     page.get_by_role("link", name="Deployments").click()
-    expect(page.locator("#deployments-table tbody tr", has_text="ui-echo-mock")).to_have_count(1)
+    expect(page.get_by_role("heading", name="Live deployments")).to_be_focused()
+    deployment = page.locator("#deployments-table tbody tr", has_text="ui-echo-mock")
+    expect(deployment).to_have_count(1)
+    expect(deployment).to_contain_text("ui-echo")
+    # It refreshes on its own: the time of the last update changes without any action.
+    updated = page.locator("#deployments-updated")
+    expect(updated).to_have_text(re.compile("^Updated "))
+    first_update = updated.inner_text()
+    expect(updated).not_to_have_text(first_update, timeout=12_000)
     screenshot(page, gateway, "deployments")
     page.get_by_role("link", name="Config").click()
     expect(page.locator("#config-text")).to_contain_text('"master_key": "[redacted]"')
@@ -241,8 +250,6 @@ def test_admin_ui_walkthrough(ui_gateway: Gateway, page: Page) -> None:
 
 
 def lambda_text_starting(prefix: str):
-    import re
-
     return re.compile("^" + re.escape(prefix) + r"\S+$")
 
 

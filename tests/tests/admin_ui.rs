@@ -266,6 +266,18 @@ async fn the_ui_api_needs_the_cookie_and_its_csrf_token_and_nothing_else_will_do
         .await
         .expect("answer");
     assert_eq!(plain.status(), 401);
+    // Nor is a session a way to call models.
+    let call = gateway
+        .client
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .header(COOKIE, &session.cookie)
+        .header(CSRF_HEADER, &session.csrf)
+        .header(CONTENT_TYPE, "application/json")
+        .body(json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}]}).to_string())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(call.status(), 401);
     // Another origin, even with cookie and token: 403.
     let cross = gateway
         .client

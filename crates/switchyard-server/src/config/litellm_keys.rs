@@ -34,7 +34,7 @@ const CALLBACKS: &str = "LiteLLM's logging callbacks are not run; Switchyard exp
      as an OpenTelemetry trace (section `telemetry`) and serves Prometheus metrics at /metrics";
 const ALERTING: &str = "LiteLLM's Slack/email alerting is not run; alert on Switchyard's \
      /metrics (budget, error and latency series) instead";
-const UI: &str = "only LiteLLM's admin UI reads this; Switchyard's admin API takes no UI setting";
+const UI: &str = "only LiteLLM's admin UI reads this; Switchyard's admin UI (`/ui`) admits the master key alone, as `ui_access_mode: admin_only` asks, and has no other setting";
 const NO_CONTENT_LOGGED: &str = "Switchyard logs no prompt or answer text unless \
      `telemetry.record_content` asks for it, and never logs keys";
 const INTERNAL: &str = "tunes a LiteLLM internal Switchyard does not have; it has no effect";

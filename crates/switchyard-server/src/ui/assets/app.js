@@ -432,7 +432,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#spend-csv").addEventListener("click", exportCsv);
   $("#overview-hours").addEventListener("change", () => loadOverview().catch((err) => say(err.message)));
   $("#overview-by").addEventListener("change", () => loadOverview().catch((err) => say(err.message)));
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => {
+    route();
+    // Keyboard and screen-reader users land on the new page's heading.
+    const heading = document.querySelector(".page:not([hidden]) h2");
+    if (heading) heading.focus();
+  });
   const response = await fetch("/ui/session", { credentials: "same-origin" });
   if (response.ok) {
     csrfToken = (await response.json()).csrf_token;
