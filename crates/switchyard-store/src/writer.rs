@@ -100,6 +100,9 @@ struct Shared {
 
 #[derive(Default)]
 struct Counts {
+    /// Records the worker holds in a partial batch while it waits for the rest: a batch is full
+    /// when these and the queued ones make `batch_size`.
+    held: AtomicU64,
     pending: AtomicU64,
     written: AtomicU64,
     dropped: AtomicU64,
@@ -151,7 +154,12 @@ impl SpendWriter {
         let shared = &self.shared;
         let (record, reason) = match shared.queue.try_send(record) {
             Ok(()) => {
-                if shared.queue.max_capacity() - shared.queue.capacity() >= shared.batch_size {
+                // Pairs with the worker's fence after it publishes `held`: one of the two sees
+                // the other's write, so a full batch is never left waiting for its deadline.
+                std::sync::atomic::fence(Ordering::SeqCst);
+                let queued = shared.queue.max_capacity() - shared.queue.capacity();
+                let held = usize::try_from(counts.held.load(Ordering::SeqCst)).unwrap_or(0);
+                if queued + held >= shared.batch_size {
                     shared.batch_full.notify_one();
                 }
                 return;
@@ -249,12 +257,22 @@ impl Worker {
             // full or its time is up, not one wake-up per record.
             if batch.len() < batch_size {
                 let deadline = Instant::now() + self.config.flush_interval;
-                tokio::select! {
-                    biased;
-                    _ = self.stop.wait_for(|stop| *stop) => {}
-                    () = self.batch_full.notified() => {}
-                    () = sleep_until(deadline) => {}
+                let full = self.batch_full.notified();
+                tokio::pin!(full);
+                full.as_mut().enable();
+                // Senders count what this batch already holds; one that looked before this is
+                // published is caught by looking at the queue again after it.
+                self.counts.held.store(batch.len() as u64, Ordering::SeqCst);
+                std::sync::atomic::fence(Ordering::SeqCst);
+                if self.queue.len() + batch.len() < batch_size {
+                    tokio::select! {
+                        biased;
+                        _ = self.stop.wait_for(|stop| *stop) => {}
+                        () = full => {}
+                        () = sleep_until(deadline) => {}
+                    }
                 }
+                self.counts.held.store(0, Ordering::SeqCst);
                 while batch.len() < batch_size {
                     match self.queue.try_recv() {
                         Ok(record) => batch.push(record),
