@@ -106,8 +106,11 @@ async fn login(
 }
 
 /// `GET /ui/session`: the CSRF token of the session the cookie names (so that a reloaded page
-/// carries on), or 401. Reads only: the cookie alone suffices.
-async fn current_session(State(live): State<Live>, headers: HeaderMap) -> Response {
+/// carries on), or 401. The cookie alone suffices, from the page's own origin only.
+async fn current_session(State(live): State<Live>, uri: Uri, headers: HeaderMap) -> Response {
+    if let Err(refusal) = same_origin(&headers, &uri) {
+        return refusal.into_response();
+    }
     match live.ui_sessions().of_request(&headers).await {
         Some((_, session)) if session.opened_with(live.current().master_key()) => {
             Json(json!({"csrf_token": &*session.csrf_token})).into_response()
