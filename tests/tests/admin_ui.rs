@@ -313,6 +313,17 @@ async fn logout_ends_the_session() {
         current.json::<Value>().await.expect("JSON")["csrf_token"],
         session.csrf
     );
+    // Another origin (another port of the same host is the same site, so a browser would send
+    // the cookie) never gets the token.
+    let cross = gateway
+        .client
+        .get(format!("{}/ui/session", gateway.base))
+        .header(COOKIE, &session.cookie)
+        .header(ORIGIN, "http://127.0.0.1:1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(cross.status(), 403);
     let out = logout(Some(session.csrf.clone())).await.expect("answer");
     assert_eq!(out.status(), 204);
     let cleared = out
