@@ -10,6 +10,8 @@
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2
 //!   tokens from [`credentials`], through the Gemini and Anthropic adapters.
+//! - [`text_completion`]: models only OpenAI's legacy Completions API serves
+//!   (`text-completion-openai/...`), chat calls sent as text completions.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 //!
 //! Besides the OpenAI-shaped calls, some providers take a client's own API as it came
@@ -28,6 +30,7 @@ pub mod native;
 pub mod openai;
 #[cfg(test)]
 mod test_support;
+pub mod text_completion;
 mod translate;
 pub mod vertex;
 

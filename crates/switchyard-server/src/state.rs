@@ -15,6 +15,7 @@ use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
+use switchyard_providers::text_completion::TextCompletionOpenAi;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
     CooldownHook, Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError,
@@ -200,6 +201,10 @@ impl AppState {
                 }
                 ProviderSettings::Vertex(settings) => {
                     switchyard_providers::vertex::provider(client.clone(), settings)
+                }
+                ProviderSettings::TextCompletion(settings) => {
+                    TextCompletionOpenAi::new(client.clone(), settings)
+                        .map(|p| Box::new(p) as Box<dyn Provider>)
                 }
                 ProviderSettings::OpenAi(settings) => {
                     OpenAiCompatible::new(client.clone(), settings)

@@ -152,6 +152,8 @@ pub struct DeploymentSettings {
 pub enum ProviderSettings {
     /// An OpenAI-compatible upstream.
     OpenAi(OpenAiSettings),
+    /// A model only OpenAI's legacy Completions API serves (`text-completion-openai/`).
+    TextCompletion(OpenAiSettings),
     /// Anthropic's Messages API.
     Anthropic(AnthropicSettings),
     /// Google's Gemini API.
@@ -605,6 +607,7 @@ fn check_wildcard(
             s.model.as_str(),
             matches!(s.dialect, switchyard_providers::openai::Dialect::OpenAi),
         ),
+        ProviderSettings::TextCompletion(s) => (s.model.as_str(), false),
         ProviderSettings::Anthropic(s) => (s.model.as_str(), true),
         ProviderSettings::Gemini(s) => (s.model.as_str(), false),
         ProviderSettings::Bedrock(s) => (s.model.as_str(), false),

@@ -7,6 +7,7 @@ use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
+use switchyard_providers::text_completion;
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
@@ -28,8 +29,10 @@ pub(super) fn provider(
         Some((family, model)) => (family, model),
         None => {
             let family = inference::infer_family(&params.model, &|family| {
-                matches!(family, "anthropic" | "gemini" | "bedrock")
-                    || PRESETS.iter().any(|p| p.family == family)
+                matches!(
+                    family,
+                    "anthropic" | "gemini" | "bedrock" | text_completion::FAMILY
+                ) || PRESETS.iter().any(|p| p.family == family)
             });
             if family != "openai" {
                 warnings.push(ConfigWarning {
@@ -149,13 +152,19 @@ pub(super) fn provider(
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
         "azure_ai" => azure_ai::settings(path, model, &params, env),
         "huggingface" => huggingface::settings(path, model, &params, env),
+        // LiteLLM's `text-completion-openai/`: OpenAI's own settings and keys, its legacy
+        // Completions API (https://docs.litellm.ai/docs/providers/text_completion_openai).
+        text_completion::FAMILY => openai_compatible(path, &OPENAI, model, &params, env)
+            .map(ProviderSettings::TextCompletion),
         "vertex_ai" => vertex::settings(path, model, &params, env, warnings),
         family => match PRESETS.iter().find(|p| p.family == family) {
-            Some(preset) => openai_compatible(path, preset, model, &params, env),
+            Some(preset) => {
+                openai_compatible(path, preset, model, &params, env).map(ProviderSettings::OpenAi)
+            }
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, azure_ai, anthropic, gemini, bedrock, vertex_ai, huggingface, mock)",
+                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, bedrock, vertex_ai, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -193,14 +202,17 @@ const fn preset(
     }
 }
 
+/// OpenAI's own API.
+const OPENAI: Preset = preset(
+    "openai",
+    Some(OPENAI_API_BASE),
+    &["OPENAI_API_KEY"],
+    &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
+);
+
 /// LiteLLM's OpenAI-compatible prefixes, with the defaults its documentation gives.
 const PRESETS: &[Preset] = &[
-    preset(
-        "openai",
-        Some(OPENAI_API_BASE),
-        &["OPENAI_API_KEY"],
-        &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
-    ),
+    OPENAI,
     preset(
         "mistral",
         Some("https://api.mistral.ai/v1"),
@@ -334,7 +346,7 @@ fn openai_compatible(
     model: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProviderSettings, ConfigError> {
+) -> Result<OpenAiSettings, ConfigError> {
     let missing_base = format!(
         "provider `{}` needs an api_base (the server's URL)",
         preset.family
@@ -356,7 +368,7 @@ fn openai_compatible(
         let org = resolve(&format!("{path}.organization"), org, env)?;
         extra_headers.push(("openai-organization".to_owned(), org));
     }
-    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+    Ok(OpenAiSettings {
         family: preset.family,
         model: model.to_owned(),
         api_base,
@@ -364,7 +376,7 @@ fn openai_compatible(
         dialect: Dialect::OpenAi,
         extra_headers,
         bearer: None,
-    }))
+    })
 }
 
 /// The deployment's `extra_headers`, values resolved.

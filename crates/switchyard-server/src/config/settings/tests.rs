@@ -54,6 +54,42 @@ fn openai_deployment_resolves_its_key_from_the_environment() {
     assert_eq!(d.id, "m-0");
 }
 
+// https://docs.litellm.ai/docs/providers/text_completion_openai: the `text-completion-openai/`
+// prefix calls OpenAI's completions API with OpenAI's key; LiteLLM's `get_llm_provider` files
+// `gpt-3.5-turbo-instruct` under it.
+#[test]
+fn text_completion_openai_deployments_take_openai_s_settings_and_are_priced() {
+    let d = one(
+        "{model: text-completion-openai/gpt-3.5-turbo-instruct, api_key: os.environ/UPSTREAM_KEY}",
+    )
+    .expect("valid");
+    let ProviderSettings::TextCompletion(settings) = &d.provider else {
+        panic!(
+            "a text completion deployment expected, got {:?}",
+            d.provider
+        )
+    };
+    assert_eq!(settings.model, "gpt-3.5-turbo-instruct");
+    assert_eq!(settings.api_base, OPENAI_API_BASE);
+    assert_eq!(settings.api_key.as_deref(), Some("sk-from-env"));
+    let price = d.price.expect("priced by the catalog");
+    assert!(price.input_per_token > 0.0, "{price:?}");
+    let text =
+        "model_list:\n  - model_name: m\n    litellm_params: {model: gpt-3.5-turbo-instruct}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert!(matches!(
+        loaded.settings.deployments[0].provider,
+        ProviderSettings::TextCompletion(_)
+    ));
+    assert!(
+        loaded.warnings[0]
+            .message
+            .contains("text-completion-openai"),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
 #[test]
 fn streams_run_for_half_an_hour_unless_the_deployment_or_router_says_otherwise() {
     let d = one("{model: mock/a}").expect("valid");
