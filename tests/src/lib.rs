@@ -7,6 +7,7 @@
 pub mod fake_anthropic;
 pub mod fake_aws;
 pub mod fake_bedrock;
+pub mod fake_cohere;
 pub mod fake_gemini;
 pub mod fake_oauth;
 pub mod fake_responses;

@@ -190,6 +190,22 @@ impl HttpClient {
         self.post_json_bytes(uri, headers, Bytes::from(body)).await
     }
 
+    /// POSTs `body` as JSON as [`HttpClient::post_json`] does; an answer with an error status
+    /// becomes its classified error ([`error_from_response`]).
+    pub async fn post_json_ok<T: Serialize + ?Sized>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &T,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let response = self.post_json(uri, headers, body).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+
     /// POSTs an already serialized JSON `body`, for callers that sign the exact bytes sent;
     /// otherwise as [`HttpClient::post_json`].
     pub async fn post_json_bytes(
@@ -350,6 +366,18 @@ impl UpstreamResponse {
                 ),
             }),
         }
+    }
+
+    /// Reads the whole body (at most [`MAX_RESPONSE_BYTES`]) as JSON of type `R`; a body that is
+    /// not one is an invalid response.
+    pub async fn json<R: serde::de::DeserializeOwned>(self) -> Result<R, ProviderError> {
+        let bytes = self.bytes(MAX_RESPONSE_BYTES).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::InvalidResponse,
+                format!("upstream answered with a body that is not a valid response: {e}"),
+            )
+        })
     }
 
     /// Reads at most `limit` bytes of the body, ignoring the rest and any read error (for error

@@ -7,6 +7,7 @@
 //! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
 //! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
+//! - [`cohere`]: Cohere's API v2 (`cohere/...`): chat and rerank.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2
 //!   tokens from [`credentials`], through the Gemini and Anthropic adapters.
@@ -20,6 +21,7 @@
 pub mod anthropic;
 pub mod audio;
 pub mod bedrock;
+pub mod cohere;
 mod completions;
 pub mod credentials;
 pub mod error;

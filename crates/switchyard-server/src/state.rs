@@ -11,6 +11,7 @@ use switchyard_layers::cost::{ModelPrice, PriceCatalog};
 
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
+use switchyard_providers::cohere::Cohere;
 use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
@@ -193,6 +194,9 @@ impl AppState {
                 ProviderSettings::Mock(mock) => Ok(Box::new(Mock::new(mock))),
                 ProviderSettings::Anthropic(settings) => Anthropic::new(client.clone(), settings)
                     .map(|p| Box::new(p) as Box<dyn Provider>),
+                ProviderSettings::Cohere(settings) => {
+                    Cohere::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
+                }
                 ProviderSettings::Gemini(settings) => {
                     Gemini::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }

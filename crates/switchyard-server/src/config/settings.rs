@@ -8,6 +8,7 @@ use std::time::Duration;
 use switchyard_layers::cost::{ModelPrice, PriceCatalog, Pricing};
 use switchyard_providers::anthropic::AnthropicSettings;
 use switchyard_providers::bedrock::BedrockSettings;
+use switchyard_providers::cohere::CohereSettings;
 use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
@@ -158,6 +159,8 @@ pub enum ProviderSettings {
     Anthropic(AnthropicSettings),
     /// Google's Gemini API.
     Gemini(GeminiSettings),
+    /// Cohere's API v2.
+    Cohere(CohereSettings),
     /// AWS Bedrock Runtime's Converse API.
     Bedrock(BedrockSettings),
     /// Google's and Anthropic's models on Vertex AI.
@@ -610,6 +613,7 @@ fn check_wildcard(
         ProviderSettings::TextCompletion(s) => (s.model.as_str(), false),
         ProviderSettings::Anthropic(s) => (s.model.as_str(), true),
         ProviderSettings::Gemini(s) => (s.model.as_str(), false),
+        ProviderSettings::Cohere(s) => (s.model.as_str(), false),
         ProviderSettings::Bedrock(s) => (s.model.as_str(), false),
         ProviderSettings::Vertex(s) => (s.model.as_str(), false),
         ProviderSettings::Mock(_) => ("", true),

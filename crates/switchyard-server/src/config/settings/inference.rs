@@ -54,6 +54,7 @@ fn catalog_family(provider: &str) -> Option<&'static str> {
         "openai" => "openai",
         "text-completion-openai" => "text-completion-openai",
         "anthropic" => "anthropic",
+        "cohere" | "cohere_chat" => "cohere",
         "bedrock" | "bedrock_converse" => "bedrock",
         "gemini" | "vertex_ai-language-models" => "gemini",
         "together_ai" => "together_ai",

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
+use switchyard_providers::cohere::{self, COHERE_API_BASE, CohereSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
@@ -31,7 +32,7 @@ pub(super) fn provider(
             let family = inference::infer_family(&params.model, &|family| {
                 matches!(
                     family,
-                    "anthropic" | "gemini" | "bedrock" | text_completion::FAMILY
+                    "anthropic" | "gemini" | "bedrock" | cohere::FAMILY | text_completion::FAMILY
                 ) || PRESETS.iter().any(|p| p.family == family)
             });
             if family != "openai" {
@@ -78,7 +79,10 @@ pub(super) fn provider(
         }
     }
     // Keys only some families send; elsewhere they would be dropped, so they are refused.
-    let header_family = !matches!(family, "mock" | "gemini" | "bedrock" | "vertex_ai");
+    let header_family = !matches!(
+        family,
+        "mock" | "gemini" | "bedrock" | "vertex_ai" | cohere::FAMILY
+    );
     for (key, set, takes) in [
         (
             "extra_headers",
@@ -149,6 +153,7 @@ pub(super) fn provider(
         "azure" => azure(path, model, &params, env, azure_ad_token_refresh),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
+        cohere::FAMILY => cohere(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
         "azure_ai" => azure_ai::settings(path, model, &params, env),
         "huggingface" => huggingface::settings(path, model, &params, env),
@@ -164,7 +169,7 @@ pub(super) fn provider(
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, bedrock, vertex_ai, huggingface, mock)",
+                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, cohere, bedrock, vertex_ai, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -507,17 +512,59 @@ fn gemini(
         missing_base: "",
     };
     let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
-    let key_path = format!("{path}.api_key");
     let root = api_base.trim_end_matches('/');
-    if api_key.is_none() && root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE {
-        return Err(ConfigError::invalid(
-            key_path,
-            "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
-        ));
-    }
+    require_key(
+        path,
+        api_key.as_deref(),
+        root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE,
+        "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
+    )?;
     Ok(ProviderSettings::Gemini(GeminiSettings {
         model: model.to_owned(),
         api_base,
         api_key,
     }))
+}
+
+/// A Cohere deployment (<https://docs.litellm.ai/docs/providers/cohere>): the key from
+/// `api_key` or `COHERE_API_KEY`, the base URL from `api_base`, `COHERE_API_BASE` or Cohere's
+/// own, which refuses every call without a key.
+fn cohere(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let sources = Sources {
+        base_vars: &["COHERE_API_BASE"],
+        default_base: Some(COHERE_API_BASE),
+        key_vars: &["COHERE_API_KEY", "CO_API_KEY"],
+        missing_base: "",
+    };
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
+    require_key(
+        path,
+        api_key.as_deref(),
+        api_base.trim_end_matches('/') == COHERE_API_BASE,
+        "Cohere needs an api_key (or COHERE_API_KEY in the environment)",
+    )?;
+    Ok(ProviderSettings::Cohere(CohereSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}
+
+/// Refuses a deployment without a key when it calls the provider's own API (`at_own_api`),
+/// which refuses every call without one; a custom base (a proxy) may do without.
+fn require_key(
+    path: &str,
+    api_key: Option<&str>,
+    at_own_api: bool,
+    message: &str,
+) -> Result<(), ConfigError> {
+    if api_key.is_none() && at_own_api {
+        return Err(ConfigError::invalid(format!("{path}.api_key"), message));
+    }
+    Ok(())
 }
