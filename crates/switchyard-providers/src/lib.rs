@@ -20,6 +20,7 @@
 
 pub mod anthropic;
 pub mod audio;
+pub mod aws;
 pub mod bedrock;
 pub mod cohere;
 mod completions;

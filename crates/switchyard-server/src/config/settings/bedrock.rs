@@ -3,7 +3,7 @@
 //! environment variables, else AWS's default credential chain; checked once at start so that a
 //! deployment configured inconsistently stops the gateway with the key's path.
 
-use switchyard_providers::bedrock::{AssumeRole, BedrockCredentials, BedrockSettings};
+use switchyard_providers::bedrock::{AssumeRole, AwsCredentials, BedrockSettings};
 
 use super::{ConfigError, ConfigWarning, LitellmParams, ProviderSettings, check_url, resolve};
 
@@ -77,42 +77,42 @@ pub(super) fn settings(
         (Some(_), None) => return Err(missing(path, "aws_secret_access_key")),
         (None, Some(_)) => return Err(missing(path, "aws_access_key_id")),
         // A Bedrock API key in the config wins, as in LiteLLM.
-        _ if api_key.is_some() => BedrockCredentials::ApiKey(api_key.unwrap_or_default()),
-        (Some(access_key_id), Some(secret_access_key)) => BedrockCredentials::Keys {
+        _ if api_key.is_some() => AwsCredentials::ApiKey(api_key.unwrap_or_default()),
+        (Some(access_key_id), Some(secret_access_key)) => AwsCredentials::Keys {
             access_key_id,
             secret_access_key,
             session_token: token,
         },
         (None, None) if profile.is_some() => {
-            BedrockCredentials::Profile(profile.clone().unwrap_or_default())
+            AwsCredentials::Profile(profile.clone().unwrap_or_default())
         }
         // A role to assume asks for signed calls: the environment's API key is not for it.
         (None, None) => match (
             env("AWS_BEARER_TOKEN_BEDROCK").filter(|t| !t.trim().is_empty() && role_arn.is_none()),
             env_keys(),
         ) {
-            (Some(bearer), _) => BedrockCredentials::ApiKey(bearer),
+            (Some(bearer), _) => AwsCredentials::ApiKey(bearer),
             // A token only goes with the keys it was issued with.
-            (None, Some((access_key_id, secret_access_key))) => BedrockCredentials::Keys {
+            (None, Some((access_key_id, secret_access_key))) => AwsCredentials::Keys {
                 access_key_id,
                 secret_access_key,
                 session_token: token.or_else(|| env("AWS_SESSION_TOKEN")),
             },
-            (None, None) => BedrockCredentials::DefaultChain,
+            (None, None) => AwsCredentials::DefaultChain,
         },
     };
     let ignored = |key: &str, why: &str| ConfigWarning {
         path: format!("{path}.{key}"),
         message: why.to_owned(),
     };
-    if profile.is_some() && !matches!(credentials, BedrockCredentials::Profile(_)) {
+    if profile.is_some() && !matches!(credentials, AwsCredentials::Profile(_)) {
         warnings.push(ignored(
             "aws_profile_name",
             "unused: the deployment's api_key or aws_access_key_id authorizes its calls",
         ));
     }
     let assume_role = match role_arn {
-        Some(_) if matches!(credentials, BedrockCredentials::ApiKey(_)) => {
+        Some(_) if matches!(credentials, AwsCredentials::ApiKey(_)) => {
             return Err(ConfigError::invalid(
                 format!("{path}.aws_role_name"),
                 "a Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK) assumes no role; remove one of them",
@@ -193,8 +193,8 @@ mod tests {
         load_warned(params, vars).map(|(settings, _)| settings)
     }
 
-    fn keys(id: &str, secret: &str, token: Option<&str>) -> BedrockCredentials {
-        BedrockCredentials::Keys {
+    fn keys(id: &str, secret: &str, token: Option<&str>) -> AwsCredentials {
+        AwsCredentials::Keys {
             access_key_id: id.to_owned(),
             secret_access_key: secret.to_owned(),
             session_token: token.map(str::to_owned),
@@ -269,14 +269,14 @@ mod tests {
         .expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::ApiKey("bedrock-key".to_owned())
+            AwsCredentials::ApiKey("bedrock-key".to_owned())
         );
         let mut vars = env_keys.to_vec();
         vars.push(("AWS_BEARER_TOKEN_BEDROCK", "env-bedrock-key"));
         let s = load("{model: bedrock/m}", &vars).expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::ApiKey("env-bedrock-key".to_owned())
+            AwsCredentials::ApiKey("env-bedrock-key".to_owned())
         );
         // Keys written in the deployment are its own choice, over the environment's API key.
         let s = load(
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn without_keys_the_profile_or_the_default_chain_authorizes_and_a_role_goes_on_top() {
         let s = load("{model: bedrock/m, aws_region_name: us-east-1}", &[]).expect("valid");
-        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        assert_eq!(s.credentials, AwsCredentials::DefaultChain);
         let s = load(
             "{model: bedrock/m, aws_profile_name: bedrock-prod}",
             &[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")],
@@ -307,7 +307,7 @@ mod tests {
         .expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::Profile("bedrock-prod".to_owned())
+            AwsCredentials::Profile("bedrock-prod".to_owned())
         );
         let s = load(
             "{model: bedrock/m, aws_role_name: 'arn:aws:iam::123456789012:role/bedrock', \
@@ -315,7 +315,7 @@ mod tests {
             &[("SESSION", "gateway")],
         )
         .expect("valid");
-        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        assert_eq!(s.credentials, AwsCredentials::DefaultChain);
         assert_eq!(
             s.assume_role,
             Some(AssumeRole {
