@@ -544,7 +544,8 @@ pub(crate) async fn read_capped(response: UpstreamResponse, cap: usize) -> Vec<u
     response.bytes_capped(cap).await
 }
 
-/// Extracts `(code, message)` from `{"error": {"message", "code"|"type"}}` or `{"message"}`.
+/// Extracts `(code, message)` from `{"error": {"message", "code"|"type"}}`, `{"message"}` or
+/// `{"Message"}`.
 fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return (None, None);
@@ -553,9 +554,10 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     if let Some(text) = error.as_str() {
         return (None, Some(text.to_owned()));
     }
-    let message = error
-        .get("message")
-        .and_then(|m| m.as_str())
+    // AWS's JSON errors (SageMaker's) spell it `Message`.
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|k| error.get(*k).and_then(|m| m.as_str()))
         .map(str::to_owned);
     let code = ["code", "type"]
         .iter()

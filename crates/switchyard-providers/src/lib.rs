@@ -9,6 +9,7 @@
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
 //! - [`cohere`]: Cohere's API v2 (`cohere/...`): chat and rerank.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
+//! - [`sagemaker`]: models on Amazon SageMaker endpoints (`sagemaker/<endpoint>`), SigV4-signed.
 //! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2
 //!   tokens from [`credentials`], through the Gemini and Anthropic adapters.
 //! - [`text_completion`]: models only OpenAI's legacy Completions API serves
@@ -31,6 +32,7 @@ pub mod http;
 pub mod mock;
 pub mod native;
 pub mod openai;
+pub mod sagemaker;
 #[cfg(test)]
 mod test_support;
 pub mod text_completion;

@@ -6,7 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_wire::{ChatMessage, ChatRequest, JsonSchemaFormat, MessageContent, RawJson};
+use switchyard_wire::{
+    ChatChunk, ChatMessage, ChatRequest, ChunkChoice, Delta, Extra, JsonSchemaFormat,
+    MessageContent, RawJson,
+};
 
 use crate::{ErrorClass, ProviderError};
 
@@ -124,6 +127,44 @@ pub(crate) fn system_text(
     }
     let text = content.joined_text();
     Ok((!text.is_empty()).then_some(text))
+}
+
+/// The chunks of one streamed answer, as adapters that translate a stream make them: each
+/// with the answer's id, creation time and model.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunks {
+    /// The answer's id.
+    pub id: String,
+    /// The model that answers.
+    pub model: String,
+    /// When the answer began, in seconds since the epoch.
+    pub created: u64,
+}
+
+impl Chunks {
+    /// A chunk with `choices` (none, for the usage chunk that ends a stream).
+    pub(crate) fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices,
+            usage: None,
+            system_fingerprint: None,
+            extra: Extra::default(),
+        }
+    }
+
+    /// A chunk of choice 0 adding `delta`, with the `finish_reason` of its last chunk.
+    pub(crate) fn delta(&self, delta: Delta, finish_reason: Option<String>) -> ChatChunk {
+        self.chunk(vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+            logprobs: None,
+        }])
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
+use switchyard_providers::sagemaker::Sagemaker;
 use switchyard_providers::text_completion::TextCompletionOpenAi;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
@@ -200,6 +201,8 @@ impl AppState {
                 ProviderSettings::Gemini(settings) => {
                     Gemini::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
+                ProviderSettings::Sagemaker(settings) => Sagemaker::new(client.clone(), settings)
+                    .map(|p| Box::new(p) as Box<dyn Provider>),
                 ProviderSettings::Bedrock(settings) => {
                     Bedrock::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }

@@ -18,6 +18,23 @@ use self::signing::Signer;
 use crate::http::{HttpClient, UpstreamResponse};
 use crate::{ErrorClass, ProviderError};
 
+/// The header carrying the id AWS gives each request.
+const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// The id of a chat completion answered by `response`: `chatcmpl-` and the id AWS gave the
+/// request, else a random one naming the service.
+pub(crate) fn completion_id(response: &UpstreamResponse, service: &str) -> String {
+    let request_id = response
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty());
+    match request_id {
+        Some(id) => format!("chatcmpl-{id}"),
+        None => format!("chatcmpl-{service}{:016x}", fastrand::u64(..)),
+    }
+}
+
 /// Checks an AWS region name (`us-east-1`) before it goes into a host name.
 pub(crate) fn check_region(region: &str) -> Result<&str, ProviderError> {
     let region = region.trim();

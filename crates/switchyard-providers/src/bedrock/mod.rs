@@ -40,16 +40,13 @@ use self::error::error_from_response;
 use self::wire::{ConverseRequest, ConverseResponse};
 use crate::aws::eventstream;
 pub use crate::aws::{AssumeRole, AwsCredentials, REFRESH_BEFORE_EXPIRY};
-use crate::aws::{AwsCaller, check_region};
+use crate::aws::{AwsCaller, check_region, completion_id};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, parse_uri};
 use crate::native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// Bedrock Runtime's signing name.
 const SERVICE: &str = "bedrock";
-
-/// The header carrying the id AWS gives each request.
-const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
 /// How to reach one Bedrock deployment. `Debug` shows no credential.
 #[derive(Debug, Clone)]
@@ -174,14 +171,6 @@ impl Inner {
     }
 }
 
-fn request_id(response: &UpstreamResponse) -> Option<String> {
-    response
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 impl Provider for Bedrock {
     fn family(&self) -> &'static str {
         "bedrock"
@@ -203,7 +192,7 @@ impl Provider for Bedrock {
         Box::pin(async move {
             let body = request::converse_request(&request)?;
             let response = inner.post(&inner.converse_uri, &body).await?;
-            let id = response::completion_id(request_id(&response).as_deref());
+            let id = completion_id(&response, SERVICE);
             let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
             let answer: ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 ProviderError::new(
@@ -225,7 +214,7 @@ impl Provider for Bedrock {
         Box::pin(async move {
             let body = request::converse_request(&request)?;
             let response = inner.post(&inner.stream_uri, &body).await?;
-            let id = response::completion_id(request_id(&response).as_deref());
+            let id = completion_id(&response, SERVICE);
             let bytes = response
                 .into_stream()
                 .map(|read| read.map_err(|e| body_error(&e)));

@@ -12,13 +12,12 @@ use std::collections::VecDeque;
 use futures_util::StreamExt;
 use serde_json::Value;
 use sse_stream::SseByteStream;
-use switchyard_wire::{
-    ChatChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, Role, ToolCallDelta,
-};
+use switchyard_wire::{ChatChunk, Delta, FunctionCallDelta, Role, ToolCallDelta};
 
 use super::chat::{finish_reason, usage};
 use super::wire::{DeltaMessage, StreamEvent};
 use crate::openai::stream_error;
+use crate::translate::Chunks;
 use crate::{ChunkStream, ErrorClass, ProviderError, unix_now};
 
 /// Turns the upstream's SSE events into chunks of `model`'s answer.
@@ -29,9 +28,11 @@ where
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     let translator = Translator {
-        model,
-        id: String::new(),
-        created: unix_now(),
+        chunks: Chunks {
+            id: String::new(),
+            model,
+            created: unix_now(),
+        },
         tool_calls: 0,
         pending: VecDeque::new(),
         ended: false,
@@ -86,9 +87,7 @@ fn unreadable(data: &str, err: &serde_json::Error) -> ProviderError {
 }
 
 struct Translator {
-    model: String,
-    id: String,
-    created: u64,
+    chunks: Chunks,
     /// Tool calls started so far; the current one is the last.
     tool_calls: u32,
     /// Chunks made but not yet handed on.
@@ -107,7 +106,7 @@ impl Translator {
         match event.kind.as_str() {
             "message-start" => {
                 if let Some(id) = event.id {
-                    self.id = id;
+                    self.chunks.id = id;
                 }
                 self.push_delta(
                     Delta {
@@ -167,7 +166,7 @@ impl Translator {
                 let delta = event.delta.unwrap_or_default();
                 let reason = delta.finish_reason.as_deref().map_or("stop", finish_reason);
                 self.push_delta(Delta::default(), Some(reason.to_owned()));
-                let mut last = self.chunk(Vec::new());
+                let mut last = self.chunks.chunk(Vec::new());
                 last.usage = delta.usage.as_ref().and_then(usage);
                 self.pending.push_back(last);
                 self.ended = true;
@@ -187,26 +186,8 @@ impl Translator {
     }
 
     fn push_delta(&mut self, delta: Delta, finish_reason: Option<String>) {
-        let chunk = self.chunk(vec![ChunkChoice {
-            index: 0,
-            delta,
-            finish_reason,
-            logprobs: None,
-        }]);
+        let chunk = self.chunks.delta(delta, finish_reason);
         self.pending.push_back(chunk);
-    }
-
-    fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatChunk {
-        ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage: None,
-            system_fingerprint: None,
-            extra: Extra::default(),
-        }
     }
 }
 

@@ -12,6 +12,7 @@ use switchyard_providers::cohere::CohereSettings;
 use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
+use switchyard_providers::sagemaker::SagemakerSettings;
 use switchyard_providers::vertex::VertexSettings;
 use switchyard_router::{
     DEFAULT_MAX_STREAM_DURATION, DeploymentLimits, Experiment, RoutingPolicy, RoutingRules,
@@ -25,6 +26,7 @@ use super::shared_usage::SharedUsageSettings;
 use super::storage::Database;
 use super::{ConfigError, ConfigWarning};
 
+mod aws;
 mod azure_ai;
 mod bedrock;
 mod entra;
@@ -32,6 +34,7 @@ mod foreign_credentials;
 mod huggingface;
 mod inference;
 mod providers;
+mod sagemaker;
 #[cfg(test)]
 mod tests;
 mod vertex;
@@ -163,6 +166,8 @@ pub enum ProviderSettings {
     Cohere(CohereSettings),
     /// AWS Bedrock Runtime's Converse API.
     Bedrock(BedrockSettings),
+    /// A model on an Amazon SageMaker endpoint.
+    Sagemaker(SagemakerSettings),
     /// Google's and Anthropic's models on Vertex AI.
     Vertex(VertexSettings),
     /// The built-in mock.
@@ -615,6 +620,7 @@ fn check_wildcard(
         ProviderSettings::Gemini(s) => (s.model.as_str(), false),
         ProviderSettings::Cohere(s) => (s.model.as_str(), false),
         ProviderSettings::Bedrock(s) => (s.model.as_str(), false),
+        ProviderSettings::Sagemaker(s) => (s.endpoint.as_str(), false),
         ProviderSettings::Vertex(s) => (s.model.as_str(), false),
         ProviderSettings::Mock(_) => ("", true),
     };

@@ -8,13 +8,14 @@ use switchyard_providers::cohere::{self, COHERE_API_BASE, CohereSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
+use switchyard_providers::sagemaker;
 use switchyard_providers::text_completion;
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
 use super::{
     ProviderSettings, azure_ai, bedrock, check_url, entra, foreign_credentials, huggingface,
-    inference, resolve, vertex,
+    inference, resolve, sagemaker as sagemaker_settings, vertex,
 };
 
 /// `azure_ad_token_refresh` is `litellm_settings.enable_azure_ad_token_refresh`.
@@ -81,7 +82,7 @@ pub(super) fn provider(
     // Keys only some families send; elsewhere they would be dropped, so they are refused.
     let header_family = !matches!(
         family,
-        "mock" | "gemini" | "bedrock" | "vertex_ai" | cohere::FAMILY
+        "mock" | "gemini" | "bedrock" | "vertex_ai" | cohere::FAMILY | sagemaker::FAMILY
     );
     for (key, set, takes) in [
         (
@@ -155,6 +156,7 @@ pub(super) fn provider(
         "gemini" => gemini(path, model, &params, env),
         cohere::FAMILY => cohere(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
+        sagemaker::FAMILY => sagemaker_settings::settings(path, model, &params, env, warnings),
         "azure_ai" => azure_ai::settings(path, model, &params, env),
         "huggingface" => huggingface::settings(path, model, &params, env),
         // LiteLLM's `text-completion-openai/`: OpenAI's own settings and keys, its legacy
@@ -169,7 +171,7 @@ pub(super) fn provider(
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, cohere, bedrock, vertex_ai, huggingface, mock)",
+                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, cohere, bedrock, sagemaker, vertex_ai, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
