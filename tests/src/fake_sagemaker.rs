@@ -33,6 +33,7 @@ macro_rules! fixture {
 const INVOKE_TGI: &str = fixture!("invoke_tgi.json");
 const STREAM_TGI: &str = fixture!("stream_tgi.json");
 const ERROR_THROTTLING: &str = fixture!("error_throttling.json");
+const INVOKE_EMBEDDINGS: &str = fixture!("invoke_embeddings.json");
 
 /// The access key id the fake accepts, with [`SECRET_ACCESS_KEY`].
 pub const ACCESS_KEY_ID: &str = "AKIDSAGEMAKERE2E";
@@ -54,6 +55,7 @@ pub struct SagemakerRequest {
 ///
 /// - `tgi-throttled`: 429 `ThrottlingException`;
 /// - `tgi-crashing`: a stream of one token, then a `ModelStreamError` exception;
+/// - `tei-embeddings`: two embedding vectors;
 /// - any other endpoint: TGI's answer, whole or streamed.
 ///
 /// A request whose signature does not verify gets 403 `InvalidSignatureException`.
@@ -106,6 +108,7 @@ async fn answer(
     let streamed = method == "invocations-response-stream";
     match (name.as_str(), streamed) {
         ("tgi-throttled", _) => aws_json(StatusCode::TOO_MANY_REQUESTS, ERROR_THROTTLING),
+        ("tei-embeddings", false) => aws_json(StatusCode::OK, INVOKE_EMBEDDINGS),
         ("tgi-crashing", true) => {
             let mut bytes = payload_part(
                 "data:{\"token\":{\"text\":\"Deep\",\"special\":false},\"generated_text\":null,\"details\":null}\n\n",

@@ -16,6 +16,7 @@ async fn setup() -> (FakeSagemaker, Gateway) {
         ("tgi", "my-tgi-endpoint"),
         ("throttled", "tgi-throttled"),
         ("crashing", "tgi-crashing"),
+        ("sagemaker-embeddings", "tei-embeddings"),
     ] {
         config.push_str(&format!(
             "  - model_name: {name}\n    litellm_params:\n      model: sagemaker/{endpoint}\n      api_base: {}\n      aws_access_key_id: os.environ/CUSTOM_AWS_ACCESS_KEY_ID\n      aws_secret_access_key: os.environ/CUSTOM_AWS_SECRET_ACCESS_KEY\n      aws_region_name: us-west-2\n",
@@ -134,5 +135,40 @@ async fn throttling_is_a_429_and_a_model_stream_error_ends_the_stream_with_an_er
             .as_str()
             .is_some_and(|m| m.contains("the model container crashed")),
         "{last}"
+    );
+}
+
+// The embeddings of LiteLLM's sagemaker page: `litellm.embedding(model="sagemaker/<deployment>",
+// input=["good morning from litellm", "this is another item"])`.
+#[tokio::test]
+async fn embeddings_are_signed_invocations_answered_in_openai_s_shape() {
+    let (sagemaker, gateway) = setup().await;
+    let response = gateway
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "sagemaker-embeddings",
+                "input": ["good morning from litellm", "this is another item"]}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(
+        body["data"][0]["embedding"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert!(
+        body["usage"]["prompt_tokens"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    let sent = &sagemaker.received()[0];
+    assert!(sent.signed);
+    assert_eq!(sent.path, "/endpoints/tei-embeddings/invocations");
+    assert_eq!(
+        sent.body,
+        json!({"inputs": ["good morning from litellm", "this is another item"]})
     );
 }

@@ -20,6 +20,7 @@ const INVOKE_TGI: &str = include_str!("../../tests/fixtures/sagemaker/invoke_tgi
 const INVOKE_LLAMA: &str =
     include_str!("../../tests/fixtures/sagemaker/invoke_jumpstart_llama.json");
 const STREAM_TGI: &str = include_str!("../../tests/fixtures/sagemaker/stream_tgi.json");
+const EMBEDDINGS: &str = include_str!("../../tests/fixtures/sagemaker/invoke_embeddings.json");
 const MODEL_ERROR: &str = include_str!("../../tests/fixtures/sagemaker/error_model_error.json");
 const THROTTLING: &str = include_str!("../../tests/fixtures/sagemaker/error_throttling.json");
 
@@ -300,4 +301,46 @@ async fn what_a_text_prompt_cannot_carry_is_refused_unsent() {
         Sagemaker::new(client, bad).is_err(),
         "a name that would bend the path"
     );
+}
+
+// https://docs.litellm.ai/docs/providers/aws_sagemaker ("Embedding Models"): the texts as
+// `inputs`, the vectors back, on `invocations`.
+#[tokio::test]
+async fn embeddings_send_the_texts_as_inputs_and_read_the_vectors_back() {
+    let (seen, base) = start(StatusCode::OK, "application/json", EMBEDDINGS.into()).await;
+    let sagemaker = deployment(&base, "berri-benchmarking-gpt-j-6b-fp16");
+    let request: EmbeddingsRequest = serde_json::from_value(json!({"model": "e",
+        "input": ["good morning from litellm", "this is another item"]}))
+    .expect("request");
+    let answer = sagemaker.embeddings(request).await.expect("answer");
+    assert_eq!(answer.data.len(), 2);
+    assert_eq!(answer.data[1].index, 1);
+    assert_eq!(
+        answer.data[0].embedding,
+        switchyard_wire::EmbeddingVector::Float(vec![0.0123, -0.0456, 0.0789, 0.1011])
+    );
+    assert!(answer.usage.prompt_tokens > 0);
+    let (path, auth, sent) = seen.lock().expect("lock")[0].clone();
+    assert_eq!(
+        path,
+        "/endpoints/berri-benchmarking-gpt-j-6b-fp16/invocations"
+    );
+    assert!(auth.contains("/sagemaker/aws4_request"));
+    assert_eq!(
+        sent,
+        json!({"inputs": ["good morning from litellm", "this is another item"]})
+    );
+
+    let base64: EmbeddingsRequest = serde_json::from_value(json!({"model": "e",
+        "input": ["a", "b"], "encoding_format": "base64"}))
+    .expect("request");
+    let answer = sagemaker.embeddings(base64).await.expect("answer");
+    assert!(matches!(
+        answer.data[0].embedding,
+        switchyard_wire::EmbeddingVector::Base64(_)
+    ));
+    let tokens: EmbeddingsRequest =
+        serde_json::from_value(json!({"model": "e", "input": [1, 2, 3]})).expect("request");
+    let err = sagemaker.embeddings(tokens).await.expect_err("text only");
+    assert_eq!(err.class, ErrorClass::BadRequest);
 }

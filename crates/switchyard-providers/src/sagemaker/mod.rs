@@ -9,8 +9,9 @@
 //! payload LiteLLM's `sagemaker/` sends (`tgi`); the runtime is
 //! `https://runtime.sagemaker.{region}.amazonaws.com` unless the deployment names an
 //! `api_base`. Error answers are `{"Message": ...}` (or a model's `OriginalMessage`) with their
-//! status. Embeddings are not supported yet.
+//! status. Embeddings go to `invocations` too, as `{"inputs": [...]}` (`embeddings`).
 
+mod embeddings;
 mod stream;
 mod tgi;
 
@@ -28,6 +29,7 @@ use crate::aws::eventstream;
 use crate::aws::{AssumeRole, AwsCaller, AwsCredentials, check_region, completion_id};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, body_error, error_from_response, parse_uri};
 use crate::mock::estimate_tokens;
+use crate::translate::{embedding_texts, embeddings_answer};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError, unix_now};
 
 /// The family name, LiteLLM's prefix.
@@ -218,9 +220,30 @@ impl Provider for Sagemaker {
 
     fn embeddings(
         &self,
-        _request: EmbeddingsRequest,
+        request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
-        crate::unsupported(FAMILY, "embeddings")
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let (texts, encoding) = embedding_texts(&request, "SageMaker")?;
+            let body = serialized(&embeddings::request(&texts))?;
+            let response = inner
+                .caller
+                .post(&inner.invoke_uri, body, Some("application/json"))
+                .await?;
+            if !response.status().is_success() {
+                return Err(error_from_response(response).await);
+            }
+            let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
+            let vectors = embeddings::vectors(&bytes, texts.len())?;
+            // The endpoint counts no tokens; LiteLLM estimates them too (by words).
+            let tokens = texts.iter().map(|t| estimate_tokens(t)).sum();
+            Ok(embeddings_answer(
+                vectors,
+                encoding,
+                tokens,
+                &inner.endpoint,
+            ))
+        })
     }
 }
 
