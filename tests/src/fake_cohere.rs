@@ -29,13 +29,14 @@ const CHAT_TOOL_CALL: &str = fixture!("chat_tool_call.json");
 const STREAM_TEXT: &str = fixture!("stream_text.sse");
 const STREAM_TOOLS: &str = fixture!("stream_parallel_tool_calls.sse");
 const RERANK: &str = fixture!("rerank.json");
+const EMBED: &str = fixture!("embed.json");
 const ERROR_RATE_LIMITED: &str = fixture!("error_rate_limited.json");
 const ERROR_UNAUTHORIZED: &str = fixture!("error_unauthorized.json");
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct CohereRequest {
-    /// `/v2/chat` or `/v2/rerank`.
+    /// `/v2/chat`, `/v2/rerank` or `/v2/embed`.
     pub path: String,
     /// The `authorization` header, if any.
     pub authorization: Option<String>,
@@ -48,7 +49,7 @@ pub struct CohereRequest {
 /// - `command-tools`: a tool call (`get_weather`, Toronto), or streamed two parallel calls;
 /// - `command-rate-limited`: 429 with Cohere's error body;
 /// - any other model: a text answer, whole or streamed (`stream: true`); on `/v2/rerank`, the
-///   reference rerank answer.
+///   reference rerank answer; on `/v2/embed`, two vectors.
 ///
 /// A request without `Authorization: Bearer` gets 401.
 pub struct FakeCohere {
@@ -64,6 +65,7 @@ impl FakeCohere {
         let app = Router::new()
             .route("/v2/chat", post(answer))
             .route("/v2/rerank", post(answer))
+            .route("/v2/embed", post(answer))
             .with_state(Arc::clone(&received));
         let addr = crate::serve_on_loopback(app).await;
         Self {
@@ -109,6 +111,7 @@ async fn answer(
             ERROR_RATE_LIMITED,
         ),
         ("/v2/rerank", _) => respond(StatusCode::OK, "application/json", RERANK),
+        ("/v2/embed", _) => respond(StatusCode::OK, "application/json", EMBED),
         (_, "command-tools") if streamed => {
             respond(StatusCode::OK, "text/event-stream", STREAM_TOOLS)
         }

@@ -2,7 +2,8 @@
 //! <https://docs.litellm.ai/docs/rerank>) through the gateway to a fake Cohere API v2
 //! (`FakeCohere`, replaying Cohere's documented answers): `/v1/chat/completions` translated to
 //! `POST /v2/chat` whole, streamed and with tools, priced by the catalog; `/v1/rerank` sent to
-//! `POST /v2/rerank`; Cohere's 429 answered as OpenAI's `rate_limit_error`.
+//! `POST /v2/rerank`; `/v1/embeddings` to `POST /v2/embed`, priced by the catalog; Cohere's 429
+//! answered as OpenAI's `rate_limit_error`.
 
 use serde_json::{Value, json};
 use switchyard_e2e::fake_cohere::FakeCohere;
@@ -16,6 +17,7 @@ async fn setup() -> (FakeCohere, Gateway) {
         ("command-tools", "cohere/command-tools"),
         ("command-limited", "cohere/command-rate-limited"),
         ("rerank-english-v3.0", "cohere/rerank-english-v3.0"),
+        ("embed", "cohere/embed-english-v3.0"),
     ] {
         config.push_str(&format!(
             "  - model_name: {name}\n    litellm_params:\n      model: {model}\n      api_base: {}\n      api_key: os.environ/COHERE_API_KEY\n",
@@ -203,4 +205,25 @@ async fn rerank_goes_to_v2_rerank_and_a_rate_limit_is_a_429() {
             .is_some_and(|m| m.contains("Trial key")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn embeddings_go_to_v2_embed_and_are_priced() {
+    let (cohere, gateway) = setup().await;
+    let response = gateway
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "embed", "input": ["hello", "goodbye"]}),
+            Some(MASTER_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(cost_of(&response) > 0.0, "priced as embed-english-v3.0");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["usage"]["prompt_tokens"], 2);
+    let sent = &cohere.received()[0];
+    assert_eq!(sent.path, "/v2/embed");
+    assert_eq!(sent.body["texts"], json!(["hello", "goodbye"]));
+    assert_eq!(sent.body["embedding_types"], json!(["float"]));
 }

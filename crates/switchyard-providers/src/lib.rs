@@ -7,7 +7,7 @@
 //! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
 //! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
-//! - [`cohere`]: Cohere's API v2 (`cohere/...`): chat and rerank.
+//! - [`cohere`]: Cohere's API v2 (`cohere/...`): chat, rerank and embeddings.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
 //! - [`sagemaker`]: models on Amazon SageMaker endpoints (`sagemaker/<endpoint>`), SigV4-signed.
 //! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2

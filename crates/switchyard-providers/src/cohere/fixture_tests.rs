@@ -22,6 +22,7 @@ const CHAT_TOOL_CALL: &str = include_str!("../../tests/fixtures/cohere/chat_tool
 const STREAM_TEXT: &str = include_str!("../../tests/fixtures/cohere/stream_text.sse");
 const STREAM_TOOLS: &str =
     include_str!("../../tests/fixtures/cohere/stream_parallel_tool_calls.sse");
+const EMBED: &str = include_str!("../../tests/fixtures/cohere/embed.json");
 const RERANK: &str = include_str!("../../tests/fixtures/cohere/rerank.json");
 const UNAUTHORIZED: &str = include_str!("../../tests/fixtures/cohere/error_unauthorized.json");
 const RATE_LIMITED: &str = include_str!("../../tests/fixtures/cohere/error_rate_limited.json");
@@ -421,4 +422,35 @@ fn a_versioned_base_is_taken_at_its_root_and_the_key_stays_out_of_debug() {
     );
     assert!(cohere.inner.headers["authorization"].is_sensitive());
     assert!(!format!("{cohere:?}").contains("co-secret"));
+}
+
+// https://docs.cohere.com/reference/embed: `POST /v2/embed` with `texts`, `input_type` and
+// `embedding_types`; the vectors under `embeddings.float`, the billed input tokens in `meta`.
+#[tokio::test]
+async fn embeddings_go_to_v2_embed_and_come_back_in_openai_s_shape() {
+    let (seen, base) = start(StatusCode::OK, JSON, EMBED).await;
+    let cohere = deployment(&base, "embed-english-v3.0");
+    let request: EmbeddingsRequest = serde_json::from_value(json!({"model": "e",
+        "input": ["hello", "goodbye"], "dimensions": 256}))
+    .expect("request");
+    let answer = cohere.embeddings(request).await.expect("answer");
+    assert_eq!(answer.data.len(), 2);
+    assert_eq!(
+        answer.data[1].embedding,
+        switchyard_wire::EmbeddingVector::Float(vec![
+            -0.0625,
+            0.0129547,
+            0.03414917,
+            -0.0040626526
+        ])
+    );
+    assert_eq!(answer.usage.prompt_tokens, 2, "the billed tokens");
+    assert_eq!(answer.model, "embed-english-v3.0");
+    let (path, _, sent) = seen.lock().expect("lock")[0].clone();
+    assert_eq!(path, "/v2/embed");
+    assert_eq!(
+        sent,
+        json!({"model": "embed-english-v3.0", "texts": ["hello", "goodbye"],
+            "input_type": "search_document", "embedding_types": ["float"], "output_dimension": 256})
+    );
 }

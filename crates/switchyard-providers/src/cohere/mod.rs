@@ -3,16 +3,19 @@
 //!
 //! Chat goes to `POST {api_base}/v2/chat` (<https://docs.cohere.com/reference/chat>), streamed
 //! with `stream: true` as server-sent events (<https://docs.cohere.com/reference/chat-stream>);
-//! rerank to `POST {api_base}/v2/rerank` (<https://docs.cohere.com/reference/rerank>). Cohere's
+//! rerank to `POST {api_base}/v2/rerank` (<https://docs.cohere.com/reference/rerank>), embeddings
+//! to `POST {api_base}/v2/embed` (<https://docs.cohere.com/reference/embed>). Cohere's
 //! error answers (`{"message": ...}`, <https://docs.cohere.com/reference/errors>) are classified
 //! by status as OpenAI-compatible ones are. The modules translate each direction:
 //!
 //! - `chat`: chat requests and answers;
 //! - `stream`: stream events into chat chunks, as they arrive;
 //! - `rerank`: rerank requests and answers;
+//! - `embed`: embeddings requests and answers;
 //! - `wire`: Cohere's wire format.
 
 mod chat;
+mod embed;
 mod rerank;
 mod stream;
 mod wire;
@@ -26,7 +29,9 @@ use switchyard_wire::{
     ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, RerankRequest, RerankResponse,
 };
 
-use crate::http::{HttpClient, parse_uri};
+use crate::http::{HttpClient, MAX_RESPONSE_BYTES, parse_uri};
+use crate::mock::estimate_tokens;
+use crate::translate::{embedding_texts, embeddings_answer};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
 /// The family name, LiteLLM's prefix.
@@ -68,6 +73,7 @@ struct Inner {
     model: String,
     chat_uri: Uri,
     rerank_uri: Uri,
+    embed_uri: Uri,
     /// `authorization`, when the deployment has a key.
     headers: HeaderMap,
 }
@@ -97,6 +103,7 @@ impl Cohere {
                 model: settings.model,
                 chat_uri: parse_uri(&format!("{root}/v2/chat"))?,
                 rerank_uri: parse_uri(&format!("{root}/v2/rerank"))?,
+                embed_uri: parse_uri(&format!("{root}/v2/embed"))?,
                 headers,
             }),
         })
@@ -167,9 +174,21 @@ impl Provider for Cohere {
 
     fn embeddings(
         &self,
-        _request: EmbeddingsRequest,
+        request: EmbeddingsRequest,
     ) -> BoxFuture<'static, Result<EmbeddingsResponse, ProviderError>> {
-        crate::unsupported(FAMILY, "embeddings")
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let (texts, encoding) = embedding_texts(&request, "Cohere")?;
+            let body = embed::request(&request, &texts, &inner.model);
+            let response = inner
+                .client
+                .post_json_ok(&inner.embed_uri, &inner.headers, &body)
+                .await?;
+            let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
+            let (vectors, billed) = embed::answer(&bytes, texts.len())?;
+            let tokens = billed.unwrap_or_else(|| texts.iter().map(|t| estimate_tokens(t)).sum());
+            Ok(embeddings_answer(vectors, encoding, tokens, &inner.model))
+        })
     }
 
     fn rerank(
