@@ -121,6 +121,40 @@ def main():
         )
         binary_variants("bedrock_stream", path.stem, start + exception)
 
+    # Cohere: the SSE fixtures, and each error body as one event.
+    for path in sorted((FIXTURES / "cohere").glob("stream_*.sse")):
+        sse_variants("cohere_stream", path.stem, path.read_text())
+    for path in sorted((FIXTURES / "cohere").glob("error_*.json")):
+        body = json.dumps(json.loads(path.read_text()), separators=(",", ":"))
+        sse_variants("cohere_stream", path.stem, f"data: {body}\n\n")
+
+    # SageMaker: the PayloadParts framed as AWS sends them, and a ModelStreamError exception.
+    def payload_parts(parts):
+        return b"".join(
+            frame(
+                [
+                    (":event-type", part["event"]),
+                    (":content-type", "application/octet-stream"),
+                    (":message-type", "event"),
+                ],
+                part["bytes"].encode(),
+            )
+            for part in parts
+        )
+
+    for path in sorted((FIXTURES / "sagemaker").glob("stream_*.json")):
+        parts = json.loads(path.read_text())
+        binary_variants("sagemaker_stream", path.stem, payload_parts(parts))
+        exception = frame(
+            [
+                (":exception-type", "ModelStreamError"),
+                (":content-type", "application/json"),
+                (":message-type", "exception"),
+            ],
+            b'{"Message":"the model container crashed","ErrorCode":"ModelStreamError"}',
+        )
+        binary_variants("sagemaker_stream", path.stem + "_model_error", payload_parts(parts[:1]) + exception)
+
     # Configuration: the shipped files, and the YAML the config tests load.
     write("config", "default.yaml", (ROOT / "crates/switchyard-server/src/config/default.yaml").read_bytes())
     for path in sorted((ROOT / "deploy/examples").glob("*.yaml")):

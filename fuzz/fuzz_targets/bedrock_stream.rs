@@ -1,4 +1,4 @@
-//! The Bedrock adapter's event stream decoding (`bedrock::eventstream::messages`, then
+//! The Bedrock adapter's event stream decoding (`aws::eventstream::messages`, then
 //! `bedrock::stream::chunk_stream`, both private): arbitrary upstream bytes, cut into arbitrary
 //! reads (first input byte, see `switchyard_fuzz::pieces`), answered by a loopback upstream as
 //! the binary `application/vnd.amazon.eventstream` body of `converse-stream`, one HTTP chunk a
@@ -15,7 +15,7 @@ use switchyard_fuzz::{
     Outcome, RUNTIME, Upstream, assert_same_outcome, drain, error_text, pieces, split_input,
 };
 use switchyard_providers::Provider;
-use switchyard_providers::bedrock::{Bedrock, BedrockCredentials, BedrockSettings};
+use switchyard_providers::bedrock::{AwsCredentials, Bedrock, BedrockSettings};
 use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_wire::ChatRequest;
 
@@ -29,7 +29,7 @@ static PROVIDER: LazyLock<Bedrock> = LazyLock::new(|| {
         BedrockSettings {
             model: "anthropic.claude-3-5-sonnet-20240620-v1:0".to_owned(),
             region: "us-east-1".to_owned(),
-            credentials: BedrockCredentials::Keys {
+            credentials: AwsCredentials::Keys {
                 access_key_id: "AKIDFUZZ".to_owned(),
                 secret_access_key: "fuzz-secret".to_owned(),
                 session_token: None,

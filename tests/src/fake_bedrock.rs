@@ -290,15 +290,22 @@ fn authorized(state: &Fake, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool
             .expect("lock")
             .iter()
             .any(|known| known == key),
-        None => signature_is_valid(&state.secrets.lock().expect("lock"), uri, headers, body),
+        None => signature_is_valid(
+            &state.secrets.lock().expect("lock"),
+            "bedrock",
+            uri,
+            headers,
+            body,
+        ),
     }
 }
 
 /// Recomputes the signature from the request as received, as AWS does: the signed headers it
 /// names, its host, path and body, at its `x-amz-date`, with the secret of the access key id
-/// it names.
-fn signature_is_valid(
+/// it names, for `service` (its signing name) in [`REGION`].
+pub(crate) fn signature_is_valid(
     secrets: &HashMap<String, String>,
+    service: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
@@ -346,7 +353,7 @@ fn signature_is_valid(
     let Ok(params) = v4::SigningParams::builder()
         .identity(&identity)
         .region(REGION)
-        .name("bedrock")
+        .name(service)
         .time(time)
         .settings(SigningSettings::default())
         .build()
@@ -412,13 +419,13 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn encode(message: &Message) -> Vec<u8> {
+pub(crate) fn encode(message: &Message) -> Vec<u8> {
     let mut out = Vec::new();
     aws_smithy_eventstream::frame::write_message_to(message, &mut out).expect("frame encodes");
     out
 }
 
-fn string_header(name: &'static str, value: &str) -> Header {
+pub(crate) fn string_header(name: &'static str, value: &str) -> Header {
     Header::new(name, HeaderValue::String(value.to_owned().into()))
 }
 
@@ -457,7 +464,7 @@ fn invoke_frames(sse: &str) -> Vec<u8> {
         .collect()
 }
 
-fn exception_frame(kind: &str, payload: &str) -> Vec<u8> {
+pub(crate) fn exception_frame(kind: &str, payload: &str) -> Vec<u8> {
     encode(
         &Message::new(Bytes::from(payload.to_owned()))
             .add_header(string_header(":exception-type", kind))
@@ -467,7 +474,7 @@ fn exception_frame(kind: &str, payload: &str) -> Vec<u8> {
 }
 
 /// An event stream answer, sent in small pieces so frames straddle reads.
-fn event_stream(bytes: Vec<u8>) -> Response {
+pub(crate) fn event_stream(bytes: Vec<u8>) -> Response {
     let pieces: Vec<Result<Bytes, Infallible>> = bytes
         .chunks(11)
         .map(|piece| Ok(Bytes::copy_from_slice(piece)))

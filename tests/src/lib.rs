@@ -7,9 +7,11 @@
 pub mod fake_anthropic;
 pub mod fake_aws;
 pub mod fake_bedrock;
+pub mod fake_cohere;
 pub mod fake_gemini;
 pub mod fake_oauth;
 pub mod fake_responses;
+pub mod fake_sagemaker;
 pub mod fake_vertex;
 pub mod faults;
 pub mod gauges;

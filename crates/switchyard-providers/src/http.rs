@@ -190,6 +190,22 @@ impl HttpClient {
         self.post_json_bytes(uri, headers, Bytes::from(body)).await
     }
 
+    /// POSTs `body` as JSON as [`HttpClient::post_json`] does; an answer with an error status
+    /// becomes its classified error ([`error_from_response`]).
+    pub async fn post_json_ok<T: Serialize + ?Sized>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &T,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let response = self.post_json(uri, headers, body).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+
     /// POSTs an already serialized JSON `body`, for callers that sign the exact bytes sent;
     /// otherwise as [`HttpClient::post_json`].
     pub async fn post_json_bytes(
@@ -350,6 +366,18 @@ impl UpstreamResponse {
                 ),
             }),
         }
+    }
+
+    /// Reads the whole body (at most [`MAX_RESPONSE_BYTES`]) as JSON of type `R`; a body that is
+    /// not one is an invalid response.
+    pub async fn json<R: serde::de::DeserializeOwned>(self) -> Result<R, ProviderError> {
+        let bytes = self.bytes(MAX_RESPONSE_BYTES).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::InvalidResponse,
+                format!("upstream answered with a body that is not a valid response: {e}"),
+            )
+        })
     }
 
     /// Reads at most `limit` bytes of the body, ignoring the rest and any read error (for error
@@ -516,7 +544,8 @@ pub(crate) async fn read_capped(response: UpstreamResponse, cap: usize) -> Vec<u
     response.bytes_capped(cap).await
 }
 
-/// Extracts `(code, message)` from `{"error": {"message", "code"|"type"}}` or `{"message"}`.
+/// Extracts `(code, message)` from `{"error": {"message", "code"|"type"}}`, `{"message"}` or
+/// `{"Message"}`.
 fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return (None, None);
@@ -525,9 +554,10 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     if let Some(text) = error.as_str() {
         return (None, Some(text.to_owned()));
     }
-    let message = error
-        .get("message")
-        .and_then(|m| m.as_str())
+    // AWS's JSON errors (SageMaker's) spell it `Message`.
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|k| error.get(*k).and_then(|m| m.as_str()))
         .map(str::to_owned);
     let code = ["code", "type"]
         .iter()

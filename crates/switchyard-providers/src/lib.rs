@@ -7,9 +7,13 @@
 //! - [`openai`]: OpenAI and every server that speaks its API (vLLM, Ollama, Groq, Mistral, ...).
 //! - [`anthropic`]: Anthropic's Messages API (`anthropic/claude-...`).
 //! - [`bedrock`]: AWS Bedrock Runtime's Converse API (`bedrock/<model id>`), SigV4-signed.
+//! - [`cohere`]: Cohere's API v2 (`cohere/...`): chat, rerank and embeddings.
 //! - [`gemini`]: Google's Gemini API (`gemini/gemini-...`), with an API key.
+//! - [`sagemaker`]: models on Amazon SageMaker endpoints (`sagemaker/<endpoint>`), SigV4-signed.
 //! - [`vertex`]: Gemini and Claude models on Google's Vertex AI (`vertex_ai/...`), with OAuth2
 //!   tokens from [`credentials`], through the Gemini and Anthropic adapters.
+//! - [`text_completion`]: models only OpenAI's legacy Completions API serves
+//!   (`text-completion-openai/...`), chat calls sent as text completions.
 //! - [`mock`]: answers locally, for demos, the embedded default configuration and benchmarks.
 //!
 //! Besides the OpenAI-shaped calls, some providers take a client's own API as it came
@@ -17,7 +21,9 @@
 
 pub mod anthropic;
 pub mod audio;
+pub mod aws;
 pub mod bedrock;
+pub mod cohere;
 mod completions;
 pub mod credentials;
 pub mod error;
@@ -26,8 +32,10 @@ pub mod http;
 pub mod mock;
 pub mod native;
 pub mod openai;
+pub mod sagemaker;
 #[cfg(test)]
 mod test_support;
+pub mod text_completion;
 mod translate;
 pub mod vertex;
 

@@ -228,12 +228,7 @@ impl Inner {
         body: &T,
     ) -> Result<UpstreamResponse, ProviderError> {
         let headers = authorize(&self.headers, self.tokens.as_deref()).await?;
-        let response = self.client.post_json(uri, &headers, body).await?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(error_from_response(response).await)
-        }
+        self.client.post_json_ok(uri, &headers, body).await
     }
 
     /// Names this deployment's model in a request: its own, or for a wildcard deployment the
@@ -249,14 +244,7 @@ impl Inner {
         uri: &Uri,
         body: &T,
     ) -> Result<R, ProviderError> {
-        let response = self.post(uri, body).await?;
-        let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::InvalidResponse,
-                format!("upstream answered with a body that is not a valid response: {e}"),
-            )
-        })
+        self.post(uri, body).await?.json().await
     }
 }
 

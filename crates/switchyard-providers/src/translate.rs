@@ -6,7 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_wire::{ChatMessage, ChatRequest, JsonSchemaFormat, MessageContent, RawJson};
+use switchyard_wire::{
+    ChatChunk, ChatMessage, ChatRequest, ChunkChoice, Delta, Embedding, EmbeddingInput,
+    EmbeddingUsage, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, Extra,
+    JsonSchemaFormat, MessageContent, RawJson,
+};
 
 use crate::{ErrorClass, ProviderError};
 
@@ -124,6 +128,119 @@ pub(crate) fn system_text(
     }
     let text = content.joined_text();
     Ok((!text.is_empty()).then_some(text))
+}
+
+/// How the client wants its embedding vectors (OpenAI's `encoding_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VectorEncoding {
+    /// A list of floats (OpenAI's default).
+    Float,
+    /// Base64 of the little-endian `f32`s.
+    Base64,
+}
+
+/// The texts of an embeddings request, in input order, and the encoding asked for, for
+/// `provider`s that embed text only: pre-tokenized inputs and unknown encodings are refused.
+pub(crate) fn embedding_texts(
+    request: &EmbeddingsRequest,
+    provider: &str,
+) -> Result<(Vec<String>, VectorEncoding), ProviderError> {
+    let texts = match &request.input {
+        EmbeddingInput::Text(text) => vec![text.clone()],
+        EmbeddingInput::Texts(texts) => texts.clone(),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("{provider} embeds text only; token-array inputs are not supported"),
+            ));
+        }
+    };
+    let encoding = match request.encoding_format.as_deref() {
+        None | Some("float") => VectorEncoding::Float,
+        Some("base64") => VectorEncoding::Base64,
+        Some(other) => {
+            return Err(ProviderError::new(
+                ErrorClass::BadRequest,
+                format!("`encoding_format` must be `float` or `base64`, not `{other}`"),
+            ));
+        }
+    };
+    Ok((texts, encoding))
+}
+
+/// OpenAI's embeddings answer of `vectors` (one per input, in order) from `model`, encoded as
+/// asked, with `tokens` of input.
+pub(crate) fn embeddings_answer(
+    vectors: Vec<Vec<f32>>,
+    encoding: VectorEncoding,
+    tokens: u64,
+    model: &str,
+) -> EmbeddingsResponse {
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, values)| Embedding {
+            object: "embedding".to_owned(),
+            index: index as u32,
+            embedding: match encoding {
+                VectorEncoding::Float => EmbeddingVector::Float(values),
+                VectorEncoding::Base64 => EmbeddingVector::Base64(base64_f32_le(&values)),
+            },
+        })
+        .collect();
+    EmbeddingsResponse {
+        object: "list".to_owned(),
+        data,
+        model: model.to_owned(),
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }
+}
+
+/// OpenAI's base64 vector encoding: the little-endian bytes of each `f32`, base64-encoded.
+fn base64_f32_le(values: &[f32]) -> String {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The chunks of one streamed answer, as adapters that translate a stream make them: each
+/// with the answer's id, creation time and model.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunks {
+    /// The answer's id.
+    pub id: String,
+    /// The model that answers.
+    pub model: String,
+    /// When the answer began, in seconds since the epoch.
+    pub created: u64,
+}
+
+impl Chunks {
+    /// A chunk with `choices` (none, for the usage chunk that ends a stream).
+    pub(crate) fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices,
+            usage: None,
+            system_fingerprint: None,
+            extra: Extra::default(),
+        }
+    }
+
+    /// A chunk of choice 0 adding `delta`, with the `finish_reason` of its last chunk.
+    pub(crate) fn delta(&self, delta: Delta, finish_reason: Option<String>) -> ChatChunk {
+        self.chunk(vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+            logprobs: None,
+        }])
+    }
 }
 
 #[cfg(test)]

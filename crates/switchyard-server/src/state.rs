@@ -11,10 +11,13 @@ use switchyard_layers::cost::{ModelPrice, PriceCatalog};
 
 use switchyard_providers::anthropic::Anthropic;
 use switchyard_providers::bedrock::Bedrock;
+use switchyard_providers::cohere::Cohere;
 use switchyard_providers::gemini::Gemini;
 use switchyard_providers::http::{ClientSettings, HttpClient, RequestHook};
 use switchyard_providers::mock::Mock;
 use switchyard_providers::openai::OpenAiCompatible;
+use switchyard_providers::sagemaker::Sagemaker;
+use switchyard_providers::text_completion::TextCompletionOpenAi;
 use switchyard_providers::{Provider, ProviderError, unix_now};
 use switchyard_router::{
     CooldownHook, Deployment, Experiment, ModelGroups, Router, RoutingRules, UsageStoreError,
@@ -200,14 +203,23 @@ impl AppState {
                 ProviderSettings::Mock(mock) => Ok(Box::new(Mock::new(mock))),
                 ProviderSettings::Anthropic(settings) => Anthropic::new(client.clone(), settings)
                     .map(|p| Box::new(p) as Box<dyn Provider>),
+                ProviderSettings::Cohere(settings) => {
+                    Cohere::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
+                }
                 ProviderSettings::Gemini(settings) => {
                     Gemini::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
+                ProviderSettings::Sagemaker(settings) => Sagemaker::new(client.clone(), settings)
+                    .map(|p| Box::new(p) as Box<dyn Provider>),
                 ProviderSettings::Bedrock(settings) => {
                     Bedrock::new(client.clone(), settings).map(|p| Box::new(p) as Box<dyn Provider>)
                 }
                 ProviderSettings::Vertex(settings) => {
                     switchyard_providers::vertex::provider(client.clone(), settings)
+                }
+                ProviderSettings::TextCompletion(settings) => {
+                    TextCompletionOpenAi::new(client.clone(), settings)
+                        .map(|p| Box::new(p) as Box<dyn Provider>)
                 }
                 ProviderSettings::OpenAi(settings) => {
                     OpenAiCompatible::new(client.clone(), settings)

@@ -22,36 +22,31 @@
 //!
 //! Embeddings (Titan, Cohere) use Bedrock's InvokeModel API and are not supported yet.
 
-mod credentials;
 mod error;
-mod eventstream;
 pub mod native;
 mod request;
 mod response;
-mod signing;
 mod stream;
 mod wire;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use http::{HeaderMap, HeaderValue, Uri, header};
+use http::Uri;
 use switchyard_wire::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 
-use self::credentials::Authority;
-pub use self::credentials::{AssumeRole, BedrockCredentials, REFRESH_BEFORE_EXPIRY};
 use self::error::error_from_response;
-use self::signing::Signer;
 use self::wire::{ConverseRequest, ConverseResponse};
+use crate::aws::eventstream;
+pub use crate::aws::{AssumeRole, AwsCredentials, REFRESH_BEFORE_EXPIRY};
+use crate::aws::{AwsCaller, check_region, completion_id};
 use crate::http::{HttpClient, MAX_RESPONSE_BYTES, UpstreamResponse, body_error, parse_uri};
 use crate::native::{EventStream, NativeAnswer, NativeApi, NativeRequest};
 use crate::{ChunkStream, ErrorClass, Provider, ProviderError};
 
-/// The header carrying the id AWS gives each request.
-const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// Bedrock Runtime's signing name.
+const SERVICE: &str = "bedrock";
 
 /// How to reach one Bedrock deployment. `Debug` shows no credential.
 #[derive(Debug, Clone)]
@@ -62,7 +57,7 @@ pub struct BedrockSettings {
     /// The AWS region, such as `us-east-1`.
     pub region: String,
     /// What authorizes the calls.
-    pub credentials: BedrockCredentials,
+    pub credentials: AwsCredentials,
     /// An STS `AssumeRole` on top of `credentials` (never with an API key).
     pub assume_role: Option<AssumeRole>,
     /// Replaces `https://bedrock-runtime.{region}.amazonaws.com`.
@@ -82,14 +77,12 @@ pub struct Bedrock {
 
 #[derive(Debug)]
 struct Inner {
-    client: HttpClient,
     model: String,
     converse_uri: Uri,
     stream_uri: Uri,
     invoke_uri: Uri,
     invoke_stream_uri: Uri,
-    signer: Signer,
-    authority: Authority,
+    caller: AwsCaller,
 }
 
 impl Bedrock {
@@ -104,17 +97,7 @@ impl Bedrock {
                 "a Bedrock deployment needs a model id",
             ));
         }
-        let region = settings.region.trim();
-        if region.is_empty()
-            || !region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(ProviderError::new(
-                ErrorClass::BadRequest,
-                format!("`{region}` is not an AWS region name (such as `us-east-1`)"),
-            ));
-        }
+        let region = check_region(&settings.region)?;
         let base = settings
             .api_base
             .clone()
@@ -127,16 +110,16 @@ impl Bedrock {
         );
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
                 converse_uri: parse_uri(&format!("{root}/converse"))?,
                 stream_uri: parse_uri(&format!("{root}/converse-stream"))?,
                 invoke_uri: parse_uri(&format!("{root}/invoke"))?,
                 invoke_stream_uri: parse_uri(&format!("{root}/invoke-with-response-stream"))?,
-                signer: Signer::new(region),
-                authority: Authority::new(
+                caller: AwsCaller::new(
+                    client,
+                    SERVICE,
+                    region,
                     &settings.credentials,
                     settings.assume_role.as_ref(),
-                    region,
                 )?,
                 model,
             }),
@@ -179,41 +162,13 @@ impl Inner {
         uri: &Uri,
         body: Vec<u8>,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        match &self.authority {
-            Authority::Bearer(token) => {
-                headers.insert(header::AUTHORIZATION, token.clone());
-            }
-            Authority::Signed(credentials) => {
-                let credentials = credentials.get().await?;
-                let signed =
-                    self.signer
-                        .sign(&credentials, uri, &headers, &body, SystemTime::now())?;
-                headers.extend(signed);
-            }
-        }
-        let response = self
-            .client
-            .post_json_bytes(uri, &headers, Bytes::from(body))
-            .await?;
+        let response = self.caller.post(uri, body, None).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
             Err(error_from_response(response).await)
         }
     }
-}
-
-fn request_id(response: &UpstreamResponse) -> Option<String> {
-    response
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 impl Provider for Bedrock {
@@ -237,7 +192,7 @@ impl Provider for Bedrock {
         Box::pin(async move {
             let body = request::converse_request(&request)?;
             let response = inner.post(&inner.converse_uri, &body).await?;
-            let id = response::completion_id(request_id(&response).as_deref());
+            let id = completion_id(&response, SERVICE);
             let bytes = response.bytes(MAX_RESPONSE_BYTES).await?;
             let answer: ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 ProviderError::new(
@@ -259,7 +214,7 @@ impl Provider for Bedrock {
         Box::pin(async move {
             let body = request::converse_request(&request)?;
             let response = inner.post(&inner.stream_uri, &body).await?;
-            let id = response::completion_id(request_id(&response).as_deref());
+            let id = completion_id(&response, SERVICE);
             let bytes = response
                 .into_stream()
                 .map(|read| read.map_err(|e| body_error(&e)));
@@ -358,7 +313,7 @@ mod tests {
         BedrockSettings {
             model: model.to_owned(),
             region: region.to_owned(),
-            credentials: BedrockCredentials::Keys {
+            credentials: AwsCredentials::Keys {
                 access_key_id: "AKIDSECRETID".to_owned(),
                 secret_access_key: "very-secret-key".to_owned(),
                 session_token: Some("session-secret".to_owned()),

@@ -14,8 +14,8 @@ use base64::Engine;
 use serde::Deserialize;
 use switchyard_wire::{RawExtra, RawJson};
 
-use super::eventstream::header;
 use super::stream::check_event;
+use crate::aws::eventstream::header;
 use crate::native::{NativeApi, NativeEvent, NativeRequest};
 use crate::{ErrorClass, ProviderError};
 

@@ -128,15 +128,6 @@ pub fn usage(usage: &TokenUsage) -> Usage {
     )
 }
 
-/// The id of a completion: Bedrock's request id (`x-amzn-RequestId`) when it gave one, so a
-/// completion can be traced in AWS's logs, else a random one.
-pub fn completion_id(request_id: Option<&str>) -> String {
-    match request_id.filter(|id| !id.is_empty()) {
-        Some(id) => format!("chatcmpl-{id}"),
-        None => format!("chatcmpl-bedrock{:016x}", fastrand::u64(..)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,12 +264,5 @@ mod tests {
         );
         let err = translate(r#"{"stopReason": "end_turn"}"#).expect_err("no output");
         assert_eq!(err.class, ErrorClass::InvalidResponse);
-    }
-
-    #[test]
-    fn completion_ids_carry_the_request_id() {
-        assert_eq!(completion_id(Some("4f5b")), "chatcmpl-4f5b");
-        assert!(completion_id(None).starts_with("chatcmpl-bedrock"));
-        assert!(completion_id(Some("")).starts_with("chatcmpl-bedrock"));
     }
 }

@@ -24,12 +24,12 @@ use switchyard_wire::{
 };
 
 use super::error::error_from_exception;
-use super::eventstream::header;
 use super::response::{finish_reason, usage};
 use super::wire::{
     ContentBlockDeltaEvent, ContentBlockStartEvent, ConverseStreamMetadataEvent, MessageStartEvent,
     MessageStopEvent,
 };
+use crate::aws::eventstream::header;
 use crate::{ChunkStream, ErrorClass, ProviderError, unix_now};
 
 /// Passes an event message; an exception or error message becomes its classified error, as
@@ -308,7 +308,7 @@ fn parse<T: DeserializeOwned>(event: &str, payload: &[u8]) -> Result<T, Provider
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bedrock::eventstream::{encode, frames, messages};
+    use crate::aws::eventstream::{encode, frames, messages};
     use bytes::Bytes;
     use futures_util::stream;
     use serde_json::json;

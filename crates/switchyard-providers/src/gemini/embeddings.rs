@@ -3,17 +3,14 @@
 //! call (<https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api>),
 //! and their answers as OpenAI embeddings responses.
 
-use base64::Engine;
-use switchyard_wire::{
-    Embedding, EmbeddingInput, EmbeddingUsage, EmbeddingVector, EmbeddingsRequest,
-    EmbeddingsResponse,
-};
+use switchyard_wire::{EmbeddingsRequest, EmbeddingsResponse};
 
 use super::wire::{
     BatchEmbedContentsRequest, Content, ContentEmbedding, EmbedContentRequest, Part,
     PredictInstance, PredictParameters, PredictRequest, PredictResponse, UsageMetadata,
 };
 use crate::mock::estimate_tokens;
+use crate::translate::{VectorEncoding, embedding_texts, embeddings_answer};
 use crate::{ErrorClass, ProviderError};
 
 /// What to send for an embeddings request.
@@ -25,15 +22,6 @@ pub enum EmbedCall {
     Batch(BatchEmbedContentsRequest),
     /// Any number of texts on Vertex AI: `:predict`.
     Predict(PredictRequest),
-}
-
-/// How the client wants its vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VectorEncoding {
-    /// A list of floats (OpenAI's default).
-    Float,
-    /// Base64 of the little-endian `f32`s.
-    Base64,
 }
 
 /// A translated embeddings request: the call, the texts (for usage estimates) and the encoding.
@@ -55,26 +43,7 @@ pub fn plan(
     resource: &str,
     vertex: bool,
 ) -> Result<EmbeddingsPlan, ProviderError> {
-    let texts = match &request.input {
-        EmbeddingInput::Text(text) => vec![text.clone()],
-        EmbeddingInput::Texts(texts) => texts.clone(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => {
-            return Err(ProviderError::new(
-                ErrorClass::BadRequest,
-                "Gemini embeds text only; token-array inputs are not supported",
-            ));
-        }
-    };
-    let encoding = match request.encoding_format.as_deref() {
-        None | Some("float") => VectorEncoding::Float,
-        Some("base64") => VectorEncoding::Base64,
-        Some(other) => {
-            return Err(ProviderError::new(
-                ErrorClass::BadRequest,
-                format!("`encoding_format` must be `float` or `base64`, not `{other}`"),
-            ));
-        }
-    };
+    let (texts, encoding) = embedding_texts(request, "Gemini")?;
     let one = |text: &String| EmbedContentRequest {
         model: resource.to_owned(),
         content: Content {
@@ -153,39 +122,15 @@ pub fn embeddings_response(
     let tokens = usage
         .and_then(|u| u.prompt_token_count)
         .unwrap_or_else(|| plan.texts.iter().map(|t| estimate_tokens(t)).sum());
-    let data = vectors
-        .into_iter()
-        .enumerate()
-        .map(|(index, vector)| Embedding {
-            object: "embedding".to_owned(),
-            index: index as u32,
-            embedding: match plan.encoding {
-                VectorEncoding::Float => EmbeddingVector::Float(vector.values),
-                VectorEncoding::Base64 => EmbeddingVector::Base64(base64_f32_le(&vector.values)),
-            },
-        })
-        .collect();
-    Ok(EmbeddingsResponse {
-        object: "list".to_owned(),
-        data,
-        model: model.to_owned(),
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-    })
-}
-
-/// OpenAI's base64 vector encoding: the little-endian bytes of each `f32`, base64-encoded.
-fn base64_f32_le(values: &[f32]) -> String {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let vectors = vectors.into_iter().map(|vector| vector.values).collect();
+    Ok(embeddings_answer(vectors, plan.encoding, tokens, model))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use switchyard_wire::EmbeddingVector;
 
     use super::super::wire::{BatchEmbedContentsResponse, EmbedContentResponse};
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 use switchyard_layers::cost::{ModelPrice, PriceCatalog, Pricing};
 use switchyard_providers::anthropic::AnthropicSettings;
 use switchyard_providers::bedrock::BedrockSettings;
+use switchyard_providers::cohere::CohereSettings;
 use switchyard_providers::gemini::GeminiSettings;
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::OpenAiSettings;
+use switchyard_providers::sagemaker::SagemakerSettings;
 use switchyard_providers::vertex::VertexSettings;
 use switchyard_router::{
     DEFAULT_MAX_STREAM_DURATION, DeploymentLimits, Experiment, RoutingPolicy, RoutingRules,
@@ -24,6 +26,7 @@ use super::shared_usage::SharedUsageSettings;
 use super::storage::Database;
 use super::{ConfigError, ConfigWarning};
 
+mod aws;
 mod azure_ai;
 mod bedrock;
 mod entra;
@@ -31,6 +34,7 @@ mod foreign_credentials;
 mod huggingface;
 mod inference;
 mod providers;
+mod sagemaker;
 #[cfg(test)]
 mod tests;
 mod vertex;
@@ -152,12 +156,18 @@ pub struct DeploymentSettings {
 pub enum ProviderSettings {
     /// An OpenAI-compatible upstream.
     OpenAi(OpenAiSettings),
+    /// A model only OpenAI's legacy Completions API serves (`text-completion-openai/`).
+    TextCompletion(OpenAiSettings),
     /// Anthropic's Messages API.
     Anthropic(AnthropicSettings),
     /// Google's Gemini API.
     Gemini(GeminiSettings),
+    /// Cohere's API v2.
+    Cohere(CohereSettings),
     /// AWS Bedrock Runtime's Converse API.
     Bedrock(BedrockSettings),
+    /// A model on an Amazon SageMaker endpoint.
+    Sagemaker(SagemakerSettings),
     /// Google's and Anthropic's models on Vertex AI.
     Vertex(VertexSettings),
     /// The built-in mock.
@@ -605,9 +615,12 @@ fn check_wildcard(
             s.model.as_str(),
             matches!(s.dialect, switchyard_providers::openai::Dialect::OpenAi),
         ),
+        ProviderSettings::TextCompletion(s) => (s.model.as_str(), false),
         ProviderSettings::Anthropic(s) => (s.model.as_str(), true),
         ProviderSettings::Gemini(s) => (s.model.as_str(), false),
+        ProviderSettings::Cohere(s) => (s.model.as_str(), false),
         ProviderSettings::Bedrock(s) => (s.model.as_str(), false),
+        ProviderSettings::Sagemaker(s) => (s.endpoint.as_str(), false),
         ProviderSettings::Vertex(s) => (s.model.as_str(), false),
         ProviderSettings::Mock(_) => ("", true),
     };

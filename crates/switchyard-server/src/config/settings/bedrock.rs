@@ -3,24 +3,13 @@
 //! environment variables, else AWS's default credential chain; checked once at start so that a
 //! deployment configured inconsistently stops the gateway with the key's path.
 
-use switchyard_providers::bedrock::{AssumeRole, BedrockCredentials, BedrockSettings};
+use switchyard_providers::bedrock::BedrockSettings;
 
-use super::{ConfigError, ConfigWarning, LitellmParams, ProviderSettings, check_url, resolve};
+use super::{ConfigError, ConfigWarning, LitellmParams, ProviderSettings, aws, check_url, resolve};
 
-/// The region a Bedrock deployment uses when nothing names one, as in LiteLLM.
-pub const DEFAULT_REGION: &str = "us-west-2";
-
-/// Validates a Bedrock deployment of `model` (a model id, inference profile id or ARN).
-///
-/// The region is `aws_region_name`, else `AWS_REGION_NAME`, `AWS_REGION` or
-/// `AWS_DEFAULT_REGION`, else LiteLLM's default [`DEFAULT_REGION`] (with a warning). The
-/// credentials, first found: a Bedrock API key in `api_key`; `aws_access_key_id` and
-/// `aws_secret_access_key` (both or neither, with `aws_session_token`); the profile
-/// `aws_profile_name`; an API key in `AWS_BEARER_TOKEN_BEDROCK`; `AWS_ACCESS_KEY_ID` and
-/// `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`: a token only goes with the keys it was
-/// issued with); else AWS's default credential chain, resolved at the first call.
-/// `aws_role_name` (with `aws_session_name`) is assumed on top of any but an API key, and a
-/// deployment that names one never takes `AWS_BEARER_TOKEN_BEDROCK`.
+/// Validates a Bedrock deployment of `model` (a model id, inference profile id or ARN): its
+/// region and credentials as [`aws::access`] reads them (a Bedrock API key among them), and its
+/// endpoint: `api_base`, `aws_bedrock_runtime_endpoint` or `AWS_BEDROCK_RUNTIME_ENDPOINT`.
 pub(super) fn settings(
     path: &str,
     model: &str,
@@ -28,110 +17,7 @@ pub(super) fn settings(
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let param = |key: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
-        let key_path = format!("{path}.{key}");
-        value
-            .as_deref()
-            .map(|value| resolve(&key_path, value, env))
-            .transpose()
-            .map(|value| value.filter(|v| !v.trim().is_empty()))
-    };
-    let region_path = format!("{path}.aws_region_name");
-    let region = param("aws_region_name", &params.aws_region_name)?
-        .or_else(|| env("AWS_REGION_NAME"))
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .map(|region| region.trim().to_owned())
-        .filter(|region| !region.is_empty())
-        .unwrap_or_else(|| {
-            warnings.push(ConfigWarning {
-                path: region_path.clone(),
-                message: format!(
-                    "no region given (aws_region_name, AWS_REGION_NAME, AWS_REGION or \
-                     AWS_DEFAULT_REGION): {DEFAULT_REGION}, LiteLLM's default, is used"
-                ),
-            });
-            DEFAULT_REGION.to_owned()
-        });
-    if !region
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(ConfigError::invalid(
-            region_path,
-            format!("`{region}` is not an AWS region name (such as `us-east-1`)"),
-        ));
-    }
-    let key_id = param("aws_access_key_id", &params.aws_access_key_id)?;
-    let secret = param("aws_secret_access_key", &params.aws_secret_access_key)?;
-    let token = param("aws_session_token", &params.aws_session_token)?;
-    let api_key = param("api_key", &params.api_key)?;
-    let profile = param("aws_profile_name", &params.aws_profile_name)?;
-    let role_arn = param("aws_role_name", &params.aws_role_name)?;
-    let session_name = param("aws_session_name", &params.aws_session_name)?;
-    let env_keys = || match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
-        _ => None,
-    };
-    let credentials = match (key_id, secret) {
-        (Some(_), None) => return Err(missing(path, "aws_secret_access_key")),
-        (None, Some(_)) => return Err(missing(path, "aws_access_key_id")),
-        // A Bedrock API key in the config wins, as in LiteLLM.
-        _ if api_key.is_some() => BedrockCredentials::ApiKey(api_key.unwrap_or_default()),
-        (Some(access_key_id), Some(secret_access_key)) => BedrockCredentials::Keys {
-            access_key_id,
-            secret_access_key,
-            session_token: token,
-        },
-        (None, None) if profile.is_some() => {
-            BedrockCredentials::Profile(profile.clone().unwrap_or_default())
-        }
-        // A role to assume asks for signed calls: the environment's API key is not for it.
-        (None, None) => match (
-            env("AWS_BEARER_TOKEN_BEDROCK").filter(|t| !t.trim().is_empty() && role_arn.is_none()),
-            env_keys(),
-        ) {
-            (Some(bearer), _) => BedrockCredentials::ApiKey(bearer),
-            // A token only goes with the keys it was issued with.
-            (None, Some((access_key_id, secret_access_key))) => BedrockCredentials::Keys {
-                access_key_id,
-                secret_access_key,
-                session_token: token.or_else(|| env("AWS_SESSION_TOKEN")),
-            },
-            (None, None) => BedrockCredentials::DefaultChain,
-        },
-    };
-    let ignored = |key: &str, why: &str| ConfigWarning {
-        path: format!("{path}.{key}"),
-        message: why.to_owned(),
-    };
-    if profile.is_some() && !matches!(credentials, BedrockCredentials::Profile(_)) {
-        warnings.push(ignored(
-            "aws_profile_name",
-            "unused: the deployment's api_key or aws_access_key_id authorizes its calls",
-        ));
-    }
-    let assume_role = match role_arn {
-        Some(_) if matches!(credentials, BedrockCredentials::ApiKey(_)) => {
-            return Err(ConfigError::invalid(
-                format!("{path}.aws_role_name"),
-                "a Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK) assumes no role; remove one of them",
-            ));
-        }
-        Some(role_arn) => Some(AssumeRole {
-            role_arn,
-            session_name,
-        }),
-        None => {
-            if session_name.is_some() {
-                warnings.push(ignored(
-                    "aws_session_name",
-                    "unused without aws_role_name (the role it names a session of)",
-                ));
-            }
-            None
-        }
-    };
+    let access = aws::access(path, params, env, warnings, aws::BearerKeys::Bedrock)?;
     // LiteLLM's own key for a custom endpoint, and its variable, stand in for `api_base`.
     let endpoint = [
         ("api_base", &params.api_base),
@@ -153,24 +39,19 @@ pub(super) fn settings(
     };
     Ok(ProviderSettings::Bedrock(BedrockSettings {
         model: model.to_owned(),
-        region,
-        credentials,
-        assume_role,
+        region: access.region,
+        credentials: access.credentials,
+        assume_role: access.assume_role,
         api_base,
     }))
-}
-
-fn missing(path: &str, key: &str) -> ConfigError {
-    ConfigError::invalid(
-        format!("{path}.{key}"),
-        "aws_access_key_id and aws_secret_access_key go together: set both or neither",
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::super::parse_with_env;
+    use super::super::aws::DEFAULT_REGION;
     use super::*;
+    use switchyard_providers::aws::{AssumeRole, AwsCredentials};
 
     fn load_warned(
         params: &str,
@@ -193,8 +74,8 @@ mod tests {
         load_warned(params, vars).map(|(settings, _)| settings)
     }
 
-    fn keys(id: &str, secret: &str, token: Option<&str>) -> BedrockCredentials {
-        BedrockCredentials::Keys {
+    fn keys(id: &str, secret: &str, token: Option<&str>) -> AwsCredentials {
+        AwsCredentials::Keys {
             access_key_id: id.to_owned(),
             secret_access_key: secret.to_owned(),
             session_token: token.map(str::to_owned),
@@ -269,14 +150,14 @@ mod tests {
         .expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::ApiKey("bedrock-key".to_owned())
+            AwsCredentials::ApiKey("bedrock-key".to_owned())
         );
         let mut vars = env_keys.to_vec();
         vars.push(("AWS_BEARER_TOKEN_BEDROCK", "env-bedrock-key"));
         let s = load("{model: bedrock/m}", &vars).expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::ApiKey("env-bedrock-key".to_owned())
+            AwsCredentials::ApiKey("env-bedrock-key".to_owned())
         );
         // Keys written in the deployment are its own choice, over the environment's API key.
         let s = load(
@@ -299,7 +180,7 @@ mod tests {
     #[test]
     fn without_keys_the_profile_or_the_default_chain_authorizes_and_a_role_goes_on_top() {
         let s = load("{model: bedrock/m, aws_region_name: us-east-1}", &[]).expect("valid");
-        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        assert_eq!(s.credentials, AwsCredentials::DefaultChain);
         let s = load(
             "{model: bedrock/m, aws_profile_name: bedrock-prod}",
             &[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")],
@@ -307,7 +188,7 @@ mod tests {
         .expect("valid");
         assert_eq!(
             s.credentials,
-            BedrockCredentials::Profile("bedrock-prod".to_owned())
+            AwsCredentials::Profile("bedrock-prod".to_owned())
         );
         let s = load(
             "{model: bedrock/m, aws_role_name: 'arn:aws:iam::123456789012:role/bedrock', \
@@ -315,7 +196,7 @@ mod tests {
             &[("SESSION", "gateway")],
         )
         .expect("valid");
-        assert_eq!(s.credentials, BedrockCredentials::DefaultChain);
+        assert_eq!(s.credentials, AwsCredentials::DefaultChain);
         assert_eq!(
             s.assume_role,
             Some(AssumeRole {

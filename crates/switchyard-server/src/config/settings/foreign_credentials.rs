@@ -8,34 +8,19 @@ use super::{ConfigWarning, LitellmParams};
 /// The provider-specific keys of `litellm_params` and the families that read each.
 fn scoped_keys(params: &LitellmParams) -> [(&'static str, bool, &'static [&'static str]); 9] {
     const BEDROCK: &[&str] = &["bedrock"];
+    const AWS: &[&str] = &["bedrock", "sagemaker"];
     [
-        (
-            "aws_access_key_id",
-            params.aws_access_key_id.is_some(),
-            BEDROCK,
-        ),
+        ("aws_access_key_id", params.aws_access_key_id.is_some(), AWS),
         (
             "aws_secret_access_key",
             params.aws_secret_access_key.is_some(),
-            BEDROCK,
+            AWS,
         ),
-        (
-            "aws_session_token",
-            params.aws_session_token.is_some(),
-            BEDROCK,
-        ),
-        ("aws_region_name", params.aws_region_name.is_some(), BEDROCK),
-        (
-            "aws_profile_name",
-            params.aws_profile_name.is_some(),
-            BEDROCK,
-        ),
-        ("aws_role_name", params.aws_role_name.is_some(), BEDROCK),
-        (
-            "aws_session_name",
-            params.aws_session_name.is_some(),
-            BEDROCK,
-        ),
+        ("aws_session_token", params.aws_session_token.is_some(), AWS),
+        ("aws_region_name", params.aws_region_name.is_some(), AWS),
+        ("aws_profile_name", params.aws_profile_name.is_some(), AWS),
+        ("aws_role_name", params.aws_role_name.is_some(), AWS),
+        ("aws_session_name", params.aws_session_name.is_some(), AWS),
         (
             "aws_bedrock_runtime_endpoint",
             params.aws_bedrock_runtime_endpoint.is_some(),

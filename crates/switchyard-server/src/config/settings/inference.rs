@@ -51,8 +51,10 @@ pub(super) fn infer_family(model: &str, supported: &dyn Fn(&str) -> bool) -> &'s
 /// are listed under Vertex AI; here they go to the Gemini API, as the issue asks.
 fn catalog_family(provider: &str) -> Option<&'static str> {
     Some(match provider {
-        "openai" | "text-completion-openai" => "openai",
+        "openai" => "openai",
+        "text-completion-openai" => "text-completion-openai",
         "anthropic" => "anthropic",
+        "cohere" | "cohere_chat" => "cohere",
         "bedrock" | "bedrock_converse" => "bedrock",
         "gemini" | "vertex_ai-language-models" => "gemini",
         "together_ai" => "together_ai",
@@ -89,7 +91,7 @@ mod tests {
     fn names_are_inferred_as_litellm_does() {
         for (model, expected) in [
             ("gpt-4o-mini", "openai"),
-            ("gpt-3.5-turbo-instruct", "openai"),
+            ("gpt-3.5-turbo-instruct", "text-completion-openai"),
             ("claude-3-5-sonnet-20241022", "anthropic"),
             ("claude-some-future-model", "anthropic"),
             ("gemini-2.5-flash", "gemini"),

@@ -4,15 +4,18 @@
 use std::time::Duration;
 
 use switchyard_providers::anthropic::{ANTHROPIC_API_BASE, AnthropicSettings};
+use switchyard_providers::cohere::{self, COHERE_API_BASE, CohereSettings};
 use switchyard_providers::gemini::{GEMINI_API_BASE, GeminiSettings};
 use switchyard_providers::mock::MockSettings;
 use switchyard_providers::openai::{Dialect, OPENAI_API_BASE, OpenAiSettings};
+use switchyard_providers::sagemaker;
+use switchyard_providers::text_completion;
 
 use super::super::file::LitellmParams;
 use super::super::{ConfigError, ConfigWarning};
 use super::{
     ProviderSettings, azure_ai, bedrock, check_url, entra, foreign_credentials, huggingface,
-    inference, resolve, vertex,
+    inference, resolve, sagemaker as sagemaker_settings, vertex,
 };
 
 /// `azure_ad_token_refresh` is `litellm_settings.enable_azure_ad_token_refresh`.
@@ -28,8 +31,10 @@ pub(super) fn provider(
         Some((family, model)) => (family, model),
         None => {
             let family = inference::infer_family(&params.model, &|family| {
-                matches!(family, "anthropic" | "gemini" | "bedrock")
-                    || PRESETS.iter().any(|p| p.family == family)
+                matches!(
+                    family,
+                    "anthropic" | "gemini" | "bedrock" | cohere::FAMILY | text_completion::FAMILY
+                ) || PRESETS.iter().any(|p| p.family == family)
             });
             if family != "openai" {
                 warnings.push(ConfigWarning {
@@ -75,7 +80,10 @@ pub(super) fn provider(
         }
     }
     // Keys only some families send; elsewhere they would be dropped, so they are refused.
-    let header_family = !matches!(family, "mock" | "gemini" | "bedrock" | "vertex_ai");
+    let header_family = !matches!(
+        family,
+        "mock" | "gemini" | "bedrock" | "vertex_ai" | cohere::FAMILY | sagemaker::FAMILY
+    );
     for (key, set, takes) in [
         (
             "extra_headers",
@@ -146,16 +154,24 @@ pub(super) fn provider(
         "azure" => azure(path, model, &params, env, azure_ad_token_refresh),
         "anthropic" => anthropic(path, model, &params, env),
         "gemini" => gemini(path, model, &params, env),
+        cohere::FAMILY => cohere(path, model, &params, env),
         "bedrock" => bedrock::settings(path, model, &params, env, warnings),
+        sagemaker::FAMILY => sagemaker_settings::settings(path, model, &params, env, warnings),
         "azure_ai" => azure_ai::settings(path, model, &params, env),
         "huggingface" => huggingface::settings(path, model, &params, env),
+        // LiteLLM's `text-completion-openai/`: OpenAI's own settings and keys, its legacy
+        // Completions API (https://docs.litellm.ai/docs/providers/text_completion_openai).
+        text_completion::FAMILY => openai_compatible(path, &OPENAI, model, &params, env)
+            .map(ProviderSettings::TextCompletion),
         "vertex_ai" => vertex::settings(path, model, &params, env, warnings),
         family => match PRESETS.iter().find(|p| p.family == family) {
-            Some(preset) => openai_compatible(path, preset, model, &params, env),
+            Some(preset) => {
+                openai_compatible(path, preset, model, &params, env).map(ProviderSettings::OpenAi)
+            }
             None => Err(ConfigError::invalid(
                 model_path,
                 format!(
-                    "provider `{family}` is not supported (supported: {}, azure, azure_ai, anthropic, gemini, bedrock, vertex_ai, huggingface, mock)",
+                    "provider `{family}` is not supported (supported: {}, text-completion-openai, azure, azure_ai, anthropic, gemini, cohere, bedrock, sagemaker, vertex_ai, huggingface, mock)",
                     PRESETS
                         .iter()
                         .map(|p| p.family)
@@ -193,14 +209,17 @@ const fn preset(
     }
 }
 
+/// OpenAI's own API.
+const OPENAI: Preset = preset(
+    "openai",
+    Some(OPENAI_API_BASE),
+    &["OPENAI_API_KEY"],
+    &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
+);
+
 /// LiteLLM's OpenAI-compatible prefixes, with the defaults its documentation gives.
 const PRESETS: &[Preset] = &[
-    preset(
-        "openai",
-        Some(OPENAI_API_BASE),
-        &["OPENAI_API_KEY"],
-        &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
-    ),
+    OPENAI,
     preset(
         "mistral",
         Some("https://api.mistral.ai/v1"),
@@ -334,7 +353,7 @@ fn openai_compatible(
     model: &str,
     params: &LitellmParams,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProviderSettings, ConfigError> {
+) -> Result<OpenAiSettings, ConfigError> {
     let missing_base = format!(
         "provider `{}` needs an api_base (the server's URL)",
         preset.family
@@ -356,7 +375,7 @@ fn openai_compatible(
         let org = resolve(&format!("{path}.organization"), org, env)?;
         extra_headers.push(("openai-organization".to_owned(), org));
     }
-    Ok(ProviderSettings::OpenAi(OpenAiSettings {
+    Ok(OpenAiSettings {
         family: preset.family,
         model: model.to_owned(),
         api_base,
@@ -364,7 +383,7 @@ fn openai_compatible(
         dialect: Dialect::OpenAi,
         extra_headers,
         bearer: None,
-    }))
+    })
 }
 
 /// The deployment's `extra_headers`, values resolved.
@@ -495,17 +514,59 @@ fn gemini(
         missing_base: "",
     };
     let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
-    let key_path = format!("{path}.api_key");
     let root = api_base.trim_end_matches('/');
-    if api_key.is_none() && root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE {
-        return Err(ConfigError::invalid(
-            key_path,
-            "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
-        ));
-    }
+    require_key(
+        path,
+        api_key.as_deref(),
+        root.strip_suffix("/v1beta").unwrap_or(root) == GEMINI_API_BASE,
+        "Gemini needs an api_key (or GEMINI_API_KEY / GOOGLE_API_KEY in the environment)",
+    )?;
     Ok(ProviderSettings::Gemini(GeminiSettings {
         model: model.to_owned(),
         api_base,
         api_key,
     }))
+}
+
+/// A Cohere deployment (<https://docs.litellm.ai/docs/providers/cohere>): the key from
+/// `api_key` or `COHERE_API_KEY`, the base URL from `api_base`, `COHERE_API_BASE` or Cohere's
+/// own, which refuses every call without a key.
+fn cohere(
+    path: &str,
+    model: &str,
+    params: &LitellmParams,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ConfigError> {
+    let sources = Sources {
+        base_vars: &["COHERE_API_BASE"],
+        default_base: Some(COHERE_API_BASE),
+        key_vars: &["COHERE_API_KEY", "CO_API_KEY"],
+        missing_base: "",
+    };
+    let (api_base, api_key) = base_and_key(path, params, env, &sources)?;
+    require_key(
+        path,
+        api_key.as_deref(),
+        api_base.trim_end_matches('/') == COHERE_API_BASE,
+        "Cohere needs an api_key (or COHERE_API_KEY in the environment)",
+    )?;
+    Ok(ProviderSettings::Cohere(CohereSettings {
+        model: model.to_owned(),
+        api_base,
+        api_key,
+    }))
+}
+
+/// Refuses a deployment without a key when it calls the provider's own API (`at_own_api`),
+/// which refuses every call without one; a custom base (a proxy) may do without.
+fn require_key(
+    path: &str,
+    api_key: Option<&str>,
+    at_own_api: bool,
+    message: &str,
+) -> Result<(), ConfigError> {
+    if api_key.is_none() && at_own_api {
+        return Err(ConfigError::invalid(format!("{path}.api_key"), message));
+    }
+    Ok(())
 }

@@ -54,6 +54,68 @@ fn openai_deployment_resolves_its_key_from_the_environment() {
     assert_eq!(d.id, "m-0");
 }
 
+// https://docs.litellm.ai/docs/providers/text_completion_openai: the `text-completion-openai/`
+// prefix calls OpenAI's completions API with OpenAI's key; LiteLLM's `get_llm_provider` files
+// `gpt-3.5-turbo-instruct` under it.
+#[test]
+fn text_completion_openai_deployments_take_openai_s_settings_and_are_priced() {
+    let d = one(
+        "{model: text-completion-openai/gpt-3.5-turbo-instruct, api_key: os.environ/UPSTREAM_KEY}",
+    )
+    .expect("valid");
+    let ProviderSettings::TextCompletion(settings) = &d.provider else {
+        panic!(
+            "a text completion deployment expected, got {:?}",
+            d.provider
+        )
+    };
+    assert_eq!(settings.model, "gpt-3.5-turbo-instruct");
+    assert_eq!(settings.api_base, OPENAI_API_BASE);
+    assert_eq!(settings.api_key.as_deref(), Some("sk-from-env"));
+    let price = d.price.expect("priced by the catalog");
+    assert!(price.input_per_token > 0.0, "{price:?}");
+    let text =
+        "model_list:\n  - model_name: m\n    litellm_params: {model: gpt-3.5-turbo-instruct}\n";
+    let loaded = parse_with_env(text, &env).expect("valid");
+    assert!(matches!(
+        loaded.settings.deployments[0].provider,
+        ProviderSettings::TextCompletion(_)
+    ));
+    assert!(
+        loaded.warnings[0]
+            .message
+            .contains("text-completion-openai"),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+// https://docs.litellm.ai/docs/providers/cohere: `cohere/<model>` with `COHERE_API_KEY`.
+#[test]
+fn cohere_deployments_need_a_key_for_cohere_s_own_api() {
+    let text =
+        "model_list:\n  - model_name: m\n    litellm_params: {model: cohere/command-a-03-2025}\n";
+    let with_key = |name: &str| (name == "COHERE_API_KEY").then(|| "co-key".to_owned());
+    let loaded = parse_with_env(text, &with_key).expect("valid");
+    let ProviderSettings::Cohere(settings) = &loaded.settings.deployments[0].provider else {
+        panic!("a Cohere deployment expected")
+    };
+    assert_eq!(settings.model, "command-a-03-2025");
+    assert_eq!(settings.api_base, "https://api.cohere.com");
+    assert_eq!(settings.api_key.as_deref(), Some("co-key"));
+    assert!(
+        loaded.settings.deployments[0].price.is_some(),
+        "priced by the catalog"
+    );
+    let err = one("{model: cohere/command-a-03-2025}").expect_err("no key");
+    assert!(err.to_string().contains("api_key"), "{err}");
+    one("{model: cohere/command-r, api_base: 'http://127.0.0.1:9'}")
+        .expect("a proxy may need no key");
+    let err = one("{model: cohere/command-r, api_key: k, extra_headers: {x-a: b}}")
+        .expect_err("no extra headers");
+    assert!(err.to_string().contains("extra_headers"), "{err}");
+}
+
 #[test]
 fn streams_run_for_half_an_hour_unless_the_deployment_or_router_says_otherwise() {
     let d = one("{model: mock/a}").expect("valid");

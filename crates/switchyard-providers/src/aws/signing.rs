@@ -1,8 +1,8 @@
-//! Signature Version 4 for Bedrock calls
+//! Signature Version 4 for AWS calls (Bedrock, SageMaker)
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>),
 //! computed by AWS's maintained signer, `aws-sigv4`: method, URI (its path encoded twice, as
 //! every service but S3 expects), host, content type, date and the SHA-256 of the exact body
-//! sent, for service `bedrock` in the deployment's region. The signer adds `x-amz-date`,
+//! sent, for the service (`bedrock`, `sagemaker`) in the deployment's region. The signer adds `x-amz-date`,
 //! `authorization` and, with temporary credentials, `x-amz-security-token`.
 
 use std::time::SystemTime;
@@ -15,9 +15,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use crate::{ErrorClass, ProviderError};
 
-/// The signing name of Bedrock Runtime.
-pub const SERVICE: &str = "bedrock";
-
 /// Signs requests for one service in one region, with the credentials each call brings.
 #[derive(Debug, Clone)]
 pub struct Signer {
@@ -26,12 +23,8 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// A signer for Bedrock in `region`.
-    pub fn new(region: &str) -> Self {
-        Self::for_service(region, SERVICE)
-    }
-
-    fn for_service(region: &str, service: &'static str) -> Self {
+    /// A signer for `service` (its signing name, such as `bedrock`) in `region`.
+    pub fn new(region: &str, service: &'static str) -> Self {
         Self {
             region: region.to_owned(),
             service,
@@ -122,7 +115,7 @@ mod tests {
     // example credentials, and v4/double-encode-path).
     #[test]
     fn the_signer_reproduces_aws_s_test_suite() {
-        let signer = Signer::for_service("us-east-1", "service");
+        let signer = Signer::new("us-east-1", "service");
         let credentials = keys(
             "AKIDEXAMPLE",
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -158,7 +151,7 @@ mod tests {
 
     #[test]
     fn bedrock_signatures_are_deterministic_cover_the_body_and_carry_the_session_token() {
-        let signer = Signer::new("eu-west-3");
+        let signer = Signer::new("eu-west-3", "bedrock");
         let credentials = keys("AKIDTEST", "secret-key-test", Some("session-token-test"));
         let uri: Uri = "https://bedrock-runtime.eu-west-3.amazonaws.com/model/mistral.mistral-large-2402-v1%3A0/converse"
             .parse()

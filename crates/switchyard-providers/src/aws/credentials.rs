@@ -1,5 +1,5 @@
-//! Where a Bedrock deployment's authority comes from, and keeping it fresh: a Bedrock API key
-//! (sent as `Authorization: Bearer`, no signature), static keys, or AWS's default credential
+//! Where an AWS deployment's (Bedrock, SageMaker) authority comes from, and keeping it fresh: a
+//! Bedrock API key (sent as `Authorization: Bearer`, no signature), static keys, or AWS's default credential
 //! chain (environment, shared config and credentials files with a profile, web identity for EKS,
 //! ECS container credentials, IMDSv2), any of them optionally the base of an STS `AssumeRole`.
 //! The chain and STS are AWS's own (`aws-config`); this module caches what they resolve and
@@ -25,9 +25,9 @@ use crate::{ErrorClass, ProviderError};
 /// signed with credentials that lapse while it is in flight.
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
-/// A Bedrock deployment's credentials, as configured. `Debug` shows no secret.
+/// An AWS deployment's credentials, as configured. `Debug` shows no secret.
 #[derive(Clone, PartialEq, Eq)]
-pub enum BedrockCredentials {
+pub enum AwsCredentials {
     /// A Bedrock API key (LiteLLM's `api_key`, or `AWS_BEARER_TOKEN_BEDROCK`), sent as a bearer
     /// token instead of a signature
     /// (<https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-use.html>).
@@ -54,7 +54,7 @@ pub enum BedrockCredentials {
     DefaultChain,
 }
 
-impl std::fmt::Debug for BedrockCredentials {
+impl std::fmt::Debug for AwsCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ApiKey(_) => f.write_str("ApiKey([redacted])"),
@@ -96,12 +96,12 @@ impl Authority {
     /// The authority of `credentials`, assuming `assume_role` on top when given (API keys
     /// take none). Nothing is resolved until the first call.
     pub(crate) fn new(
-        credentials: &BedrockCredentials,
+        credentials: &AwsCredentials,
         assume_role: Option<&AssumeRole>,
         region: &str,
     ) -> Result<Self, ProviderError> {
         let base = match credentials {
-            BedrockCredentials::ApiKey(key) => {
+            AwsCredentials::ApiKey(key) => {
                 let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.trim()))
                     .map_err(|_| {
                         ProviderError::new(
@@ -112,7 +112,7 @@ impl Authority {
                 value.set_sensitive(true);
                 return Ok(Self::Bearer(value));
             }
-            BedrockCredentials::Keys {
+            AwsCredentials::Keys {
                 access_key_id,
                 secret_access_key,
                 session_token,
@@ -124,8 +124,8 @@ impl Authority {
                 }
                 Base::Keys(keys)
             }
-            BedrockCredentials::Profile(profile) => Base::Profile(profile.clone()),
-            BedrockCredentials::DefaultChain => Base::DefaultChain,
+            AwsCredentials::Profile(profile) => Base::Profile(profile.clone()),
+            AwsCredentials::DefaultChain => Base::DefaultChain,
         };
         let recipe = Recipe {
             base,
@@ -298,7 +298,7 @@ impl CachedCredentials {
             Err(err) => {
                 tracing::warn!(
                     error = %DisplayErrorContext(&err),
-                    "AWS credentials could not be resolved for a Bedrock deployment"
+                    "AWS credentials could not be resolved for the deployment"
                 );
                 // Static stability: credentials that have not expired still sign.
                 let unexpired = self
@@ -428,12 +428,12 @@ mod tests {
 
     #[test]
     fn no_secret_shows_in_debug_output() {
-        let keys = BedrockCredentials::Keys {
+        let keys = AwsCredentials::Keys {
             access_key_id: "AKIDSHOWN".to_owned(),
             secret_access_key: "secret-shown".to_owned(),
             session_token: Some("token-shown".to_owned()),
         };
-        let api_key = BedrockCredentials::ApiKey("bedrock-api-key-shown".to_owned());
+        let api_key = AwsCredentials::ApiKey("bedrock-api-key-shown".to_owned());
         let authority = Authority::new(&api_key, None, "us-east-1").expect("valid");
         let signed = Authority::new(&keys, None, "us-east-1").expect("valid");
         let role = AssumeRole {

@@ -1,4 +1,5 @@
-//! The `application/vnd.amazon.eventstream` framing of `ConverseStream` answers, cut into
+//! The `application/vnd.amazon.eventstream` framing of AWS's streamed answers (Bedrock's
+//! `ConverseStream`, SageMaker's `InvokeEndpointWithResponseStream`), cut into
 //! messages as the bytes arrive (<https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html>
 //! documents the encoding: a 12-byte prelude holding the total and header lengths and their
 //! CRC32, typed headers, the payload, and a CRC32 of the whole message).
@@ -71,7 +72,7 @@ where
                     return Some(Err(ProviderError::new(
                         ErrorClass::InvalidResponse,
                         format!(
-                            "Bedrock's event stream ended in the middle of a message ({} bytes of it received)",
+                            "the event stream ended in the middle of a message ({} bytes of it received)",
                             self.buffer.len()
                         ),
                     )));
@@ -104,7 +105,7 @@ where
 fn malformed(detail: String) -> ProviderError {
     ProviderError::new(
         ErrorClass::InvalidResponse,
-        format!("Bedrock sent a malformed event stream: {detail}"),
+        format!("upstream sent a malformed event stream: {detail}"),
     )
 }
 
@@ -120,7 +121,7 @@ pub fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         })
 }
 
-/// Encodes one message, as Bedrock frames them (string headers, JSON payload): for tests.
+/// Encodes one message, as AWS frames them (string headers, JSON payload): for tests.
 #[cfg(test)]
 pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
     use aws_smithy_types::event_stream::Header;
@@ -138,7 +139,7 @@ pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// A fixture of events (`[{"event", "payload"}]`) framed as Bedrock sends them: for tests.
+/// A fixture of events (`[{"event", "payload"}]`) framed as AWS sends them: for tests.
 #[cfg(test)]
 pub fn frames(fixture: &str) -> Vec<u8> {
     let events: Vec<serde_json::Value> = serde_json::from_str(fixture).expect("fixture is JSON");
