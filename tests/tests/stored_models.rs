@@ -86,8 +86,8 @@ async fn bad_deployments_plain_secrets_and_non_admins_are_refused_and_nothing_is
     let gateway = Gateway::spawn(&config("sqlite://models.db"), &[]).await;
     let cases = [
         (
-            json!({"model_name": "x", "litellm_params": {"model": "sagemaker/x"}}),
-            "sagemaker",
+            json!({"model_name": "x", "litellm_params": {"model": "xinference/x"}}),
+            "xinference",
         ),
         (
             json!({"model_name": "x", "litellm_params": {"model": "openai/x", "api_key": "sk-plain-secret"}}),
