@@ -23,9 +23,9 @@ use crate::error::StoreError;
 /// machine with a few dozen cores.
 const SHARDS: usize = 64;
 
-/// How long a window's counter outlives the window: calls that reserved in it just before it
-/// ended still settle against it.
-pub const ENDED_WINDOW_GRACE_SECS: i64 = 3_600;
+/// How long a window's counter outlives the window, a day as in Redis: calls that reserved in
+/// it just before it ended still settle against it, and it can still be read.
+pub const ENDED_WINDOW_GRACE_SECS: i64 = 86_400;
 
 /// Budget counters in this process's memory; see the module documentation.
 ///
