@@ -9,15 +9,10 @@
 
 use std::sync::LazyLock;
 
-use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use switchyard_fuzz::{
-    Outcome, RUNTIME, Upstream, assert_same_outcome, drain, error_text, pieces, split_input,
-};
-use switchyard_providers::Provider;
+use switchyard_fuzz::{Outcome, Upstream, check_provider_stream};
 use switchyard_providers::gemini::{Gemini, GeminiSettings};
 use switchyard_providers::http::{ClientSettings, HttpClient};
-use switchyard_wire::ChatRequest;
 
 static UPSTREAM: LazyLock<Upstream> = LazyLock::new(|| Upstream::start("text/event-stream"));
 
@@ -33,25 +28,6 @@ static PROVIDER: LazyLock<Gemini> = LazyLock::new(|| {
     )
     .expect("provider")
 });
-
-fn request() -> ChatRequest {
-    serde_json::from_value(serde_json::json!({
-        "model": "gemini-2.5-flash",
-        "messages": [{"role": "user", "content": "Hello"}],
-        "stream": true,
-    }))
-    .unwrap_or_else(|_| unreachable!())
-}
-
-fn run(pieces: Vec<Bytes>) -> Outcome {
-    UPSTREAM.answer(pieces);
-    RUNTIME.block_on(async {
-        match PROVIDER.chat_stream(request()).await {
-            Ok(stream) => drain(stream).await,
-            Err(err) => vec![Err(error_text(&err))],
-        }
-    })
-}
 
 /// `outcome` with the random part of every tool-call id masked.
 fn without_random_ids(mut outcome: Outcome) -> Outcome {
@@ -81,10 +57,11 @@ fn without_random_ids(mut outcome: Outcome) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (mode, body) = split_input(data);
-    let whole = without_random_ids(run(pieces(0, body)));
-    if mode != 0 {
-        let cut = without_random_ids(run(pieces(mode, body)));
-        assert_same_outcome(&whole, &cut, mode);
-    }
+    check_provider_stream(
+        data,
+        &UPSTREAM,
+        &*PROVIDER,
+        "gemini-2.5-flash",
+        without_random_ids,
+    );
 });

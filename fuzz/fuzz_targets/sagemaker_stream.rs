@@ -10,16 +10,11 @@
 
 use std::sync::LazyLock;
 
-use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use switchyard_fuzz::{
-    Outcome, RUNTIME, Upstream, assert_same_outcome, drain, error_text, pieces, split_input,
-};
-use switchyard_providers::Provider;
+use switchyard_fuzz::{Upstream, check_provider_stream};
 use switchyard_providers::aws::AwsCredentials;
 use switchyard_providers::http::{ClientSettings, HttpClient};
 use switchyard_providers::sagemaker::{Sagemaker, SagemakerSettings};
-use switchyard_wire::ChatRequest;
 
 static UPSTREAM: LazyLock<Upstream> =
     LazyLock::new(|| Upstream::start("application/vnd.amazon.eventstream"));
@@ -43,29 +38,12 @@ static PROVIDER: LazyLock<Sagemaker> = LazyLock::new(|| {
     .expect("provider")
 });
 
-fn request() -> ChatRequest {
-    serde_json::from_value(serde_json::json!({
-        "model": "my-tgi-endpoint",
-        "messages": [{"role": "user", "content": "Hello"}],
-        "stream": true,
-    }))
-    .unwrap_or_else(|_| unreachable!())
-}
-
-fn run(pieces: Vec<Bytes>) -> Outcome {
-    UPSTREAM.answer(pieces);
-    RUNTIME.block_on(async {
-        match PROVIDER.chat_stream(request()).await {
-            Ok(stream) => drain(stream).await,
-            Err(err) => vec![Err(error_text(&err))],
-        }
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
-    let (mode, body) = split_input(data);
-    let whole = run(pieces(0, body));
-    if mode != 0 {
-        assert_same_outcome(&whole, &run(pieces(mode, body)), mode);
-    }
+    check_provider_stream(
+        data,
+        &UPSTREAM,
+        &*PROVIDER,
+        "my-tgi-endpoint",
+        std::convert::identity,
+    );
 });

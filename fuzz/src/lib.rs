@@ -14,8 +14,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use switchyard_providers::{ChunkStream, ProviderError};
-use switchyard_wire::ChatChunk;
+use switchyard_providers::{ChunkStream, Provider, ProviderError};
+use switchyard_wire::{ChatChunk, ChatRequest};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
@@ -206,6 +206,40 @@ pub fn assert_same_outcome(whole: &Outcome, cut: &Outcome, mode: u8) {
         whole, cut,
         "the body cut by mode {mode} gave another outcome than the whole body"
     );
+}
+
+/// The check of every provider stream target: the fuzzer's bytes (after the mode byte, see
+/// [`split_input`]) are `upstream`'s answer to a streamed "Hello" for `model` sent through
+/// `provider.chat_stream`, whole and cut into reads by the mode; no panic, every chunk survives
+/// a JSON round trip ([`drain`]), and both outcomes, after `normalize` (which masks what an
+/// adapter makes up per call), are the same.
+pub fn check_provider_stream(
+    data: &[u8],
+    upstream: &Upstream,
+    provider: &dyn Provider,
+    model: &str,
+    normalize: fn(Outcome) -> Outcome,
+) {
+    let run = |pieces: Vec<Bytes>| {
+        upstream.answer(pieces);
+        let request: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": model,
+            "messages": [{"role": "user", "content": "Hello"}],
+            "stream": true,
+        }))
+        .unwrap_or_else(|_| unreachable!());
+        normalize(RUNTIME.block_on(async {
+            match provider.chat_stream(request).await {
+                Ok(stream) => drain(stream).await,
+                Err(err) => vec![Err(error_text(&err))],
+            }
+        }))
+    };
+    let (mode, body) = split_input(data);
+    let whole = run(pieces(0, body));
+    if mode != 0 {
+        assert_same_outcome(&whole, &run(pieces(mode, body)), mode);
+    }
 }
 
 /// The body of a response piece by piece, as an upstream streams it (chunked encoding, one
