@@ -17,6 +17,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use futures_util::StreamExt;
@@ -165,6 +166,7 @@ impl ServingThreads {
                     };
                     runtimes.add(runtime.handle().clone());
                     runtime.block_on(async move {
+                        tokio::spawn(keep_next_timer_near());
                         match tokio::net::TcpListener::from_std(socket) {
                             Ok(listener) => {
                                 let stop = async move {
@@ -208,6 +210,27 @@ impl Drop for ServingThreads {
     /// Lets the threads end, dropping their runtimes.
     fn drop(&mut self) {
         self.release.send_replace(true);
+    }
+}
+
+/// How often [`keep_next_timer_near`] ticks.
+const TIMER_TICK: Duration = Duration::from_secs(1);
+
+/// Ticks every [`TIMER_TICK`] so that the runtime's timer wheel always holds a deadline at
+/// most that far off.
+///
+/// Tokio's time driver wakes its own thread (a write to its event fd, then one more
+/// `epoll_wait`) whenever a timer is set earlier than the next deadline it parked for, and
+/// with no timer pending every new one is earlier. hyper sets its header-read deadline anew
+/// for each request on a connection, so a connection with one call at a time paid two system
+/// calls per call for it. With this tick pending, the per-request deadlines (seconds away) are
+/// never the earliest, and the thread is not woken for them; the cost is one wake-up a second
+/// on an idle thread.
+async fn keep_next_timer_near() {
+    let mut tick = tokio::time::interval(TIMER_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
     }
 }
 
