@@ -65,6 +65,11 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Spend records are written through the shared pool: PostgreSQL writes concurrently.
+    fn spend_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;

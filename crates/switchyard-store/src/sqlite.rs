@@ -19,7 +19,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections to a file; SQLite writes one at a time anyway.
+/// Connections to a file for reads and occasional writes; SQLite writes one at a time anyway.
 const FILE_CONNECTIONS: u32 = 8;
 
 /// A [`Store`](crate::Store) and [`BudgetCounters`](crate::BudgetCounters) in SQLite.
@@ -35,6 +35,13 @@ const FILE_CONNECTIONS: u32 = 8;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection of its own for the spend writer's batches (the same pool in memory).
+    ///
+    /// Through the shared pool, batch after batch went to each of its connections in turn, so
+    /// every connection parsed and cached every `INSERT` size and filled its page cache with
+    /// the spend log's index pages: eight copies of both. SQLite writes one at a time anyway,
+    /// so one connection loses nothing.
+    spend: SqlitePool,
     in_memory: bool,
 }
 
@@ -71,28 +78,45 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = if in_memory {
+        if in_memory {
             // An in-memory database lives as long as its last connection: keep exactly one,
             // forever, which also serializes writers.
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .min_connections(1)
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
-                .await?
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(FILE_CONNECTIONS)
-                .connect_with(
-                    options
-                        .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal),
-                )
-                .await?
-        };
+                .await?;
+            MIGRATOR.run(&pool).await?;
+            return Ok(Self {
+                spend: pool.clone(),
+                pool,
+                in_memory,
+            });
+        }
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(FILE_CONNECTIONS)
+            .connect_with(options.clone())
+            .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, in_memory })
+        let spend = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            spend,
+            in_memory,
+        })
+    }
+
+    /// The pool spend records are written through.
+    fn spend_pool(&self) -> &SqlitePool {
+        &self.spend
     }
 
     /// Claims the database file for this process alone, for as long as the returned value
@@ -120,6 +144,7 @@ impl SqliteStore {
 
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
+        self.spend.close().await;
         self.pool.close().await;
     }
 }
