@@ -169,11 +169,12 @@ impl AppState {
         let trace_id = trace_id_of(&record.span);
         tracing::info!(
             target: "switchyard::access",
-            request_id = %record.request_id,
+            // Strings as `&str`, not `%`: recorded as text, without a pass through `fmt`.
+            request_id = &*record.request_id,
             trace_id = trace_id.as_deref(),
             operation = record.operation,
-            key_id = %record.caller.key_id,
-            model = %record.model_requested,
+            key_id = &*record.caller.key_id,
+            model = record.model_requested.as_str(),
             deployment = record.deployment.as_deref().unwrap_or("-"),
             status = record.status,
             latency_ms = record.latency.as_secs_f64() * 1e3,

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -20,25 +20,25 @@ use crate::state::AppState;
 use crate::stream::{completion_sse_response, sse_response};
 
 /// Response header naming the deployment that answered.
-pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
+pub const DEPLOYMENT_HEADER: HeaderName = HeaderName::from_static("x-switchyard-deployment");
 /// Response header with the cost of a complete answer in US dollars, at the catalog's list price.
-pub const COST_HEADER: &str = "x-switchyard-cost-usd";
+pub const COST_HEADER: HeaderName = HeaderName::from_static("x-switchyard-cost-usd");
 /// Response header saying whether the response cache answered: `HIT`, `MISS` or `BYPASS`
 /// (absent when the cache is off).
-pub const CACHE_HEADER: &str = "x-switchyard-cache";
+pub const CACHE_HEADER: HeaderName = HeaderName::from_static("x-switchyard-cache");
 /// Response header with the gateway's id of the call, as its spend record and log line hold it.
-pub const REQUEST_ID_HEADER: &str = "x-switchyard-request-id";
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-switchyard-request-id");
 /// Response header counting the upstream attempts a call took.
-pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+pub const ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 /// Response header naming the requested model group when a fallback group answered.
-pub const FALLBACK_FROM_HEADER: &str = "x-switchyard-fallback-from";
+pub const FALLBACK_FROM_HEADER: HeaderName = HeaderName::from_static("x-switchyard-fallback-from");
 /// Response header naming the A/B experiment the call took part in.
-pub const EXPERIMENT_HEADER: &str = "x-switchyard-experiment";
+pub const EXPERIMENT_HEADER: HeaderName = HeaderName::from_static("x-switchyard-experiment");
 /// Response header naming the experiment's variant that served the call.
-pub const VARIANT_HEADER: &str = "x-switchyard-variant";
+pub const VARIANT_HEADER: HeaderName = HeaderName::from_static("x-switchyard-variant");
 /// Response header explaining a routing rule's choice, such as
 /// `rule=auto kind=complexity chose=big: 2600 chars > 2000, 0 keyword hits`.
-pub const ROUTE_REASON_HEADER: &str = "x-switchyard-route-reason";
+pub const ROUTE_REASON_HEADER: HeaderName = HeaderName::from_static("x-switchyard-route-reason");
 /// The longest route reason sent; longer ones are cut and end in `...`.
 const MAX_REASON_LEN: usize = 256;
 
@@ -46,24 +46,26 @@ const MAX_REASON_LEN: usize = 256;
 /// beside Switchyard's own. `x-litellm-model-api-base` is not sent: upstream URLs are not
 /// shown to clients; nor are `x-litellm-overhead-duration-ms` and `x-litellm-max-fallbacks`.
 pub mod litellm_headers {
+    use http::HeaderName;
+
     /// The call's id: the `id` of a chat answer and of the call's spend record.
-    pub const CALL_ID: &str = "x-litellm-call-id";
+    pub const CALL_ID: HeaderName = HeaderName::from_static("x-litellm-call-id");
     /// The deployment that answered (its `model_info.id`).
-    pub const MODEL_ID: &str = "x-litellm-model-id";
+    pub const MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
     /// The model group that served the call.
-    pub const MODEL_GROUP: &str = "x-litellm-model-group";
+    pub const MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
     /// What a complete answer cost, in US dollars.
-    pub const RESPONSE_COST: &str = "x-litellm-response-cost";
+    pub const RESPONSE_COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
     /// Retries within groups: attempts beyond the first of each group attempted.
-    pub const ATTEMPTED_RETRIES: &str = "x-litellm-attempted-retries";
+    pub const ATTEMPTED_RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
     /// Fallback groups attempted.
-    pub const ATTEMPTED_FALLBACKS: &str = "x-litellm-attempted-fallbacks";
+    pub const ATTEMPTED_FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
     /// What the key had spent in its budget window before the call (keys with a budget).
-    pub const KEY_SPEND: &str = "x-litellm-key-spend";
+    pub const KEY_SPEND: HeaderName = HeaderName::from_static("x-litellm-key-spend");
     /// Milliseconds from the request's arrival to the answer's headers.
-    pub const RESPONSE_DURATION_MS: &str = "x-litellm-response-duration-ms";
+    pub const RESPONSE_DURATION_MS: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
     /// The proxy's version: Switchyard's.
-    pub const VERSION: &str = "x-litellm-version";
+    pub const VERSION: HeaderName = HeaderName::from_static("x-litellm-version");
 }
 
 /// `POST /v1/chat/completions`: a complete answer, or a stream when `stream` is true.
@@ -178,9 +180,16 @@ where
 /// part in [`CACHE_HEADER`], a complete answer's cost in [`COST_HEADER`] and the call's id in
 /// [`REQUEST_ID_HEADER`].
 pub(crate) fn tag_route(response: &mut Response, route: &Route) {
-    tag_litellm(response, route);
+    let request_id = HeaderValue::from_str(&route.request_id).ok();
+    // The cost is rounded to the catalog's places (`switchyard_layers::cost::USD_DECIMALS`);
+    // `Display` prints that decimal in full, never in exponent form: the number the span and
+    // the access log carry.
+    let cost = route
+        .cost
+        .and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok());
+    tag_litellm(response, route, request_id.as_ref(), cost.as_ref());
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&route.request_id) {
+    if let Some(value) = request_id {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     if let Some(upstream) = &route.upstream {
@@ -199,13 +208,7 @@ pub(crate) fn tag_route(response: &mut Response, route: &Route) {
     if let Some(status) = route.cache {
         headers.insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
     }
-    // The cost is rounded to the catalog's places (`switchyard_layers::cost::USD_DECIMALS`);
-    // `Display` prints that decimal in full, never in exponent form: the number the span and
-    // the access log carry.
-    if let Some(value) = route
-        .cost
-        .and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok())
-    {
+    if let Some(value) = cost {
         headers.insert(COST_HEADER, value);
     }
     if let Some((experiment, variant)) = &route.experiment
@@ -225,39 +228,50 @@ pub(crate) fn tag_route(response: &mut Response, route: &Route) {
 }
 
 /// Says how a call was answered in LiteLLM's headers ([`litellm_headers`]).
-fn tag_litellm(response: &mut Response, route: &Route) {
+/// `call_id` and `cost` are the values [`tag_route`] sends in its own headers too.
+fn tag_litellm(
+    response: &mut Response,
+    route: &Route,
+    call_id: Option<&HeaderValue>,
+    cost: Option<&HeaderValue>,
+) {
     use litellm_headers::*;
     let headers = response.headers_mut();
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+    let mut put = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    put(CALL_ID, route.request_id.to_string());
-    put(VERSION, env!("CARGO_PKG_VERSION").to_owned());
     put(
         RESPONSE_DURATION_MS,
-        format!("{:.3}", route.started.elapsed().as_secs_f64() * 1e3),
+        &format!("{:.3}", route.started.elapsed().as_secs_f64() * 1e3),
     );
     if let Some(group) = &route.model_group {
-        put(MODEL_GROUP, group.clone());
+        put(MODEL_GROUP, group);
     }
     let (retries, fallbacks) = match &route.upstream {
         Some(upstream) => {
-            put(MODEL_ID, upstream.deployment.id.clone());
+            put(MODEL_ID, &upstream.deployment.id);
             let groups = upstream.fallbacks.saturating_add(1);
             (upstream.attempts.saturating_sub(groups), upstream.fallbacks)
         }
         None => (0, 0),
     };
-    put(ATTEMPTED_RETRIES, retries.to_string());
-    put(ATTEMPTED_FALLBACKS, fallbacks.to_string());
-    if let Some(cost) = route.cost {
-        put(RESPONSE_COST, cost.usd.to_string());
-    }
     if let Some(spend) = route.key_spend {
-        put(KEY_SPEND, spend.to_string());
+        put(KEY_SPEND, &spend.to_string());
     }
+    if let Some(call_id) = call_id {
+        headers.insert(CALL_ID, call_id.clone());
+    }
+    if let Some(cost) = cost {
+        headers.insert(RESPONSE_COST, cost.clone());
+    }
+    headers.insert(
+        VERSION,
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    headers.insert(ATTEMPTED_RETRIES, HeaderValue::from(retries));
+    headers.insert(ATTEMPTED_FALLBACKS, HeaderValue::from(fallbacks));
 }
 
 /// `text` as a header value: printable ASCII (anything else becomes `?`), at most
