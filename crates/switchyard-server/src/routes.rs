@@ -57,13 +57,16 @@ pub mod litellm_headers {
     /// What a complete answer cost, in US dollars.
     pub const RESPONSE_COST: HeaderName = HeaderName::from_static("x-litellm-response-cost");
     /// Retries within groups: attempts beyond the first of each group attempted.
-    pub const ATTEMPTED_RETRIES: HeaderName = HeaderName::from_static("x-litellm-attempted-retries");
+    pub const ATTEMPTED_RETRIES: HeaderName =
+        HeaderName::from_static("x-litellm-attempted-retries");
     /// Fallback groups attempted.
-    pub const ATTEMPTED_FALLBACKS: HeaderName = HeaderName::from_static("x-litellm-attempted-fallbacks");
+    pub const ATTEMPTED_FALLBACKS: HeaderName =
+        HeaderName::from_static("x-litellm-attempted-fallbacks");
     /// What the key had spent in its budget window before the call (keys with a budget).
     pub const KEY_SPEND: HeaderName = HeaderName::from_static("x-litellm-key-spend");
     /// Milliseconds from the request's arrival to the answer's headers.
-    pub const RESPONSE_DURATION_MS: HeaderName = HeaderName::from_static("x-litellm-response-duration-ms");
+    pub const RESPONSE_DURATION_MS: HeaderName =
+        HeaderName::from_static("x-litellm-response-duration-ms");
     /// The proxy's version: Switchyard's.
     pub const VERSION: HeaderName = HeaderName::from_static("x-litellm-version");
 }
@@ -266,10 +269,7 @@ fn tag_litellm(
     if let Some(cost) = cost {
         headers.insert(RESPONSE_COST, cost.clone());
     }
-    headers.insert(
-        VERSION,
-        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
-    );
+    headers.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
     headers.insert(ATTEMPTED_RETRIES, HeaderValue::from(retries));
     headers.insert(ATTEMPTED_FALLBACKS, HeaderValue::from(fallbacks));
 }

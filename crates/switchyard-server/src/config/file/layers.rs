@@ -34,7 +34,8 @@ pub struct CacheParams {
     /// Prefix of the cache's Redis keys (default `switchyard:cache`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// `local`: the most megabytes of answers kept in memory (default 64). Switchyard's own key.
+    /// `local`: the most megabytes cached answers take in memory, keys and bookkeeping
+    /// included (default 64). Switchyard's own key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size_mb: Option<f64>,
     /// Key answers on the end user (`user`) too, so users never share them (default false).
