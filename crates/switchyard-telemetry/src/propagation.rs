@@ -21,8 +21,8 @@
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -51,11 +51,42 @@ pub fn inject_current(headers: &mut HeaderMap) {
 }
 
 /// Like [`inject_current`] for an explicit span, such as an attempt span not entered here.
+///
+/// Writes what the W3C propagator writes (`00-{trace-id}-{parent-id}-{flags}`, the sampled flag
+/// only), formatted in place: it runs for every upstream request, and the propagator's way (a
+/// `format!` through `Display` of each id, then parsing the header name and checking the value)
+/// cost about 5k instructions a call. An empty `tracestate` is not sent (the W3C
+/// recommendation "SHOULD NOT" send empty list headers; the propagator sent `tracestate: `).
 pub fn inject_from(span: &Span, headers: &mut HeaderMap) {
     let cx = span.context();
-    if cx.span().span_context().is_valid() {
-        TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+    let span_ref = cx.span();
+    let sc = span_ref.span_context();
+    if !sc.is_valid() {
+        return;
     }
+    headers.insert(TRACEPARENT, traceparent(sc));
+    let state = sc.trace_state().header();
+    if !state.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&state)
+    {
+        headers.insert(TRACESTATE, value);
+    }
+}
+
+/// `traceparent` header name.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// `tracestate` header name.
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+/// `sc` as a version-00 `traceparent` value: `00-` 32 hex digits `-` 16 hex digits `-` 2.
+fn traceparent(sc: &SpanContext) -> HeaderValue {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let flags = (sc.trace_flags() & TraceFlags::SAMPLED).to_u8();
+    // Each slice is exactly twice its input's length, so encoding cannot fail.
+    let _ = hex::encode_to_slice(sc.trace_id().to_bytes(), &mut out[3..35]);
+    let _ = hex::encode_to_slice(sc.span_id().to_bytes(), &mut out[36..52]);
+    let _ = hex::encode_to_slice([flags], &mut out[53..55]);
+    HeaderValue::from_bytes(&out).expect("hex digits and dashes are a valid header value")
 }
 
 /// The current span's trace id as 32 lowercase hex digits, for log lines (the access log).
@@ -69,7 +100,7 @@ pub fn trace_id_of(span: &Span) -> Option<String> {
     let cx = span.context();
     let span_ref = cx.span();
     let sc = span_ref.span_context();
-    sc.is_valid().then(|| sc.trace_id().to_string())
+    sc.is_valid().then(|| hex::encode(sc.trace_id().to_bytes()))
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -81,20 +112,6 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(HeaderName::as_str).collect()
-    }
-}
-
-struct HeaderInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        // The propagator only writes its own lowercase names and visible-ASCII values.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(name, value);
-        }
     }
 }
 
@@ -133,5 +150,35 @@ mod tests {
         inject_current(&mut headers);
         assert!(headers.is_empty());
         assert_eq!(current_trace_id(), None);
+    }
+
+    #[test]
+    fn traceparent_is_what_the_w3c_propagator_writes() {
+        use opentelemetry::propagation::Injector;
+        use opentelemetry::trace::{SpanId, TraceId, TraceState};
+        struct Written(Vec<(String, String)>);
+        impl Injector for Written {
+            fn set(&mut self, key: &str, value: String) {
+                self.0.push((key.to_owned(), value));
+            }
+        }
+        for flags in [
+            TraceFlags::SAMPLED,
+            TraceFlags::default(),
+            TraceFlags::new(0xff),
+        ] {
+            let sc = SpanContext::new(
+                TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("hex"),
+                SpanId::from_hex("b7ad6b7169203331").expect("hex"),
+                flags,
+                true,
+                TraceState::default(),
+            );
+            let cx = Context::new().with_remote_span_context(sc.clone());
+            let mut written = Written(Vec::new());
+            TraceContextPropagator::new().inject_context(&cx, &mut written);
+            assert_eq!(written.0[0].0, "traceparent");
+            assert_eq!(traceparent(&sc).to_str().expect("ASCII"), written.0[0].1);
+        }
     }
 }
