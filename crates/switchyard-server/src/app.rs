@@ -1,17 +1,20 @@
-//! The axum application: routes, authentication, the admin UI (`ui`), body limit, panic safety, refusal of requests
-//! framed two ways, the Anthropic error shape on `/v1/messages`, and serving it.
+//! The axum application: routes, authentication, the admin UI (`ui`), body limit, panic
+//! safety, refusal of requests framed two ways and the Anthropic error shape on `/v1/messages`
+//! ([`edge`]), and serving it.
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
+
+mod edge;
 
 use crate::audio;
 use crate::auth::{require_key, require_model_key};
@@ -23,7 +26,8 @@ use crate::messages;
 use crate::model_info;
 use crate::responses;
 use crate::routes::{self, answered_whole};
-use crate::server::{AmbiguousFraming, Listeners, ServerOptions, ServingThreads};
+use crate::server::{Listeners, ServerOptions, ServingThreads};
+use edge::{AnthropicErrors, RefuseAmbiguousFraming};
 use switchyard_wire::{EmbeddingsRequest, ImageRequest, ModerationRequest, RerankRequest};
 
 /// The whole HTTP API over the state `live` serves.
@@ -103,8 +107,9 @@ pub fn router(live: Live) -> Router {
         .layer(tower::util::option_layer(cors))
         // Outside every layer that can refuse (authentication, framing, panics), so that all
         // failures on /v1/messages take Anthropic's shape.
-        .layer(from_fn(messages::answer_errors_in_anthropic_shape))
-        .layer(from_fn(refuse_ambiguous_framing))
+        .layer_fn(AnthropicErrors)
+        .layer_fn(RefuseAmbiguousFraming)
+        .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(state.max_request_bytes()))
         .service(routes);
@@ -204,17 +209,6 @@ fn cors(origins: &[http::HeaderValue]) -> Option<CorsLayer> {
             .expose_headers(ExposeHeaders::any())
             .max_age(Duration::from_secs(600)),
     )
-}
-
-/// Refuses, before routing, a request on a connection whose client sent a head with both
-/// `Content-Length` and `Transfer-Encoding` ([`AmbiguousFraming`]): what it carries, and
-/// where the next request starts, depends on which header one believes. The connection closes
-/// after the answer.
-async fn refuse_ambiguous_framing(request: Request, next: Next) -> Response {
-    if request.extensions().get::<AmbiguousFraming>().is_some() {
-        return ApiError::ambiguous_framing().into_response();
-    }
-    next.run(request).await
 }
 
 async fn route_not_found(request: Request) -> ApiError {

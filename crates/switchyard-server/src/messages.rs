@@ -12,8 +12,7 @@ mod response;
 mod stream;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -98,16 +97,11 @@ pub async fn count_tokens(
     Ok(response)
 }
 
-/// Middleware, layered around the whole app: under `/v1/messages`, every failure, the gateway's
-/// own refusals included (authentication, framing, a wrong method, a panic), answers with
-/// Anthropic's error body instead of OpenAI's. Status and headers (`Retry-After`) stay as
-/// [`ApiError`] set them.
-pub async fn answer_errors_in_anthropic_shape(request: Request, next: Next) -> Response {
-    let on_messages = is_anthropic_path(request.uri().path());
-    let mut response = next.run(request).await;
-    if !on_messages {
-        return response;
-    }
+/// `response` as a client of Anthropic's API expects it: a failure ([`ApiError`] in its
+/// extensions) answers with Anthropic's error body instead of OpenAI's. Status and headers
+/// (`Retry-After`) stay as [`ApiError`] set them. Applied under `/v1/messages` to every answer,
+/// the gateway's own refusals included (`app::edge::AnthropicErrors`).
+pub(crate) fn in_anthropic_shape(mut response: Response) -> Response {
     let Some(err) = response.extensions_mut().remove::<ApiError>() else {
         return response;
     };
