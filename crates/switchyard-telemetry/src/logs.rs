@@ -146,10 +146,12 @@ impl Visit for JsonFieldsVisitor<'_, '_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        // JSON has no NaN or infinity; serde_json writes them as null too.
+        // As serde_json writes numbers (through `ryu`: shortest round-trip digits, `0.0`,
+        // exponents for very small or large values); no pass through `fmt`. JSON has no NaN or
+        // infinity; serde_json writes them as null too.
         self.field(field, |w| {
             if value.is_finite() {
-                write!(w, "{value}")
+                w.write_str(ryu::Buffer::new().format_finite(value))
             } else {
                 w.write_str("null")
             }
@@ -188,18 +190,33 @@ fn write_json_str(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
 /// and control characters.
 struct JsonEscaped<'a, 'w>(&'a mut Writer<'w>);
 
+/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 impl fmt::Write for JsonEscaped<'_, '_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let mut plain = 0;
         for (at, byte) in text.bytes().enumerate() {
+            if !NEEDS_ESCAPE[usize::from(byte)] {
+                continue;
+            }
             let escaped = match byte {
                 b'"' => "\\\"",
                 b'\\' => "\\\\",
                 b'\n' => "\\n",
                 b'\r' => "\\r",
                 b'\t' => "\\t",
-                0..=0x1f => "",
-                _ => continue,
+                _ => "",
             };
             self.0.write_str(&text[plain..at])?;
             if escaped.is_empty() {

@@ -37,6 +37,9 @@ fn json_lines_carry_trace_and_span_ids() {
         tracing::warn!(
             text = "quote \" backslash \\ newline \n tab \t bell \u{7} é",
             ratio = 0.25,
+            tiny = 1.5e-9,
+            huge = 4.0e21,
+            zero = 0.0,
             nan = f64::NAN,
             flag = true,
             negative = -3,
@@ -79,6 +82,9 @@ fn json_lines_carry_trace_and_span_ids() {
         "quote \" backslash \\ newline \n tab \t bell \u{7} é"
     );
     assert_eq!(kinds["ratio"], 0.25);
+    assert_eq!(kinds["tiny"], 1.5e-9);
+    assert_eq!(kinds["huge"], 4.0e21);
+    assert_eq!(kinds["zero"], 0.0);
     assert_eq!(kinds["nan"], serde_json::Value::Null);
     assert_eq!(kinds["flag"], true);
     assert_eq!(kinds["negative"], -3);
