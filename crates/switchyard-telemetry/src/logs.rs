@@ -5,9 +5,13 @@
 use std::fmt;
 use std::io::IsTerminal;
 
-use opentelemetry::Context;
-use opentelemetry::trace::TraceContextExt;
 use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use tracing::Dispatch;
+use tracing::dispatcher::WeakDispatch;
+use tracing_opentelemetry::get_otel_context;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -33,10 +37,7 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .event_format(JsonLines)
-            .with_writer(writer)
-            .boxed(),
+        LogFormat::Json => JsonLines::layer(writer).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(writer)
             .with_ansi(std::io::stderr().is_terminal())
@@ -47,14 +48,61 @@ where
 /// The JSON event format of log lines, one object per line, written straight into the line
 /// buffer with no intermediate allocation: `timestamp` (RFC 3339, microseconds, UTC), `level`,
 /// the event's fields (`message` first, as it was given), `target`, then `trace_id` and
-/// `span_id` of the current OpenTelemetry context when there is one and the event does not carry
-/// a `trace_id` of its own (the access log does). The keys and their order are those of
+/// `span_id` of the current span's OpenTelemetry context when there is one and the event does not
+/// carry a `trace_id` of its own (the access log does). The keys and their order are those of
 /// tracing-subscriber's JSON format with `flatten_event(true)`; that format went through serde
 /// and an owned map per line, a tenth of a call's instructions for its one access-log line.
 /// Records forwarded from the `log` crate are shown under their own target, without the
 /// `log.*` fields.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonLines;
+///
+/// The current span is asked of the subscriber the layer is part of ([`JsonLines::layer`]
+/// remembers it), not of OpenTelemetry's current context: the gateway does not activate a
+/// span's context each time the span is entered (see `init::tracer_layer`), which cost about
+/// 5k instructions a call for a context no one else read.
+#[derive(Debug, Clone, Default)]
+pub struct JsonLines {
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+}
+
+impl JsonLines {
+    /// The log layer writing JSON lines to `writer`: tracing-subscriber's fmt layer with this
+    /// format, and beside it the hook that tells the format which subscriber to ask for the
+    /// current span.
+    pub fn layer<S, W>(writer: W) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        let lines = Self::default();
+        let registered = Registered(Arc::clone(&lines.dispatch));
+        registered.and_then(
+            tracing_subscriber::fmt::layer()
+                .event_format(lines)
+                .with_writer(writer),
+        )
+    }
+
+    /// Trace and span id of the current span, through the subscriber the layer was registered
+    /// with; `None` outside a traced span or before registration.
+    fn current_ids(&self) -> Option<(TraceId, SpanId)> {
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let current = dispatch.current_span();
+        let cx = get_otel_context(current.id()?, &dispatch)?;
+        let span = cx.span();
+        let ids = span.span_context();
+        ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
+    }
+}
+
+/// Keeps the subscriber a [`JsonLines`] layer is registered with (weakly: the subscriber owns
+/// the layer). Does nothing else.
+struct Registered(Arc<OnceLock<WeakDispatch>>);
+
+impl<S: Subscriber> Layer<S> for Registered {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.0.set(subscriber.downgrade());
+    }
+}
 
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
@@ -82,18 +130,11 @@ where
         fields.result?;
         writer.write_str(",\"target\":")?;
         write_json_str(&mut writer, metadata.target())?;
-        if !own_trace_id {
-            let cx = Context::current();
-            let span = cx.span();
-            let ids = span.span_context();
-            if ids.is_valid() {
-                write!(
-                    writer,
-                    ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
-                    ids.trace_id(),
-                    ids.span_id()
-                )?;
-            }
+        if !own_trace_id && let Some((trace_id, span_id)) = self.current_ids() {
+            write!(
+                writer,
+                ",\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\""
+            )?;
         }
         writer.write_str("}\n")
     }

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use switchyard_telemetry::genai::{CallSpan, operation};
 use switchyard_telemetry::{JsonLines, TelemetrySettings, current_trace_id, tracer_layer};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Clone, Default)]
@@ -26,9 +28,9 @@ fn json_lines_carry_trace_and_span_ids() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let (layer, _provider) = tracer_layer(&TelemetrySettings::default()).expect("layer builds");
-    let fmt = tracing_subscriber::fmt::layer()
-        .event_format(JsonLines)
-        .with_writer(move || writer.clone());
+    // As `Telemetry::init` builds it: the log layer sees events only, never spans, and
+    // OpenTelemetry's current context is not set when a span is entered.
+    let fmt = JsonLines::layer(move || writer.clone()).with_filter(filter_fn(|m| m.is_event()));
     let subscriber = tracing_subscriber::registry().with(layer).with(fmt);
 
     let mut expected_trace = None;
