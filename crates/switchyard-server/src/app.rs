@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
@@ -17,7 +16,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 mod edge;
 
 use crate::audio;
-use crate::auth::{require_key, require_model_key};
+use crate::auth::RequireKeyLayer;
 use crate::azure;
 use crate::error::ApiError;
 use crate::health;
@@ -85,9 +84,9 @@ pub fn router(live: Live) -> Router {
             "/openai/deployments/{model}/embeddings",
             post(azure::embeddings),
         )
-        .route_layer(from_fn_with_state(live.clone(), require_model_key));
+        .route_layer(RequireKeyLayer::model_calls(live.clone()));
     let admin_api = || crate::admin::routes().route("/health", get(health::check));
-    let admin = admin_api().route_layer(from_fn_with_state(live.clone(), require_key));
+    let admin = admin_api().route_layer(RequireKeyLayer::any_role(live.clone()));
     // The same admin routes again under /ui/api, for the UI's sessions only.
     let ui = crate::ui::routes(live.clone(), admin_api());
     let routes = Router::<Live>::new()

@@ -3,73 +3,152 @@
 //! virtual key, looked up by its SHA-256 hash (the store holds only hashes). A request let
 //! through carries its [`Caller`] in its extensions; what the caller may do in the admin API is
 //! decided there (`admin/access.rs`). Keys of a `proxy_admin_viewer` may not call models.
+//! [`RequireKeyLayer`] puts the check in front of a router's routes.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either, Ready, ready};
 use http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
+use tower::{Layer, Service};
 
 use switchyard_store::UserRole;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::state::AppState;
 
-/// Middleware: lets a request through when the gateway is open, the master key matches, or a
-/// virtual key is valid, with its [`Caller`] in the extensions.
-pub async fn require_key(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    match authenticate(&state, request.headers()).await {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
+/// Layer of [`RequireKey`].
+#[derive(Debug, Clone)]
+pub struct RequireKeyLayer {
+    live: Live,
+    model_calls: bool,
+}
+
+impl RequireKeyLayer {
+    /// For the admin API: any valid key, whatever its role.
+    pub fn any_role(live: Live) -> Self {
+        Self {
+            live,
+            model_calls: false,
         }
-        Err(err) => err.into_response(),
+    }
+
+    /// For the model routes: a key whose user is a `proxy_admin_viewer` is refused with 403, as
+    /// LiteLLM refuses that role every call that costs (`route_checks.py`,
+    /// `_check_proxy_admin_viewer_access`; the role "cannot create keys",
+    /// <https://docs.litellm.ai/docs/proxy/access_control>).
+    pub fn model_calls(live: Live) -> Self {
+        Self {
+            live,
+            model_calls: true,
+        }
     }
 }
 
-/// Middleware for the model routes: [`require_key`], and a key whose user is a
-/// `proxy_admin_viewer` is refused with 403, as LiteLLM refuses that role every call that costs
-/// (`route_checks.py`, `_check_proxy_admin_viewer_access`; the role "cannot create keys",
-/// <https://docs.litellm.ai/docs/proxy/access_control>).
-pub async fn require_model_key(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    match authenticate(&state, request.headers()).await {
-        Ok(caller) if caller.user_role == Some(UserRole::ProxyAdminViewer) => {
-            ApiError::forbidden(format!(
-                "user not allowed to access this OpenAI routes, role= {}",
-                UserRole::ProxyAdminViewer
-            ))
-            .into_response()
+impl<S> Layer<S> for RequireKeyLayer {
+    type Service = RequireKey<S>;
+
+    fn layer(&self, inner: S) -> RequireKey<S> {
+        RequireKey {
+            live: self.live.clone(),
+            model_calls: self.model_calls,
+            inner,
         }
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(err) => err.into_response(),
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Lets a request through when the gateway is open, the master key matches, or a virtual key
+/// is valid, with its [`Caller`] in the extensions; answers the refusal otherwise. The open
+/// gateway and the master key are decided at once, with nothing boxed; a virtual key is looked
+/// up (a cache, else the store) in a boxed future.
+#[derive(Debug, Clone)]
+pub struct RequireKey<S> {
+    live: Live,
+    model_calls: bool,
+    inner: S,
+}
+
+/// What the services here answer with.
+type Answer = Result<Response, Infallible>;
+
+impl<S> Service<Request> for RequireKey<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Either<Ready<Answer>, S::Future>, BoxFuture<'static, Answer>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let state = self.live.current();
+        let known = match decided_at_once(&state, request.headers()) {
+            Some(known) => known,
+            None => {
+                // The service that was made ready goes into the future; a clone stays.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let model_calls = self.model_calls;
+                return Either::Right(Box::pin(async move {
+                    let caller = match presented_key(request.headers()) {
+                        Some(key) => state.storage().caller(key).await,
+                        None => Err(no_key()),
+                    };
+                    match admit(model_calls, caller) {
+                        Ok(caller) => {
+                            request.extensions_mut().insert(caller);
+                            inner.call(request).await
+                        }
+                        Err(refusal) => Ok(refusal.into_response()),
+                    }
+                }));
+            }
+        };
+        match admit(self.model_calls, known) {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                Either::Left(Either::Right(self.inner.call(request)))
+            }
+            Err(refusal) => Either::Left(Either::Left(ready(Ok(refusal.into_response())))),
+        }
+    }
+}
+
+/// The caller when no lookup is needed: the gateway is open, no key was sent, or the master
+/// key was. `None` for a virtual key.
+fn decided_at_once(state: &AppState, headers: &HeaderMap) -> Option<Result<Caller, ApiError>> {
     let Some(expected) = state.master_key() else {
-        return Ok(Caller::with_key_id(Caller::OPEN));
+        return Some(Ok(Caller::with_key_id(Caller::OPEN)));
     };
     let Some(presented) = presented_key(headers) else {
-        return Err(ApiError::unauthorized(
-            "no API key: send it as `Authorization: Bearer <key>`",
-        ));
+        return Some(Err(no_key()));
     };
-    if is_master(presented, expected) {
-        return Ok(Caller::with_key_id(Caller::MASTER));
+    is_master(presented, expected).then(|| Ok(Caller::with_key_id(Caller::MASTER)))
+}
+
+fn no_key() -> ApiError {
+    ApiError::unauthorized("no API key: send it as `Authorization: Bearer <key>`")
+}
+
+/// The caller let through, or why it is refused.
+fn admit(model_calls: bool, caller: Result<Caller, ApiError>) -> Result<Caller, ApiError> {
+    let caller = caller?;
+    if model_calls && caller.user_role == Some(UserRole::ProxyAdminViewer) {
+        return Err(ApiError::forbidden(format!(
+            "user not allowed to access this OpenAI routes, role= {}",
+            UserRole::ProxyAdminViewer
+        )));
     }
-    state.storage().caller(presented).await
+    Ok(caller)
 }
 
 /// Compares in constant time (for keys of one length).
