@@ -6,7 +6,7 @@
 use switchyard_layers::cost::Tokens;
 use switchyard_router::{Deployment, ModelGroups};
 use switchyard_telemetry::CallSpan;
-use switchyard_telemetry::genai::UsageDetails;
+use switchyard_telemetry::genai::{self, UsageDetails};
 use switchyard_telemetry::metrics::{GatewayMetrics, UNKNOWN};
 use switchyard_wire::{ChatRequest, ChatResponse, MessageContent, Role};
 
@@ -43,7 +43,9 @@ pub(crate) fn attempt_span(call: &CallSpan, deployment: &Deployment, number: u32
         deployment.provider.upstream_model(),
         number,
     );
-    if let Some(endpoint) = deployment.provider.endpoint()
+    // The endpoint's host and port are worked out only for a span that records them.
+    if genai::attributes_recorded()
+        && let Some(endpoint) = deployment.provider.endpoint()
         && let Some(host) = endpoint.host()
     {
         let default_port = if endpoint.scheme_str() == Some("http") {

@@ -222,9 +222,9 @@ impl JsonFieldsVisitor<'_, '_> {
             self.own_trace_id = true;
         }
         self.result = (|| {
-            self.writer.write_char(',')?;
-            write_json_str(self.writer, name)?;
-            self.writer.write_char(':')?;
+            self.writer.write_str(",\"")?;
+            JsonEscaped(self.writer).write_str(name)?;
+            self.writer.write_str("\":")?;
             value(self.writer)
         })();
     }
@@ -287,9 +287,9 @@ impl Visit for JsonFieldsVisitor<'_, '_> {
 
 /// `text` as a JSON string, quotes included.
 fn write_json_str(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
-    writer.write_char('"')?;
+    writer.write_str("\"")?;
     JsonEscaped(writer).write_str(text)?;
-    writer.write_char('"')
+    writer.write_str("\"")
 }
 
 /// Escapes what is written through it for the inside of a JSON string: quotes, backslashes
@@ -309,10 +309,40 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Where the first byte of `bytes` that [`NEEDS_ESCAPE`] lies, looking at eight bytes at a
+/// time: most text (field names, model names, paths) has none, and a word-wide test of a
+/// chunk costs about what one byte's table lookup does.
+fn first_needing_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `word` is below `n` (n <= 0x80) if it sets its high bit in the result; a
+    // borrow can mark bytes after a true one, never a chunk with none.
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let marked = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1);
+        if marked != 0 {
+            break;
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|&byte| NEEDS_ESCAPE[usize::from(byte)])
+        .map(|at| start + at)
+}
+
 impl fmt::Write for JsonEscaped<'_, '_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        let Some(first) = first_needing_escape(text.as_bytes()) else {
+            return self.0.write_str(text);
+        };
         let mut plain = 0;
-        for (at, byte) in text.bytes().enumerate() {
+        for (at, byte) in text.bytes().enumerate().skip(first) {
             if !NEEDS_ESCAPE[usize::from(byte)] {
                 continue;
             }
@@ -363,6 +393,40 @@ mod tests {
             // Again within the same second, from the kept date: only the fraction changes.
             let later = since_epoch + Duration::from_micros(1) - Duration::from_micros(micros);
             assert_eq!(timestamp(later)[..20], expected[..20]);
+        }
+    }
+
+    #[test]
+    fn escaping_matches_serde_json_wherever_the_special_byte_falls() {
+        // Each byte that must be escaped, and some that must not, at every offset of texts
+        // longer and shorter than the eight-byte chunks the scan reads.
+        let specials = [
+            '"',
+            '\\',
+            '\n',
+            '\r',
+            '\t',
+            '\u{0}',
+            '\u{1f}',
+            '\u{7f}',
+            ' ',
+            '~',
+            'é',
+            '\u{1F600}',
+        ];
+        for length in 0..20 {
+            for at in 0..=length {
+                for special in specials {
+                    let mut text: String = "abcdefghijklmnopqrst"[..length].to_owned();
+                    text.insert(at, special);
+                    let mut ours = String::new();
+                    write_json_str(&mut Writer::new(&mut ours), &text).expect("writes");
+                    let theirs = serde_json::to_string(&text).expect("serialises");
+                    assert_eq!(ours, theirs, "{text:?}");
+                    let bytewise = text.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]);
+                    assert_eq!(first_needing_escape(text.as_bytes()), bytewise, "{text:?}");
+                }
+            }
         }
     }
 
