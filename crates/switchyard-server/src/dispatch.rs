@@ -20,6 +20,7 @@ use switchyard_providers::{ChunkStream, ProviderError};
 use switchyard_router::{
     CallOptions, Decision, DeploymentRank, GroupFilter, RequestFacts, StickyBy, WildcardRoute,
 };
+use switchyard_telemetry::InSpanExt;
 use switchyard_telemetry::genai::operation;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::{
@@ -27,7 +28,6 @@ use switchyard_wire::{
     RawExtra, Usage,
 };
 use tokio::time::Instant;
-use tracing::Instrument;
 
 mod kinds;
 mod options;
@@ -192,7 +192,7 @@ async fn send(
         attempts: Arc::clone(&attempts),
     };
     let answer = pipeline::run(state, call)
-        .instrument(record.span.span().clone())
+        .in_span(record.span.span().clone())
         .await;
     let answer = match answer {
         Ok(answer) => answer,

@@ -24,11 +24,11 @@ use switchyard_layers::rate_limit::{
 use switchyard_providers::{ChunkStream, ErrorClass, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, Deployment, RouteError};
 use switchyard_telemetry::CallSpan;
+use switchyard_telemetry::InSpanExt;
 use switchyard_wire::{ChatChunk, ChatRequest, ChatResponse, CompletionRequest, PromptOptions};
 use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Layer, Service, ServiceExt};
-use tracing::Instrument;
 
 use crate::caller::Caller;
 use crate::config::layers::{CacheScope, CacheStoreSettings, LayerSettings, RateLimitSettings};
@@ -414,7 +414,7 @@ async fn route(state: AppState, call: ChatCall) -> Result<ChatAnswer, ApiError> 
                     }
                     result
                 }
-                .instrument(entered),
+                .in_span(entered),
             )
         })
         .await

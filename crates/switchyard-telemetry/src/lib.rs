@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod genai;
+pub mod in_span;
 pub mod init;
 pub mod log_writer;
 pub mod logs;
@@ -27,6 +28,7 @@ pub mod settings;
 
 pub use error::TelemetryError;
 pub use genai::{CallSpan, UsageDetails, attempt_span, record_content_event};
+pub use in_span::{InSpan, InSpanExt};
 pub use init::{Telemetry, TelemetryGuard, TracerLayer, tracer_layer, tracer_provider};
 pub use logs::JsonLines;
 pub use metrics::{GatewayMetrics, InFlightGuard};

@@ -16,10 +16,10 @@ use switchyard_layers::cache::CacheControl;
 use switchyard_layers::cost::Tokens;
 use switchyard_providers::{Provider, ProviderError};
 use switchyard_router::{CallGuard, CallOptions, DeploymentRank};
+use switchyard_telemetry::InSpanExt;
 use switchyard_telemetry::set_parent_from;
 use switchyard_wire::RawExtra;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::options::{refuse_client_credentials, routing_options, take_litellm_fields, take_tags};
 use super::{
@@ -241,10 +241,10 @@ pub(crate) async fn unary<C: UnaryCall>(
                     }
                     result
                 }
-                .instrument(entered),
+                .in_span(entered),
             )
         })
-        .instrument(record.span.span().clone())
+        .in_span(record.span.span().clone())
         .await
         .map_err(route_error);
     let routed = match routed {
