@@ -127,12 +127,12 @@ where
 /// key was. `None` for a virtual key.
 fn decided_at_once(state: &AppState, headers: &HeaderMap) -> Option<Result<Caller, ApiError>> {
     let Some(expected) = state.master_key() else {
-        return Some(Ok(Caller::with_key_id(Caller::OPEN)));
+        return Some(Ok(Caller::open()));
     };
     let Some(presented) = presented_key(headers) else {
         return Some(Err(no_key()));
     };
-    is_master(presented, expected).then(|| Ok(Caller::with_key_id(Caller::MASTER)))
+    is_master(presented, expected).then(|| Ok(Caller::master()))
 }
 
 fn no_key() -> ApiError {

@@ -3,7 +3,7 @@
 //! budgets its spend counts against), carried in the request's extensions to the call path, where rate limits, budgets
 //! and spend records read it; and the end user a call names. Never holds the secret key itself.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use switchyard_layers::rate_limit::Limits;
 use switchyard_store::{BudgetPeriod, CounterScope, ModelAliases, UserRole};
@@ -69,6 +69,19 @@ impl Caller {
     pub const MASTER: &str = "master";
     /// The key id of callers of a gateway without keys.
     pub const OPEN: &str = "open";
+
+    /// The caller using the master key ([`Caller::MASTER`]): made once, cloned per request
+    /// (reference counts, no allocation).
+    pub fn master() -> Self {
+        static MASTER: LazyLock<Caller> = LazyLock::new(|| Caller::with_key_id(Caller::MASTER));
+        MASTER.clone()
+    }
+
+    /// The caller of a gateway without keys ([`Caller::OPEN`]), made once as [`Caller::master`].
+    pub fn open() -> Self {
+        static OPEN: LazyLock<Caller> = LazyLock::new(|| Caller::with_key_id(Caller::OPEN));
+        OPEN.clone()
+    }
 
     /// A caller known only by its key id, allowed every model, with no budget.
     pub fn with_key_id(key_id: &str) -> Self {
@@ -151,6 +164,19 @@ pub fn end_user_of(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_master_and_open_callers_are_shared_not_made_per_request() {
+        use super::{Arc, Caller};
+        let (one, two) = (Caller::master(), Caller::master());
+        assert_eq!(&*one.key_id, Caller::MASTER);
+        assert!(Arc::ptr_eq(&one.key_id, &two.key_id));
+        assert!(Arc::ptr_eq(&one.model_aliases, &two.model_aliases));
+        assert!(one.models.is_empty() && one.accounts.is_empty() && one.limits.is_none());
+        let open = Caller::open();
+        assert_eq!(&*open.key_id, Caller::OPEN);
+        assert!(Arc::ptr_eq(&open.key_id, &Caller::open().key_id));
+    }
+
     #[test]
     fn wildcards_in_a_keys_models_admit_what_they_name() {
         assert!(model_matches("gpt-4o", "gpt-4o"));

@@ -152,9 +152,7 @@ async fn require_session(State(live): State<Live>, mut request: Request, next: N
         )
         .into_response();
     }
-    request
-        .extensions_mut()
-        .insert(Caller::with_key_id(Caller::MASTER));
+    request.extensions_mut().insert(Caller::master());
     next.run(request).await
 }
 
