@@ -28,6 +28,8 @@ fn main() -> anyhow::Result<()> {
     match task.as_str() {
         "test" => test::run(&rest),
         "bench" => bench::run(&rest),
+        // The bench's own target (`bench/floor.rs`), started by `bench` as a process of its own.
+        "bench-floor" => bench::floor::serve(&rest),
         "soak" => soak::run(&rest),
         "schema" => schema(),
         "prices" => prices::run(&rest),

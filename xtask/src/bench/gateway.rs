@@ -116,8 +116,6 @@ impl Gateway {
     /// default filter, `info`: one access log line per call; `RUST_LOG` is cleared), its stderr
     /// going to `log_path`, and waits (at most 30 s) for the line that gives its address.
     pub fn spawn(binary: &Path, config: Option<&Path>, log_path: &Path) -> anyhow::Result<Self> {
-        let log = File::create(log_path)
-            .with_context(|| format!("creating the gateway log {}", log_path.display()))?;
         let mut command = Command::new(binary);
         command.arg("serve");
         if let Some(config) = config {
@@ -128,14 +126,24 @@ impl Gateway {
         if let Some(dir) = log_path.parent() {
             command.current_dir(dir);
         }
-        let mut child = command
+        command
             .args(["-p", "0", "--host", "127.0.0.1"])
-            .env_remove("RUST_LOG")
+            .env_remove("RUST_LOG");
+        Self::from_command(command, log_path)
+    }
+
+    /// Starts `command`, a process that prints `switchyard listening on http://<addr>` first
+    /// as the gateway does (the bench's hyper floor, `floor.rs`), its stderr into `log_path`.
+    pub fn from_command(mut command: Command, log_path: &Path) -> anyhow::Result<Self> {
+        let log = File::create(log_path)
+            .with_context(|| format!("creating the log {}", log_path.display()))?;
+        let binary = command.get_program().to_owned();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+            .with_context(|| format!("starting {}", binary.to_string_lossy()))?;
         let stdout = child.stdout.take();
         // From here on, `Drop` kills the child whatever happens.
         let mut gateway = Self {

@@ -5,8 +5,9 @@
 //!    xtask, which then runs the benchmark so that the load generator is not the bottleneck).
 //! 2. Start the fake upstream ([`upstream`]).
 //! 3. Measure each target in turn, alone: the upstream straight ("direct"), Debian's nginx as a
-//!    plain reverse proxy to it ([`nginx`], the anchor; skipped with a note when absent), and
-//!    the gateway ([`gateway`]) in each configuration (the embedded default, answered by its
+//!    plain reverse proxy to it ([`nginx`], the anchor; skipped with a note when absent), the
+//!    hyper floor ([`floor`]: hyper's server and client with a JSON parse each way, the least a
+//!    gateway on Switchyard's HTTP stack does), and the gateway ([`gateway`]) in each configuration (the embedded default, answered by its
 //!    mock models; one deployment; master key + SQLite spend), run with the logging a user gets (`info`: an access line per call). Each target
 //!    gets: latency at one connection (plain, and streamed: first bytes and end) and
 //!    throughput at many with the built-in load generator
@@ -24,6 +25,7 @@
 //! generator's connections and the helpers here.
 
 pub mod cpu;
+pub mod floor;
 pub mod gateway;
 pub mod load;
 pub mod nginx;
@@ -256,6 +258,29 @@ fn benchmark(options: Options) -> anyhow::Result<()> {
                 .to_owned(),
         ),
     }
+
+    // The hyper floor: this program again, as a process of its own (`floor.rs`).
+    let mut floor_command = Command::new(std::env::current_exe().context("this program's path")?);
+    floor_command.args(["bench-floor", &upstream_addr.to_string()]);
+    let mut floor = Gateway::from_command(floor_command, &work_dir.join("floor.log"))?;
+    eprintln!(
+        "xtask: hyper floor (pid {}) listening on http://{}",
+        floor.pid(),
+        floor.addr
+    );
+    let mut figures = measurer.measure(&Target {
+        name: floor::FLOOR_TARGET,
+        addr: floor.addr,
+        model: gateway::BENCH_MODEL,
+        authorization: None,
+        unique_prompts: false,
+        pid: Some(floor.pid()),
+        read_against_proxy: false,
+    })?;
+    floor.check_alive()?;
+    figures.peak_rss_kib = Some(floor.peak_rss_kib()?);
+    targets.push(figures);
+    drop(floor);
 
     let binary = root.join("target/release/switchyard");
     let master = format!("Bearer {BENCH_MASTER_KEY}");
