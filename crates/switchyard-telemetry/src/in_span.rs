@@ -126,45 +126,50 @@ mod tests {
         future.poll(&mut Context::from_waker(std::task::Waker::noop()))
     }
 
-    #[test]
-    fn a_finished_future_was_dropped_inside_the_span_and_the_drop_enters_nothing() {
+    /// `work` in a `work` span: a future holding a [`Noisy`] until it finishes after `waits`
+    /// pendings. `check` gets it and a count of the span's enters, under a subscriber that
+    /// counts them.
+    fn with_work(
+        waits: usize,
+        check: impl FnOnce(Pin<Box<InSpan<BoxedWork>>>, &dyn Fn() -> usize),
+    ) {
         let enters = Enters::default();
         let subscriber = tracing_subscriber::registry().with(enters.clone());
         tracing::subscriber::with_default(subscriber, || {
             let noisy = Noisy;
-            let mut future = Box::pin(
-                async move {
-                    let _noisy = noisy;
-                    7
+            let work: BoxedWork = Box::pin(async move {
+                let _noisy = noisy;
+                for _ in 0..waits {
+                    std::future::pending::<()>().await;
                 }
-                .in_span(tracing::info_span!("work")),
-            );
+                7
+            });
+            let count = || *enters.0.lock().expect("not poisoned");
+            check(Box::pin(work.in_span(tracing::info_span!("work"))), &count);
+        });
+    }
+
+    type BoxedWork = Pin<Box<dyn Future<Output = u32>>>;
+
+    #[test]
+    fn a_finished_future_was_dropped_inside_the_span_and_the_drop_enters_nothing() {
+        with_work(0, |mut future, enters| {
             assert_eq!(poll_once(future.as_mut()), Poll::Ready(7));
             assert_eq!(dropped_in(), Some("work"));
-            assert_eq!(*enters.0.lock().expect("not poisoned"), 1);
+            assert_eq!(enters(), 1);
             drop(future);
-            assert_eq!(*enters.0.lock().expect("not poisoned"), 1, "drop entered");
+            assert_eq!(enters(), 1, "drop entered");
         });
     }
 
     #[test]
     fn an_unfinished_future_is_dropped_inside_the_span() {
-        let enters = Enters::default();
-        let subscriber = tracing_subscriber::registry().with(enters.clone());
-        tracing::subscriber::with_default(subscriber, || {
-            let noisy = Noisy;
-            let mut future = Box::pin(
-                async move {
-                    let _noisy = noisy;
-                    std::future::pending::<()>().await;
-                }
-                .in_span(tracing::info_span!("work")),
-            );
+        with_work(1, |mut future, enters| {
             assert_eq!(poll_once(future.as_mut()), Poll::Pending);
             assert_eq!(dropped_in(), None);
             drop(future);
             assert_eq!(dropped_in(), Some("work"));
-            assert_eq!(*enters.0.lock().expect("not poisoned"), 2);
+            assert_eq!(enters(), 2);
         });
     }
 }
