@@ -192,23 +192,32 @@ async fn watch_connection<C>(
     C::Error: Display,
 {
     tokio::pin!(connection);
-    let mut closing = false;
-    let mut idle_since = None;
+    // When the connection began to close (graceful shutdown sent), if it has.
+    let mut closing_since: Option<Instant> = None;
+    // When the connection will have been idle past its limit, if it stays idle; `None` while
+    // a request is open. Requests beginning and ending wake no one (`Activity`): the timer
+    // set from this fires, and the deadline is worked out again then.
+    let idle_deadline = |closing_since: Option<Instant>| {
+        let since = activity.idle_since()?;
+        let (since, limit) = match closing_since {
+            // The linger counts from the close, or from the end of the last request after it.
+            Some(closed) => (since.max(closed), limits.linger),
+            None if activity.has_begun() => (since, limits.idle),
+            None => (since, limits.first_request),
+        };
+        Some(since + limit)
+    };
     loop {
-        let idle = activity.is_idle();
-        idle_since = match (idle, idle_since) {
-            (false, _) => None,
-            (true, None) => Some(Instant::now()),
-            (true, since) => since,
-        };
-        let limit = if closing {
+        // A request that ends after now moves the deadline to its end plus this limit; waking
+        // no later than now plus the limit, the task is never late for it (waking early, it
+        // works the deadline out again and waits on).
+        let step = if closing_since.is_some() {
             limits.linger
-        } else if activity.has_begun() {
-            limits.idle
         } else {
-            limits.first_request
+            limits.idle
         };
-        let deadline = idle_since.unwrap_or_else(Instant::now) + limit;
+        let next_look = Instant::now() + step;
+        let wake_at = idle_deadline(closing_since).map_or(next_look, |at| at.min(next_look));
         let close = tokio::select! {
             ended = connection.as_mut() => {
                 if let Err(err) = ended {
@@ -217,21 +226,25 @@ async fn watch_connection<C>(
                 return;
             }
             () = activity.changed() => activity.close_requested(),
-            () = tokio::time::sleep_until(deadline), if idle => {
-                if closing || !activity.has_begun() {
-                    tracing::debug!(closing, "connection idle past its limit; dropped");
+            () = tokio::time::sleep_until(wake_at) => {
+                if idle_deadline(closing_since).is_none_or(|deadline| deadline > Instant::now()) {
+                    continue;
+                }
+                if closing_since.is_some() || !activity.has_begun() {
+                    tracing::debug!(
+                        closing = closing_since.is_some(),
+                        "connection idle past its limit; dropped"
+                    );
                     return;
                 }
                 tracing::debug!("connection idle past the idle timeout; closing");
                 true
             }
-            _ = stopping.changed(), if !closing => true,
+            _ = stopping.changed(), if closing_since.is_none() => true,
         };
-        if close && !closing {
+        if close && closing_since.is_none() {
             connection.as_mut().graceful_shutdown();
-            closing = true;
-            // The linger counts from now.
-            idle_since = None;
+            closing_since = Some(Instant::now());
         }
     }
 }

@@ -1,14 +1,14 @@
 //! What one connection is doing, as its task needs to know to close it in time: how many
 //! requests are open on it (from the end of a request's headers until its answer's body has
-//! been sent or dropped), whether it has had one yet, whether something asked for it to close,
-//! and whether its client sent a head framed two ways. [`Counted`] is the service a connection
+//! been sent or dropped), since when none has been, whether it has had one yet, whether
+//! something asked for it to close, and whether its client sent a head framed two ways. [`Counted`] is the service a connection
 //! serves: the app, with each request counted, its body put under the body deadline, and
 //! marked [`AmbiguousFraming`] on such a connection.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -18,41 +18,66 @@ use http::{HeaderValue, Request, Response, Version, header};
 use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tower::{BoxError, Service};
 
 use super::deadline::DeadlineBody;
 use super::framing::AmbiguousFraming;
 
 /// One connection's activity, shared by its task and its requests.
-#[derive(Debug, Default)]
+///
+/// A request beginning or ending wakes no one: the connection's task learns of it when its
+/// idle timer fires and it looks again ([`Activity::idle_since`]). Waking it at each turn
+/// between idle and busy polled the whole connection, and the call in it, twice more per
+/// request for nothing.
+#[derive(Debug)]
 pub(super) struct Activity {
     open: AtomicUsize,
     begun: AtomicBool,
     close: AtomicBool,
     ambiguous_framing: AtomicBool,
-    /// Woken when the connection turns idle or busy, or is asked to close. A single task
-    /// waits, and `notify_one` keeps a wake-up for it when it is not waiting yet, so none is
-    /// lost.
+    /// When the connection was opened: the origin of `idle_since_micros`.
+    opened: Instant,
+    /// When the last open request ended, in microseconds after `opened` (0 before any).
+    idle_since_micros: AtomicU64,
+    /// Woken when the connection is asked to close. A single task waits, and `notify_one`
+    /// keeps a wake-up for it when it is not waiting yet, so none is lost.
     changed: Notify,
 }
 
 impl Activity {
     pub(super) fn new() -> Arc<Self> {
-        Arc::default()
+        Arc::new(Self {
+            open: AtomicUsize::new(0),
+            begun: AtomicBool::new(false),
+            close: AtomicBool::new(false),
+            ambiguous_framing: AtomicBool::new(false),
+            opened: Instant::now(),
+            idle_since_micros: AtomicU64::new(0),
+            changed: Notify::new(),
+        })
     }
 
     /// A request has begun; it stays open until the returned guard is dropped.
     fn begin(self: &Arc<Self>) -> InProgress {
         self.begun.store(true, Ordering::Relaxed);
-        if self.open.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.changed.notify_one();
-        }
+        self.open.fetch_add(1, Ordering::AcqRel);
         InProgress(Arc::clone(self))
     }
 
     /// No request is open.
     pub(super) fn is_idle(&self) -> bool {
         self.open.load(Ordering::Acquire) == 0
+    }
+
+    /// Since when no request has been open: the end of the last one, or the connection's
+    /// opening before any. `None` while one is open.
+    pub(super) fn idle_since(&self) -> Option<Instant> {
+        if !self.is_idle() {
+            return None;
+        }
+        let micros = self.idle_since_micros.load(Ordering::Acquire);
+        Some(self.opened + Duration::from_micros(micros))
     }
 
     /// A request has begun on this connection.
@@ -89,9 +114,12 @@ struct InProgress(Arc<Activity>);
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.changed.notify_one();
-        }
+        let activity = &self.0;
+        // Stamped before the count falls, so that whoever sees the connection idle sees when
+        // it turned so (the last request to end stamps last).
+        let micros = u64::try_from(activity.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
+        activity.idle_since_micros.store(micros, Ordering::Release);
+        activity.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -238,15 +266,25 @@ mod tests {
         });
         let service = Counted::new(app, Arc::clone(&activity), Duration::from_secs(1));
         assert!(activity.is_idle() && !activity.has_begun());
+        // Idle since the connection opened, before its first request.
+        assert_eq!(activity.idle_since(), Some(activity.opened));
         let response = service
             .oneshot(Request::new(http_body_util::Empty::<Bytes>::new()))
             .await
             .expect("an answer");
         assert!(!activity.is_idle() && activity.has_begun());
+        assert_eq!(activity.idle_since(), None);
         assert!(!response.headers().contains_key(header::CONNECTION));
+        let before_end = Instant::now();
         let body = response.into_body().collect().await.expect("a body");
         assert_eq!(&body.to_bytes()[..], b"answer");
         assert!(activity.is_idle());
+        // Idle since the answer's body was done, to the microsecond.
+        let since = activity.idle_since().expect("idle");
+        assert!(
+            since + Duration::from_micros(1) >= before_end && since <= Instant::now(),
+            "{since:?} against {before_end:?}"
+        );
     }
 
     #[tokio::test]
