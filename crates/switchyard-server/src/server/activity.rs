@@ -1,9 +1,9 @@
 //! What one connection is doing, as its task needs to know to close it in time: how many
 //! requests are open on it (from the end of a request's headers until its answer's body has
 //! been sent or dropped), since when none has been, whether it has had one yet, whether
-//! something asked for it to close, and whether its client sent a head framed two ways. [`Counted`] is the service a connection
-//! serves: the app, with each request counted, its body put under the body deadline, and
-//! marked [`AmbiguousFraming`] on such a connection.
+//! something asked for it to close, and whether its client sent a head framed two ways.
+//! [`Counted`] is the service a connection serves: the app, with each request counted, its body
+//! put under the body deadline, and marked [`AmbiguousFraming`] on such a connection.
 
 use std::future::Future;
 use std::pin::Pin;
